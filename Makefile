@@ -1,0 +1,67 @@
+# hivekeeper: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+BENCH := PYTHONPATH=tests/support $(BIN)/python -m testbench
+PYTEST_ARGS ?=
+
+.PHONY: help venv run test test-unit lint format services services-down cluster cluster-down bench-install versions clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hivekeeper needs Python 3.11 or newer; set PYTHON=python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## create .venv and install hivekeeper with its dev tools
+
+run: $(STAMP) ## run the main job: a real swarm, locally, from the embedded default manifest
+	$(BIN)/hivekeeper run
+
+bench-install: $(STAMP) ## install/build every test service that is missing (apt packages, Go binaries)
+	$(BENCH) install
+
+test: bench-install ## install and start every service, run all tests, stop the services
+	@rc=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure" >&2; exit 1; fi; \
+	exit $$rc
+
+test-unit: $(STAMP) ## only the unit tests (no services)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff, mypy (strict on src/), import-linter layer contracts
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: $(STAMP) ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
+
+services: $(STAMP) ## start RabbitMQ and Redis on loopback in the background and print their URLs
+	$(BENCH) up rabbitmq redis
+
+cluster: $(STAMP) ## start etcd + kube-apiserver + kube-controller-manager and print the kubeconfig
+	$(BENCH) up kube
+
+services-down: $(STAMP) ## stop everything `make services` / `make cluster` started
+	$(BENCH) down
+
+cluster-down: services-down ## same as services-down
+
+versions: $(STAMP) ## print the versions of every bench service binary
+	$(BENCH) versions
+
+clean: ## remove the venv and local bench state (the Go binary cache stays)
+	-$(BENCH) down 2>/dev/null
+	rm -rf $(VENV) .bench .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""``hivekeeper run``: every role of a Swarm manifest in one process, on in-memory transports."""

@@ -1,0 +1,128 @@
+"""``python -m testbench``: install, start, inspect and stop the bench from a shell.
+
+install [SERVICE...]   install/build what is missing (rabbitmq, redis, kube); no start
+up [SERVICE...]        start services in the background and record them in .bench/state.json
+down                   stop everything ``up`` started
+status                 print what runs and its URLs
+versions               print the versions of every service binary
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from testbench import state
+from testbench.errors import BenchError
+from testbench.gobuild import ETCD, KUBERNETES
+from testbench.packages import ensure_debian_packages
+
+ALL = ["rabbitmq", "redis", "kube"]
+
+
+def install(services: list[str]) -> None:
+    debian = [s for s in services if s in ("rabbitmq", "redis")]
+    started = time.monotonic()
+    installed = ensure_debian_packages(debian)
+    if installed:
+        print(f"installed {' '.join(installed)} in {time.monotonic() - started:.1f}s")
+    if "kube" in services:
+        for build in (ETCD, KUBERNETES):
+            began = time.monotonic()
+            if build.ensure_built():
+                print(
+                    f"built {build.name} {build.version()} in {time.monotonic() - began:.0f}s "
+                    f"into {build.bin_dir()}"
+                )
+            else:
+                print(f"{build.name} {build.version()}: cached in {build.bin_dir()}")
+
+
+def up(services: list[str]) -> None:
+    from testbench.kube import start_control_plane
+    from testbench.rabbitmq import start_rabbitmq
+    from testbench.redis import start_redis
+
+    install(services)
+    current = state.load()
+    home = state.bench_home()
+    for name in services:
+        if state.running(name):
+            print(f"{name}: already running")
+            continue
+        if name == "rabbitmq":
+            rmq = start_rabbitmq(home / "rabbitmq")
+            current[name] = {
+                "url": rmq.url,
+                "pids": [p.pid for p in rmq.processes],
+                "startup_seconds": round(rmq.startup_seconds, 2),
+            }
+        elif name == "redis":
+            red = start_redis(home / "redis")
+            current[name] = {
+                "url": red.url,
+                "pids": [p.pid for p in red.processes],
+                "startup_seconds": round(red.startup_seconds, 2),
+            }
+        else:
+            cp = start_control_plane(home / "kube")
+            current[name] = {
+                "kubeconfig": str(cp.kubeconfig),
+                "server": cp.server,
+                "pids": [p.pid for p in cp.processes],
+                "startup_seconds": {k: round(v, 2) for k, v in cp.startup_seconds.items()},
+                "versions": cp.versions,
+            }
+        state.save(current)
+    status()
+
+
+def status() -> None:
+    entries = state.load()
+    if not entries:
+        print("no bench services recorded (start them with `make services` or `make cluster`)")
+    for name, entry in entries.items():
+        where = entry.get("url") or f"KUBECONFIG={entry.get('kubeconfig')}"
+        health = "running" if state.alive(entry) else "DEAD"
+        print(f"{name:9} {health:8} {where}  (started in {entry.get('startup_seconds')}s)")
+
+
+def versions() -> None:
+    from testbench.kube import binary_versions
+    from testbench.procs import run_checked
+
+    print(run_checked("rabbitmq", ["dpkg-query", "-W", "rabbitmq-server", "redis-server"]).strip())
+    for name, text in binary_versions().items():
+        print(f"{name}: {text}")
+
+
+def main(argv: list[str]) -> int:
+    command, args = (argv[0], argv[1:]) if argv else ("status", [])
+    services = args or ALL
+    unknown = [s for s in services if s not in ALL] if command in ("install", "up") else []
+    if unknown:
+        print(f"unknown service {unknown[0]!r}; choose from {', '.join(ALL)}", file=sys.stderr)
+        return 2
+    try:
+        if command == "install":
+            install(services)
+        elif command == "up":
+            up(services)
+        elif command == "down":
+            stopped = state.stop_recorded()
+            print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+        elif command == "status":
+            status()
+        elif command == "versions":
+            versions()
+        else:
+            print(__doc__, file=sys.stderr)
+            return 2
+    except BenchError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,86 @@
+"""A private RabbitMQ node on loopback: own ports, own epmd, own data dir; no systemd."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from testbench.packages import DEBIAN_PACKAGES
+from testbench.procs import ManagedProcess, free_port, port_answers
+
+_AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
+
+
+@dataclass
+class RabbitMQ:
+    url: str
+    amqp_port: int
+    processes: list[ManagedProcess]
+    startup_seconds: float
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes):
+            proc.stop()
+
+
+def amqp_accepts(port: int) -> bool:
+    """True once the broker answers the AMQP 0-9-1 protocol header with ``Connection.Start``.
+
+    A listening socket is not enough: RabbitMQ opens its port before the boot steps finish.
+    """
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+        sock.settimeout(2)
+        sock.sendall(_AMQP_HEADER)
+        frame = sock.recv(64)
+        # method frame (type 1) on channel 0, class 10 (connection) method 10 (start)
+        return len(frame) >= 11 and frame[0] == 1 and frame[7:11] == b"\x00\x0a\x00\x0a"
+    return False
+
+
+def start_rabbitmq(workdir: Path, timeout: float = 90.0) -> RabbitMQ:
+    workdir.mkdir(parents=True, exist_ok=True)
+    amqp_port, dist_port, epmd_port = free_port(), free_port(), free_port()
+    node = f"hivekeeper-{amqp_port}@localhost"
+    (workdir / "rabbitmq.conf").write_text(
+        f"loopback_users.guest = true\nlisteners.tcp.default = 127.0.0.1:{amqp_port}\nlog.console = false\n"
+    )
+    (workdir / "enabled_plugins").write_text("[].\n")
+    env = {
+        "HOME": str(workdir),
+        "ERL_EPMD_PORT": str(epmd_port),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODENAME": node,
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(amqp_port),
+        "RABBITMQ_DIST_PORT": str(dist_port),
+        "RABBITMQ_CONFIG_FILE": str(workdir / "rabbitmq.conf"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(workdir / "enabled_plugins"),
+        "RABBITMQ_MNESIA_BASE": str(workdir / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(workdir / "log"),
+        "RABBITMQ_PID_FILE": str(workdir / "rabbitmq.pid"),
+    }
+    # Our own epmd, started first in our process group, so that no shared daemon outlives the bench.
+    epmd = ManagedProcess(
+        "rabbitmq (epmd)",
+        ["epmd", "-port", str(epmd_port), "-address", "127.0.0.1"],
+        workdir / "epmd.log",
+        env=env,
+    ).start()
+    epmd.wait_ready(lambda: port_answers(epmd_port), 10, "listening")
+    server = ManagedProcess(
+        "rabbitmq", [DEBIAN_PACKAGES["rabbitmq"][1]], workdir / "server.log", env=env, cwd=workdir
+    ).start()
+    try:
+        seconds = server.wait_ready(lambda: amqp_accepts(amqp_port), timeout, "accepting AMQP")
+    except BaseException:
+        server.stop()
+        epmd.stop()
+        raise
+    return RabbitMQ(
+        url=f"amqp://guest:guest@127.0.0.1:{amqp_port}/",
+        amqp_port=amqp_port,
+        processes=[epmd, server],
+        startup_seconds=seconds,
+    )
