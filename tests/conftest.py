@@ -9,14 +9,18 @@ command to run; nothing here skips.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn, TypeVar
 
 import pytest
 
 from testbench import registry, state
 from testbench.errors import BenchError
 from testbench.packages import missing_packages
+
+T = TypeVar("T")
+REPORT: list[str] = []  # what the bench started this session, shown after the test results
 
 HOW_TO_START = "run `make test` (installs and starts everything) or `make services` / `make cluster`"
 
@@ -27,8 +31,17 @@ def bench_dir() -> Iterator[Path]:
         yield Path(directory)
 
 
-def _fail(exc: BenchError) -> None:
+def _fail(exc: BenchError) -> NoReturn:
     pytest.fail(f"{exc}\n  -> {HOW_TO_START}", pytrace=False)
+
+
+def _start(start: Callable[[], T]) -> T:
+    """Start a service; a failure fails the asking test with one line (no chained traceback)."""
+    try:
+        return start()
+    except BenchError as exc:
+        failure = exc
+    _fail(failure)
 
 
 @pytest.fixture(scope="session")
@@ -41,12 +54,8 @@ def rabbitmq_url(bench_dir: Path) -> Iterator[str]:
 
     if missing := missing_packages(["rabbitmq"]):
         _fail(BenchError("rabbitmq", "test bench", f"{' '.join(missing)} is not installed"))
-    try:
-        broker = registry.track(start_rabbitmq(bench_dir / "rabbitmq"))
-    except BenchError as exc:
-        _fail(exc)
-        raise
-    print(f"\n[bench] rabbitmq {broker.url} accepted AMQP after {broker.startup_seconds:.1f}s")
+    broker = registry.track(_start(lambda: start_rabbitmq(bench_dir / "rabbitmq")))
+    REPORT.append(f"rabbitmq {broker.url}: accepted AMQP {broker.startup_seconds:.1f}s after start")
     yield broker.url
     registry.release(broker)
 
@@ -61,12 +70,8 @@ def redis_url(bench_dir: Path) -> Iterator[str]:
 
     if missing := missing_packages(["redis"]):
         _fail(BenchError("redis", "test bench", f"{' '.join(missing)} is not installed"))
-    try:
-        server = registry.track(start_redis(bench_dir / "redis"))
-    except BenchError as exc:
-        _fail(exc)
-        raise
-    print(f"\n[bench] redis {server.url} answered PING after {server.startup_seconds:.2f}s")
+    server = registry.track(_start(lambda: start_redis(bench_dir / "redis")))
+    REPORT.append(f"redis {server.url}: answered PING {server.startup_seconds:.2f}s after start")
     yield server.url
     registry.release(server)
 
@@ -89,16 +94,15 @@ def kubeconfig(bench_dir: Path) -> Iterator[Path]:
                     f"{build.module} {build.version()} is not built in {build.bin_dir()}",
                 )
             )
-    try:
-        plane = registry.track(start_control_plane(bench_dir / "kube"))
-    except BenchError as exc:
-        _fail(exc)
-        raise
-    print(
-        f"\n[bench] control plane {plane.server}; started in "
-        + ", ".join(f"{name} {sec:.1f}s" for name, sec in plane.startup_seconds.items())
-    )
-    for name, version in plane.versions.items():
-        print(f"[bench] {name}: {version}")
+    plane = registry.track(_start(lambda: start_control_plane(bench_dir / "kube")))
+    for name, seconds in plane.startup_seconds.items():
+        REPORT.append(f"{name} ({plane.versions[name]}): ready {seconds:.1f}s after start")
     yield plane.kubeconfig
     registry.release(plane)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if REPORT:
+        terminalreporter.section("hivekeeper test bench")
+        for line in REPORT:
+            terminalreporter.write_line(line)

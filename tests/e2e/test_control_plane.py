@@ -11,9 +11,11 @@ import pytest
 from lightkube import ApiError, AsyncClient, KubeConfig
 from lightkube.codecs import from_dict
 from lightkube.generic_resource import create_namespaced_resource
+from lightkube.models.meta_v1 import ObjectMeta, OwnerReference
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import Deployment, ReplicaSet
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Pod
+from lightkube.types import PatchType
 
 from testbench.waiting import eventually
 
@@ -33,7 +35,7 @@ async def kube(kubeconfig: Path) -> AsyncIterator[AsyncClient]:
 @pytest.fixture
 async def namespace(kube: AsyncClient) -> AsyncIterator[str]:
     name = f"bench-{uuid.uuid4().hex[:8]}"
-    await kube.create(Namespace(metadata={"name": name}))  # type: ignore[arg-type]
+    await kube.create(Namespace(metadata=ObjectMeta(name=name)))
     yield name
     await kube.delete(Namespace, name)
 
@@ -86,15 +88,15 @@ async def test_a_custom_resource_keeps_spec_and_status_apart(
     namespace: str,
     widget_crd: None,
 ) -> None:
-    created = await kube.create(Widget(metadata={"name": "w1", "namespace": namespace}, spec={"size": 3}))
+    created = await kube.create(Widget(metadata=ObjectMeta(name="w1", namespace=namespace), spec={"size": 3}))
     generation = created.metadata.generation
 
     patched = await kube.patch(
-        Widget,
+        Widget.Status,
         "w1",
         {"status": {"phase": "Ready"}, "spec": {"size": 99}},
         namespace=namespace,
-        subresource="status",
+        patch_type=PatchType.MERGE,
     )
 
     assert patched.status == {"phase": "Ready"}
@@ -128,7 +130,9 @@ async def test_deleting_an_owner_garbage_collects_its_dependents(
     namespace: str,
     widget_crd: None,
 ) -> None:
-    owner = await kube.create(Widget(metadata={"name": "owner", "namespace": namespace}, spec={"size": 1}))
+    owner = await kube.create(
+        Widget(metadata=ObjectMeta(name="owner", namespace=namespace), spec={"size": 1})
+    )
     owner_ref = {
         "apiVersion": f"{GROUP}/v1",
         "kind": "Widget",
@@ -139,11 +143,9 @@ async def test_deleting_an_owner_garbage_collects_its_dependents(
     }
     await kube.create(
         ConfigMap(
-            metadata={
-                "name": "child",
-                "namespace": namespace,  # type: ignore[arg-type]
-                "ownerReferences": [owner_ref],
-            },
+            metadata=ObjectMeta(
+                name="child", namespace=namespace, ownerReferences=[OwnerReference(**owner_ref)]
+            ),
             data={"k": "v"},
         )
     )
@@ -191,3 +193,13 @@ def _deployment(name: str, namespace: str, *, replicas: int, owner_ref: dict[str
             },
         }
     )
+
+
+def test_control_plane_binaries_report_the_pinned_versions(kubeconfig: Path) -> None:
+    from testbench.gobuild import ETCD, KUBERNETES
+    from testbench.kube import binary_versions
+
+    versions = binary_versions()
+    assert versions["kube-apiserver"] == f"Kubernetes {KUBERNETES.version()}"
+    assert versions["kube-controller-manager"] == f"Kubernetes {KUBERNETES.version()}"
+    assert versions["etcd"] == f"etcd Version: {ETCD.version().lstrip('v')}"

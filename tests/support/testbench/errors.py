@@ -14,4 +14,5 @@ class BenchError(RuntimeError):
         self.service = service
         self.command = command
         self.error = " ".join(error.split())[-600:]
-        super().__init__(f"test bench: {service}: `{command}` failed: {self.error}")
+        shown = command if len(command) <= 160 else command[:157] + "..."
+        super().__init__(f"test bench: {service}: `{shown}` failed: {self.error}")
