@@ -11,7 +11,9 @@ import uuid
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+
+from hivekeeper.protocol import decoding
 
 Kind = Literal["signal", "outcome", "metric", "event"]
 OutcomeStatus = Literal["Applied", "Failed"]
@@ -65,52 +67,93 @@ def new_id() -> str:
 
 
 def parse(body: bytes) -> Envelope:
-    """Read an envelope from JSON bytes, or raise :class:`EnvelopeError` naming the problem."""
-    try:
-        raw = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        preview = body[:80].decode("utf-8", "replace")
-        raise EnvelopeError(f"control message is not valid JSON ({exc}); body starts {preview!r}") from exc
-    if not isinstance(raw, dict):
-        raise EnvelopeError(f"control message must be a JSON object, got {type(raw).__name__}")
-    try:
-        return Envelope.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise EnvelopeError(f"control message does not match envelope v1: {problems}") from exc
+    """Read a Envelope from JSON bytes, or raise :class:`EnvelopeError` naming the problem."""
+    return decoding.decode(body, Envelope, "control message", EnvelopeError)
 
 
-def signal(type_: str, scope: Scope, data: dict[str, Any], *, origin: str,
-           idempotency_key: str | None = None, correlation_id: str | None = None) -> Envelope:
+def signal(
+    type_: str,
+    scope: Scope,
+    data: dict[str, Any],
+    *,
+    origin: str,
+    idempotency_key: str | None = None,
+    correlation_id: str | None = None,
+) -> Envelope:
     return Envelope(
-        timestamp=now(), kind="signal", type=type_, origin=origin, scope=scope,
-        correlationId=correlation_id or new_id(), idempotencyKey=idempotency_key or new_id(), data=data,
+        timestamp=now(),
+        kind="signal",
+        type=type_,
+        origin=origin,
+        scope=scope,
+        correlationId=correlation_id or new_id(),
+        idempotencyKey=idempotency_key or new_id(),
+        data=data,
     )
 
 
-def outcome(answering: Envelope, status: OutcomeStatus, scope: Scope, *, origin: str,
-            context: dict[str, Any] | None = None, retryable: bool = False,
-            runtime: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> Envelope:
+def outcome(
+    answering: Envelope,
+    status: OutcomeStatus,
+    scope: Scope,
+    *,
+    origin: str,
+    context: dict[str, Any] | None = None,
+    retryable: bool = False,
+    runtime: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Envelope:
     """The single answer to a signal, echoing its ``correlationId`` and ``idempotencyKey``."""
     data: dict[str, Any] = {"status": status, "retryable": retryable, "context": context or {}}
     data.update(extra or {})
     return Envelope(
-        timestamp=now(), kind="outcome", type=answering.type, origin=origin, scope=scope,
-        correlationId=answering.correlationId or new_id(), idempotencyKey=answering.idempotencyKey,
-        data=data, runtime=runtime,
+        timestamp=now(),
+        kind="outcome",
+        type=answering.type,
+        origin=origin,
+        scope=scope,
+        correlationId=answering.correlationId or new_id(),
+        idempotencyKey=answering.idempotencyKey,
+        data=data,
+        runtime=runtime,
     )
 
 
-def metric(type_: str, scope: Scope, data: dict[str, Any], *, origin: str,
-           runtime: dict[str, Any] | None = None) -> Envelope:
-    return Envelope(timestamp=now(), kind="metric", type=type_, origin=origin, scope=scope,
-                    correlationId=None, idempotencyKey=None, data=data, runtime=runtime)
+def metric(
+    type_: str, scope: Scope, data: dict[str, Any], *, origin: str, runtime: dict[str, Any] | None = None
+) -> Envelope:
+    return Envelope(
+        timestamp=now(),
+        kind="metric",
+        type=type_,
+        origin=origin,
+        scope=scope,
+        correlationId=None,
+        idempotencyKey=None,
+        data=data,
+        runtime=runtime,
+    )
 
 
-def alert(code: str, message: str, scope: Scope, *, origin: str, level: AlertLevel = "error",
-          context: dict[str, Any] | None = None, runtime: dict[str, Any] | None = None) -> Envelope:
+def alert(
+    code: str,
+    message: str,
+    scope: Scope,
+    *,
+    origin: str,
+    level: AlertLevel = "error",
+    context: dict[str, Any] | None = None,
+    runtime: dict[str, Any] | None = None,
+) -> Envelope:
     data = {"level": level, "code": code, "message": message, "context": context or {}}
-    return Envelope(timestamp=now(), kind="event", type="alert", origin=origin, scope=scope,
-                    correlationId=None, idempotencyKey=None, data=data, runtime=runtime)
+    return Envelope(
+        timestamp=now(),
+        kind="event",
+        type="alert",
+        origin=origin,
+        scope=scope,
+        correlationId=None,
+        idempotencyKey=None,
+        data=data,
+        runtime=runtime,
+    )

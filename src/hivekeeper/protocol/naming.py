@@ -60,8 +60,10 @@ def work_routing_key(swarm: str, alias: str) -> str:
 
 def control_queue(swarm: str, role: str, instance: str) -> str:
     """The exclusive per-instance queue that receives this instance's signals."""
-    return (f"hivekeeper.control.{segment(swarm, 'swarmId')}.{segment(role, 'role')}"
-            f".{segment(instance, 'instance')}")
+    return (
+        f"hivekeeper.control.{segment(swarm, 'swarmId')}.{segment(role, 'role')}"
+        f".{segment(instance, 'instance')}"
+    )
 
 
 def signal_key(signal: str, swarm: str, role: str, instance: str) -> str:
@@ -107,5 +109,7 @@ def parse_routing_key(key: str) -> tuple[str, str, str, str, str, str]:
         return ("signal", "signal", parts[1], parts[2], parts[3], parts[4])
     if parts[0] == "event" and len(parts) == 6:
         return ("event", parts[1], parts[2], parts[3], parts[4], parts[5])
-    raise InvalidName(f"routing key {key!r} is neither signal.<type>.<swarm>.<role>.<instance> nor "
-                     "event.<kind>.<type>.<swarm>.<role>.<instance>")
+    raise InvalidName(
+        f"routing key {key!r} is neither signal.<type>.<swarm>.<role>.<instance> nor "
+        "event.<kind>.<type>.<swarm>.<role>.<instance>"
+    )
