@@ -104,9 +104,7 @@ async def test_a_custom_resource_keeps_spec_and_status_apart(
     assert patched.metadata.generation == generation, "a status write must not bump generation"
 
 
-async def test_a_deployment_gets_a_replicaset_that_creates_its_pods(
-    kube: AsyncClient, namespace: str
-) -> None:
+async def test_a_deployment_gets_a_replicaset_that_creates_its_pods(kube: AsyncClient, namespace: str) -> None:
     await kube.create(_deployment("web", namespace, replicas=2))
 
     async def replicaset_with_pods() -> list[Any]:
@@ -119,9 +117,7 @@ async def test_a_deployment_gets_a_replicaset_that_creates_its_pods(
         ]
         return owned if owned and len(pods) == 2 else []
 
-    owned = await eventually(
-        replicaset_with_pods, timeout=60, what="the Deployment's ReplicaSet and its 2 pods"
-    )
+    owned = await eventually(replicaset_with_pods, timeout=60, what="the Deployment's ReplicaSet and its 2 pods")
     assert owned[0].spec.replicas == 2
 
 
@@ -130,9 +126,7 @@ async def test_deleting_an_owner_garbage_collects_its_dependents(
     namespace: str,
     widget_crd: None,
 ) -> None:
-    owner = await kube.create(
-        Widget(metadata=ObjectMeta(name="owner", namespace=namespace), spec={"size": 1})
-    )
+    owner = await kube.create(Widget(metadata=ObjectMeta(name="owner", namespace=namespace), spec={"size": 1}))
     owner_ref = {
         "apiVersion": f"{GROUP}/v1",
         "kind": "Widget",
@@ -143,9 +137,7 @@ async def test_deleting_an_owner_garbage_collects_its_dependents(
     }
     await kube.create(
         ConfigMap(
-            metadata=ObjectMeta(
-                name="child", namespace=namespace, ownerReferences=[OwnerReference(**owner_ref)]
-            ),
+            metadata=ObjectMeta(name="child", namespace=namespace, ownerReferences=[OwnerReference(**owner_ref)]),
             data={"k": "v"},
         )
     )

@@ -12,9 +12,7 @@ M = TypeVar("M", bound=BaseModel)
 
 def describe(exc: ValidationError) -> str:
     """``path: problem; path: problem`` for every error pydantic found."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
-    )
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors())
 
 
 def decode(body: bytes, model: type[M], what: str, error: type[ValueError]) -> M:

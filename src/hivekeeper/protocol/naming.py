@@ -60,10 +60,7 @@ def work_routing_key(swarm: str, alias: str) -> str:
 
 def control_queue(swarm: str, role: str, instance: str) -> str:
     """The exclusive per-instance queue that receives this instance's signals."""
-    return (
-        f"hivekeeper.control.{segment(swarm, 'swarmId')}.{segment(role, 'role')}"
-        f".{segment(instance, 'instance')}"
-    )
+    return f"hivekeeper.control.{segment(swarm, 'swarmId')}.{segment(role, 'role')}.{segment(instance, 'instance')}"
 
 
 def signal_key(signal: str, swarm: str, role: str, instance: str) -> str:

@@ -30,10 +30,7 @@ def install(services: list[str]) -> None:
         for build in (ETCD, KUBERNETES):
             began = time.monotonic()
             if build.ensure_built():
-                print(
-                    f"built {build.name} {build.version()} in {time.monotonic() - began:.0f}s "
-                    f"into {build.bin_dir()}"
-                )
+                print(f"built {build.name} {build.version()} in {time.monotonic() - began:.0f}s into {build.bin_dir()}")
             else:
                 print(f"{build.name} {build.version()}: cached in {build.bin_dir()}")
 

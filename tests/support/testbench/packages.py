@@ -34,9 +34,7 @@ def ensure_debian_packages(services: list[str]) -> list[str]:
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     label = ", ".join(missing)
     run_checked(label, ["apt-get", "update"], env=env, timeout=600)
-    run_checked(
-        label, ["apt-get", "install", "-y", "--no-install-recommends", *missing], env=env, timeout=1200
-    )
+    run_checked(label, ["apt-get", "install", "-y", "--no-install-recommends", *missing], env=env, timeout=1200)
     still = missing_packages(services)
     if still:
         raise BenchError(", ".join(still), "apt-get install", "installed, but its binary is still missing")

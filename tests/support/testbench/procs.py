@@ -81,8 +81,7 @@ class ManagedProcess:
                 raise BenchError(
                     self.service,
                     " ".join(self.argv),
-                    f"exited with {self.popen.returncode} before {what}; log {self.log_path}: "
-                    f"{tail(self.log_path)}",
+                    f"exited with {self.popen.returncode} before {what}; log {self.log_path}: {tail(self.log_path)}",
                 )
             if ready():
                 return time.monotonic() - started

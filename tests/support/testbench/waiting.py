@@ -10,9 +10,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def eventually(
-    probe: Callable[[], Awaitable[T]], *, timeout: float, what: str, interval: float = 0.1
-) -> T:
+async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float, what: str, interval: float = 0.1) -> T:
     """Call ``probe`` until it returns a truthy value and return that value.
 
     Exceptions from the probe count as "not yet" until the deadline; then the last one is chained

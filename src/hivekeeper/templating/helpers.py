@@ -1,0 +1,281 @@
+"""Functions templates can call: ids, randomness, weighted picks, time, hashing, lookups.
+
+Every helper is pure apart from randomness and the clock, except ``sequence``, whose counter lives
+behind the :class:`Sequences` port (in memory locally, Redis in a cluster). Errors are sentences
+that name the helper, the bad argument and the fix; the engine adds the template and line.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import random
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import orjson
+
+from hivekeeper.templating import jsonpointer
+
+
+class HelperError(ValueError):
+    """A helper was called with arguments it cannot use."""
+
+
+class Sequences(Protocol):
+    """Monotonic named counters (``sequence('orders')`` → 1, 2, 3, ...)."""
+
+    def next(self, key: str) -> int: ...
+
+
+class MemorySequences:
+    """Per-process counters: the in-memory twin of the Redis-backed sequences."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, int] = {}
+
+    def next(self, key: str) -> int:
+        value = self._values.get(key, 0) + 1
+        self._values[key] = value
+        return value
+
+
+def rand_int(low: int | str, high: int | str) -> int:
+    """A uniformly random integer in ``[low, high]`` (both inclusive; numeric strings allowed)."""
+    try:
+        lo, hi = int(low), int(high)
+    except (TypeError, ValueError) as exc:
+        raise HelperError(f"randInt({low!r}, {high!r}): both bounds must be integers") from exc
+    if lo > hi:
+        raise HelperError(f"randInt({lo}, {hi}): the lower bound is above the upper bound; swap them")
+    return random.randint(lo, hi)
+
+
+def _weighted_pairs(name: str, args: tuple[Any, ...]) -> tuple[list[Any], list[float]]:
+    if not args or len(args) % 2:
+        raise HelperError(f"{name}(value, weight, ...) needs pairs of value and weight; got {len(args)} arguments")
+    values, weights = list(args[0::2]), []
+    for value, weight in zip(args[0::2], args[1::2], strict=True):
+        try:
+            w = float(weight)
+        except (TypeError, ValueError) as exc:
+            raise HelperError(f"{name}: weight {weight!r} of {value!r} is not a number") from exc
+        if w < 0:
+            raise HelperError(f"{name}: weight {w:g} of {value!r} is negative; weights must be >= 0")
+        weights.append(w)
+    if sum(weights) <= 0:
+        raise HelperError(f"{name}: the weights add up to 0; give at least one value a positive weight")
+    return values, weights
+
+
+def pick_weighted(*args: Any) -> Any:
+    """``pickWeighted('balance', 70, 'topup', 30)``: one value, chosen in proportion to its weight."""
+    values, weights = _weighted_pairs("pickWeighted", args)
+    return random.choices(values, weights)[0]
+
+
+class SeededPicks:
+    """``pickWeightedSeeded(label, seed, v1, w1, ...)``: a repeatable stream of picks per label."""
+
+    def __init__(self) -> None:
+        self._streams: dict[tuple[str, Any], random.Random] = {}
+
+    def pick(self, label: str, seed: Any, *args: Any) -> Any:
+        values, weights = _weighted_pairs("pickWeightedSeeded", args)
+        stream = self._streams.get((label, seed))
+        if stream is None:
+            stream = self._streams[(label, seed)] = random.Random(f"{label}:{seed}")
+        return stream.choices(values, weights)[0]
+
+    def reseed(self) -> None:
+        self._streams.clear()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+_JAVA_TOKENS = [
+    ("yyyy", "%Y"),
+    ("yy", "%y"),
+    ("MM", "%m"),
+    ("dd", "%d"),
+    ("HH", "%H"),
+    ("mm", "%M"),
+    ("ss", "%S"),
+    ("SSS", "{ms}"),
+    ("XXX", "{tz}"),
+    ("Z", "{tzz}"),
+]
+
+
+def _java_to_strftime(pattern: str) -> str:
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern[i] == "'":
+            end = pattern.find("'", i + 1)
+            out.append(pattern[i + 1 : end if end > 0 else len(pattern)])
+            i = end + 1 if end > 0 else len(pattern)
+            continue
+        for java, py in _JAVA_TOKENS:
+            if pattern.startswith(java, i):
+                out.append(py)
+                i += len(java)
+                break
+        else:
+            out.append(pattern[i])
+            i += 1
+    return "".join(out)
+
+
+def date_format(instant: dt.datetime | str | None = None, pattern: str = "%Y-%m-%dT%H:%M:%SZ") -> str:
+    """Format a UTC time; ``pattern`` is strftime (``%Y-%m-%d``) or Java style (``yyyy-MM-dd``)."""
+    if instant is None:
+        moment = now()
+    elif isinstance(instant, str):
+        try:
+            moment = dt.datetime.fromisoformat(instant.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise HelperError(f"dateFormat: {instant!r} is not an ISO 8601 time") from exc
+    else:
+        moment = instant
+    moment = moment.astimezone(dt.UTC)
+    fmt = pattern if "%" in pattern else _java_to_strftime(pattern)
+    text = moment.strftime(fmt)
+    return text.replace("{ms}", f"{moment.microsecond // 1000:03d}").replace("{tz}", "Z").replace("{tzz}", "+0000")
+
+
+_OFFSET = re.compile(r"^\s*([+-]?)(\d+)\s*(s|sec|m|min|h|d|w|M|month|y|year)s?\s*$")
+
+
+def date_offset(offset: str, pattern: str = "%Y-%m-%dT%H:%M:%SZ") -> str:
+    """``dateOffset('+2d')``: now shifted by an offset (s, m, h, d, w, M/month, y/year), formatted."""
+    match = _OFFSET.match(offset)
+    if not match:
+        raise HelperError(f"dateOffset: {offset!r} is not an offset such as '+2d', '-1month' or '3h'")
+    sign = -1 if match.group(1) == "-" else 1
+    amount, unit = sign * int(match.group(2)), match.group(3)
+    moment = now()
+    if unit in ("M", "month", "y", "year"):
+        months = amount * (12 if unit in ("y", "year") else 1)
+        year, month = divmod(moment.month - 1 + months, 12)
+        day = min(moment.day, 28)
+        moment = moment.replace(year=moment.year + year, month=month + 1, day=day)
+    else:
+        seconds = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}[unit]
+        moment = moment + dt.timedelta(seconds=amount * seconds)
+    return date_format(moment, pattern)
+
+
+def _bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+def b64encode(value: Any) -> str:
+    return base64.b64encode(_bytes(value)).decode()
+
+
+def b64decode(value: Any) -> str:
+    try:
+        return base64.b64decode(_bytes(value), validate=True).decode("utf-8", "replace")
+    except ValueError as exc:
+        raise HelperError(f"base64Decode: {str(value)[:40]!r} is not valid base64") from exc
+
+
+def md5_hex(value: Any) -> str:
+    return hashlib.md5(_bytes(value), usedforsecurity=False).hexdigest()
+
+
+def sha256_hex(value: Any) -> str:
+    return hashlib.sha256(_bytes(value)).hexdigest()
+
+
+def hmac_sha256_hex(key: Any, value: Any) -> str:
+    return hmac.new(_bytes(key), _bytes(value), hashlib.sha256).hexdigest()
+
+
+def json_pointer(document: Any, pointer: str, default: Any = "") -> Any:
+    """``jsonPointer(payload, '/customer/id')``; a JSON string document is parsed first."""
+    if isinstance(document, str | bytes):
+        try:
+            document = orjson.loads(document)
+        except orjson.JSONDecodeError:
+            return default
+    try:
+        found = jsonpointer.resolve(document, pointer)
+    except jsonpointer.PointerError as exc:
+        raise HelperError(f"jsonPointer: {exc}") from exc
+    return default if found is jsonpointer.MISSING else found
+
+
+def regex_extract(value: Any, pattern: str, group: int = 1) -> str:
+    """The ``group`` of the first match of ``pattern`` in ``value``, or "" when nothing matches."""
+    try:
+        match = re.search(pattern, str(value))
+    except re.error as exc:
+        raise HelperError(f"regexExtract: pattern {pattern!r} is not a valid regular expression: {exc}") from exc
+    if not match:
+        return ""
+    try:
+        return match.group(group) or ""
+    except IndexError as exc:
+        raise HelperError(f"regexExtract: pattern {pattern!r} has no group {group}") from exc
+
+
+def regex_match(value: Any, pattern: str) -> bool:
+    try:
+        return re.search(pattern, str(value)) is not None
+    except re.error as exc:
+        raise HelperError(f"regexMatch: pattern {pattern!r} is not a valid regular expression: {exc}") from exc
+
+
+def from_json(value: Any) -> Any:
+    try:
+        return orjson.loads(_bytes(value))
+    except orjson.JSONDecodeError as exc:
+        raise HelperError(f"fromJson: {str(value)[:40]!r} is not valid JSON") from exc
+
+
+def to_json(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+def globals_for(picks: SeededPicks, sequences: Sequences) -> dict[str, Callable[..., Any]]:
+    """The helper functions as template globals (camelCase, PocketHive-compatible names)."""
+    return {
+        "uuid": lambda: str(uuid.uuid4()),
+        "randInt": rand_int,
+        "randLong": rand_int,
+        "pickWeighted": pick_weighted,
+        "pickWeightedSeeded": picks.pick,
+        "sequence": sequences.next,
+        "now": now,
+        "nowIso": lambda: date_format(None),
+        "dateFormat": date_format,
+        "dateOffset": date_offset,
+        "base64": b64encode,
+        "base64Decode": b64decode,
+        "md5": md5_hex,
+        "sha256": sha256_hex,
+        "hmacSha256": hmac_sha256_hex,
+        "jsonPointer": json_pointer,
+        "regexExtract": regex_extract,
+        "regexMatch": regex_match,
+        "fromJson": from_json,
+        "toJson": to_json,
+    }
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "base64": b64encode,
+    "base64Decode": b64decode,
+    "md5": md5_hex,
+    "sha256": sha256_hex,
+    "fromJson": from_json,
+    "toJson": to_json,
+    "jsonPointer": json_pointer,
+}
