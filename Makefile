@@ -9,6 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 BENCH := PYTHONPATH=tests/support $(BIN)/python -m testbench
 PYTEST_ARGS ?=
+RUN_SECONDS ?= 5
 
 .PHONY: help venv run test test-unit lint format services services-down cluster cluster-down bench-install versions clean
 
@@ -24,8 +25,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install hivekeeper with its dev tools
 
-run: $(STAMP) ## run the main job: a real swarm, locally, from the embedded default manifest
-	$(BIN)/hivekeeper run
+run: $(STAMP) ## run the main job: the quickstart swarm, locally, against the demo SUT, for a few seconds
+	$(BIN)/hivekeeper run --demo-sut --duration $(RUN_SECONDS) --json .bench/last-run.json
 
 bench-install: $(STAMP) ## install/build every test service that is missing (apt packages, Go binaries)
 	$(BENCH) install

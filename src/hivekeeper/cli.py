@@ -1,15 +1,102 @@
-"""The ``hivekeeper`` command line."""
+"""The ``hivekeeper`` command line.
+
+hivekeeper run [SWARM.yaml] [--duration S] [--json FILE] [--demo-sut]
+hivekeeper demo-sut [--port N]
+hivekeeper version
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from importlib import resources
+from pathlib import Path
 
 
-def main(argv: list[str] | None = None) -> int:
+def _run(args: argparse.Namespace) -> int:
+    from hivekeeper.api.manifests import ManifestError, load_swarm, load_swarm_text
+    from hivekeeper.local.runner import RunError, RunOptions, run_blocking
+
+    try:
+        if args.manifest:
+            swarm = load_swarm(Path(args.manifest))
+        else:
+            text = resources.files("hivekeeper.local").joinpath("data/quickstart.yaml").read_text()
+            swarm = load_swarm_text(text, "embedded quickstart.yaml")
+            print("no manifest given: running the embedded quickstart swarm (examples/quickstart.yaml)")
+    except ManifestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    options = RunOptions(
+        duration=args.duration,
+        json_path=Path(args.json) if args.json else None,
+        demo_sut=args.demo_sut,
+        interval=args.interval,
+    )
+    try:
+        run_blocking(swarm, options)
+    except RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _demo_sut(args: argparse.Namespace) -> int:
+    from hivekeeper.local import demo_sut
+
+    return demo_sut.main(
+        [
+            "--host",
+            args.host,
+            "--port",
+            str(args.port),
+            "--delay-ms",
+            str(args.delay_ms),
+            "--error-pct",
+            str(args.error_pct),
+        ]
+    )
+
+
+def _version(args: argparse.Namespace) -> int:
     from hivekeeper import __version__
 
     print(f"hivekeeper {__version__}")
     return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="hivekeeper", description="Load-testing swarms on Kubernetes and locally.")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a Swarm manifest locally, in one process, without a broker")
+    run.add_argument("manifest", nargs="?", help="Swarm YAML (default: the embedded quickstart)")
+    run.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
+    run.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
+    run.add_argument(
+        "--demo-sut",
+        action="store_true",
+        help="start the built-in demo HTTP service and aim sut.endpoints.default at it",
+    )
+    run.add_argument("--interval", type=float, default=1.0, help="progress refresh in seconds")
+    run.set_defaults(func=_run)
+
+    demo = sub.add_parser("demo-sut", help="serve the demo cards API (a target for local runs)")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--delay-ms", type=float, default=0.0)
+    demo.add_argument("--error-pct", type=float, default=0.0)
+    demo.set_defaults(func=_demo_sut)
+
+    version = sub.add_parser("version", help="print the version")
+    version.set_defaults(func=_version)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
 
 
 if __name__ == "__main__":

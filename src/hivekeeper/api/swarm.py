@@ -1,0 +1,135 @@
+"""The ``Swarm`` resource: a whole load-testing pipeline in one manifest.
+
+The same model is read by the operator (from the Kubernetes API) and by ``hivekeeper run`` (from a
+file). Field docstrings become the CRD descriptions that ``kubectl explain`` shows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+BUILTIN_ROLES = ("generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator")
+BuiltinRole = Literal["generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator"]
+_ALIAS_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Endpoint(_Model):
+    """One endpoint of the system under test."""
+
+    baseUrl: str = Field(description="Base URL, e.g. `http://cards-api.perf.svc:8080`.")
+
+
+class Sut(_Model):
+    """The system under test, referenced from configs and templates as `sut.endpoints.<id>.baseUrl`."""
+
+    endpoints: dict[str, Endpoint] = Field(default_factory=dict, description="Endpoints by id (`default`, ...).")
+
+
+class HttpTemplate(_Model):
+    """An HTTP call template, selected by `serviceId::callId` (the `x-ph-call-id` header of an item)."""
+
+    serviceId: str = Field(default="default", min_length=1, description="Namespace of the call id.")
+    callId: str = Field(min_length=1, description="Call id that items select with the `x-ph-call-id` header.")
+    protocol: Literal["HTTP"] = Field(default="HTTP", description="Only HTTP for now.")
+    method: str = Field(default="GET", description="HTTP method; may be a template.")
+    pathTemplate: str = Field(default="/", description="Path (joined to the processor's baseUrl) or absolute URL.")
+    headersTemplate: dict[str, str] = Field(default_factory=dict, description="Header templates by name.")
+    bodyTemplate: str | None = Field(default=None, description="Body template; JSON-looking bodies stay text.")
+
+    @property
+    def key(self) -> str:
+        return f"{self.serviceId}::{self.callId}"
+
+
+class Work(_Model):
+    """Which work queues a role consumes from and publishes to, by alias (queue `hivekeeper.<swarm>.<alias>`)."""
+
+    in_: str | None = Field(
+        default=None, alias="in", pattern=_ALIAS_PATTERN, description="Alias of the queue this role consumes."
+    )
+    out: str | None = Field(
+        default=None, pattern=_ALIAS_PATTERN, description="Alias of the queue this role publishes to."
+    )
+
+
+class RoleSpec(_Model):
+    """One stage of the pipeline; becomes a WorkerRole and a Deployment."""
+
+    name: str = Field(pattern=_ALIAS_PATTERN, description="Name of the stage, unique in the swarm.")
+    role: BuiltinRole | None = Field(default=None, description="Built-in role the worker runs.")
+    image: str | None = Field(default=None, description="Custom worker image speaking the hivekeeper protocol.")
+    replicas: int = Field(default=1, ge=0, description="Worker instances (pods) of this stage.")
+    work: Work = Field(default_factory=Work, description="Queue wiring by alias.")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="Role configuration (live: edits reach workers as config-updates)."
+    )
+
+    @model_validator(mode="after")
+    def _role_or_image(self) -> RoleSpec:
+        if (self.role is None) == (self.image is None):
+            raise ValueError(
+                f"role {self.name!r}: set exactly one of `role` (a built-in role: "
+                f"{', '.join(BUILTIN_ROLES)}) or `image` (a custom worker image)"
+            )
+        return self
+
+
+class SwarmSpec(_Model):
+    """Desired state of a swarm."""
+
+    paused: bool = Field(default=False, description="Pause disables work; pods, queues and data stay.")
+    sut: Sut = Field(default_factory=Sut, description="The system under test.")
+    vars: dict[str, Any] = Field(default_factory=dict, description="Scenario variables, `vars.*` in templates.")
+    templates: list[HttpTemplate] = Field(default_factory=list, description="HTTP call templates.")
+    roles: list[RoleSpec] = Field(min_length=1, description="The pipeline stages.")
+    deletionPolicy: Literal["Delete", "Retain"] = Field(
+        default="Delete", description="Whether the swarm's queues are deleted with it."
+    )
+
+    @field_validator("roles")
+    @classmethod
+    def _unique_names(cls, roles: list[RoleSpec]) -> list[RoleSpec]:
+        seen: set[str] = set()
+        for role in roles:
+            if role.name in seen:
+                raise ValueError(f"role name {role.name!r} is used twice; give every role a unique name")
+            seen.add(role.name)
+        return roles
+
+    @model_validator(mode="after")
+    def _wiring(self) -> SwarmSpec:
+        produced = {r.work.out for r in self.roles if r.work.out}
+        for role in self.roles:
+            if role.work.in_ and role.work.in_ not in produced:
+                raise ValueError(
+                    f"role {role.name!r} consumes work.in {role.work.in_!r}, but no role has work.out "
+                    f"{role.work.in_!r}; produced aliases: {sorted(produced) or 'none'}"
+                )
+        keys = [t.key for t in self.templates]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise ValueError(f"template {duplicates[0]!r} is defined twice; serviceId::callId must be unique")
+        return self
+
+
+class ObjectMeta(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(pattern=_ALIAS_PATTERN)
+    namespace: str | None = None
+
+
+class Swarm(_Model):
+    """A load-testing swarm: a pipeline of worker roles wired through queues, aimed at a system under test."""
+
+    apiVersion: Literal["hivekeeper.io/v1alpha1"] = "hivekeeper.io/v1alpha1"
+    kind: Literal["Swarm"] = "Swarm"
+    metadata: ObjectMeta
+    spec: SwarmSpec
+    status: dict[str, Any] | None = None

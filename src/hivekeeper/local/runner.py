@@ -1,0 +1,281 @@
+"""``hivekeeper run``: every role of a Swarm manifest in one process, wired through memory queues.
+
+The workers are the same :class:`~hivekeeper.worker.runtime.Worker` objects a cluster runs; they
+start disabled and are enabled by config-update signals from a local controller (consumers before
+producers), exactly as the operator does it. When the run ends, producers are disabled first and
+the pipeline drains before the summary is printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+
+from hivekeeper.api.swarm import Swarm
+from hivekeeper.local.controller import LocalController
+from hivekeeper.local.progress import RoleRow, summary, table
+from hivekeeper.local.transports import MemoryTransports
+from hivekeeper.protocol import naming
+from hivekeeper.worker import config as cfg
+from hivekeeper.worker.memory import MemoryBroker
+from hivekeeper.worker.runtime import Identity, Worker
+from hivekeeper.worker.stats import Histogram
+
+DRAIN_SECONDS = 5.0
+
+
+class RunError(RuntimeError):
+    """The swarm could not be started; the message says which role and why."""
+
+
+@dataclass
+class RunOptions:
+    duration: float | None = None
+    json_path: Path | None = None
+    demo_sut: bool = False
+    interval: float = 1.0
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    live: bool | None = None
+    """Redraw the view in place (a terminal) or print a block per interval (logs, CI)."""
+
+
+def bootstrap_config(swarm: Swarm, role_config: dict[str, Any]) -> dict[str, Any]:
+    """A role's bootstrap config: its own keys plus the swarm's vars, sut and templates."""
+    spec = swarm.spec
+    config = dict(role_config)
+    config["vars"] = {**spec.vars, **role_config.get("vars", {})}
+    config["sut"] = spec.sut.model_dump(mode="json")
+    config["templates"] = [t.model_dump(mode="json") for t in spec.templates] + list(role_config.get("templates", []))
+    return config
+
+
+@dataclass
+class LocalSwarm:
+    swarm: Swarm
+    broker: MemoryBroker
+    transports: MemoryTransports
+    workers: dict[str, list[Worker]]
+    controller: LocalController
+    started: float = 0.0
+    _previous: dict[str, tuple[float, int]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.swarm.metadata.name
+
+    def producers_last(self) -> list[str]:
+        """Role names in enable order: everything that consumes first, pure producers last."""
+        roles = self.swarm.spec.roles
+        return [r.name for r in roles if r.work.in_] + [r.name for r in roles if not r.work.in_]
+
+    async def set_enabled(self, names: list[str], enabled: bool) -> None:
+        for name in names:
+            await asyncio.gather(
+                *(
+                    self.controller.send("config-update", name, worker.identity.instance, {"enabled": enabled})
+                    for worker in self.workers[name]
+                )
+            )
+
+    def rows(self, now: float) -> list[RoleRow]:
+        rows = []
+        for spec in self.swarm.spec.roles:
+            workers = self.workers[spec.name]
+            latency = Histogram()
+            row = RoleRow(name=spec.name, role=spec.role or spec.image or "?", instances=len(workers))
+            for worker in workers:
+                stats = worker.stats
+                row.processed += stats.processed
+                row.errors += stats.errors
+                row.dropped += stats.dropped
+                row.in_flight += stats.in_flight
+                latency.merge(stats.latency)
+                for code, n in stats.statuses.items():
+                    row.status_codes[str(code)] = row.status_codes.get(str(code), 0) + n
+                for kind, n in stats.error_kinds.items():
+                    row.error_kinds[kind] = row.error_kinds.get(kind, 0) + n
+            row.p50, row.p95, row.p99 = (latency.percentile(p) for p in (50, 95, 99))
+            last_t, last_n = self._previous.get(spec.name, (self.started, 0))
+            row.tps = (row.processed - last_n) / (now - last_t) if now > last_t else 0.0
+            self._previous[spec.name] = (now, row.processed)
+            if spec.work.in_:
+                row.queue = naming.work_queue(self.name, spec.work.in_)
+                row.depth = self.broker.queues[row.queue].depth
+            rows.append(row)
+        return rows
+
+    def totals(self, elapsed: float) -> list[RoleRow]:
+        self._previous = {}
+        return self.rows(self.started + elapsed)
+
+    def busy(self) -> bool:
+        queued = any(q.depth for q in self.broker.queues.values() if q.name.startswith(f"hivekeeper.{self.name}."))
+        return queued or any(w.stats.in_flight for ws in self.workers.values() for w in ws)
+
+
+async def build(swarm: Swarm) -> LocalSwarm:
+    name = swarm.metadata.name
+    broker = MemoryBroker()
+    transports = MemoryTransports(broker, name)
+    controller = LocalController(transports.control, name)
+    workers: dict[str, list[Worker]] = {}
+    for spec in swarm.spec.roles:
+        if spec.role is None:
+            raise RunError(
+                f"role {spec.name!r} uses a custom image ({spec.image}); `hivekeeper run` runs built-in "
+                "roles only; run custom workers in a cluster"
+            )
+        work_in = transports.declare_work_queue(spec.work.in_) if spec.work.in_ else None
+        work_out = naming.work_routing_key(name, spec.work.out) if spec.work.out else None
+        if spec.work.out:
+            transports.declare_work_queue(spec.work.out)
+        bootstrap = bootstrap_config(swarm, spec.config)
+        workers[spec.name] = []
+        for index in range(spec.replicas):
+            identity = Identity(
+                swarm=name,
+                role=spec.name,
+                kind=spec.role,
+                instance=f"{spec.name}-{index}",
+                work_in=work_in,
+                work_out=work_out,
+                run_id=f"local-{os.getpid()}",
+            )
+            try:
+                workers[spec.name].append(Worker(identity, bootstrap, transports))
+            except cfg.ConfigError as exc:
+                raise RunError(f"spec.roles[{spec.name}].config: {exc}") from exc
+    return LocalSwarm(swarm, broker, transports, workers, controller)
+
+
+@contextlib.contextmanager
+def demo_service() -> Any:
+    """Start ``hivekeeper.local.demo_sut`` in a child process on a free port; yield its base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hivekeeper.local.demo_sut", "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if "http://" not in line:
+            raise RunError(f"the demo SUT did not start (it printed {line!r}, exit code {proc.poll()})")
+        yield line[line.index("http://") :]
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+
+
+def with_endpoint(swarm: Swarm, base_url: str) -> Swarm:
+    """The swarm aimed at ``base_url`` (its ``default`` SUT endpoint replaced)."""
+    data = swarm.model_dump(mode="json", by_alias=True)
+    data["spec"].setdefault("sut", {}).setdefault("endpoints", {})["default"] = {"baseUrl": base_url}
+    return Swarm.model_validate(data)
+
+
+async def drain(local: LocalSwarm, until: float) -> None:
+    """Wait until no queue holds items and nothing is in flight (or ``until`` passes)."""
+    loop = asyncio.get_running_loop()
+    while local.busy() and loop.time() < until:  # noqa: ASYNC110 - polling in-process counters is the condition
+        await asyncio.sleep(0.05)
+
+
+async def show_progress(local: LocalSwarm, options: RunOptions, stop: asyncio.Event, live: bool) -> None:
+    """Print the view every interval until the duration passes or ``stop`` is set."""
+    loop = asyncio.get_running_loop()
+    out = options.out
+    deadline = local.started + options.duration if options.duration else None
+    drawn = 0
+    while not stop.is_set():
+        remaining = (deadline - loop.time()) if deadline else options.interval
+        if remaining <= 0:
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=min(options.interval, remaining))
+        view = table(local.rows(loop.time()))
+        elapsed = loop.time() - local.started
+        if live:
+            out.write(("\x1b[F" * drawn) + f"\x1b[J{local.name}: {elapsed:.0f}s\n{view}\n")
+            drawn = view.count("\n") + 2
+        else:
+            out.write(f"--- {local.name} at {elapsed:.1f}s\n{view}\n")
+        out.flush()
+
+
+async def run(swarm: Swarm, options: RunOptions, stop: asyncio.Event | None = None) -> dict[str, Any]:
+    """Run ``swarm`` until ``options.duration`` passes or ``stop`` is set; return the JSON summary."""
+    local = await build(swarm)
+    out = options.out
+    live = options.live if options.live is not None else out.isatty()
+    await local.controller.start()
+    for workers in local.workers.values():
+        for worker in workers:
+            await worker.start()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    try:
+        if swarm.spec.paused:
+            print("spec.paused is true: workers stay disabled (set paused: false to send traffic)", file=out)
+        else:
+            await local.set_enabled(local.producers_last(), True)
+        local.started = loop.time()
+        wall_started = time.time()
+        await show_progress(local, options, stop, live)
+        elapsed = loop.time() - local.started
+        producers = [r.name for r in swarm.spec.roles if not r.work.in_]
+        if not swarm.spec.paused:
+            await local.set_enabled(producers, False)
+            await drain(local, loop.time() + DRAIN_SECONDS)
+    finally:
+        for workers in local.workers.values():
+            for worker in workers:
+                await worker.stop()
+        await local.transports.control.close()
+    rows = local.totals(elapsed)
+    print(summary(swarm.metadata.name, elapsed, rows), file=out)
+    result = {
+        "swarm": swarm.metadata.name,
+        "startedAt": wall_started if not swarm.spec.paused else None,
+        "durationSeconds": round(elapsed, 3),
+        "roles": [row.as_json() for row in rows],
+        "alerts": [a.data for a in local.controller.alerts[-20:]],
+    }
+    if options.json_path:
+        options.json_path.parent.mkdir(parents=True, exist_ok=True)
+        options.json_path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+        print(f"summary written to {options.json_path}", file=out)
+    return result
+
+
+def run_blocking(swarm: Swarm, options: RunOptions, on_interrupt: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Run with uvloop (when available) and turn Ctrl-C into a clean stop with a summary."""
+
+    async def main() -> dict[str, Any]:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if options.demo_sut:
+            with demo_service() as url:
+                print(f"demo SUT at {url}", file=options.out)
+                return await run(with_endpoint(swarm, url), options, stop)
+        return await run(swarm, options, stop)
+
+    try:
+        import uvloop
+
+        return uvloop.run(main())
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+        return asyncio.run(main())

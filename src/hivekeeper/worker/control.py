@@ -1,0 +1,117 @@
+"""Applying a config-update: pure, atomic, all or nothing.
+
+``data`` of a ``signal.config-update`` holds the role's config plus three reserved keys:
+``enabled`` (start/stop work; absent = unchanged), ``configGeneration`` (the operator's counter,
+echoed in status), and ``replace`` (true: the rest *is* the new config; false/absent: it is a patch
+deep-merged onto the current config — maps merge, lists and scalars replace, ``null`` removes a key).
+The result is validated as a whole; on any problem nothing changes and the caller answers
+``Failed`` with the reasons.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from hivekeeper.worker import config as cfg
+
+RESERVED = ("enabled", "configGeneration", "replace")
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    """What a worker runs with: the typed config, the raw form it came from, and switches."""
+
+    role: str
+    raw: dict[str, Any]
+    config: cfg.CommonConfig
+    enabled: bool
+    generation: int
+    default_input: str = "RABBITMQ"
+    """Input type when the config names none (SCHEDULER for generators, else RABBITMQ)."""
+    default_output: str = "NONE"
+    """Output type when the config names none (RABBITMQ when the role has work.out)."""
+
+    @classmethod
+    def bootstrap(cls, role: str, raw: dict[str, Any], *, has_out: bool) -> WorkerState:
+        """The state a worker starts in: its bootstrap config, disabled, generation 0."""
+        return cls(
+            role=role,
+            raw=copy.deepcopy(raw),
+            config=cfg.validate(role, raw),
+            enabled=False,
+            generation=0,
+            default_input=cfg.DEFAULT_INPUT.get(role, "RABBITMQ"),
+            default_output="RABBITMQ" if has_out else "NONE",
+        )
+
+    @property
+    def input_type(self) -> str:
+        return self.config.inputs.type or self.default_input
+
+    @property
+    def output_type(self) -> str:
+        return self.config.outputs.type or self.default_output
+
+
+def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict) and value:
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _live_io_problems(old: WorkerState, new: WorkerState) -> list[tuple[str, str]]:
+    problems = []
+    if old.input_type != new.input_type:
+        problems.append(
+            (
+                "inputs.type",
+                f"cannot change from {old.input_type} to {new.input_type} while the "
+                "worker runs; only rates are live (edit the role's inputs to roll its pods)",
+            )
+        )
+    if old.output_type != new.output_type:
+        problems.append(
+            ("outputs.type", f"cannot change from {old.output_type} to {new.output_type} while the worker runs")
+        )
+    return problems
+
+
+def apply_update(state: WorkerState, data: dict[str, Any]) -> WorkerState:
+    """The state after ``data`` is applied, or :class:`config.ConfigError` with every problem."""
+    problems: list[tuple[str, str]] = []
+    enabled = data.get("enabled", state.enabled)
+    if not isinstance(enabled, bool):
+        problems.append(("enabled", f"must be true or false (got {enabled!r})"))
+    generation = data.get("configGeneration", state.generation)
+    if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
+        problems.append(("configGeneration", f"must be a non-negative integer (got {generation!r})"))
+    replace = data.get("replace", False)
+    body = {k: v for k, v in data.items() if k not in RESERVED}
+    raw = copy.deepcopy(body) if replace is True else deep_merge(state.raw, body)
+    new_config: cfg.CommonConfig | None = None
+    try:
+        new_config = cfg.validate(state.role, raw)
+    except cfg.ConfigError as exc:
+        problems.extend(exc.problems)
+    if new_config is None:
+        raise cfg.ConfigError(state.role, problems)
+    new_state = dataclasses.replace(
+        state,
+        raw=raw,
+        config=new_config,
+        enabled=bool(enabled),
+        generation=generation if isinstance(generation, int) else state.generation,
+    )
+    problems.extend(_live_io_problems(state, new_state))
+    if problems:
+        raise cfg.ConfigError(state.role, problems)
+    return new_state

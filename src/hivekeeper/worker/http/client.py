@@ -1,0 +1,168 @@
+"""A keep-alive connection pool per origin, and the request call the roles use.
+
+Concurrency is bounded by the caller (the runtime's in-flight slots), so the pool only has to reuse
+idle connections and open new ones on demand; ``max_idle`` bounds what it keeps around.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import deque
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from hivekeeper.worker.http.connection import (
+    ConnectionDropped,
+    HttpConnectError,
+    HttpConnection,
+    HttpTimeout,
+    Response,
+    serialise_request,
+)
+
+
+class OriginError(ValueError):
+    """A base URL or absolute URL the client cannot use."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where requests go: scheme, host, port, and the base path that relative paths are joined to."""
+
+    scheme: str
+    host: str
+    port: int
+    base_path: str = ""
+
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        return self.host if self.port == default else f"{self.host}:{self.port}"
+
+    def target(self, path: str) -> str:
+        """The request target for ``path`` under this origin's base path."""
+        if not path.startswith("/"):
+            path = "/" + path
+        return self.base_path + path if self.base_path else path
+
+    @classmethod
+    def parse(cls, url: str) -> Origin:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise OriginError(f"URL {url!r} must start with http:// or https://")
+        if not parts.hostname:
+            raise OriginError(f"URL {url!r} has no host")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:
+            raise OriginError(f"URL {url!r} has an invalid port") from exc
+        return cls(parts.scheme, parts.hostname, port, parts.path.rstrip("/"))
+
+
+def split_absolute(url: str) -> tuple[Origin, str]:
+    """``https://h:1/a/b?q`` -> (origin of h:1, ``/a/b?q``)."""
+    parts = urlsplit(url)
+    origin = Origin.parse(f"{parts.scheme}://{parts.netloc}")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return origin, target
+
+
+@dataclass
+class HttpClient:
+    """Pooled HTTP/1.1 client. One per worker; ``close()`` it when the worker stops."""
+
+    ssl_verify: bool = True
+    keep_alive: bool = True
+    connect_timeout: float = 5.0
+    max_idle: int = 1024
+    _idle: dict[Origin, deque[HttpConnection]] = field(default_factory=dict, repr=False)
+    _ssl: ssl.SSLContext | None = field(default=None, repr=False)
+    opened: int = 0
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            context = ssl.create_default_context()
+            if not self.ssl_verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            self._ssl = context
+        return self._ssl
+
+    async def _connect(self, origin: Origin, timeout: float) -> HttpConnection:
+        loop = asyncio.get_running_loop()
+        tls = self._ssl_context() if origin.scheme == "https" else None
+        try:
+            async with asyncio.timeout(min(self.connect_timeout, timeout)):
+                _, protocol = await loop.create_connection(
+                    lambda: HttpConnection(loop),
+                    origin.host,
+                    origin.port,
+                    ssl=tls,
+                    server_hostname=origin.host if tls else None,
+                )
+        except TimeoutError as exc:
+            raise HttpTimeout(
+                f"connecting to {origin.host}:{origin.port} took longer than "
+                f"{min(self.connect_timeout, timeout) * 1000:.0f} ms"
+            ) from exc
+        except (OSError, ssl.SSLError) as exc:
+            raise HttpConnectError(f"cannot connect to {origin.host}:{origin.port}: {exc}") from exc
+        self.opened += 1
+        return protocol
+
+    def _take_idle(self, origin: Origin) -> HttpConnection | None:
+        idle = self._idle.get(origin)
+        while idle:
+            connection = idle.pop()
+            if not connection.closed:
+                return connection
+        return None
+
+    def _give_back(self, origin: Origin, connection: HttpConnection, response: Response) -> None:
+        if not (self.keep_alive and response.keep_alive) or connection.closed:
+            connection.close()
+            return
+        idle = self._idle.get(origin)
+        if idle is None:
+            idle = self._idle[origin] = deque()
+        if len(idle) >= self.max_idle:
+            connection.close()
+        else:
+            idle.append(connection)
+
+    async def request(
+        self, origin: Origin, method: str, target: str, headers: dict[str, str], body: bytes | None, timeout: float
+    ) -> Response:
+        """Send one request and return the complete response (any status is a response).
+
+        A reused keep-alive connection that the server had already closed is retried once on a
+        fresh connection; nothing was received, so nothing can have been processed twice by a
+        well-behaved server (the same rule browsers and curl follow).
+        """
+        if not self.keep_alive:
+            headers = {**headers, "Connection": "close"}
+        raw = serialise_request(method, target, origin.host_header, headers, body)
+        return await self.send(origin, raw, timeout, head=method == "HEAD")
+
+    async def send(self, origin: Origin, raw: bytes, timeout: float, *, head: bool = False) -> Response:
+        """Send an already serialised request (the processor caches literal requests as bytes)."""
+        connection = self._take_idle(origin)
+        if connection is not None:
+            try:
+                response = await connection.send(raw, timeout, head=head)
+            except ConnectionDropped:
+                connection = None
+            else:
+                self._give_back(origin, connection, response)
+                return response
+        connection = await self._connect(origin, timeout)
+        response = await connection.send(raw, timeout, head=head)
+        self._give_back(origin, connection, response)
+        return response
+
+    def close(self) -> None:
+        for idle in self._idle.values():
+            while idle:
+                idle.pop().close()
+        self._idle.clear()

@@ -1,0 +1,206 @@
+"""One HTTP/1.1 keep-alive connection on ``asyncio.Protocol`` with the httptools response parser.
+
+Why not aiohttp or httpx: measured on this hardware (docs/decisions/0001-http-client.md), a lean
+protocol with httptools on uvloop spends ~10 µs of CPU per request where aiohttp spends ~110 µs and
+httpx's pool degrades with concurrency. The processor's request rate *is* the product's headline
+number, so the hot path is ours: one object per connection, one future per request, no per-request
+tasks or context managers.
+
+A connection carries one request at a time (no pipelining). Timeouts are a timer on the loop that
+aborts the transport, so a server that never answers cannot hold a slot forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+import httptools
+
+
+class HttpError(Exception):
+    """Base of transport-level failures (the server never produced a complete response)."""
+
+    kind = "transport"
+
+
+class HttpTimeout(HttpError):
+    kind = "timeout"
+
+
+class HttpConnectError(HttpError):
+    kind = "connect"
+
+
+class HttpProtocolError(HttpError):
+    kind = "protocol"
+
+
+class ConnectionDropped(HttpError):
+    """The server closed the connection before any response byte arrived."""
+
+    kind = "reset"
+
+
+class Response:
+    """A complete HTTP response. Header names are kept as sent (bytes); ``header()`` looks them up."""
+
+    __slots__ = ("body", "headers", "keep_alive", "status")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, keep_alive: bool) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.keep_alive = keep_alive
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower().encode()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value.decode("latin-1")
+        return None
+
+    def header_map(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for key, value in self.headers:
+            out.setdefault(key.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+        return out
+
+
+class HttpConnection(asyncio.Protocol):
+    """Client side of one TCP (or TLS) connection; ``send`` one request and await its response."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._waiter: asyncio.Future[Response] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] = []
+        self._got_bytes = False
+        self._head = False
+        self._headers_done = False
+        self._status = 0
+        self.closed = False
+        self.used = 0
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement the interface without subclassing asyncio.Transport.
+        self._transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._got_bytes = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(HttpProtocolError("the server switched protocols; only HTTP/1.1 is supported"))
+        except httptools.HttpParserError as exc:
+            self._fail(HttpProtocolError(f"malformed HTTP response: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if self._headers_done and not self._parser.should_keep_alive():
+            # A body delimited by the end of the connection (no length, not chunked).
+            self._finish(keep_alive=False)
+        elif not self._got_bytes:
+            self._fail(ConnectionDropped("the connection was closed before the response started"))
+        else:
+            self._fail(HttpProtocolError(f"the connection was closed mid-response ({exc or 'EOF'})"))
+
+    # -- httptools callbacks ------------------------------------------------------------------
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self._headers_done = True
+        self._status = int(self._parser.get_status_code())
+        if self._head:
+            self._finish(keep_alive=bool(self._parser.should_keep_alive()))
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if not self._head:
+            self._finish(keep_alive=bool(self._parser.should_keep_alive()))
+
+    # -- requests -----------------------------------------------------------------------------
+    def send(self, raw_request: bytes, timeout: float, *, head: bool = False) -> asyncio.Future[Response]:
+        """Write a serialised request; the future resolves with the response or an :class:`HttpError`."""
+        assert self._transport is not None, "send() before the connection was made"
+        assert self._waiter is None, "one request at a time per connection"
+        self._waiter = waiter = self._loop.create_future()
+        self._headers = []
+        self._body = []
+        self._got_bytes = False
+        self._headers_done = False
+        self._head = head
+        self.used += 1
+        self._timer = self._loop.call_later(timeout, self._on_timeout, timeout)
+        self._transport.write(raw_request)
+        return waiter
+
+    def close(self) -> None:
+        self.closed = True
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        self.closed = True
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _on_timeout(self, timeout: float) -> None:
+        self._fail(HttpTimeout(f"no complete response within {timeout * 1000:.0f} ms"))
+        self.abort()
+
+    def _finish(self, *, keep_alive: bool) -> None:
+        waiter = self._waiter
+        self._waiter = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if waiter is not None and not waiter.done():
+            body = b"".join(self._body) if len(self._body) != 1 else self._body[0]
+            waiter.set_result(Response(self._status, self._headers, body, keep_alive))
+        if not keep_alive:
+            self.close()
+
+    def _fail(self, error: HttpError) -> None:
+        waiter = self._waiter
+        self._waiter = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+        self.abort()
+
+
+def serialise_request(
+    method: str, target: str, host_header: str, headers: dict[str, str] | list[Any], body: bytes | None
+) -> bytes:
+    """The bytes of an HTTP/1.1 request; adds Host, Content-Length and keep-alive if absent."""
+    lines = [f"{method} {target} HTTP/1.1\r\n"]
+    items = headers.items() if isinstance(headers, dict) else headers
+    seen = set()
+    for name, value in items:
+        lowered = name.lower()
+        if lowered in ("content-length", "transfer-encoding"):
+            continue  # we frame the body ourselves
+        seen.add(lowered)
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+            raise ValueError(f"header {name!r} contains a line break; that would split the request")
+        lines.append(f"{name}: {value}\r\n")
+    if "host" not in seen:
+        lines.append(f"Host: {host_header}\r\n")
+    if body is not None or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body or b'')}\r\n")
+    lines.append("\r\n")
+    head = "".join(lines).encode("latin-1")
+    return head + body if body else head

@@ -1,0 +1,1 @@
+"""Worker inputs: where items come from (SCHEDULER clock, RabbitMQ queue, datasets)."""

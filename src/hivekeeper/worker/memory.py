@@ -1,0 +1,147 @@
+"""In-memory twin of RabbitMQ for one process: topic exchanges, bounded queues, the control bus.
+
+``hivekeeper run`` wires every role of a swarm through one :class:`MemoryBroker`; unit tests use it
+too. Queues are bounded, so a slow stage blocks its producers (the backlog stays visible as queue
+depth, like a broker's, instead of growing without limit in memory).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import defaultdict
+from functools import lru_cache
+
+from hivekeeper.worker.ports import ControlHandler, Delivery
+
+DEFAULT_QUEUE_LIMIT = 10_000
+
+
+@lru_cache(maxsize=1024)
+def _pattern(binding: str) -> re.Pattern[str]:
+    parts = []
+    for word in binding.split("."):
+        parts.append({"*": r"[^.]+", "#": r".*"}.get(word, re.escape(word)))
+    return re.compile("^" + r"\.".join(parts).replace(r"\..*", r"(\..*)?") + "$")
+
+
+def topic_matches(binding: str, routing_key: str) -> bool:
+    """AMQP topic matching: ``*`` is one word, ``#`` is zero or more words."""
+    return bool(_pattern(binding).match(routing_key))
+
+
+class MemoryQueue:
+    def __init__(self, name: str, limit: int) -> None:
+        self.name = name
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=limit)
+        self.consumers = 0
+
+    @property
+    def depth(self) -> int:
+        return self.queue.qsize()
+
+
+class MemoryBroker:
+    def __init__(self, queue_limit: int = DEFAULT_QUEUE_LIMIT) -> None:
+        self.queue_limit = queue_limit
+        self.queues: dict[str, MemoryQueue] = {}
+        self._bindings: dict[str, list[tuple[str, str]]] = defaultdict(list)
+
+    def declare_queue(self, name: str, limit: int | None = None) -> MemoryQueue:
+        if name not in self.queues:
+            self.queues[name] = MemoryQueue(name, self.queue_limit if limit is None else limit)
+        return self.queues[name]
+
+    def bind(self, exchange: str, queue: str, binding: str) -> None:
+        if (binding, queue) not in self._bindings[exchange]:
+            self._bindings[exchange].append((binding, queue))
+
+    def route(self, exchange: str, routing_key: str) -> list[MemoryQueue]:
+        names = {q for b, q in self._bindings.get(exchange, []) if b == routing_key or topic_matches(b, routing_key)}
+        return [self.queues[name] for name in sorted(names)]
+
+    async def publish(self, exchange: str, routing_key: str, body: bytes) -> int:
+        """Put ``body`` on every bound queue (waiting while one is full); return how many got it."""
+        targets = self.route(exchange, routing_key)
+        for queue in targets:
+            await queue.queue.put(body)
+        return len(targets)
+
+
+class MemorySource:
+    """A worker input reading one memory queue."""
+
+    def __init__(self, queue: MemoryQueue) -> None:
+        self._queue = queue
+        self._seq = 0
+        self._queue.consumers += 1
+
+    async def get(self) -> Delivery:
+        body = await self._queue.queue.get()
+        self._seq += 1
+        return Delivery(body, self._seq)
+
+    async def pause(self) -> None:
+        return None
+
+    async def resume(self) -> None:
+        return None
+
+    def state(self) -> str:
+        return "ok"
+
+    async def close(self) -> None:
+        self._queue.consumers = max(0, self._queue.consumers - 1)
+
+
+class MemorySink:
+    """A worker output publishing to one routing key of a memory exchange."""
+
+    def __init__(self, broker: MemoryBroker, exchange: str, routing_key: str) -> None:
+        self._broker = broker
+        self._exchange = exchange
+        self._routing_key = routing_key
+        self._blocked = False
+
+    async def publish(self, body: bytes) -> None:
+        self._blocked = True
+        try:
+            await self._broker.publish(self._exchange, self._routing_key, body)
+        finally:
+            self._blocked = False
+
+    def state(self) -> str:
+        return "blocked" if self._blocked else "ok"
+
+    async def close(self) -> None:
+        return None
+
+
+class MemoryControlBus:
+    """The control topic exchange in memory; handlers run in their own task per queue."""
+
+    def __init__(self, broker: MemoryBroker, exchange: str) -> None:
+        self._broker = broker
+        self._exchange = exchange
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def listen(self, queue: str, bindings: list[str], handler: ControlHandler) -> None:
+        q = self._broker.declare_queue(queue, limit=0)
+        for binding in bindings:
+            self._broker.bind(self._exchange, queue, binding)
+
+        async def pump() -> None:
+            while True:
+                body = await q.queue.get()
+                await handler(body)
+
+        self._tasks.append(asyncio.create_task(pump(), name=f"control:{queue}"))
+
+    async def publish(self, routing_key: str, body: bytes) -> None:
+        await self._broker.publish(self._exchange, routing_key, body)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()

@@ -1,0 +1,1 @@
+"""Worker outputs: where results go (RabbitMQ with publisher confirms, or nowhere)."""

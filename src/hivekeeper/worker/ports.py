@@ -1,0 +1,77 @@
+"""The I/O edges of a worker, as small Protocols. Each has an in-memory twin (``memory``) and a
+RabbitMQ implementation (``rabbit``); roles see none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+
+class Delivery:
+    """One unit of work from an input: a message body (``None`` for a scheduler tick) and how to settle it."""
+
+    __slots__ = ("_ack", "_reject", "body", "seq")
+
+    def __init__(
+        self,
+        body: bytes | None,
+        seq: int,
+        ack: Callable[[], None] | None = None,
+        reject: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.body = body
+        self.seq = seq
+        self._ack = ack
+        self._reject = reject
+
+    def ack(self) -> None:
+        """Done with it (processed, or dropped on purpose and counted)."""
+        if self._ack is not None:
+            self._ack()
+
+    def requeue(self) -> None:
+        """Give it back to the broker (the worker is stopping or paused mid-flight)."""
+        if self._reject is not None:
+            self._reject(True)
+
+
+class WorkSource(Protocol):
+    """Where a worker's items come from. ``get`` blocks; ``pause``/``resume`` follow ``enabled``."""
+
+    async def get(self) -> Delivery: ...
+
+    async def pause(self) -> None: ...
+
+    async def resume(self) -> None: ...
+
+    def state(self) -> str:
+        """``ok``, ``out-of-data``, ``backpressure`` or ``upstream-error`` (status ioState.work.input)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class WorkSink(Protocol):
+    """Where results go. ``publish`` returns once the item is safely handed over (confirmed)."""
+
+    async def publish(self, body: bytes) -> None: ...
+
+    def state(self) -> str:
+        """``ok``, ``blocked``, ``throttled`` or ``downstream-error``."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+ControlHandler = Callable[[bytes], Awaitable[None]]
+
+
+class ControlBus(Protocol):
+    """The control-plane topic exchange: signals in, outcomes/metrics/alerts out."""
+
+    async def listen(self, queue: str, bindings: list[str], handler: ControlHandler) -> None: ...
+
+    async def publish(self, routing_key: str, body: bytes) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,68 @@
+"""generator: renders one message per tick (SCHEDULER) or per incoming item.
+
+SIMPLE: the rendered body is the payload and the rendered headers merge into the item headers (that
+is how a generator picks ``x-ph-call-id``). HTTP: the payload is an ``http.request`` envelope built
+from ``message.method/path/headers/body``, ready for a processor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from hivekeeper.protocol.workitem import WorkItem, new_item
+from hivekeeper.worker.config import GeneratorConfig
+from hivekeeper.worker.roles.base import RoleDeps, template_context
+
+
+class Generator:
+    def __init__(self, config: GeneratorConfig, deps: RoleDeps) -> None:
+        self.config = config
+        self.deps = deps
+        self._sut = config.sut.model_dump()
+        self._vars = config.vars
+        message = config.message
+        # Compile now so that a broken template is rejected at config time, not per item.
+        for key, source in self._templates().items():
+            deps.engine.validate(key, source)
+        self._literal_headers = all("{" not in v for v in message.headers.values())
+
+    def _templates(self) -> dict[str, str]:
+        m = self.config.message
+        found = {"message.body": m.body, "message.path": m.path, "message.method": m.method}
+        found.update({f"message.headers.{k}": v for k, v in m.headers.items()})
+        return found
+
+    async def handle(self, item: WorkItem | None, seq: int) -> WorkItem | None:
+        engine = self.deps.engine
+        message = self.config.message
+        context = template_context(item, self._vars, self._sut)
+        body = engine.render("message.body", message.body, context)
+        headers: dict[str, Any] = dict(item.headers) if item is not None else {}
+        headers["x-ph-seq"] = seq
+        if message.headers:
+            if self._literal_headers:
+                headers.update(message.headers)
+            else:
+                for name, source in message.headers.items():
+                    headers[name] = engine.render(f"message.headers.{name}", source, context)
+        if self._vars:
+            headers["vars"] = self._vars
+        if message.bodyType == "HTTP":
+            envelope = {
+                "kind": "http.request",
+                "request": {
+                    "method": engine.render("message.method", message.method, context),
+                    "path": engine.render("message.path", message.path, context),
+                    "headers": {k: v for k, v in headers.items() if isinstance(v, str)},
+                    "body": body,
+                },
+            }
+            body = orjson.dumps(envelope).decode()
+        return new_item(
+            body, swarm=self.deps.swarm, service=self.deps.role, instance=self.deps.instance, headers=headers
+        )
+
+    def context(self) -> dict[str, Any]:
+        return {"bodyType": self.config.message.bodyType}

@@ -1,0 +1,69 @@
+"""postprocessor: aggregates what processors measured: latency percentiles, status codes, errors.
+
+It reads the ``http.result`` step each processor appends, plus the hops every role records, and
+keeps the totals in its status context (and so in the Swarm status). Items are not forwarded unless
+``forwardToOutput`` is set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+
+from hivekeeper.protocol.workitem import WorkItem
+from hivekeeper.worker.config import PostprocessorConfig
+from hivekeeper.worker.roles.base import DropItem, RoleDeps
+from hivekeeper.worker.stats import Histogram
+
+
+class Postprocessor:
+    def __init__(self, config: PostprocessorConfig, deps: RoleDeps) -> None:
+        self.config = config
+        self.deps = deps
+        self.total_latency = Histogram()
+        self.results = 0
+
+    async def handle(self, item: WorkItem | None, seq: int) -> WorkItem | None:
+        if item is None:
+            raise DropItem("postprocessor.no-item", "postprocessor needs items from work.in, not a SCHEDULER")
+        stats = self.deps.stats
+        try:
+            result = orjson.loads(item.payload)
+            outcome = result["outcome"]
+            duration_ms = float(result.get("metrics", {}).get("durationMs", 0.0))
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise DropItem(
+                "postprocessor.bad-result",
+                f"item {item.messageId}: the last step is not an http.result ({exc}); put a processor "
+                "with an output before the postprocessor",
+            ) from exc
+        self.results += 1
+        status = int(outcome.get("status") or 0)
+        if outcome.get("type") == "transport_error" or item.headers.get("x-ph-error"):
+            stats.errors += 1
+            stats.error_kinds[str(outcome.get("error", {}).get("kind") or item.headers.get("x-ph-error"))] += 1
+        else:
+            stats.latency.record(duration_ms / 1000.0)
+            stats.statuses[status] += 1
+            if not 200 <= status < 300:
+                stats.errors += 1
+        hops = item.observability.hops
+        if hops:
+            try:
+                first = dt.datetime.fromisoformat(hops[0].receivedAt.replace("Z", "+00:00"))
+                self.total_latency.record((dt.datetime.now(dt.UTC) - first).total_seconds())
+            except ValueError:
+                pass  # a foreign producer's timestamp; the request latency above still counts
+        return item if self.config.forwardToOutput else None
+
+    def context(self) -> dict[str, Any]:
+        stats = self.deps.stats
+        return {
+            "results": self.results,
+            "requestLatencyMs": stats.latency.summary(),
+            "pipelineLatencyMs": self.total_latency.summary(),
+            "statusCodes": {str(k): v for k, v in sorted(stats.statuses.items())},
+            "errors": stats.errors,
+        }

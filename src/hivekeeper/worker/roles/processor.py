@@ -1,0 +1,220 @@
+"""processor: executes HTTP requests against the system under test and records the results.
+
+Input is an ``http.request`` step (from a request-builder or an HTTP generator) or, with a
+SCHEDULER input, the processor's own ``request`` config (direct mode: no broker hop). Any HTTP
+status is a result; transport failures (connect, reset, timeout, malformed response) are counted,
+alerted (rate-limited by the runtime) and forwarded as ``transport_error`` results, never fatal.
+
+In RATE_PER_SEC mode each call first reserves a slot from a shared next-slot pacer; that wait is
+reported as ``x-ph-processor-rate-wait-ms`` and is *not* part of the measured latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from time import perf_counter
+from typing import Any
+
+import orjson
+
+from hivekeeper.protocol.workitem import WorkItem
+from hivekeeper.worker.config import ConfigError, ProcessorConfig
+from hivekeeper.worker.http.client import Origin, OriginError, split_absolute
+from hivekeeper.worker.http.connection import HttpError, Response, serialise_request
+from hivekeeper.worker.pacing import SlotPacer
+from hivekeeper.worker.roles.base import DropItem, RoleDeps, template_context
+
+MAX_RESULT_BODY = 64 * 1024
+"""Response bodies longer than this are truncated in the result step (the full size is recorded)."""
+
+AlertFn = Callable[[str, str, dict[str, Any]], None]
+
+
+class Processor:
+    def __init__(self, config: ProcessorConfig, deps: RoleDeps, *, alert: AlertFn, forward_results: bool) -> None:
+        self.config = config
+        self.deps = deps
+        self._alert = alert
+        self._forward = forward_results
+        self._sut = config.sut.model_dump()
+        base = deps.engine.render("baseUrl", config.baseUrl, {"sut": self._sut, "vars": config.vars})
+        if not base:
+            raise ConfigError(
+                "processor",
+                [
+                    (
+                        "baseUrl",
+                        "is required: the http(s) URL of the system under test, "
+                        "e.g. {{ sut.endpoints.default.baseUrl }}",
+                    )
+                ],
+            )
+        try:
+            self.origin = Origin.parse(base)
+        except OriginError as exc:
+            raise ConfigError("processor", [("baseUrl", str(exc))]) from exc
+        self.base_url = base
+        self.timeout = config.timeoutMs / 1000.0
+        self.pacer = SlotPacer(config.ratePerSec) if config.mode == "RATE_PER_SEC" else None
+        direct = config.request
+        for name, source in {
+            "request.path": direct.path,
+            "request.body": direct.body or "",
+            **{f"request.headers.{k}": v for k, v in direct.headers.items()},
+        }.items():
+            deps.engine.validate(name, source)
+        literal = "{" not in direct.path + (direct.body or "") + "".join(direct.headers.values())
+        self._direct_raw: bytes | None = None
+        if literal:
+            self._direct_raw = serialise_request(
+                direct.method.upper(),
+                self.origin.target(direct.path),
+                self.origin.host_header,
+                self._with_connection(dict(direct.headers)),
+                direct.body.encode() if direct.body is not None else None,
+            )
+        if deps.http is None:
+            raise ConfigError("processor", [("http", "the runtime gave the processor no HTTP client")])
+        self.http = deps.http
+        self.transactions = 0
+        self.successes = 0
+
+    def _with_connection(self, headers: dict[str, str]) -> dict[str, str]:
+        if not self.config.keepAlive:
+            headers["Connection"] = "close"
+        return headers
+
+    async def handle(self, item: WorkItem | None, seq: int) -> WorkItem | None:
+        wait = 0.0
+        if self.pacer is not None:
+            wait = self.pacer.reserve(asyncio.get_running_loop().time())
+            if wait > 0:
+                await asyncio.sleep(wait)
+        if item is None:
+            return await self._direct(seq, wait)
+        return await self._from_item(item, wait)
+
+    async def _direct(self, seq: int, wait: float) -> WorkItem | None:
+        raw = self._direct_raw
+        method = self.config.request.method.upper()
+        target = self.config.request.path
+        if raw is None:
+            direct = self.config.request
+            context = template_context(None, self.config.vars, self._sut)
+            engine = self.deps.engine
+            target = engine.render("request.path", direct.path, context)
+            headers = {k: engine.render(f"request.headers.{k}", v, context) for k, v in direct.headers.items()}
+            body = engine.render("request.body", direct.body, context) if direct.body is not None else None
+            raw = serialise_request(
+                method,
+                self.origin.target(target),
+                self.origin.host_header,
+                self._with_connection(headers),
+                body.encode() if body is not None else None,
+            )
+        await self._execute(self.origin, raw, method, None)
+        return None
+
+    async def _from_item(self, item: WorkItem, wait: float) -> WorkItem | None:
+        try:
+            envelope = orjson.loads(item.payload)
+            request = envelope["request"]
+            method = str(request.get("method", "GET")).upper()
+            path = str(request.get("path", "/"))
+            headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
+            body = request.get("body")
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise DropItem(
+                "processor.bad-request",
+                f"item {item.messageId}: the last step is not an http.request envelope ({exc}); "
+                "put a request-builder (or an HTTP generator) before the processor",
+            ) from exc
+        if path.startswith(("http://", "https://")):
+            try:
+                origin, target = split_absolute(path)
+            except OriginError as exc:
+                raise DropItem("processor.bad-request", f"item {item.messageId}: {exc}") from exc
+        else:
+            origin, target = self.origin, self.origin.target(path)
+        headers[self.config.correlationHeader] = item.correlation_id
+        if body is not None and not isinstance(body, str):
+            body = orjson.dumps(body).decode()
+        raw = serialise_request(
+            method,
+            target,
+            origin.host_header,
+            self._with_connection(headers),
+            body.encode() if body is not None else None,
+        )
+        outcome, duration = await self._execute(origin, raw, method, item)
+        if not self._forward:
+            return None
+        result = {
+            "kind": "http.result",
+            "request": {"method": method, "baseUrl": f"{origin.scheme}://{origin.host_header}", "path": target},
+            "outcome": outcome,
+            "metrics": {"durationMs": round(duration * 1000, 3), "rateWaitMs": round(wait * 1000, 3)},
+        }
+        status = outcome.get("status", 0)
+        step_headers = {
+            "x-ph-processor-duration-ms": round(duration * 1000, 3),
+            "x-ph-processor-rate-wait-ms": round(wait * 1000, 3),
+            "x-ph-processor-success": 200 <= status < 300,
+            "x-ph-processor-status": status,
+        }
+        grown = item.with_step(
+            orjson.dumps(result).decode(), service=self.deps.role, instance=self.deps.instance, headers=step_headers
+        )
+        if outcome["type"] == "transport_error":
+            grown.headers = {**grown.headers, "x-ph-error": outcome["error"]["kind"]}
+        return grown
+
+    async def _execute(
+        self, origin: Origin, raw: bytes, method: str, item: WorkItem | None
+    ) -> tuple[dict[str, Any], float]:
+        stats = self.deps.stats
+        started = perf_counter()  # not loop.time(): uvloop's clock ticks in whole milliseconds
+        self.transactions += 1
+        try:
+            response: Response = await self.http.send(origin, raw, self.timeout, head=method == "HEAD")
+        except HttpError as exc:
+            duration = perf_counter() - started
+            stats.errors += 1
+            stats.error_kinds[exc.kind] += 1
+            self._alert(
+                f"http.{exc.kind}",
+                f"request to {origin.host_header} failed: {exc}",
+                {"correlationId": item.correlation_id if item else None, "baseUrl": self.base_url},
+            )
+            return {"type": "transport_error", "status": 0, "error": {"kind": exc.kind, "message": str(exc)}}, duration
+        duration = perf_counter() - started
+        status = response.status
+        stats.latency.record(duration)
+        stats.statuses[status] += 1
+        if 200 <= status < 300:
+            self.successes += 1
+        else:
+            stats.errors += 1
+        if not self._forward:
+            return {"type": "http_response", "status": status}, duration
+        body = response.body
+        text = body[:MAX_RESULT_BODY].decode("utf-8", "replace")
+        return {
+            "type": "http_response",
+            "status": status,
+            "headers": response.header_map(),
+            "body": text,
+            "bodyBytes": len(body),
+            "truncated": len(body) > MAX_RESULT_BODY,
+        }, duration
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "baseUrl": self.base_url,
+            "httpMode": self.config.mode,
+            "httpThreadCount": self.config.threadCount,
+            "transactions": self.transactions,
+            "successRatio": round(self.successes / self.transactions, 4) if self.transactions else None,
+            "avgLatencyMs": round(self.deps.stats.latency.mean_ms(), 3),
+        }

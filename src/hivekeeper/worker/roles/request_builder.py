@@ -1,0 +1,113 @@
+"""request-builder: turns a payload plus ``x-ph-call-id`` into an ``http.request`` step.
+
+Templates are keyed ``serviceId::callId``; ``x-ph-service-id`` on the item overrides the configured
+``serviceId``. They come inline (the Swarm's ``templates`` and the role's own) or from
+``templateRoot`` (every ``*.yaml``/``*.yml``/``*.json`` below it, one template per file or a list).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+from pydantic import ValidationError
+
+from hivekeeper.api.swarm import HttpTemplate
+from hivekeeper.protocol.workitem import CALL_ID_HEADER, SERVICE_ID_HEADER, WorkItem
+from hivekeeper.worker.config import ConfigError, RequestBuilderConfig
+from hivekeeper.worker.roles.base import DropItem, RoleDeps, template_context
+
+
+def load_template_dir(root: Path) -> list[HttpTemplate]:
+    """Every template under ``root``; any unreadable or invalid file is a :class:`ConfigError`."""
+    if not root.is_dir():
+        raise ConfigError("request-builder", [("templateRoot", f"{str(root)!r} is not a directory")])
+    found: list[HttpTemplate] = []
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file()):
+        try:
+            document = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError("request-builder", [("templateRoot", f"{path}: cannot read: {exc}")]) from exc
+        for index, entry in enumerate(document if isinstance(document, list) else [document]):
+            try:
+                found.append(HttpTemplate.model_validate(entry))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise ConfigError(
+                    "request-builder", [("templateRoot", f"{path} entry {index}: {where}: {first['msg']}")]
+                ) from exc
+    return found
+
+
+class RequestBuilder:
+    def __init__(self, config: RequestBuilderConfig, deps: RoleDeps) -> None:
+        self.config = config
+        self.deps = deps
+        self._sut = config.sut.model_dump()
+        templates = list(config.templates)
+        if config.templateRoot:
+            templates.extend(load_template_dir(Path(config.templateRoot)))
+        self.templates: dict[str, HttpTemplate] = {}
+        for template in templates:
+            self.templates[template.key] = template
+            for name, source in self._sources(template).items():
+                deps.engine.validate(name, source)
+        self.missing = 0
+
+    @staticmethod
+    def _sources(t: HttpTemplate) -> dict[str, str]:
+        found = {f"{t.key} method": t.method, f"{t.key} pathTemplate": t.pathTemplate}
+        found.update({f"{t.key} headersTemplate.{k}": v for k, v in t.headersTemplate.items()})
+        if t.bodyTemplate is not None:
+            found[f"{t.key} bodyTemplate"] = t.bodyTemplate
+        return found
+
+    async def handle(self, item: WorkItem | None, seq: int) -> WorkItem | None:
+        if item is None:
+            raise DropItem("request-builder.no-item", "request-builder needs items from work.in, not a SCHEDULER")
+        call_id = item.headers.get(CALL_ID_HEADER)
+        if not call_id:
+            raise DropItem(
+                "request-builder.missing-call-id",
+                f"item {item.messageId} has no {CALL_ID_HEADER} header; set it in the generator's message.headers",
+            )
+        service_id = item.headers.get(SERVICE_ID_HEADER) or self.config.serviceId
+        key = f"{service_id}::{call_id}"
+        template = self.templates.get(key)
+        if template is None:
+            self.missing += 1
+            if self.config.passThroughOnMissingTemplate:
+                return item
+            known = ", ".join(sorted(self.templates)) or "none"
+            raise DropItem(
+                "request-builder.missing-template",
+                f"no template {key!r} for item {item.messageId}; known templates: {known}",
+            )
+        engine = self.deps.engine
+        context = template_context(item, self.config.vars, self._sut)
+        request: dict[str, Any] = {
+            "method": engine.render(f"{key} method", template.method, context).upper(),
+            "path": engine.render(f"{key} pathTemplate", template.pathTemplate, context),
+            "headers": {
+                name: engine.render(f"{key} headersTemplate.{name}", source, context)
+                for name, source in template.headersTemplate.items()
+            },
+        }
+        if template.bodyTemplate is not None:
+            request["body"] = engine.render(f"{key} bodyTemplate", template.bodyTemplate, context)
+        payload = orjson.dumps({"kind": "http.request", "request": request}).decode()
+        return item.with_step(
+            payload, service=self.deps.role, instance=self.deps.instance, headers={"x-ph-template": key}
+        )
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "serviceId": self.config.serviceId,
+            "templates": len(self.templates),
+            "templateRoot": self.config.templateRoot,
+            "missingTemplates": self.missing,
+            "passThroughOnMissingTemplate": self.config.passThroughOnMissingTemplate,
+        }

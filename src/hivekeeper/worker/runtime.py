@@ -1,0 +1,457 @@
+"""The worker runtime: one instance of one role, driven by its control queue.
+
+Life of a worker: it starts **disabled** with its bootstrap config and says so (``status-full``);
+a ``signal.config-update`` is validated and swapped in whole, or rejected whole with the old config
+kept, and answered with exactly one outcome; ``enabled`` starts and stops work (a RabbitMQ input
+stops consuming, so messages stay queued) while the control plane stays live; every
+``status_interval`` seconds it reports a ``status-delta``.
+
+Work runs in a fixed number of loops (the role's concurrency: ``threadCount`` for processors), each
+taking one item, handing it to the role, publishing the result and only then acknowledging the
+input. Nothing is buffered beyond those loops, so backlog stays in the broker where it is visible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hivekeeper.protocol import envelope as env
+from hivekeeper.protocol import naming
+from hivekeeper.protocol.workitem import Hop, WorkItem, WorkItemError, now, parse
+from hivekeeper.templating.engine import TemplateEngine, TemplateError
+from hivekeeper.worker import config as cfg
+from hivekeeper.worker.alerts import AlertThrottle
+from hivekeeper.worker.control import WorkerState, apply_update
+from hivekeeper.worker.http.client import HttpClient
+from hivekeeper.worker.inputs.scheduler import SchedulerSource
+from hivekeeper.worker.ports import ControlBus, Delivery, WorkSink, WorkSource
+from hivekeeper.worker.roles.base import DropItem, Role, RoleDeps
+from hivekeeper.worker.roles.generator import Generator
+from hivekeeper.worker.roles.postprocessor import Postprocessor
+from hivekeeper.worker.roles.processor import Processor
+from hivekeeper.worker.roles.request_builder import RequestBuilder
+from hivekeeper.worker.stats import RoleStats
+
+log = logging.getLogger("hivekeeper.worker")
+
+DEFAULT_CONCURRENCY = 64
+"""Items in flight for roles without threadCount: enough to batch publisher confirms."""
+
+SIGNAL_TYPES = ("config-update", "status-request")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who this worker is and how it is wired (from the environment, or from ``hivekeeper run``)."""
+
+    swarm: str
+    role: str
+    """The stage name in the Swarm (``caller``)."""
+    kind: str
+    """The built-in role (``processor``)."""
+    instance: str
+    work_in: str | None = None
+    """Queue name this worker consumes (``hivekeeper.<swarm>.<alias>``)."""
+    work_out: str | None = None
+    """Routing key / queue name this worker publishes to."""
+    run_id: str = ""
+    template_id: str = ""
+
+    @property
+    def scope(self) -> env.Scope:
+        return env.Scope(swarmId=self.swarm, role=self.role, instance=self.instance)
+
+    @property
+    def runtime(self) -> dict[str, Any]:
+        return {"templateId": self.template_id or self.swarm, "runId": self.run_id}
+
+
+class Transports(Protocol):
+    """Builds the I/O edges for a worker (memory for ``hivekeeper run``, RabbitMQ in a cluster)."""
+
+    @property
+    def control(self) -> ControlBus: ...
+
+    def source(self, identity: Identity, prefetch: int) -> WorkSource: ...
+
+    def sink(self, identity: Identity) -> WorkSink: ...
+
+
+@dataclass
+class _Loops:
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    target: int = 0
+
+
+class Worker:
+    def __init__(
+        self,
+        identity: Identity,
+        bootstrap: dict[str, Any],
+        transports: Transports,
+        *,
+        status_interval: float = 5.0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.identity = identity
+        self.transports = transports
+        self.status_interval = status_interval
+        self.state = WorkerState.bootstrap(identity.kind, bootstrap, has_out=identity.work_out is not None)
+        self.engine = TemplateEngine()
+        self.stats = RoleStats()
+        self.http: HttpClient | None = None
+        self.role: Role = self._build_role(self.state)
+        self.http = self._http_of(self.role)
+        self.source: WorkSource = self._build_source()
+        self.sink: WorkSink | None = transports.sink(identity) if self.state.output_type == "RABBITMQ" else None
+        self._enabled = asyncio.Event()
+        self._loops = _Loops()
+        self._throttle = AlertThrottle()
+        self._background: list[asyncio.Task[None]] = []
+        self._started_at = env.now()
+        self._last_delta = (0.0, 0)
+        self._clock = clock
+        self.control_queue = naming.control_queue(identity.swarm, identity.role, identity.instance)
+
+    # -- wiring ---------------------------------------------------------------------------------
+    def _concurrency(self, state: WorkerState) -> int:
+        if isinstance(state.config, cfg.ProcessorConfig):
+            return state.config.threadCount
+        return DEFAULT_CONCURRENCY
+
+    def _build_source(self) -> WorkSource:
+        if self.state.input_type == "SCHEDULER":
+            scheduler = self.state.config.inputs.scheduler
+            return SchedulerSource(scheduler.ratePerSec, scheduler.maxMessages, buffer=self._concurrency(self.state))
+        prefetch = self.state.config.inputs.rabbitmq.prefetch or self._concurrency(self.state)
+        return self.transports.source(self.identity, prefetch)
+
+    def _http_for(self, config: cfg.ProcessorConfig) -> HttpClient:
+        current = self.http
+        if current is not None and current.ssl_verify == config.sslVerify and current.keep_alive == config.keepAlive:
+            return current
+        return HttpClient(ssl_verify=config.sslVerify, keep_alive=config.keepAlive)
+
+    @staticmethod
+    def _http_of(role: Role) -> HttpClient | None:
+        if isinstance(role, Processor) and isinstance(role.http, HttpClient):
+            return role.http
+        return None
+
+    def _build_role(self, state: WorkerState) -> Role:
+        deps = RoleDeps(
+            swarm=self.identity.swarm,
+            role=self.identity.role,
+            instance=self.identity.instance,
+            engine=self.engine,
+            stats=self.stats,
+        )
+        config = state.config
+        if isinstance(config, cfg.ProcessorConfig):
+            deps.http = self._http_for(config)
+            return Processor(config, deps, alert=self.alert, forward_results=state.output_type != "NONE")
+        if isinstance(config, cfg.GeneratorConfig):
+            return Generator(config, deps)
+        if isinstance(config, cfg.RequestBuilderConfig):
+            return RequestBuilder(config, deps)
+        if isinstance(config, cfg.PostprocessorConfig):
+            return Postprocessor(config, deps)
+        raise cfg.ConfigError(state.role, [("role", f"no runtime for role {state.role!r}")])
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Listen for signals, report ``status-full``, and wait (disabled) for a config-update."""
+        bindings = naming.control_bindings(self.identity.swarm, self.identity.role, self.identity.instance)
+        await self.transports.control.listen(self.control_queue, bindings, self.on_control)
+        self._resize(self._concurrency(self.state))
+        self._background.append(asyncio.create_task(self._status_loop(), name=f"status:{self.identity.instance}"))
+        await self.emit_status("status-full")
+        log.info("worker started disabled", extra=self._log_fields())
+
+    async def stop(self) -> None:
+        self._enabled.clear()
+        for task in [*self._loops.tasks, *self._background]:
+            task.cancel()
+        await asyncio.gather(*self._loops.tasks, *self._background, return_exceptions=True)
+        self._loops.tasks.clear()
+        await self.source.close()
+        if self.sink is not None:
+            await self.sink.close()
+        if self.http is not None:
+            self.http.close()
+
+    def _resize(self, target: int) -> None:
+        self._loops.target = target
+        self._loops.tasks = [t for t in self._loops.tasks if not t.done()]
+        while len(self._loops.tasks) < target:
+            index = len(self._loops.tasks)
+            self._loops.tasks.append(asyncio.create_task(self._work(index), name=f"work:{index}"))
+
+    # -- work -----------------------------------------------------------------------------------
+    async def _work(self, index: int) -> None:
+        while index < self._loops.target:
+            await self._enabled.wait()
+            delivery = await self.source.get()
+            if not self._enabled.is_set():
+                delivery.requeue()
+                continue
+            await self._process(delivery)
+
+    async def _process(self, delivery: Delivery) -> None:
+        stats = self.stats
+        stats.in_flight += 1
+        received = now() if delivery.body is not None else ""
+        try:
+            item: WorkItem | None = None
+            if delivery.body is not None:
+                try:
+                    item = parse(delivery.body)
+                except WorkItemError as exc:
+                    self._drop(delivery, "work.invalid-item", str(exc), {})
+                    return
+            try:
+                result = await self.role.handle(item, delivery.seq)
+            except DropItem as exc:
+                self._drop(delivery, exc.code, str(exc), self._item_context(item))
+                return
+            except TemplateError as exc:
+                stats.errors += 1
+                self._drop(delivery, "template.error", str(exc), self._item_context(item))
+                return
+            except Exception as exc:
+                stats.errors += 1
+                log.exception("role failed on an item", extra=self._log_fields(item))
+                self._drop(delivery, "runtime.exception", f"{type(exc).__name__}: {exc}", self._item_context(item))
+                return
+            if result is not None and self.sink is not None:
+                result.observability.hops.append(
+                    Hop(
+                        service=self.identity.role,
+                        instance=self.identity.instance,
+                        receivedAt=received or now(),
+                        processedAt=now(),
+                    )
+                )
+                try:
+                    await self.sink.publish(result.to_json())
+                except Exception as exc:
+                    # Not confirmed: give the input back so nothing acknowledged upstream is lost.
+                    stats.errors += 1
+                    self.alert(
+                        "io.downstream-error",
+                        f"publishing to {self.identity.work_out} failed: {exc}",
+                        self._item_context(item),
+                    )
+                    delivery.requeue()
+                    return
+            stats.processed += 1
+            delivery.ack()
+        finally:
+            stats.in_flight -= 1
+
+    def _drop(self, delivery: Delivery, code: str, message: str, context: dict[str, Any]) -> None:
+        self.stats.dropped += 1
+        delivery.ack()
+        self.alert(code, message, context)
+
+    @staticmethod
+    def _item_context(item: WorkItem | None) -> dict[str, Any]:
+        if item is None:
+            return {}
+        return {
+            "messageId": item.messageId,
+            "correlationId": item.correlation_id,
+            "callId": item.headers.get("x-ph-call-id"),
+        }
+
+    # -- control --------------------------------------------------------------------------------
+    async def on_control(self, body: bytes) -> None:
+        try:
+            signal = env.parse(body)
+        except env.EnvelopeError as exc:
+            self.alert("control.invalid-message", str(exc), {"queue": self.control_queue})
+            return
+        if signal.kind != "signal":
+            self.alert(
+                "control.unexpected-kind",
+                f"ignored a {signal.kind!r} on the control queue; only signals are accepted there",
+                {"type": signal.type},
+            )
+            return
+        if signal.type == "config-update":
+            await self._config_update(signal)
+        elif signal.type == "status-request":
+            await self.emit_status("status-full")
+            await self._answer(signal, "Applied", {"reported": "status-full"})
+        else:
+            reason = f"unknown signal type {signal.type!r}; this worker understands {', '.join(SIGNAL_TYPES)}"
+            self.alert("control.unknown-signal", reason, {"type": signal.type})
+            await self._answer(signal, "Failed", {"reason": reason})
+
+    async def _config_update(self, signal: env.Envelope) -> None:
+        try:
+            new_state = apply_update(self.state, signal.data)
+            new_role = self._build_role(new_state)
+        except (cfg.ConfigError, TemplateError) as exc:
+            problems = getattr(exc, "problems", None) or [("config", str(exc))]
+            reason = str(exc)
+            self.alert("config.rejected", reason, {"problems": [{"path": p, "message": m} for p, m in problems]})
+            await self._answer(
+                signal,
+                "Failed",
+                {
+                    "reason": reason,
+                    "problems": [{"path": p, "message": m} for p, m in problems],
+                    "configGeneration": self.state.generation,
+                },
+                extra={"enabled": self.state.enabled, "configGeneration": self.state.generation},
+            )
+            return
+        await self._swap(new_state, new_role)
+        await self._answer(
+            signal,
+            "Applied",
+            {"configGeneration": new_state.generation},
+            extra={"enabled": new_state.enabled, "configGeneration": new_state.generation},
+        )
+        await self.emit_status("status-full")
+
+    async def _swap(self, new_state: WorkerState, new_role: Role) -> None:
+        old_http, self.http = self.http, self._http_of(new_role)
+        if old_http is not None and old_http is not self.http:
+            old_http.close()  # idle connections only; requests in flight finish on theirs
+        if new_state.config.templating.reseed:
+            self.engine.reseed()
+        self.state, self.role = new_state, new_role
+        if isinstance(self.source, SchedulerSource):
+            scheduler = new_state.config.inputs.scheduler
+            self.source.configure(scheduler.ratePerSec, scheduler.maxMessages, scheduler.reset)
+        self._resize(self._concurrency(new_state))
+        if new_state.enabled and not self._enabled.is_set():
+            await self.source.resume()
+            self._enabled.set()
+        elif not new_state.enabled and self._enabled.is_set():
+            self._enabled.clear()
+            await self.source.pause()
+
+    async def _answer(
+        self,
+        signal: env.Envelope,
+        status: env.OutcomeStatus,
+        context: dict[str, Any],
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        outcome = env.outcome(
+            signal,
+            status,
+            self.identity.scope,
+            origin=self.identity.instance,
+            context=context,
+            retryable=False,
+            runtime=self.identity.runtime,
+            extra=extra,
+        )
+        key = naming.outcome_key(signal.type, self.identity.swarm, self.identity.role, self.identity.instance)
+        await self.transports.control.publish(key, outcome.to_json())
+
+    # -- status and alerts ------------------------------------------------------------------------
+    def _time(self) -> float:
+        return self._clock() if self._clock else asyncio.get_running_loop().time()
+
+    def status_data(self, full: bool) -> dict[str, Any]:
+        now_s = self._time()
+        last_t, last_n = self._last_delta
+        elapsed = now_s - last_t if last_t else 0.0
+        tps = round((self.stats.processed - last_n) / elapsed, 2) if elapsed > 0 else 0.0
+        io_state = {
+            "work": {"input": self.source.state(), "output": self.sink.state() if self.sink is not None else "ok"}
+        }
+        context = {**self.stats.snapshot(), **self.role.context()}
+        if isinstance(self.source, SchedulerSource):
+            context["scheduler"] = self.source.context()
+        data: dict[str, Any] = {
+            "enabled": self.state.enabled,
+            "tps": tps,
+            "ioState": io_state,
+            "context": context,
+            "configGeneration": self.state.generation,
+        }
+        if full:
+            data.update(
+                {
+                    "startedAt": self._started_at,
+                    "config": self.state.config.model_dump(mode="json"),
+                    "io": {
+                        "work": {
+                            "queues": {
+                                "in": [self.identity.work_in] if self.identity.work_in else [],
+                                "out": [self.identity.work_out] if self.identity.work_out else [],
+                            }
+                        },
+                        "control": {"queues": {"in": [self.control_queue]}},
+                    },
+                }
+            )
+        return data
+
+    async def emit_status(self, kind: str) -> None:
+        data = self.status_data(full=kind == "status-full")
+        if kind == "status-delta":
+            self._last_delta = (self._time(), self.stats.processed)
+        message = env.metric(
+            kind, self.identity.scope, data, origin=self.identity.instance, runtime=self.identity.runtime
+        )
+        key = naming.metric_key(kind, self.identity.swarm, self.identity.role, self.identity.instance)
+        await self.transports.control.publish(key, message.to_json())
+
+    async def _status_loop(self) -> None:
+        self._last_delta = (self._time(), self.stats.processed)
+        while True:
+            await asyncio.sleep(self.status_interval)
+            with contextlib.suppress(Exception):
+                for pending in self._throttle.flush(self._time()):
+                    await self._publish_alert(pending.code, pending.message, pending.context, pending.level)
+            try:
+                await self.emit_status("status-delta")
+            except Exception:
+                log.warning("could not publish status-delta", extra=self._log_fields(), exc_info=True)
+
+    def alert(self, code: str, message: str, context: dict[str, Any], level: env.AlertLevel = "error") -> None:
+        """Raise an alert; repeats of a code within a window are folded into one with a count."""
+        pending = self._throttle.offer(self._time(), code, message, context, level)
+        if pending is not None:
+            log.warning("%s: %s", code, message, extra=self._log_fields())
+            task = asyncio.get_running_loop().create_task(
+                self._publish_alert(pending.code, pending.message, pending.context, pending.level)
+            )
+            self._background.append(task)
+            task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._background.remove(task)
+
+    async def _publish_alert(self, code: str, message: str, context: dict[str, Any], level: env.AlertLevel) -> None:
+        alert = env.alert(
+            code,
+            message,
+            self.identity.scope,
+            origin=self.identity.instance,
+            level=level,
+            context=context,
+            runtime=self.identity.runtime,
+        )
+        key = naming.alert_key(self.identity.swarm, self.identity.role, self.identity.instance)
+        with contextlib.suppress(Exception):
+            await self.transports.control.publish(key, alert.to_json())
+
+    def _log_fields(self, item: WorkItem | None = None) -> dict[str, Any]:
+        fields = {"swarmId": self.identity.swarm, "role": self.identity.role, "instance": self.identity.instance}
+        if item is not None:
+            fields["correlationId"] = item.correlation_id
+        return fields
