@@ -11,7 +11,8 @@ BENCH := PYTHONPATH=tests/support $(BIN)/python -m testbench
 PYTEST_ARGS ?=
 RUN_SECONDS ?= 5
 
-.PHONY: help venv run test test-unit lint format services services-down cluster cluster-down bench-install versions clean
+
+.PHONY: help venv run test test-unit lint format services services-down cluster cluster-down bench-install schemas versions clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -59,6 +60,9 @@ services-down: $(STAMP) ## stop everything `make services` / `make cluster` star
 	$(BENCH) down
 
 cluster-down: services-down ## same as services-down
+
+schemas: $(STAMP) ## regenerate docs/schemas from the protocol models
+	$(BIN)/hivekeeper schemas --out docs/schemas
 
 versions: $(STAMP) ## print the versions of every bench service binary
 	$(BENCH) versions

@@ -58,6 +58,17 @@ def _demo_sut(args: argparse.Namespace) -> int:
     )
 
 
+def _schemas(args: argparse.Namespace) -> int:
+    from hivekeeper.protocol.schemas import render, schemas
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, schema in schemas().items():
+        (out / name).write_bytes(render(schema))
+        print(f"wrote {out / name}")
+    return 0
+
+
 def _version(args: argparse.Namespace) -> int:
     from hivekeeper import __version__
 
@@ -87,6 +98,10 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--delay-ms", type=float, default=0.0)
     demo.add_argument("--error-pct", type=float, default=0.0)
     demo.set_defaults(func=_demo_sut)
+
+    schemas = sub.add_parser("schemas", help="write the JSON Schemas of the wire formats")
+    schemas.add_argument("--out", default="docs/schemas", help="directory (default: docs/schemas)")
+    schemas.set_defaults(func=_schemas)
 
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=_version)

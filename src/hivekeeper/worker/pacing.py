@@ -35,14 +35,17 @@ class RatePacer:
             self._last = now
         elapsed = max(0.0, now - self._last)
         self._last = now
-        cap = max(1.0, self.rate_per_sec * self.burst_seconds)
-        self._credit = min(cap, self._credit + self.rate_per_sec * elapsed)
+        self._credit = min(self._cap(), self._credit + self.rate_per_sec * elapsed)
         count = math.floor(self._credit + 1e-9)
         if self.max_messages:
             count = min(count, self.remaining)
         self._credit -= count
         self.dispatched += count
         return count
+
+    def _cap(self) -> float:
+        # One burst of items plus one, so that the fractional carry is never what gets cut.
+        return self.rate_per_sec * self.burst_seconds + 1.0
 
     def seconds_until_next(self) -> float:
         """How long until at least one more item is due (``inf`` when the rate is 0 or the cap is hit)."""
@@ -57,8 +60,7 @@ class RatePacer:
 
     def due_without_dispatch(self, now: float) -> None:
         if self._last is not None:
-            cap = max(1.0, self.rate_per_sec * self.burst_seconds)
-            self._credit = min(cap, self._credit + self.rate_per_sec * max(0.0, now - self._last))
+            self._credit = min(self._cap(), self._credit + self.rate_per_sec * max(0.0, now - self._last))
         self._last = now
 
     def pause(self) -> None:

@@ -1,0 +1,137 @@
+"""The processor's HTTP client against a real server doing the awkward things real servers do."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from hivekeeper.worker.http.client import HttpClient, Origin
+from hivekeeper.worker.http.connection import ConnectionDropped, HttpConnectError, HttpProtocolError, HttpTimeout
+from testbench.procs import free_port
+from testbench.scripted_http import ScriptedServer, scripted_server
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[ScriptedServer]:
+    async with scripted_server() as running:
+        yield running
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[HttpClient]:
+    http = HttpClient()
+    yield http
+    http.close()
+
+
+async def _get(client: HttpClient, server: ScriptedServer, path: str, timeout: float = 5.0) -> object:
+    return await client.request(Origin.parse(server.url), "GET", path, {}, None, timeout)
+
+
+async def test_keep_alive_reuses_one_connection(client: HttpClient, server: ScriptedServer) -> None:
+    for _ in range(20):
+        response = await client.request(Origin.parse(server.url), "GET", "/", {}, None, 5)
+        assert response.status == 200
+        assert response.body == b"ok"
+    assert server.connections == 1
+    assert client.opened == 1
+
+
+async def test_repeated_headers_are_all_kept(client: HttpClient, server: ScriptedServer) -> None:
+    response = await client.request(Origin.parse(server.url), "GET", "/", {}, None, 5)
+    assert response.header_map()["set-cookie"] == ["a=1", "b=2"]
+    assert response.header("x-server") == "scripted"
+
+
+async def test_a_chunked_body_is_reassembled(client: HttpClient, server: ScriptedServer) -> None:
+    response = await client.request(Origin.parse(server.url), "GET", "/chunked", {}, None, 5)
+    assert response.body == b"hello world"
+    assert response.keep_alive
+
+
+async def test_a_body_delimited_by_close_is_read_to_the_end(client: HttpClient, server: ScriptedServer) -> None:
+    response = await client.request(Origin.parse(server.url), "GET", "/until-close", {}, None, 5)
+    assert response.body == b"streamed until close"
+    assert not response.keep_alive
+
+
+async def test_connection_close_opens_a_fresh_connection_next_time(client: HttpClient, server: ScriptedServer) -> None:
+    origin = Origin.parse(server.url)
+    assert (await client.request(origin, "GET", "/close", {}, None, 5)).body == b"bye"
+    assert (await client.request(origin, "GET", "/", {}, None, 5)).status == 200
+    assert server.connections == 2
+
+
+async def test_a_stale_keep_alive_connection_is_retried_once_on_a_new_one(
+    client: HttpClient, server: ScriptedServer
+) -> None:
+    origin = Origin.parse(server.url)
+    await client.request(origin, "GET", "/", {}, None, 5)
+    for connection in client._idle[origin]:
+        connection._transport.close()  # type: ignore[union-attr]  # what an idle timeout on the server does
+    await asyncio.sleep(0.05)
+    response = await client.request(origin, "GET", "/", {}, None, 5)
+    assert response.status == 200
+
+
+async def test_any_status_is_a_response(client: HttpClient, server: ScriptedServer) -> None:
+    origin = Origin.parse(server.url)
+    assert (await client.request(origin, "GET", "/status/503", {}, None, 5)).status == 503
+    no_content = await client.request(origin, "GET", "/no-content", {}, None, 5)
+    assert (no_content.status, no_content.body) == (204, b"")
+    assert (await client.request(origin, "HEAD", "/", {}, None, 5)).status == 200
+
+
+async def test_the_timeout_is_enforced_on_a_server_that_never_answers(
+    client: HttpClient, server: ScriptedServer
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(HttpTimeout, match="no complete response within 200 ms"):
+        await client.request(Origin.parse(server.url), "GET", "/silence", {}, None, 0.2)
+    assert time.monotonic() - started < 2
+
+
+async def test_a_reset_and_a_truncated_body_are_transport_errors(client: HttpClient, server: ScriptedServer) -> None:
+    origin = Origin.parse(server.url)
+    with pytest.raises(ConnectionDropped):
+        await client.request(origin, "GET", "/reset", {}, None, 5)
+    with pytest.raises(HttpProtocolError, match="closed mid-response"):
+        await client.request(origin, "GET", "/half", {}, None, 5)
+    assert (await client.request(origin, "GET", "/", {}, None, 5)).status == 200, "the client keeps working"
+
+
+async def test_a_refused_connection_is_a_connect_error(client: HttpClient) -> None:
+    with pytest.raises(HttpConnectError, match=r"cannot connect to 127\.0\.0\.1"):
+        await client.request(Origin.parse(f"http://127.0.0.1:{free_port()}"), "GET", "/", {}, None, 5)
+
+
+async def test_request_framing_headers_and_bodies_reach_the_server(client: HttpClient, server: ScriptedServer) -> None:
+    response = await client.request(
+        Origin.parse(server.url + "/api"),
+        "POST",
+        "/api/echo",
+        {"X-Correlation-Id": "c-1", "Content-Length": "999"},
+        b'{"a":1}',
+        5,
+    )
+    echoed = response.body
+    assert echoed.startswith(b"POST /api/echo HTTP/1.1\r\n")
+    assert b"X-Correlation-Id: c-1\r\n" in echoed
+    assert b"Content-Length: 7\r\n" in echoed, "we frame the body ourselves"
+    assert echoed.endswith(b'{"a":1}')
+    assert f"Host: 127.0.0.1:{server.port}".encode() in echoed
+
+
+async def test_a_large_body_arrives_whole(client: HttpClient, server: ScriptedServer) -> None:
+    response = await client.request(Origin.parse(server.url), "GET", "/big", {}, None, 5)
+    assert len(response.body) == 1_000_000
+
+
+async def test_a_header_with_a_line_break_is_refused(client: HttpClient, server: ScriptedServer) -> None:
+    with pytest.raises(ValueError, match="contains a line break"):
+        await client.request(Origin.parse(server.url), "GET", "/", {"X-Evil": "a\r\nInjected: 1"}, None, 5)

@@ -1,0 +1,83 @@
+"""Counters, histogram, alert throttling and topic routing: the cheap parts of the hot path."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from hivekeeper.local.progress import RoleRow, table
+from hivekeeper.worker.alerts import AlertThrottle
+from hivekeeper.worker.memory import MemoryBroker, topic_matches
+from hivekeeper.worker.stats import Histogram
+
+
+@pytest.mark.parametrize("value_ms", [0.05, 0.9, 1.0, 7.3, 42.0, 999.0, 12_345.0])
+def test_a_recorded_latency_is_reported_within_seven_percent(value_ms: float) -> None:
+    histogram = Histogram()
+    histogram.record(value_ms / 1000)
+    assert histogram.percentile(50) == pytest.approx(value_ms, rel=0.07, abs=0.001)
+
+
+def test_percentiles_follow_the_distribution() -> None:
+    histogram = Histogram()
+    for micros in range(1, 10_001):
+        histogram.record(micros / 1_000_000)
+    assert histogram.percentile(50) == pytest.approx(5.0, rel=0.07)
+    assert histogram.percentile(99) == pytest.approx(9.9, rel=0.07)
+    assert histogram.summary()["max"] == 10.0
+    merged = Histogram()
+    merged.merge(histogram)
+    merged.merge(histogram)
+    assert merged.count == 20_000
+    assert merged.percentile(50) == histogram.percentile(50)
+
+
+def test_the_first_alert_goes_out_and_repeats_are_folded_with_a_count() -> None:
+    throttle = AlertThrottle(window=5.0)
+    assert throttle.offer(0.0, "http.timeout", "t1", {}) is not None
+    for n in range(99):
+        assert throttle.offer(0.1 + n / 100, "http.timeout", f"t{n}", {}) is None
+    assert throttle.offer(0.5, "http.connect", "c", {}) is not None, "codes are throttled separately"
+    assert throttle.flush(1.0) == []
+    [folded] = throttle.flush(5.0)
+    assert folded.context["occurrences"] == 99
+
+
+@pytest.mark.parametrize(
+    ("binding", "key", "expected"),
+    [
+        ("signal.*.s.r.i", "signal.config-update.s.r.i", True),
+        ("signal.*.s.r.ALL", "signal.config-update.s.r.i", False),
+        ("event.*.*.s.#", "event.metric.status-full.s.r.i", True),
+        ("event.*.*.s.#", "event.metric.status-full.other.r.i", False),
+        ("#", "anything.at.all", True),
+    ],
+)
+def test_topic_bindings_match_like_amqp(binding: str, key: str, expected: bool) -> None:
+    assert topic_matches(binding, key) is expected
+
+
+async def test_a_full_memory_queue_makes_the_publisher_wait() -> None:
+    broker = MemoryBroker(queue_limit=2)
+    broker.declare_queue("q")
+    broker.bind("x", "q", "q")
+    await broker.publish("x", "q", b"1")
+    await broker.publish("x", "q", b"2")
+    blocked = asyncio.create_task(broker.publish("x", "q", b"3"))
+    await asyncio.sleep(0.05)
+    assert not blocked.done()
+    await broker.queues["q"].queue.get()
+    assert await asyncio.wait_for(blocked, 1) == 1
+
+
+def test_the_progress_table_has_one_line_per_role() -> None:
+    rows = [
+        RoleRow(
+            name="caller", role="processor", instances=2, processed=1234, tps=99.5, p50=1.5, p95=3.0, p99=9.25, depth=7
+        )
+    ]
+    lines = table(rows).splitlines()
+    assert len(lines) == 3
+    assert lines[0].split()[:3] == ["role", "kind", "inst"]
+    assert lines[2].split() == ["caller", "processor", "2", "1,234", "99.5", "0", "0", "0", "1.50", "3.00", "9.25", "7"]

@@ -1,0 +1,76 @@
+"""Config-updates are applied whole or not at all, and every rejection names the key, the value and the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from hivekeeper.worker import config as cfg
+from hivekeeper.worker.control import WorkerState, apply_update, deep_merge
+
+
+def _generator() -> WorkerState:
+    return WorkerState.bootstrap(
+        "generator", {"inputs": {"scheduler": {"ratePerSec": 10}}, "message": {"body": "x"}}, has_out=True
+    )
+
+
+def test_a_worker_starts_disabled_at_generation_zero_with_resolved_io() -> None:
+    state = _generator()
+    assert state.enabled is False
+    assert state.generation == 0
+    assert (state.input_type, state.output_type) == ("SCHEDULER", "RABBITMQ")
+
+
+def test_a_patch_deep_merges_and_keeps_untouched_keys() -> None:
+    state = apply_update(
+        _generator(), {"inputs": {"scheduler": {"maxMessages": 5}}, "enabled": True, "configGeneration": 3}
+    )
+    assert isinstance(state.config, cfg.GeneratorConfig)
+    assert state.config.inputs.scheduler.ratePerSec == 10
+    assert state.config.inputs.scheduler.maxMessages == 5
+    assert state.config.message.body == "x"
+    assert (state.enabled, state.generation) == (True, 3)
+
+
+def test_replace_makes_the_data_the_whole_config() -> None:
+    state = apply_update(_generator(), {"replace": True, "message": {"body": "y"}})
+    assert isinstance(state.config, cfg.GeneratorConfig)
+    assert state.config.inputs.scheduler.ratePerSec == 1.0, "back to the default"
+    assert state.config.message.body == "y"
+
+
+def test_null_removes_a_key() -> None:
+    assert deep_merge({"a": {"b": 1, "c": 2}}, {"a": {"c": None}}) == {"a": {"b": 1}}
+
+
+@pytest.mark.parametrize(
+    ("data", "path", "words"),
+    [
+        ({"inputs": {"scheduler": {"ratePerSec": -5}}}, "inputs.scheduler.ratePerSec", "greater than or equal to 0"),
+        ({"messsage": {"body": "typo"}}, "messsage", "unknown key for role generator"),
+        ({"inputs": {"scheduler": {"maxMessages": "lots"}}}, "inputs.scheduler.maxMessages", "(got 'lots')"),
+        ({"enabled": "yes"}, "enabled", "must be true or false"),
+        ({"configGeneration": -1}, "configGeneration", "non-negative integer"),
+        ({"inputs": {"type": "RABBITMQ"}}, "inputs.type", "cannot change from SCHEDULER to RABBITMQ"),
+    ],
+)
+def test_a_bad_update_is_rejected_naming_the_field_and_the_old_state_is_untouched(
+    data: dict[str, object], path: str, words: str
+) -> None:
+    before = _generator()
+    with pytest.raises(cfg.ConfigError) as caught:
+        apply_update(before, data)
+    paths = [p for p, _ in caught.value.problems]
+    assert path in paths
+    assert words in str(caught.value)
+    assert before == _generator(), "a rejected update must not change the current state"
+
+
+def test_processor_rate_mode_needs_a_rate() -> None:
+    with pytest.raises(cfg.ConfigError, match="mode RATE_PER_SEC needs ratePerSec > 0"):
+        cfg.validate("processor", {"baseUrl": "http://x", "mode": "RATE_PER_SEC"})
+
+
+def test_an_unknown_role_lists_the_built_in_ones() -> None:
+    with pytest.raises(cfg.ConfigError, match="built-in roles: generator, request-builder"):
+        cfg.validate("teleporter", {})
