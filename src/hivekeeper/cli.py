@@ -69,6 +69,12 @@ def _schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from hivekeeper.worker.main import main as worker_main
+
+    return worker_main()
+
+
 def _version(args: argparse.Namespace) -> int:
     from hivekeeper import __version__
 
@@ -89,6 +95,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the built-in demo HTTP service and aim sut.endpoints.default at it",
     )
+    run.add_argument("--broker", metavar="AMQP_URL", help="use this RabbitMQ instead of in-memory queues")
     run.add_argument("--interval", type=float, default=1.0, help="progress refresh in seconds")
     run.set_defaults(func=_run)
 
@@ -98,6 +105,9 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--delay-ms", type=float, default=0.0)
     demo.add_argument("--error-pct", type=float, default=0.0)
     demo.set_defaults(func=_demo_sut)
+
+    worker = sub.add_parser("worker", help="run one worker (the container entry point; reads HIVEKEEPER_* env)")
+    worker.set_defaults(func=_worker)
 
     schemas = sub.add_parser("schemas", help="write the JSON Schemas of the wire formats")
     schemas.add_argument("--out", default="docs/schemas", help="directory (default: docs/schemas)")

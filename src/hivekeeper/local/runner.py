@@ -24,7 +24,7 @@ import orjson
 from hivekeeper.api.swarm import Swarm
 from hivekeeper.local.controller import LocalController
 from hivekeeper.local.progress import RoleRow, summary, table
-from hivekeeper.local.transports import MemoryTransports
+from hivekeeper.local.transports import BrokerTransports, MemoryTransports
 from hivekeeper.protocol import naming
 from hivekeeper.worker import config as cfg
 from hivekeeper.worker.memory import MemoryBroker
@@ -43,6 +43,8 @@ class RunOptions:
     duration: float | None = None
     json_path: Path | None = None
     demo_sut: bool = False
+    broker_url: str | None = None
+    """Run the workers against this RabbitMQ instead of in-memory queues."""
     interval: float = 1.0
     out: TextIO = field(default_factory=lambda: sys.stdout)
     live: bool | None = None
@@ -62,11 +64,11 @@ def bootstrap_config(swarm: Swarm, role_config: dict[str, Any]) -> dict[str, Any
 @dataclass
 class LocalSwarm:
     swarm: Swarm
-    broker: MemoryBroker
-    transports: MemoryTransports
+    transports: MemoryTransports | BrokerTransports
     workers: dict[str, list[Worker]]
     controller: LocalController
     started: float = 0.0
+    depths: dict[str, int] = field(default_factory=dict)
     _previous: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     @property
@@ -110,7 +112,7 @@ class LocalSwarm:
             self._previous[spec.name] = (now, row.processed)
             if spec.work.in_:
                 row.queue = naming.work_queue(self.name, spec.work.in_)
-                row.depth = self.broker.queues[row.queue].depth
+                row.depth = self.depths.get(row.queue)
             rows.append(row)
         return rows
 
@@ -118,15 +120,26 @@ class LocalSwarm:
         self._previous = {}
         return self.rows(self.started + elapsed)
 
+    def queue_names(self) -> list[str]:
+        aliases = {a for r in self.swarm.spec.roles for a in (r.work.in_, r.work.out) if a}
+        return sorted(naming.work_queue(self.name, alias) for alias in aliases)
+
+    async def refresh_depths(self) -> None:
+        self.depths = await self.transports.depths(self.queue_names())
+
     def busy(self) -> bool:
-        queued = any(q.depth for q in self.broker.queues.values() if q.name.startswith(f"hivekeeper.{self.name}."))
+        consumed = {naming.work_queue(self.name, r.work.in_) for r in self.swarm.spec.roles if r.work.in_}
+        queued = any(self.depths.get(q) for q in consumed)
         return queued or any(w.stats.in_flight for ws in self.workers.values() for w in ws)
 
 
-async def build(swarm: Swarm) -> LocalSwarm:
+async def build(swarm: Swarm, broker_url: str | None = None) -> LocalSwarm:
     name = swarm.metadata.name
-    broker = MemoryBroker()
-    transports = MemoryTransports(broker, name)
+    transports: MemoryTransports | BrokerTransports
+    if broker_url:
+        transports = await BrokerTransports.connect(broker_url, name)
+    else:
+        transports = MemoryTransports(MemoryBroker(), name)
     controller = LocalController(transports.control, name)
     workers: dict[str, list[Worker]] = {}
     for spec in swarm.spec.roles:
@@ -135,10 +148,10 @@ async def build(swarm: Swarm) -> LocalSwarm:
                 f"role {spec.name!r} uses a custom image ({spec.image}); `hivekeeper run` runs built-in "
                 "roles only; run custom workers in a cluster"
             )
-        work_in = transports.declare_work_queue(spec.work.in_) if spec.work.in_ else None
+        work_in = await transports.declare(spec.work.in_) if spec.work.in_ else None
         work_out = naming.work_routing_key(name, spec.work.out) if spec.work.out else None
         if spec.work.out:
-            transports.declare_work_queue(spec.work.out)
+            await transports.declare(spec.work.out)
         bootstrap = bootstrap_config(swarm, spec.config)
         workers[spec.name] = []
         for index in range(spec.replicas):
@@ -155,7 +168,7 @@ async def build(swarm: Swarm) -> LocalSwarm:
                 workers[spec.name].append(Worker(identity, bootstrap, transports))
             except cfg.ConfigError as exc:
                 raise RunError(f"spec.roles[{spec.name}].config: {exc}") from exc
-    return LocalSwarm(swarm, broker, transports, workers, controller)
+    return LocalSwarm(swarm, transports, workers, controller)
 
 
 @contextlib.contextmanager
@@ -186,8 +199,10 @@ def with_endpoint(swarm: Swarm, base_url: str) -> Swarm:
 async def drain(local: LocalSwarm, until: float) -> None:
     """Wait until no queue holds items and nothing is in flight (or ``until`` passes)."""
     loop = asyncio.get_running_loop()
-    while local.busy() and loop.time() < until:  # noqa: ASYNC110 - polling in-process counters is the condition
+    await local.refresh_depths()
+    while local.busy() and loop.time() < until:
         await asyncio.sleep(0.05)
+        await local.refresh_depths()
 
 
 async def show_progress(local: LocalSwarm, options: RunOptions, stop: asyncio.Event, live: bool) -> None:
@@ -202,6 +217,7 @@ async def show_progress(local: LocalSwarm, options: RunOptions, stop: asyncio.Ev
             break
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=min(options.interval, remaining))
+        await local.refresh_depths()
         view = table(local.rows(loop.time()))
         elapsed = loop.time() - local.started
         if live:
@@ -214,7 +230,7 @@ async def show_progress(local: LocalSwarm, options: RunOptions, stop: asyncio.Ev
 
 async def run(swarm: Swarm, options: RunOptions, stop: asyncio.Event | None = None) -> dict[str, Any]:
     """Run ``swarm`` until ``options.duration`` passes or ``stop`` is set; return the JSON summary."""
-    local = await build(swarm)
+    local = await build(swarm, options.broker_url)
     out = options.out
     live = options.live if options.live is not None else out.isatty()
     await local.controller.start()
@@ -240,8 +256,10 @@ async def run(swarm: Swarm, options: RunOptions, stop: asyncio.Event | None = No
         for workers in local.workers.values():
             for worker in workers:
                 await worker.stop()
-        await local.transports.control.close()
+        await local.transports.close()
     rows = local.totals(elapsed)
+    for row in rows:
+        row.depth = None  # queues are gone (memory) or shared (broker): depth means nothing after the run
     print(summary(swarm.metadata.name, elapsed, rows), file=out)
     result = {
         "swarm": swarm.metadata.name,

@@ -1,10 +1,16 @@
-"""The in-memory transports ``hivekeeper run`` gives every worker of a local swarm."""
+"""The transports ``hivekeeper run`` gives every worker of a local swarm: memory, or a real RabbitMQ."""
 
 from __future__ import annotations
 
+import contextlib
+
+import aio_pika
+from aio_pika.abc import AbstractConnection, AbstractRobustConnection
+
 from hivekeeper.protocol import naming
+from hivekeeper.worker import rabbit
 from hivekeeper.worker.memory import MemoryBroker, MemoryControlBus, MemorySink, MemorySource
-from hivekeeper.worker.ports import WorkSink, WorkSource
+from hivekeeper.worker.ports import ControlBus, WorkSink, WorkSource
 from hivekeeper.worker.runtime import Identity
 
 
@@ -12,13 +18,23 @@ class MemoryTransports:
     def __init__(self, broker: MemoryBroker, swarm: str) -> None:
         self.broker = broker
         self.swarm = swarm
-        self.control = MemoryControlBus(broker, naming.CONTROL_EXCHANGE)
+        self._control = MemoryControlBus(broker, naming.CONTROL_EXCHANGE)
+
+    @property
+    def control(self) -> ControlBus:
+        return self._control
 
     def declare_work_queue(self, alias: str) -> str:
         name = naming.work_queue(self.swarm, alias)
         self.broker.declare_queue(name)
         self.broker.bind(naming.work_exchange(self.swarm), name, naming.work_routing_key(self.swarm, alias))
         return name
+
+    async def declare(self, alias: str) -> str:
+        return self.declare_work_queue(alias)
+
+    async def depths(self, queues: list[str]) -> dict[str, int]:
+        return {name: self.broker.queues[name].depth for name in queues if name in self.broker.queues}
 
     def source(self, identity: Identity, prefetch: int) -> WorkSource:
         assert identity.work_in is not None, f"role {identity.role} has no work.in queue"
@@ -27,3 +43,53 @@ class MemoryTransports:
     def sink(self, identity: Identity) -> WorkSink:
         assert identity.work_out is not None, f"role {identity.role} has no work.out queue"
         return MemorySink(self.broker, naming.work_exchange(self.swarm), identity.work_out)
+
+    async def close(self) -> None:
+        await self._control.close()
+
+
+class BrokerTransports:
+    """Every worker of the local swarm on one real RabbitMQ connection (``hivekeeper run --broker``)."""
+
+    def __init__(self, robust: AbstractRobustConnection, plain: AbstractConnection, swarm: str) -> None:
+        self._inner = rabbit.RabbitTransports(robust, swarm)
+        self._plain = plain  # passive declares on a robust connection report 0 messages; a plain one is right
+        self.swarm = swarm
+
+    @classmethod
+    async def connect(cls, url: str, swarm: str) -> BrokerTransports:
+        return cls(await rabbit.connect(url), await aio_pika.connect(url), swarm)
+
+    @property
+    def control(self) -> ControlBus:
+        return self._inner.control
+
+    async def declare(self, alias: str) -> str:
+        name = naming.work_queue(self.swarm, alias)
+        channel = await self._plain.channel()
+        await rabbit.declare_work_queue(channel, self.swarm, name)
+        await channel.close()
+        return name
+
+    async def depths(self, queues: list[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        channel = await self._plain.channel()
+        try:
+            for name in queues:
+                declared = await channel.declare_queue(name, passive=True)
+                out[name] = declared.declaration_result.message_count or 0
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()
+        return out
+
+    def source(self, identity: Identity, prefetch: int) -> WorkSource:
+        return self._inner.source(identity, prefetch)
+
+    def sink(self, identity: Identity) -> WorkSink:
+        return self._inner.sink(identity)
+
+    async def close(self) -> None:
+        await self._inner.close()
+        with contextlib.suppress(Exception):
+            await self._plain.close()

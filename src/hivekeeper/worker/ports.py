@@ -17,23 +17,23 @@ class Delivery:
         self,
         body: bytes | None,
         seq: int,
-        ack: Callable[[], None] | None = None,
-        reject: Callable[[bool], None] | None = None,
+        ack: Callable[[], Awaitable[None]] | None = None,
+        reject: Callable[[bool], Awaitable[None]] | None = None,
     ) -> None:
         self.body = body
         self.seq = seq
         self._ack = ack
         self._reject = reject
 
-    def ack(self) -> None:
+    async def ack(self) -> None:
         """Done with it (processed, or dropped on purpose and counted)."""
         if self._ack is not None:
-            self._ack()
+            await self._ack()
 
-    def requeue(self) -> None:
+    async def requeue(self) -> None:
         """Give it back to the broker (the worker is stopping or paused mid-flight)."""
         if self._reject is not None:
-            self._reject(True)
+            await self._reject(True)
 
 
 class WorkSource(Protocol):

@@ -198,7 +198,7 @@ class Worker:
             await self._enabled.wait()
             delivery = await self.source.get()
             if not self._enabled.is_set():
-                delivery.requeue()
+                await delivery.requeue()
                 continue
             await self._process(delivery)
 
@@ -212,21 +212,21 @@ class Worker:
                 try:
                     item = parse(delivery.body)
                 except WorkItemError as exc:
-                    self._drop(delivery, "work.invalid-item", str(exc), {})
+                    await self._drop(delivery, "work.invalid-item", str(exc), {})
                     return
             try:
                 result = await self.role.handle(item, delivery.seq)
             except DropItem as exc:
-                self._drop(delivery, exc.code, str(exc), self._item_context(item))
+                await self._drop(delivery, exc.code, str(exc), self._item_context(item))
                 return
             except TemplateError as exc:
                 stats.errors += 1
-                self._drop(delivery, "template.error", str(exc), self._item_context(item))
+                await self._drop(delivery, "template.error", str(exc), self._item_context(item))
                 return
             except Exception as exc:
                 stats.errors += 1
                 log.exception("role failed on an item", extra=self._log_fields(item))
-                self._drop(delivery, "runtime.exception", f"{type(exc).__name__}: {exc}", self._item_context(item))
+                await self._drop(delivery, "runtime.exception", f"{type(exc).__name__}: {exc}", self._item_context(item))
                 return
             if result is not None and self.sink is not None:
                 result.observability.hops.append(
@@ -247,16 +247,16 @@ class Worker:
                         f"publishing to {self.identity.work_out} failed: {exc}",
                         self._item_context(item),
                     )
-                    delivery.requeue()
+                    await delivery.requeue()
                     return
             stats.processed += 1
-            delivery.ack()
+            await delivery.ack()
         finally:
             stats.in_flight -= 1
 
-    def _drop(self, delivery: Delivery, code: str, message: str, context: dict[str, Any]) -> None:
+    async def _drop(self, delivery: Delivery, code: str, message: str, context: dict[str, Any]) -> None:
         self.stats.dropped += 1
-        delivery.ack()
+        await delivery.ack()
         self.alert(code, message, context)
 
     @staticmethod

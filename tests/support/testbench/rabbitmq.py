@@ -19,10 +19,20 @@ class RabbitMQ:
     amqp_port: int
     processes: list[ManagedProcess]
     startup_seconds: float
+    workdir: Path | None = None
+    ports: tuple[int, int, int] | None = None
 
     def stop(self) -> None:
         for proc in reversed(self.processes):
             proc.stop()
+
+    def restart(self, timeout: float = 90.0) -> RabbitMQ:
+        """Stop the node and start it again on the same ports with the same data (durable queues survive)."""
+        assert self.workdir is not None
+        self.stop()
+        again = start_rabbitmq(self.workdir, timeout, ports=self.ports)
+        self.processes, self.startup_seconds = again.processes, again.startup_seconds
+        return self
 
 
 def amqp_accepts(port: int) -> bool:
@@ -39,9 +49,9 @@ def amqp_accepts(port: int) -> bool:
     return False
 
 
-def start_rabbitmq(workdir: Path, timeout: float = 90.0) -> RabbitMQ:
+def start_rabbitmq(workdir: Path, timeout: float = 90.0, ports: tuple[int, int, int] | None = None) -> RabbitMQ:
     workdir.mkdir(parents=True, exist_ok=True)
-    amqp_port, dist_port, epmd_port = free_port(), free_port(), free_port()
+    amqp_port, dist_port, epmd_port = ports or (free_port(), free_port(), free_port())
     node = f"hivekeeper-{amqp_port}@localhost"
     (workdir / "rabbitmq.conf").write_text(
         f"loopback_users.guest = true\nlisteners.tcp.default = 127.0.0.1:{amqp_port}\nlog.console = false\n"
@@ -83,4 +93,6 @@ def start_rabbitmq(workdir: Path, timeout: float = 90.0) -> RabbitMQ:
         amqp_port=amqp_port,
         processes=[epmd, server],
         startup_seconds=seconds,
+        workdir=workdir,
+        ports=(amqp_port, dist_port, epmd_port),
     )

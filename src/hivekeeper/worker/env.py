@@ -1,0 +1,120 @@
+"""The environment contract of a worker container (set by the operator on every pod).
+
+Reading it fails fast and names *every* missing or malformed variable at once, so a broken pod
+spec is fixed in one round trip instead of one variable per crash loop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hivekeeper.protocol import naming
+
+PREFIX = "HIVEKEEPER_"
+
+VARIABLES: dict[str, str] = {
+    "HIVEKEEPER_SWARM_ID": "swarm id (`<namespace>_<name>`)",
+    "HIVEKEEPER_ROLE": "stage name in the Swarm (e.g. caller)",
+    "HIVEKEEPER_ROLE_KIND": "built-in role (generator, request-builder, processor, postprocessor)",
+    "HIVEKEEPER_AMQP_URL": "RabbitMQ URL, from a Secret via secretKeyRef",
+}
+OPTIONAL: dict[str, str] = {
+    "HIVEKEEPER_INSTANCE": "instance name (default: HOSTNAME, the pod name)",
+    "HIVEKEEPER_WORK_IN": "queue alias this worker consumes",
+    "HIVEKEEPER_WORK_OUT": "queue alias this worker publishes to",
+    "HIVEKEEPER_CONFIG": "bootstrap config as JSON (or HIVEKEEPER_CONFIG_FILE)",
+    "HIVEKEEPER_CONFIG_FILE": "path of a JSON/YAML bootstrap config",
+    "HIVEKEEPER_REDIS_URL": "Redis URL, when the config needs Redis",
+    "HIVEKEEPER_RUN_ID": "run id reported in status",
+    "HIVEKEEPER_METRICS_PORT": "Prometheus port (default 9464; 0 disables)",
+    "HIVEKEEPER_STATUS_INTERVAL": "seconds between status-delta reports (default 5)",
+}
+
+
+class EnvError(ValueError):
+    """The container environment is incomplete; the message lists every problem."""
+
+
+@dataclass(frozen=True)
+class WorkerEnv:
+    swarm: str
+    role: str
+    kind: str
+    instance: str
+    amqp_url: str
+    work_in: str | None
+    work_out: str | None
+    config: dict[str, Any]
+    redis_url: str | None
+    run_id: str
+    metrics_port: int
+    status_interval: float
+
+    def __repr__(self) -> str:  # never show the URLs: they carry credentials
+        return f"WorkerEnv(swarm={self.swarm!r}, role={self.role!r}, kind={self.kind!r}, instance={self.instance!r})"
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> WorkerEnv:
+        problems = [f"{name} is not set: {meaning}" for name, meaning in VARIABLES.items() if not environ.get(name)]
+        instance = environ.get("HIVEKEEPER_INSTANCE") or environ.get("HOSTNAME") or ""
+        if not instance:
+            problems.append("HIVEKEEPER_INSTANCE is not set and neither is HOSTNAME: set one to the pod name")
+        for name, value, what in (("HIVEKEEPER_SWARM_ID", environ.get("HIVEKEEPER_SWARM_ID"), "swarmId"),
+                                  ("HIVEKEEPER_ROLE", environ.get("HIVEKEEPER_ROLE"), "role"),
+                                  ("HIVEKEEPER_WORK_IN", environ.get("HIVEKEEPER_WORK_IN"), "queue alias"),
+                                  ("HIVEKEEPER_WORK_OUT", environ.get("HIVEKEEPER_WORK_OUT"), "queue alias")):
+            if value:
+                try:
+                    naming.segment(value, what)
+                except naming.InvalidName as exc:
+                    problems.append(f"{name}: {exc}")
+        config, config_problem = _config(environ)
+        if config_problem:
+            problems.append(config_problem)
+        port, interval = environ.get("HIVEKEEPER_METRICS_PORT", "9464"), environ.get("HIVEKEEPER_STATUS_INTERVAL", "5")
+        if not port.isdigit() or int(port) > 65535:
+            problems.append(f"HIVEKEEPER_METRICS_PORT={port!r} is not a port number (0 disables metrics)")
+        try:
+            seconds = float(interval)
+            if seconds <= 0:
+                raise ValueError
+        except ValueError:
+            problems.append(f"HIVEKEEPER_STATUS_INTERVAL={interval!r} must be a positive number of seconds")
+            seconds = 5.0
+        if problems:
+            raise EnvError("the worker cannot start; fix its environment:\n  " + "\n  ".join(problems))
+        swarm = environ["HIVEKEEPER_SWARM_ID"]
+        work_in, work_out = environ.get("HIVEKEEPER_WORK_IN"), environ.get("HIVEKEEPER_WORK_OUT")
+        return cls(
+            swarm=swarm, role=environ["HIVEKEEPER_ROLE"], kind=environ["HIVEKEEPER_ROLE_KIND"], instance=instance,
+            amqp_url=environ["HIVEKEEPER_AMQP_URL"],
+            work_in=naming.work_queue(swarm, work_in) if work_in else None,
+            work_out=naming.work_routing_key(swarm, work_out) if work_out else None,
+            config=config, redis_url=environ.get("HIVEKEEPER_REDIS_URL") or None,
+            run_id=environ.get("HIVEKEEPER_RUN_ID", ""), metrics_port=int(port), status_interval=seconds,
+        )
+
+
+def _config(environ: Mapping[str, str]) -> tuple[dict[str, Any], str | None]:
+    text, source = environ.get("HIVEKEEPER_CONFIG"), "HIVEKEEPER_CONFIG"
+    path = environ.get("HIVEKEEPER_CONFIG_FILE")
+    if path and not text:
+        try:
+            text, source = Path(path).read_text(), f"HIVEKEEPER_CONFIG_FILE ({path})"
+        except OSError as exc:
+            return {}, f"HIVEKEEPER_CONFIG_FILE={path!r} cannot be read: {exc.strerror}"
+    if not text:
+        return {}, None
+    try:
+        import yaml
+
+        value = yaml.safe_load(text) if source != "HIVEKEEPER_CONFIG" else json.loads(text)
+    except (ValueError, Exception) as exc:  # yaml errors are not ValueErrors
+        return {}, f"{source} is not valid {'JSON' if source == 'HIVEKEEPER_CONFIG' else 'YAML'}: {exc}"
+    if not isinstance(value, dict):
+        return {}, f"{source} must be an object of config keys, got {type(value).__name__}"
+    return value, None
