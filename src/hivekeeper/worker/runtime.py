@@ -224,9 +224,10 @@ class Worker:
                 await self._drop(delivery, "template.error", str(exc), self._item_context(item))
                 return
             except Exception as exc:
+                # No per-item logging: the alert below is logged when it is sent (once per window).
                 stats.errors += 1
-                log.exception("role failed on an item", extra=self._log_fields(item))
-                await self._drop(delivery, "runtime.exception", f"{type(exc).__name__}: {exc}", self._item_context(item))
+                reason = f"{type(exc).__name__}: {exc}"
+                await self._drop(delivery, "runtime.exception", reason, self._item_context(item))
                 return
             if result is not None and self.sink is not None:
                 result.observability.hops.append(
