@@ -43,8 +43,9 @@ class Cluster:
     async def start(self) -> None:
         self.connection = await aio_pika.connect(self.url)
         self.channel = await self.connection.channel()
-        exchange = await self.channel.declare_exchange(naming.CONTROL_EXCHANGE, aio_pika.ExchangeType.TOPIC,
-                                                       durable=True)
+        exchange = await self.channel.declare_exchange(
+            naming.CONTROL_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+        )
         self.control = exchange
         queue = await self.channel.declare_queue(exclusive=True)
         await queue.bind(exchange, naming.events_binding(self.swarm))
@@ -55,12 +56,25 @@ class Cluster:
 
         await queue.consume(on_event)
 
-    async def worker(self, role: str, kind: str, config: dict[str, Any], *, work_in: str | None = None,
-                     work_out: str | None = None, interval: float = 5.0) -> Worker:
+    async def worker(
+        self,
+        role: str,
+        kind: str,
+        config: dict[str, Any],
+        *,
+        work_in: str | None = None,
+        work_out: str | None = None,
+        interval: float = 5.0,
+    ) -> Worker:
         transports = rabbit.RabbitTransports(await rabbit.connect(self.url), self.swarm)
-        identity = Identity(swarm=self.swarm, role=role, kind=kind, instance=f"{role}-0",
-                            work_in=naming.work_queue(self.swarm, work_in) if work_in else None,
-                            work_out=naming.work_routing_key(self.swarm, work_out) if work_out else None)
+        identity = Identity(
+            swarm=self.swarm,
+            role=role,
+            kind=kind,
+            instance=f"{role}-0",
+            work_in=naming.work_queue(self.swarm, work_in) if work_in else None,
+            work_out=naming.work_routing_key(self.swarm, work_out) if work_out else None,
+        )
         worker = Worker(identity, config, transports, status_interval=interval)
         await worker.start()
         self.workers.append(worker)
@@ -70,12 +84,15 @@ class Cluster:
     async def configure(self, worker: Worker, data: dict[str, Any]) -> env.Envelope:
         scope = worker.identity.scope
         signal = env.signal("config-update", scope, data, origin="test")
-        await self.control.publish(aio_pika.Message(signal.to_json()),
-                                   naming.signal_key("config-update", self.swarm, scope.role, scope.instance))
+        await self.control.publish(
+            aio_pika.Message(signal.to_json()),
+            naming.signal_key("config-update", self.swarm, scope.role, scope.instance),
+        )
 
         async def outcome() -> env.Envelope | None:
-            return next((e for e in self.events if e.kind == "outcome" and e.correlationId == signal.correlationId),
-                        None)
+            return next(
+                (e for e in self.events if e.kind == "outcome" and e.correlationId == signal.correlationId), None
+            )
 
         return await eventually(outcome, timeout=10, what="the config-update outcome")
 
@@ -90,8 +107,10 @@ class Cluster:
         await self.queue(alias)
         exchange = await self.channel.get_exchange(naming.work_exchange(self.swarm))
         for body in bodies:
-            await exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                                   naming.work_routing_key(self.swarm, alias))
+            await exchange.publish(
+                aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                naming.work_routing_key(self.swarm, alias),
+            )
 
     async def stop(self) -> None:
         for worker in self.workers:
@@ -110,8 +129,12 @@ async def cluster(rabbitmq_url: str) -> AsyncIterator[Cluster]:
 
 
 def _items(swarm: str, n: int) -> list[bytes]:
-    return [new_item(f'{{"n": {i}}}', swarm=swarm, service="test", instance="t-0",
-                     headers={"x-ph-call-id": "missing"}).to_json() for i in range(n)]
+    return [
+        new_item(
+            f'{{"n": {i}}}', swarm=swarm, service="test", instance="t-0", headers={"x-ph-call-id": "missing"}
+        ).to_json()
+        for i in range(n)
+    ]
 
 
 async def test_a_four_role_pipeline_delivers_every_item_exactly_once(rabbitmq_url: str) -> None:
@@ -121,8 +144,9 @@ async def test_a_four_role_pipeline_delivers_every_item_exactly_once(rabbitmq_ur
         data = with_endpoint(load_swarm(QUICKSTART), url).model_dump(mode="json", by_alias=True)
         data["metadata"]["name"] = f"pipe-{uuid.uuid4().hex[:6]}"
         data["spec"]["roles"][0]["config"]["inputs"]["scheduler"] = {"ratePerSec": 1000, "maxMessages": 800}
-        result = await run(Swarm.model_validate(data),
-                           RunOptions(duration=3.0, broker_url=rabbitmq_url, out=io.StringIO()))
+        result = await run(
+            Swarm.model_validate(data), RunOptions(duration=3.0, broker_url=rabbitmq_url, out=io.StringIO())
+        )
     finally:
         server.close()
     processed = {r["name"]: (r["processed"], r["errors"], r["dropped"]) for r in result["roles"]}
@@ -217,7 +241,11 @@ async def test_a_worker_survives_a_broker_restart_without_losing_items(private_b
             received.add(orjson.loads(message.body)["messageId"])
         return received >= sent
 
-    await eventually(everything, timeout=60, interval=0.5,
-                     what="every item (published before and after the restart) on the output queue")
+    await eventually(
+        everything,
+        timeout=60,
+        interval=0.5,
+        what="every item (published before and after the restart) on the output queue",
+    )
     assert worker.state.enabled, "the worker kept its enabled state across the reconnect"
     await cluster.stop()

@@ -63,10 +63,12 @@ class WorkerEnv:
         instance = environ.get("HIVEKEEPER_INSTANCE") or environ.get("HOSTNAME") or ""
         if not instance:
             problems.append("HIVEKEEPER_INSTANCE is not set and neither is HOSTNAME: set one to the pod name")
-        for name, value, what in (("HIVEKEEPER_SWARM_ID", environ.get("HIVEKEEPER_SWARM_ID"), "swarmId"),
-                                  ("HIVEKEEPER_ROLE", environ.get("HIVEKEEPER_ROLE"), "role"),
-                                  ("HIVEKEEPER_WORK_IN", environ.get("HIVEKEEPER_WORK_IN"), "queue alias"),
-                                  ("HIVEKEEPER_WORK_OUT", environ.get("HIVEKEEPER_WORK_OUT"), "queue alias")):
+        for name, value, what in (
+            ("HIVEKEEPER_SWARM_ID", environ.get("HIVEKEEPER_SWARM_ID"), "swarmId"),
+            ("HIVEKEEPER_ROLE", environ.get("HIVEKEEPER_ROLE"), "role"),
+            ("HIVEKEEPER_WORK_IN", environ.get("HIVEKEEPER_WORK_IN"), "queue alias"),
+            ("HIVEKEEPER_WORK_OUT", environ.get("HIVEKEEPER_WORK_OUT"), "queue alias"),
+        ):
             if value:
                 try:
                     naming.segment(value, what)
@@ -90,12 +92,18 @@ class WorkerEnv:
         swarm = environ["HIVEKEEPER_SWARM_ID"]
         work_in, work_out = environ.get("HIVEKEEPER_WORK_IN"), environ.get("HIVEKEEPER_WORK_OUT")
         return cls(
-            swarm=swarm, role=environ["HIVEKEEPER_ROLE"], kind=environ["HIVEKEEPER_ROLE_KIND"], instance=instance,
+            swarm=swarm,
+            role=environ["HIVEKEEPER_ROLE"],
+            kind=environ["HIVEKEEPER_ROLE_KIND"],
+            instance=instance,
             amqp_url=environ["HIVEKEEPER_AMQP_URL"],
             work_in=naming.work_queue(swarm, work_in) if work_in else None,
             work_out=naming.work_routing_key(swarm, work_out) if work_out else None,
-            config=config, redis_url=environ.get("HIVEKEEPER_REDIS_URL") or None,
-            run_id=environ.get("HIVEKEEPER_RUN_ID", ""), metrics_port=int(port), status_interval=seconds,
+            config=config,
+            redis_url=environ.get("HIVEKEEPER_REDIS_URL") or None,
+            run_id=environ.get("HIVEKEEPER_RUN_ID", ""),
+            metrics_port=int(port),
+            status_interval=seconds,
         )
 
 

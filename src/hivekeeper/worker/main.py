@@ -20,8 +20,15 @@ log = logging.getLogger("hivekeeper.worker")
 
 
 async def serve(env: WorkerEnv, stop: asyncio.Event) -> None:
-    identity = Identity(swarm=env.swarm, role=env.role, kind=env.kind, instance=env.instance,
-                        work_in=env.work_in, work_out=env.work_out, run_id=env.run_id)
+    identity = Identity(
+        swarm=env.swarm,
+        role=env.role,
+        kind=env.kind,
+        instance=env.instance,
+        work_in=env.work_in,
+        work_out=env.work_out,
+        run_id=env.run_id,
+    )
     connection = await rabbit.connect(env.amqp_url)
     transports = rabbit.RabbitTransports(connection, env.swarm)
     worker = Worker(identity, env.config, transports, status_interval=env.status_interval)

@@ -23,8 +23,11 @@ class WorkerCollector(Collector):
         for name, help_text, value in (
             ("hivekeeper_items_processed", "Items the role finished.", stats.processed),
             ("hivekeeper_items_errors", "Failed items (transport errors, non-2xx, role errors).", stats.errors),
-            ("hivekeeper_items_dropped", "Items dropped on purpose (invalid, no template), each alerted.",
-             stats.dropped),
+            (
+                "hivekeeper_items_dropped",
+                "Items dropped on purpose (invalid, no template), each alerted.",
+                stats.dropped,
+            ),
         ):
             counter = CounterMetricFamily(name, help_text, labels=LABELS)
             counter.add_metric(labels, value)
@@ -38,13 +41,15 @@ class WorkerCollector(Collector):
         generation = GaugeMetricFamily("hivekeeper_config_generation", "Applied config generation.", labels=LABELS)
         generation.add_metric(labels, self.worker.state.generation)
         yield generation
-        latency = GaugeMetricFamily("hivekeeper_latency_ms", "Request latency percentiles since start (ms).",
-                                    labels=[*LABELS, "quantile"])
+        latency = GaugeMetricFamily(
+            "hivekeeper_latency_ms", "Request latency percentiles since start (ms).", labels=[*LABELS, "quantile"]
+        )
         for quantile in (50, 95, 99):
             latency.add_metric([*labels, str(quantile / 100)], stats.latency.percentile(quantile))
         yield latency
-        statuses = CounterMetricFamily("hivekeeper_http_responses", "HTTP responses by status code.",
-                                       labels=[*LABELS, "code"])
+        statuses = CounterMetricFamily(
+            "hivekeeper_http_responses", "HTTP responses by status code.", labels=[*LABELS, "code"]
+        )
         for code, n in stats.statuses.items():
             statuses.add_metric([*labels, str(code)], n)
         yield statuses

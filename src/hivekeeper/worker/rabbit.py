@@ -51,7 +51,8 @@ class RabbitControlBus:
         if self._exchange is None:
             self._channel = await self._connection.channel()
             self._exchange = await self._channel.declare_exchange(
-                naming.CONTROL_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+                naming.CONTROL_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+            )
         return self._exchange
 
     async def listen(self, queue: str, bindings: list[str], handler: ControlHandler) -> None:
@@ -160,13 +161,15 @@ class RabbitSink:
                     channel = await self._connection.channel(publisher_confirms=True)
                     await declare_work_queue(channel, self._swarm, self._routing_key)
                     self._exchange = await channel.declare_exchange(
-                        naming.work_exchange(self._swarm), aio_pika.ExchangeType.TOPIC, durable=True)
+                        naming.work_exchange(self._swarm), aio_pika.ExchangeType.TOPIC, durable=True
+                    )
         return self._exchange
 
     async def publish(self, body: bytes) -> None:
         exchange = await self._ensure()
-        message = aio_pika.Message(body, content_type="application/json",
-                                   delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+        message = aio_pika.Message(
+            body, content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT
+        )
         try:
             await exchange.publish(message, routing_key=self._routing_key, mandatory=True)
         except Exception:
