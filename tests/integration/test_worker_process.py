@@ -1,0 +1,174 @@
+"""``hivekeeper worker`` as a real process: env contract, metrics, structured logs, correlation header."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aio_pika
+import orjson
+import pytest
+
+from hivekeeper.protocol import envelope as env
+from hivekeeper.protocol import naming
+from hivekeeper.protocol.workitem import new_item
+from hivekeeper.worker import rabbit
+from testbench.procs import free_port
+from testbench.scripted_http import ScriptedServer, scripted_server
+from testbench.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+def _env(**values: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HIVEKEEPER_")}
+    base.update(values)
+    return base
+
+
+def test_a_worker_without_its_environment_names_every_missing_variable() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "hivekeeper.cli", "worker"],
+        env=_env(HOSTNAME=""),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    for name in (
+        "HIVEKEEPER_SWARM_ID",
+        "HIVEKEEPER_ROLE",
+        "HIVEKEEPER_ROLE_KIND",
+        "HIVEKEEPER_AMQP_URL",
+        "HIVEKEEPER_INSTANCE",
+    ):
+        assert f"{name} is not set" in done.stderr
+
+
+def test_malformed_values_are_reported_together(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "hivekeeper.cli", "worker"],
+        env=_env(
+            HIVEKEEPER_SWARM_ID="bad.id",
+            HIVEKEEPER_ROLE="r",
+            HIVEKEEPER_ROLE_KIND="processor",
+            HIVEKEEPER_AMQP_URL="amqp://x",
+            HIVEKEEPER_INSTANCE="i",
+            HIVEKEEPER_CONFIG="{oops",
+            HIVEKEEPER_METRICS_PORT="http",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "HIVEKEEPER_SWARM_ID: swarmId 'bad.id' cannot be used" in done.stderr
+    assert "HIVEKEEPER_CONFIG is not valid JSON" in done.stderr
+    assert "HIVEKEEPER_METRICS_PORT='http' is not a port number" in done.stderr
+    assert "amqp://x" not in done.stderr, "URLs carry credentials and are never printed"
+
+
+@pytest.fixture
+async def sut() -> AsyncIterator[ScriptedServer]:
+    async with scripted_server() as server:
+        yield server
+
+
+async def test_a_processor_process_calls_the_sut_with_the_correlation_id_and_reports_it(
+    rabbitmq_url: str, sut: ScriptedServer, tmp_path: Path
+) -> None:
+    swarm = f"proc-{uuid.uuid4().hex[:6]}"
+    metrics_port = free_port()
+    config = {"baseUrl": sut.url, "threadCount": 4, "timeoutMs": 2000}
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "hivekeeper.cli",
+            "worker",
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_env(
+                HIVEKEEPER_SWARM_ID=swarm,
+                HIVEKEEPER_ROLE="caller",
+                HIVEKEEPER_ROLE_KIND="processor",
+                HIVEKEEPER_INSTANCE="caller-0",
+                HIVEKEEPER_AMQP_URL=rabbitmq_url,
+                HIVEKEEPER_WORK_IN="call",
+                HIVEKEEPER_CONFIG=orjson.dumps(config).decode(),
+                HIVEKEEPER_METRICS_PORT=str(metrics_port),
+                HIVEKEEPER_STATUS_INTERVAL="1",
+            ),
+        )
+    connection = await aio_pika.connect(rabbitmq_url)
+    try:
+        channel = await connection.channel()
+        control = await channel.declare_exchange(naming.CONTROL_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        events: list[env.Envelope] = []
+        listener = await channel.declare_queue(exclusive=True)
+        await listener.bind(control, naming.events_binding(swarm))
+
+        async def collect(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            async with message.process():
+                events.append(env.parse(message.body))
+
+        await listener.consume(collect)
+
+        async def started() -> list[env.Envelope]:
+            return [e for e in events if e.type == "status-full"]
+
+        [first] = await eventually(started, timeout=30, what="the worker's start-up status-full")
+        assert first.data["enabled"] is False
+        assert first.data["io"]["work"]["queues"]["in"] == [naming.work_queue(swarm, "call")]
+
+        signal = env.signal("config-update", first.scope, {"enabled": True}, origin="test")
+        await control.publish(
+            aio_pika.Message(signal.to_json()), naming.signal_key("config-update", swarm, "caller", "caller-0")
+        )
+        request = {"kind": "http.request", "request": {"method": "GET", "path": "/hello", "headers": {}}}
+        item = new_item(
+            orjson.dumps(request).decode(),
+            swarm=swarm,
+            service="builder",
+            instance="b-0",
+            headers={"correlationId": "corr-123"},
+        )
+        work = await rabbit.declare_work_queue(channel, swarm, naming.work_queue(swarm, "call"))
+        exchange = await channel.get_exchange(naming.work_exchange(swarm))
+        await exchange.publish(aio_pika.Message(item.to_json()), routing_key=work.name)
+
+        async def called() -> bytes | None:
+            return next((r for r in sut.requests if r.startswith(b"GET /hello ")), None)
+
+        received = await eventually(called, timeout=15, what="the processor's request at the SUT")
+        assert b"X-Correlation-Id: corr-123\r\n" in received
+
+        def scrape() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2) as response:
+                return str(response.read().decode())
+
+        async def counted() -> str | None:
+            text = await asyncio.to_thread(scrape)
+            return text if "hivekeeper_items_processed_total{" in text and "} 1.0" in text else None
+
+        metrics = await eventually(counted, timeout=15, what="the processed counter at /metrics")
+        assert f'instance="caller-0",role="caller",run="",swarm="{swarm}"' in metrics
+        assert "hivekeeper_http_responses_total{" in metrics
+    finally:
+        process.terminate()
+        returncode = await asyncio.wait_for(process.wait(), 15)
+        await connection.close()
+    assert returncode == 0, f"SIGTERM stops the worker cleanly; log: {log_path.read_text()[-2000:]}"
+    lines = [orjson.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    started_line = next(line for line in lines if line["message"] == "worker started disabled")
+    assert (started_line["swarmId"], started_line["role"], started_line["instance"]) == (swarm, "caller", "caller-0")
+    assert rabbitmq_url not in log_path.read_text()
