@@ -27,6 +27,10 @@ def _run(args: argparse.Namespace) -> int:
     except ManifestError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.sut:
+        from hivekeeper.local.runner import with_endpoint
+
+        swarm = with_endpoint(swarm, args.sut)
     options = RunOptions(
         duration=args.duration,
         json_path=Path(args.json) if args.json else None,
@@ -95,6 +99,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the built-in demo HTTP service and aim sut.endpoints.default at it",
     )
+    run.add_argument("--sut", metavar="URL", help="aim sut.endpoints.default at this base URL")
     run.add_argument("--broker", metavar="AMQP_URL", help="use this RabbitMQ instead of in-memory queues")
     run.add_argument("--interval", type=float, default=1.0, help="progress refresh in seconds")
     run.set_defaults(func=_run)

@@ -135,3 +135,14 @@ async def test_a_large_body_arrives_whole(client: HttpClient, server: ScriptedSe
 async def test_a_header_with_a_line_break_is_refused(client: HttpClient, server: ScriptedServer) -> None:
     with pytest.raises(ValueError, match="contains a line break"):
         await client.request(Origin.parse(server.url), "GET", "/", {"X-Evil": "a\r\nInjected: 1"}, None, 5)
+
+
+async def test_a_long_timeout_is_enforced_by_the_shared_sweep_within_its_granularity(
+    client: HttpClient, server: ScriptedServer
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(HttpTimeout, match="no complete response within 300 ms"):
+        await client.request(Origin.parse(server.url), "GET", "/silence", {}, None, 0.3)
+    elapsed = time.monotonic() - started
+    assert 0.29 <= elapsed < 0.5, f"took {elapsed:.3f}s"
+    assert (await client.request(Origin.parse(server.url), "GET", "/", {}, None, 0.3)).status == 200

@@ -25,6 +25,11 @@ class Delivery:
         self._ack = ack
         self._reject = reject
 
+    @property
+    def settles(self) -> bool:
+        """False for inputs with nothing to acknowledge (scheduler ticks, memory queues)."""
+        return self._ack is not None
+
     async def ack(self) -> None:
         """Done with it (processed, or dropped on purpose and counted)."""
         if self._ack is not None:

@@ -131,11 +131,18 @@ class Worker:
         prefetch = self.state.config.inputs.rabbitmq.prefetch or self._concurrency(self.state)
         return self.transports.source(self.identity, prefetch)
 
-    def _http_for(self, config: cfg.ProcessorConfig) -> HttpClient:
+    def _http_for(self, state: WorkerState, config: cfg.ProcessorConfig) -> HttpClient:
+        wanted = HttpClient(
+            ssl_verify=config.sslVerify, keep_alive=config.keepAlive, collect_headers=state.output_type != "NONE"
+        )
         current = self.http
-        if current is not None and current.ssl_verify == config.sslVerify and current.keep_alive == config.keepAlive:
+        if current is not None and (current.ssl_verify, current.keep_alive, current.collect_headers) == (
+            wanted.ssl_verify,
+            wanted.keep_alive,
+            wanted.collect_headers,
+        ):
             return current
-        return HttpClient(ssl_verify=config.sslVerify, keep_alive=config.keepAlive)
+        return wanted
 
     @staticmethod
     def _http_of(role: Role) -> HttpClient | None:
@@ -153,7 +160,7 @@ class Worker:
         )
         config = state.config
         if isinstance(config, cfg.ProcessorConfig):
-            deps.http = self._http_for(config)
+            deps.http = self._http_for(state, config)
             return Processor(config, deps, alert=self.alert, forward_results=state.output_type != "NONE")
         if isinstance(config, cfg.GeneratorConfig):
             return Generator(config, deps)
@@ -194,9 +201,20 @@ class Worker:
 
     # -- work -----------------------------------------------------------------------------------
     async def _work(self, index: int) -> None:
+        enabled, stats = self._enabled, self.stats
         while index < self._loops.target:
-            await self._enabled.wait()
+            if not enabled.is_set():
+                await enabled.wait()
             delivery = await self.source.get()
+            fast = getattr(self.role, "fast_tick", None) if delivery.body is None and self.sink is None else None
+            if fast is not None:
+                stats.in_flight += 1
+                try:
+                    await fast()
+                    stats.processed += 1
+                finally:
+                    stats.in_flight -= 1
+                continue
             if not self._enabled.is_set():
                 await delivery.requeue()
                 continue
@@ -251,7 +269,8 @@ class Worker:
                     await delivery.requeue()
                     return
             stats.processed += 1
-            await delivery.ack()
+            if delivery.settles:
+                await delivery.ack()
         finally:
             stats.in_flight -= 1
 

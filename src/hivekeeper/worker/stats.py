@@ -42,7 +42,12 @@ class Histogram:
 
     def record(self, seconds: float) -> None:
         micros = int(seconds * 1_000_000)
-        self.counts[_bucket(micros)] += 1
+        if micros < _SUB:
+            index = max(micros, 0)
+        else:  # _bucket() inlined: this runs once per request
+            exponent = micros.bit_length() - _SUB_BITS - 1
+            index = ((exponent + 1) << _SUB_BITS) + ((micros >> exponent) & (_SUB - 1))
+        self.counts[index] += 1
         self.count += 1
         self.total_us += micros
         self.max_us = max(self.max_us, micros)

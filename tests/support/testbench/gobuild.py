@@ -19,6 +19,12 @@ from testbench.procs import run_checked
 SUPPORT = Path(__file__).resolve().parent.parent
 
 
+def _command_name(package: str) -> str:
+    """What ``go build`` names a command: the last path element, skipping a ``/vN`` major version."""
+    parts = package.split("/")
+    return parts[-2] if re.fullmatch(r"v\d+", parts[-1]) and len(parts) > 1 else parts[-1]
+
+
 def cache_root() -> Path:
     base = os.environ.get("HIVEKEEPER_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "hivekeeper"
@@ -34,10 +40,12 @@ class GoBuild:
     module: str  # the upstream module whose version keys the cache
     packages: tuple[str, ...]
     ldflags_template: str = "-s -w"
+    directory: Path | None = None
+    """Where the wrapper module lives (default: tests/support/<name>)."""
 
     @property
     def source(self) -> Path:
-        return SUPPORT / self.name
+        return self.directory or SUPPORT / self.name
 
     def version(self) -> str:
         gomod = (self.source / "go.mod").read_text()
@@ -53,7 +61,7 @@ class GoBuild:
         return cache_root() / f"{self.name}-{self.version()}-{digest.hexdigest()[:10]}" / "bin"
 
     def binaries(self) -> list[Path]:
-        return [self.bin_dir() / pkg.rsplit("/", 1)[-1] for pkg in self.packages]
+        return [self.bin_dir() / _command_name(pkg) for pkg in self.packages]
 
     def is_built(self) -> bool:
         return all(path.is_file() and os.access(path, os.X_OK) for path in self.binaries())
@@ -101,4 +109,11 @@ ETCD = GoBuild(
     name="etcd",
     module="go.etcd.io/etcd/server/v3",
     packages=("hivekeeper.test/etcd",),
+)
+
+VEGETA = GoBuild(
+    name="vegeta",
+    module="github.com/tsenart/vegeta/v12",
+    packages=("github.com/tsenart/vegeta/v12",),
+    directory=SUPPORT.parent.parent / "bench" / "vegeta",
 )

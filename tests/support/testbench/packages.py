@@ -13,6 +13,9 @@ from testbench.procs import run_checked
 DEBIAN_PACKAGES: Mapping[str, tuple[str, str]] = {
     "rabbitmq": ("rabbitmq-server", "/usr/lib/rabbitmq/bin/rabbitmq-server"),
     "redis": ("redis-server", "/usr/bin/redis-server"),
+    # for `make bench` only
+    "nginx": ("nginx-light", "/usr/sbin/nginx"),
+    "wrk": ("wrk", "/usr/bin/wrk"),
 }
 
 

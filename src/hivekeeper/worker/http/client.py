@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from hivekeeper.worker.http.connection import (
     ConnectionDropped,
+    DeadlineWatch,
+    HeaderlessConnection,
     HttpConnectError,
     HttpConnection,
     HttpTimeout,
@@ -76,8 +78,11 @@ class HttpClient:
     keep_alive: bool = True
     connect_timeout: float = 5.0
     max_idle: int = 1024
+    collect_headers: bool = True
+    """Keep response headers; off when nobody reads them (processor without an output)."""
     _idle: dict[Origin, deque[HttpConnection]] = field(default_factory=dict, repr=False)
     _ssl: ssl.SSLContext | None = field(default=None, repr=False)
+    _watch: DeadlineWatch | None = field(default=None, repr=False)
     opened: int = 0
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -94,8 +99,10 @@ class HttpClient:
         tls = self._ssl_context() if origin.scheme == "https" else None
         try:
             async with asyncio.timeout(min(self.connect_timeout, timeout)):
+                factory = HttpConnection if self.collect_headers else HeaderlessConnection
+                watch = self._watch_for(loop)
                 _, protocol = await loop.create_connection(
-                    lambda: HttpConnection(loop),
+                    lambda: factory(loop, watch),
                     origin.host,
                     origin.port,
                     ssl=tls,
@@ -110,6 +117,11 @@ class HttpClient:
             raise HttpConnectError(f"cannot connect to {origin.host}:{origin.port}: {exc}") from exc
         self.opened += 1
         return protocol
+
+    def _watch_for(self, loop: asyncio.AbstractEventLoop) -> DeadlineWatch:
+        if self._watch is None:
+            self._watch = DeadlineWatch(loop)
+        return self._watch
 
     def _take_idle(self, origin: Origin) -> HttpConnection | None:
         idle = self._idle.get(origin)

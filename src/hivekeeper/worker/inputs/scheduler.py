@@ -1,14 +1,14 @@
 """SCHEDULER input: ticks at an exact long-run rate, live-adjustable, with ``maxMessages``.
 
-One pacing task feeds a queue no longer than the worker's concurrency, so when the worker is slow
-the pacing task blocks instead of queueing ticks (no hidden backlog; the pacer's capped credit
-decides how much catching up is allowed).
+There is no pacing task and no tick queue: a worker loop that asks for a tick takes one from the
+credit the pacer has granted, and only when none is left does one loop (holding a lock) wait for
+the next tick to fall due. Slow workers therefore simply ask less often; the pacer's capped credit
+decides how much catching up is allowed, and nothing piles up in between.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from hivekeeper.worker.pacing import RatePacer
 from hivekeeper.worker.ports import Delivery
@@ -20,40 +20,37 @@ _MAX_SLEEP = 0.05
 class SchedulerSource:
     def __init__(self, rate_per_sec: float, max_messages: int = 0, buffer: int = 64) -> None:
         self.pacer = RatePacer(rate_per_sec, max_messages)
-        self._ticks: asyncio.Queue[int] = asyncio.Queue(maxsize=max(1, buffer))
-        self._running = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._ready = 0
         self._seq = 0
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._pace(), name="scheduler")
-
-    async def _pace(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._running.wait()
-            due = self.pacer.due(loop.time())
-            for _ in range(due):
-                self._seq += 1
-                await self._ticks.put(self._seq)
-                if not self._running.is_set():
-                    break
-            wait = self.pacer.seconds_until_next()
-            await asyncio.sleep(min(wait, _MAX_SLEEP) if due == 0 else 0)
+        self._running = asyncio.Event()
+        self._lock = asyncio.Lock()
 
     async def get(self) -> Delivery:
-        self.start()
-        return Delivery(None, await self._ticks.get())
+        if self._ready == 0:
+            await self._refill()
+        self._ready -= 1
+        self._seq += 1
+        return Delivery(None, self._seq)
+
+    async def _refill(self) -> None:
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            while self._ready == 0:
+                await self._running.wait()
+                due = self.pacer.due(loop.time())
+                if due:
+                    self._ready += due
+                    return
+                await asyncio.sleep(min(self.pacer.seconds_until_next(), _MAX_SLEEP))
 
     async def pause(self) -> None:
         self._running.clear()
+        # Granted ticks nobody took are not items: give them back to the maxMessages count.
+        self.pacer.dispatched -= self._ready
+        self._ready = 0
         self.pacer.pause()
-        while not self._ticks.empty():  # ticks are not work: drop the ones not yet taken
-            self._ticks.get_nowait()
 
     async def resume(self) -> None:
-        self.start()
         self._running.set()
 
     def configure(self, rate_per_sec: float, max_messages: int, reset: bool) -> None:
@@ -76,8 +73,4 @@ class SchedulerSource:
         }
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._running.clear()

@@ -12,7 +12,7 @@ reported as ``x-ph-processor-rate-wait-ms`` and is *not* part of the measured la
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import Any
 
@@ -66,6 +66,7 @@ class Processor:
             deps.engine.validate(name, source)
         literal = "{" not in direct.path + (direct.body or "") + "".join(direct.headers.values())
         self._direct_raw: bytes | None = None
+        self._head = direct.method.upper() == "HEAD"
         if literal:
             self._direct_raw = serialise_request(
                 direct.method.upper(),
@@ -94,6 +95,38 @@ class Processor:
         if item is None:
             return await self._direct(seq, wait)
         return await self._from_item(item, wait)
+
+    @property
+    def fast_tick(self) -> Callable[[], Awaitable[None]] | None:
+        """A one-coroutine path for scheduler ticks, when nothing else is needed per request.
+
+        Direct mode with a literal request, no rate pacing and no output: the runtime calls this
+        instead of ``handle`` and skips its per-item bookkeeping (this does its own).
+        """
+        if self._direct_raw is not None and not self._forward and self.pacer is None:
+            return self._tick
+        return None
+
+    async def _tick(self) -> None:
+        stats = self.deps.stats
+        self.transactions += 1
+        started = perf_counter()
+        try:
+            response = await self.http.send(self.origin, self._direct_raw, self.timeout, head=self._head)  # type: ignore[arg-type]
+        except HttpError as exc:
+            stats.errors += 1
+            stats.error_kinds[exc.kind] += 1
+            self._alert(
+                f"http.{exc.kind}", f"request to {self.origin.host_header} failed: {exc}", {"baseUrl": self.base_url}
+            )
+            return
+        stats.latency.record(perf_counter() - started)
+        status = response.status
+        stats.statuses[status] += 1
+        if 200 <= status < 300:
+            self.successes += 1
+        else:
+            stats.errors += 1
 
     async def _direct(self, seq: int, wait: float) -> WorkItem | None:
         raw = self._direct_raw

@@ -1,0 +1,267 @@
+"""``make bench``: hivekeeper's request rate next to its peers, measured side by side in one run.
+
+Everything hits the same nginx on loopback (one worker process, a tiny 200), one client process at
+a time, 50 connections, for ``--seconds``. Printed: requests per second, client CPU µs per request,
+and the ratios the design promises (DESIGN.md §7):
+
+* hivekeeper processor in direct mode (SCHEDULER input, no broker) vs Locust FastHttpUser (≥ 5×),
+  vs vegeta, vs wrk (≥ 0.5×; above ~0.9 nginx itself is the limit on two cores);
+* generator → RabbitMQ → processor as two worker processes (≥ 5k items/s on two cores).
+
+Benchmarks are not tests: nothing here asserts, the numbers are for people (and the decision docs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "support"))
+
+from testbench.gobuild import VEGETA  # noqa: E402
+from testbench.packages import DEBIAN_PACKAGES, ensure_debian_packages  # noqa: E402
+from testbench.procs import ManagedProcess, free_port, port_answers  # noqa: E402
+from testbench.rabbitmq import start_rabbitmq  # noqa: E402
+
+CONCURRENCY = 50
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body;
+  proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi;
+  uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  keepalive_requests 10000000;
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    location / {{ return 200 "ok\\n"; }}
+  }}
+}}
+"""
+
+
+def start_nginx(workdir: Path) -> tuple[ManagedProcess, str]:
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "nginx.conf").write_text(NGINX_CONF.format(dir=workdir, port=port))
+    proc = ManagedProcess("nginx", [DEBIAN_PACKAGES["nginx"][1], "-c", str(workdir / "nginx.conf")],
+                          workdir / "nginx.out").start()
+    proc.wait_ready(lambda: port_answers(port), 10, "listening")
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def timed(argv: list[str], **kwargs: Any) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run a client to completion; return its result and the CPU seconds it used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return done, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def row(name: str, requests: float, seconds: float, cpu: float, note: str = "") -> dict[str, Any]:
+    return {"client": name, "requests": int(requests), "seconds": round(seconds, 2),
+            "rps": requests / seconds if seconds else 0.0, "cpu_us": cpu / requests * 1e6 if requests else None,
+            "note": note}
+
+
+def bench_wrk(url: str, seconds: float) -> dict[str, Any]:
+    done, cpu = timed([DEBIAN_PACKAGES["wrk"][1], "-t1", f"-c{CONCURRENCY}", f"-d{seconds:.0f}s", url + "/"])
+    found = re.search(r"(\d+) requests in ([\d.]+)s", done.stdout)
+    if not found:
+        return {"client": "wrk", "error": done.stderr.strip() or done.stdout.strip()}
+    return row("wrk (C, 1 thread)", float(found.group(1)), float(found.group(2)), cpu)
+
+
+def bench_vegeta(url: str, seconds: float) -> dict[str, Any]:
+    VEGETA.ensure_built()
+    binary = str(VEGETA.binaries()[0])
+    with tempfile.NamedTemporaryFile(suffix=".bin") as results:
+        attack, cpu = timed([binary, "attack", "-rate=0", f"-max-workers={CONCURRENCY}", f"-workers={CONCURRENCY}",
+                             f"-duration={seconds:.0f}s", f"-output={results.name}"],
+                            input=f"GET {url}/\n", env={**os.environ, "GOMAXPROCS": "1"})
+        report = subprocess.run([binary, "report", "-type=json", results.name], capture_output=True, text=True,
+                                check=False)
+    if attack.returncode != 0 or report.returncode != 0:
+        return {"client": "vegeta", "error": (attack.stderr or report.stderr).strip()}
+    data = json.loads(report.stdout)
+    return row("vegeta (Go, GOMAXPROCS=1)", data["requests"], data["duration"] / 1e9, cpu)
+
+
+def bench_locust(url: str, seconds: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        done, cpu = timed([sys.executable, "-m", "locust", "-f", str(REPO / "bench" / "locustfile.py"), "--headless",
+                           "-u", str(CONCURRENCY), "-r", str(CONCURRENCY * 10), "-t", f"{seconds:.0f}s",
+                           "-H", url, "--csv", f"{tmp}/locust", "--only-summary", "--loglevel", "ERROR"])
+        stats = Path(f"{tmp}/locust_stats.csv")
+        if not stats.exists():
+            return {"client": "locust", "error": (done.stderr.strip().splitlines() or ["no stats"])[-1]}
+        total = next(line for line in stats.read_text().splitlines() if ",Aggregated," in line).split(",")
+    requests = float(total[2])
+    rps = float(total[9])
+    return row("Locust FastHttpUser", requests, requests / rps if rps else seconds, cpu)
+
+
+def bench_direct(url: str, seconds: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run.json"
+        done, cpu = timed([sys.executable, "-m", "hivekeeper.cli", "run", str(REPO / "bench" / "direct.yaml"),
+                           "--sut", url, "--duration", str(seconds), "--json", str(out), "--interval", "60"])
+        if done.returncode != 0 or not out.exists():
+            return {"client": "hivekeeper direct", "error": done.stderr.strip()[-300:]}
+        result = json.loads(out.read_text())
+    caller = result["roles"][0]
+    note = f"p99 {caller['latencyMs']['p99']:.2f} ms, errors {caller['errors']}"
+    return row("hivekeeper processor, direct", caller["processed"], result["durationSeconds"], cpu, note)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _pipeline(url: str, amqp: str, seconds: float, workdir: Path) -> dict[str, Any]:
+    import aio_pika
+
+    from hivekeeper.protocol import envelope as env
+    from hivekeeper.protocol import naming
+
+    swarm = "benchpipe"
+    common = {"HIVEKEEPER_SWARM_ID": swarm, "HIVEKEEPER_AMQP_URL": amqp, "HIVEKEEPER_METRICS_PORT": "0",
+              "HIVEKEEPER_STATUS_INTERVAL": "60"}
+    generator = {"inputs": {"scheduler": {"ratePerSec": 100000}},
+                 "message": {"bodyType": "HTTP", "method": "GET", "path": "/", "body": ""}}
+    processor = {"baseUrl": url, "threadCount": CONCURRENCY, "timeoutMs": 5000}
+    specs = [("caller", "processor", {"HIVEKEEPER_WORK_IN": "call"}, processor),
+             ("feeder", "generator", {"HIVEKEEPER_WORK_OUT": "call"}, generator)]
+    procs = []
+    connection = await aio_pika.connect(amqp)
+    channel = await connection.channel()
+    control = await channel.declare_exchange(naming.CONTROL_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    events = await channel.declare_queue(exclusive=True)
+    await events.bind(control, naming.events_binding(swarm))
+    status: dict[str, dict[str, Any]] = {}
+
+    async def on_event(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        async with message.process():
+            event = env.parse(message.body)
+            if event.type == "status-full":
+                status[event.scope.role] = event.data
+
+    await events.consume(on_event)
+    try:
+        for role, kind, extra, config in specs:
+            env_vars = {**os.environ, **common, **extra, "HIVEKEEPER_ROLE": role, "HIVEKEEPER_ROLE_KIND": kind,
+                        "HIVEKEEPER_INSTANCE": f"{role}-0", "HIVEKEEPER_CONFIG": json.dumps(config)}
+            log = (workdir / f"{role}.log").open("w")
+            procs.append(subprocess.Popen([sys.executable, "-m", "hivekeeper.cli", "worker"], env=env_vars,
+                                          stdout=log, stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + 30
+        while len(status) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+
+        async def signal(role: str, type_: str, data: dict[str, Any]) -> None:
+            scope = env.Scope(swarmId=swarm, role=role, instance=f"{role}-0")
+            message = env.signal(type_, scope, data, origin="bench")
+            await control.publish(aio_pika.Message(message.to_json()),
+                                  naming.signal_key(type_, swarm, role, f"{role}-0"))
+
+        async def processed() -> int:
+            status.pop("caller", None)
+            await signal("caller", "status-request", {})
+            while "caller" not in status:
+                await asyncio.sleep(0.02)
+            return int(status["caller"]["context"]["processed"])
+
+        for role in ("caller", "feeder"):  # consumers before producers
+            await signal(role, "config-update", {"enabled": True})
+        await asyncio.sleep(1.0)  # warm-up: connections open, the queue fills
+        cpu0 = sum(_cpu_seconds(p.pid) for p in procs)
+        n0, t0 = await processed(), time.monotonic()
+        await asyncio.sleep(seconds)
+        n1, t1 = await processed(), time.monotonic()
+        cpu1 = sum(_cpu_seconds(p.pid) for p in procs)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+        await connection.close()
+    return row("generator → RabbitMQ → processor", n1 - n0, t1 - t0, cpu1 - cpu0,
+               "two worker processes; CPU of both")
+
+
+def bench_pipeline(url: str, seconds: float, workdir: Path) -> dict[str, Any]:
+    broker = start_rabbitmq(workdir / "rabbitmq")
+    try:
+        return asyncio.run(_pipeline(url, broker.url, seconds, workdir))
+    finally:
+        broker.stop()
+
+
+def ratio(ours: dict[str, Any], peer: dict[str, Any]) -> str:
+    if "rps" not in ours or "rps" not in peer or not peer["rps"]:
+        return "-"
+    return f"{ours['rps'] / peer['rps']:.2f}×"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    args = parser.parse_args()
+    ensure_debian_packages(["nginx", "wrk", "rabbitmq"])
+    with tempfile.TemporaryDirectory(prefix="hivekeeper-bench-") as tmp:
+        workdir = Path(tmp)
+        nginx, url = start_nginx(workdir / "nginx")
+        try:
+            rows = {
+                "wrk": bench_wrk(url, args.seconds),
+                "vegeta": bench_vegeta(url, args.seconds),
+                "locust": bench_locust(url, args.seconds),
+                "direct": bench_direct(url, args.seconds),
+                "pipeline": bench_pipeline(url, args.seconds, workdir),
+            }
+        finally:
+            nginx.stop()
+    print(f"\nSame nginx (1 worker) on loopback, {CONCURRENCY} connections, {args.seconds:.0f} s each, 2 cores\n")
+    print(f"{'client':36} {'req/s':>9} {'CPU µs/req':>11}  note")
+    for data in rows.values():
+        if "error" in data:
+            print(f"{data['client']:36} {'-':>9} {'-':>11}  not measured: {data['error'][:80]}")
+            continue
+        cpu = f"{data['cpu_us']:.1f}" if data["cpu_us"] else "-"
+        print(f"{data['client']:36} {data['rps']:9,.0f} {cpu:>11}  {data['note']}")
+    direct = rows["direct"]
+    print("\nratios (hivekeeper direct mode / peer):")
+    print(f"  vs Locust FastHttpUser: {ratio(direct, rows['locust'])}   (goal ≥ 5×)")
+    print(f"  vs vegeta:              {ratio(direct, rows['vegeta'])}")
+    print(f"  vs wrk:                 {ratio(direct, rows['wrk'])}   (goal ≥ 0.5×)")
+    pipeline = rows["pipeline"]
+    if "rps" in pipeline:
+        print(f"  pipeline items/s:       {pipeline['rps']:,.0f}   (goal ≥ 5,000)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
