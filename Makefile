@@ -10,9 +10,10 @@ STAMP := $(VENV)/.installed-stamp
 BENCH := PYTHONPATH=tests/support $(BIN)/python -m testbench
 PYTEST_ARGS ?=
 RUN_SECONDS ?= 5
+BENCH_SECONDS ?= 5
 
 
-.PHONY: help venv run test test-unit lint format services services-down cluster cluster-down bench-install schemas versions clean
+.PHONY: help venv run test test-unit lint format services services-down cluster cluster-down bench-install bench schemas versions clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -41,14 +42,14 @@ test-unit: $(STAMP) ## only the unit tests (no services)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, mypy (strict on src/), import-linter layer contracts
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: $(STAMP) ## apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
 
 services: $(STAMP) ## start RabbitMQ and Redis on loopback in the background and print their URLs
 	$(BENCH) up rabbitmq redis
@@ -60,6 +61,10 @@ services-down: $(STAMP) ## stop everything `make services` / `make cluster` star
 	$(BENCH) down
 
 cluster-down: services-down ## same as services-down
+
+bench: $(STAMP) ## measure req/s side by side: wrk, vegeta, Locust, hivekeeper direct + pipeline, HTTP clients
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/run.py --seconds $(BENCH_SECONDS) --clients --json .bench/bench.json
 
 schemas: $(STAMP) ## regenerate docs/schemas from the protocol models
 	$(BIN)/hivekeeper schemas --out docs/schemas

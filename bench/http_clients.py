@@ -19,8 +19,16 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 
-CANDIDATES = ["hivekeeper+uvloop", "hivekeeper", "aiohttp+uvloop", "aiohttp", "aiosonic+uvloop", "curl-cffi",
-              "pyreqwest", "httpx"]
+CANDIDATES = [
+    "hivekeeper+uvloop",
+    "hivekeeper",
+    "aiohttp+uvloop",
+    "aiohttp",
+    "aiosonic+uvloop",
+    "curl-cffi",
+    "pyreqwest",
+    "httpx",
+]
 
 
 async def _drive(call: Callable[[], Awaitable[int]], seconds: float, concurrency: int) -> dict[str, float]:
@@ -40,7 +48,7 @@ async def _drive(call: Callable[[], Awaitable[int]], seconds: float, concurrency
 
 
 async def _one(name: str, url: str, seconds: float, concurrency: int) -> dict[str, float]:
-    base = name.split("+")[0]
+    base = name.split("+", maxsplit=1)[0]
     if base == "hivekeeper":
         from hivekeeper.worker.http.client import HttpClient, Origin
         from hivekeeper.worker.stats import Histogram
@@ -112,8 +120,13 @@ async def _one(name: str, url: str, seconds: float, concurrency: int) -> dict[st
 def run_one(name: str, url: str, seconds: float, concurrency: int) -> dict[str, object]:
     """Run one candidate in a child process; add its CPU time per request."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run([sys.executable, __file__, "--one", name, url, str(seconds), str(concurrency)],
-                          capture_output=True, text=True, check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    done = subprocess.run(
+        [sys.executable, __file__, "--one", name, url, str(seconds), str(concurrency)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["failed"])[-1]
@@ -121,8 +134,11 @@ def run_one(name: str, url: str, seconds: float, concurrency: int) -> dict[str, 
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     requests = float(result["requests"])  # type: ignore[arg-type]
-    result.update(client=name, rps=requests / float(result["seconds"]),  # type: ignore[arg-type]
-                  cpu_us=cpu / requests * 1e6 if requests else None)
+    result.update(
+        client=name,
+        rps=requests / float(result["seconds"]),  # type: ignore[arg-type]
+        cpu_us=cpu / requests * 1e6 if requests else None,
+    )
     return result
 
 

@@ -4,8 +4,8 @@ Everything hits the same nginx on loopback (one worker process, a tiny 200), one
 a time, 50 connections, for ``--seconds``. Printed: requests per second, client CPU µs per request,
 and the ratios the design promises (DESIGN.md §7):
 
-* hivekeeper processor in direct mode (SCHEDULER input, no broker) vs Locust FastHttpUser (≥ 5×),
-  vs vegeta, vs wrk (≥ 0.5×; above ~0.9 nginx itself is the limit on two cores);
+* hivekeeper processor in direct mode (SCHEDULER input, no broker) vs Locust FastHttpUser (≥ 5x),
+  vs vegeta, vs wrk (≥ 0.5x; above ~0.9 nginx itself is the limit on two cores);
 * generator → RabbitMQ → processor as two worker processes (≥ 5k items/s on two cores).
 
 Benchmarks are not tests: nothing here asserts, the numbers are for people (and the decision docs).
@@ -35,6 +35,9 @@ from testbench.packages import DEBIAN_PACKAGES, ensure_debian_packages  # noqa: 
 from testbench.procs import ManagedProcess, free_port, port_answers  # noqa: E402
 from testbench.rabbitmq import start_rabbitmq  # noqa: E402
 
+sys.path.insert(0, str(REPO / "bench"))
+from http_clients import CANDIDATES, run_one  # noqa: E402
+
 CONCURRENCY = 50
 NGINX_CONF = """
 worker_processes 1;
@@ -62,8 +65,9 @@ def start_nginx(workdir: Path) -> tuple[ManagedProcess, str]:
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "nginx.conf").write_text(NGINX_CONF.format(dir=workdir, port=port))
-    proc = ManagedProcess("nginx", [DEBIAN_PACKAGES["nginx"][1], "-c", str(workdir / "nginx.conf")],
-                          workdir / "nginx.out").start()
+    proc = ManagedProcess(
+        "nginx", [DEBIAN_PACKAGES["nginx"][1], "-c", str(workdir / "nginx.conf")], workdir / "nginx.out"
+    ).start()
     proc.wait_ready(lambda: port_answers(port), 10, "listening")
     return proc, f"http://127.0.0.1:{port}"
 
@@ -77,9 +81,14 @@ def timed(argv: list[str], **kwargs: Any) -> tuple[subprocess.CompletedProcess[s
 
 
 def row(name: str, requests: float, seconds: float, cpu: float, note: str = "") -> dict[str, Any]:
-    return {"client": name, "requests": int(requests), "seconds": round(seconds, 2),
-            "rps": requests / seconds if seconds else 0.0, "cpu_us": cpu / requests * 1e6 if requests else None,
-            "note": note}
+    return {
+        "client": name,
+        "requests": int(requests),
+        "seconds": round(seconds, 2),
+        "rps": requests / seconds if seconds else 0.0,
+        "cpu_us": cpu / requests * 1e6 if requests else None,
+        "note": note,
+    }
 
 
 def bench_wrk(url: str, seconds: float) -> dict[str, Any]:
@@ -94,11 +103,22 @@ def bench_vegeta(url: str, seconds: float) -> dict[str, Any]:
     VEGETA.ensure_built()
     binary = str(VEGETA.binaries()[0])
     with tempfile.NamedTemporaryFile(suffix=".bin") as results:
-        attack, cpu = timed([binary, "attack", "-rate=0", f"-max-workers={CONCURRENCY}", f"-workers={CONCURRENCY}",
-                             f"-duration={seconds:.0f}s", f"-output={results.name}"],
-                            input=f"GET {url}/\n", env={**os.environ, "GOMAXPROCS": "1"})
-        report = subprocess.run([binary, "report", "-type=json", results.name], capture_output=True, text=True,
-                                check=False)
+        attack, cpu = timed(
+            [
+                binary,
+                "attack",
+                "-rate=0",
+                f"-max-workers={CONCURRENCY}",
+                f"-workers={CONCURRENCY}",
+                f"-duration={seconds:.0f}s",
+                f"-output={results.name}",
+            ],
+            input=f"GET {url}/\n",
+            env={**os.environ, "GOMAXPROCS": "1"},
+        )
+        report = subprocess.run(
+            [binary, "report", "-type=json", results.name], capture_output=True, text=True, check=False
+        )
     if attack.returncode != 0 or report.returncode != 0:
         return {"client": "vegeta", "error": (attack.stderr or report.stderr).strip()}
     data = json.loads(report.stdout)
@@ -107,9 +127,29 @@ def bench_vegeta(url: str, seconds: float) -> dict[str, Any]:
 
 def bench_locust(url: str, seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        done, cpu = timed([sys.executable, "-m", "locust", "-f", str(REPO / "bench" / "locustfile.py"), "--headless",
-                           "-u", str(CONCURRENCY), "-r", str(CONCURRENCY * 10), "-t", f"{seconds:.0f}s",
-                           "-H", url, "--csv", f"{tmp}/locust", "--only-summary", "--loglevel", "ERROR"])
+        done, cpu = timed(
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(REPO / "bench" / "locustfile.py"),
+                "--headless",
+                "-u",
+                str(CONCURRENCY),
+                "-r",
+                str(CONCURRENCY * 10),
+                "-t",
+                f"{seconds:.0f}s",
+                "-H",
+                url,
+                "--csv",
+                f"{tmp}/locust",
+                "--only-summary",
+                "--loglevel",
+                "ERROR",
+            ]
+        )
         stats = Path(f"{tmp}/locust_stats.csv")
         if not stats.exists():
             return {"client": "locust", "error": (done.stderr.strip().splitlines() or ["no stats"])[-1]}
@@ -122,8 +162,23 @@ def bench_locust(url: str, seconds: float) -> dict[str, Any]:
 def bench_direct(url: str, seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run.json"
-        done, cpu = timed([sys.executable, "-m", "hivekeeper.cli", "run", str(REPO / "bench" / "direct.yaml"),
-                           "--sut", url, "--duration", str(seconds), "--json", str(out), "--interval", "60"])
+        done, cpu = timed(
+            [
+                sys.executable,
+                "-m",
+                "hivekeeper.cli",
+                "run",
+                str(REPO / "bench" / "direct.yaml"),
+                "--sut",
+                url,
+                "--duration",
+                str(seconds),
+                "--json",
+                str(out),
+                "--interval",
+                "60",
+            ]
+        )
         if done.returncode != 0 or not out.exists():
             return {"client": "hivekeeper direct", "error": done.stderr.strip()[-300:]}
         result = json.loads(out.read_text())
@@ -144,13 +199,21 @@ async def _pipeline(url: str, amqp: str, seconds: float, workdir: Path) -> dict[
     from hivekeeper.protocol import naming
 
     swarm = "benchpipe"
-    common = {"HIVEKEEPER_SWARM_ID": swarm, "HIVEKEEPER_AMQP_URL": amqp, "HIVEKEEPER_METRICS_PORT": "0",
-              "HIVEKEEPER_STATUS_INTERVAL": "60"}
-    generator = {"inputs": {"scheduler": {"ratePerSec": 100000}},
-                 "message": {"bodyType": "HTTP", "method": "GET", "path": "/", "body": ""}}
+    common = {
+        "HIVEKEEPER_SWARM_ID": swarm,
+        "HIVEKEEPER_AMQP_URL": amqp,
+        "HIVEKEEPER_METRICS_PORT": "0",
+        "HIVEKEEPER_STATUS_INTERVAL": "60",
+    }
+    generator = {
+        "inputs": {"scheduler": {"ratePerSec": 100000}},
+        "message": {"bodyType": "HTTP", "method": "GET", "path": "/", "body": ""},
+    }
     processor = {"baseUrl": url, "threadCount": CONCURRENCY, "timeoutMs": 5000}
-    specs = [("caller", "processor", {"HIVEKEEPER_WORK_IN": "call"}, processor),
-             ("feeder", "generator", {"HIVEKEEPER_WORK_OUT": "call"}, generator)]
+    specs = [
+        ("caller", "processor", {"HIVEKEEPER_WORK_IN": "call"}, processor),
+        ("feeder", "generator", {"HIVEKEEPER_WORK_OUT": "call"}, generator),
+    ]
     procs = []
     connection = await aio_pika.connect(amqp)
     channel = await connection.channel()
@@ -158,36 +221,52 @@ async def _pipeline(url: str, amqp: str, seconds: float, workdir: Path) -> dict[
     events = await channel.declare_queue(exclusive=True)
     await events.bind(control, naming.events_binding(swarm))
     status: dict[str, dict[str, Any]] = {}
+    arrived = {"caller": asyncio.Event(), "feeder": asyncio.Event()}
 
     async def on_event(message: aio_pika.abc.AbstractIncomingMessage) -> None:
         async with message.process():
             event = env.parse(message.body)
             if event.type == "status-full":
                 status[event.scope.role] = event.data
+                arrived[event.scope.role].set()
 
     await events.consume(on_event)
     try:
         for role, kind, extra, config in specs:
-            env_vars = {**os.environ, **common, **extra, "HIVEKEEPER_ROLE": role, "HIVEKEEPER_ROLE_KIND": kind,
-                        "HIVEKEEPER_INSTANCE": f"{role}-0", "HIVEKEEPER_CONFIG": json.dumps(config)}
-            log = (workdir / f"{role}.log").open("w")
-            procs.append(subprocess.Popen([sys.executable, "-m", "hivekeeper.cli", "worker"], env=env_vars,
-                                          stdout=log, stderr=subprocess.STDOUT))
-        deadline = time.monotonic() + 30
-        while len(status) < 2 and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+            env_vars = {
+                **os.environ,
+                **common,
+                **extra,
+                "HIVEKEEPER_ROLE": role,
+                "HIVEKEEPER_ROLE_KIND": kind,
+                "HIVEKEEPER_INSTANCE": f"{role}-0",
+                "HIVEKEEPER_CONFIG": json.dumps(config),
+            }
+            with (workdir / f"{role}.log").open("w") as log:
+                procs.append(
+                    await asyncio.create_subprocess_exec(
+                        sys.executable,
+                        "-m",
+                        "hivekeeper.cli",
+                        "worker",
+                        env=env_vars,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in arrived.values())), 30)
 
         async def signal(role: str, type_: str, data: dict[str, Any]) -> None:
             scope = env.Scope(swarmId=swarm, role=role, instance=f"{role}-0")
             message = env.signal(type_, scope, data, origin="bench")
-            await control.publish(aio_pika.Message(message.to_json()),
-                                  naming.signal_key(type_, swarm, role, f"{role}-0"))
+            await control.publish(
+                aio_pika.Message(message.to_json()), naming.signal_key(type_, swarm, role, f"{role}-0")
+            )
 
         async def processed() -> int:
-            status.pop("caller", None)
+            arrived["caller"].clear()
             await signal("caller", "status-request", {})
-            while "caller" not in status:
-                await asyncio.sleep(0.02)
+            await asyncio.wait_for(arrived["caller"].wait(), 10)
             return int(status["caller"]["context"]["processed"])
 
         for role in ("caller", "feeder"):  # consumers before producers
@@ -202,11 +281,10 @@ async def _pipeline(url: str, amqp: str, seconds: float, workdir: Path) -> dict[
         for proc in procs:
             proc.terminate()
         for proc in procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=10)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), 10)
         await connection.close()
-    return row("generator → RabbitMQ → processor", n1 - n0, t1 - t0, cpu1 - cpu0,
-               "two worker processes; CPU of both")
+    return row("generator → RabbitMQ → processor", n1 - n0, t1 - t0, cpu1 - cpu0, "two worker processes; CPU of both")
 
 
 def bench_pipeline(url: str, seconds: float, workdir: Path) -> dict[str, Any]:
@@ -220,13 +298,18 @@ def bench_pipeline(url: str, seconds: float, workdir: Path) -> dict[str, Any]:
 def ratio(ours: dict[str, Any], peer: dict[str, Any]) -> str:
     if "rps" not in ours or "rps" not in peer or not peer["rps"]:
         return "-"
-    return f"{ours['rps'] / peer['rps']:.2f}×"
+    return f"{ours['rps'] / peer['rps']:.2f}x"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    parser.add_argument(
+        "--clients",
+        action="store_true",
+        help="also compare Python HTTP clients on the same nginx (bench/http_clients.py)",
+    )
     args = parser.parse_args()
     ensure_debian_packages(["nginx", "wrk", "rabbitmq"])
     with tempfile.TemporaryDirectory(prefix="hivekeeper-bench-") as tmp:
@@ -240,6 +323,7 @@ def main() -> int:
                 "direct": bench_direct(url, args.seconds),
                 "pipeline": bench_pipeline(url, args.seconds, workdir),
             }
+            clients = [run_one(name, url + "/", args.seconds, CONCURRENCY) for name in CANDIDATES if args.clients]
         finally:
             nginx.stop()
     print(f"\nSame nginx (1 worker) on loopback, {CONCURRENCY} connections, {args.seconds:.0f} s each, 2 cores\n")
@@ -252,14 +336,23 @@ def main() -> int:
         print(f"{data['client']:36} {data['rps']:9,.0f} {cpu:>11}  {data['note']}")
     direct = rows["direct"]
     print("\nratios (hivekeeper direct mode / peer):")
-    print(f"  vs Locust FastHttpUser: {ratio(direct, rows['locust'])}   (goal ≥ 5×)")
+    print(f"  vs Locust FastHttpUser: {ratio(direct, rows['locust'])}   (goal ≥ 5x)")
     print(f"  vs vegeta:              {ratio(direct, rows['vegeta'])}")
-    print(f"  vs wrk:                 {ratio(direct, rows['wrk'])}   (goal ≥ 0.5×)")
+    print(f"  vs wrk:                 {ratio(direct, rows['wrk'])}   (goal ≥ 0.5x)")
     pipeline = rows["pipeline"]
     if "rps" in pipeline:
         print(f"  pipeline items/s:       {pipeline['rps']:,.0f}   (goal ≥ 5,000)")
+    if clients:
+        print(f"\nPython HTTP clients, same nginx, one process each, {CONCURRENCY} concurrent requests:")
+        print(f"{'client':20} {'req/s':>9} {'CPU µs/req':>11}")
+        for client in clients:
+            if "error" in client:
+                print(f"{client['client']:20} {'-':>9} {'-':>11}  not measured: {str(client['error'])[:60]}")
+            else:
+                print(f"{client['client']:20} {client['rps']:9,.0f} {client['cpu_us']:11.1f}")
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"rows": rows, "clients": clients}, indent=2))
     return 0
 
 
