@@ -66,7 +66,7 @@ class Cluster:
         work_out: str | None = None,
         interval: float = 5.0,
     ) -> Worker:
-        transports = rabbit.RabbitTransports(await rabbit.connect(self.url), self.swarm)
+        transports = rabbit.RabbitTransports(await rabbit.connect(self.url), self.swarm, self.url)
         identity = Identity(
             swarm=self.swarm,
             role=role,

@@ -130,7 +130,7 @@ class LocalSwarm:
     def busy(self) -> bool:
         consumed = {naming.work_queue(self.name, r.work.in_) for r in self.swarm.spec.roles if r.work.in_}
         queued = any(self.depths.get(q) for q in consumed)
-        return queued or any(w.stats.in_flight for ws in self.workers.values() for w in ws)
+        return queued or any(w.stats.in_flight or w.source.buffered() for ws in self.workers.values() for w in ws)
 
 
 async def build(swarm: Swarm, broker_url: str | None = None) -> LocalSwarm:

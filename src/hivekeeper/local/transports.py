@@ -51,14 +51,14 @@ class MemoryTransports:
 class BrokerTransports:
     """Every worker of the local swarm on one real RabbitMQ connection (``hivekeeper run --broker``)."""
 
-    def __init__(self, robust: AbstractRobustConnection, plain: AbstractConnection, swarm: str) -> None:
-        self._inner = rabbit.RabbitTransports(robust, swarm)
+    def __init__(self, robust: AbstractRobustConnection, plain: AbstractConnection, swarm: str, url: str) -> None:
+        self._inner = rabbit.RabbitTransports(robust, swarm, url)
         self._plain = plain  # passive declares on a robust connection report 0 messages; a plain one is right
         self.swarm = swarm
 
     @classmethod
     async def connect(cls, url: str, swarm: str) -> BrokerTransports:
-        return cls(await rabbit.connect(url), await aio_pika.connect(url), swarm)
+        return cls(await rabbit.connect(url), await aio_pika.connect(url), swarm, url)
 
     @property
     def control(self) -> ControlBus:

@@ -30,7 +30,7 @@ async def serve(env: WorkerEnv, stop: asyncio.Event) -> None:
         run_id=env.run_id,
     )
     connection = await rabbit.connect(env.amqp_url)
-    transports = rabbit.RabbitTransports(connection, env.swarm)
+    transports = rabbit.RabbitTransports(connection, env.swarm, env.amqp_url)
     worker = Worker(identity, env.config, transports, status_interval=env.status_interval)
     if env.metrics_port:
         start_http_server(env.metrics_port, registry=registry_for(worker))

@@ -81,6 +81,9 @@ class MemorySource:
         self._seq += 1
         return Delivery(body, self._seq)
 
+    def buffered(self) -> int:
+        return 0
+
     async def pause(self) -> None:
         return None
 

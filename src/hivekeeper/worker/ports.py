@@ -50,6 +50,10 @@ class WorkSource(Protocol):
 
     async def resume(self) -> None: ...
 
+    def buffered(self) -> int:
+        """Items received from the broker but not yet taken by a work loop."""
+        ...
+
     def state(self) -> str:
         """``ok``, ``out-of-data``, ``backpressure`` or ``upstream-error`` (status ioState.work.input)."""
         ...

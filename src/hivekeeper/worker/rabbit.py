@@ -1,9 +1,10 @@
 """RabbitMQ transports for workers: control bus, work input (manual acks) and output (confirms).
 
-One robust connection per worker (aio-pika reconnects and re-declares what it declared), with a
-channel per concern: control, consuming (its prefetch bounds what is in flight), publishing (with
-publisher confirms, so ``publish`` returns only when the broker has the item; concurrent publishes
-share confirm round trips). Declarations are idempotent: the operator declares the same topology,
+The control plane uses aio-pika's robust connection (it reconnects and re-declares by itself); the
+work plane, which carries every item, uses the lean client in ``worker.amqp`` on its own connection
+(decision 0003), reopened by :class:`WorkLink`. Consuming: manual acks, prefetch bounds what is in
+flight. Publishing: persistent, ``mandatory``, publisher confirms, so ``publish`` returns only when
+the broker has the item. Declarations are idempotent: the operator declares the same topology,
 and a worker run with ``hivekeeper run --broker`` declares it itself.
 """
 
@@ -23,6 +24,7 @@ from aio_pika.abc import (
 )
 
 from hivekeeper.protocol import naming
+from hivekeeper.worker.amqp.connection import AmqpConnection, AmqpError, Channel
 from hivekeeper.worker.ports import ControlHandler, Delivery
 from hivekeeper.worker.runtime import Identity
 
@@ -78,101 +80,183 @@ class RabbitControlBus:
                 await self._channel.close()
 
 
-class RabbitSource:
-    """Consumes a work queue with manual acks; ``pause`` cancels the consumer so messages stay queued."""
+class WorkLink:
+    """The worker's work-plane connection (lean AMQP client), reopened with backoff when it drops."""
 
-    def __init__(self, connection: AbstractRobustConnection, swarm: str, queue: str, prefetch: int) -> None:
-        self._connection = connection
-        self._swarm = swarm
+    BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+    def __init__(self, url: str, swarm: str) -> None:
+        self._url = url
+        self.swarm = swarm
+        self._connection: AmqpConnection | None = None
+        self._lock = asyncio.Lock()
+        self.reconnects = 0
+
+    async def connection(self) -> AmqpConnection:
+        current = self._connection
+        if current is not None and not current.lost.done():
+            return current
+        async with self._lock:
+            if self._connection is not None and not self._connection.lost.done():
+                return self._connection
+            attempt = 0
+            while True:
+                try:
+                    self._connection = await AmqpConnection.open(self._url)
+                    break
+                except (OSError, AmqpError, TimeoutError) as exc:
+                    delay = self.BACKOFF[min(attempt, len(self.BACKOFF) - 1)]
+                    if attempt == 0 or attempt % 10 == 0:
+                        log.warning(
+                            "work-plane connection failed (%s); retrying every %.1fs", type(exc).__name__, delay
+                        )
+                    attempt += 1
+                    await asyncio.sleep(delay)
+            if current is not None:
+                self.reconnects += 1
+            return self._connection
+
+    async def declare(self, channel: Channel, queue: str) -> None:
+        exchange = naming.work_exchange(self.swarm)
+        await channel.exchange_declare(exchange)
+        await channel.queue_declare(queue)
+        await channel.queue_bind(queue, exchange, queue)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+
+class RabbitSource:
+    """Consumes a work queue with manual acks; ``pause`` cancels the consumer so messages stay queued.
+
+    When the connection drops, deliveries not yet acknowledged are void (the broker redelivers them)
+    and, if the worker is enabled, the source reconnects and consumes again by itself.
+    """
+
+    def __init__(self, link: WorkLink, queue: str, prefetch: int) -> None:
+        self._link = link
         self._queue_name = queue
         self._prefetch = prefetch
-        self._channel: AbstractChannel | None = None
-        self._queue: AbstractQueue | None = None
+        self._channel: Channel | None = None
         self._tag: str | None = None
-        self._buffer: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._buffer: asyncio.Queue[tuple[Channel, int, bytes]] = asyncio.Queue()
         self._seq = 0
+        self._consuming = False
+        self._watch: asyncio.Task[None] | None = None
         self._error = False
 
-    async def _ensure(self) -> AbstractQueue:
-        if self._queue is None:
-            self._channel = await self._connection.channel()
-            await self._channel.set_qos(prefetch_count=self._prefetch)
-            self._queue = await declare_work_queue(self._channel, self._swarm, self._queue_name)
-        return self._queue
+    def _on_delivery(self, tag: int, redelivered: bool, body: bytes) -> None:
+        assert self._channel is not None
+        self._buffer.put_nowait((self._channel, tag, body))
 
     async def get(self) -> Delivery:
-        message = await self._buffer.get()
+        channel, tag, body = await self._buffer.get()
         self._seq += 1
 
         async def ack() -> None:
-            try:
-                await message.ack()
-            except Exception:  # the channel died; the broker will redeliver, which is the safe outcome
-                self._error = True
+            channel.ack(tag)
 
         async def reject(requeue: bool) -> None:
-            with contextlib.suppress(Exception):
-                await message.nack(requeue=requeue)
+            channel.nack(tag, requeue)
 
-        return Delivery(message.body, self._seq, ack, reject)
+        return Delivery(body, self._seq, ack, reject)
+
+    async def _start_consuming(self) -> None:
+        connection = await self._link.connection()
+        channel = await connection.channel(prefetch=self._prefetch)
+        await self._link.declare(channel, self._queue_name)
+        self._channel = channel
+        self._tag = await channel.consume(self._queue_name, self._on_delivery)
+        self._error = False
+        if self._watch is None or self._watch.done():
+            self._watch = asyncio.create_task(self._watch_connection(connection), name="work-source-watch")
+
+    async def _watch_connection(self, connection: AmqpConnection) -> None:
+        # shield: cancelling this watcher must not cancel the connection's own `lost` future
+        reason = await asyncio.shield(connection.lost)
+        while not self._buffer.empty():  # their delivery tags died with the channel
+            self._buffer.get_nowait()
+        self._channel, self._tag = None, None
+        if not self._consuming:
+            return
+        self._error = True
+        log.warning("work input lost its connection (%s); reconnecting", reason)
+        while self._consuming:
+            try:
+                await self._start_consuming()
+                return
+            except (AmqpError, OSError):
+                await asyncio.sleep(1.0)
 
     async def pause(self) -> None:
-        if self._queue is not None and self._tag is not None:
-            with contextlib.suppress(Exception):
-                await self._queue.cancel(self._tag)
+        self._consuming = False
+        channel, tag = self._channel, self._tag
+        if channel is not None and tag is not None:
+            with contextlib.suppress(AmqpError):
+                await channel.cancel(tag)
             self._tag = None
-        while not self._buffer.empty():  # delivered but not taken: back to the queue, in order
-            message = self._buffer.get_nowait()
-            with contextlib.suppress(Exception):
-                await message.nack(requeue=True)
+        while not self._buffer.empty():  # delivered but not taken: back to the queue
+            owner, delivery_tag, _ = self._buffer.get_nowait()
+            owner.nack(delivery_tag, requeue=True)
+        if channel is not None and channel.closed is None:
+            # A round trip on the same channel: once it returns, the broker has handled the nacks
+            # above, so the queue depth already counts those items again.
+            with contextlib.suppress(AmqpError):
+                await channel.qos(self._prefetch)
+
+    def buffered(self) -> int:
+        """Items delivered to this worker but not yet taken by a work loop."""
+        return self._buffer.qsize()
 
     async def resume(self) -> None:
-        queue = await self._ensure()
+        self._consuming = True
         if self._tag is None:
-            self._tag = await queue.consume(self._buffer.put, no_ack=False)
+            await self._start_consuming()
 
     def state(self) -> str:
-        if self._error or (self._channel is not None and self._channel.is_closed):
-            return "upstream-error"
-        return "ok"
+        return "upstream-error" if self._error else "ok"
 
     async def close(self) -> None:
         await self.pause()
-        if self._channel is not None:
-            with contextlib.suppress(Exception):
-                await self._channel.close()
+        if self._watch is not None:
+            self._watch.cancel()
 
 
 class RabbitSink:
-    """Publishes to the swarm's work exchange with publisher confirms and ``mandatory`` routing."""
+    """Publishes to the swarm's work exchange, persistent and ``mandatory``, with publisher confirms.
 
-    def __init__(self, connection: AbstractRobustConnection, swarm: str, routing_key: str) -> None:
-        self._connection = connection
-        self._swarm = swarm
+    ``publish`` returns when the broker confirmed the item; concurrent publishes share round trips
+    (their frames go out in one write and confirms come back together).
+    """
+
+    def __init__(self, link: WorkLink, routing_key: str) -> None:
+        self._link = link
         self._routing_key = routing_key
-        self._exchange: AbstractExchange | None = None
+        self._exchange = naming.work_exchange(link.swarm)
+        self._channel: Channel | None = None
         self._lock = asyncio.Lock()
         self._failing = False
 
-    async def _ensure(self) -> AbstractExchange:
-        if self._exchange is None:
-            async with self._lock:
-                if self._exchange is None:
-                    channel = await self._connection.channel(publisher_confirms=True)
-                    await declare_work_queue(channel, self._swarm, self._routing_key)
-                    self._exchange = await channel.declare_exchange(
-                        naming.work_exchange(self._swarm), aio_pika.ExchangeType.TOPIC, durable=True
-                    )
-        return self._exchange
+    async def _ensure(self) -> Channel:
+        channel = self._channel
+        if channel is not None and channel.closed is None:
+            return channel
+        async with self._lock:
+            if self._channel is None or self._channel.closed is not None:
+                connection = await self._link.connection()
+                channel = await connection.channel(confirms=True)
+                await self._link.declare(channel, self._routing_key)
+                self._channel = channel
+            return self._channel
 
     async def publish(self, body: bytes) -> None:
-        exchange = await self._ensure()
-        message = aio_pika.Message(
-            body, content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT
-        )
+        channel = self._channel
+        if channel is None or channel.closed is not None:
+            channel = await self._ensure()
         try:
-            await exchange.publish(message, routing_key=self._routing_key, mandatory=True)
-        except Exception:
+            await channel.publish(self._exchange, self._routing_key, body)
+        except AmqpError:
             self._failing = True
             raise
         self._failing = False
@@ -185,12 +269,13 @@ class RabbitSink:
 
 
 class RabbitTransports:
-    """What a worker needs from RabbitMQ, built on one robust connection."""
+    """What a worker needs from RabbitMQ: aio-pika for the (quiet) control plane, the lean client for work."""
 
-    def __init__(self, connection: AbstractRobustConnection, swarm: str) -> None:
+    def __init__(self, connection: AbstractRobustConnection, swarm: str, url: str) -> None:
         self.connection = connection
         self.swarm = swarm
         self._control = RabbitControlBus(connection)
+        self.link = WorkLink(url, swarm)
 
     @property
     def control(self) -> RabbitControlBus:
@@ -198,13 +283,14 @@ class RabbitTransports:
 
     def source(self, identity: Identity, prefetch: int) -> RabbitSource:
         assert identity.work_in is not None, f"role {identity.role} has no work.in queue"
-        return RabbitSource(self.connection, self.swarm, identity.work_in, prefetch)
+        return RabbitSource(self.link, identity.work_in, prefetch)
 
     def sink(self, identity: Identity) -> RabbitSink:
         assert identity.work_out is not None, f"role {identity.role} has no work.out queue"
-        return RabbitSink(self.connection, self.swarm, identity.work_out)
+        return RabbitSink(self.link, identity.work_out)
 
     async def close(self) -> None:
         await self._control.close()
+        await self.link.close()
         with contextlib.suppress(Exception):
             await self.connection.close()

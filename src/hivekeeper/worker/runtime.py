@@ -44,6 +44,9 @@ DEFAULT_CONCURRENCY = 64
 
 SIGNAL_TYPES = ("config-update", "status-request")
 
+DRAIN_ON_DISABLE = 10.0
+"""Seconds a disable waits for items in flight before answering (slow SUTs may take this long)."""
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -110,6 +113,8 @@ class Worker:
         self.source: WorkSource = self._build_source()
         self.sink: WorkSink | None = transports.sink(identity) if self.state.output_type == "RABBITMQ" else None
         self._enabled = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._draining = False
         self._loops = _Loops()
         self._throttle = AlertThrottle()
         self._background: list[asyncio.Task[None]] = []
@@ -214,6 +219,8 @@ class Worker:
                     stats.processed += 1
                 finally:
                     stats.in_flight -= 1
+                    if self._draining:
+                        self._settled_one()
                 continue
             if not self._enabled.is_set():
                 await delivery.requeue()
@@ -249,7 +256,7 @@ class Worker:
                 return
             if result is not None and self.sink is not None:
                 result.observability.hops.append(
-                    Hop(
+                    Hop.model_construct(
                         service=self.identity.role,
                         instance=self.identity.instance,
                         receivedAt=received or now(),
@@ -273,6 +280,8 @@ class Worker:
                 await delivery.ack()
         finally:
             stats.in_flight -= 1
+            if self._draining:
+                self._settled_one()
 
     async def _drop(self, delivery: Delivery, code: str, message: str, context: dict[str, Any]) -> None:
         self.stats.dropped += 1
@@ -358,6 +367,23 @@ class Worker:
         elif not new_state.enabled and self._enabled.is_set():
             self._enabled.clear()
             await self.source.pause()
+            await self._drain(DRAIN_ON_DISABLE)
+
+    async def _drain(self, timeout: float) -> None:
+        """Wait (bounded) for items in flight to finish, so that "disabled" means nothing is moving."""
+        if self.stats.in_flight == 0:
+            return
+        self._drained.clear()
+        self._draining = True
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), timeout)
+        finally:
+            self._draining = False
+
+    def _settled_one(self) -> None:
+        if self._draining and self.stats.in_flight == 0:
+            self._drained.set()
 
     async def _answer(
         self,

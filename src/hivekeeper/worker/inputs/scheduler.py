@@ -43,6 +43,9 @@ class SchedulerSource:
                     return
                 await asyncio.sleep(min(self.pacer.seconds_until_next(), _MAX_SLEEP))
 
+    def buffered(self) -> int:
+        return 0
+
     async def pause(self) -> None:
         self._running.clear()
         # Granted ticks nobody took are not items: give them back to the maxMessages count.
