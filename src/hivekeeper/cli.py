@@ -101,6 +101,7 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--sut", metavar="URL", help="aim sut.endpoints.default at this base URL")
     run.add_argument("--broker", metavar="AMQP_URL", help="use this RabbitMQ instead of in-memory queues")
+    run.add_argument("--redis", metavar="REDIS_URL", help="keep sequence() counters in this Redis")
     run.add_argument("--interval", type=float, default=1.0, help="progress refresh in seconds")
     run.set_defaults(func=_run)
 

@@ -127,3 +127,20 @@ def test_a_bad_role_config_names_the_role_and_key(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "spec.roles[caller].config" in done.stderr
     assert "threadCont: unknown key for role processor" in done.stderr
+
+
+async def test_generator_replicas_share_one_sequence_in_a_local_run() -> None:
+    from testbench.scripted_http import scripted_server
+
+    async with scripted_server() as server:
+        roles = [
+            {"name": "gen", "role": "generator", "replicas": 2, "work": {"out": "call"},
+             "config": {"inputs": {"scheduler": {"ratePerSec": 500, "maxMessages": 50}},
+                        "message": {"bodyType": "HTTP", "method": "GET", "path": "/seq/{{ sequence('ids') }}"}}},
+            {"name": "p", "role": "processor", "work": {"in": "call"}, "config": {"baseUrl": server.url}},
+        ]
+        swarm = Swarm.model_validate({"apiVersion": "hivekeeper.io/v1alpha1", "kind": "Swarm",
+                                      "metadata": {"name": "seq"}, "spec": {"roles": roles}})
+        await run(swarm, RunOptions(duration=1.0, out=io.StringIO()))
+    numbers = sorted(int(r.split(b" ")[1].rsplit(b"/", 1)[1]) for r in server.requests)
+    assert numbers == list(range(1, 101))

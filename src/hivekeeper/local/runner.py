@@ -26,9 +26,11 @@ from hivekeeper.local.controller import LocalController
 from hivekeeper.local.progress import RoleRow, summary, table
 from hivekeeper.local.transports import BrokerTransports, MemoryTransports
 from hivekeeper.protocol import naming
+from hivekeeper.templating.helpers import MemorySequences, Sequences
 from hivekeeper.worker import config as cfg
 from hivekeeper.worker.memory import MemoryBroker
 from hivekeeper.worker.runtime import Identity, Worker
+from hivekeeper.worker.sequences import RedisSequences
 from hivekeeper.worker.stats import Histogram
 
 DRAIN_SECONDS = 5.0
@@ -45,6 +47,8 @@ class RunOptions:
     demo_sut: bool = False
     broker_url: str | None = None
     """Run the workers against this RabbitMQ instead of in-memory queues."""
+    redis_url: str | None = None
+    """Keep sequence() counters in this Redis instead of in memory."""
     interval: float = 1.0
     out: TextIO = field(default_factory=lambda: sys.stdout)
     live: bool | None = None
@@ -133,8 +137,10 @@ class LocalSwarm:
         return queued or any(w.stats.in_flight or w.source.buffered() for ws in self.workers.values() for w in ws)
 
 
-async def build(swarm: Swarm, broker_url: str | None = None) -> LocalSwarm:
+async def build(swarm: Swarm, broker_url: str | None = None, redis_url: str | None = None) -> LocalSwarm:
     name = swarm.metadata.name
+    # One counter store for the whole swarm: sequence() numbers never repeat across roles or replicas.
+    sequences: Sequences = RedisSequences(redis_url) if redis_url else MemorySequences()
     transports: MemoryTransports | BrokerTransports
     if broker_url:
         transports = await BrokerTransports.connect(broker_url, name)
@@ -165,7 +171,7 @@ async def build(swarm: Swarm, broker_url: str | None = None) -> LocalSwarm:
                 run_id=f"local-{os.getpid()}",
             )
             try:
-                workers[spec.name].append(Worker(identity, bootstrap, transports))
+                workers[spec.name].append(Worker(identity, bootstrap, transports, sequences=sequences))
             except cfg.ConfigError as exc:
                 raise RunError(f"spec.roles[{spec.name}].config: {exc}") from exc
     return LocalSwarm(swarm, transports, workers, controller)
@@ -230,7 +236,7 @@ async def show_progress(local: LocalSwarm, options: RunOptions, stop: asyncio.Ev
 
 async def run(swarm: Swarm, options: RunOptions, stop: asyncio.Event | None = None) -> dict[str, Any]:
     """Run ``swarm`` until ``options.duration`` passes or ``stop`` is set; return the JSON summary."""
-    local = await build(swarm, options.broker_url)
+    local = await build(swarm, options.broker_url, options.redis_url)
     out = options.out
     live = options.live if options.live is not None else out.isatty()
     await local.controller.start()

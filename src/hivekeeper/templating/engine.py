@@ -39,15 +39,26 @@ class TemplateEngine:
 
     def __init__(self, sequences: helpers.Sequences | None = None) -> None:
         self.picks = helpers.SeededPicks()
-        self._env = ImmutableSandboxedEnvironment(
+        self.sequences = sequences or helpers.MemorySequences()
+        self._env = self._environment(enable_async=False)
+        # Templates that call sequence() need an awaited helper (Redis INCR), so they compile in an
+        # async environment; everything else stays on the cheaper synchronous one.
+        self._async_env = self._environment(enable_async=True)
+        self._async_env.globals["sequence"] = self.sequences.next
+        self._env.globals["sequence"] = _sequence_needs_async
+        self._cache: OrderedDict[tuple[str, str], jinja2.Template] = OrderedDict()
+
+    def _environment(self, *, enable_async: bool) -> ImmutableSandboxedEnvironment:
+        env = ImmutableSandboxedEnvironment(
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,
             cache_size=0,  # we cache compiled templates ourselves, keyed by name and source
+            enable_async=enable_async,
         )
-        self._env.globals.update(helpers.globals_for(self.picks, sequences or helpers.MemorySequences()))
-        self._env.filters.update(helpers.FILTERS)
-        self._cache: OrderedDict[tuple[str, str], jinja2.Template] = OrderedDict()
+        env.globals.update(helpers.globals_for(self.picks))
+        env.filters.update(helpers.FILTERS)
+        return env
 
     def compile(self, name: str, source: str) -> jinja2.Template:
         """The compiled template for ``source``; syntax errors name the template and line."""
@@ -56,8 +67,9 @@ class TemplateEngine:
         if template is not None:
             self._cache.move_to_end(key)
             return template
+        env = self._async_env if helpers.uses_sequence(source) else self._env
         try:
-            template = self._env.from_string(source)
+            template = env.from_string(source)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(name, exc.lineno, f"syntax error: {exc.message}") from exc
         template.name = name
@@ -67,9 +79,15 @@ class TemplateEngine:
         return template
 
     def render(self, name: str, source: str, context: dict[str, Any]) -> str:
-        """Render ``source`` with ``context``; any failure becomes a :class:`TemplateError`."""
+        """Render ``source`` with ``context``; any failure becomes a :class:`TemplateError`.
+
+        For templates rendered per item use :meth:`render_async`, which also supports ``sequence``.
+        """
         if "{" not in source:
             return source  # a literal: nothing to compile or render
+        if helpers.uses_sequence(source):
+            raise TemplateError(name, None, "sequence() cannot be used here (this value is rendered once, when "
+                                "the config is applied); use it in message or request templates")
         template = self.compile(name, source)
         try:
             return template.render(context)
@@ -82,6 +100,24 @@ class TemplateEngine:
         except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
             raise TemplateError(name, _template_line(), f"{type(exc).__name__}: {exc}") from exc
 
+    async def render_async(self, name: str, source: str, context: dict[str, Any]) -> str:
+        """Render a per-item template; ``sequence(...)`` is awaited (Redis INCR in a cluster)."""
+        if "{" not in source or not helpers.uses_sequence(source):
+            return self.render(name, source, context)
+        template = self.compile(name, source)
+        try:
+            return await template.render_async(context)
+        except jinja2.UndefinedError as exc:
+            raise TemplateError(name, _template_line(), f"{_undefined(exc)}") from exc
+        except helpers.HelperError as exc:
+            raise TemplateError(name, _template_line(), str(exc)) from exc
+        except SecurityError as exc:
+            raise TemplateError(name, _template_line(), f"not allowed in the sandbox: {exc}") from exc
+        except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+            raise TemplateError(name, _template_line(), f"{type(exc).__name__}: {exc}") from exc
+        except (OSError, ConnectionError) as exc:
+            raise TemplateError(name, _template_line(), f"sequence store unavailable: {exc}") from exc
+
     def reseed(self) -> None:
         """Restart every ``pickWeightedSeeded`` stream (config-update ``templating.reseed``)."""
         self.picks.reseed()
@@ -89,6 +125,10 @@ class TemplateEngine:
     def validate(self, name: str, source: str) -> None:
         """Compile only: raise :class:`TemplateError` for syntax errors."""
         self.compile(name, source)
+
+
+def _sequence_needs_async(*args: Any) -> Any:
+    raise helpers.HelperError("sequence() is only available in templates rendered per item")
 
 
 def _template_line() -> int | None:

@@ -27,18 +27,19 @@ class HelperError(ValueError):
 
 
 class Sequences(Protocol):
-    """Monotonic named counters (``sequence('orders')`` → 1, 2, 3, ...)."""
+    """Monotonic named counters (``sequence('orders')`` → 1, 2, 3, ...), shared by every worker that
+    uses the same store (Redis ``INCR`` in a cluster)."""
 
-    def next(self, key: str) -> int: ...
+    async def next(self, key: str) -> int: ...
 
 
 class MemorySequences:
-    """Per-process counters: the in-memory twin of the Redis-backed sequences."""
+    """Counters in this process: the in-memory twin of the Redis-backed sequences."""
 
     def __init__(self) -> None:
         self._values: dict[str, int] = {}
 
-    def next(self, key: str) -> int:
+    async def next(self, key: str) -> int:
         value = self._values.get(key, 0) + 1
         self._values[key] = value
         return value
@@ -244,15 +245,22 @@ def to_json(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
-def globals_for(picks: SeededPicks, sequences: Sequences) -> dict[str, Callable[..., Any]]:
-    """The helper functions as template globals (camelCase, PocketHive-compatible names)."""
+def uses_sequence(source: str) -> bool:
+    """Whether a template calls ``sequence(`` (it then renders asynchronously, see the engine)."""
+    return "sequence(" in source
+
+
+def globals_for(picks: SeededPicks) -> dict[str, Callable[..., Any]]:
+    """The helper functions as template globals (camelCase, PocketHive-compatible names).
+
+    ``sequence`` is not here: it is awaited, so only the engine's asynchronous environment has it.
+    """
     return {
         "uuid": lambda: str(uuid.uuid4()),
         "randInt": rand_int,
         "randLong": rand_int,
         "pickWeighted": pick_weighted,
         "pickWeightedSeeded": picks.pick,
-        "sequence": sequences.next,
         "now": now,
         "nowIso": lambda: date_format(None),
         "dateFormat": date_format,

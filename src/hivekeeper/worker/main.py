@@ -15,6 +15,7 @@ from hivekeeper.worker import logs, rabbit
 from hivekeeper.worker.env import EnvError, WorkerEnv
 from hivekeeper.worker.metrics import registry_for
 from hivekeeper.worker.runtime import Identity, Worker
+from hivekeeper.worker.sequences import RedisSequences
 
 log = logging.getLogger("hivekeeper.worker")
 
@@ -31,7 +32,9 @@ async def serve(env: WorkerEnv, stop: asyncio.Event) -> None:
     )
     connection = await rabbit.connect(env.amqp_url)
     transports = rabbit.RabbitTransports(connection, env.swarm, env.amqp_url)
-    worker = Worker(identity, env.config, transports, status_interval=env.status_interval)
+    # sequence() counters live in Redis when the worker has one, so that every replica shares them.
+    sequences = RedisSequences(env.redis_url) if env.redis_url else None
+    worker = Worker(identity, env.config, transports, status_interval=env.status_interval, sequences=sequences)
     if env.metrics_port:
         start_http_server(env.metrics_port, registry=registry_for(worker))
     await worker.start()
@@ -40,6 +43,8 @@ async def serve(env: WorkerEnv, stop: asyncio.Event) -> None:
     finally:
         await worker.stop()
         await transports.close()
+        if sequences is not None:
+            await sequences.close()
 
 
 def main() -> int:

@@ -24,6 +24,7 @@ from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import Hop, WorkItem, WorkItemError, now, parse
 from hivekeeper.templating.engine import TemplateEngine, TemplateError
+from hivekeeper.templating.helpers import Sequences
 from hivekeeper.worker import config as cfg
 from hivekeeper.worker.alerts import AlertThrottle
 from hivekeeper.worker.control import WorkerState, apply_update
@@ -100,12 +101,13 @@ class Worker:
         *,
         status_interval: float = 5.0,
         clock: Callable[[], float] | None = None,
+        sequences: Sequences | None = None,
     ) -> None:
         self.identity = identity
         self.transports = transports
         self.status_interval = status_interval
         self.state = WorkerState.bootstrap(identity.kind, bootstrap, has_out=identity.work_out is not None)
-        self.engine = TemplateEngine()
+        self.engine = TemplateEngine(sequences)
         self.stats = RoleStats()
         self.http: HttpClient | None = None
         self.role: Role = self._build_role(self.state)

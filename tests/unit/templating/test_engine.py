@@ -49,7 +49,7 @@ def test_helpers_produce_what_they_promise(engine: TemplateEngine) -> None:
         "t",
         "{{ uuid() }}|{{ randInt(3, 3) }}|{{ sha256('a') }}|{{ md5('a') }}|{{ base64('hi') }}|"
         "{{ hmacSha256('k', 'v') }}|{{ jsonPointer(payload, '/a/0/b') }}|{{ regexExtract('id=42;', 'id=(\\\\d+)') }}|"
-        "{{ sequence('n') }},{{ sequence('n') }}|{{ dateFormat('2026-01-02T03:04:05Z', 'yyyy-MM-dd HH:mm') }}",
+        "{{ dateFormat('2026-01-02T03:04:05Z', 'yyyy-MM-dd HH:mm') }}",
         {"payload": {"a": [{"b": "deep"}]}},
     )
     parts = out.split("|")
@@ -62,7 +62,6 @@ def test_helpers_produce_what_they_promise(engine: TemplateEngine) -> None:
         hmac.new(b"k", b"v", hashlib.sha256).hexdigest(),
         "deep",
         "42",
-        "1,2",
         "2026-01-02 03:04",
     ]
 
@@ -104,3 +103,14 @@ def test_a_bad_helper_call_explains_the_fix(engine: TemplateEngine, source: str,
 def test_the_sandbox_refuses_internals(engine: TemplateEngine) -> None:
     with pytest.raises(TemplateError, match="not allowed in the sandbox"):
         engine.render("t", "{{ payload.__class__.__mro__ }}", {"payload": {}})
+
+
+async def test_sequence_counts_per_key_when_rendered_per_item(engine: TemplateEngine) -> None:
+    source = "order-{{ sequence('orders') }}/{{ sequence('other') }}"
+    rendered = [await engine.render_async("t", source, {}) for _ in range(3)]
+    assert rendered == ["order-1/1", "order-2/2", "order-3/3"]
+
+
+def test_sequence_is_refused_where_a_value_is_rendered_once(engine: TemplateEngine) -> None:
+    with pytest.raises(TemplateError, match=r"sequence\(\) cannot be used here"):
+        engine.render("baseUrl", "http://x/{{ sequence('n') }}", {})

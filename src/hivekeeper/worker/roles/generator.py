@@ -38,7 +38,7 @@ class Generator:
         engine = self.deps.engine
         message = self.config.message
         context = template_context(item, self._vars, self._sut)
-        body = engine.render("message.body", message.body, context)
+        body = await engine.render_async("message.body", message.body, context)
         headers: dict[str, Any] = dict(item.headers) if item is not None else {}
         headers["x-ph-seq"] = seq
         if message.headers:
@@ -46,15 +46,15 @@ class Generator:
                 headers.update(message.headers)
             else:
                 for name, source in message.headers.items():
-                    headers[name] = engine.render(f"message.headers.{name}", source, context)
+                    headers[name] = await engine.render_async(f"message.headers.{name}", source, context)
         if self._vars:
             headers["vars"] = self._vars
         if message.bodyType == "HTTP":
             envelope = {
                 "kind": "http.request",
                 "request": {
-                    "method": engine.render("message.method", message.method, context),
-                    "path": engine.render("message.path", message.path, context),
+                    "method": await engine.render_async("message.method", message.method, context),
+                    "path": await engine.render_async("message.path", message.path, context),
                     "headers": {k: v for k, v in headers.items() if isinstance(v, str)},
                     "body": body,
                 },

@@ -136,9 +136,9 @@ class Processor:
             direct = self.config.request
             context = template_context(None, self.config.vars, self._sut)
             engine = self.deps.engine
-            target = engine.render("request.path", direct.path, context)
-            headers = {k: engine.render(f"request.headers.{k}", v, context) for k, v in direct.headers.items()}
-            body = engine.render("request.body", direct.body, context) if direct.body is not None else None
+            target = await engine.render_async("request.path", direct.path, context)
+            headers = {k: await engine.render_async(f"request.headers.{k}", v, context) for k, v in direct.headers.items()}
+            body = await engine.render_async("request.body", direct.body, context) if direct.body is not None else None
             raw = serialise_request(
                 method,
                 self.origin.target(target),

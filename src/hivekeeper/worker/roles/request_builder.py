@@ -89,15 +89,15 @@ class RequestBuilder:
         engine = self.deps.engine
         context = template_context(item, self.config.vars, self._sut)
         request: dict[str, Any] = {
-            "method": engine.render(f"{key} method", template.method, context).upper(),
-            "path": engine.render(f"{key} pathTemplate", template.pathTemplate, context),
+            "method": (await engine.render_async(f"{key} method", template.method, context)).upper(),
+            "path": await engine.render_async(f"{key} pathTemplate", template.pathTemplate, context),
             "headers": {
-                name: engine.render(f"{key} headersTemplate.{name}", source, context)
+                name: await engine.render_async(f"{key} headersTemplate.{name}", source, context)
                 for name, source in template.headersTemplate.items()
             },
         }
         if template.bodyTemplate is not None:
-            request["body"] = engine.render(f"{key} bodyTemplate", template.bodyTemplate, context)
+            request["body"] = await engine.render_async(f"{key} bodyTemplate", template.bodyTemplate, context)
         payload = orjson.dumps({"kind": "http.request", "request": request}).decode()
         return item.with_step(
             payload, service=self.deps.role, instance=self.deps.instance, headers={"x-ph-template": key}

@@ -1,0 +1,26 @@
+"""sequence() numbers come from Redis INCR, so workers sharing a Redis never repeat a number."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from hivekeeper.templating.engine import TemplateEngine
+from hivekeeper.worker.sequences import RedisSequences
+
+pytestmark = pytest.mark.integration
+
+
+async def test_two_workers_share_one_counter_through_redis(redis_url: str) -> None:
+    key = f"it-{uuid.uuid4().hex[:8]}"
+    stores = [RedisSequences(redis_url), RedisSequences(redis_url)]
+    engines = [TemplateEngine(store) for store in stores]
+    try:
+        source = f"{{{{ sequence('{key}') }}}}"
+        rendered = await asyncio.gather(*(engines[i % 2].render_async("t", source, {}) for i in range(200)))
+        assert sorted(int(n) for n in rendered) == list(range(1, 201))
+    finally:
+        for store in stores:
+            await store.close()
