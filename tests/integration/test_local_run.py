@@ -134,13 +134,26 @@ async def test_generator_replicas_share_one_sequence_in_a_local_run() -> None:
 
     async with scripted_server() as server:
         roles = [
-            {"name": "gen", "role": "generator", "replicas": 2, "work": {"out": "call"},
-             "config": {"inputs": {"scheduler": {"ratePerSec": 500, "maxMessages": 50}},
-                        "message": {"bodyType": "HTTP", "method": "GET", "path": "/seq/{{ sequence('ids') }}"}}},
+            {
+                "name": "gen",
+                "role": "generator",
+                "replicas": 2,
+                "work": {"out": "call"},
+                "config": {
+                    "inputs": {"scheduler": {"ratePerSec": 500, "maxMessages": 50}},
+                    "message": {"bodyType": "HTTP", "method": "GET", "path": "/seq/{{ sequence('ids') }}"},
+                },
+            },
             {"name": "p", "role": "processor", "work": {"in": "call"}, "config": {"baseUrl": server.url}},
         ]
-        swarm = Swarm.model_validate({"apiVersion": "hivekeeper.io/v1alpha1", "kind": "Swarm",
-                                      "metadata": {"name": "seq"}, "spec": {"roles": roles}})
+        swarm = Swarm.model_validate(
+            {
+                "apiVersion": "hivekeeper.io/v1alpha1",
+                "kind": "Swarm",
+                "metadata": {"name": "seq"},
+                "spec": {"roles": roles},
+            }
+        )
         await run(swarm, RunOptions(duration=1.0, out=io.StringIO()))
     numbers = sorted(int(r.split(b" ")[1].rsplit(b"/", 1)[1]) for r in server.requests)
     assert numbers == list(range(1, 101))

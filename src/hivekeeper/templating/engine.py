@@ -86,8 +86,12 @@ class TemplateEngine:
         if "{" not in source:
             return source  # a literal: nothing to compile or render
         if helpers.uses_sequence(source):
-            raise TemplateError(name, None, "sequence() cannot be used here (this value is rendered once, when "
-                                "the config is applied); use it in message or request templates")
+            raise TemplateError(
+                name,
+                None,
+                "sequence() cannot be used here (this value is rendered once, when "
+                "the config is applied); use it in message or request templates",
+            )
         template = self.compile(name, source)
         try:
             return template.render(context)

@@ -137,7 +137,9 @@ class Processor:
             context = template_context(None, self.config.vars, self._sut)
             engine = self.deps.engine
             target = await engine.render_async("request.path", direct.path, context)
-            headers = {k: await engine.render_async(f"request.headers.{k}", v, context) for k, v in direct.headers.items()}
+            headers = {
+                k: await engine.render_async(f"request.headers.{k}", v, context) for k, v in direct.headers.items()
+            }
             body = await engine.render_async("request.body", direct.body, context) if direct.body is not None else None
             raw = serialise_request(
                 method,
