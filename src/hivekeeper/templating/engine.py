@@ -8,7 +8,6 @@ a typo in a 10k-rps scenario fails loudly instead of sending empty fields.
 
 from __future__ import annotations
 
-import sys
 import traceback
 from collections import OrderedDict
 from typing import Any
@@ -95,14 +94,8 @@ class TemplateEngine:
         template = self.compile(name, source)
         try:
             return template.render(context)
-        except jinja2.UndefinedError as exc:
-            raise TemplateError(name, _template_line(), f"{_undefined(exc)}") from exc
-        except helpers.HelperError as exc:
-            raise TemplateError(name, _template_line(), str(exc)) from exc
-        except SecurityError as exc:
-            raise TemplateError(name, _template_line(), f"not allowed in the sandbox: {exc}") from exc
-        except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-            raise TemplateError(name, _template_line(), f"{type(exc).__name__}: {exc}") from exc
+        except _RENDER_ERRORS as exc:
+            raise _template_error(name, exc) from exc
 
     async def render_async(self, name: str, source: str, context: dict[str, Any]) -> str:
         """Render a per-item template; ``sequence(...)`` is awaited (Redis INCR in a cluster)."""
@@ -111,16 +104,8 @@ class TemplateEngine:
         template = self.compile(name, source)
         try:
             return await template.render_async(context)
-        except jinja2.UndefinedError as exc:
-            raise TemplateError(name, _template_line(), f"{_undefined(exc)}") from exc
-        except helpers.HelperError as exc:
-            raise TemplateError(name, _template_line(), str(exc)) from exc
-        except SecurityError as exc:
-            raise TemplateError(name, _template_line(), f"not allowed in the sandbox: {exc}") from exc
-        except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-            raise TemplateError(name, _template_line(), f"{type(exc).__name__}: {exc}") from exc
-        except (OSError, ConnectionError) as exc:
-            raise TemplateError(name, _template_line(), f"sequence store unavailable: {exc}") from exc
+        except (*_RENDER_ERRORS, OSError) as exc:
+            raise _template_error(name, exc) from exc
 
     def reseed(self) -> None:
         """Restart every ``pickWeightedSeeded`` stream (config-update ``templating.reseed``)."""
@@ -135,11 +120,28 @@ def _sequence_needs_async(*args: Any) -> Any:
     raise helpers.HelperError("sequence() is only available in templates rendered per item")
 
 
-def _template_line() -> int | None:
+_RENDER_ERRORS = (jinja2.UndefinedError, SecurityError, TypeError, ValueError, ArithmeticError, LookupError)
+"""What a template can raise while rendering (helper errors are ValueErrors)."""
+
+
+def _template_error(name: str, exc: BaseException) -> TemplateError:
+    """The :class:`TemplateError` for ``exc``, naming the template, the line and the cause."""
+    line = _template_line(exc)
+    if isinstance(exc, jinja2.UndefinedError):
+        return TemplateError(name, line, _undefined(exc))
+    if isinstance(exc, helpers.HelperError):
+        return TemplateError(name, line, str(exc))
+    if isinstance(exc, SecurityError):
+        return TemplateError(name, line, f"not allowed in the sandbox: {exc}")
+    if isinstance(exc, OSError):  # ConnectionError included: the sequence store is unreachable
+        return TemplateError(name, line, f"sequence store unavailable: {exc}")
+    return TemplateError(name, line, f"{type(exc).__name__}: {exc}")
+
+
+def _template_line(exc: BaseException) -> int | None:
     """The line inside the template where rendering failed, from Jinja2's rewritten traceback."""
-    tb = sys.exc_info()[2]
     line = None
-    for frame, lineno in traceback.walk_tb(tb):
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
         if frame.f_code.co_filename == "<template>":
             line = lineno
     return line

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from hivekeeper.api.manifests import field_path
 from hivekeeper.api.swarm import HttpTemplate, Sut
 
 
@@ -143,13 +144,6 @@ class ConfigError(ValueError):
         super().__init__(f"{role} config rejected: {text}")
 
 
-def _path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
-    return out or "(root)"
-
-
 def validate(role: str, raw: dict[str, Any]) -> CommonConfig:
     """Build the typed config of ``role`` or raise :class:`ConfigError` naming each problem."""
     model = CONFIG_MODELS.get(role)
@@ -165,5 +159,5 @@ def validate(role: str, raw: dict[str, Any]) -> CommonConfig:
             message = err["msg"]
             if err["type"] == "extra_forbidden":
                 message = f"unknown key for role {role}; check the spelling (keys are camelCase)"
-            problems.append((_path(err["loc"]), f"{message}{shown}"))
+            problems.append((field_path(err["loc"]) or "(root)", f"{message}{shown}"))
         raise ConfigError(role, problems) from exc

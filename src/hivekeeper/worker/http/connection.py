@@ -205,25 +205,24 @@ class HttpConnection(asyncio.Protocol):
     def _finish(self, *, keep_alive: bool) -> None:
         waiter = self._waiter
         self._waiter = None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        elif self._watch is not None:
-            self._watch.discard(self)
+        self._stop_clock()
         if waiter is not None and not waiter.done():
             body = b"".join(self._body) if len(self._body) != 1 else self._body[0]
             waiter.set_result(Response(self._status, self._headers, body, keep_alive))
         if not keep_alive:
             self.close()
 
-    def _fail(self, error: HttpError) -> None:
-        waiter = self._waiter
-        self._waiter = None
+    def _stop_clock(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         elif self._watch is not None:
             self._watch.discard(self)
+
+    def _fail(self, error: HttpError) -> None:
+        waiter = self._waiter
+        self._waiter = None
+        self._stop_clock()
         if waiter is not None and not waiter.done():
             waiter.set_exception(error)
         self.abort()
