@@ -157,3 +157,25 @@ async def test_generator_replicas_share_one_sequence_in_a_local_run() -> None:
         await run(swarm, RunOptions(duration=1.0, out=io.StringIO()))
     numbers = sorted(int(r.split(b" ")[1].rsplit(b"/", 1)[1]) for r in server.requests)
     assert numbers == list(range(1, 101))
+
+
+def test_ctrl_c_stops_the_run_with_a_summary_and_exit_code_zero() -> None:
+    import signal
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hivekeeper.cli", "run", "--demo-sut", "--interval", "0.5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:  # wait for the first progress block: the swarm is running
+        seen.append(line)
+        if line.startswith("--- quickstart at"):
+            break
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, "".join(seen) + rest
+    assert "swarm quickstart: ran" in rest
+    assert "caller status codes: 200:" in rest
