@@ -13,7 +13,7 @@ RUN_SECONDS ?= 5
 BENCH_SECONDS ?= 5
 
 
-.PHONY: help venv run test test-unit lint format services services-down cluster cluster-down bench-install bench schemas versions clean
+.PHONY: help venv run test test-unit lint format services services-down cluster cluster-down bench-install bench crds schemas versions clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -65,6 +65,10 @@ cluster-down: services-down ## same as services-down
 bench: $(STAMP) ## measure req/s side by side: wrk, vegeta, Locust, hivekeeper direct + pipeline, HTTP clients
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py --seconds $(BENCH_SECONDS) --clients --json .bench/bench.json
+
+crds: $(STAMP) ## regenerate crds/ from the API models (CI fails when they drift)
+	rm -f crds/*.yaml
+	$(BIN)/hivekeeper crds --out crds
 
 schemas: $(STAMP) ## regenerate docs/schemas from the protocol models
 	$(BIN)/hivekeeper schemas --out docs/schemas

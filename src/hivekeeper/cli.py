@@ -73,6 +73,20 @@ def _schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def _crds(args: argparse.Namespace) -> int:
+    from hivekeeper.api.crd import all_crds, render
+
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, crd in all_crds().items():
+            (out / name).write_text(render(crd))
+            print(f"wrote {out / name}")
+    else:
+        print("---\n".join(render(crd) for crd in all_crds().values()), end="")
+    return 0
+
+
 def _worker(args: argparse.Namespace) -> int:
     from hivekeeper.worker.main import main as worker_main
 
@@ -114,6 +128,10 @@ def parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run one worker (the container entry point; reads HIVEKEEPER_* env)")
     worker.set_defaults(func=_worker)
+
+    crds = sub.add_parser("crds", help="print the CustomResourceDefinitions (or write them with --out DIR)")
+    crds.add_argument("--out", help="write one file per CRD into DIR instead of printing")
+    crds.set_defaults(func=_crds)
 
     schemas = sub.add_parser("schemas", help="write the JSON Schemas of the wire formats")
     schemas.add_argument("--out", default="docs/schemas", help="directory (default: docs/schemas)")

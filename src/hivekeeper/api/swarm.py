@@ -1,7 +1,9 @@
 """The ``Swarm`` resource: a whole load-testing pipeline in one manifest.
 
 The same model is read by the operator (from the Kubernetes API) and by ``hivekeeper run`` (from a
-file). Field docstrings become the CRD descriptions that ``kubectl explain`` shows.
+file), and the CRD in ``crds/`` is generated from it (``make crds``): class docstrings and field
+descriptions become what ``kubectl explain`` shows, and the invariants checked here in Python are also
+CEL rules (``x-kubernetes-validations``) that the API server enforces.
 """
 
 from __future__ import annotations
@@ -10,9 +12,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hivekeeper.api.status import Condition, QueueStatus, RoleStatus, Totals
+
 BUILTIN_ROLES = ("generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator")
 BuiltinRole = Literal["generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator"]
 _ALIAS_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+MAX_ROLES = 32
+MAX_TEMPLATES = 128
+MAX_NAME = 63
+
+
+def _cel(*rules: tuple[str, str]) -> dict[str, Any]:
+    """JSON-schema extra carrying CEL rules into the CRD: (rule, message) pairs."""
+    return {"x-kubernetes-validations": [{"rule": rule, "message": message} for rule, message in rules]}
 
 
 class _Model(BaseModel):
@@ -22,7 +34,7 @@ class _Model(BaseModel):
 class Endpoint(_Model):
     """One endpoint of the system under test."""
 
-    baseUrl: str = Field(description="Base URL, e.g. `http://cards-api.perf.svc:8080`.")
+    baseUrl: str = Field(max_length=2048, description="Base URL, e.g. `http://cards-api.perf.svc:8080`.")
 
 
 class Sut(_Model):
@@ -34,8 +46,9 @@ class Sut(_Model):
 class HttpTemplate(_Model):
     """An HTTP call template, selected by `serviceId::callId` (the `x-ph-call-id` header of an item)."""
 
-    serviceId: str = Field(default="default", min_length=1, description="Namespace of the call id.")
-    callId: str = Field(min_length=1, description="Call id that items select with the `x-ph-call-id` header.")
+    serviceId: str = Field(default="default", min_length=1, max_length=MAX_NAME, description="Namespace of the call id.")
+    callId: str = Field(min_length=1, max_length=MAX_NAME,
+                        description="Call id that items select with the `x-ph-call-id` header.")
     protocol: Literal["HTTP"] = Field(default="HTTP", description="Only HTTP for now.")
     method: str = Field(default="GET", description="HTTP method; may be a template.")
     pathTemplate: str = Field(default="/", description="Path (joined to the processor's baseUrl) or absolute URL.")
@@ -51,23 +64,40 @@ class Work(_Model):
     """Which work queues a role consumes from and publishes to, by alias (queue `hivekeeper.<swarm>.<alias>`)."""
 
     in_: str | None = Field(
-        default=None, alias="in", pattern=_ALIAS_PATTERN, description="Alias of the queue this role consumes."
+        default=None, alias="in", pattern=_ALIAS_PATTERN, max_length=MAX_NAME, description="Alias of the queue this role consumes."
     )
     out: str | None = Field(
-        default=None, pattern=_ALIAS_PATTERN, description="Alias of the queue this role publishes to."
+        default=None, pattern=_ALIAS_PATTERN, max_length=MAX_NAME,
+        description="Alias of the queue this role publishes to."
     )
 
 
 class RoleSpec(_Model):
-    """One stage of the pipeline; becomes a WorkerRole and a Deployment."""
+    """One stage of the pipeline; becomes a WorkerRole and a Deployment of worker pods."""
 
-    name: str = Field(pattern=_ALIAS_PATTERN, description="Name of the stage, unique in the swarm.")
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True,
+        json_schema_extra=_cel(("has(self.role) != has(self.image)",
+                                "set exactly one of role (a built-in role) or image (a custom worker image)")),
+    )
+
+    name: str = Field(pattern=_ALIAS_PATTERN, max_length=MAX_NAME, description="Name of the stage, unique in the swarm.")
     role: BuiltinRole | None = Field(default=None, description="Built-in role the worker runs.")
     image: str | None = Field(default=None, description="Custom worker image speaking the hivekeeper protocol.")
     replicas: int = Field(default=1, ge=0, description="Worker instances (pods) of this stage.")
     work: Work = Field(default_factory=Work, description="Queue wiring by alias.")
     config: dict[str, Any] = Field(
-        default_factory=dict, description="Role configuration (live: edits reach workers as config-updates)."
+        default_factory=dict,
+        description="Role configuration; keys depend on the role (see docs/worker.md), e.g. inputs.scheduler."
+        "ratePerSec, message, threadCount, timeoutMs. Live: an edit reaches the running workers as a "
+        "config-update without restarting them; a rejected edit keeps the old config and shows the reason in "
+        "the ConfigApplied condition.",
+    )
+    resources: dict[str, Any] | None = Field(
+        default=None, description="Pod resources (requests/limits) of the workers; an edit rolls this role only."
+    )
+    env: list[dict[str, Any]] | None = Field(
+        default=None, description="Extra environment variables of the workers (EnvVar); an edit rolls this role only."
     )
 
     @model_validator(mode="after")
@@ -80,14 +110,42 @@ class RoleSpec(_Model):
         return self
 
 
+class SecretRef(_Model):
+    """A Secret in the swarm's namespace holding broker and Redis credentials."""
+
+    name: str = Field(max_length=253, description="Secret name.")
+    amqpUrlKey: str = Field(default="amqpUrl", description="Key holding the RabbitMQ URL.")
+    redisUrlKey: str = Field(default="redisUrl", description="Key holding the Redis URL (optional in the Secret).")
+
+
 class SwarmSpec(_Model):
     """Desired state of a swarm."""
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True,
+        json_schema_extra=_cel(
+            ("self.roles.all(r, self.roles.exists_one(s, s.name == r.name))",
+             "spec.roles[].name must be unique in the swarm"),
+            ("self.roles.all(r, !has(r.work) || !has(r.work.__in__) || self.roles.exists(p, has(p.work) && "
+             "has(p.work.out) && p.work.out == r.work.__in__))",
+             "every spec.roles[].work.in must be the work.out of some role (an alias nobody produces would "
+             "never receive work)"),
+            ("!has(self.templates) || self.templates.all(t, self.templates.exists_one(u, "
+             "u.serviceId == t.serviceId && u.callId == t.callId))",
+             "spec.templates[]: serviceId::callId must be unique"),
+        ),
+    )
 
     paused: bool = Field(default=False, description="Pause disables work; pods, queues and data stay.")
     sut: Sut = Field(default_factory=Sut, description="The system under test.")
     vars: dict[str, Any] = Field(default_factory=dict, description="Scenario variables, `vars.*` in templates.")
-    templates: list[HttpTemplate] = Field(default_factory=list, description="HTTP call templates.")
-    roles: list[RoleSpec] = Field(min_length=1, description="The pipeline stages.")
+    templates: list[HttpTemplate] = Field(
+        default_factory=list, max_length=MAX_TEMPLATES, description="HTTP call templates, by serviceId::callId."
+    )
+    roles: list[RoleSpec] = Field(min_length=1, max_length=MAX_ROLES, description="The pipeline stages.")
+    secretRef: SecretRef | None = Field(
+        default=None, description="Credentials for this swarm; default: the operator's (Helm values)."
+    )
     deletionPolicy: Literal["Delete", "Retain"] = Field(
         default="Delete", description="Whether the swarm's queues are deleted with it."
     )
@@ -118,6 +176,19 @@ class SwarmSpec(_Model):
         return self
 
 
+class SwarmStatus(BaseModel):
+    """Observed state of a swarm, written by the operator at a bounded rate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    observedGeneration: int = Field(default=0, description="The metadata.generation last reconciled.")
+    conditions: list[Condition] = Field(default_factory=list, description="Ready (summary), Reconciling, Stalled, "
+                                        "QueuesReady, WorkersAvailable, ConfigApplied, Paused.")
+    roles: list[RoleStatus] = Field(default_factory=list, description="Per-role figures.")
+    queues: list[QueueStatus] = Field(default_factory=list, description="Work queues with depth and consumers.")
+    totals: Totals = Field(default_factory=Totals, description="Swarm-wide figures.")
+
+
 class ObjectMeta(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -126,10 +197,12 @@ class ObjectMeta(BaseModel):
 
 
 class Swarm(_Model):
-    """A load-testing swarm: a pipeline of worker roles wired through queues, aimed at a system under test."""
+    """A load-testing swarm: a pipeline of worker roles wired through RabbitMQ queues, aimed at a system
+    under test. Each role becomes a WorkerRole and a Deployment; edits to roles[].config, vars, sut,
+    templates and paused reach the running workers live, without restarts."""
 
     apiVersion: Literal["hivekeeper.io/v1alpha1"] = "hivekeeper.io/v1alpha1"
     kind: Literal["Swarm"] = "Swarm"
     metadata: ObjectMeta
     spec: SwarmSpec
-    status: dict[str, Any] | None = None
+    status: SwarmStatus | None = None

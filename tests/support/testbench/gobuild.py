@@ -96,7 +96,11 @@ class GoBuild:
 KUBERNETES = GoBuild(
     name="k8s",
     module="k8s.io/kubernetes",
-    packages=("k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kube-controller-manager"),
+    packages=(
+        "k8s.io/kubernetes/cmd/kube-apiserver",
+        "k8s.io/kubernetes/cmd/kube-controller-manager",
+        "k8s.io/kubernetes/cmd/kubectl",
+    ),
     ldflags_template=(
         "-s -w -X k8s.io/component-base/version.gitVersion={version}"
         " -X k8s.io/component-base/version.gitMajor={major}"

@@ -47,7 +47,7 @@ class ControlPlane:
 def binary_versions() -> dict[str, str]:
     """What each built binary says of itself with ``--version``."""
     etcd = ETCD.binaries()[0]
-    apiserver, controller_manager = KUBERNETES.binaries()
+    apiserver, controller_manager, _ = KUBERNETES.binaries()
     return {
         "etcd": run_checked("etcd", [str(etcd), "--version"]).splitlines()[0].strip(),
         "kube-apiserver": run_checked("kube-apiserver", [str(apiserver), "--version"]).strip(),
@@ -115,7 +115,7 @@ def write_kubeconfig(path: Path, server: str, pki: Pki) -> None:
 def start_control_plane(workdir: Path, timeout: float = 120.0) -> ControlPlane:
     workdir.mkdir(parents=True, exist_ok=True)
     etcd_bin = ETCD.binaries()[0]
-    apiserver_bin, kcm_bin = KUBERNETES.binaries()
+    apiserver_bin, kcm_bin, _ = KUBERNETES.binaries()
     pki = make_pki(workdir / "pki")
     started: list[ManagedProcess] = []
     seconds: dict[str, float] = {}
@@ -243,3 +243,8 @@ def start_control_plane(workdir: Path, timeout: float = 120.0) -> ControlPlane:
         startup_seconds=seconds,
         versions=binary_versions(),
     )
+
+
+def kubectl() -> Path:
+    """The kubectl built from the same pinned Kubernetes release as the control plane."""
+    return KUBERNETES.binaries()[2]
