@@ -17,16 +17,28 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(kubectl()), f"--kubeconfig={kubeconfig}", *args], input=stdin, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return subprocess.run(
+        [str(kubectl()), f"--kubeconfig={kubeconfig}", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
 def crds(kubeconfig: Path) -> None:
     applied = _kubectl(kubeconfig, "apply", "--server-side", "-f", str(REPO / "crds"))
     assert applied.returncode == 0, applied.stderr
-    waited = _kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s",
-                      "crd/swarms.hivekeeper.io", "crd/workerroles.hivekeeper.io")
+    waited = _kubectl(
+        kubeconfig,
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/swarms.hivekeeper.io",
+        "crd/workerroles.hivekeeper.io",
+    )
     assert waited.returncode == 0, waited.stderr
 
 
@@ -100,9 +112,18 @@ def test_an_invalid_swarm_is_rejected_by_the_api_server_with_the_reason(
 
 
 def test_kubectl_scale_drives_a_workerrole(kubeconfig: Path, namespace: str) -> None:
-    role = {"apiVersion": "hivekeeper.io/v1alpha1", "kind": "WorkerRole", "metadata": {"name": "caller"},
-            "spec": {"swarmRef": "quickstart", "role": "processor", "replicas": 1, "work": {"in": "call"},
-                     "config": {"baseUrl": "http://sut:8080"}}}
+    role = {
+        "apiVersion": "hivekeeper.io/v1alpha1",
+        "kind": "WorkerRole",
+        "metadata": {"name": "caller"},
+        "spec": {
+            "swarmRef": "quickstart",
+            "role": "processor",
+            "replicas": 1,
+            "work": {"in": "call"},
+            "config": {"baseUrl": "http://sut:8080"},
+        },
+    }
     assert _kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(role)).returncode == 0
     scaled = _kubectl(kubeconfig, "scale", "-n", namespace, "wr/caller", "--replicas=3")
     assert scaled.returncode == 0, scaled.stderr

@@ -41,10 +41,14 @@ def test_names_categories_subresources_and_columns() -> None:
     assert workerrole["spec"]["names"]["shortNames"] == ["wr"]
     assert swarm["spec"]["names"]["categories"] == workerrole["spec"]["names"]["categories"] == ["hivekeeper"]
     scale = workerrole["spec"]["versions"][0]["subresources"]["scale"]
-    assert scale == {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas",
-                     "labelSelectorPath": ".status.selector"}
+    assert scale == {
+        "specReplicasPath": ".spec.replicas",
+        "statusReplicasPath": ".status.replicas",
+        "labelSelectorPath": ".status.selector",
+    }
     selector = workerrole["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"][
-        "selector"]
+        "selector"
+    ]
     assert selector["type"] == "string"
     columns = [c["name"] for c in swarm["spec"]["versions"][0]["additionalPrinterColumns"]]
     assert columns == ["Ready", "Workers", "TPS", "Errors", "Age", "Status"]

@@ -18,8 +18,23 @@ from hivekeeper.api.swarm import SwarmSpec, SwarmStatus
 from hivekeeper.api.workerrole import WorkerRoleSpec, WorkerRoleStatus
 
 CATEGORY = "hivekeeper"
-_KEEP = ("description", "type", "format", "pattern", "enum", "default", "minimum", "maximum", "exclusiveMinimum",
-         "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems", "x-kubernetes-validations")
+_KEEP = (
+    "description",
+    "type",
+    "format",
+    "pattern",
+    "enum",
+    "default",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "x-kubernetes-validations",
+)
 
 
 class SchemaError(ValueError):
@@ -93,8 +108,16 @@ def _list_maps(schema: dict[str, Any], paths: list[tuple[str, ...]], key: str) -
             node["items"]["required"].append(key)
 
 
-def _resource(kind: str, plural: str, short: str, spec: type[BaseModel], status: type[BaseModel],
-              description: str, columns: list[dict[str, Any]], scale: bool) -> dict[str, Any]:
+def _resource(
+    kind: str,
+    plural: str,
+    short: str,
+    spec: type[BaseModel],
+    status: type[BaseModel],
+    description: str,
+    columns: list[dict[str, Any]],
+    scale: bool,
+) -> dict[str, Any]:
     spec_schema = model_schema(spec)
     status_schema = model_schema(status)
     _list_maps(status_schema, [("conditions",)], "type")
@@ -112,8 +135,11 @@ def _resource(kind: str, plural: str, short: str, spec: type[BaseModel], status:
     }
     subresources: dict[str, Any] = {"status": {}}
     if scale:
-        subresources["scale"] = {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas",
-                                 "labelSelectorPath": ".status.selector"}
+        subresources["scale"] = {
+            "specReplicasPath": ".spec.replicas",
+            "statusReplicasPath": ".status.replicas",
+            "labelSelectorPath": ".status.selector",
+        }
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -121,16 +147,24 @@ def _resource(kind: str, plural: str, short: str, spec: type[BaseModel], status:
         "spec": {
             "group": GROUP,
             "scope": "Namespaced",
-            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower(),
-                      "shortNames": [short], "categories": [CATEGORY]},
-            "versions": [{
-                "name": VERSION,
-                "served": True,
-                "storage": True,
-                "schema": {"openAPIV3Schema": root},
-                "subresources": subresources,
-                "additionalPrinterColumns": columns,
-            }],
+            "names": {
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": kind.lower(),
+                "shortNames": [short],
+                "categories": [CATEGORY],
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": root},
+                    "subresources": subresources,
+                    "additionalPrinterColumns": columns,
+                }
+            ],
         },
     }
 
@@ -143,11 +177,20 @@ def swarm_crd() -> dict[str, Any]:
     from hivekeeper.api.swarm import Swarm
 
     schema = _resource(
-        "Swarm", "swarms", "sw", SwarmSpec, SwarmStatus, " ".join((Swarm.__doc__ or "").split()),
+        "Swarm",
+        "swarms",
+        "sw",
+        SwarmSpec,
+        SwarmStatus,
+        " ".join((Swarm.__doc__ or "").split()),
         columns=[
             {"name": "Ready", "type": "string", "jsonPath": _ready("status")},
-            {"name": "Workers", "type": "string", "jsonPath": ".status.totals.workers",
-             "description": "Ready/desired worker instances."},
+            {
+                "name": "Workers",
+                "type": "string",
+                "jsonPath": ".status.totals.workers",
+                "description": "Ready/desired worker instances.",
+            },
             {"name": "TPS", "type": "number", "jsonPath": ".status.totals.tps"},
             {"name": "Errors", "type": "integer", "jsonPath": ".status.totals.errors"},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
@@ -167,15 +210,23 @@ def workerrole_crd() -> dict[str, Any]:
     from hivekeeper.api.workerrole import WorkerRole
 
     schema = _resource(
-        "WorkerRole", "workerroles", "wr", WorkerRoleSpec, WorkerRoleStatus,
+        "WorkerRole",
+        "workerroles",
+        "wr",
+        WorkerRoleSpec,
+        WorkerRoleStatus,
         " ".join((WorkerRole.__doc__ or "").split()),
         columns=[
             {"name": "Swarm", "type": "string", "jsonPath": ".spec.swarmRef"},
             {"name": "Role", "type": "string", "jsonPath": ".spec.role"},
             {"name": "Ready", "type": "integer", "jsonPath": ".status.readyReplicas"},
             {"name": "Desired", "type": "integer", "jsonPath": ".spec.replicas"},
-            {"name": "Config", "type": "string", "jsonPath": ".status.appliedGeneration",
-             "description": "Config generation every ready instance applied."},
+            {
+                "name": "Config",
+                "type": "string",
+                "jsonPath": ".status.appliedGeneration",
+                "description": "Config generation every ready instance applied.",
+            },
             {"name": "TPS", "type": "number", "jsonPath": ".status.tps"},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],

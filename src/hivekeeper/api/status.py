@@ -14,7 +14,9 @@ class _Status(BaseModel):
 class Condition(_Status):
     """A metav1.Condition: the state of one aspect, with why it is so."""
 
-    type: str = Field(description="Ready, Reconciling, Stalled, QueuesReady, WorkersAvailable, ConfigApplied or Paused.")
+    type: str = Field(
+        description=("Ready, Reconciling, Stalled, QueuesReady, WorkersAvailable, ConfigApplied or Paused.")
+    )
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: str = Field(description="CamelCase reason, e.g. `AllAcknowledged` or `WorkerRejectedConfig`.")
     message: str = Field(default="", description="Human-readable details.")
@@ -37,7 +39,9 @@ class RoleStatus(_Status):
     replicas: int = Field(default=0, description="Desired worker instances.")
     readyReplicas: int = Field(default=0, description="Worker instances that are running and reporting.")
     configGeneration: int = Field(default=0, description="The config generation the operator wants.")
-    appliedGeneration: int = Field(default=0, description="The lowest config generation every ready instance acknowledged.")
+    appliedGeneration: int = Field(
+        default=0, description=("The lowest config generation every ready instance acknowledged.")
+    )
     tps: float = Field(default=0.0, description="Items per second over the last status interval.")
     errors: int = Field(default=0, description="Errors since the workers started.")
     latencyMs: LatencyMs = Field(default_factory=LatencyMs, description="Request latency (processors).")

@@ -46,9 +46,12 @@ class Sut(_Model):
 class HttpTemplate(_Model):
     """An HTTP call template, selected by `serviceId::callId` (the `x-ph-call-id` header of an item)."""
 
-    serviceId: str = Field(default="default", min_length=1, max_length=MAX_NAME, description="Namespace of the call id.")
-    callId: str = Field(min_length=1, max_length=MAX_NAME,
-                        description="Call id that items select with the `x-ph-call-id` header.")
+    serviceId: str = Field(
+        default="default", min_length=1, max_length=MAX_NAME, description=("Namespace of the call id.")
+    )
+    callId: str = Field(
+        min_length=1, max_length=MAX_NAME, description="Call id that items select with the `x-ph-call-id` header."
+    )
     protocol: Literal["HTTP"] = Field(default="HTTP", description="Only HTTP for now.")
     method: str = Field(default="GET", description="HTTP method; may be a template.")
     pathTemplate: str = Field(default="/", description="Path (joined to the processor's baseUrl) or absolute URL.")
@@ -64,11 +67,17 @@ class Work(_Model):
     """Which work queues a role consumes from and publishes to, by alias (queue `hivekeeper.<swarm>.<alias>`)."""
 
     in_: str | None = Field(
-        default=None, alias="in", pattern=_ALIAS_PATTERN, max_length=MAX_NAME, description="Alias of the queue this role consumes."
+        default=None,
+        alias="in",
+        pattern=_ALIAS_PATTERN,
+        max_length=MAX_NAME,
+        description=("Alias of the queue this role consumes."),
     )
     out: str | None = Field(
-        default=None, pattern=_ALIAS_PATTERN, max_length=MAX_NAME,
-        description="Alias of the queue this role publishes to."
+        default=None,
+        pattern=_ALIAS_PATTERN,
+        max_length=MAX_NAME,
+        description="Alias of the queue this role publishes to.",
     )
 
 
@@ -76,12 +85,19 @@ class RoleSpec(_Model):
     """One stage of the pipeline; becomes a WorkerRole and a Deployment of worker pods."""
 
     model_config = ConfigDict(
-        extra="forbid", populate_by_name=True,
-        json_schema_extra=_cel(("has(self.role) != has(self.image)",
-                                "set exactly one of role (a built-in role) or image (a custom worker image)")),
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra=_cel(
+            (
+                "has(self.role) != has(self.image)",
+                "set exactly one of role (a built-in role) or image (a custom worker image)",
+            )
+        ),
     )
 
-    name: str = Field(pattern=_ALIAS_PATTERN, max_length=MAX_NAME, description="Name of the stage, unique in the swarm.")
+    name: str = Field(
+        pattern=_ALIAS_PATTERN, max_length=MAX_NAME, description=("Name of the stage, unique in the swarm.")
+    )
     role: BuiltinRole | None = Field(default=None, description="Built-in role the worker runs.")
     image: str | None = Field(default=None, description="Custom worker image speaking the hivekeeper protocol.")
     replicas: int = Field(default=1, ge=0, description="Worker instances (pods) of this stage.")
@@ -122,17 +138,24 @@ class SwarmSpec(_Model):
     """Desired state of a swarm."""
 
     model_config = ConfigDict(
-        extra="forbid", populate_by_name=True,
+        extra="forbid",
+        populate_by_name=True,
         json_schema_extra=_cel(
-            ("self.roles.all(r, self.roles.exists_one(s, s.name == r.name))",
-             "spec.roles[].name must be unique in the swarm"),
-            ("self.roles.all(r, !has(r.work) || !has(r.work.__in__) || self.roles.exists(p, has(p.work) && "
-             "has(p.work.out) && p.work.out == r.work.__in__))",
-             "every spec.roles[].work.in must be the work.out of some role (an alias nobody produces would "
-             "never receive work)"),
-            ("!has(self.templates) || self.templates.all(t, self.templates.exists_one(u, "
-             "u.serviceId == t.serviceId && u.callId == t.callId))",
-             "spec.templates[]: serviceId::callId must be unique"),
+            (
+                "self.roles.all(r, self.roles.exists_one(s, s.name == r.name))",
+                "spec.roles[].name must be unique in the swarm",
+            ),
+            (
+                "self.roles.all(r, !has(r.work) || !has(r.work.__in__) || self.roles.exists(p, has(p.work) && "
+                "has(p.work.out) && p.work.out == r.work.__in__))",
+                "every spec.roles[].work.in must be the work.out of some role (an alias nobody produces would "
+                "never receive work)",
+            ),
+            (
+                "!has(self.templates) || self.templates.all(t, self.templates.exists_one(u, "
+                "u.serviceId == t.serviceId && u.callId == t.callId))",
+                "spec.templates[]: serviceId::callId must be unique",
+            ),
         ),
     )
 
@@ -182,8 +205,10 @@ class SwarmStatus(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     observedGeneration: int = Field(default=0, description="The metadata.generation last reconciled.")
-    conditions: list[Condition] = Field(default_factory=list, description="Ready (summary), Reconciling, Stalled, "
-                                        "QueuesReady, WorkersAvailable, ConfigApplied, Paused.")
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Ready (summary), Reconciling, Stalled, QueuesReady, WorkersAvailable, ConfigApplied, Paused.",
+    )
     roles: list[RoleStatus] = Field(default_factory=list, description="Per-role figures.")
     queues: list[QueueStatus] = Field(default_factory=list, description="Work queues with depth and consumers.")
     totals: Totals = Field(default_factory=Totals, description="Swarm-wide figures.")

@@ -19,12 +19,19 @@ class WorkerRoleSpec(BaseModel):
     """Desired state of one stage."""
 
     model_config = ConfigDict(
-        extra="forbid", populate_by_name=True,
-        json_schema_extra=_cel(("has(self.role) != has(self.image)",
-                                "set exactly one of role (a built-in role) or image (a custom worker image)")),
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra=_cel(
+            (
+                "has(self.role) != has(self.image)",
+                "set exactly one of role (a built-in role) or image (a custom worker image)",
+            )
+        ),
     )
 
-    swarmRef: str = Field(pattern=_ALIAS_PATTERN, description="Name of the Swarm (same namespace) this stage belongs to.")
+    swarmRef: str = Field(
+        pattern=_ALIAS_PATTERN, description=("Name of the Swarm (same namespace) this stage belongs to.")
+    )
     role: BuiltinRole | None = Field(default=None, description="Built-in role the workers run.")
     image: str | None = Field(default=None, max_length=512, description="Custom worker image speaking the protocol.")
     replicas: int = Field(default=1, ge=0, description="Worker instances; also driven through the /scale subresource.")
@@ -52,8 +59,9 @@ class WorkerRoleStatus(BaseModel):
     errors: int = Field(default=0, description="Errors over all instances.")
     latencyMs: LatencyMs = Field(default_factory=LatencyMs, description="Request latency (processors).")
     instances: list[InstanceStatus] = Field(default_factory=list, description="Each instance as it last reported.")
-    conditions: list[Condition] = Field(default_factory=list, description="Ready, Reconciling, Stalled, "
-                                        "WorkersAvailable, ConfigApplied, Paused.")
+    conditions: list[Condition] = Field(
+        default_factory=list, description="Ready, Reconciling, Stalled, WorkersAvailable, ConfigApplied, Paused."
+    )
 
 
 class WorkerRole(BaseModel):
