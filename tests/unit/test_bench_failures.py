@@ -32,8 +32,8 @@ def test_a_service_that_dies_before_ready_names_its_exit_code_and_log(tmp_path: 
 def test_a_service_that_never_gets_ready_times_out_and_stop_kills_its_whole_group(tmp_path: Path) -> None:
     # The child starts a grandchild in the same group; stop() must take both.
     script = (
-        "import subprocess, sys, time;"
-        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
+        "import signal, subprocess, sys;"
+        "subprocess.Popen([sys.executable, '-c', 'import signal; signal.pause()']); signal.pause()"
     )
     proc = ManagedProcess("redis", [sys.executable, "-c", script], tmp_path / "redis.log").start()
     with pytest.raises(BenchError, match="not answering PING after 1s"):

@@ -58,7 +58,7 @@ async def _handle(server: ScriptedServer, reader: asyncio.StreamReader, writer: 
                 transport.abort()
                 return
             elif path == b"/silence":
-                await asyncio.sleep(3600)
+                await asyncio.Event().wait()  # never answers
             elif path == b"/half":
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
                 await writer.drain()
