@@ -1,0 +1,105 @@
+"""The Deployment of a WorkerRole (pure): worker image, env contract, labels, hardened pod.
+
+Credentials reach the pod only as ``secretKeyRef`` env (never in the spec, the CR or the status).
+The bootstrap config is the desired config at the time the pod template was written; the operator
+brings running pods to the current config with config-updates, so a config edit never changes the
+pod template (and never restarts a pod). Only image, resources, env and wiring do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from hivekeeper.operator.plan import LABEL_ROLE, LABEL_SWARM
+
+METRICS_PORT = 9464
+
+
+@dataclass(frozen=True)
+class WorkerDefaults:
+    """What the operator adds to every worker pod (from the Helm values)."""
+
+    image: str = "hivekeeper/worker:0.1.0"
+    secret_name: str = "hivekeeper-broker"
+    amqp_url_key: str = "amqpUrl"
+    redis_url_key: str = "redisUrl"
+    pull_policy: str = "IfNotPresent"
+
+
+def selector_labels(swarm: str, role: str) -> dict[str, str]:
+    return {LABEL_SWARM: swarm, LABEL_ROLE: role}
+
+
+def selector_string(swarm: str, role: str) -> str:
+    """The label selector as the string the /scale subresource reports."""
+    return ",".join(f"{key}={value}" for key, value in sorted(selector_labels(swarm, role).items()))
+
+
+def deployment(*, name: str, namespace: str, swarm: str, swarm_id: str, role: str, spec: dict[str, Any],
+               bootstrap_config: dict[str, Any], owner: dict[str, Any], defaults: WorkerDefaults,
+               secret_name: str | None = None) -> dict[str, Any]:
+    """The Deployment running ``spec.replicas`` workers of one WorkerRole."""
+    labels = {**selector_labels(swarm, role), "app.kubernetes.io/name": "hivekeeper-worker",
+              "app.kubernetes.io/instance": name, "app.kubernetes.io/component": spec.get("role") or "custom",
+              "app.kubernetes.io/part-of": "hivekeeper", "app.kubernetes.io/managed-by": "hivekeeper"}
+    secret = secret_name or defaults.secret_name
+    work = spec.get("work") or {}
+    env: list[dict[str, Any]] = [
+        {"name": "HIVEKEEPER_SWARM_ID", "value": swarm_id},
+        {"name": "HIVEKEEPER_ROLE", "value": role},
+        {"name": "HIVEKEEPER_ROLE_KIND", "value": spec.get("role") or "custom"},
+        {"name": "HIVEKEEPER_INSTANCE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "HIVEKEEPER_AMQP_URL",
+         "valueFrom": {"secretKeyRef": {"name": secret, "key": defaults.amqp_url_key}}},
+        {"name": "HIVEKEEPER_REDIS_URL",
+         "valueFrom": {"secretKeyRef": {"name": secret, "key": defaults.redis_url_key, "optional": True}}},
+        {"name": "HIVEKEEPER_CONFIG", "value": orjson.dumps(bootstrap_config, option=orjson.OPT_SORT_KEYS).decode()},
+        {"name": "HIVEKEEPER_METRICS_PORT", "value": str(METRICS_PORT)},
+    ]
+    if work.get("in"):
+        env.append({"name": "HIVEKEEPER_WORK_IN", "value": work["in"]})
+    if work.get("out"):
+        env.append({"name": "HIVEKEEPER_WORK_OUT", "value": work["out"]})
+    env.extend(spec.get("env") or [])
+    container: dict[str, Any] = {
+        "name": "worker",
+        "image": spec.get("image") or defaults.image,
+        "imagePullPolicy": defaults.pull_policy,
+        "args": [] if spec.get("image") else ["worker"],
+        "env": env,
+        "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
+        "securityContext": {
+            "runAsNonRoot": True,
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    if spec.get("resources"):
+        container["resources"] = spec["resources"]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels, "ownerReferences": [owner]},
+        "spec": {
+            "replicas": spec.get("replicas", 1),
+            "selector": {"matchLabels": selector_labels(swarm, role)},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [container],
+                },
+            },
+        },
+    }
+
+
+def rollout_fingerprint(spec: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a WorkerRole spec whose change must roll the pods (everything else is live)."""
+    return {key: spec.get(key) for key in ("image", "resources", "env", "work", "role")}

@@ -1,0 +1,116 @@
+"""Planning (pure): what children a Swarm should have, and what each worker should run with.
+
+A Swarm owns one WorkerRole per ``spec.roles[]`` entry. The role's *desired config* is what the
+workers receive in a config-update: the role's own config plus the swarm's ``vars``, ``sut`` and
+``templates``; ``paused`` becomes ``enabled``. Its digest decides whether a config-update is due, so
+that an edit to an unrelated field (replicas, image) never pushes config, and an edit that changes
+the config always does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from hivekeeper.api import API_VERSION
+from hivekeeper.api.swarm import RoleSpec, Swarm
+from hivekeeper.protocol import naming
+
+LABEL_SWARM = "hivekeeper.io/swarm"
+LABEL_ROLE = "hivekeeper.io/role"
+ANNOTATION_CONFIG_DIGEST = "hivekeeper.io/config-digest"
+
+
+def swarm_id(swarm: Swarm) -> str:
+    """``<namespace>_<name>``: unique per broker, safe in routing keys."""
+    return naming.swarm_id(swarm.metadata.name, swarm.metadata.namespace or "default")
+
+
+def desired_config(swarm: Swarm, role: RoleSpec) -> dict[str, Any]:
+    """The full config a worker of ``role`` should run with (the data of a replace config-update)."""
+    spec = swarm.spec
+    config = dict(role.config)
+    config["vars"] = {**spec.vars, **role.config.get("vars", {})}
+    config["sut"] = spec.sut.model_dump(mode="json")
+    config["templates"] = [t.model_dump(mode="json") for t in spec.templates] + list(role.config.get("templates", []))
+    return config
+
+
+def config_digest(config: dict[str, Any], enabled: bool) -> str:
+    """A short, order-independent fingerprint of what a config-update would carry."""
+    canonical = orjson.dumps({"config": config, "enabled": enabled}, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ChildPlan:
+    """One WorkerRole the Swarm should own."""
+
+    name: str
+    manifest: dict[str, Any]
+    config: dict[str, Any]
+    digest: str
+
+
+def workerrole_name(swarm: Swarm, role: RoleSpec) -> str:
+    return f"{swarm.metadata.name}-{role.name}"
+
+
+def owner_reference(swarm: Swarm, uid: str) -> dict[str, Any]:
+    return {"apiVersion": API_VERSION, "kind": "Swarm", "name": swarm.metadata.name, "uid": uid,
+            "controller": True, "blockOwnerDeletion": True}
+
+
+def plan_children(swarm: Swarm, uid: str) -> list[ChildPlan]:
+    """The WorkerRoles of ``swarm``, in pipeline order (consumers are listed after their producers)."""
+    enabled = not swarm.spec.paused
+    children = []
+    for role in swarm.spec.roles:
+        config = desired_config(swarm, role)
+        digest = config_digest(config, enabled)
+        name = workerrole_name(swarm, role)
+        spec: dict[str, Any] = {
+            "swarmRef": swarm.metadata.name,
+            "replicas": role.replicas,
+            "work": role.work.model_dump(by_alias=True, exclude_none=True),
+            "config": config,
+        }
+        if role.role:
+            spec["role"] = role.role
+        if role.image:
+            spec["image"] = role.image
+        if role.resources is not None:
+            spec["resources"] = role.resources
+        if role.env is not None:
+            spec["env"] = role.env
+        manifest = {
+            "apiVersion": API_VERSION,
+            "kind": "WorkerRole",
+            "metadata": {
+                "name": name,
+                "namespace": swarm.metadata.namespace,
+                "labels": {LABEL_SWARM: swarm.metadata.name, LABEL_ROLE: role.name,
+                           "app.kubernetes.io/part-of": "hivekeeper", "app.kubernetes.io/managed-by": "hivekeeper"},
+                "annotations": {ANNOTATION_CONFIG_DIGEST: digest},
+                "ownerReferences": [owner_reference(swarm, uid)],
+            },
+            "spec": spec,
+        }
+        children.append(ChildPlan(name=name, manifest=manifest, config=config, digest=digest))
+    return children
+
+
+def enable_order(swarm: Swarm) -> list[str]:
+    """Role names in the order to enable them: consumers before producers (resume never floods a queue
+    that nobody reads yet); disable in the reverse order."""
+    roles = swarm.spec.roles
+    return [r.name for r in roles if r.work.in_] + [r.name for r in roles if not r.work.in_]
+
+
+def orphans(existing: list[str], planned: list[ChildPlan]) -> list[str]:
+    """WorkerRoles the Swarm owns but no longer lists (a role was removed from spec.roles)."""
+    wanted = {child.name for child in planned}
+    return sorted(name for name in existing if name not in wanted)

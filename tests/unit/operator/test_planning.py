@@ -1,0 +1,110 @@
+"""Operator planning is pure: children, desired config, digests, Deployments and topology from a Swarm."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from hivekeeper.api.manifests import load_swarm
+from hivekeeper.api.swarm import Swarm
+from hivekeeper.operator import manifests, plan, topology
+
+QUICKSTART = Path(__file__).resolve().parents[3] / "examples" / "quickstart.yaml"
+
+
+def _swarm(**spec_changes: object) -> Swarm:
+    data = load_swarm(QUICKSTART).model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["metadata"]["namespace"] = "perf"
+    data["spec"].update(spec_changes)
+    return Swarm.model_validate(data)
+
+
+def test_one_owned_workerrole_per_role_in_pipeline_order() -> None:
+    children = plan.plan_children(_swarm(), uid="uid-1")
+    assert [c.name for c in children] == ["quickstart-feeder", "quickstart-builder", "quickstart-caller",
+                                          "quickstart-stats"]
+    caller = children[2].manifest
+    assert caller["metadata"]["ownerReferences"][0] == {
+        "apiVersion": "hivekeeper.io/v1alpha1", "kind": "Swarm", "name": "quickstart", "uid": "uid-1",
+        "controller": True, "blockOwnerDeletion": True}
+    assert caller["metadata"]["labels"]["hivekeeper.io/role"] == "caller"
+    assert caller["spec"]["replicas"] == 2
+    assert caller["spec"]["work"] == {"in": "call", "out": "results"}
+
+
+def test_desired_config_carries_the_swarms_vars_sut_and_templates() -> None:
+    swarm = _swarm()
+    config = plan.desired_config(swarm, swarm.spec.roles[1])
+    assert config["serviceId"] == "cards"
+    assert config["vars"] == {"currency": "EUR"}
+    assert config["sut"]["endpoints"]["default"]["baseUrl"] == "http://cards-api.perf.svc:8080"
+    assert [t["callId"] for t in config["templates"]] == ["balance", "topup"]
+
+
+def test_the_digest_changes_with_config_and_pause_but_not_with_replicas() -> None:
+    base = {c.name: c.digest for c in plan.plan_children(_swarm(), "u")}
+    paused = {c.name: c.digest for c in plan.plan_children(_swarm(paused=True), "u")}
+    assert all(base[name] != paused[name] for name in base)
+    swarm = _swarm()
+    data = swarm.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["spec"]["roles"][2]["replicas"] = 7
+    scaled = {c.name: c.digest for c in plan.plan_children(Swarm.model_validate(data), "u")}
+    assert scaled == base
+    data["spec"]["vars"]["currency"] = "USD"
+    repriced = {c.name: c.digest for c in plan.plan_children(Swarm.model_validate(data), "u")}
+    assert all(repriced[name] != base[name] for name in base), "vars reach every role"
+
+
+def test_consumers_are_enabled_before_producers() -> None:
+    assert plan.enable_order(_swarm()) == ["builder", "caller", "stats", "feeder"]
+
+
+def test_removed_roles_become_orphans() -> None:
+    children = plan.plan_children(_swarm(), "u")
+    assert plan.orphans(["quickstart-old", "quickstart-caller"], children) == ["quickstart-old"]
+
+
+def test_the_swarm_id_joins_namespace_and_name() -> None:
+    assert plan.swarm_id(_swarm()) == "perf_quickstart"
+
+
+def test_the_deployment_carries_the_env_contract_with_credentials_from_a_secret() -> None:
+    swarm = _swarm()
+    child = plan.plan_children(swarm, "u")[2]
+    owner = {"apiVersion": "hivekeeper.io/v1alpha1", "kind": "WorkerRole", "name": child.name, "uid": "wr-1"}
+    deployment = manifests.deployment(
+        name=child.name, namespace="perf", swarm="quickstart", swarm_id="perf_quickstart", role="caller",
+        spec=child.manifest["spec"], bootstrap_config=child.config, owner=owner,
+        defaults=manifests.WorkerDefaults())
+    pod = deployment["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["HIVEKEEPER_AMQP_URL"]["valueFrom"]["secretKeyRef"] == {"name": "hivekeeper-broker", "key": "amqpUrl"}
+    assert env["HIVEKEEPER_INSTANCE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert (env["HIVEKEEPER_WORK_IN"]["value"], env["HIVEKEEPER_WORK_OUT"]["value"]) == ("call", "results")
+    assert orjson.loads(env["HIVEKEEPER_CONFIG"]["value"])["threadCount"] == 16
+    assert "amqp://" not in orjson.dumps(deployment).decode(), "no credentials in the Deployment"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 65532
+    assert deployment["spec"]["selector"]["matchLabels"] == {"hivekeeper.io/swarm": "quickstart",
+                                                             "hivekeeper.io/role": "caller"}
+    assert manifests.selector_string("quickstart", "caller") == "hivekeeper.io/role=caller,hivekeeper.io/swarm=quickstart"
+
+
+def test_only_image_resources_env_work_and_role_roll_the_pods() -> None:
+    spec = {"role": "processor", "replicas": 2, "config": {"threadCount": 4}, "work": {"in": "call"}}
+    changed_live = {**spec, "replicas": 5, "config": {"threadCount": 64}}
+    assert manifests.rollout_fingerprint(spec) == manifests.rollout_fingerprint(changed_live)
+    assert manifests.rollout_fingerprint(spec) != manifests.rollout_fingerprint({**spec, "image": "custom:2"})
+
+
+def test_topology_has_one_exchange_and_a_queue_per_alias() -> None:
+    planned = topology.topology("perf_quickstart", {"build", "call", "results"})
+    assert planned.exchange == "hivekeeper.perf_quickstart.work"
+    assert [q.name for q in planned.queues] == ["hivekeeper.perf_quickstart.build",
+                                                 "hivekeeper.perf_quickstart.call",
+                                                 "hivekeeper.perf_quickstart.results"]
+    assert all(q.routing_key == q.name for q in planned.queues)
+    assert topology.role_aliases("call", None) == {"call"}
