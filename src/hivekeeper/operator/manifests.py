@@ -38,13 +38,28 @@ def selector_string(swarm: str, role: str) -> str:
     return ",".join(f"{key}={value}" for key, value in sorted(selector_labels(swarm, role).items()))
 
 
-def deployment(*, name: str, namespace: str, swarm: str, swarm_id: str, role: str, spec: dict[str, Any],
-               bootstrap_config: dict[str, Any], owner: dict[str, Any], defaults: WorkerDefaults,
-               secret_name: str | None = None) -> dict[str, Any]:
+def deployment(
+    *,
+    name: str,
+    namespace: str,
+    swarm: str,
+    swarm_id: str,
+    role: str,
+    spec: dict[str, Any],
+    bootstrap_config: dict[str, Any],
+    owner: dict[str, Any],
+    defaults: WorkerDefaults,
+    secret_name: str | None = None,
+) -> dict[str, Any]:
     """The Deployment running ``spec.replicas`` workers of one WorkerRole."""
-    labels = {**selector_labels(swarm, role), "app.kubernetes.io/name": "hivekeeper-worker",
-              "app.kubernetes.io/instance": name, "app.kubernetes.io/component": spec.get("role") or "custom",
-              "app.kubernetes.io/part-of": "hivekeeper", "app.kubernetes.io/managed-by": "hivekeeper"}
+    labels = {
+        **selector_labels(swarm, role),
+        "app.kubernetes.io/name": "hivekeeper-worker",
+        "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/component": spec.get("role") or "custom",
+        "app.kubernetes.io/part-of": "hivekeeper",
+        "app.kubernetes.io/managed-by": "hivekeeper",
+    }
     secret = secret_name or defaults.secret_name
     work = spec.get("work") or {}
     env: list[dict[str, Any]] = [
@@ -52,10 +67,11 @@ def deployment(*, name: str, namespace: str, swarm: str, swarm_id: str, role: st
         {"name": "HIVEKEEPER_ROLE", "value": role},
         {"name": "HIVEKEEPER_ROLE_KIND", "value": spec.get("role") or "custom"},
         {"name": "HIVEKEEPER_INSTANCE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-        {"name": "HIVEKEEPER_AMQP_URL",
-         "valueFrom": {"secretKeyRef": {"name": secret, "key": defaults.amqp_url_key}}},
-        {"name": "HIVEKEEPER_REDIS_URL",
-         "valueFrom": {"secretKeyRef": {"name": secret, "key": defaults.redis_url_key, "optional": True}}},
+        {"name": "HIVEKEEPER_AMQP_URL", "valueFrom": {"secretKeyRef": {"name": secret, "key": defaults.amqp_url_key}}},
+        {
+            "name": "HIVEKEEPER_REDIS_URL",
+            "valueFrom": {"secretKeyRef": {"name": secret, "key": defaults.redis_url_key, "optional": True}},
+        },
         {"name": "HIVEKEEPER_CONFIG", "value": orjson.dumps(bootstrap_config, option=orjson.OPT_SORT_KEYS).decode()},
         {"name": "HIVEKEEPER_METRICS_PORT", "value": str(METRICS_PORT)},
     ]
@@ -91,8 +107,12 @@ def deployment(*, name: str, namespace: str, swarm: str, swarm_id: str, role: st
                 "metadata": {"labels": labels},
                 "spec": {
                     "automountServiceAccountToken": False,
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
-                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 65532,
+                        "runAsGroup": 65532,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "containers": [container],
                 },
             },

@@ -60,8 +60,14 @@ def workerrole_name(swarm: Swarm, role: RoleSpec) -> str:
 
 
 def owner_reference(swarm: Swarm, uid: str) -> dict[str, Any]:
-    return {"apiVersion": API_VERSION, "kind": "Swarm", "name": swarm.metadata.name, "uid": uid,
-            "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Swarm",
+        "name": swarm.metadata.name,
+        "uid": uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def plan_children(swarm: Swarm, uid: str) -> list[ChildPlan]:
@@ -92,8 +98,12 @@ def plan_children(swarm: Swarm, uid: str) -> list[ChildPlan]:
             "metadata": {
                 "name": name,
                 "namespace": swarm.metadata.namespace,
-                "labels": {LABEL_SWARM: swarm.metadata.name, LABEL_ROLE: role.name,
-                           "app.kubernetes.io/part-of": "hivekeeper", "app.kubernetes.io/managed-by": "hivekeeper"},
+                "labels": {
+                    LABEL_SWARM: swarm.metadata.name,
+                    LABEL_ROLE: role.name,
+                    "app.kubernetes.io/part-of": "hivekeeper",
+                    "app.kubernetes.io/managed-by": "hivekeeper",
+                },
                 "annotations": {ANNOTATION_CONFIG_DIGEST: digest},
                 "ownerReferences": [owner_reference(swarm, uid)],
             },

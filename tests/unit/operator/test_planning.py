@@ -22,12 +22,21 @@ def _swarm(**spec_changes: object) -> Swarm:
 
 def test_one_owned_workerrole_per_role_in_pipeline_order() -> None:
     children = plan.plan_children(_swarm(), uid="uid-1")
-    assert [c.name for c in children] == ["quickstart-feeder", "quickstart-builder", "quickstart-caller",
-                                          "quickstart-stats"]
+    assert [c.name for c in children] == [
+        "quickstart-feeder",
+        "quickstart-builder",
+        "quickstart-caller",
+        "quickstart-stats",
+    ]
     caller = children[2].manifest
     assert caller["metadata"]["ownerReferences"][0] == {
-        "apiVersion": "hivekeeper.io/v1alpha1", "kind": "Swarm", "name": "quickstart", "uid": "uid-1",
-        "controller": True, "blockOwnerDeletion": True}
+        "apiVersion": "hivekeeper.io/v1alpha1",
+        "kind": "Swarm",
+        "name": "quickstart",
+        "uid": "uid-1",
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
     assert caller["metadata"]["labels"]["hivekeeper.io/role"] == "caller"
     assert caller["spec"]["replicas"] == 2
     assert caller["spec"]["work"] == {"in": "call", "out": "results"}
@@ -74,9 +83,16 @@ def test_the_deployment_carries_the_env_contract_with_credentials_from_a_secret(
     child = plan.plan_children(swarm, "u")[2]
     owner = {"apiVersion": "hivekeeper.io/v1alpha1", "kind": "WorkerRole", "name": child.name, "uid": "wr-1"}
     deployment = manifests.deployment(
-        name=child.name, namespace="perf", swarm="quickstart", swarm_id="perf_quickstart", role="caller",
-        spec=child.manifest["spec"], bootstrap_config=child.config, owner=owner,
-        defaults=manifests.WorkerDefaults())
+        name=child.name,
+        namespace="perf",
+        swarm="quickstart",
+        swarm_id="perf_quickstart",
+        role="caller",
+        spec=child.manifest["spec"],
+        bootstrap_config=child.config,
+        owner=owner,
+        defaults=manifests.WorkerDefaults(),
+    )
     pod = deployment["spec"]["template"]["spec"]
     [container] = pod["containers"]
     env = {e["name"]: e for e in container["env"]}
@@ -88,9 +104,12 @@ def test_the_deployment_carries_the_env_contract_with_credentials_from_a_secret(
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == 65532
-    assert deployment["spec"]["selector"]["matchLabels"] == {"hivekeeper.io/swarm": "quickstart",
-                                                             "hivekeeper.io/role": "caller"}
-    assert manifests.selector_string("quickstart", "caller") == "hivekeeper.io/role=caller,hivekeeper.io/swarm=quickstart"
+    assert deployment["spec"]["selector"]["matchLabels"] == {
+        "hivekeeper.io/swarm": "quickstart",
+        "hivekeeper.io/role": "caller",
+    }
+    expected = "hivekeeper.io/role=caller,hivekeeper.io/swarm=quickstart"
+    assert manifests.selector_string("quickstart", "caller") == expected
 
 
 def test_only_image_resources_env_work_and_role_roll_the_pods() -> None:
@@ -103,8 +122,10 @@ def test_only_image_resources_env_work_and_role_roll_the_pods() -> None:
 def test_topology_has_one_exchange_and_a_queue_per_alias() -> None:
     planned = topology.topology("perf_quickstart", {"build", "call", "results"})
     assert planned.exchange == "hivekeeper.perf_quickstart.work"
-    assert [q.name for q in planned.queues] == ["hivekeeper.perf_quickstart.build",
-                                                 "hivekeeper.perf_quickstart.call",
-                                                 "hivekeeper.perf_quickstart.results"]
+    assert [q.name for q in planned.queues] == [
+        "hivekeeper.perf_quickstart.build",
+        "hivekeeper.perf_quickstart.call",
+        "hivekeeper.perf_quickstart.results",
+    ]
     assert all(q.routing_key == q.name for q in planned.queues)
     assert topology.role_aliases("call", None) == {"call"}
