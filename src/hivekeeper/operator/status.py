@@ -1,0 +1,208 @@
+"""Status (pure): conditions and figures of a WorkerRole from what the operator observed.
+
+One function per condition, each from observed facts and the previous condition to a new one, with
+a CamelCase reason and a sentence (the RabbitMQ operators' ``status/`` package is the model). The
+previous condition matters only for ``lastTransitionTime``: it moves when the status changes, not
+on every patch, so GitOps tools and ``kubectl wait`` see stable objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hivekeeper.api.status import Condition, InstanceStatus, IoState
+
+STALE_AFTER_SECONDS = 20.0
+"""An instance silent for this long (four status intervals) no longer counts as ready."""
+
+
+@dataclass(frozen=True)
+class InstanceReport:
+    """The last thing one worker said about itself (from status-full/delta and outcomes)."""
+
+    name: str
+    enabled: bool
+    config_generation: int
+    seen_at: float
+    seen_at_text: str = ""
+    tps: float = 0.0
+    errors: int = 0
+    io_input: str = "unknown"
+    io_output: str = "unknown"
+    rejected_generation: int | None = None
+    rejected_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything the status of one WorkerRole is computed from."""
+
+    generation: int
+    desired_replicas: int
+    desired_config_generation: int
+    paused: bool
+    now: float
+    pods_ready: int = 0
+    pod_problem: str = ""
+    """A pod failure the cluster reports (ImagePullBackOff, CrashLoopBackOff, Unschedulable), or ''."""
+    queues_ready: bool = True
+    queue_problem: str = ""
+    instances: list[InstanceReport] = field(default_factory=list)
+
+
+def _condition(
+    previous: list[Condition], type_: str, status: bool, reason: str, message: str, generation: int, now_text: str
+) -> Condition:
+    value = "True" if status else "False"
+    old = next((c for c in previous if c.type == type_), None)
+    since = old.lastTransitionTime if old is not None and old.status == value else now_text
+    return Condition(
+        type=type_,
+        status=value,
+        reason=reason,
+        message=message,
+        lastTransitionTime=since,
+        observedGeneration=generation,
+    )
+
+
+def live_instances(observed: Observed) -> list[InstanceReport]:
+    return [i for i in observed.instances if observed.now - i.seen_at <= STALE_AFTER_SECONDS]
+
+
+def applied_generation(observed: Observed) -> int:
+    """The lowest config generation among the live instances (0 when none reports)."""
+    live = live_instances(observed)
+    return min((i.config_generation for i in live), default=0)
+
+
+def conditions(observed: Observed, previous: list[Condition], now_text: str) -> list[Condition]:
+    """Ready, Reconciling, Stalled, QueuesReady, WorkersAvailable, ConfigApplied and Paused."""
+    gen = observed.generation
+    live = live_instances(observed)
+    ready = len(live)
+    want = observed.desired_replicas
+    target = observed.desired_config_generation
+
+    workers_ok = ready >= want
+    workers = _condition(
+        previous,
+        "WorkersAvailable",
+        workers_ok,
+        "AllWorkersReporting" if workers_ok else "WorkersMissing",
+        f"{ready}/{want} workers reporting",
+        gen,
+        now_text,
+    )
+
+    rejected = [i for i in live if i.rejected_generation == target]
+    behind = [i for i in live if i.config_generation < target]
+    if rejected:
+        config = _condition(
+            previous,
+            "ConfigApplied",
+            False,
+            "WorkerRejectedConfig",
+            f"{rejected[0].name} rejected config generation {target}: {rejected[0].rejected_reason} "
+            f"(workers keep generation {rejected[0].config_generation})",
+            gen,
+            now_text,
+        )
+    elif behind or not live:
+        waiting = ", ".join(sorted(i.name for i in behind)) or "no worker has reported yet"
+        config = _condition(
+            previous,
+            "ConfigApplied",
+            False,
+            "ConfigPending",
+            f"waiting for generation {target}: {waiting}",
+            gen,
+            now_text,
+        )
+    else:
+        config = _condition(
+            previous,
+            "ConfigApplied",
+            True,
+            "AllAcknowledged",
+            f"all {ready} workers run config generation {target}",
+            gen,
+            now_text,
+        )
+
+    queues = _condition(
+        previous,
+        "QueuesReady",
+        observed.queues_ready,
+        "Declared" if observed.queues_ready else "BrokerUnavailable",
+        "exchange, queues and bindings are declared" if observed.queues_ready else observed.queue_problem,
+        gen,
+        now_text,
+    )
+
+    stalled_reason = ""
+    if observed.pod_problem:
+        stalled_reason = observed.pod_problem
+    elif rejected:
+        stalled_reason = "a worker rejected the config"
+    elif not observed.queues_ready:
+        stalled_reason = observed.queue_problem
+    stalled = _condition(
+        previous,
+        "Stalled",
+        bool(stalled_reason),
+        "Blocked" if stalled_reason else "NotStalled",
+        stalled_reason,
+        gen,
+        now_text,
+    )
+
+    paused_active = observed.paused and all(not i.enabled for i in live)
+    paused = _condition(
+        previous,
+        "Paused",
+        observed.paused,
+        ("Paused" if paused_active else "Pausing") if observed.paused else "Running",
+        "work is disabled; pods and queues stay" if observed.paused else "",
+        gen,
+        now_text,
+    )
+
+    settled = workers_ok and config.status == "True" and observed.queues_ready
+    reconciling = _condition(
+        previous,
+        "Reconciling",
+        not settled and not stalled_reason,
+        "Progressing" if not settled else "Settled",
+        "" if settled else f"{ready}/{want} workers, config {applied_generation(observed)}/{target}",
+        gen,
+        now_text,
+    )
+    ready_ok = settled and not stalled_reason
+    ready_message = (
+        f"{ready}/{want} workers at config generation {target}" if ready_ok else stalled_reason or reconciling.message
+    )
+    ready_condition = _condition(
+        previous,
+        "Ready",
+        ready_ok,
+        "Ready" if ready_ok else ("Stalled" if stalled_reason else "Progressing"),
+        ready_message,
+        gen,
+        now_text,
+    )
+    return [ready_condition, reconciling, stalled, queues, workers, config, paused]
+
+
+def instance_statuses(observed: Observed) -> list[InstanceStatus]:
+    return [
+        InstanceStatus(
+            name=i.name,
+            enabled=i.enabled,
+            tps=round(i.tps, 2),
+            lastSeen=i.seen_at_text,
+            configGeneration=i.config_generation,
+            ioState=IoState(input=i.io_input, output=i.io_output),
+        )
+        for i in sorted(observed.instances, key=lambda i: i.name)
+    ]
