@@ -9,9 +9,9 @@ command to run; nothing here skips.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import pytest
 
@@ -106,3 +106,48 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("hivekeeper test bench")
         for line in REPORT:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def hivekeeper_crds(kubeconfig: Path) -> None:
+    """The generated CRDs installed (server-side apply) and Established on the bench's API server."""
+    import subprocess
+
+    from testbench.kube import kubectl
+
+    repo = Path(__file__).resolve().parents[1]
+    base = [str(kubectl()), f"--kubeconfig={kubeconfig}"]
+    applied = subprocess.run(
+        [*base, "apply", "--server-side", "-f", str(repo / "crds")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert applied.returncode == 0, applied.stderr
+    waited = subprocess.run(
+        [
+            *base,
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/swarms.hivekeeper.io",
+            "crd/workerroles.hivekeeper.io",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert waited.returncode == 0, waited.stderr
+
+
+@pytest.fixture
+async def node_agent(kubeconfig: Path, tmp_path: Path) -> AsyncIterator[Any]:
+    """Runs hivekeeper worker pods of the bench's cluster as local processes (a stand-in kubelet)."""
+    from testbench.node_agent import NodeAgent
+
+    agent = NodeAgent(kubeconfig=kubeconfig, workdir=tmp_path / "pods")
+    await agent.start()
+    yield agent
+    await agent.stop()
