@@ -340,7 +340,12 @@ class Worker:
                     "problems": [{"path": p, "message": m} for p, m in problems],
                     "configGeneration": self.state.generation,
                 },
-                extra={"enabled": self.state.enabled, "configGeneration": self.state.generation},
+                extra={
+                    "enabled": self.state.enabled,
+                    "configGeneration": self.state.generation,
+                    # which generation was refused, so the operator can tell "rejected" from "not yet"
+                    "requestedGeneration": signal.data.get("configGeneration"),
+                },
             )
             return
         await self._swap(new_state, new_role)

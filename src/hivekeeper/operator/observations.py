@@ -1,0 +1,80 @@
+"""What the operator's event consumer remembers about each worker instance (pure).
+
+Workers report ``status-full`` (on start, on request, after a config change), ``status-delta``
+(every few seconds) and one outcome per config-update. :class:`Observations` folds those envelopes
+into the last known :class:`~hivekeeper.operator.status.InstanceReport` per instance, which the
+status functions and the level-based config re-send read. Deltas never erase what a full status
+said (they carry no config), and a ``Failed`` outcome is remembered with the generation it refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+
+from hivekeeper.operator.status import InstanceReport
+from hivekeeper.protocol.envelope import Envelope
+
+
+class Observations:
+    def __init__(self) -> None:
+        self._instances: dict[tuple[str, str], dict[str, InstanceReport]] = defaultdict(dict)
+
+    def record(self, event: Envelope, now: float) -> None:
+        """Fold one envelope in; anything that is not a worker's status or outcome is ignored."""
+        scope = event.scope
+        key = (scope.swarmId, scope.role)
+        previous = self._instances[key].get(scope.instance)
+        data = event.data
+        if event.kind == "metric" and event.type in ("status-full", "status-delta"):
+            io = (data.get("ioState") or {}).get("work") or {}
+            context = data.get("context") or {}
+            report = InstanceReport(
+                name=scope.instance,
+                enabled=bool(data.get("enabled", False)),
+                config_generation=int(data.get("configGeneration", previous.config_generation if previous else 0)),
+                seen_at=now,
+                seen_at_text=event.timestamp,
+                tps=float(data.get("tps", 0.0)),
+                errors=int(context.get("errors", 0)),
+                io_input=str(io.get("input", "unknown")),
+                io_output=str(io.get("output", "unknown")),
+                rejected_generation=previous.rejected_generation if previous else None,
+                rejected_reason=previous.rejected_reason if previous else "",
+            )
+            if report.rejected_generation is not None and report.config_generation >= report.rejected_generation:
+                report = dataclasses.replace(report, rejected_generation=None, rejected_reason="")
+            self._instances[key][scope.instance] = report
+        elif event.kind == "outcome" and event.type == "config-update" and previous is not None:
+            if data.get("status") == "Failed":
+                requested = data.get("requestedGeneration")
+                if isinstance(requested, int):
+                    reason = str((data.get("context") or {}).get("reason", "no reason given"))
+                    self._instances[key][scope.instance] = dataclasses.replace(
+                        previous, rejected_generation=requested, rejected_reason=reason, seen_at=now
+                    )
+            else:
+                generation = data.get("configGeneration", previous.config_generation)
+                self._instances[key][scope.instance] = dataclasses.replace(
+                    previous,
+                    config_generation=int(generation),
+                    seen_at=now,
+                    enabled=bool(data.get("enabled", previous.enabled)),
+                )
+
+    def instances(self, swarm_id: str, role: str) -> list[InstanceReport]:
+        return sorted(self._instances[(swarm_id, role)].values(), key=lambda report: report.name)
+
+    def forget(self, swarm_id: str, role: str, keep: set[str]) -> None:
+        """Drop instances whose pods are gone (``keep`` holds the pod names that still exist)."""
+        known = self._instances[(swarm_id, role)]
+        for name in [n for n in known if n not in keep]:
+            del known[name]
+
+    def behind(self, swarm_id: str, role: str, generation: int) -> list[str]:
+        """Instances that report an older config generation and have not refused this one."""
+        return [
+            r.name
+            for r in self.instances(swarm_id, role)
+            if r.config_generation < generation and r.rejected_generation != generation
+        ]

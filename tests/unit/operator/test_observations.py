@@ -1,0 +1,74 @@
+"""The operator's memory of each worker, folded from the envelopes the workers really send."""
+
+from __future__ import annotations
+
+from hivekeeper.operator.observations import Observations
+from hivekeeper.protocol import envelope as env
+
+SCOPE = env.Scope(swarmId="perf_q", role="caller", instance="caller-abc")
+
+
+def _status(kind: str, generation: int, enabled: bool = True) -> env.Envelope:
+    data = {
+        "enabled": enabled,
+        "configGeneration": generation,
+        "tps": 12.5,
+        "ioState": {"work": {"input": "ok", "output": "ok"}},
+        "context": {"errors": 3},
+    }
+    return env.metric(kind, SCOPE, data, origin=SCOPE.instance)
+
+
+def _outcome(status: env.OutcomeStatus, **extra: object) -> env.Envelope:
+    signal = env.signal("config-update", SCOPE, {}, origin="operator")
+    return env.outcome(
+        signal, status, SCOPE, origin=SCOPE.instance, context={"reason": "ratePerSec: too low"}, extra=dict(extra)
+    )
+
+
+def test_status_reports_become_the_instances_last_known_state() -> None:
+    seen = Observations()
+    seen.record(_status("status-full", 2), now=10.0)
+    [report] = seen.instances("perf_q", "caller")
+    assert (report.name, report.enabled, report.config_generation, report.tps, report.errors) == (
+        "caller-abc",
+        True,
+        2,
+        12.5,
+        3,
+    )
+    assert (report.io_input, report.seen_at) == ("ok", 10.0)
+
+
+def test_a_failed_outcome_is_remembered_with_the_refused_generation_until_a_newer_one_applies() -> None:
+    seen = Observations()
+    seen.record(_status("status-full", 2), now=1.0)
+    seen.record(_outcome("Failed", configGeneration=2, requestedGeneration=3), now=2.0)
+    [report] = seen.instances("perf_q", "caller")
+    assert (report.rejected_generation, report.rejected_reason, report.config_generation) == (
+        3,
+        "ratePerSec: too low",
+        2,
+    )
+    assert seen.behind("perf_q", "caller", 3) == [], "a refused generation is not re-sent in a loop"
+    seen.record(_status("status-delta", 4), now=3.0)
+    [report] = seen.instances("perf_q", "caller")
+    assert report.rejected_generation is None
+
+
+def test_an_applied_outcome_moves_the_generation_and_stale_pods_are_forgotten() -> None:
+    seen = Observations()
+    seen.record(_status("status-full", 1), now=1.0)
+    assert seen.behind("perf_q", "caller", 2) == ["caller-abc"]
+    seen.record(_outcome("Applied", configGeneration=2, enabled=False), now=2.0)
+    [report] = seen.instances("perf_q", "caller")
+    assert (report.config_generation, report.enabled) == (2, False)
+    seen.forget("perf_q", "caller", keep=set())
+    assert seen.instances("perf_q", "caller") == []
+
+
+def test_events_of_other_kinds_are_ignored() -> None:
+    seen = Observations()
+    seen.record(env.alert("http.timeout", "slow", SCOPE, origin=SCOPE.instance), now=1.0)
+    seen.record(_outcome("Applied", configGeneration=1), now=1.0)  # no status yet: nothing to update
+    assert seen.instances("perf_q", "caller") == []
