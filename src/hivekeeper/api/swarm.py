@@ -81,8 +81,8 @@ class Work(_Model):
     )
 
 
-class RoleSpec(_Model):
-    """One stage of the pipeline; becomes a WorkerRole and a Deployment of worker pods."""
+class StageSpec(_Model):
+    """What a stage runs and how it is wired: shared by Swarm.spec.roles[] and WorkerRole.spec."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -95,13 +95,14 @@ class RoleSpec(_Model):
         ),
     )
 
-    name: str = Field(
-        pattern=_ALIAS_PATTERN, max_length=MAX_NAME, description=("Name of the stage, unique in the swarm.")
+    role: BuiltinRole | None = Field(default=None, description="Built-in role the workers run.")
+    image: str | None = Field(
+        default=None, max_length=512, description="Custom worker image speaking the hivekeeper protocol."
     )
-    role: BuiltinRole | None = Field(default=None, description="Built-in role the worker runs.")
-    image: str | None = Field(default=None, description="Custom worker image speaking the hivekeeper protocol.")
-    replicas: int = Field(default=1, ge=0, description="Worker instances (pods) of this stage.")
-    work: Work = Field(default_factory=Work, description="Queue wiring by alias.")
+    replicas: int = Field(
+        default=1, ge=0, description="Worker instances (pods); a WorkerRole's is also driven through /scale."
+    )
+    work: Work = Field(default_factory=Work, description="Queue wiring by alias; an edit re-wires and rolls the stage.")
     config: dict[str, Any] = Field(
         default_factory=dict,
         description="Role configuration; keys depend on the role (see docs/worker.md), e.g. inputs.scheduler."
@@ -110,20 +111,32 @@ class RoleSpec(_Model):
         "the ConfigApplied condition.",
     )
     resources: dict[str, Any] | None = Field(
-        default=None, description="Pod resources (requests/limits) of the workers; an edit rolls this role only."
+        default=None, description="Pod resources (requests/limits) of the workers; an edit rolls this stage only."
     )
     env: list[dict[str, Any]] | None = Field(
-        default=None, description="Extra environment variables of the workers (EnvVar); an edit rolls this role only."
+        default=None, description="Extra environment variables (EnvVar) of the workers; an edit rolls this stage only."
     )
 
     @model_validator(mode="after")
-    def _role_or_image(self) -> RoleSpec:
+    def _role_or_image(self) -> StageSpec:
         if (self.role is None) == (self.image is None):
             raise ValueError(
-                f"role {self.name!r}: set exactly one of `role` (a built-in role: "
+                f"{self._label()}: set exactly one of `role` (a built-in role: "
                 f"{', '.join(BUILTIN_ROLES)}) or `image` (a custom worker image)"
             )
         return self
+
+    def _label(self) -> str:
+        return "stage"
+
+
+class RoleSpec(StageSpec):
+    """One stage of the pipeline; becomes a WorkerRole and a Deployment of worker pods."""
+
+    name: str = Field(pattern=_ALIAS_PATTERN, max_length=MAX_NAME, description="Stage name, unique in the swarm.")
+
+    def _label(self) -> str:
+        return f"role {self.name!r}"
 
 
 class SecretRef(_Model):

@@ -7,41 +7,23 @@ a ``/scale`` subresource, so ``kubectl scale``, an HPA or KEDA's RabbitMQ scaler
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from hivekeeper.api.status import Condition, InstanceStatus, LatencyMs
-from hivekeeper.api.swarm import _ALIAS_PATTERN, BuiltinRole, ObjectMeta, Work, _cel
+from hivekeeper.api.swarm import _ALIAS_PATTERN, MAX_NAME, ObjectMeta, StageSpec
 
 
-class WorkerRoleSpec(BaseModel):
+class WorkerRoleSpec(StageSpec):
     """Desired state of one stage."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        populate_by_name=True,
-        json_schema_extra=_cel(
-            (
-                "has(self.role) != has(self.image)",
-                "set exactly one of role (a built-in role) or image (a custom worker image)",
-            )
-        ),
+    swarmRef: str = Field(
+        pattern=_ALIAS_PATTERN, max_length=MAX_NAME, description="Name of the Swarm (same namespace) this stage joins."
     )
 
-    swarmRef: str = Field(
-        pattern=_ALIAS_PATTERN, description=("Name of the Swarm (same namespace) this stage belongs to.")
-    )
-    role: BuiltinRole | None = Field(default=None, description="Built-in role the workers run.")
-    image: str | None = Field(default=None, max_length=512, description="Custom worker image speaking the protocol.")
-    replicas: int = Field(default=1, ge=0, description="Worker instances; also driven through the /scale subresource.")
-    work: Work = Field(default_factory=Work, description="Queue wiring by alias; an edit re-wires and rolls this role.")
-    config: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Role configuration (see docs/worker.md). Live: edits become config-updates, no restart.",
-    )
-    resources: dict[str, Any] | None = Field(default=None, description="Pod resources; an edit rolls this role.")
-    env: list[dict[str, Any]] | None = Field(default=None, description="Extra EnvVars; an edit rolls this role.")
+    def _label(self) -> str:
+        return f"stage of swarm {self.swarmRef!r}"
 
 
 class WorkerRoleStatus(BaseModel):
