@@ -87,6 +87,21 @@ def _crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _operator(args: argparse.Namespace) -> int:
+    import kopf
+
+    from hivekeeper.operator import handlers  # noqa: F401 - registers the handlers with kopf
+
+    kopf.configure(verbose=args.verbose)
+    kopf.run(
+        standalone=True,
+        namespaces=args.namespace or (),
+        clusterwide=not args.namespace,
+        liveness_endpoint=f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None,
+    )
+    return 0
+
+
 def _worker(args: argparse.Namespace) -> int:
     from hivekeeper.worker.main import main as worker_main
 
@@ -125,6 +140,14 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--delay-ms", type=float, default=0.0)
     demo.add_argument("--error-pct", type=float, default=0.0)
     demo.set_defaults(func=_demo_sut)
+
+    operator = sub.add_parser(
+        "operator", help="run the operator (reads KUBECONFIG or the service account, HIVEKEEPER_AMQP_URL)"
+    )
+    operator.add_argument("--namespace", action="append", help="watch only this namespace (repeatable)")
+    operator.add_argument("--health-port", type=int, default=8080, help="liveness endpoint port (0 disables)")
+    operator.add_argument("--verbose", action="store_true")
+    operator.set_defaults(func=_operator)
 
     worker = sub.add_parser("worker", help="run one worker (the container entry point; reads HIVEKEEPER_* env)")
     worker.set_defaults(func=_worker)

@@ -22,6 +22,8 @@ class WorkerRoleSpec(StageSpec):
         pattern=_ALIAS_PATTERN, max_length=MAX_NAME, description="Name of the Swarm (same namespace) this stage joins."
     )
 
+    paused: bool = Field(default=False, description="Disable work (set from the Swarm's spec.paused); live.")
+
     def _label(self) -> str:
         return f"stage of swarm {self.swarmRef!r}"
 
@@ -36,6 +38,8 @@ class WorkerRoleStatus(BaseModel):
     readyReplicas: int = Field(default=0, description="Worker instances running and reporting.")
     selector: str = Field(default="", description="Label selector of the pods, as a string (for /scale).")
     configGeneration: int = Field(default=0, description="The config generation the operator wants.")
+    configDigest: str = Field(default="", description="Fingerprint of the config pushed as configGeneration.")
+    rolloutDigest: str = Field(default="", description="Fingerprint of the pod template fields last rolled out.")
     appliedGeneration: int = Field(default=0, description="The lowest generation every ready instance acknowledged.")
     tps: float = Field(default=0.0, description="Items per second over all instances.")
     errors: int = Field(default=0, description="Errors over all instances.")

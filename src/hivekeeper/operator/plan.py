@@ -83,6 +83,7 @@ def plan_children(swarm: Swarm, uid: str) -> list[ChildPlan]:
             "replicas": role.replicas,
             "work": role.work.model_dump(by_alias=True, exclude_none=True),
             "config": config,
+            "paused": swarm.spec.paused,
         }
         if role.role:
             spec["role"] = role.role

@@ -1,0 +1,133 @@
+"""The operator's effects: the Kubernetes API (lightkube) and RabbitMQ (aio-pika). Nothing else talks to them.
+
+Everything here is small and boring on purpose: the decisions are made by the pure modules (plan,
+manifests, topology, status, observations); this module only applies them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractRobustConnection
+from lightkube import ApiError, AsyncClient
+from lightkube.codecs import from_dict
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.core_v1 import Pod
+
+from hivekeeper.operator.observations import Observations
+from hivekeeper.operator.topology import Topology
+from hivekeeper.protocol import envelope as env
+from hivekeeper.protocol import naming
+
+log = logging.getLogger("hivekeeper.operator")
+FIELD_MANAGER = "hivekeeper-operator"
+WorkerRoleResource = create_namespaced_resource("hivekeeper.io", "v1alpha1", "WorkerRole", "workerroles")
+SwarmResource = create_namespaced_resource("hivekeeper.io", "v1alpha1", "Swarm", "swarms")
+
+
+class Kube:
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
+
+    async def apply(self, manifest: dict[str, Any]) -> None:
+        """Server-side apply: the operator owns exactly the fields it sets."""
+        await self.client.apply(from_dict(manifest), field_manager=FIELD_MANAGER, force=True)
+
+    async def patch_workerrole_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        await self.client.patch(
+            WorkerRoleResource.Status, name, {"status": status}, namespace=namespace, patch_type=_merge()
+        )
+
+    async def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
+        """Only the replica count: the pod template (and so the pods) stay as they are."""
+        from lightkube.resources.apps_v1 import Deployment
+
+        with contextlib.suppress(ApiError):
+            await self.client.patch(
+                Deployment, name, {"spec": {"replicas": replicas}}, namespace=namespace, patch_type=_merge()
+            )
+
+    async def delete_workerrole(self, namespace: str, name: str) -> None:
+        with contextlib.suppress(ApiError):
+            await self.client.delete(WorkerRoleResource, name, namespace=namespace)
+
+    async def workerroles_of(self, namespace: str, swarm: str) -> list[str]:
+        names = []
+        async for item in self.client.list(
+            WorkerRoleResource, namespace=namespace, labels={"hivekeeper.io/swarm": swarm}
+        ):
+            if item.metadata is not None and item.metadata.name:
+                names.append(item.metadata.name)
+        return names
+
+    async def pods(self, namespace: str, swarm: str, role: str) -> list[Pod]:
+        return [
+            pod
+            async for pod in self.client.list(
+                Pod, namespace=namespace, labels={"hivekeeper.io/swarm": swarm, "hivekeeper.io/role": role}
+            )
+        ]
+
+
+def _merge() -> Any:
+    from lightkube.types import PatchType
+
+    return PatchType.MERGE
+
+
+class Broker:
+    """Topology declarations, config pushes and the event consumer, on one robust connection."""
+
+    EVENTS_QUEUE = "hivekeeper.operator.events"
+
+    def __init__(self, url: str, observations: Observations) -> None:
+        self._url = url
+        self.observations = observations
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._control: AbstractExchange | None = None
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(
+            self._url, client_properties={"connection_name": "hivekeeper-operator"}
+        )
+        self._channel = await self._connection.channel()
+        self._control = await self._channel.declare_exchange(
+            naming.CONTROL_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        events = await self._channel.declare_queue(self.EVENTS_QUEUE, exclusive=True, auto_delete=True)
+        await events.bind(self._control, "event.#")
+        await events.consume(self._on_event)
+
+    async def _on_event(self, message: AbstractIncomingMessage) -> None:
+        async with message.process():
+            try:
+                event = env.parse(message.body)
+            except env.EnvelopeError as exc:
+                log.warning("ignored a malformed event: %s", exc)
+                return
+            self.observations.record(event, time.monotonic())
+
+    async def declare(self, topology: Topology) -> None:
+        assert self._channel is not None
+        exchange = await self._channel.declare_exchange(topology.exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        for queue in topology.queues:
+            declared = await self._channel.declare_queue(queue.name, durable=True)
+            await declared.bind(exchange, routing_key=queue.routing_key)
+
+    async def signal(self, swarm_id: str, role: str, instance: str, data: dict[str, Any]) -> None:
+        assert self._control is not None
+        scope = env.Scope(swarmId=swarm_id, role=role, instance=instance)
+        message = env.signal("config-update", scope, data, origin="hivekeeper-operator")
+        await self._control.publish(
+            aio_pika.Message(message.to_json(), content_type="application/json"),
+            routing_key=naming.signal_key("config-update", swarm_id, role, instance),
+        )
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()

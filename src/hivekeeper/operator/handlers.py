@@ -1,0 +1,207 @@
+"""kopf handlers: the only module that imports kopf. Thin: read, call the pure planners, apply.
+
+Swarm → one WorkerRole per role (server-side apply, owned by the Swarm). WorkerRole → the swarm's
+queue topology, a Deployment of workers, and config: when the desired config (or paused) changes,
+the generation goes up and one ``signal.config-update`` (replace) reaches every instance; pods are
+not restarted. A timer rolls the workers' reports up into the status and re-sends the current
+config to any instance that reports an older generation (level-based: new and restarted pods
+converge by themselves).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import kopf
+import orjson
+
+from hivekeeper.api.status import Condition
+from hivekeeper.api.swarm import Swarm
+from hivekeeper.operator import manifests, plan, topology
+from hivekeeper.operator import status as rules
+from hivekeeper.operator.effects import Broker, Kube
+from hivekeeper.operator.observations import Observations
+from hivekeeper.protocol import naming
+
+GROUP, VERSION = "hivekeeper.io", "v1alpha1"
+log = logging.getLogger("hivekeeper.operator")
+
+
+class Runtime:
+    """What the handlers share (kopf's memo holds one)."""
+
+    def __init__(self, kube: Kube, broker: Broker, observations: Observations, defaults: manifests.WorkerDefaults):
+        self.kube = kube
+        self.broker = broker
+        self.observations = observations
+        self.defaults = defaults
+
+
+RUNTIME: dict[str, Runtime] = {}
+
+
+def runtime() -> Runtime:
+    return RUNTIME["current"]
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    from lightkube import AsyncClient, KubeConfig
+
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    settings.posting.level = logging.WARNING  # events only for problems, not for every reconcile
+    settings.watching.server_timeout = 60
+    url = os.environ["HIVEKEEPER_AMQP_URL"]
+    config = (
+        KubeConfig.from_service_account()
+        if os.environ.get("KUBERNETES_SERVICE_HOST")
+        else KubeConfig.from_file(os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config"))
+    )
+    observations = Observations()
+    broker = Broker(url, observations)
+    await broker.start()
+    defaults = manifests.WorkerDefaults(
+        image=os.environ.get("HIVEKEEPER_WORKER_IMAGE", manifests.WorkerDefaults.image),
+        secret_name=os.environ.get("HIVEKEEPER_BROKER_SECRET", manifests.WorkerDefaults.secret_name),
+    )
+    RUNTIME["current"] = Runtime(Kube(AsyncClient(config=config)), broker, observations, defaults)
+
+
+@kopf.on.cleanup()
+async def cleanup(**_: Any) -> None:
+    current = RUNTIME.pop("current", None)
+    if current is not None:
+        await current.broker.close()
+        await current.kube.client.close()
+
+
+@kopf.on.login()
+def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | None:
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return kopf.login_with_service_account(settings=settings)
+    return kopf.login_with_kubeconfig(settings=settings)
+
+
+@kopf.on.resume(GROUP, VERSION, "swarms")
+@kopf.on.create(GROUP, VERSION, "swarms")
+@kopf.on.update(GROUP, VERSION, "swarms")
+async def reconcile_swarm(body: kopf.Body, meta: kopf.Meta, namespace: str | None, **_: Any) -> None:
+    assert namespace is not None, "Swarm is namespaced"
+    swarm = Swarm.model_validate({k: v for k, v in body.items() if k in ("apiVersion", "kind", "metadata", "spec")})
+    children = plan.plan_children(swarm, uid=str(meta["uid"]))
+    kube = runtime().kube
+    for child in children:
+        await kube.apply(child.manifest)
+    for orphan in plan.orphans(await kube.workerroles_of(namespace, swarm.metadata.name), children):
+        await kube.delete_workerrole(namespace, orphan)
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+@kopf.on.resume(GROUP, VERSION, "workerroles")
+@kopf.on.create(GROUP, VERSION, "workerroles")
+@kopf.on.update(GROUP, VERSION, "workerroles")
+async def reconcile_role(
+    spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, namespace: str | None, name: str, **_: Any
+) -> None:
+    assert namespace is not None, "WorkerRole is namespaced"
+    current = runtime()
+    spec_dict = dict(spec)
+    swarm = str(spec_dict["swarmRef"])
+    swarm_id = naming.swarm_id(swarm, namespace)
+    role = str(meta.get("labels", {}).get(plan.LABEL_ROLE) or name)
+    work = spec_dict.get("work") or {}
+    await current.broker.declare(topology.topology(swarm_id, topology.role_aliases(work.get("in"), work.get("out"))))
+
+    owner = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "WorkerRole",
+        "name": name,
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    rollout = _digest(manifests.rollout_fingerprint(spec_dict))
+    patch: dict[str, Any] = {}
+    config = dict(spec_dict.get("config") or {})
+    if status.get("rolloutDigest") != rollout:
+        deployment = manifests.deployment(
+            name=name,
+            namespace=namespace,
+            swarm=swarm,
+            swarm_id=swarm_id,
+            role=role,
+            spec=spec_dict,
+            bootstrap_config=config,
+            owner=owner,
+            defaults=current.defaults,
+        )
+        await current.kube.apply(deployment)
+        patch["rolloutDigest"] = rollout
+    else:
+        await current.kube.scale_deployment(namespace, name, int(spec_dict.get("replicas", 1)))
+    enabled = not bool(spec_dict.get("paused", False))
+    digest = plan.config_digest(config, enabled)
+    generation = int(status.get("configGeneration", 0))
+    if status.get("configDigest") != digest:
+        generation += 1
+        data = {**config, "replace": True, "enabled": enabled, "configGeneration": generation}
+        await current.broker.signal(swarm_id, role, naming.ALL, data)
+        patch.update(configGeneration=generation, configDigest=digest)
+    patch["selector"] = manifests.selector_string(swarm, role)
+    patch["observedGeneration"] = meta.get("generation", 0)
+    await current.kube.patch_workerrole_status(namespace, name, patch)
+
+
+@kopf.timer(GROUP, VERSION, "workerroles", interval=2.0, idle=0)
+async def roll_up(
+    spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, namespace: str | None, name: str, **_: Any
+) -> None:
+    assert namespace is not None, "WorkerRole is namespaced"
+    current = runtime()
+    spec_dict = dict(spec)
+    swarm = str(spec_dict["swarmRef"])
+    swarm_id = naming.swarm_id(swarm, namespace)
+    role = str(meta.get("labels", {}).get(plan.LABEL_ROLE) or name)
+    generation = int(status.get("configGeneration", 0))
+    pods = await current.kube.pods(namespace, swarm, role)
+    alive = {p.metadata.name for p in pods if p.metadata and p.metadata.deletionTimestamp is None}
+    current.observations.forget(swarm_id, role, keep={n for n in alive if n})
+    config = dict(spec_dict.get("config") or {})
+    enabled = not bool(spec_dict.get("paused", False))
+    for instance in current.observations.behind(swarm_id, role, generation):
+        data = {**config, "replace": True, "enabled": enabled, "configGeneration": generation}
+        await current.broker.signal(swarm_id, role, instance, data)
+    observed = rules.Observed(
+        generation=int(meta.get("generation", 0)),
+        desired_replicas=int(spec_dict.get("replicas", 1)),
+        desired_config_generation=generation,
+        paused=not enabled,
+        now=time.monotonic(),
+        instances=current.observations.instances(swarm_id, role),
+    )
+    previous = [Condition.model_validate(c) for c in status.get("conditions", [])]
+    now_text = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    live = rules.live_instances(observed)
+    await current.kube.patch_workerrole_status(
+        namespace,
+        name,
+        {
+            "replicas": len(alive),
+            "readyReplicas": len(live),
+            "appliedGeneration": rules.applied_generation(observed),
+            "tps": round(sum(r.tps for r in live), 2),
+            "errors": sum(r.errors for r in live),
+            "instances": [i.model_dump(mode="json") for i in rules.instance_statuses(observed)],
+            "conditions": [c.model_dump(mode="json") for c in rules.conditions(observed, previous, now_text)],
+        },
+    )

@@ -1,0 +1,157 @@
+"""The operator on the bench cluster: a Swarm becomes running workers; a spec edit reaches them live."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from lightkube import AsyncClient, KubeConfig
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Namespace, Pod, Secret
+
+from testbench.kube import kubectl
+from testbench.node_agent import NodeAgent
+from testbench.procs import ManagedProcess
+from testbench.scripted_http import ScriptedServer, scripted_server
+from testbench.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+WorkerRole = create_namespaced_resource("hivekeeper.io", "v1alpha1", "WorkerRole", "workerroles")
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"op-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def operator_process(
+    kubeconfig: Path, rabbitmq_url: str, hivekeeper_crds: None, namespace: str, tmp_path: Path
+) -> Iterator[ManagedProcess]:
+    env = {"KUBECONFIG": str(kubeconfig), "HIVEKEEPER_AMQP_URL": rabbitmq_url}
+    process = ManagedProcess(
+        "hivekeeper operator",
+        [sys.executable, "-m", "hivekeeper.cli", "operator", "--namespace", namespace, "--health-port", "0"],
+        tmp_path / "operator.log",
+        env={**os.environ, **env},
+    ).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def sut() -> AsyncIterator[ScriptedServer]:
+    async with scripted_server() as server:
+        yield server
+
+
+def _swarm(sut_url: str, rate: float) -> dict[str, Any]:
+    return {
+        "apiVersion": "hivekeeper.io/v1alpha1",
+        "kind": "Swarm",
+        "metadata": {"name": "live"},
+        "spec": {
+            "sut": {"endpoints": {"default": {"baseUrl": sut_url}}},
+            "roles": [
+                {
+                    "name": "feeder",
+                    "role": "generator",
+                    "work": {"out": "call"},
+                    "config": {
+                        "inputs": {"scheduler": {"ratePerSec": rate}},
+                        "message": {"bodyType": "HTTP", "method": "GET", "path": "/hello"},
+                    },
+                },
+                {
+                    "name": "caller",
+                    "role": "processor",
+                    "replicas": 2,
+                    "work": {"in": "call"},
+                    "config": {"baseUrl": "{{ sut.endpoints.default.baseUrl }}", "threadCount": 4},
+                },
+            ],
+        },
+    }
+
+
+def _kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(kubectl()), f"--kubeconfig={kubeconfig}", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_pods(
+    kubeconfig: Path,
+    rabbitmq_url: str,
+    namespace: str,
+    operator_process: ManagedProcess,
+    node_agent: NodeAgent,
+    sut: ScriptedServer,
+) -> None:
+    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
+    await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
+    try:
+        await kube.create(
+            Secret(
+                metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace),
+                data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
+            )
+        )
+        applied = _kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(_swarm(sut.url, 20)))
+        assert applied.returncode == 0, applied.stderr
+
+        async def config_applied(name: str, generation: int) -> bool:
+            role = await kube.get(WorkerRole, name, namespace=namespace)
+            status = role.get("status") or {}
+            conditions = {c["type"]: c for c in status.get("conditions", [])}
+            ok = conditions.get("ConfigApplied", {}).get("status") == "True"
+            return ok and status.get("configGeneration") == generation and status.get("readyReplicas", 0) >= 1
+
+        async def everything_applied(generation: int) -> bool:
+            return await config_applied("live-feeder", generation) and await config_applied("live-caller", generation)
+
+        try:
+            await eventually(
+                lambda: everything_applied(1),
+                timeout=90,
+                interval=0.5,
+                what="both WorkerRoles at ConfigApplied=True, generation 1",
+            )
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{exc}\noperator log: {operator_process.log_path.read_text()[-3000:]}\n{node_agent.diagnostics()}"
+            ) from exc
+
+        async def traffic() -> bool:
+            return len([r for r in sut.requests if r.startswith(b"GET /hello ")]) >= 10
+
+        await eventually(traffic, timeout=30, what="requests from the processors at the SUT")
+        pods_before = {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)}
+
+        patched = _kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(_swarm(sut.url, 80)))
+        assert patched.returncode == 0, patched.stderr
+        await eventually(
+            lambda: config_applied("live-feeder", 2),
+            timeout=30,
+            interval=0.2,
+            what="the generator at config generation 2",
+        )
+        pods_after = {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)}
+        assert pods_after == pods_before, "a config edit must not restart any pod"
+    finally:
+        await kube.delete(Namespace, namespace)
+        await kube.close()
