@@ -155,3 +155,62 @@ async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_p
     finally:
         await kube.delete(Namespace, namespace)
         await kube.close()
+
+
+async def test_a_config_the_workers_refuse_shows_in_the_condition_and_the_old_config_keeps_running(
+    kubeconfig: Path,
+    rabbitmq_url: str,
+    namespace: str,
+    operator_process: ManagedProcess,
+    node_agent: NodeAgent,
+    sut: ScriptedServer,
+) -> None:
+    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
+    await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
+    try:
+        await kube.create(
+            Secret(
+                metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace),
+                data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
+            )
+        )
+        assert (
+            _kubectl(
+                kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(_swarm(sut.url, 20))
+            ).returncode
+            == 0
+        )
+
+        async def feeder_status() -> dict[str, Any]:
+            role = await kube.get(WorkerRole, "live-feeder", namespace=namespace)
+            return dict(role.get("status") or {})
+
+        async def applied_at_1() -> bool:
+            status = await feeder_status()
+            return status.get("appliedGeneration") == 1 and status.get("readyReplicas") == 1
+
+        await eventually(applied_at_1, timeout=90, interval=0.5, what="the generator at config generation 1")
+        assert (
+            _kubectl(
+                kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(_swarm(sut.url, -5))
+            ).returncode
+            == 0
+        )
+
+        async def refused() -> dict[str, Any] | None:
+            status = await feeder_status()
+            conditions = {c["type"]: c for c in status.get("conditions", [])}
+            config = conditions.get("ConfigApplied", {})
+            return config if config.get("reason") == "WorkerRejectedConfig" else None
+
+        condition = await eventually(refused, timeout=30, interval=0.2, what="ConfigApplied=False from the worker")
+        assert condition["status"] == "False"
+        assert "inputs.scheduler.ratePerSec" in condition["message"]
+        assert "workers keep generation 1" in condition["message"]
+        status = await feeder_status()
+        assert (status["configGeneration"], status["appliedGeneration"]) == (2, 1)
+        ready = {c["type"]: c for c in status["conditions"]}["Ready"]
+        assert ready["status"] == "False"
+    finally:
+        await kube.delete(Namespace, namespace)
+        await kube.close()
