@@ -214,3 +214,48 @@ async def test_a_config_the_workers_refuse_shows_in_the_condition_and_the_old_co
     finally:
         await kube.delete(Namespace, namespace)
         await kube.close()
+
+
+async def test_kubectl_scale_on_a_workerrole_brings_more_reporting_instances(
+    kubeconfig: Path,
+    rabbitmq_url: str,
+    namespace: str,
+    operator_process: ManagedProcess,
+    node_agent: NodeAgent,
+    sut: ScriptedServer,
+) -> None:
+    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
+    await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
+    try:
+        await kube.create(
+            Secret(
+                metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace),
+                data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
+            )
+        )
+        assert (
+            _kubectl(
+                kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(_swarm(sut.url, 20))
+            ).returncode
+            == 0
+        )
+
+        async def caller_instances(count: int) -> bool:
+            role = await kube.get(WorkerRole, "live-caller", namespace=namespace)
+            status = role.get("status") or {}
+            return status.get("readyReplicas") == count and status.get("appliedGeneration") == 1
+
+        await eventually(lambda: caller_instances(2), timeout=90, interval=0.5, what="2 caller instances")
+        scaled = _kubectl(kubeconfig, "scale", "-n", namespace, "wr/live-caller", "--replicas=3")
+        assert scaled.returncode == 0, scaled.stderr
+        await eventually(
+            lambda: caller_instances(3),
+            timeout=60,
+            interval=0.5,
+            what="3 caller instances reporting at the current config generation",
+        )
+        selector = _kubectl(kubeconfig, "get", "-n", namespace, "wr/live-caller", "-o", "jsonpath={.status.selector}")
+        assert selector.stdout == "hivekeeper.io/role=caller,hivekeeper.io/swarm=live"
+    finally:
+        await kube.delete(Namespace, namespace)
+        await kube.close()
