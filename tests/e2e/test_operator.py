@@ -26,6 +26,7 @@ from testbench.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 WorkerRole = create_namespaced_resource("hivekeeper.io", "v1alpha1", "WorkerRole", "workerroles")
+SwarmResource = create_namespaced_resource("hivekeeper.io", "v1alpha1", "Swarm", "swarms")
 
 
 @pytest.fixture
@@ -152,6 +153,19 @@ async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_p
         )
         pods_after = {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)}
         assert pods_after == pods_before, "a config edit must not restart any pod"
+
+        async def swarm_ready() -> dict[str, Any] | None:
+            swarm = await kube.get(SwarmResource, "live", namespace=namespace)
+            status = dict(swarm.get("status") or {})
+            conditions = {c["type"]: c for c in status.get("conditions", [])}
+            return status if conditions.get("Ready", {}).get("status") == "True" else None
+
+        swarm_status = await eventually(swarm_ready, timeout=30, interval=0.5, what="the Swarm to be Ready")
+        assert swarm_status["totals"]["workers"] == "3/3"
+        assert [r["name"] for r in swarm_status["roles"]] == ["feeder", "caller"]
+        assert {q["name"]: q["consumers"] for q in swarm_status["queues"]} == {f"hivekeeper.{namespace}_live.call": 2}
+        listed = _kubectl(kubeconfig, "get", "sw", "-n", namespace)
+        assert "3/3" in listed.stdout, listed.stdout
     finally:
         await kube.delete(Namespace, namespace)
         await kube.close()
@@ -256,6 +270,37 @@ async def test_kubectl_scale_on_a_workerrole_brings_more_reporting_instances(
         )
         selector = _kubectl(kubeconfig, "get", "-n", namespace, "wr/live-caller", "-o", "jsonpath={.status.selector}")
         assert selector.stdout == "hivekeeper.io/role=caller,hivekeeper.io/swarm=live"
+    finally:
+        await kube.delete(Namespace, namespace)
+        await kube.close()
+
+
+async def test_a_missing_secret_shows_as_stalled_with_the_secret_named(
+    kubeconfig: Path,
+    namespace: str,
+    operator_process: ManagedProcess,
+    node_agent: NodeAgent,
+    sut: ScriptedServer,
+) -> None:
+    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
+    await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
+    try:
+        assert (
+            _kubectl(
+                kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(_swarm(sut.url, 20))
+            ).returncode
+            == 0
+        )
+
+        async def stalled() -> dict[str, Any] | None:
+            swarm = await kube.get(SwarmResource, "live", namespace=namespace)
+            conditions = {c["type"]: c for c in (swarm.get("status") or {}).get("conditions", [])}
+            condition = conditions.get("Stalled", {})
+            return condition if condition.get("status") == "True" else None
+
+        condition = await eventually(stalled, timeout=60, interval=0.5, what="the Swarm to report Stalled")
+        assert "CreateContainerConfigError" in condition["message"]
+        assert "hivekeeper-broker" in condition["message"]
     finally:
         await kube.delete(Namespace, namespace)
         await kube.close()

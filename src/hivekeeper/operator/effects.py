@@ -12,7 +12,13 @@ import time
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractRobustConnection,
+)
 from lightkube import ApiError, AsyncClient
 from lightkube.codecs import from_dict
 from lightkube.generic_resource import create_namespaced_resource
@@ -50,6 +56,19 @@ class Kube:
             await self.client.patch(
                 Deployment, name, {"spec": {"replicas": replicas}}, namespace=namespace, patch_type=_merge()
             )
+
+    async def patch_swarm_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        await self.client.patch(
+            SwarmResource.Status, name, {"status": status}, namespace=namespace, patch_type=_merge()
+        )
+
+    async def workerrole_objects(self, namespace: str, swarm: str) -> list[dict[str, Any]]:
+        return [
+            dict(item)
+            async for item in self.client.list(
+                WorkerRoleResource, namespace=namespace, labels={"hivekeeper.io/swarm": swarm}
+            )
+        ]
 
     async def delete_workerrole(self, namespace: str, name: str) -> None:
         with contextlib.suppress(ApiError):
@@ -90,6 +109,7 @@ class Broker:
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._control: AbstractExchange | None = None
+        self._plain: AbstractConnection | None = None
 
     async def start(self) -> None:
         self._connection = await aio_pika.connect_robust(
@@ -112,6 +132,27 @@ class Broker:
                 return
             self.observations.record(event, time.monotonic())
 
+    async def queue_stats(self, names: list[str]) -> list[tuple[str, int, int]]:
+        """(name, depth, consumers) of each queue that exists, from passive declares.
+
+        On a plain connection: a robust one reports 0 messages for passive declares.
+        """
+        if self._plain is None or self._plain.is_closed:
+            self._plain = await aio_pika.connect(self._url)
+        out = []
+        for name in names:
+            channel = await self._plain.channel()
+            try:
+                declared = await channel.declare_queue(name, passive=True)
+                result = declared.declaration_result
+                out.append((name, int(result.message_count or 0), int(result.consumer_count or 0)))
+            except aio_pika.exceptions.ChannelClosed:
+                continue  # not declared (yet): the role's reconcile will declare it
+            finally:
+                if not channel.is_closed:
+                    await channel.close()
+        return out
+
     async def declare(self, topology: Topology) -> None:
         assert self._channel is not None
         exchange = await self._channel.declare_exchange(topology.exchange, aio_pika.ExchangeType.TOPIC, durable=True)
@@ -129,5 +170,7 @@ class Broker:
         )
 
     async def close(self) -> None:
+        if self._plain is not None:
+            await self._plain.close()
         if self._connection is not None:
             await self._connection.close()

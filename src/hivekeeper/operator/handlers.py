@@ -188,6 +188,7 @@ async def roll_up(
         paused=not enabled,
         now=time.monotonic(),
         instances=current.observations.instances(swarm_id, role),
+        pod_problem=rules.pod_problem([_pod_state(p) for p in pods]),
     )
     previous = [Condition.model_validate(c) for c in status.get("conditions", [])]
     now_text = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -203,5 +204,97 @@ async def roll_up(
             "errors": sum(r.errors for r in live),
             "instances": [i.model_dump(mode="json") for i in rules.instance_statuses(observed)],
             "conditions": [c.model_dump(mode="json") for c in rules.conditions(observed, previous, now_text)],
+        },
+    )
+
+
+def _pod_state(pod: Any) -> rules.PodState:
+    name = pod.metadata.name if pod.metadata else "?"
+    waiting_reason = waiting_message = unschedulable = ""
+    status = pod.status
+    if status is not None:
+        for container in status.containerStatuses or []:
+            waiting = container.state.waiting if container.state else None
+            if waiting is not None and waiting.reason:
+                waiting_reason, waiting_message = waiting.reason, waiting.message or ""
+        for condition in status.conditions or []:
+            if condition.type == "PodScheduled" and condition.status == "False" and condition.reason == "Unschedulable":
+                unschedulable = condition.message or "no node fits"
+    return rules.PodState(
+        name=name, waiting_reason=waiting_reason, waiting_message=waiting_message, unschedulable=unschedulable
+    )
+
+
+@kopf.timer(GROUP, VERSION, "swarms", interval=2.0, idle=0)
+async def swarm_roll_up(
+    spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, namespace: str | None, name: str, **_: Any
+) -> None:
+    assert namespace is not None, "Swarm is namespaced"
+    current = runtime()
+    swarm = Swarm.model_validate(
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Swarm",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": dict(spec),
+        }
+    )
+    children = {
+        str(obj["metadata"]["labels"].get(plan.LABEL_ROLE)): obj
+        for obj in await current.kube.workerrole_objects(namespace, name)
+    }
+    states: list[rules.ChildState] = []
+    roles: list[dict[str, Any]] = []
+    for role in swarm.spec.roles:
+        child = children.get(role.name) or {}
+        child_status = child.get("status") or {}
+        conditions = [Condition.model_validate(c) for c in child_status.get("conditions", [])]
+        states.append(
+            rules.ChildState(
+                role=role.name,
+                desired=role.replicas,
+                ready=int(child_status.get("readyReplicas", 0)),
+                conditions=conditions,
+            )
+        )
+        roles.append(
+            {
+                "name": role.name,
+                "replicas": role.replicas,
+                "readyReplicas": int(child_status.get("readyReplicas", 0)),
+                "configGeneration": int(child_status.get("configGeneration", 0)),
+                "appliedGeneration": int(child_status.get("appliedGeneration", 0)),
+                "tps": float(child_status.get("tps", 0.0)),
+                "errors": int(child_status.get("errors", 0)),
+            }
+        )
+    swarm_id = naming.swarm_id(name, namespace)
+    aliases = sorted({a for r in swarm.spec.roles for a in (r.work.in_, r.work.out) if a})
+    queues = await current.broker.queue_stats([naming.work_queue(swarm_id, alias) for alias in aliases])
+    last_stages = {r.name for r in swarm.spec.roles if not r.work.out}
+    previous = [Condition.model_validate(c) for c in status.get("conditions", [])]
+    now_text = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    await current.kube.patch_swarm_status(
+        namespace,
+        name,
+        {
+            "observedGeneration": meta.get("generation", 0),
+            "roles": roles,
+            "queues": [{"name": q, "depth": depth, "consumers": consumers} for q, depth, consumers in queues],
+            "totals": {
+                "tps": round(sum(r["tps"] for r in roles if r["name"] in last_stages), 2),
+                "errors": sum(r["errors"] for r in roles),
+                "workers": f"{sum(s.ready for s in states)}/{sum(s.desired for s in states)}",
+            },
+            "conditions": [
+                c.model_dump(mode="json")
+                for c in rules.swarm_conditions(
+                    states,
+                    paused=swarm.spec.paused,
+                    generation=int(meta.get("generation", 0)),
+                    previous=previous,
+                    now_text=now_text,
+                )
+            ],
         },
     )

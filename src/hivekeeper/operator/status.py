@@ -206,3 +206,128 @@ def instance_statuses(observed: Observed) -> list[InstanceStatus]:
         )
         for i in sorted(observed.instances, key=lambda i: i.name)
     ]
+
+
+@dataclass(frozen=True)
+class PodState:
+    """What the cluster says about one worker pod (only what status needs)."""
+
+    name: str
+    waiting_reason: str = ""
+    waiting_message: str = ""
+    unschedulable: str = ""
+
+
+BLOCKING_REASONS = frozenset(
+    {
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "CrashLoopBackOff",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+    }
+)
+
+
+def pod_problem(pods: list[PodState]) -> str:
+    """The first pod failure that needs a person (image pull, crash loop, bad config, unschedulable), or ''."""
+    for pod in sorted(pods, key=lambda p: p.name):
+        if pod.unschedulable:
+            return f"pod {pod.name} is Unschedulable: {pod.unschedulable}"
+        if pod.waiting_reason in BLOCKING_REASONS:
+            detail = f": {pod.waiting_message}" if pod.waiting_message else ""
+            return f"pod {pod.name} is {pod.waiting_reason}{detail}"
+    return ""
+
+
+@dataclass(frozen=True)
+class ChildState:
+    """One WorkerRole as the Swarm sees it."""
+
+    role: str
+    desired: int
+    ready: int
+    conditions: list[Condition]
+
+
+def swarm_conditions(
+    children: list[ChildState], *, paused: bool, generation: int, previous: list[Condition], now_text: str
+) -> list[Condition]:
+    """The Swarm's conditions: every child's condition of the same type, summarised with the role named."""
+
+    def child(type_: str) -> list[tuple[str, Condition]]:
+        return [(c.role, cond) for c in children for cond in c.conditions if cond.type == type_]
+
+    def all_true(type_: str) -> tuple[bool, str]:
+        found = child(type_)
+        bad = [(role, cond) for role, cond in found if cond.status != "True"]
+        if len(found) < len(children):
+            return False, "waiting for every role to report"
+        if bad:
+            role, cond = bad[0]
+            return False, f"{role}: {cond.message}"
+        return True, ""
+
+    stalled = [(role, cond) for role, cond in child("Stalled") if cond.status == "True"]
+    stalled_message = f"{stalled[0][0]}: {stalled[0][1].message}" if stalled else ""
+    out = []
+    for type_, ok_reason, bad_reason in (
+        ("QueuesReady", "Declared", "QueuesNotReady"),
+        ("WorkersAvailable", "AllWorkersReporting", "WorkersMissing"),
+        ("ConfigApplied", "AllAcknowledged", "ConfigNotApplied"),
+    ):
+        ok, message = all_true(type_)
+        out.append(_condition(previous, type_, ok, ok_reason if ok else bad_reason, message, generation, now_text))
+    ready_ok, ready_message = all_true("Ready")
+    ready = sum(c.ready for c in children)
+    desired = sum(c.desired for c in children)
+    summary = f"{ready}/{desired} workers ready" if ready_ok else (stalled_message or ready_message)
+    out.insert(
+        0,
+        _condition(
+            previous,
+            "Ready",
+            ready_ok,
+            "Ready" if ready_ok else ("Stalled" if stalled else "Progressing"),
+            summary,
+            generation,
+            now_text,
+        ),
+    )
+    out.insert(
+        1,
+        _condition(
+            previous,
+            "Reconciling",
+            not ready_ok and not stalled,
+            "Progressing" if not ready_ok else "Settled",
+            "" if ready_ok else ready_message,
+            generation,
+            now_text,
+        ),
+    )
+    out.insert(
+        2,
+        _condition(
+            previous,
+            "Stalled",
+            bool(stalled),
+            "Blocked" if stalled else "NotStalled",
+            stalled_message,
+            generation,
+            now_text,
+        ),
+    )
+    out.append(
+        _condition(
+            previous,
+            "Paused",
+            paused,
+            "Paused" if paused else "Running",
+            "work is disabled; pods and queues stay" if paused else "",
+            generation,
+            now_text,
+        )
+    )
+    return out

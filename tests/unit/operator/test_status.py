@@ -121,3 +121,43 @@ def test_paused_is_reported_once_every_worker_is_disabled() -> None:
 def test_instances_are_listed_by_name() -> None:
     statuses = instance_statuses(_observed(_instance("b", 3), _instance("a", 2)))
     assert [(s.name, s.configGeneration) for s in statuses] == [("a", 2), ("b", 3)]
+
+
+def test_pod_problems_that_need_a_person_are_named() -> None:
+    from hivekeeper.operator.status import PodState, pod_problem
+
+    assert pod_problem([PodState("a"), PodState("b", waiting_reason="ContainerCreating")]) == ""
+    assert pod_problem([PodState("b", waiting_reason="ImagePullBackOff", waiting_message="no such image")]) == (
+        "pod b is ImagePullBackOff: no such image"
+    )
+    assert pod_problem([PodState("c", unschedulable="0/3 nodes have enough cpu")]) == (
+        "pod c is Unschedulable: 0/3 nodes have enough cpu"
+    )
+
+
+def test_the_swarm_is_ready_when_every_role_is_and_names_the_role_that_is_not() -> None:
+    from hivekeeper.operator.status import ChildState, swarm_conditions
+
+    ready = conditions(_observed(_instance("a", 3), _instance("b", 3)), [], "t0")
+    pending = conditions(_observed(_instance("a", 3), _instance("b", 2)), [], "t0")
+    good = swarm_conditions(
+        [ChildState("feeder", 2, 2, ready), ChildState("caller", 2, 2, ready)],
+        paused=False,
+        generation=4,
+        previous=[],
+        now_text="t",
+    )
+    found = _by_type(good)
+    assert (found["Ready"].status, found["Ready"].message) == ("True", "4/4 workers ready")
+    mixed = _by_type(
+        swarm_conditions(
+            [ChildState("feeder", 2, 2, ready), ChildState("caller", 2, 1, pending)],
+            paused=True,
+            generation=4,
+            previous=[],
+            now_text="t",
+        )
+    )
+    assert mixed["Ready"].status == "False"
+    assert mixed["ConfigApplied"].message.startswith("caller: waiting for generation 3")
+    assert mixed["Paused"].status == "True"
