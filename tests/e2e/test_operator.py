@@ -304,3 +304,66 @@ async def test_a_missing_secret_shows_as_stalled_with_the_secret_named(
     finally:
         await kube.delete(Namespace, namespace)
         await kube.close()
+
+
+async def _queue_exists(rabbitmq_url: str, name: str) -> bool:
+    import aio_pika
+
+    connection = await aio_pika.connect(rabbitmq_url)
+    try:
+        channel = await connection.channel()
+        try:
+            await channel.declare_queue(name, passive=True)
+        except aio_pika.exceptions.ChannelClosed:
+            return False
+        return True
+    finally:
+        await connection.close()
+
+
+@pytest.mark.parametrize("policy", ["Delete", "Retain"])
+async def test_deleting_a_swarm_removes_its_children_and_its_queues_unless_retained(
+    kubeconfig: Path,
+    rabbitmq_url: str,
+    namespace: str,
+    operator_process: ManagedProcess,
+    node_agent: NodeAgent,
+    sut: ScriptedServer,
+    policy: str,
+) -> None:
+    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
+    await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
+    queue = f"hivekeeper.{namespace}_live.call"
+    try:
+        await kube.create(
+            Secret(
+                metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace),
+                data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
+            )
+        )
+        manifest = _swarm(sut.url, 20)
+        manifest["spec"]["deletionPolicy"] = policy
+        assert _kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(manifest)).returncode == 0
+
+        async def running() -> bool:
+            swarm = await kube.get(SwarmResource, "live", namespace=namespace)
+            status = dict(swarm.get("status") or {})
+            ready = {c["type"]: c["status"] for c in status.get("conditions", [])}.get("Ready") == "True"
+            return ready and await _queue_exists(rabbitmq_url, queue)
+
+        await eventually(running, timeout=90, interval=0.5, what="a Ready swarm and its call queue")
+        deleted = _kubectl(kubeconfig, "delete", "-n", namespace, "sw/live", "--wait=true", "--timeout=60s")
+        assert deleted.returncode == 0, deleted.stderr
+
+        async def children_gone() -> bool:
+            roles = [r async for r in kube.list(WorkerRole, namespace=namespace)]
+            pods = [p async for p in kube.list(Pod, namespace=namespace)]
+            return not roles and not pods and not node_agent.pods
+
+        await eventually(
+            children_gone, timeout=120, interval=0.5, what="WorkerRoles, pods and worker processes gone with the Swarm"
+        )
+        assert await _queue_exists(rabbitmq_url, queue) is (policy == "Retain")
+    finally:
+        await kube.delete(Namespace, namespace)
+        await kube.close()

@@ -153,6 +153,13 @@ class Broker:
                     await channel.close()
         return out
 
+    async def delete(self, topology: Topology) -> None:
+        """Delete the swarm's queues (even if not empty) and its work exchange."""
+        assert self._channel is not None
+        for queue in topology.queues:
+            await self._channel.queue_delete(queue.name, if_unused=False, if_empty=False)
+        await self._channel.exchange_delete(topology.exchange, if_unused=False)
+
     async def declare(self, topology: Topology) -> None:
         assert self._channel is not None
         exchange = await self._channel.declare_exchange(topology.exchange, aio_pika.ExchangeType.TOPIC, durable=True)

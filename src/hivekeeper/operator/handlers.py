@@ -10,6 +10,7 @@ converge by themselves).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -56,6 +57,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
 
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    settings.persistence.finalizer = f"{GROUP}/queue-cleanup"
     settings.posting.level = logging.WARNING  # events only for problems, not for every reconcile
     settings.watching.server_timeout = 60
     url = os.environ["HIVEKEEPER_AMQP_URL"]
@@ -101,6 +103,80 @@ async def reconcile_swarm(body: kopf.Body, meta: kopf.Meta, namespace: str | Non
         await kube.apply(child.manifest)
     for orphan in plan.orphans(await kube.workerroles_of(namespace, swarm.metadata.name), children):
         await kube.delete_workerrole(namespace, orphan)
+
+
+SKIP_CLEANUP = f"{GROUP}/skip-queue-cleanup"
+"""Annotate a Swarm with this set to "true" to let its deletion finish without deleting queues (an escape
+hatch for when the broker is gone for good)."""
+CLEANUP_ATTEMPTS = 6
+
+
+@kopf.on.delete(GROUP, VERSION, "swarms")
+async def delete_swarm(
+    spec: kopf.Spec, meta: kopf.Meta, namespace: str | None, name: str, retry: int, **_: Any
+) -> None:
+    """Queues follow ``deletionPolicy`` (Delete by default); children go by owner reference."""
+    assert namespace is not None, "Swarm is namespaced"
+    if spec.get("deletionPolicy", "Delete") == "Retain":
+        return
+    if meta.get("annotations", {}).get(SKIP_CLEANUP) == "true":
+        log.warning("swarm %s/%s: queues left in place (%s)", namespace, name, SKIP_CLEANUP)
+        return
+    swarm = Swarm.model_validate(
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Swarm",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": dict(spec),
+        }
+    )
+    aliases = {a for r in swarm.spec.roles for a in (r.work.in_, r.work.out) if a}
+    swarm_id = naming.swarm_id(name, namespace)
+    current = runtime()
+    try:
+        # Stop the workers first: a worker still publishing would re-declare a queue we just deleted.
+        # Pausing the WorkerRoles (not just signalling) is level-based: a pod that starts during the
+        # deletion is brought to the paused config too, instead of being enabled by the status timer.
+        paused = swarm.model_copy(update={"spec": swarm.spec.model_copy(update={"paused": True})})
+        for child in plan.plan_children(paused, uid=str(meta["uid"])):
+            await current.kube.apply(child.manifest)
+        await current.broker.signal(swarm_id, naming.ALL, naming.ALL, {"enabled": False})
+        await _until_disabled(current, namespace, name, [r.name for r in swarm.spec.roles], timeout=10.0)
+        await current.broker.delete(topology.topology(swarm_id, aliases))
+    except Exception as exc:
+        if retry + 1 >= CLEANUP_ATTEMPTS:
+            log.error(
+                "swarm %s/%s: gave up deleting its queues after %d attempts (%s); they stay on the broker",
+                namespace,
+                name,
+                retry + 1,
+                exc,
+            )
+            return
+        raise kopf.TemporaryError(
+            f"cannot delete the swarm's queues yet ({exc}); retrying. To finish without them, annotate the "
+            f"Swarm with {SKIP_CLEANUP}=true",
+            delay=5,
+        ) from exc
+
+
+async def _until_disabled(current: Runtime, namespace: str, swarm: str, roles: list[str], timeout: float) -> None:
+    """Wait (bounded) until the worker of every existing pod of the swarm has reported itself disabled."""
+    swarm_id = naming.swarm_id(swarm, namespace)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pending = []
+        for role in roles:
+            reports = {r.name: r for r in current.observations.instances(swarm_id, role)}
+            for pod in await current.kube.pods(namespace, swarm, role):
+                name = pod.metadata.name if pod.metadata else None
+                report = reports.get(name or "")
+                if report is None or report.enabled:
+                    pending.append(name)
+        if not pending:
+            return
+        await asyncio.sleep(0.1)
+    log.warning("swarm %s/%s: workers still enabled after %.0fs; deleting its queues anyway", namespace, swarm, timeout)
 
 
 def _digest(value: Any) -> str:
