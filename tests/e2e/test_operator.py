@@ -367,3 +367,65 @@ async def test_deleting_a_swarm_removes_its_children_and_its_queues_unless_retai
     finally:
         await kube.delete(Namespace, namespace)
         await kube.close()
+
+
+async def test_an_operator_restart_converges_without_pushing_config_again(
+    kubeconfig: Path,
+    rabbitmq_url: str,
+    namespace: str,
+    operator_process: ManagedProcess,
+    node_agent: NodeAgent,
+    sut: ScriptedServer,
+) -> None:
+    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
+    await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
+    try:
+        await kube.create(
+            Secret(
+                metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace),
+                data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
+            )
+        )
+        assert (
+            _kubectl(
+                kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(_swarm(sut.url, 20))
+            ).returncode
+            == 0
+        )
+
+        async def feeder(generation: int) -> bool:
+            role = await kube.get(WorkerRole, "live-feeder", namespace=namespace)
+            status = role.get("status") or {}
+            return status.get("appliedGeneration") == generation and status.get("configGeneration") == generation
+
+        await eventually(lambda: feeder(1), timeout=90, interval=0.5, what="the generator at generation 1")
+        pods_before = {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)}
+
+        operator_process.stop()
+        operator_process.start()
+        await eventually(lambda: feeder(1), timeout=30, interval=0.5, what="the restarted operator's status")
+        swarm_ready = await _swarm_condition(kube, namespace, "Ready")
+        assert swarm_ready == "True"
+        role = await kube.get(WorkerRole, "live-feeder", namespace=namespace)
+        assert role["status"]["configGeneration"] == 1, "a restart must not push config again"
+        assert {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)} == pods_before
+
+        assert (
+            _kubectl(
+                kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(_swarm(sut.url, 40))
+            ).returncode
+            == 0
+        )
+        await eventually(lambda: feeder(2), timeout=30, interval=0.5, what="an edit after the restart applied")
+    finally:
+        await kube.delete(Namespace, namespace)
+        await kube.close()
+
+
+async def _swarm_condition(kube: AsyncClient, namespace: str, type_: str) -> str | None:
+    async def found() -> str | None:
+        swarm = await kube.get(SwarmResource, "live", namespace=namespace)
+        conditions = {c["type"]: c["status"] for c in (swarm.get("status") or {}).get("conditions", [])}
+        return conditions.get(type_)
+
+    return await eventually(found, timeout=30, interval=0.5, what=f"the Swarm's {type_} condition")

@@ -176,6 +176,16 @@ class Broker:
             routing_key=naming.signal_key("config-update", swarm_id, role, instance),
         )
 
+    async def request_status(self) -> None:
+        """Ask every worker on the broker for a status-full (a restarted operator relearns the state at once)."""
+        assert self._control is not None
+        scope = env.Scope(swarmId=naming.ALL, role=naming.ALL, instance=naming.ALL)
+        message = env.signal("status-request", scope, {}, origin="hivekeeper-operator")
+        await self._control.publish(
+            aio_pika.Message(message.to_json(), content_type="application/json"),
+            routing_key=naming.signal_key("status-request", naming.ALL, naming.ALL, naming.ALL),
+        )
+
     async def close(self) -> None:
         if self._plain is not None:
             await self._plain.close()

@@ -31,6 +31,8 @@ from hivekeeper.operator.observations import Observations
 from hivekeeper.protocol import naming
 
 GROUP, VERSION = "hivekeeper.io", "v1alpha1"
+STARTUP_GRACE = 6.0
+"""Seconds after start during which a role nobody has reported on yet keeps its previous status."""
 log = logging.getLogger("hivekeeper.operator")
 
 
@@ -38,6 +40,7 @@ class Runtime:
     """What the handlers share (kopf's memo holds one)."""
 
     def __init__(self, kube: Kube, broker: Broker, observations: Observations, defaults: manifests.WorkerDefaults):
+        self.started = time.monotonic()
         self.kube = kube
         self.broker = broker
         self.observations = observations
@@ -74,6 +77,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         secret_name=os.environ.get("HIVEKEEPER_BROKER_SECRET", manifests.WorkerDefaults.secret_name),
     )
     RUNTIME["current"] = Runtime(Kube(AsyncClient(config=config)), broker, observations, defaults)
+    await broker.request_status()
 
 
 @kopf.on.cleanup()
@@ -249,6 +253,9 @@ async def roll_up(
     swarm_id = naming.swarm_id(swarm, namespace)
     role = str(meta.get("labels", {}).get(plan.LABEL_ROLE) or name)
     generation = int(status.get("configGeneration", 0))
+    reports = current.observations.instances(swarm_id, role)
+    if not reports and time.monotonic() - current.started < STARTUP_GRACE:
+        return  # a restarted operator has not heard from the workers yet: keep the last status, don't flap
     pods = await current.kube.pods(namespace, swarm, role)
     alive = {p.metadata.name for p in pods if p.metadata and p.metadata.deletionTimestamp is None}
     current.observations.forget(swarm_id, role, keep={n for n in alive if n})
