@@ -429,3 +429,57 @@ async def _swarm_condition(kube: AsyncClient, namespace: str, type_: str) -> str
         return conditions.get(type_)
 
     return await eventually(found, timeout=30, interval=0.5, what=f"the Swarm's {type_} condition")
+
+
+async def test_pause_disables_every_worker_and_resume_brings_traffic_back(
+    kubeconfig: Path,
+    rabbitmq_url: str,
+    namespace: str,
+    operator_process: ManagedProcess,
+    node_agent: NodeAgent,
+    sut: ScriptedServer,
+) -> None:
+    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
+    await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
+    try:
+        await kube.create(
+            Secret(
+                metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace),
+                data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
+            )
+        )
+        manifest = _swarm(sut.url, 50)
+        assert _kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(manifest)).returncode == 0
+
+        async def condition(type_: str, value: str) -> bool:
+            swarm = await kube.get(SwarmResource, "live", namespace=namespace)
+            conditions = {c["type"]: c["status"] for c in (swarm.get("status") or {}).get("conditions", [])}
+            return conditions.get(type_) == value
+
+        await eventually(lambda: condition("Ready", "True"), timeout=90, interval=0.5, what="a Ready swarm")
+        manifest["spec"]["paused"] = True
+        assert _kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(manifest)).returncode == 0
+
+        async def all_disabled() -> bool:
+            roles = [r async for r in kube.list(WorkerRole, namespace=namespace)]
+            instances = [i for r in roles for i in (r.get("status") or {}).get("instances", [])]
+            return len(instances) == 3 and not any(i["enabled"] for i in instances)
+
+        await eventually(all_disabled, timeout=60, interval=0.5, what="every worker instance disabled")
+        await eventually(lambda: condition("Paused", "True"), timeout=30, interval=0.5, what="Paused=True")
+        pods = {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)}
+        assert len(pods) == 3, "pause keeps the pods"
+
+        requests_paused = len(sut.requests)
+        manifest["spec"]["paused"] = False
+        assert _kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(manifest)).returncode == 0
+
+        async def traffic_again() -> bool:
+            return len(sut.requests) >= requests_paused + 10
+
+        await eventually(traffic_again, timeout=60, interval=0.5, what="traffic after resume")
+        await eventually(lambda: condition("Paused", "False"), timeout=30, interval=0.5, what="Paused=False")
+        assert {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)} == pods
+    finally:
+        await kube.delete(Namespace, namespace)
+        await kube.close()

@@ -103,10 +103,43 @@ async def reconcile_swarm(body: kopf.Body, meta: kopf.Meta, namespace: str | Non
     swarm = Swarm.model_validate({k: v for k, v in body.items() if k in ("apiVersion", "kind", "metadata", "spec")})
     children = plan.plan_children(swarm, uid=str(meta["uid"]))
     kube = runtime().kube
-    for child in children:
+    # Resume consumers before producers (and pause producers before consumers), so that no queue fills
+    # while nobody reads it: the first group is applied and awaited before the second is applied.
+    by_name = {child.name: child for child in children}
+    consumers = [by_name[plan.workerrole_name(swarm, r)] for r in swarm.spec.roles if r.work.in_]
+    producers = [by_name[plan.workerrole_name(swarm, r)] for r in swarm.spec.roles if not r.work.in_]
+    first, second = (producers, consumers) if swarm.spec.paused else (consumers, producers)
+    for child in first:
+        await kube.apply(child.manifest)
+    await _until_applied(kube, namespace, first, timeout=ORDERING_TIMEOUT)
+    for child in second:
         await kube.apply(child.manifest)
     for orphan in plan.orphans(await kube.workerroles_of(namespace, swarm.metadata.name), children):
         await kube.delete_workerrole(namespace, orphan)
+
+
+ORDERING_TIMEOUT = 15.0
+"""How long a pause or resume waits for the first group of roles before moving on to the second."""
+
+
+async def _until_applied(kube: Kube, namespace: str, children: list[plan.ChildPlan], timeout: float) -> None:
+    """Wait (bounded) until every child's workers run the config the child plan carries."""
+    if not children:
+        return
+    swarm = children[0].manifest["spec"]["swarmRef"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        objects = await kube.workerrole_objects(namespace, swarm)
+        statuses = {obj["metadata"]["name"]: obj.get("status") or {} for obj in objects}
+        if all(_applied(statuses.get(child.name, {}), child) for child in children):
+            return
+        await asyncio.sleep(0.2)
+    log.warning("%d role(s) did not apply their config within %.0fs; continuing", len(children), timeout)
+
+
+def _applied(status: dict[str, Any], child: plan.ChildPlan) -> bool:
+    generation = status.get("configGeneration", 0)
+    return bool(status.get("configDigest") == child.digest and status.get("appliedGeneration") == generation)
 
 
 SKIP_CLEANUP = f"{GROUP}/skip-queue-cleanup"
