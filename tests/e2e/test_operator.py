@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import subprocess
@@ -399,13 +400,21 @@ async def test_an_operator_restart_converges_without_pushing_config_again(
             return status.get("appliedGeneration") == generation and status.get("configGeneration") == generation
 
         await eventually(lambda: feeder(1), timeout=90, interval=0.5, what="the generator at generation 1")
+
+        async def swarm_ready() -> bool:
+            return await _swarm_condition(kube, namespace, "Ready") == "True"
+
+        await eventually(swarm_ready, timeout=30, interval=0.5, what="a Ready swarm before the restart")
         pods_before = {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)}
 
         operator_process.stop()
         operator_process.start()
         await eventually(lambda: feeder(1), timeout=30, interval=0.5, what="the restarted operator's status")
-        swarm_ready = await _swarm_condition(kube, namespace, "Ready")
-        assert swarm_ready == "True"
+        for _ in range(10):  # the Swarm stays Ready through the restart (sampled over ~2.5 s)
+            swarm = await kube.get(SwarmResource, "live", namespace=namespace)
+            conditions = {c["type"]: c for c in (swarm.get("status") or {}).get("conditions", [])}
+            assert conditions["Ready"]["status"] == "True", conditions
+            await asyncio.sleep(0.25)
         role = await kube.get(WorkerRole, "live-feeder", namespace=namespace)
         assert role["status"]["configGeneration"] == 1, "a restart must not push config again"
         assert {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)} == pods_before

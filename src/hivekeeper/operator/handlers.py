@@ -286,11 +286,11 @@ async def roll_up(
     swarm_id = naming.swarm_id(swarm, namespace)
     role = str(meta.get("labels", {}).get(plan.LABEL_ROLE) or name)
     generation = int(status.get("configGeneration", 0))
-    reports = current.observations.instances(swarm_id, role)
-    if not reports and time.monotonic() - current.started < STARTUP_GRACE:
-        return  # a restarted operator has not heard from the workers yet: keep the last status, don't flap
     pods = await current.kube.pods(namespace, swarm, role)
     alive = {p.metadata.name for p in pods if p.metadata and p.metadata.deletionTimestamp is None}
+    reported = {r.name for r in current.observations.instances(swarm_id, role)}
+    if time.monotonic() - current.started < STARTUP_GRACE and not alive <= reported:
+        return  # a restarted operator has not heard from every worker yet: keep the last status, don't flap
     current.observations.forget(swarm_id, role, keep={n for n in alive if n})
     config = dict(spec_dict.get("config") or {})
     enabled = not bool(spec_dict.get("paused", False))
