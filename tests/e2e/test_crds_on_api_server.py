@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,28 +9,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from testbench.kube import kubectl
+from testbench.kube import run_kubectl
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(kubectl()), f"--kubeconfig={kubeconfig}", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def crds(kubeconfig: Path) -> None:
-    applied = _kubectl(kubeconfig, "apply", "--server-side", "-f", str(REPO / "crds"))
+    applied = run_kubectl(kubeconfig, "apply", "--server-side", "-f", str(REPO / "crds"))
     assert applied.returncode == 0, applied.stderr
-    waited = _kubectl(
+    waited = run_kubectl(
         kubeconfig,
         "wait",
         "--for=condition=Established",
@@ -45,9 +33,9 @@ def crds(kubeconfig: Path) -> None:
 @pytest.fixture
 def namespace(kubeconfig: Path, crds: None) -> Iterator[str]:
     name = f"crd-{uuid.uuid4().hex[:8]}"
-    assert _kubectl(kubeconfig, "create", "namespace", name).returncode == 0
+    assert run_kubectl(kubeconfig, "create", "namespace", name).returncode == 0
     yield name
-    _kubectl(kubeconfig, "delete", "namespace", name, "--wait=false")
+    run_kubectl(kubeconfig, "delete", "namespace", name, "--wait=false")
 
 
 def _quickstart() -> dict[str, object]:
@@ -57,16 +45,16 @@ def _quickstart() -> dict[str, object]:
 
 def test_every_example_is_accepted_and_listed_with_its_columns(kubeconfig: Path, namespace: str) -> None:
     for example in sorted((REPO / "examples").glob("*.yaml")):
-        created = _kubectl(kubeconfig, "apply", "-n", namespace, "-f", str(example))
+        created = run_kubectl(kubeconfig, "apply", "-n", namespace, "-f", str(example))
         assert created.returncode == 0, f"{example.name}: {created.stderr}"
-    listed = _kubectl(kubeconfig, "get", "sw", "-n", namespace)
+    listed = run_kubectl(kubeconfig, "get", "sw", "-n", namespace)
     assert listed.stdout.split()[:6] == ["NAME", "READY", "WORKERS", "TPS", "ERRORS", "AGE"]
-    everything = _kubectl(kubeconfig, "get", "hivekeeper", "-n", namespace, "-o", "name")
+    everything = run_kubectl(kubeconfig, "get", "hivekeeper", "-n", namespace, "-o", "name")
     assert "swarm.hivekeeper.io/quickstart" in everything.stdout
 
 
 def test_kubectl_explain_describes_role_config(kubeconfig: Path, crds: None) -> None:
-    explained = _kubectl(kubeconfig, "explain", "swarm.spec.roles.config")
+    explained = run_kubectl(kubeconfig, "explain", "swarm.spec.roles.config")
     assert explained.returncode == 0, explained.stderr
     assert "config-update" in explained.stdout
     assert "docs/worker.md" in explained.stdout
@@ -106,7 +94,7 @@ def _mutated(change: str) -> str:
 def test_an_invalid_swarm_is_rejected_by_the_api_server_with_the_reason(
     kubeconfig: Path, namespace: str, change: str, message: str
 ) -> None:
-    rejected = _kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=_mutated(change))
+    rejected = run_kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=_mutated(change))
     assert rejected.returncode != 0
     assert message in rejected.stderr, rejected.stderr
 
@@ -124,8 +112,8 @@ def test_kubectl_scale_drives_a_workerrole(kubeconfig: Path, namespace: str) -> 
             "config": {"baseUrl": "http://sut:8080"},
         },
     }
-    assert _kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(role)).returncode == 0
-    scaled = _kubectl(kubeconfig, "scale", "-n", namespace, "wr/caller", "--replicas=3")
+    assert run_kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(role)).returncode == 0
+    scaled = run_kubectl(kubeconfig, "scale", "-n", namespace, "wr/caller", "--replicas=3")
     assert scaled.returncode == 0, scaled.stderr
-    replicas = _kubectl(kubeconfig, "get", "-n", namespace, "wr/caller", "-o", "jsonpath={.spec.replicas}")
+    replicas = run_kubectl(kubeconfig, "get", "-n", namespace, "wr/caller", "-o", "jsonpath={.spec.replicas}")
     assert replicas.stdout == "3"

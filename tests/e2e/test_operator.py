@@ -19,7 +19,7 @@ from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Pod, Secret
 
-from testbench.kube import kubectl
+from testbench.kube import run_kubectl
 from testbench.node_agent import NodeAgent
 from testbench.procs import ManagedProcess
 from testbench.scripted_http import ScriptedServer, scripted_server
@@ -56,6 +56,10 @@ async def sut() -> AsyncIterator[ScriptedServer]:
         yield server
 
 
+def _apply(kubeconfig: Path, namespace: str, manifest: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    return run_kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(manifest))
+
+
 def _swarm(sut_url: str, rate: float) -> dict[str, Any]:
     return {
         "apiVersion": "hivekeeper.io/v1alpha1",
@@ -85,17 +89,6 @@ def _swarm(sut_url: str, rate: float) -> dict[str, Any]:
     }
 
 
-def _kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(kubectl()), f"--kubeconfig={kubeconfig}", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_pods(
     kubeconfig: Path,
     rabbitmq_url: str,
@@ -113,7 +106,7 @@ async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_p
                 data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
             )
         )
-        applied = _kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(_swarm(sut.url, 20)))
+        applied = _apply(kubeconfig, namespace, _swarm(sut.url, 20))
         assert applied.returncode == 0, applied.stderr
 
         async def config_applied(name: str, generation: int) -> bool:
@@ -144,7 +137,7 @@ async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_p
         await eventually(traffic, timeout=30, what="requests from the processors at the SUT")
         pods_before = {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)}
 
-        patched = _kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(_swarm(sut.url, 80)))
+        patched = _apply(kubeconfig, namespace, _swarm(sut.url, 80))
         assert patched.returncode == 0, patched.stderr
         await eventually(
             lambda: config_applied("live-feeder", 2),
@@ -165,7 +158,7 @@ async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_p
         assert swarm_status["totals"]["workers"] == "3/3"
         assert [r["name"] for r in swarm_status["roles"]] == ["feeder", "caller"]
         assert {q["name"]: q["consumers"] for q in swarm_status["queues"]} == {f"hivekeeper.{namespace}_live.call": 2}
-        listed = _kubectl(kubeconfig, "get", "sw", "-n", namespace)
+        listed = run_kubectl(kubeconfig, "get", "sw", "-n", namespace)
         assert "3/3" in listed.stdout, listed.stdout
     finally:
         await kube.delete(Namespace, namespace)
@@ -189,12 +182,7 @@ async def test_a_config_the_workers_refuse_shows_in_the_condition_and_the_old_co
                 data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
             )
         )
-        assert (
-            _kubectl(
-                kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(_swarm(sut.url, 20))
-            ).returncode
-            == 0
-        )
+        assert _apply(kubeconfig, namespace, _swarm(sut.url, 20)).returncode == 0
 
         async def feeder_status() -> dict[str, Any]:
             role = await kube.get(WorkerRole, "live-feeder", namespace=namespace)
@@ -205,12 +193,7 @@ async def test_a_config_the_workers_refuse_shows_in_the_condition_and_the_old_co
             return status.get("appliedGeneration") == 1 and status.get("readyReplicas") == 1
 
         await eventually(applied_at_1, timeout=90, interval=0.5, what="the generator at config generation 1")
-        assert (
-            _kubectl(
-                kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(_swarm(sut.url, -5))
-            ).returncode
-            == 0
-        )
+        assert _apply(kubeconfig, namespace, _swarm(sut.url, -5)).returncode == 0
 
         async def refused() -> dict[str, Any] | None:
             status = await feeder_status()
@@ -248,12 +231,7 @@ async def test_kubectl_scale_on_a_workerrole_brings_more_reporting_instances(
                 data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
             )
         )
-        assert (
-            _kubectl(
-                kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(_swarm(sut.url, 20))
-            ).returncode
-            == 0
-        )
+        assert _apply(kubeconfig, namespace, _swarm(sut.url, 20)).returncode == 0
 
         async def caller_instances(count: int) -> bool:
             role = await kube.get(WorkerRole, "live-caller", namespace=namespace)
@@ -261,7 +239,7 @@ async def test_kubectl_scale_on_a_workerrole_brings_more_reporting_instances(
             return status.get("readyReplicas") == count and status.get("appliedGeneration") == 1
 
         await eventually(lambda: caller_instances(2), timeout=90, interval=0.5, what="2 caller instances")
-        scaled = _kubectl(kubeconfig, "scale", "-n", namespace, "wr/live-caller", "--replicas=3")
+        scaled = run_kubectl(kubeconfig, "scale", "-n", namespace, "wr/live-caller", "--replicas=3")
         assert scaled.returncode == 0, scaled.stderr
         await eventually(
             lambda: caller_instances(3),
@@ -269,7 +247,9 @@ async def test_kubectl_scale_on_a_workerrole_brings_more_reporting_instances(
             interval=0.5,
             what="3 caller instances reporting at the current config generation",
         )
-        selector = _kubectl(kubeconfig, "get", "-n", namespace, "wr/live-caller", "-o", "jsonpath={.status.selector}")
+        selector = run_kubectl(
+            kubeconfig, "get", "-n", namespace, "wr/live-caller", "-o", "jsonpath={.status.selector}"
+        )
         assert selector.stdout == "hivekeeper.io/role=caller,hivekeeper.io/swarm=live"
     finally:
         await kube.delete(Namespace, namespace)
@@ -286,12 +266,7 @@ async def test_a_missing_secret_shows_as_stalled_with_the_secret_named(
     kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
     await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
     try:
-        assert (
-            _kubectl(
-                kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(_swarm(sut.url, 20))
-            ).returncode
-            == 0
-        )
+        assert _apply(kubeconfig, namespace, _swarm(sut.url, 20)).returncode == 0
 
         async def stalled() -> dict[str, Any] | None:
             swarm = await kube.get(SwarmResource, "live", namespace=namespace)
@@ -344,7 +319,7 @@ async def test_deleting_a_swarm_removes_its_children_and_its_queues_unless_retai
         )
         manifest = _swarm(sut.url, 20)
         manifest["spec"]["deletionPolicy"] = policy
-        assert _kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(manifest)).returncode == 0
+        assert _apply(kubeconfig, namespace, manifest).returncode == 0
 
         async def running() -> bool:
             swarm = await kube.get(SwarmResource, "live", namespace=namespace)
@@ -353,7 +328,7 @@ async def test_deleting_a_swarm_removes_its_children_and_its_queues_unless_retai
             return ready and await _queue_exists(rabbitmq_url, queue)
 
         await eventually(running, timeout=90, interval=0.5, what="a Ready swarm and its call queue")
-        deleted = _kubectl(kubeconfig, "delete", "-n", namespace, "sw/live", "--wait=true", "--timeout=60s")
+        deleted = run_kubectl(kubeconfig, "delete", "-n", namespace, "sw/live", "--wait=true", "--timeout=60s")
         assert deleted.returncode == 0, deleted.stderr
 
         async def children_gone() -> bool:
@@ -387,12 +362,7 @@ async def test_an_operator_restart_converges_without_pushing_config_again(
                 data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
             )
         )
-        assert (
-            _kubectl(
-                kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(_swarm(sut.url, 20))
-            ).returncode
-            == 0
-        )
+        assert _apply(kubeconfig, namespace, _swarm(sut.url, 20)).returncode == 0
 
         async def feeder(generation: int) -> bool:
             role = await kube.get(WorkerRole, "live-feeder", namespace=namespace)
@@ -419,12 +389,7 @@ async def test_an_operator_restart_converges_without_pushing_config_again(
         assert role["status"]["configGeneration"] == 1, "a restart must not push config again"
         assert {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)} == pods_before
 
-        assert (
-            _kubectl(
-                kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(_swarm(sut.url, 40))
-            ).returncode
-            == 0
-        )
+        assert _apply(kubeconfig, namespace, _swarm(sut.url, 40)).returncode == 0
         await eventually(lambda: feeder(2), timeout=30, interval=0.5, what="an edit after the restart applied")
     finally:
         await kube.delete(Namespace, namespace)
@@ -458,7 +423,7 @@ async def test_pause_disables_every_worker_and_resume_brings_traffic_back(
             )
         )
         manifest = _swarm(sut.url, 50)
-        assert _kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(manifest)).returncode == 0
+        assert _apply(kubeconfig, namespace, manifest).returncode == 0
 
         async def condition(type_: str, value: str) -> bool:
             swarm = await kube.get(SwarmResource, "live", namespace=namespace)
@@ -467,7 +432,7 @@ async def test_pause_disables_every_worker_and_resume_brings_traffic_back(
 
         await eventually(lambda: condition("Ready", "True"), timeout=90, interval=0.5, what="a Ready swarm")
         manifest["spec"]["paused"] = True
-        assert _kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(manifest)).returncode == 0
+        assert _apply(kubeconfig, namespace, manifest).returncode == 0
 
         async def all_disabled() -> bool:
             roles = [r async for r in kube.list(WorkerRole, namespace=namespace)]
@@ -481,7 +446,7 @@ async def test_pause_disables_every_worker_and_resume_brings_traffic_back(
 
         requests_paused = len(sut.requests)
         manifest["spec"]["paused"] = False
-        assert _kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(manifest)).returncode == 0
+        assert _apply(kubeconfig, namespace, manifest).returncode == 0
 
         async def traffic_again() -> bool:
             return len(sut.requests) >= requests_paused + 10

@@ -216,6 +216,13 @@ async def _until_disabled(current: Runtime, namespace: str, swarm: str, roles: l
     log.warning("swarm %s/%s: workers still enabled after %.0fs; deleting its queues anyway", namespace, swarm, timeout)
 
 
+def _stage(spec: kopf.Spec, meta: kopf.Meta, namespace: str, name: str) -> tuple[dict[str, Any], str, str, str]:
+    """A WorkerRole's spec as a dict, its swarm, swarm id and role name (the label, or its own name)."""
+    spec_dict = dict(spec)
+    swarm = str(spec_dict["swarmRef"])
+    return spec_dict, swarm, naming.swarm_id(swarm, namespace), str(meta.get("labels", {}).get(plan.LABEL_ROLE) or name)
+
+
 def _digest(value: Any) -> str:
     return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
@@ -228,10 +235,7 @@ async def reconcile_role(
 ) -> None:
     assert namespace is not None, "WorkerRole is namespaced"
     current = runtime()
-    spec_dict = dict(spec)
-    swarm = str(spec_dict["swarmRef"])
-    swarm_id = naming.swarm_id(swarm, namespace)
-    role = str(meta.get("labels", {}).get(plan.LABEL_ROLE) or name)
+    spec_dict, swarm, swarm_id, role = _stage(spec, meta, namespace, name)
     work = spec_dict.get("work") or {}
     await current.broker.declare(topology.topology(swarm_id, topology.role_aliases(work.get("in"), work.get("out"))))
 
@@ -281,10 +285,7 @@ async def roll_up(
 ) -> None:
     assert namespace is not None, "WorkerRole is namespaced"
     current = runtime()
-    spec_dict = dict(spec)
-    swarm = str(spec_dict["swarmRef"])
-    swarm_id = naming.swarm_id(swarm, namespace)
-    role = str(meta.get("labels", {}).get(plan.LABEL_ROLE) or name)
+    spec_dict, swarm, swarm_id, role = _stage(spec, meta, namespace, name)
     generation = int(status.get("configGeneration", 0))
     pods = await current.kube.pods(namespace, swarm, role)
     alive = {p.metadata.name for p in pods if p.metadata and p.metadata.deletionTimestamp is None}

@@ -13,6 +13,7 @@ import base64
 import contextlib
 import json
 import ssl
+import subprocess
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,3 +249,15 @@ def start_control_plane(workdir: Path, timeout: float = 120.0) -> ControlPlane:
 def kubectl() -> Path:
     """The kubectl built from the same pinned Kubernetes release as the control plane."""
     return KUBERNETES.binaries()[2]
+
+
+def run_kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the bench's kubectl against ``kubeconfig``; the result is returned, never raised."""
+    return subprocess.run(
+        [str(kubectl()), f"--kubeconfig={kubeconfig}", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
