@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,25 @@ async def sut() -> AsyncIterator[ScriptedServer]:
         yield server
 
 
+@asynccontextmanager
+async def _namespace(kubeconfig: Path, namespace: str, *, amqp_url: str | None) -> AsyncIterator[AsyncClient]:
+    """A client and a fresh namespace (with the broker Secret unless ``amqp_url`` is None), removed afterwards."""
+    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
+    await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
+    try:
+        if amqp_url is not None:
+            await kube.create(
+                Secret(
+                    metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace),
+                    data={"amqpUrl": base64.b64encode(amqp_url.encode()).decode()},
+                )
+            )
+        yield kube
+    finally:
+        await kube.delete(Namespace, namespace)
+        await kube.close()
+
+
 def _apply(kubeconfig: Path, namespace: str, manifest: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     return run_kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(manifest))
 
@@ -97,15 +117,7 @@ async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_p
     node_agent: NodeAgent,
     sut: ScriptedServer,
 ) -> None:
-    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
-    await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
-    try:
-        await kube.create(
-            Secret(
-                metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace),
-                data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
-            )
-        )
+    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
         applied = _apply(kubeconfig, namespace, _swarm(sut.url, 20))
         assert applied.returncode == 0, applied.stderr
 
@@ -160,9 +172,6 @@ async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_p
         assert {q["name"]: q["consumers"] for q in swarm_status["queues"]} == {f"hivekeeper.{namespace}_live.call": 2}
         listed = run_kubectl(kubeconfig, "get", "sw", "-n", namespace)
         assert "3/3" in listed.stdout, listed.stdout
-    finally:
-        await kube.delete(Namespace, namespace)
-        await kube.close()
 
 
 async def test_a_config_the_workers_refuse_shows_in_the_condition_and_the_old_config_keeps_running(
@@ -173,15 +182,7 @@ async def test_a_config_the_workers_refuse_shows_in_the_condition_and_the_old_co
     node_agent: NodeAgent,
     sut: ScriptedServer,
 ) -> None:
-    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
-    await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
-    try:
-        await kube.create(
-            Secret(
-                metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace),
-                data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
-            )
-        )
+    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
         assert _apply(kubeconfig, namespace, _swarm(sut.url, 20)).returncode == 0
 
         async def feeder_status() -> dict[str, Any]:
@@ -209,9 +210,6 @@ async def test_a_config_the_workers_refuse_shows_in_the_condition_and_the_old_co
         assert (status["configGeneration"], status["appliedGeneration"]) == (2, 1)
         ready = {c["type"]: c for c in status["conditions"]}["Ready"]
         assert ready["status"] == "False"
-    finally:
-        await kube.delete(Namespace, namespace)
-        await kube.close()
 
 
 async def test_kubectl_scale_on_a_workerrole_brings_more_reporting_instances(
@@ -222,15 +220,7 @@ async def test_kubectl_scale_on_a_workerrole_brings_more_reporting_instances(
     node_agent: NodeAgent,
     sut: ScriptedServer,
 ) -> None:
-    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
-    await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
-    try:
-        await kube.create(
-            Secret(
-                metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace),
-                data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
-            )
-        )
+    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
         assert _apply(kubeconfig, namespace, _swarm(sut.url, 20)).returncode == 0
 
         async def caller_instances(count: int) -> bool:
@@ -251,9 +241,6 @@ async def test_kubectl_scale_on_a_workerrole_brings_more_reporting_instances(
             kubeconfig, "get", "-n", namespace, "wr/live-caller", "-o", "jsonpath={.status.selector}"
         )
         assert selector.stdout == "hivekeeper.io/role=caller,hivekeeper.io/swarm=live"
-    finally:
-        await kube.delete(Namespace, namespace)
-        await kube.close()
 
 
 async def test_a_missing_secret_shows_as_stalled_with_the_secret_named(
@@ -263,9 +250,7 @@ async def test_a_missing_secret_shows_as_stalled_with_the_secret_named(
     node_agent: NodeAgent,
     sut: ScriptedServer,
 ) -> None:
-    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
-    await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
-    try:
+    async with _namespace(kubeconfig, namespace, amqp_url=None) as kube:
         assert _apply(kubeconfig, namespace, _swarm(sut.url, 20)).returncode == 0
 
         async def stalled() -> dict[str, Any] | None:
@@ -277,9 +262,6 @@ async def test_a_missing_secret_shows_as_stalled_with_the_secret_named(
         condition = await eventually(stalled, timeout=60, interval=0.5, what="the Swarm to report Stalled")
         assert "CreateContainerConfigError" in condition["message"]
         assert "hivekeeper-broker" in condition["message"]
-    finally:
-        await kube.delete(Namespace, namespace)
-        await kube.close()
 
 
 async def _queue_exists(rabbitmq_url: str, name: str) -> bool:
@@ -307,16 +289,8 @@ async def test_deleting_a_swarm_removes_its_children_and_its_queues_unless_retai
     sut: ScriptedServer,
     policy: str,
 ) -> None:
-    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
-    await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
     queue = f"hivekeeper.{namespace}_live.call"
-    try:
-        await kube.create(
-            Secret(
-                metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace),
-                data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
-            )
-        )
+    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
         manifest = _swarm(sut.url, 20)
         manifest["spec"]["deletionPolicy"] = policy
         assert _apply(kubeconfig, namespace, manifest).returncode == 0
@@ -340,9 +314,6 @@ async def test_deleting_a_swarm_removes_its_children_and_its_queues_unless_retai
             children_gone, timeout=120, interval=0.5, what="WorkerRoles, pods and worker processes gone with the Swarm"
         )
         assert await _queue_exists(rabbitmq_url, queue) is (policy == "Retain")
-    finally:
-        await kube.delete(Namespace, namespace)
-        await kube.close()
 
 
 async def test_an_operator_restart_converges_without_pushing_config_again(
@@ -353,15 +324,7 @@ async def test_an_operator_restart_converges_without_pushing_config_again(
     node_agent: NodeAgent,
     sut: ScriptedServer,
 ) -> None:
-    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
-    await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
-    try:
-        await kube.create(
-            Secret(
-                metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace),
-                data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
-            )
-        )
+    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
         assert _apply(kubeconfig, namespace, _swarm(sut.url, 20)).returncode == 0
 
         async def feeder(generation: int) -> bool:
@@ -391,9 +354,6 @@ async def test_an_operator_restart_converges_without_pushing_config_again(
 
         assert _apply(kubeconfig, namespace, _swarm(sut.url, 40)).returncode == 0
         await eventually(lambda: feeder(2), timeout=30, interval=0.5, what="an edit after the restart applied")
-    finally:
-        await kube.delete(Namespace, namespace)
-        await kube.close()
 
 
 async def _swarm_condition(kube: AsyncClient, namespace: str, type_: str) -> str | None:
@@ -413,15 +373,7 @@ async def test_pause_disables_every_worker_and_resume_brings_traffic_back(
     node_agent: NodeAgent,
     sut: ScriptedServer,
 ) -> None:
-    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
-    await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
-    try:
-        await kube.create(
-            Secret(
-                metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace),
-                data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
-            )
-        )
+    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
         manifest = _swarm(sut.url, 50)
         assert _apply(kubeconfig, namespace, manifest).returncode == 0
 
@@ -454,6 +406,3 @@ async def test_pause_disables_every_worker_and_resume_brings_traffic_back(
         await eventually(traffic_again, timeout=60, interval=0.5, what="traffic after resume")
         await eventually(lambda: condition("Paused", "False"), timeout=30, interval=0.5, what="Paused=False")
         assert {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)} == pods
-    finally:
-        await kube.delete(Namespace, namespace)
-        await kube.close()
