@@ -2,6 +2,8 @@
 
 hivekeeper run [SWARM.yaml] [--duration S] [--json FILE] [--demo-sut]
 hivekeeper demo-sut [--port N]
+hivekeeper operator [--namespace NS] [--health-port N] [--metrics-port N]
+hivekeeper worker
 hivekeeper version
 """
 
@@ -95,6 +97,7 @@ def _operator(args: argparse.Namespace) -> int:
     kopf.configure(verbose=args.verbose)
     kopf.run(
         standalone=True,
+        memo=kopf.Memo(metrics_port=args.metrics_port),
         namespaces=args.namespace or (),
         clusterwide=not args.namespace,
         liveness_endpoint=f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None,
@@ -146,6 +149,9 @@ def parser() -> argparse.ArgumentParser:
     )
     operator.add_argument("--namespace", action="append", help="watch only this namespace (repeatable)")
     operator.add_argument("--health-port", type=int, default=8080, help="liveness endpoint port (0 disables)")
+    operator.add_argument(
+        "--metrics-port", type=int, default=9090, help="Prometheus /metrics port (0 disables; default 9090)"
+    )
     operator.add_argument("--verbose", action="store_true")
     operator.set_defaults(func=_operator)
 

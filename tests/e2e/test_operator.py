@@ -22,7 +22,7 @@ from lightkube.resources.core_v1 import Namespace, Pod, Secret
 
 from testbench.kube import run_kubectl
 from testbench.node_agent import NodeAgent
-from testbench.procs import ManagedProcess
+from testbench.procs import ManagedProcess, free_port
 from testbench.scripted_http import ScriptedServer, scripted_server
 from testbench.waiting import eventually
 
@@ -37,13 +37,34 @@ def namespace() -> str:
 
 
 @pytest.fixture
+def operator_metrics_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
 def operator_process(
-    kubeconfig: Path, rabbitmq_url: str, hivekeeper_crds: None, namespace: str, tmp_path: Path
+    kubeconfig: Path,
+    rabbitmq_url: str,
+    hivekeeper_crds: None,
+    namespace: str,
+    tmp_path: Path,
+    operator_metrics_port: int,
 ) -> Iterator[ManagedProcess]:
     env = {"KUBECONFIG": str(kubeconfig), "HIVEKEEPER_AMQP_URL": rabbitmq_url}
     process = ManagedProcess(
         "hivekeeper operator",
-        [sys.executable, "-m", "hivekeeper.cli", "operator", "--namespace", namespace, "--health-port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "hivekeeper.cli",
+            "operator",
+            "--namespace",
+            namespace,
+            "--health-port",
+            "0",
+            "--metrics-port",
+            str(operator_metrics_port),
+        ],
         tmp_path / "operator.log",
         env={**os.environ, **env},
     ).start()
@@ -109,11 +130,33 @@ def _swarm(sut_url: str, rate: float) -> dict[str, Any]:
     }
 
 
+async def _request_rate(sut: ScriptedServer, seconds: float) -> float:
+    """Requests per second the SUT receives over a measuring window (the window is the measurement)."""
+    before = len(sut.requests)
+    await asyncio.sleep(seconds)
+    return (len(sut.requests) - before) / seconds
+
+
+def _scrape(port: int) -> dict[str, float]:
+    """The operator's /metrics as {'name{labels}': value}."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            samples[key] = float(value)
+    return samples
+
+
 async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_pods(
     kubeconfig: Path,
     rabbitmq_url: str,
     namespace: str,
     operator_process: ManagedProcess,
+    operator_metrics_port: int,
     node_agent: NodeAgent,
     sut: ScriptedServer,
 ) -> None:
@@ -148,6 +191,7 @@ async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_p
 
         await eventually(traffic, timeout=30, what="requests from the processors at the SUT")
         pods_before = {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)}
+        rate_before = await _request_rate(sut, 3.0)
 
         patched = _apply(kubeconfig, namespace, _swarm(sut.url, 80))
         assert patched.returncode == 0, patched.stderr
@@ -159,6 +203,16 @@ async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_p
         )
         pods_after = {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)}
         assert pods_after == pods_before, "a config edit must not restart any pod"
+        rate_after = await _request_rate(sut, 3.0)
+        assert 12 <= rate_before <= 28, f"{rate_before:.1f} req/s at ratePerSec 20"
+        assert 60 <= rate_after <= 100, f"{rate_after:.1f} req/s at ratePerSec 80 (was {rate_before:.1f})"
+
+        metrics = _scrape(operator_metrics_port)
+        assert metrics['hivekeeper_operator_reconciles_total{kind="Swarm",result="ok"}'] >= 2
+        assert metrics['hivekeeper_operator_reconciles_total{kind="WorkerRole",result="ok"}'] >= 3
+        assert metrics['hivekeeper_operator_config_pushes_total{reason="change"}'] >= 3, "2 roles at 1, feeder at 2"
+        assert metrics["hivekeeper_operator_config_ack_seconds_count"] >= 1, "the feeder's ack of generation 2"
+        assert metrics['hivekeeper_operator_status_patches_total{kind="WorkerRole"}'] >= 2
 
         async def swarm_ready() -> dict[str, Any] | None:
             swarm = await kube.get(SwarmResource, "live", namespace=namespace)
@@ -406,3 +460,72 @@ async def test_pause_disables_every_worker_and_resume_brings_traffic_back(
         await eventually(traffic_again, timeout=60, interval=0.5, what="traffic after resume")
         await eventually(lambda: condition("Paused", "False"), timeout=30, interval=0.5, what="Paused=False")
         assert {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)} == pods
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def test_the_quickstart_example_runs_through_kubectl_and_its_queues_come_back_when_deleted(
+    kubeconfig: Path,
+    rabbitmq_url: str,
+    namespace: str,
+    operator_process: ManagedProcess,
+    node_agent: NodeAgent,
+    sut: ScriptedServer,
+) -> None:
+    """``kubectl apply -f examples/quickstart.yaml`` as users do, then aim it at the SUT with ``kubectl patch``."""
+    import aio_pika
+
+    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
+        applied = run_kubectl(kubeconfig, "apply", "-n", namespace, "-f", str(REPO / "examples" / "quickstart.yaml"))
+        assert applied.returncode == 0, applied.stderr
+        patch = {"spec": {"sut": {"endpoints": {"default": {"baseUrl": sut.url}}}}}
+        patched = run_kubectl(
+            kubeconfig, "patch", "-n", namespace, "sw/quickstart", "--type=merge", "-p", yaml.safe_dump(patch)
+        )
+        assert patched.returncode == 0, patched.stderr
+
+        roles = ["feeder", "builder", "caller", "stats"]
+        queues = [f"hivekeeper.{namespace}_quickstart.{alias}" for alias in ("build", "call", "results")]
+
+        async def running() -> bool:
+            deployments = run_kubectl(kubeconfig, "get", "deploy", "-n", namespace, "-o", "name").stdout.split()
+            wanted = {f"deployment.apps/quickstart-{role}" for role in roles}
+            queues_there = [await _queue_exists(rabbitmq_url, q) for q in queues]
+            return set(deployments) == wanted and all(queues_there)
+
+        await eventually(running, timeout=60, interval=0.5, what="4 Deployments and 3 queues of the quickstart")
+
+        async def card_calls() -> bool:
+            lines = [r.split(b"\r\n", 1)[0] for r in sut.requests]
+            balance = [line for line in lines if line.startswith(b"GET /cards/card-") and b"/balance " in line]
+            topup = [line for line in lines if line.startswith(b"POST /cards/card-") and b"/topup " in line]
+            return len(balance) >= 20 and len(topup) >= 2
+
+        await eventually(card_calls, timeout=120, interval=0.5, what="balance and topup calls at the SUT")
+
+        async def all_workers_ready() -> bool:
+            swarm = await kube.get(SwarmResource, "quickstart", namespace=namespace)
+            return (swarm.get("status") or {}).get("totals", {}).get("workers") == "5/5"
+
+        await eventually(all_workers_ready, timeout=30, interval=0.5, what="the Swarm counting 5/5 workers")
+
+        connection = await aio_pika.connect(rabbitmq_url)
+        try:
+            channel = await connection.channel()
+            await channel.queue_delete(queues[2], if_unused=False, if_empty=False)
+        finally:
+            await connection.close()
+        await eventually(
+            lambda: _queue_exists(rabbitmq_url, queues[2]),
+            timeout=30,
+            interval=0.5,
+            what="the deleted results queue declared again by the operator",
+        )
+
+        async def results_consumed() -> bool:
+            swarm = await kube.get(SwarmResource, "quickstart", namespace=namespace)
+            stats = {q["name"]: q for q in (swarm.get("status") or {}).get("queues", [])}
+            return stats.get(queues[2], {}).get("consumers") == 1
+
+        await eventually(results_consumed, timeout=60, interval=0.5, what="the postprocessor consuming it again")

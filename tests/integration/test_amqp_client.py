@@ -77,3 +77,47 @@ async def test_wrong_credentials_are_refused_with_the_brokers_reason(rabbitmq_ur
     bad = rabbitmq_url.replace("guest:guest", "guest:wrong")
     with pytest.raises((AmqpError, ConnectionError)):
         await AmqpConnection.open(bad, timeout=10)
+
+
+async def test_a_work_source_declares_its_queue_again_when_someone_deletes_it(rabbitmq_url: str) -> None:
+    from hivekeeper.protocol import naming
+    from hivekeeper.worker.rabbit import RabbitSource, WorkLink
+
+    swarm = f"lean-{uuid.uuid4().hex[:8]}"
+    queue = naming.work_queue(swarm, "call")
+    link = WorkLink(rabbitmq_url, swarm)
+    source = RabbitSource(link, queue, prefetch=10)
+    admin = await AmqpConnection.open(rabbitmq_url)
+    try:
+        await source.resume()
+        channel = await admin.channel(confirms=True)
+        await channel.publish(naming.work_exchange(swarm), queue, b"before")
+        first = await asyncio.wait_for(source.get(), timeout=10)
+        await first.ack()
+        assert first.body == b"before"
+
+        import aio_pika
+
+        pika = await aio_pika.connect(rabbitmq_url)
+        async with pika:
+            await (await pika.channel()).queue_delete(queue)
+
+        async def declared_again() -> bool:
+            probe = await admin.channel()
+            try:
+                await probe.queue_declare(queue, passive=True)
+            except AmqpError:
+                return False
+            await probe.close()
+            return True
+
+        await eventually(declared_again, timeout=10, what="the consumer declaring its deleted queue again")
+        await channel.publish(naming.work_exchange(swarm), queue, b"after")
+        second = await asyncio.wait_for(source.get(), timeout=10)
+        await second.ack()
+        assert second.body == b"after"
+        assert source.state() == "ok"
+    finally:
+        await source.close()
+        await admin.close()
+        await link.close()

@@ -24,6 +24,7 @@ from lightkube.codecs import from_dict
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import Pod
 
+from hivekeeper.operator import metrics
 from hivekeeper.operator.observations import Observations
 from hivekeeper.operator.topology import Topology
 from hivekeeper.protocol import envelope as env
@@ -44,6 +45,7 @@ class Kube:
         await self.client.apply(from_dict(manifest), field_manager=FIELD_MANAGER, force=True)
 
     async def patch_workerrole_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        metrics.STATUS_PATCHES.labels("WorkerRole").inc()
         await self.client.patch(
             WorkerRoleResource.Status, name, {"status": status}, namespace=namespace, patch_type=_merge()
         )
@@ -58,6 +60,7 @@ class Kube:
             )
 
     async def patch_swarm_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        metrics.STATUS_PATCHES.labels("Swarm").inc()
         await self.client.patch(
             SwarmResource.Status, name, {"status": status}, namespace=namespace, patch_type=_merge()
         )
@@ -128,9 +131,15 @@ class Broker:
             try:
                 event = env.parse(message.body)
             except env.EnvelopeError as exc:
+                metrics.EVENTS.labels("malformed").inc()
                 log.warning("ignored a malformed event: %s", exc)
                 return
-            self.observations.record(event, time.monotonic())
+            metrics.EVENTS.labels(event.kind).inc()
+            latency = self.observations.record(event, time.monotonic())
+            if latency is not None:
+                metrics.CONFIG_ACK_SECONDS.observe(latency)
+            elif event.kind == "outcome" and event.type == "config-update" and event.data.get("status") == "Failed":
+                metrics.CONFIG_REFUSALS.inc()
 
     async def queue_stats(self, names: list[str]) -> list[tuple[str, int, int]]:
         """(name, depth, consumers) of each queue that exists, from passive declares.

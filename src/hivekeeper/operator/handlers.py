@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ import orjson
 
 from hivekeeper.api.status import Condition
 from hivekeeper.api.swarm import Swarm
-from hivekeeper.operator import manifests, plan, topology
+from hivekeeper.operator import manifests, metrics, plan, topology
 from hivekeeper.operator import status as rules
 from hivekeeper.operator.effects import Broker, Kube
 from hivekeeper.operator.observations import Observations
@@ -54,8 +56,43 @@ def runtime() -> Runtime:
     return RUNTIME["current"]
 
 
+def counted(kind: str) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
+    """Count a handler's runs in ``hivekeeper_operator_reconciles`` by result (ok, retry, error)."""
+
+    def decorate(handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        @functools.wraps(handler)
+        async def run(**kwargs: Any) -> None:
+            try:
+                await handler(**kwargs)
+            except kopf.TemporaryError:
+                metrics.RECONCILES.labels(kind, "retry").inc()
+                raise
+            except Exception:
+                metrics.RECONCILES.labels(kind, "error").inc()
+                raise
+            metrics.RECONCILES.labels(kind, "ok").inc()
+
+        return run
+
+    return decorate
+
+
+async def push_config(
+    current: Runtime, swarm_id: str, role: str, instance: str, data: dict[str, Any], *, reason: str
+) -> None:
+    """Publish one config-update and remember when, so the workers' acks can be timed."""
+    await current.broker.signal(swarm_id, role, instance, data)
+    current.observations.pushed(swarm_id, role, instance, int(data["configGeneration"]), time.monotonic())
+    metrics.CONFIG_PUSHES.labels(reason).inc()
+
+
+def changed(status: kopf.Status, patch: dict[str, Any]) -> bool:
+    """Whether a status patch would change anything (unchanged statuses are not written: fewer API calls)."""
+    return any(status.get(key) != value for key, value in patch.items())
+
+
 @kopf.on.startup()
-async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     from lightkube import AsyncClient, KubeConfig
 
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
@@ -63,6 +100,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.finalizer = f"{GROUP}/queue-cleanup"
     settings.posting.level = logging.WARNING  # events only for problems, not for every reconcile
     settings.watching.server_timeout = 60
+    metrics.serve(int(memo.get("metrics_port", 0)))
     url = os.environ["HIVEKEEPER_AMQP_URL"]
     config = (
         KubeConfig.from_service_account()
@@ -98,6 +136,7 @@ def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | No
 @kopf.on.resume(GROUP, VERSION, "swarms")
 @kopf.on.create(GROUP, VERSION, "swarms")
 @kopf.on.update(GROUP, VERSION, "swarms")
+@counted("Swarm")
 async def reconcile_swarm(body: kopf.Body, meta: kopf.Meta, namespace: str | None, **_: Any) -> None:
     assert namespace is not None, "Swarm is namespaced"
     swarm = Swarm.model_validate({k: v for k, v in body.items() if k in ("apiVersion", "kind", "metadata", "spec")})
@@ -149,6 +188,7 @@ CLEANUP_ATTEMPTS = 6
 
 
 @kopf.on.delete(GROUP, VERSION, "swarms")
+@counted("SwarmDeletion")
 async def delete_swarm(
     spec: kopf.Spec, meta: kopf.Meta, namespace: str | None, name: str, retry: int, **_: Any
 ) -> None:
@@ -230,6 +270,7 @@ def _digest(value: Any) -> str:
 @kopf.on.resume(GROUP, VERSION, "workerroles")
 @kopf.on.create(GROUP, VERSION, "workerroles")
 @kopf.on.update(GROUP, VERSION, "workerroles")
+@counted("WorkerRole")
 async def reconcile_role(
     spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, namespace: str | None, name: str, **_: Any
 ) -> None:
@@ -272,7 +313,7 @@ async def reconcile_role(
     if status.get("configDigest") != digest:
         generation += 1
         data = {**config, "replace": True, "enabled": enabled, "configGeneration": generation}
-        await current.broker.signal(swarm_id, role, naming.ALL, data)
+        await push_config(current, swarm_id, role, naming.ALL, data, reason="change")
         patch.update(configGeneration=generation, configDigest=digest)
     patch["selector"] = manifests.selector_string(swarm, role)
     patch["observedGeneration"] = meta.get("generation", 0)
@@ -297,7 +338,7 @@ async def roll_up(
     enabled = not bool(spec_dict.get("paused", False))
     for instance in current.observations.behind(swarm_id, role, generation):
         data = {**config, "replace": True, "enabled": enabled, "configGeneration": generation}
-        await current.broker.signal(swarm_id, role, instance, data)
+        await push_config(current, swarm_id, role, instance, data, reason="resend")
     observed = rules.Observed(
         generation=int(meta.get("generation", 0)),
         desired_replicas=int(spec_dict.get("replicas", 1)),
@@ -310,19 +351,17 @@ async def roll_up(
     previous = [Condition.model_validate(c) for c in status.get("conditions", [])]
     now_text = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     live = rules.live_instances(observed)
-    await current.kube.patch_workerrole_status(
-        namespace,
-        name,
-        {
-            "replicas": len(alive),
-            "readyReplicas": len(live),
-            "appliedGeneration": rules.applied_generation(observed),
-            "tps": round(sum(r.tps for r in live), 2),
-            "errors": sum(r.errors for r in live),
-            "instances": [i.model_dump(mode="json") for i in rules.instance_statuses(observed)],
-            "conditions": [c.model_dump(mode="json") for c in rules.conditions(observed, previous, now_text)],
-        },
-    )
+    patch = {
+        "replicas": len(alive),
+        "readyReplicas": len(live),
+        "appliedGeneration": rules.applied_generation(observed),
+        "tps": round(sum(r.tps for r in live), 2),
+        "errors": sum(r.errors for r in live),
+        "instances": [i.model_dump(mode="json") for i in rules.instance_statuses(observed)],
+        "conditions": [c.model_dump(mode="json") for c in rules.conditions(observed, previous, now_text)],
+    }
+    if changed(status, patch):
+        await current.kube.patch_workerrole_status(namespace, name, patch)
 
 
 def _pod_state(pod: Any) -> rules.PodState:
@@ -388,30 +427,39 @@ async def swarm_roll_up(
     swarm_id = naming.swarm_id(name, namespace)
     aliases = sorted({a for r in swarm.spec.roles for a in (r.work.in_, r.work.out) if a})
     queues = await current.broker.queue_stats([naming.work_queue(swarm_id, alias) for alias in aliases])
+    if len(queues) < len(aliases):
+        # Someone deleted a queue (or the broker lost it): declare the topology again, idempotently.
+        log.warning(
+            "swarm %s/%s: %d of %d queues missing; declaring them again",
+            namespace,
+            name,
+            len(aliases) - len(queues),
+            len(aliases),
+        )
+        await current.broker.declare(topology.topology(swarm_id, set(aliases)))
+        queues = await current.broker.queue_stats([naming.work_queue(swarm_id, alias) for alias in aliases])
     last_stages = {r.name for r in swarm.spec.roles if not r.work.out}
     previous = [Condition.model_validate(c) for c in status.get("conditions", [])]
     now_text = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    await current.kube.patch_swarm_status(
-        namespace,
-        name,
-        {
-            "observedGeneration": meta.get("generation", 0),
-            "roles": roles,
-            "queues": [{"name": q, "depth": depth, "consumers": consumers} for q, depth, consumers in queues],
-            "totals": {
-                "tps": round(sum(r["tps"] for r in roles if r["name"] in last_stages), 2),
-                "errors": sum(r["errors"] for r in roles),
-                "workers": f"{sum(s.ready for s in states)}/{sum(s.desired for s in states)}",
-            },
-            "conditions": [
-                c.model_dump(mode="json")
-                for c in rules.swarm_conditions(
-                    states,
-                    paused=swarm.spec.paused,
-                    generation=int(meta.get("generation", 0)),
-                    previous=previous,
-                    now_text=now_text,
-                )
-            ],
+    patch = {
+        "observedGeneration": meta.get("generation", 0),
+        "roles": roles,
+        "queues": [{"name": q, "depth": depth, "consumers": consumers} for q, depth, consumers in queues],
+        "totals": {
+            "tps": round(sum(r["tps"] for r in roles if r["name"] in last_stages), 2),
+            "errors": sum(r["errors"] for r in roles),
+            "workers": f"{sum(s.ready for s in states)}/{sum(s.desired for s in states)}",
         },
-    )
+        "conditions": [
+            c.model_dump(mode="json")
+            for c in rules.swarm_conditions(
+                states,
+                paused=swarm.spec.paused,
+                generation=int(meta.get("generation", 0)),
+                previous=previous,
+                now_text=now_text,
+            )
+        ],
+    }
+    if changed(status, patch):
+        await current.kube.patch_swarm_status(namespace, name, patch)

@@ -5,6 +5,9 @@ Workers report ``status-full`` (on start, on request, after a config change), ``
 into the last known :class:`~hivekeeper.operator.status.InstanceReport` per instance, which the
 status functions and the level-based config re-send read. Deltas never erase what a full status
 said (they carry no config), and a ``Failed`` outcome is remembered with the generation it refused.
+
+It also remembers when each generation was pushed, so that an instance's first acknowledgement of
+it yields the push-to-ack latency the operator exports as a metric.
 """
 
 from __future__ import annotations
@@ -14,14 +17,37 @@ from collections import defaultdict
 
 from hivekeeper.operator.status import InstanceReport
 from hivekeeper.protocol.envelope import Envelope
+from hivekeeper.protocol.naming import ALL
 
 
 class Observations:
+    KEPT_PUSHES = 8
+    """Push times remembered per role: enough for edits that overtake each other, bounded for long runs."""
+
     def __init__(self) -> None:
         self._instances: dict[tuple[str, str], dict[str, InstanceReport]] = defaultdict(dict)
+        self._pushed: dict[tuple[str, str, str], dict[int, float]] = defaultdict(dict)
 
-    def record(self, event: Envelope, now: float) -> None:
-        """Fold one envelope in; anything that is not a worker's status or outcome is ignored."""
+    def pushed(self, swarm_id: str, role: str, instance: str, generation: int, now: float) -> None:
+        """Remember that ``generation`` was sent to ``instance`` (or to every instance: ``ALL``) at ``now``."""
+        times = self._pushed[(swarm_id, role, instance)]
+        times[generation] = now
+        for old in sorted(times)[: -self.KEPT_PUSHES]:
+            del times[old]
+
+    def _ack_latency(self, swarm_id: str, role: str, instance: str, generation: int, now: float) -> float | None:
+        for target in (instance, ALL):
+            sent = self._pushed.get((swarm_id, role, target), {}).get(generation)
+            if sent is not None:
+                return max(0.0, now - sent)
+        return None
+
+    def record(self, event: Envelope, now: float) -> float | None:
+        """Fold one envelope in; anything that is not a worker's status or outcome is ignored.
+
+        Returns the push-to-ack latency in seconds when the envelope is an instance's first
+        acknowledgement of a generation this operator pushed, else None.
+        """
         scope = event.scope
         key = (scope.swarmId, scope.role)
         previous = self._instances[key].get(scope.instance)
@@ -54,13 +80,16 @@ class Observations:
                         previous, rejected_generation=requested, rejected_reason=reason, seen_at=now
                     )
             else:
-                generation = data.get("configGeneration", previous.config_generation)
+                generation = int(data.get("configGeneration", previous.config_generation))
                 self._instances[key][scope.instance] = dataclasses.replace(
                     previous,
-                    config_generation=int(generation),
+                    config_generation=generation,
                     seen_at=now,
                     enabled=bool(data.get("enabled", previous.enabled)),
                 )
+                if generation > previous.config_generation:
+                    return self._ack_latency(scope.swarmId, scope.role, scope.instance, generation, now)
+        return None
 
     def instances(self, swarm_id: str, role: str) -> list[InstanceReport]:
         return sorted(self._instances[(swarm_id, role)].values(), key=lambda report: report.name)
@@ -70,6 +99,7 @@ class Observations:
         known = self._instances[(swarm_id, role)]
         for name in [n for n in known if n not in keep]:
             del known[name]
+            self._pushed.pop((swarm_id, role, name), None)
 
     def behind(self, swarm_id: str, role: str, generation: int) -> list[str]:
         """Instances that report an older config generation and have not refused this one."""

@@ -131,7 +131,9 @@ class RabbitSource:
     """Consumes a work queue with manual acks; ``pause`` cancels the consumer so messages stay queued.
 
     When the connection drops, deliveries not yet acknowledged are void (the broker redelivers them)
-    and, if the worker is enabled, the source reconnects and consumes again by itself.
+    and, if the worker is enabled, the source reconnects and consumes again by itself. When the
+    broker cancels the consumer because someone deleted the queue, the source declares the queue
+    again and goes on consuming.
     """
 
     def __init__(self, link: WorkLink, queue: str, prefetch: int) -> None:
@@ -144,6 +146,7 @@ class RabbitSource:
         self._seq = 0
         self._consuming = False
         self._watch: asyncio.Task[None] | None = None
+        self._recover: asyncio.Task[None] | None = None
         self._error = False
 
     def _on_delivery(self, tag: int, redelivered: bool, body: bytes) -> None:
@@ -167,10 +170,30 @@ class RabbitSource:
         channel = await connection.channel(prefetch=self._prefetch)
         await self._link.declare(channel, self._queue_name)
         self._channel = channel
-        self._tag = await channel.consume(self._queue_name, self._on_delivery)
+        self._tag = await channel.consume(self._queue_name, self._on_delivery, self._on_cancelled)
         self._error = False
         if self._watch is None or self._watch.done():
             self._watch = asyncio.create_task(self._watch_connection(connection), name="work-source-watch")
+
+    def _on_cancelled(self, tag: str) -> None:
+        if tag != self._tag or not self._consuming:
+            return
+        self._tag = None
+        self._error = True
+        log.warning("work queue %s was deleted under this consumer; declaring it again", self._queue_name)
+        self._recover = asyncio.create_task(self._consume_again(), name="work-source-recover")
+
+    async def _consume_again(self) -> None:
+        channel = self._channel
+        while self._consuming and self._tag is None:
+            try:
+                if channel is None or channel.closed is not None:
+                    return  # the connection watcher takes over
+                await self._link.declare(channel, self._queue_name)
+                self._tag = await channel.consume(self._queue_name, self._on_delivery, self._on_cancelled)
+                self._error = False
+            except (AmqpError, OSError):
+                await asyncio.sleep(1.0)
 
     async def _watch_connection(self, connection: AmqpConnection) -> None:
         # shield: cancelling this watcher must not cancel the connection's own `lost` future
@@ -219,8 +242,9 @@ class RabbitSource:
 
     async def close(self) -> None:
         await self.pause()
-        if self._watch is not None:
-            self._watch.cancel()
+        for task in (self._watch, self._recover):
+            if task is not None:
+                task.cancel()
 
 
 class RabbitSink:

@@ -72,3 +72,36 @@ def test_events_of_other_kinds_are_ignored() -> None:
     seen.record(env.alert("http.timeout", "slow", SCOPE, origin=SCOPE.instance), now=1.0)
     seen.record(_outcome("Applied", configGeneration=1), now=1.0)  # no status yet: nothing to update
     assert seen.instances("perf_q", "caller") == []
+
+
+def test_the_first_ack_of_a_pushed_generation_yields_its_latency_once() -> None:
+    seen = Observations()
+    seen.record(_status("status-full", 1), now=1.0)
+    seen.pushed("perf_q", "caller", "ALL", 2, now=5.0)
+    assert seen.record(_outcome("Applied", configGeneration=2), now=5.25) == 0.25
+    assert seen.record(_outcome("Applied", configGeneration=2), now=9.0) is None, "a repeated ack is not timed again"
+
+
+def test_a_resend_to_one_instance_times_that_instance_from_the_resend() -> None:
+    seen = Observations()
+    seen.record(_status("status-full", 1), now=1.0)
+    seen.pushed("perf_q", "caller", "ALL", 2, now=2.0)
+    seen.pushed("perf_q", "caller", "caller-abc", 2, now=4.0)
+    assert seen.record(_outcome("Applied", configGeneration=2), now=4.5) == 0.5
+
+
+def test_acks_of_generations_nobody_pushed_and_refusals_are_not_timed() -> None:
+    seen = Observations()
+    seen.record(_status("status-full", 1), now=1.0)
+    seen.pushed("perf_q", "caller", "ALL", 2, now=2.0)
+    assert seen.record(_outcome("Failed", configGeneration=1, requestedGeneration=2), now=3.0) is None
+    assert seen.record(_outcome("Applied", configGeneration=7), now=3.0) is None
+
+
+def test_push_times_are_bounded_per_role() -> None:
+    seen = Observations()
+    seen.record(_status("status-full", 1), now=1.0)
+    for generation in range(2, 40):
+        seen.pushed("perf_q", "caller", "ALL", generation, now=float(generation))
+    assert seen.record(_outcome("Applied", configGeneration=3), now=50.0) is None, "an old push was forgotten"
+    assert seen.record(_outcome("Applied", configGeneration=39), now=40.0) == 1.0

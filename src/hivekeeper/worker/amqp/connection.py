@@ -56,6 +56,7 @@ class Channel:
         self._unconfirmed: dict[int, asyncio.Future[None]] = {}
         self._consumers: dict[str, DeliveryCallback] = {}
         self._consume_pending: DeliveryCallback | None = None
+        self._on_cancel: dict[str, Callable[[str], None]] = {}
         # content being assembled: (consumer tag, delivery tag, redelivered) or a return marker
         self._pending: tuple[str, int, bool] | None = None
         self._returning: str | None = None
@@ -101,15 +102,24 @@ class Channel:
             commands.Queue.Bind(queue=queue, exchange=exchange, routing_key=routing_key), commands.Queue.BindOk
         )
 
-    async def consume(self, queue: str, callback: DeliveryCallback) -> str:
-        """Start delivering ``queue`` to ``callback(delivery_tag, redelivered, body)`` (manual acks)."""
+    async def consume(
+        self, queue: str, callback: DeliveryCallback, on_cancel: Callable[[str], None] | None = None
+    ) -> str:
+        """Start delivering ``queue`` to ``callback(delivery_tag, redelivered, body)`` (manual acks).
+
+        ``on_cancel(consumer_tag)`` runs when the broker cancels the consumer (its queue was deleted).
+        """
         # Deliveries can arrive in the same read as ConsumeOk, before this coroutine resumes, so
         # the callback is registered the moment ConsumeOk is parsed (see _on_rpc_frame).
         self._consume_pending = callback
         ok = await self.rpc(commands.Basic.Consume(queue=queue), commands.Basic.ConsumeOk)
-        return str(ok.consumer_tag)
+        tag = str(ok.consumer_tag)
+        if on_cancel is not None:
+            self._on_cancel[tag] = on_cancel
+        return tag
 
     async def cancel(self, consumer_tag: str) -> None:
+        self._on_cancel.pop(consumer_tag, None)
         await self.rpc(commands.Basic.Cancel(consumer_tag=consumer_tag), commands.Basic.CancelOk)
         self._consumers.pop(consumer_tag, None)
 
@@ -209,7 +219,11 @@ class Channel:
             self._consumers[str(value.consumer_tag)] = self._consume_pending
             self._consume_pending = None
         if isinstance(value, commands.Basic.Cancel):  # the queue was deleted under the consumer
-            self._consumers.pop(str(value.consumer_tag), None)
+            tag = str(value.consumer_tag)
+            self._consumers.pop(tag, None)
+            notify = self._on_cancel.pop(tag, None)
+            if notify is not None:
+                notify(tag)
             return
         waiter, self._rpc_waiter = self._rpc_waiter, None
         if waiter is not None and not waiter.done():
@@ -231,6 +245,7 @@ class Channel:
             self._rpc_waiter.set_exception(error)
         self._unconfirmed.clear()
         self._consumers.clear()
+        self._on_cancel.clear()
         self.connection.forget(self.number)
 
 

@@ -1,0 +1,55 @@
+"""The operator's Prometheus metrics: what it reconciled, what it pushed, how fast workers acknowledged.
+
+One private registry (no process or platform collectors from other libraries sneak in), served by
+``prometheus_client``'s own HTTP server on ``--metrics-port``. Counters are bumped at the edges
+(handlers and the event consumer), never per work item: the operator is not on the hot path.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+RECONCILES = Counter(
+    "hivekeeper_operator_reconciles",
+    "Reconciles run, by resource kind and result (ok, retry, error).",
+    ["kind", "result"],
+    registry=REGISTRY,
+)
+CONFIG_PUSHES = Counter(
+    "hivekeeper_operator_config_pushes",
+    "signal.config-update messages published: 'change' for a new generation to every instance, "
+    "'resend' for one instance that reports an older generation.",
+    ["reason"],
+    registry=REGISTRY,
+)
+CONFIG_ACK_SECONDS = Histogram(
+    "hivekeeper_operator_config_ack_seconds",
+    "Seconds from publishing a config generation to an instance's Applied outcome for it.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    registry=REGISTRY,
+)
+CONFIG_REFUSALS = Counter(
+    "hivekeeper_operator_config_refusals",
+    "Failed config-update outcomes: an instance refused a generation and kept its old config.",
+    registry=REGISTRY,
+)
+EVENTS = Counter(
+    "hivekeeper_operator_events",
+    "Worker events consumed from the control exchange, by kind (metric, outcome, alert, malformed).",
+    ["kind"],
+    registry=REGISTRY,
+)
+STATUS_PATCHES = Counter(
+    "hivekeeper_operator_status_patches",
+    "Status patches sent to the API server, by resource kind; unchanged statuses are not patched.",
+    ["kind"],
+    registry=REGISTRY,
+)
+
+
+def serve(port: int, address: str = "0.0.0.0") -> None:
+    """Serve ``/metrics`` on ``port`` in a background thread (0 disables)."""
+    if port:
+        start_http_server(port, addr=address, registry=REGISTRY)
