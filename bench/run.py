@@ -6,7 +6,9 @@ and the ratios the design promises (DESIGN.md §7):
 
 * hivekeeper processor in direct mode (SCHEDULER input, no broker) vs Locust FastHttpUser (≥ 5x),
   vs vegeta, vs wrk (≥ 0.5x; above ~0.9 nginx itself is the limit on two cores);
-* generator → RabbitMQ → processor as two worker processes (≥ 5k items/s on two cores).
+* generator → RabbitMQ → processor as two worker processes (≥ 5k items/s on two cores);
+* the operator on the bench cluster: spec edit → every worker applied, p50/p95 over ``--edits`` edits
+  with 3 replicas per role, and its status-patch rate under a steady swarm (bench/operator_edits.py).
 
 Benchmarks are not tests: nothing here asserts, the numbers are for people (and the decision docs).
 """
@@ -37,6 +39,7 @@ from testbench.rabbitmq import start_rabbitmq  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
 from http_clients import CANDIDATES, run_one  # noqa: E402
+from operator_edits import bench_operator, report  # noqa: E402
 
 CONCURRENCY = 50
 NGINX_CONF = """
@@ -310,6 +313,8 @@ def main() -> int:
         action="store_true",
         help="also compare Python HTTP clients on the same nginx (bench/http_clients.py)",
     )
+    parser.add_argument("--edits", type=int, default=20, help="spec edits for the operator latency (0 skips it)")
+    parser.add_argument("--steady", type=float, default=30.0, help="seconds of steady swarm for the status-patch rate")
     args = parser.parse_args()
     ensure_debian_packages(["nginx", "wrk", "rabbitmq"])
     with tempfile.TemporaryDirectory(prefix="hivekeeper-bench-") as tmp:
@@ -324,6 +329,7 @@ def main() -> int:
                 "pipeline": bench_pipeline(url, args.seconds, workdir),
             }
             clients = [run_one(name, url + "/", args.seconds, CONCURRENCY) for name in CANDIDATES if args.clients]
+            operator = bench_operator(url, workdir, args.edits, args.steady) if args.edits else {}
         finally:
             nginx.stop()
     print(f"\nSame nginx (1 worker) on loopback, {CONCURRENCY} connections, {args.seconds:.0f} s each, 2 cores\n")
@@ -350,9 +356,11 @@ def main() -> int:
                 print(f"{client['client']:20} {'-':>9} {'-':>11}  not measured: {str(client['error'])[:60]}")
             else:
                 print(f"{client['client']:20} {client['rps']:9,.0f} {client['cpu_us']:11.1f}")
+    if operator:
+        report(operator)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"rows": rows, "clients": clients}, indent=2))
+        Path(args.json).write_text(json.dumps({"rows": rows, "clients": clients, "operator": operator}, indent=2))
     return 0
 
 

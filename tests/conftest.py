@@ -111,35 +111,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 @pytest.fixture(scope="session")
 def hivekeeper_crds(kubeconfig: Path) -> None:
     """The generated CRDs installed (server-side apply) and Established on the bench's API server."""
-    import subprocess
+    from testbench.kube import install_crds
 
-    from testbench.kube import kubectl
-
-    repo = Path(__file__).resolve().parents[1]
-    base = [str(kubectl()), f"--kubeconfig={kubeconfig}"]
-    applied = subprocess.run(
-        [*base, "apply", "--server-side", "-f", str(repo / "crds")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert applied.returncode == 0, applied.stderr
-    waited = subprocess.run(
-        [
-            *base,
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/swarms.hivekeeper.io",
-            "crd/workerroles.hivekeeper.io",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    assert waited.returncode == 0, waited.stderr
+    _start(lambda: install_crds(kubeconfig, Path(__file__).resolve().parents[1] / "crds"))
 
 
 @pytest.fixture

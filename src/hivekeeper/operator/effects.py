@@ -77,15 +77,6 @@ class Kube:
         with contextlib.suppress(ApiError):
             await self.client.delete(WorkerRoleResource, name, namespace=namespace)
 
-    async def workerroles_of(self, namespace: str, swarm: str) -> list[str]:
-        names = []
-        async for item in self.client.list(
-            WorkerRoleResource, namespace=namespace, labels={"hivekeeper.io/swarm": swarm}
-        ):
-            if item.metadata is not None and item.metadata.name:
-                names.append(item.metadata.name)
-        return names
-
     async def pods(self, namespace: str, swarm: str, role: str) -> list[Pod]:
         return [
             pod

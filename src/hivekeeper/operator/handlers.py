@@ -17,7 +17,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ async def push_config(
     metrics.CONFIG_PUSHES.labels(reason).inc()
 
 
-def changed(status: kopf.Status, patch: dict[str, Any]) -> bool:
+def changed(status: Mapping[str, Any], patch: dict[str, Any]) -> bool:
     """Whether a status patch would change anything (unchanged statuses are not written: fewer API calls)."""
     return any(status.get(key) != value for key, value in patch.items())
 
@@ -144,16 +144,19 @@ async def reconcile_swarm(body: kopf.Body, meta: kopf.Meta, namespace: str | Non
     kube = runtime().kube
     # Resume consumers before producers (and pause producers before consumers), so that no queue fills
     # while nobody reads it: the first group is applied and awaited before the second is applied.
+    # Only a change of ``paused`` needs that order; any other edit goes to every role at once.
+    existing = await kube.workerrole_objects(namespace, swarm.metadata.name)
+    pausing_or_resuming = any(bool(obj["spec"].get("paused", False)) != swarm.spec.paused for obj in existing)
     by_name = {child.name: child for child in children}
     consumers = [by_name[plan.workerrole_name(swarm, r)] for r in swarm.spec.roles if r.work.in_]
     producers = [by_name[plan.workerrole_name(swarm, r)] for r in swarm.spec.roles if not r.work.in_]
     first, second = (producers, consumers) if swarm.spec.paused else (consumers, producers)
-    for child in first:
-        await kube.apply(child.manifest)
-    await _until_applied(kube, namespace, first, timeout=ORDERING_TIMEOUT)
-    for child in second:
-        await kube.apply(child.manifest)
-    for orphan in plan.orphans(await kube.workerroles_of(namespace, swarm.metadata.name), children):
+    await asyncio.gather(*(kube.apply(child.manifest) for child in first))
+    if pausing_or_resuming:
+        await _until_applied(kube, namespace, first, timeout=ORDERING_TIMEOUT)
+    await asyncio.gather(*(kube.apply(child.manifest) for child in second))
+    names = [str(obj["metadata"]["name"]) for obj in existing]
+    for orphan in plan.orphans(names, children):
         await kube.delete_workerrole(namespace, orphan)
 
 
@@ -256,7 +259,7 @@ async def _until_disabled(current: Runtime, namespace: str, swarm: str, roles: l
     log.warning("swarm %s/%s: workers still enabled after %.0fs; deleting its queues anyway", namespace, swarm, timeout)
 
 
-def _stage(spec: kopf.Spec, meta: kopf.Meta, namespace: str, name: str) -> tuple[dict[str, Any], str, str, str]:
+def _stage(spec: Mapping[str, Any], meta: kopf.Meta, namespace: str, name: str) -> tuple[dict[str, Any], str, str, str]:
     """A WorkerRole's spec as a dict, its swarm, swarm id and role name (the label, or its own name)."""
     spec_dict = dict(spec)
     swarm = str(spec_dict["swarmRef"])
@@ -318,6 +321,26 @@ async def reconcile_role(
     patch["selector"] = manifests.selector_string(swarm, role)
     patch["observedGeneration"] = meta.get("generation", 0)
     await current.kube.patch_workerrole_status(namespace, name, patch)
+    if "configGeneration" in patch and await _acknowledged(current, swarm_id, role, generation, timeout=ACK_WAIT):
+        # Show the applied config now rather than at the next status tick (kubectl wait, GitOps health).
+        await _roll_up(current, spec, meta, {**status, **patch}, namespace, name)
+
+
+ACK_WAIT = 3.0
+"""How long a reconcile waits for every known instance to acknowledge a push before leaving it to the timer."""
+
+
+async def _acknowledged(current: Runtime, swarm_id: str, role: str, generation: int, timeout: float) -> bool:
+    """Wait (bounded) until every instance the operator knows of has applied or refused ``generation``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        instances = current.observations.instances(swarm_id, role)
+        if instances and all(
+            r.config_generation >= generation or r.rejected_generation == generation for r in instances
+        ):
+            return True
+        await asyncio.sleep(0.02)
+    return False
 
 
 @kopf.timer(GROUP, VERSION, "workerroles", interval=2.0, idle=0)
@@ -325,7 +348,13 @@ async def roll_up(
     spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, namespace: str | None, name: str, **_: Any
 ) -> None:
     assert namespace is not None, "WorkerRole is namespaced"
-    current = runtime()
+    await _roll_up(runtime(), spec, meta, status, namespace, name)
+
+
+async def _roll_up(
+    current: Runtime, spec: Mapping[str, Any], meta: kopf.Meta, status: Mapping[str, Any], namespace: str, name: str
+) -> None:
+    """Fold the workers' last reports into the WorkerRole's status; re-send config to instances behind."""
     spec_dict, swarm, swarm_id, role = _stage(spec, meta, namespace, name)
     generation = int(status.get("configGeneration", 0))
     pods = await current.kube.pods(namespace, swarm, role)

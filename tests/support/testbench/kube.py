@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from testbench.errors import BenchError
 from testbench.gobuild import ETCD, KUBERNETES
 from testbench.pki import Pki, make_pki
 from testbench.procs import ManagedProcess, free_port, run_checked
@@ -261,3 +262,14 @@ def run_kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subpr
         timeout=60,
         check=False,
     )
+
+
+def install_crds(kubeconfig: Path, directory: Path) -> None:
+    """Server-side apply every CRD in ``directory`` and wait until they are Established."""
+    applied = run_kubectl(kubeconfig, "apply", "--server-side", "-f", str(directory))
+    if applied.returncode != 0:
+        raise BenchError("crds", f"kubectl apply --server-side -f {directory}", applied.stderr.strip())
+    names = [f"crd/{path.stem}" for path in sorted(directory.glob("*.yaml"))]
+    waited = run_kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", *names)
+    if waited.returncode != 0:
+        raise BenchError("crds", "kubectl wait --for=condition=Established", waited.stderr.strip())
