@@ -223,6 +223,8 @@ async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_p
         swarm_status = await eventually(swarm_ready, timeout=30, interval=0.5, what="the Swarm to be Ready")
         assert swarm_status["totals"]["workers"] == "3/3"
         assert [r["name"] for r in swarm_status["roles"]] == ["feeder", "caller"]
+        caller = swarm_status["roles"][1]
+        assert 0 < caller["latencyMs"]["p50"] <= caller["latencyMs"]["p95"], caller
         assert {q["name"]: q["consumers"] for q in swarm_status["queues"]} == {f"hivekeeper.{namespace}_live.call": 2}
         listed = run_kubectl(kubeconfig, "get", "sw", "-n", namespace)
         assert "3/3" in listed.stdout, listed.stdout
@@ -529,3 +531,45 @@ async def test_the_quickstart_example_runs_through_kubectl_and_its_queues_come_b
             return stats.get(queues[2], {}).get("consumers") == 1
 
         await eventually(results_consumed, timeout=60, interval=0.5, what="the postprocessor consuming it again")
+
+
+async def test_a_hand_written_workerrole_joins_an_existing_swarm(
+    kubeconfig: Path,
+    rabbitmq_url: str,
+    namespace: str,
+    operator_process: ManagedProcess,
+    node_agent: NodeAgent,
+    sut: ScriptedServer,
+) -> None:
+    """A WorkerRole applied on its own with ``spec.swarmRef`` consumes the swarm's queue next to its roles."""
+    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
+        assert _apply(kubeconfig, namespace, _swarm(sut.url, 40)).returncode == 0
+        extra = {
+            "apiVersion": "hivekeeper.io/v1alpha1",
+            "kind": "WorkerRole",
+            "metadata": {"name": "extra-caller"},
+            "spec": {
+                "swarmRef": "live",
+                "role": "processor",
+                "work": {"in": "call"},
+                "config": {"baseUrl": sut.url, "threadCount": 2},
+            },
+        }
+        assert _apply(kubeconfig, namespace, extra).returncode == 0
+
+        async def joined() -> bool:
+            role = await kube.get(WorkerRole, "extra-caller", namespace=namespace)
+            status = role.get("status") or {}
+            instances = status.get("instances", [])
+            return status.get("readyReplicas") == 1 and any(i["tps"] > 0 for i in instances)
+
+        await eventually(joined, timeout=90, interval=0.5, what="the hand-written WorkerRole's worker doing work")
+
+        async def three_consumers() -> bool:
+            swarm = await kube.get(SwarmResource, "live", namespace=namespace)
+            queues = {q["name"]: q["consumers"] for q in (swarm.get("status") or {}).get("queues", [])}
+            return queues.get(f"hivekeeper.{namespace}_live.call") == 3
+
+        await eventually(three_consumers, timeout=30, interval=0.5, what="3 consumers on the swarm's call queue")
+        pods = [p async for p in kube.list(Pod, namespace=namespace, labels={"hivekeeper.io/role": "extra-caller"})]
+        assert [p.metadata.labels["hivekeeper.io/swarm"] for p in pods] == ["live"]

@@ -44,7 +44,10 @@ class RoleStatus(_Status):
     )
     tps: float = Field(default=0.0, description="Items per second over the last status interval.")
     errors: int = Field(default=0, description="Errors since the workers started.")
-    latencyMs: LatencyMs = Field(default_factory=LatencyMs, description="Request latency (processors).")
+    latencyMs: LatencyMs = Field(
+        default_factory=LatencyMs,
+        description="Request latency of processors since their start: per percentile, the worst live instance.",
+    )
 
 
 class QueueStatus(_Status):

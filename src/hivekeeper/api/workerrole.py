@@ -43,7 +43,10 @@ class WorkerRoleStatus(BaseModel):
     appliedGeneration: int = Field(default=0, description="The lowest generation every ready instance acknowledged.")
     tps: float = Field(default=0.0, description="Items per second over all instances.")
     errors: int = Field(default=0, description="Errors over all instances.")
-    latencyMs: LatencyMs = Field(default_factory=LatencyMs, description="Request latency (processors).")
+    latencyMs: LatencyMs = Field(
+        default_factory=LatencyMs,
+        description="Request latency of processors since their start: per percentile, the worst live instance.",
+    )
     instances: list[InstanceStatus] = Field(default_factory=list, description="Each instance as it last reported.")
     conditions: list[Condition] = Field(
         default_factory=list, description="Ready, Reconciling, Stalled, WorkersAvailable, ConfigApplied, Paused."

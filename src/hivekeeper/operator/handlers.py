@@ -386,6 +386,7 @@ async def _roll_up(
         "appliedGeneration": rules.applied_generation(observed),
         "tps": round(sum(r.tps for r in live), 2),
         "errors": sum(r.errors for r in live),
+        "latencyMs": rules.role_latency(observed).model_dump(mode="json"),
         "instances": [i.model_dump(mode="json") for i in rules.instance_statuses(observed)],
         "conditions": [c.model_dump(mode="json") for c in rules.conditions(observed, previous, now_text)],
     }
@@ -451,6 +452,7 @@ async def swarm_roll_up(
                 "appliedGeneration": int(child_status.get("appliedGeneration", 0)),
                 "tps": float(child_status.get("tps", 0.0)),
                 "errors": int(child_status.get("errors", 0)),
+                "latencyMs": child_status.get("latencyMs") or {"p50": 0.0, "p95": 0.0, "p99": 0.0},
             }
         )
     swarm_id = naming.swarm_id(name, namespace)

@@ -67,6 +67,7 @@ class Observations:
                 io_output=str(io.get("output", "unknown")),
                 rejected_generation=previous.rejected_generation if previous else None,
                 rejected_reason=previous.rejected_reason if previous else "",
+                latency_ms=_latency(context.get("latencyMs")),
             )
             if report.rejected_generation is not None and report.config_generation >= report.rejected_generation:
                 report = dataclasses.replace(report, rejected_generation=None, rejected_reason="")
@@ -108,3 +109,13 @@ class Observations:
             for r in self.instances(swarm_id, role)
             if r.config_generation < generation and r.rejected_generation != generation
         ]
+
+
+def _latency(summary: object) -> tuple[float, float, float] | None:
+    """(p50, p95, p99) from a worker's ``context.latencyMs``, or None when it has none (or a malformed one)."""
+    if not isinstance(summary, dict):
+        return None
+    try:
+        return (float(summary["p50"]), float(summary["p95"]), float(summary["p99"]))
+    except (KeyError, TypeError, ValueError):
+        return None

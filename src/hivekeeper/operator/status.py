@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hivekeeper.api.status import Condition, InstanceStatus, IoState
+from hivekeeper.api.status import Condition, InstanceStatus, IoState, LatencyMs
 
 STALE_AFTER_SECONDS = 20.0
 """An instance silent for this long (four status intervals) no longer counts as ready."""
@@ -31,6 +31,8 @@ class InstanceReport:
     io_output: str = "unknown"
     rejected_generation: int | None = None
     rejected_reason: str = ""
+    latency_ms: tuple[float, float, float] | None = None
+    """(p50, p95, p99) of its requests since it started; None for roles that send none."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,14 @@ def conditions(observed: Observed, previous: list[Condition], now_text: str) -> 
         now_text,
     )
     return [ready_condition, reconciling, stalled, queues, workers, config, paused]
+
+
+def role_latency(observed: Observed) -> LatencyMs:
+    """The role's request latency: per percentile, the worst live instance (percentiles do not average)."""
+    reports = [i.latency_ms for i in live_instances(observed) if i.latency_ms is not None]
+    if not reports:
+        return LatencyMs()
+    return LatencyMs(p50=max(r[0] for r in reports), p95=max(r[1] for r in reports), p99=max(r[2] for r in reports))
 
 
 def instance_statuses(observed: Observed) -> list[InstanceStatus]:

@@ -14,7 +14,7 @@ def _status(kind: str, generation: int, enabled: bool = True) -> env.Envelope:
         "configGeneration": generation,
         "tps": 12.5,
         "ioState": {"work": {"input": "ok", "output": "ok"}},
-        "context": {"errors": 3},
+        "context": {"errors": 3, "latencyMs": {"p50": 1.5, "p95": 4.0, "p99": 9.25, "max": 12.0, "mean": 2.0}},
     }
     return env.metric(kind, SCOPE, data, origin=SCOPE.instance)
 
@@ -37,7 +37,7 @@ def test_status_reports_become_the_instances_last_known_state() -> None:
         12.5,
         3,
     )
-    assert (report.io_input, report.seen_at) == ("ok", 10.0)
+    assert (report.io_input, report.seen_at, report.latency_ms) == ("ok", 10.0, (1.5, 4.0, 9.25))
 
 
 def test_a_failed_outcome_is_remembered_with_the_refused_generation_until_a_newer_one_applies() -> None:
