@@ -8,15 +8,16 @@ import uuid
 import pytest
 
 from hivekeeper.templating.engine import TemplateEngine
-from hivekeeper.worker.sequences import RedisSequences
+from hivekeeper.worker.redis_store import RedisStore
+from hivekeeper.worker.sequences import StoreSequences
 
 pytestmark = pytest.mark.integration
 
 
 async def test_two_workers_share_one_counter_through_redis(redis_url: str) -> None:
     key = f"it-{uuid.uuid4().hex[:8]}"
-    stores = [RedisSequences(redis_url), RedisSequences(redis_url)]
-    engines = [TemplateEngine(store) for store in stores]
+    stores = [RedisStore(redis_url), RedisStore(redis_url)]
+    engines = [TemplateEngine(StoreSequences(store)) for store in stores]
     try:
         source = f"{{{{ sequence('{key}') }}}}"
         rendered = await asyncio.gather(*(engines[i % 2].render_async("t", source, {}) for i in range(200)))

@@ -26,11 +26,11 @@ from hivekeeper.local.controller import LocalController
 from hivekeeper.local.progress import RoleRow, summary, table
 from hivekeeper.local.transports import BrokerTransports, MemoryTransports
 from hivekeeper.protocol import naming
-from hivekeeper.templating.helpers import MemorySequences, Sequences
 from hivekeeper.worker import config as cfg
-from hivekeeper.worker.memory import MemoryBroker
+from hivekeeper.worker.memory import MemoryBroker, MemoryStore
+from hivekeeper.worker.ports import DataStore
+from hivekeeper.worker.redis_store import RedisStore
 from hivekeeper.worker.runtime import Identity, Worker
-from hivekeeper.worker.sequences import RedisSequences
 from hivekeeper.worker.stats import Histogram
 
 DRAIN_SECONDS = 5.0
@@ -48,7 +48,7 @@ class RunOptions:
     broker_url: str | None = None
     """Run the workers against this RabbitMQ instead of in-memory queues."""
     redis_url: str | None = None
-    """Keep sequence() counters in this Redis instead of in memory."""
+    """Use this Redis (sequence() counters, datasets, captures) instead of an in-memory store."""
     interval: float = 1.0
     out: TextIO = field(default_factory=lambda: sys.stdout)
     live: bool | None = None
@@ -137,10 +137,16 @@ class LocalSwarm:
         return queued or any(w.stats.in_flight or w.source.buffered() for ws in self.workers.values() for w in ws)
 
 
-async def build(swarm: Swarm, broker_url: str | None = None, redis_url: str | None = None) -> LocalSwarm:
+def local_store(redis_url: str | None) -> DataStore:
+    """The data store of a local run: that Redis, or one in-memory store shared by every swarm of the run."""
+    return RedisStore(redis_url) if redis_url else MemoryStore()
+
+
+async def build(swarm: Swarm, broker_url: str | None = None, store: DataStore | None = None) -> LocalSwarm:
     name = swarm.metadata.name
-    # One counter store for the whole swarm: sequence() numbers never repeat across roles or replicas.
-    sequences: Sequences = RedisSequences(redis_url) if redis_url else MemorySequences()
+    # One store for the whole run: sequence() numbers never repeat across roles or replicas, and
+    # datasets pushed by one swarm are there for the next.
+    store = store if store is not None else MemoryStore()
     transports: MemoryTransports | BrokerTransports
     if broker_url:
         transports = await BrokerTransports.connect(broker_url, name)
@@ -171,7 +177,7 @@ async def build(swarm: Swarm, broker_url: str | None = None, redis_url: str | No
                 run_id=f"local-{os.getpid()}",
             )
             try:
-                workers[spec.name].append(Worker(identity, bootstrap, transports, sequences=sequences))
+                workers[spec.name].append(Worker(identity, bootstrap, transports, store=store))
             except cfg.ConfigError as exc:
                 raise RunError(f"spec.roles[{spec.name}].config: {exc}") from exc
     return LocalSwarm(swarm, transports, workers, controller)
@@ -236,7 +242,8 @@ async def show_progress(local: LocalSwarm, options: RunOptions, stop: asyncio.Ev
 
 async def run(swarm: Swarm, options: RunOptions, stop: asyncio.Event | None = None) -> dict[str, Any]:
     """Run ``swarm`` until ``options.duration`` passes or ``stop`` is set; return the JSON summary."""
-    local = await build(swarm, options.broker_url, options.redis_url)
+    store = local_store(options.redis_url)
+    local = await build(swarm, options.broker_url, store)
     out = options.out
     live = options.live if options.live is not None else out.isatty()
     await local.controller.start()
@@ -263,6 +270,7 @@ async def run(swarm: Swarm, options: RunOptions, stop: asyncio.Event | None = No
             for worker in workers:
                 await worker.stop()
         await local.transports.close()
+        await store.close()
     rows = local.totals(elapsed)
     for row in rows:
         row.depth = None  # queues are gone (memory) or shared (broker): depth means nothing after the run

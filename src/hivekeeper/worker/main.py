@@ -14,8 +14,8 @@ from hivekeeper.worker import config as cfg
 from hivekeeper.worker import logs, rabbit
 from hivekeeper.worker.env import EnvError, WorkerEnv
 from hivekeeper.worker.metrics import registry_for
+from hivekeeper.worker.redis_store import RedisStore
 from hivekeeper.worker.runtime import Identity, Worker
-from hivekeeper.worker.sequences import RedisSequences
 
 log = logging.getLogger("hivekeeper.worker")
 
@@ -33,8 +33,8 @@ async def serve(env: WorkerEnv, stop: asyncio.Event) -> None:
     connection = await rabbit.connect(env.amqp_url)
     transports = rabbit.RabbitTransports(connection, env.swarm, env.amqp_url)
     # sequence() counters live in Redis when the worker has one, so that every replica shares them.
-    sequences = RedisSequences(env.redis_url) if env.redis_url else None
-    worker = Worker(identity, env.config, transports, status_interval=env.status_interval, sequences=sequences)
+    store = RedisStore(env.redis_url) if env.redis_url else None
+    worker = Worker(identity, env.config, transports, status_interval=env.status_interval, store=store)
     if env.metrics_port:
         start_http_server(env.metrics_port, registry=registry_for(worker))
     await worker.start()
@@ -43,8 +43,8 @@ async def serve(env: WorkerEnv, stop: asyncio.Event) -> None:
     finally:
         await worker.stop()
         await transports.close()
-        if sequences is not None:
-            await sequences.close()
+        if store is not None:
+            await store.close()
 
 
 def main() -> int:

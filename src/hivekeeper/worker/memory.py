@@ -1,4 +1,5 @@
-"""In-memory twin of RabbitMQ for one process: topic exchanges, bounded queues, the control bus.
+"""In-memory twins for one process: of RabbitMQ (topic exchanges, bounded queues, the control bus)
+and of Redis (:class:`MemoryStore`).
 
 ``hivekeeper run`` wires every role of a swarm through one :class:`MemoryBroker`; unit tests use it
 too. Queues are bounded, so a slow stage blocks its producers (the backlog stays visible as queue
@@ -8,8 +9,11 @@ depth, like a broker's, instead of growing without limit in memory).
 from __future__ import annotations
 
 import asyncio
+import collections
 import re
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from functools import lru_cache
 
 from hivekeeper.worker.ports import ControlHandler, Delivery
@@ -148,3 +152,65 @@ class MemoryControlBus:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+
+
+class MemoryStore:
+    """The in-process twin of :class:`~hivekeeper.worker.redis_store.RedisStore` for ``hivekeeper run``:
+    every swarm of one run shares it, as swarms in a cluster share one Redis. TTLs are honoured on read."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._lists: dict[str, collections.deque[bytes]] = {}
+        self._values: dict[str, tuple[bytes, float | None]] = {}
+        self._counters: dict[str, int] = {}
+        self._clock = clock
+
+    async def incr(self, key: str) -> int:
+        value = self._counters.get(key, 0) + 1
+        self._counters[key] = value
+        return value
+
+    async def lpop(self, key: str) -> bytes | None:
+        found = self._lists.get(key)
+        return found.popleft() if found else None
+
+    async def push(self, key: str, value: bytes, *, left: bool = False, max_len: int = 0) -> int:
+        found = self._lists.setdefault(key, collections.deque())
+        if left:
+            found.appendleft(value)
+        else:
+            found.append(value)
+        length = len(found)
+        while max_len > 0 and len(found) > max_len:
+            found.pop()  # LTRIM 0..max_len-1 keeps the head
+        return length
+
+    async def llen(self, key: str) -> int:
+        return len(self._lists.get(key) or ())
+
+    def _live(self, key: str) -> tuple[bytes, float | None] | None:
+        entry = self._values.get(key)
+        if entry is not None and entry[1] is not None and entry[1] <= self._clock():
+            del self._values[key]
+            return None
+        return entry
+
+    async def setex(self, key: str, ttl_seconds: int, value: bytes) -> None:
+        self._values[key] = (value, self._clock() + ttl_seconds)
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._live(key)
+        return entry[0] if entry else None
+
+    async def ttl(self, key: str) -> int:
+        entry = self._live(key)
+        if entry is None:
+            return -2
+        return -1 if entry[1] is None else max(0, round(entry[1] - self._clock()))
+
+    async def keys(self, prefix: str, limit: int = 1000) -> list[str]:
+        names = [k for k in list(self._values) if k.startswith(prefix) and self._live(k) is not None]
+        names += [k for k, v in self._lists.items() if k.startswith(prefix) and v]
+        return names[:limit]
+
+    async def close(self) -> None:
+        return None

@@ -24,18 +24,18 @@ from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import Hop, WorkItem, WorkItemError, now, parse
 from hivekeeper.templating.engine import TemplateEngine, TemplateError
-from hivekeeper.templating.helpers import Sequences
 from hivekeeper.worker import config as cfg
 from hivekeeper.worker.alerts import AlertThrottle
 from hivekeeper.worker.control import WorkerState, apply_update
 from hivekeeper.worker.http.client import HttpClient
 from hivekeeper.worker.inputs.scheduler import SchedulerSource
-from hivekeeper.worker.ports import ControlBus, Delivery, WorkSink, WorkSource
+from hivekeeper.worker.ports import ControlBus, DataStore, Delivery, WorkSink, WorkSource
 from hivekeeper.worker.roles.base import DropItem, Role, RoleDeps
 from hivekeeper.worker.roles.generator import Generator
 from hivekeeper.worker.roles.postprocessor import Postprocessor
 from hivekeeper.worker.roles.processor import Processor
 from hivekeeper.worker.roles.request_builder import RequestBuilder
+from hivekeeper.worker.sequences import StoreSequences
 from hivekeeper.worker.stats import RoleStats
 
 log = logging.getLogger("hivekeeper.worker")
@@ -101,13 +101,15 @@ class Worker:
         *,
         status_interval: float = 5.0,
         clock: Callable[[], float] | None = None,
-        sequences: Sequences | None = None,
+        store: DataStore | None = None,
     ) -> None:
         self.identity = identity
         self.transports = transports
         self.status_interval = status_interval
+        self.store = store
+        """Redis (or its in-memory twin): datasets, pushes, debug captures, sequence counters; None if absent."""
         self.state = WorkerState.bootstrap(identity.kind, bootstrap, has_out=identity.work_out is not None)
-        self.engine = TemplateEngine(sequences)
+        self.engine = TemplateEngine(StoreSequences(store) if store is not None else None)
         self.stats = RoleStats()
         self.http: HttpClient | None = None
         self.role: Role = self._build_role(self.state)

@@ -1,21 +1,16 @@
-"""``sequence('key')`` backed by Redis ``INCR``, so that every worker of a swarm shares one counter."""
+"""``sequence('key')`` on the worker's data store (``INCR hivekeeper:seq:<key>``), so that every worker
+sharing the store (one Redis in a cluster, one process locally) gets the next number."""
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
+from hivekeeper.worker.ports import DataStore
 
 KEY_PREFIX = "hivekeeper:seq:"
 
 
-class RedisSequences:
-    """Counters in Redis. The client connects on first use, so a worker whose templates never call
-    ``sequence`` never opens a Redis connection."""
-
-    def __init__(self, url: str) -> None:
-        self._client: aioredis.Redis = aioredis.Redis.from_url(url)
+class StoreSequences:
+    def __init__(self, store: DataStore) -> None:
+        self._store = store
 
     async def next(self, key: str) -> int:
-        return int(await self._client.incr(KEY_PREFIX + key))
-
-    async def close(self) -> None:
-        await self._client.aclose()
+        return await self._store.incr(KEY_PREFIX + key)

@@ -1,0 +1,66 @@
+"""The worker's :class:`~hivekeeper.worker.ports.DataStore` on Redis (redis-py's asyncio client).
+
+The client connects on first use, so a worker that never touches Redis never opens a connection.
+"""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+
+class RedisStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._client: aioredis.Redis = aioredis.Redis.from_url(url)
+
+    async def incr(self, key: str) -> int:
+        return int(await self._client.incr(key))
+
+    async def lpop(self, key: str) -> bytes | None:
+        return _bytes(await self._client.lpop(key))
+
+    async def push(self, key: str, value: bytes, *, left: bool = False, max_len: int = 0) -> int:
+        if max_len <= 0:
+            return int(await (self._client.lpush(key, value) if left else self._client.rpush(key, value)))
+        async with self._client.pipeline(transaction=False) as pipe:
+            if left:
+                pipe.lpush(key, value)
+            else:
+                pipe.rpush(key, value)
+            pipe.ltrim(key, 0, max_len - 1)
+            length, _ = await pipe.execute()
+        return int(length)
+
+    async def llen(self, key: str) -> int:
+        return int(await self._client.llen(key))
+
+    async def setex(self, key: str, ttl_seconds: int, value: bytes) -> None:
+        await self._client.set(key, value, ex=ttl_seconds)
+
+    async def get(self, key: str) -> bytes | None:
+        return _bytes(await self._client.get(key))
+
+    async def ttl(self, key: str) -> int:
+        return int(await self._client.ttl(key))
+
+    async def keys(self, prefix: str, limit: int = 1000) -> list[str]:
+        found: list[str] = []
+        async for key in self._client.scan_iter(match=_escape(prefix) + "*", count=500):
+            found.append(key.decode() if isinstance(key, bytes) else str(key))
+            if len(found) >= limit:
+                break
+        return found
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _bytes(value: object) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    return str(value).encode()
+
+
+def _escape(prefix: str) -> str:
+    """A SCAN MATCH pattern that matches ``prefix`` literally."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in prefix)
