@@ -1,6 +1,6 @@
 """The ``hivekeeper`` command line.
 
-hivekeeper run [SWARM.yaml] [--duration S] [--json FILE] [--demo-sut]
+hivekeeper run [SWARM.yaml ...] [--duration S] [--json FILE] [--demo-sut]
 hivekeeper demo-sut [--port N]
 hivekeeper operator [--namespace NS] [--health-port N] [--metrics-port N]
 hivekeeper worker
@@ -17,30 +17,32 @@ from pathlib import Path
 
 def _run(args: argparse.Namespace) -> int:
     from hivekeeper.api.manifests import ManifestError, load_swarm, load_swarm_text
-    from hivekeeper.local.runner import RunError, RunOptions, run_blocking
+    from hivekeeper.api.swarm import Swarm
+    from hivekeeper.local.runner import RunError, RunOptions, run_blocking, with_endpoint
 
+    swarms: list[Swarm] = []
     try:
-        if args.manifest:
-            swarm = load_swarm(Path(args.manifest))
-        else:
+        for manifest in args.manifests:
+            swarms.append(load_swarm(Path(manifest)))
+        if not swarms:
             text = resources.files("hivekeeper.local").joinpath("data/quickstart.yaml").read_text()
-            swarm = load_swarm_text(text, "embedded quickstart.yaml")
+            swarms.append(load_swarm_text(text, "embedded quickstart.yaml"))
             print("no manifest given: running the embedded quickstart swarm (examples/quickstart.yaml)")
     except ManifestError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.sut:
-        from hivekeeper.local.runner import with_endpoint
-
-        swarm = with_endpoint(swarm, args.sut)
+        swarms = [with_endpoint(swarm, args.sut) for swarm in swarms]
     options = RunOptions(
         duration=args.duration,
         json_path=Path(args.json) if args.json else None,
         demo_sut=args.demo_sut,
+        broker_url=args.broker,
+        redis_url=args.redis,
         interval=args.interval,
     )
     try:
-        run_blocking(swarm, options)
+        run_blocking(swarms if len(swarms) > 1 else swarms[0], options)
     except RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -122,8 +124,12 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="hivekeeper", description="Load-testing swarms on Kubernetes and locally.")
     sub = root.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run a Swarm manifest locally, in one process, without a broker")
-    run.add_argument("manifest", nargs="?", help="Swarm YAML (default: the embedded quickstart)")
+    run = sub.add_parser(
+        "run", help="run Swarm manifests locally, in one process, without a broker (several share one data store)"
+    )
+    run.add_argument(
+        "manifests", nargs="*", metavar="SWARM.yaml", help="Swarm YAML files (default: the embedded quickstart)"
+    )
     run.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
     run.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
     run.add_argument(

@@ -179,3 +179,53 @@ def test_ctrl_c_stops_the_run_with_a_summary_and_exit_code_zero() -> None:
     assert process.returncode == 0, "".join(seen) + rest
     assert "swarm quickstart: ran" in rest
     assert "caller status codes: 200:" in rest
+
+
+def test_two_manifests_run_side_by_side_sharing_one_redis(tmp_path: Path, redis_url: str) -> None:
+    """``hivekeeper run A.yaml B.yaml --redis URL``: both swarms run; sequence() counters are shared in Redis."""
+    import uuid
+
+    import yaml
+
+    key = f"side-{uuid.uuid4().hex[:8]}"
+    paths = []
+    for name in ("left", "right"):
+        swarm = {
+            "apiVersion": "hivekeeper.io/v1alpha1",
+            "kind": "Swarm",
+            "metadata": {"name": name},
+            "spec": {
+                "roles": [
+                    {
+                        "name": "gen",
+                        "role": "generator",
+                        "config": {
+                            "inputs": {"scheduler": {"ratePerSec": 400, "maxMessages": 40}},
+                            "message": {"body": f"{{{{ sequence('{key}') }}}}"},
+                        },
+                    },
+                ]
+            },
+        }
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(swarm))
+        paths.append(str(path))
+    done = subprocess.run(
+        [sys.executable, "-m", "hivekeeper.cli", "run", *paths, "--redis", redis_url, "--duration", "1.5"]
+        + ["--json", str(tmp_path / "out.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = orjson.loads((tmp_path / "out.json").read_bytes())
+    assert [s["swarm"] for s in summary["swarms"]] == ["left", "right"]
+    assert [_role(s, "gen")["processed"] for s in summary["swarms"]] == [40, 40]
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert int(client.get(f"hivekeeper:seq:{key}") or 0) == 80, "both swarms counted in the one Redis"
+    finally:
+        client.close()

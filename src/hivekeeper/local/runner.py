@@ -217,11 +217,12 @@ async def drain(local: LocalSwarm, until: float) -> None:
         await local.refresh_depths()
 
 
-async def show_progress(local: LocalSwarm, options: RunOptions, stop: asyncio.Event, live: bool) -> None:
-    """Print the view every interval until the duration passes or ``stop`` is set."""
+async def show_progress(locals_: list[LocalSwarm], options: RunOptions, stop: asyncio.Event, live: bool) -> None:
+    """Print every swarm's view each interval until the duration passes or ``stop`` is set."""
     loop = asyncio.get_running_loop()
     out = options.out
-    deadline = local.started + options.duration if options.duration else None
+    started = locals_[0].started
+    deadline = started + options.duration if options.duration else None
     drawn = 0
     while not stop.is_set():
         remaining = (deadline - loop.time()) if deadline else options.interval
@@ -229,59 +230,114 @@ async def show_progress(local: LocalSwarm, options: RunOptions, stop: asyncio.Ev
             break
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=min(options.interval, remaining))
-        await local.refresh_depths()
-        view = table(local.rows(loop.time()))
-        elapsed = loop.time() - local.started
+        elapsed = loop.time() - started
+        blocks = []
+        for local in locals_:
+            await local.refresh_depths()
+            blocks.append((local.name, table(local.rows(loop.time()))))
         if live:
-            out.write(("\x1b[F" * drawn) + f"\x1b[J{local.name}: {elapsed:.0f}s\n{view}\n")
-            drawn = view.count("\n") + 2
+            text = "".join(f"{name}: {elapsed:.0f}s\n{view}\n" for name, view in blocks)
+            out.write(("\x1b[F" * drawn) + "\x1b[J" + text)
+            drawn = text.count("\n")
         else:
-            out.write(f"--- {local.name} at {elapsed:.1f}s\n{view}\n")
+            out.write("".join(f"--- {name} at {elapsed:.1f}s\n{view}\n" for name, view in blocks))
         out.flush()
 
 
-async def run(swarm: Swarm, options: RunOptions, stop: asyncio.Event | None = None) -> dict[str, Any]:
-    """Run ``swarm`` until ``options.duration`` passes or ``stop`` is set; return the JSON summary."""
+def dataset_lists(swarm: Swarm) -> set[str]:
+    """The Redis lists a swarm's roles read or write by name (REDIS_DATASET inputs, REDIS pushes)."""
+    found: set[str] = set()
+    for role in swarm.spec.roles:
+        config = role.config
+        redis_input = (config.get("inputs") or {}).get("redis") or {}
+        found.update(str(s["listName"]) for s in redis_input.get("sources") or [] if s.get("listName"))
+        if redis_input.get("listName"):
+            found.add(str(redis_input["listName"]))
+        outputs = (config.get("outputs") or {}).get("redis") or {}
+        uploader = (config.get("interceptors") or {}).get("redisUploader") or {}
+        for push in (outputs, uploader):
+            if push.get("defaultList"):
+                found.add(str(push["defaultList"]))
+            found.update(str(r["list"]) for r in push.get("routes") or [] if r.get("list"))
+    return found
+
+
+async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Event | None = None) -> dict[str, Any]:
+    """Run one swarm (or several side by side, sharing one data store) until ``options.duration``
+    passes or ``stop`` is set; return the JSON summary (with ``swarms[]`` when there are several)."""
+    swarms = swarm if isinstance(swarm, list) else [swarm]
+    names = [s.metadata.name for s in swarms]
+    if len(set(names)) != len(names):
+        raise RunError(f"swarm names must differ to run side by side (got {', '.join(names)}); rename one")
     store = local_store(options.redis_url)
-    local = await build(swarm, options.broker_url, store)
-    out = options.out
-    live = options.live if options.live is not None else out.isatty()
-    await local.controller.start()
-    for workers in local.workers.values():
-        for worker in workers:
-            await worker.start()
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
+    locals_ = [await build(s, options.broker_url, store) for s in swarms]
+    live = options.live if options.live is not None else options.out.isatty()
+    wall_started = time.time()
     try:
-        if swarm.spec.paused:
-            print("spec.paused is true: workers stay disabled (set paused: false to send traffic)", file=out)
-        else:
-            await local.set_enabled(local.producers_last(), True)
-        local.started = loop.time()
-        wall_started = time.time()
-        await show_progress(local, options, stop, live)
-        elapsed = loop.time() - local.started
-        producers = [r.name for r in swarm.spec.roles if not r.work.in_]
-        if not swarm.spec.paused:
-            await local.set_enabled(producers, False)
-            await drain(local, loop.time() + DRAIN_SECONDS)
+        elapsed = await _drive(locals_, options, stop or asyncio.Event(), live)
     finally:
+        for local in locals_:
+            for workers in local.workers.values():
+                for worker in workers:
+                    await worker.stop()
+            await local.transports.close()
+    try:
+        lists = sorted(set().union(*(dataset_lists(s) for s in swarms)))
+        datasets = {name: await store.llen(name) for name in lists}
+    finally:
+        await store.close()
+    return _report(locals_, options, elapsed, wall_started, datasets)
+
+
+async def _drive(locals_: list[LocalSwarm], options: RunOptions, stop: asyncio.Event, live: bool) -> float:
+    """Start, enable (consumers first), show progress, then disable producers and drain; return seconds run."""
+    loop = asyncio.get_running_loop()
+    for local in locals_:
+        await local.controller.start()
         for workers in local.workers.values():
             for worker in workers:
-                await worker.stop()
-        await local.transports.close()
-        await store.close()
-    rows = local.totals(elapsed)
-    for row in rows:
-        row.depth = None  # queues are gone (memory) or shared (broker): depth means nothing after the run
-    print(summary(swarm.metadata.name, elapsed, rows), file=out)
-    result = {
-        "swarm": swarm.metadata.name,
-        "startedAt": wall_started if not swarm.spec.paused else None,
-        "durationSeconds": round(elapsed, 3),
-        "roles": [row.as_json() for row in rows],
-        "alerts": [a.data for a in local.controller.alerts[-20:]],
-    }
+                await worker.start()
+    for local in locals_:
+        if local.swarm.spec.paused:
+            print(f"{local.name}: spec.paused is true: workers stay disabled (set paused: false)", file=options.out)
+        else:
+            await local.set_enabled(local.producers_last(), True)
+    started = loop.time()
+    for local in locals_:
+        local.started = started
+    await show_progress(locals_, options, stop, live)
+    elapsed = loop.time() - started
+    for local in locals_:
+        if not local.swarm.spec.paused:
+            await local.set_enabled([r.name for r in local.swarm.spec.roles if not r.work.in_], False)
+    await asyncio.gather(*(drain(local, loop.time() + DRAIN_SECONDS) for local in locals_))
+    return elapsed
+
+
+def _report(
+    locals_: list[LocalSwarm], options: RunOptions, elapsed: float, wall_started: float, datasets: dict[str, int]
+) -> dict[str, Any]:
+    out = options.out
+    results = []
+    for local in locals_:
+        rows = local.totals(elapsed)
+        for row in rows:
+            row.depth = None  # queues are gone (memory) or shared (broker): depth means nothing after the run
+        print(summary(local.name, elapsed, rows), file=out)
+        results.append(
+            {
+                "swarm": local.name,
+                "startedAt": wall_started if not local.swarm.spec.paused else None,
+                "durationSeconds": round(elapsed, 3),
+                "roles": [row.as_json() for row in rows],
+                "alerts": [a.data for a in local.controller.alerts[-20:]],
+            }
+        )
+    if datasets:
+        print("datasets at the end: " + ", ".join(f"{name} {n:,}" for name, n in datasets.items()), file=out)
+    result: dict[str, Any] = dict(results[0]) if len(results) == 1 else {"swarms": results}
+    if datasets:
+        result["datasets"] = datasets
     if options.json_path:
         options.json_path.parent.mkdir(parents=True, exist_ok=True)
         options.json_path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
@@ -289,7 +345,9 @@ async def run(swarm: Swarm, options: RunOptions, stop: asyncio.Event | None = No
     return result
 
 
-def run_blocking(swarm: Swarm, options: RunOptions, on_interrupt: Callable[[], None] | None = None) -> dict[str, Any]:
+def run_blocking(
+    swarm: Swarm | list[Swarm], options: RunOptions, on_interrupt: Callable[[], None] | None = None
+) -> dict[str, Any]:
     """Run with uvloop (when available) and turn Ctrl-C into a clean stop with a summary."""
 
     async def main() -> dict[str, Any]:
@@ -302,7 +360,8 @@ def run_blocking(swarm: Swarm, options: RunOptions, on_interrupt: Callable[[], N
         if options.demo_sut:
             with demo_service() as url:
                 print(f"demo SUT at {url}", file=options.out)
-                return await run(with_endpoint(swarm, url), options, stop)
+                aimed = [with_endpoint(s, url) for s in swarm] if isinstance(swarm, list) else with_endpoint(swarm, url)
+                return await run(aimed, options, stop)
         return await run(swarm, options, stop)
 
     try:
