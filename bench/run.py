@@ -7,6 +7,7 @@ and the ratios the design promises (DESIGN.md §7):
 * hivekeeper processor in direct mode (SCHEDULER input, no broker) vs Locust FastHttpUser (≥ 5x),
   vs vegeta, vs wrk (≥ 0.5x; above ~0.9 nginx itself is the limit on two cores);
 * generator → RabbitMQ → processor as two worker processes (≥ 5k items/s on two cores);
+* one http-sequence worker: 4-step journeys per second, and debugCapture ALWAYS vs NONE (bench/journeys.py);
 * the operator on the bench cluster: spec edit → every worker applied, p50/p95 over ``--edits`` edits
   with 3 replicas per role, and its status-patch rate under a steady swarm (bench/operator_edits.py).
 
@@ -39,6 +40,8 @@ from testbench.rabbitmq import start_rabbitmq  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
 from http_clients import CANDIDATES, run_one  # noqa: E402
+from journeys import bench_journeys  # noqa: E402
+from journeys import report as report_journeys  # noqa: E402
 from operator_edits import bench_operator, report  # noqa: E402
 
 CONCURRENCY = 50
@@ -329,6 +332,7 @@ def main() -> int:
                 "pipeline": bench_pipeline(url, args.seconds, workdir),
             }
             clients = [run_one(name, url + "/", args.seconds, CONCURRENCY) for name in CANDIDATES if args.clients]
+            journeys = bench_journeys(args.seconds)
             operator = bench_operator(url, workdir, args.edits, args.steady) if args.edits else {}
         finally:
             nginx.stop()
@@ -356,11 +360,14 @@ def main() -> int:
                 print(f"{client['client']:20} {'-':>9} {'-':>11}  not measured: {str(client['error'])[:60]}")
             else:
                 print(f"{client['client']:20} {client['rps']:9,.0f} {client['cpu_us']:11.1f}")
+    report_journeys(journeys)
     if operator:
         report(operator)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"rows": rows, "clients": clients, "operator": operator}, indent=2))
+        Path(args.json).write_text(
+            json.dumps({"rows": rows, "clients": clients, "journeys": journeys, "operator": operator}, indent=2)
+        )
     return 0
 
 

@@ -2,8 +2,10 @@
 
 hivekeeper run [SWARM.yaml ...] [--duration S] [--json FILE] [--demo-sut]
 hivekeeper demo-sut [--port N]
+hivekeeper tap SWARM [ALIAS] [--namespace NS] [--amqp URL] [--count N] [--full] [--timeout S] [--dead-letters [--peek]]
 hivekeeper operator [--namespace NS] [--health-port N] [--metrics-port N]
 hivekeeper worker
+hivekeeper debug SWARM [--namespace NS] [--redis URL] [--role R] [--last N] [--full] | --key KEY
 hivekeeper version
 """
 
@@ -66,6 +68,48 @@ def _demo_sut(args: argparse.Namespace) -> int:
     )
 
 
+def _tap(args: argparse.Namespace) -> int:
+    import asyncio
+    import os
+    import signal
+
+    from hivekeeper.local.tap import TapError, TapOptions, tap
+
+    url = args.amqp or os.environ.get("HIVEKEEPER_AMQP_URL")
+    if not url:
+        print(
+            "error: tap needs the broker: pass --amqp URL or set HIVEKEEPER_AMQP_URL (in a cluster, the amqpUrl "
+            "key of the hivekeeper-broker Secret)",
+            file=sys.stderr,
+        )
+        return 2
+    options = TapOptions(
+        swarm=args.swarm,
+        alias=args.alias,
+        namespace=args.namespace,
+        url=url,
+        count=args.count,
+        full=args.full,
+        timeout=args.timeout,
+        dead_letters=args.dead_letters,
+        peek=args.peek,
+    )
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await tap(options, sys.stdout, sys.stderr, stop=stop)
+        except TapError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        return 0
+
+    return asyncio.run(main())
+
+
 def _schemas(args: argparse.Namespace) -> int:
     from hivekeeper.protocol.schemas import render, schemas
 
@@ -105,6 +149,37 @@ def _operator(args: argparse.Namespace) -> int:
         liveness_endpoint=f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None,
     )
     return 0
+
+
+def _debug(args: argparse.Namespace) -> int:
+    from hivekeeper.local.debug_cli import DebugRequest, main
+
+    request = DebugRequest(
+        swarm=args.swarm,
+        redis_url=args.redis,
+        namespace=args.namespace,
+        role=args.role,
+        last=args.last,
+        full=args.full,
+        key=args.key,
+        scan_limit=args.scan_limit,
+    )
+    return main(request, sys.stdout, sys.stderr)
+
+
+def _debug_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    debug = sub.add_parser(
+        "debug", help="show the newest http-sequence debug captures of a swarm (or one capture with --key)"
+    )
+    debug.add_argument("swarm", nargs="?", help="swarm name (with --namespace: the swarm of that namespace)")
+    debug.add_argument("--redis", metavar="URL", help="Redis URL (default: $HIVEKEEPER_REDIS_URL)")
+    debug.add_argument("--namespace", help="the swarm's namespace (captures are keyed by <namespace>_<name>)")
+    debug.add_argument("--role", help="only captures of this role (stage name)")
+    debug.add_argument("--last", type=int, default=20, help="how many captures to list, newest first (default 20)")
+    debug.add_argument("--full", action="store_true", help="print each capture's JSON too")
+    debug.add_argument("--key", help="print this one capture")
+    debug.add_argument("--scan-limit", type=int, default=5000, help="keys looked at at most (default 5000)")
+    debug.set_defaults(func=_debug)
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -150,6 +225,31 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--error-pct", type=float, default=0.0)
     demo.set_defaults(func=_demo_sut)
 
+    tapper = sub.add_parser(
+        "tap",
+        help="show a swarm's items as they pass, without taking them (or read its dead letters)",
+        description="Show the next items routed to ALIAS (a copy: the swarm's consumers still get every item), "
+        "or with --dead-letters take the next items of the swarm's dead-letter queue (removed unless --peek).",
+    )
+    tapper.add_argument("swarm", metavar="SWARM", help="the Swarm's name")
+    tapper.add_argument("alias", metavar="ALIAS", nargs="?", help="a work alias (work.in / work.out of a role)")
+    tapper.add_argument(
+        "--namespace", "-n", help="the Swarm's namespace in a cluster (omit for `hivekeeper run --broker`)"
+    )
+    tapper.add_argument("--amqp", metavar="URL", help="RabbitMQ URL (default: $HIVEKEEPER_AMQP_URL)")
+    tapper.add_argument("--count", type=int, default=10, help="stop after this many items (default 10)")
+    tapper.add_argument("--full", action="store_true", help="print each whole item as JSON, not a summary line")
+    tapper.add_argument("--timeout", type=float, help="stop after this many seconds even if fewer items came")
+    tapper.add_argument(
+        "--dead-letters",
+        action="store_true",
+        help="read the swarm's dead-letter queue instead; the items shown are removed from it",
+    )
+    tapper.add_argument(
+        "--peek", action="store_true", help="with --dead-letters: give the items back (in their old places)"
+    )
+    tapper.set_defaults(func=_tap)
+
     operator = sub.add_parser(
         "operator", help="run the operator (reads KUBECONFIG or the service account, HIVEKEEPER_AMQP_URL)"
     )
@@ -160,6 +260,8 @@ def parser() -> argparse.ArgumentParser:
     )
     operator.add_argument("--verbose", action="store_true")
     operator.set_defaults(func=_operator)
+
+    _debug_parser(sub)
 
     worker = sub.add_parser("worker", help="run one worker (the container entry point; reads HIVEKEEPER_* env)")
     worker.set_defaults(func=_worker)

@@ -79,16 +79,19 @@ async def sut() -> AsyncIterator[ScriptedServer]:
 
 
 @asynccontextmanager
-async def _namespace(kubeconfig: Path, namespace: str, *, amqp_url: str | None) -> AsyncIterator[AsyncClient]:
+async def _namespace(
+    kubeconfig: Path, namespace: str, *, amqp_url: str | None, redis_url: str | None = None
+) -> AsyncIterator[AsyncClient]:
     """A client and a fresh namespace (with the broker Secret unless ``amqp_url`` is None), removed afterwards."""
     kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
     await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
     try:
         if amqp_url is not None:
+            keys = {"amqpUrl": amqp_url, **({"redisUrl": redis_url} if redis_url else {})}
             await kube.create(
                 Secret(
                     metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace),
-                    data={"amqpUrl": base64.b64encode(amqp_url.encode()).decode()},
+                    data={key: base64.b64encode(value.encode()).decode() for key, value in keys.items()},
                 )
             )
         yield kube
@@ -573,3 +576,62 @@ async def test_a_hand_written_workerrole_joins_an_existing_swarm(
         await eventually(three_consumers, timeout=30, interval=0.5, what="3 consumers on the swarm's call queue")
         pods = [p async for p in kube.list(Pod, namespace=namespace, labels={"hivekeeper.io/role": "extra-caller"})]
         assert [p.metadata.labels["hivekeeper.io/swarm"] for p in pods] == ["live"]
+
+
+async def test_onboarding_and_usage_swarms_share_cards_through_redis_on_the_cluster(
+    kubeconfig: Path,
+    rabbitmq_url: str,
+    redis_url: str,
+    namespace: str,
+    operator_process: ManagedProcess,
+    node_agent: NodeAgent,
+) -> None:
+    """examples/onboarding.yaml and examples/usage.yaml through the operator: journeys create cards that
+    the usage swarm drives and recycles, all through the Redis named in the Secret."""
+    import redis.asyncio as aioredis
+
+    from hivekeeper.local import demo_sut
+
+    redis_db = redis_url.rsplit("/", 1)[0] + "/8"
+    store = aioredis.Redis.from_url(redis_db)
+    await store.flushdb()
+    state = demo_sut.DemoState()
+    server = await demo_sut.serve("127.0.0.1", 0, state=state)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url, redis_url=redis_db) as kube:
+            for name in ("onboarding", "usage"):
+                manifest = yaml.safe_load((REPO / "examples" / f"{name}.yaml").read_text())
+                manifest["spec"]["sut"]["endpoints"]["default"]["baseUrl"] = url
+                applied = _apply(kubeconfig, namespace, manifest)
+                assert applied.returncode == 0, applied.stderr
+
+            async def cards_cycling() -> bool:
+                lengths = [await store.llen(n) for n in ("cards.topup", "cards.active", "cards.suspended")]
+                topups = sum(n for call, n in state.calls.items() if call.endswith("/topup"))
+                return len(state.cards) >= 20 and sum(lengths) >= 10 and topups >= 5
+
+            try:
+                await eventually(cards_cycling, timeout=120, interval=0.5, what="cards created, listed and used")
+            except AssertionError as exc:
+                raise AssertionError(
+                    f"{exc}\nSUT calls {state.calls}\noperator log: {operator_process.log_path.read_text()[-2000:]}"
+                    f"\n{node_agent.diagnostics()}"
+                ) from exc
+            linked = [c for c in state.cards.values() if c["accountId"] in state.accounts]
+            assert len(linked) == len(state.cards), "every card belongs to an account the journey opened"
+
+            async def both_ready() -> bool:
+                for name in ("onboarding", "usage"):
+                    swarm = await kube.get(SwarmResource, name, namespace=namespace)
+                    conditions = {c["type"]: c["status"] for c in (swarm.get("status") or {}).get("conditions", [])}
+                    if conditions.get("Ready") != "True":
+                        return False
+                return True
+
+            await eventually(both_ready, timeout=60, interval=0.5, what="both swarms Ready")
+    finally:
+        server.close()
+        await server.wait_closed()
+        await store.flushdb()
+        await store.aclose()

@@ -211,8 +211,19 @@ def test_two_manifests_run_side_by_side_sharing_one_redis(tmp_path: Path, redis_
         path.write_text(yaml.safe_dump(swarm))
         paths.append(str(path))
     done = subprocess.run(
-        [sys.executable, "-m", "hivekeeper.cli", "run", *paths, "--redis", redis_url, "--duration", "1.5"]
-        + ["--json", str(tmp_path / "out.json")],
+        [
+            sys.executable,
+            "-m",
+            "hivekeeper.cli",
+            "run",
+            *paths,
+            "--redis",
+            redis_url,
+            "--duration",
+            "1.5",
+            "--json",
+            str(tmp_path / "out.json"),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

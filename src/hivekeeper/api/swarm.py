@@ -20,6 +20,10 @@ _ALIAS_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 MAX_ROLES = 32
 MAX_TEMPLATES = 128
 MAX_NAME = 63
+DEAD_LETTER_MAX_LENGTH = 1_000_000
+DEAD_LETTER_MAX_TTL = 604_800
+RESERVED_ALIASES = ("dead-letters",)
+"""Work aliases that would collide with the swarm's own queues (``hivekeeper.<swarm>.dead-letters``)."""
 
 
 def _cel(*rules: tuple[str, str]) -> dict[str, Any]:
@@ -79,6 +83,16 @@ class Work(_Model):
         max_length=MAX_NAME,
         description="Alias of the queue this role publishes to.",
     )
+
+    @field_validator("in_", "out")
+    @classmethod
+    def _not_reserved(cls, alias: str | None) -> str | None:
+        if alias in RESERVED_ALIASES:
+            raise ValueError(
+                f"work alias {alias!r} is reserved (hivekeeper.<swarm>.{alias} is the swarm's dead-letter queue); "
+                "choose another alias"
+            )
+        return alias
 
 
 class StageSpec(_Model):
@@ -147,6 +161,28 @@ class SecretRef(_Model):
     redisUrlKey: str = Field(default="redisUrl", description="Key holding the Redis URL (optional in the Secret).")
 
 
+class DeadLetterSpec(_Model):
+    """Opt-in dead-letter queue `hivekeeper.<swarmId>.dead-letters`: items a role fails to process (invalid
+    item, missing template, template or runtime error) are kept there with the reason in headers; read them
+    with `hivekeeper tap SWARM --dead-letters`."""
+
+    enabled: bool = Field(
+        default=False, description="Publish failed items to the dead-letter queue (false: they are dropped)."
+    )
+    maxLength: int = Field(
+        default=10000,
+        ge=1,
+        le=DEAD_LETTER_MAX_LENGTH,
+        description="Items kept at most; the oldest are dropped first. Fixed once the queue exists.",
+    )
+    ttlSeconds: int = Field(
+        default=3600,
+        ge=1,
+        le=DEAD_LETTER_MAX_TTL,
+        description="Seconds an item is kept before it expires. Fixed once the queue exists.",
+    )
+
+
 class SwarmSpec(_Model):
     """Desired state of a swarm."""
 
@@ -184,6 +220,10 @@ class SwarmSpec(_Model):
     )
     deletionPolicy: Literal["Delete", "Retain"] = Field(
         default="Delete", description="Whether the swarm's queues are deleted with it."
+    )
+    deadLetter: DeadLetterSpec = Field(
+        default_factory=DeadLetterSpec,
+        description="Keep items the roles fail to process in a bounded queue (default: off, they are dropped).",
     )
 
     @field_validator("roles")

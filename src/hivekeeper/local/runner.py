@@ -56,12 +56,15 @@ class RunOptions:
 
 
 def bootstrap_config(swarm: Swarm, role_config: dict[str, Any]) -> dict[str, Any]:
-    """A role's bootstrap config: its own keys plus the swarm's vars, sut and templates."""
+    """A role's bootstrap config: its own keys plus the swarm's vars, sut, templates and deadLetter."""
     spec = swarm.spec
     config = dict(role_config)
     config["vars"] = {**spec.vars, **role_config.get("vars", {})}
     config["sut"] = spec.sut.model_dump(mode="json")
     config["templates"] = [t.model_dump(mode="json") for t in spec.templates] + list(role_config.get("templates", []))
+    own = role_config.get("deadLetter", {})
+    # a role may override the swarm's deadLetter key by key; a non-map is left for validation to report
+    config["deadLetter"] = {**spec.deadLetter.model_dump(mode="json"), **own} if isinstance(own, dict) else own
     return config
 
 
@@ -73,6 +76,8 @@ class LocalSwarm:
     controller: LocalController
     started: float = 0.0
     depths: dict[str, int] = field(default_factory=dict)
+    dead_letters: int = 0
+    """Items in the swarm's dead-letter queue when the run ended (``deadLetter.enabled``)."""
     _previous: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     @property
@@ -275,6 +280,8 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
     wall_started = time.time()
     try:
         elapsed = await _drive(locals_, options, stop or asyncio.Event(), live)
+        for local in locals_:
+            local.dead_letters = await local.transports.dead_letter_count()
     finally:
         for local in locals_:
             for workers in local.workers.values():
@@ -324,6 +331,9 @@ def _report(
         for row in rows:
             row.depth = None  # queues are gone (memory) or shared (broker): depth means nothing after the run
         print(summary(local.name, elapsed, rows), file=out)
+        if local.dead_letters:
+            queue = naming.dead_letter_queue(local.name)
+            print(f"{local.name}: {local.dead_letters:,} dead letters in {queue}", file=out)
         results.append(
             {
                 "swarm": local.name,
@@ -331,6 +341,7 @@ def _report(
                 "durationSeconds": round(elapsed, 3),
                 "roles": [row.as_json() for row in rows],
                 "alerts": [a.data for a in local.controller.alerts[-20:]],
+                "deadLetters": local.dead_letters,
             }
         )
     if datasets:

@@ -9,8 +9,8 @@ from aio_pika.abc import AbstractConnection, AbstractRobustConnection
 
 from hivekeeper.protocol import naming
 from hivekeeper.worker import rabbit
-from hivekeeper.worker.memory import MemoryBroker, MemoryControlBus, MemorySink, MemorySource
-from hivekeeper.worker.ports import ControlBus, WorkSink, WorkSource
+from hivekeeper.worker.memory import MemoryBroker, MemoryControlBus, MemoryDeadLetters, MemorySink, MemorySource
+from hivekeeper.worker.ports import ControlBus, DeadLetters, WorkSink, WorkSource
 from hivekeeper.worker.runtime import Identity
 
 
@@ -19,6 +19,7 @@ class MemoryTransports:
         self.broker = broker
         self.swarm = swarm
         self._control = MemoryControlBus(broker, naming.CONTROL_EXCHANGE)
+        self.held_dead_letters = MemoryDeadLetters()
 
     @property
     def control(self) -> ControlBus:
@@ -43,6 +44,13 @@ class MemoryTransports:
     def sink(self, identity: Identity) -> WorkSink:
         assert identity.work_out is not None, f"role {identity.role} has no work.out queue"
         return MemorySink(self.broker, naming.work_exchange(self.swarm), identity.work_out)
+
+    def dead_letters(self, identity: Identity) -> DeadLetters:
+        return self.held_dead_letters
+
+    async def dead_letter_count(self) -> int:
+        """Items in the swarm's (in-memory) dead-letter queue now."""
+        return self.held_dead_letters.count()
 
     async def close(self) -> None:
         await self._control.close()
@@ -88,6 +96,21 @@ class BrokerTransports:
 
     def sink(self, identity: Identity) -> WorkSink:
         return self._inner.sink(identity)
+
+    def dead_letters(self, identity: Identity) -> DeadLetters:
+        return self._inner.dead_letters(identity)
+
+    async def dead_letter_count(self) -> int:
+        """Items in the swarm's dead-letter queue now (left there by this run or earlier ones); 0 if none."""
+        channel = await self._plain.channel()
+        try:
+            declared = await channel.declare_queue(naming.dead_letter_queue(self.swarm), passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            return 0
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()
+        return declared.declaration_result.message_count or 0
 
     async def close(self) -> None:
         await self._inner.close()

@@ -1,8 +1,8 @@
 """Planning (pure): what children a Swarm should have, and what each worker should run with.
 
 A Swarm owns one WorkerRole per ``spec.roles[]`` entry. The role's *desired config* is what the
-workers receive in a config-update: the role's own config plus the swarm's ``vars``, ``sut`` and
-``templates``; ``paused`` becomes ``enabled``. Its digest decides whether a config-update is due, so
+workers receive in a config-update: the role's own config plus the swarm's ``vars``, ``sut``,
+``templates`` and ``deadLetter``; ``paused`` becomes ``enabled``. Its digest decides whether a config-update is due, so
 that an edit to an unrelated field (replicas, image) never pushes config, and an edit that changes
 the config always does.
 """
@@ -36,6 +36,9 @@ def desired_config(swarm: Swarm, role: RoleSpec) -> dict[str, Any]:
     config["vars"] = {**spec.vars, **role.config.get("vars", {})}
     config["sut"] = spec.sut.model_dump(mode="json")
     config["templates"] = [t.model_dump(mode="json") for t in spec.templates] + list(role.config.get("templates", []))
+    own = role.config.get("deadLetter", {})
+    # a role may override the swarm's deadLetter key by key; a non-map is left for validation to report
+    config["deadLetter"] = {**spec.deadLetter.model_dump(mode="json"), **own} if isinstance(own, dict) else own
     return config
 
 

@@ -58,6 +58,27 @@ def work_routing_key(swarm: str, alias: str) -> str:
     return work_queue(swarm, alias)
 
 
+DEAD_LETTER_ALIAS: Final = "dead-letters"
+"""Reserved: no work alias may use it, since ``work_queue(swarm, alias)`` would be the dead-letter queue."""
+
+
+def dead_letter_queue(swarm: str) -> str:
+    """The swarm's durable dead-letter queue (opt-in ``deadLetter``): items its roles failed to process.
+
+    Producers publish to it through the default exchange, with the queue name as routing key.
+    """
+    return f"hivekeeper.{segment(swarm, 'swarmId')}.{DEAD_LETTER_ALIAS}"
+
+
+def dead_letter_arguments(max_length: int, ttl_seconds: int) -> dict[str, int | str]:
+    """The declaration arguments of :func:`dead_letter_queue`: bounded, oldest dropped first, expiring.
+
+    RabbitMQ refuses a declaration whose arguments differ from the existing queue's, so every
+    declarer (workers, operator, tools) must build them here.
+    """
+    return {"x-max-length": max_length, "x-overflow": "drop-head", "x-message-ttl": ttl_seconds * 1000}
+
+
 def control_queue(swarm: str, role: str, instance: str) -> str:
     """The exclusive per-instance queue that receives this instance's signals."""
     return f"hivekeeper.control.{segment(swarm, 'swarmId')}.{segment(role, 'role')}.{segment(instance, 'instance')}"

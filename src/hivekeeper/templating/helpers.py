@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from hivekeeper.templating import jsonpointer
+from hivekeeper.templating import jsonpointer, sequence_format
 
 
 class HelperError(ValueError):
@@ -43,6 +43,54 @@ class MemorySequences:
         value = self._values.get(key, 0) + 1
         self._values[key] = value
         return value
+
+
+def sequence_helpers(sequences: Sequences) -> dict[str, Callable[..., Any]]:
+    """``sequence(key, mode='numeric', format='%d')`` and ``sequenceWith(key, mode, format, start, max)``.
+
+    The counter is the store's (``INCR``, shared by every worker on it); ``sequence_format`` turns it
+    into text. Arguments are checked before the counter moves, so a bad call burns no numbers. With
+    the format ``%d`` the result is the number itself (``sequence('k') + 1`` works), else a string.
+    """
+
+    def checked(call: str, key: Any, mode: Any, fmt: Any) -> tuple[str, sequence_format.SequenceFormat]:
+        if not isinstance(key, str | int) or isinstance(key, bool) or str(key) == "":
+            raise HelperError(f"{call}: key {key!r} must be a non-empty string, e.g. sequence('orders')")
+        try:
+            return str(key), sequence_format.compile_format(str(mode), str(fmt))
+        except sequence_format.SequenceFormatError as exc:
+            raise HelperError(f"{call}: {exc}") from exc
+
+    def result(call: str, spec: sequence_format.SequenceFormat, fmt: str, value: int) -> int | str:
+        if fmt == "%d":
+            return value
+        try:
+            return spec.render(value)
+        except sequence_format.SequenceFormatError as exc:
+            raise HelperError(f"{call}: {exc}") from exc
+
+    async def sequence(key: Any, mode: Any = "numeric", format: Any = "%d") -> int | str:
+        call = f"sequence({key!r}, {mode!r}, {format!r})"
+        name, spec = checked(call, key, mode, format)
+        return result(call, spec, str(format), await sequences.next(name))
+
+    async def sequence_with(
+        key: Any,
+        mode: Any = "numeric",
+        format: Any = "%d",
+        start: Any = 1,
+        max: Any = 0,
+    ) -> int | str:
+        call = f"sequenceWith({key!r}, {mode!r}, {format!r}, {start!r}, {max!r})"
+        name, spec = checked(call, key, mode, format)
+        try:
+            first, cycle = sequence_format.check_bounds(spec.mode, start, max)
+        except sequence_format.SequenceFormatError as exc:
+            raise HelperError(f"{call}: {exc}") from exc
+        value = sequence_format.wrap(await sequences.next(name), first, cycle)
+        return result(call, spec, str(format), value)
+
+    return {"sequence": sequence, "sequenceWith": sequence_with}
 
 
 def rand_int(low: int | str, high: int | str) -> int:
@@ -246,14 +294,16 @@ def to_json(value: Any) -> str:
 
 
 def uses_sequence(source: str) -> bool:
-    """Whether a template calls ``sequence(`` (it then renders asynchronously, see the engine)."""
-    return "sequence(" in source
+    """Whether a template calls ``sequence(`` or ``sequenceWith(`` (it then renders asynchronously, see the
+    engine)."""
+    return "sequence(" in source or "sequenceWith(" in source
 
 
 def globals_for(picks: SeededPicks) -> dict[str, Callable[..., Any]]:
     """The helper functions as template globals (camelCase, PocketHive-compatible names).
 
-    ``sequence`` is not here: it is awaited, so only the engine's asynchronous environment has it.
+    ``sequence`` and ``sequenceWith`` are not here: they are awaited, so only the engine's asynchronous
+    environment has them (:func:`sequence_helpers`).
     """
     return {
         "uuid": lambda: str(uuid.uuid4()),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+_BAD_ESCAPE = re.compile(r"~(?![01])")
+_INDEX = re.compile(r"^(0|[1-9][0-9]*)$")
 
 MISSING: Any = object()
 """Returned by :func:`resolve` when the pointer does not address a value."""
@@ -17,19 +21,30 @@ def tokens(pointer: str) -> list[str]:
         return []
     if not pointer.startswith("/"):
         raise PointerError(f"JSON Pointer {pointer!r} must be empty or start with '/' (RFC 6901)")
-    return [part.replace("~1", "/").replace("~0", "~") for part in pointer[1:].split("/")]
+    parts = pointer[1:].split("/")
+    for part in parts:
+        if _BAD_ESCAPE.search(part):
+            raise PointerError(
+                f"JSON Pointer {pointer!r} has a '~' not followed by 0 or 1; write '~0' for '~' and '~1' for '/'"
+            )
+    return [part.replace("~1", "/").replace("~0", "~") for part in parts]
 
 
 def resolve(document: Any, pointer: str) -> Any:
     """The value at ``pointer`` in ``document``, or :data:`MISSING`."""
+    return resolve_tokens(document, tokens(pointer))
+
+
+def resolve_tokens(document: Any, parts: list[str] | tuple[str, ...]) -> Any:
+    """:func:`resolve` with the pointer already split by :func:`tokens` (for pointers used per item)."""
     current = document
-    for token in tokens(pointer):
+    for token in parts:
         if isinstance(current, dict):
             if token not in current:
                 return MISSING
             current = current[token]
         elif isinstance(current, list):
-            if not token.isdigit() or (len(token) > 1 and token.startswith("0")):
+            if not _INDEX.match(token):  # "-" (past the end), "01", "1e2", "²" address nothing
                 return MISSING
             index = int(token)
             if index >= len(current):

@@ -8,12 +8,16 @@ config so that one config-update carries everything a worker renders with.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from hivekeeper.api.manifests import field_path
-from hivekeeper.api.swarm import HttpTemplate, Sut
+from hivekeeper.api.swarm import DEAD_LETTER_MAX_LENGTH, DEAD_LETTER_MAX_TTL, HttpTemplate, Sut
+from hivekeeper.templating import jsonpointer
+from hivekeeper.worker import journey
 
 
 class _Model(BaseModel):
@@ -34,26 +38,186 @@ class RabbitInput(_Model):
     )
 
 
+NEEDS_REDIS = (
+    "needs Redis: set HIVEKEEPER_REDIS_URL (the redisUrl key of the hivekeeper-broker Secret in a cluster) "
+    "or pass `hivekeeper run --redis URL`"
+)
+"""The fix named when a config uses Redis and the worker has no store."""
+
+_REDIS_CONNECTION_KEYS = ("host", "port", "username", "password", "ssl")
+
+
+class _RedisBlock(_Model):
+    """Redis settings of an input or output. The connection is not one of them: it comes from
+    HIVEKEEPER_REDIS_URL (a Secret in a cluster), so credentials never sit in a Swarm or a status."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_connection_keys(cls, data: Any) -> Any:
+        found = [key for key in _REDIS_CONNECTION_KEYS if isinstance(data, dict) and key in data]
+        if found:
+            # The values are not echoed: one of them may be a password.
+            raise PydanticCustomError(
+                "redis_connection",
+                "{keys}: connection keys are not accepted here; the Redis connection comes from "
+                "HIVEKEEPER_REDIS_URL (the redisUrl key of the hivekeeper-broker Secret in a cluster, "
+                "`hivekeeper run --redis URL` locally): remove them",
+                {"keys": ", ".join(found)},
+            )
+        return data
+
+
+def _regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression ({exc}); use Python `re` syntax") from exc
+    return value
+
+
+class RedisSource(_Model):
+    """One list of a multi-list dataset."""
+
+    listName: str = Field(min_length=1, description="Redis list to LPOP from.")
+    weight: float = Field(default=1.0, gt=0, description="Relative share under WEIGHTED_RANDOM (> 0).")
+
+
+class RedisDatasetInput(_RedisBlock):
+    """REDIS_DATASET: each item is one LPOP'd list element, at a live-adjustable rate."""
+
+    listName: str | None = Field(default=None, min_length=1, description="The one list to read (or use sources).")
+    sources: list[RedisSource] | None = Field(default=None, description="Several lists, each with a weight.")
+    pickStrategy: Literal["ROUND_ROBIN", "WEIGHTED_RANDOM"] = Field(
+        default="ROUND_ROBIN", description="Which list the next item is taken from; an empty one falls through."
+    )
+    ratePerSec: float = Field(default=1.0, ge=0, description="Items per second (live; fractions carry over).")
+    pollIntervalMs: int = Field(
+        default=500, ge=50, le=60_000, description="How often empty lists are polled again, in ms."
+    )
+
+    @field_validator("sources")
+    @classmethod
+    def _unique(cls, sources: list[RedisSource] | None) -> list[RedisSource] | None:
+        names = [s.listName for s in sources or []]
+        if repeated := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"list {', '.join(repeated)} appears more than once; give each list one entry")
+        return sources
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RedisDatasetInput:
+        if self.listName and self.sources:
+            raise ValueError("set listName or sources, not both (listName is one list; sources are weighted lists)")
+        if not self.listName and not self.sources:
+            raise ValueError("set listName (one list) or sources [{listName, weight}] (several lists)")
+        return self
+
+    @property
+    def lists(self) -> list[str]:
+        return [self.listName] if self.listName else [s.listName for s in self.sources or []]
+
+    @property
+    def weights(self) -> list[float]:
+        return [1.0] if self.listName else [s.weight for s in self.sources or []]
+
+
+class RedisRoute(_Model):
+    """Items whose payload and/or header match go to ``list``; the first matching route wins."""
+
+    match: str | None = Field(default=None, description="Regex searched in the payload being pushed.")
+    header: str | None = Field(default=None, min_length=1, description="Header name (needs headerMatch).")
+    headerMatch: str | None = Field(default=None, description="Regex searched in that header's value.")
+    list: str = Field(default="", description="Target Redis list (required).")
+
+    _check_match = field_validator("match", "headerMatch")(_regex)
+
+    @model_validator(mode="after")
+    def _conditions(self) -> RedisRoute:
+        if not self.list.strip():
+            raise ValueError("a route needs list: the Redis list that matching items are pushed to")
+        if self.match is None and self.header is None:
+            raise ValueError("a route needs match (payload regex) and/or header with headerMatch")
+        if (self.header is None) != (self.headerMatch is None):
+            raise ValueError("header and headerMatch go together: name the header and the regex its value must match")
+        return self
+
+
+class RedisPush(_RedisBlock):
+    """Push items to Redis lists (``outputs.type: REDIS``): first matching route, else the rendered
+    ``targetListTemplate`` when not blank, else ``defaultList``."""
+
+    routes: list[RedisRoute] = Field(default_factory=list, description="Tried in order; the first match wins.")
+    targetListTemplate: str = Field(default="", description="Template naming the list when no route matches.")
+    defaultList: str = Field(default="", description="The list when no route matches and the template is blank.")
+    maxLen: int = Field(default=0, description="Trim each list to this many elements after a push; <= 0 = no limit.")
+    pushDirection: Literal["LPUSH", "RPUSH"] = Field(default="RPUSH", description="Push at the head or the tail.")
+    sourceStep: Literal["FIRST", "LAST"] = Field(
+        default="LAST", description="Push the first step's payload (the original record) or the current one."
+    )
+
+    @model_validator(mode="after")
+    def _some_target(self) -> RedisPush:
+        if not self.routes and not self.targetListTemplate.strip() and not self.defaultList:
+            raise ValueError("no target list: set defaultList, routes or targetListTemplate")
+        return self
+
+
+class RedisUploader(RedisPush):
+    """A side output: push each item to Redis as well, before or after the role handles it."""
+
+    enabled: bool = Field(default=True, description="False keeps the block but pushes nothing.")
+    phase: Literal["BEFORE", "AFTER"] = Field(
+        default="AFTER", description="BEFORE pushes the inbound item; AFTER the result (or the inbound item if none)."
+    )
+
+
+class Interceptors(_Model):
+    redisUploader: RedisUploader | None = Field(default=None, description="Push items to Redis lists on the side.")
+
+
 class Inputs(_Model):
     """Where work comes from. `type` is fixed once the worker runs; rates are live."""
 
-    type: Literal["SCHEDULER", "RABBITMQ"] | None = Field(
-        default=None, description="SCHEDULER (a clock) or RABBITMQ (the role's work.in queue)."
+    type: Literal["SCHEDULER", "RABBITMQ", "REDIS_DATASET"] | None = Field(
+        default=None,
+        description="SCHEDULER (a clock), RABBITMQ (the role's work.in queue) or REDIS_DATASET (LPOP from lists).",
     )
     scheduler: SchedulerInput = Field(default_factory=SchedulerInput)
     rabbitmq: RabbitInput = Field(default_factory=RabbitInput)
+    redis: RedisDatasetInput | None = Field(default=None, description="The lists of a REDIS_DATASET input.")
+
+    @model_validator(mode="after")
+    def _redis_block(self) -> Inputs:
+        if self.type == "REDIS_DATASET" and self.redis is None:
+            raise ValueError("type REDIS_DATASET needs inputs.redis with listName (or sources)")
+        return self
 
 
 class Outputs(_Model):
-    """Where results go: the role's work.out queue (RABBITMQ) or nowhere (NONE)."""
+    """Where results go: the role's work.out queue (RABBITMQ), Redis lists (REDIS) or nowhere (NONE)."""
 
-    type: Literal["RABBITMQ", "NONE"] | None = Field(
+    type: Literal["RABBITMQ", "NONE", "REDIS"] | None = Field(
         default=None, description="Defaults to RABBITMQ when the role has work.out, else NONE."
     )
+    redis: RedisPush | None = Field(default=None, description="Routes and lists of a REDIS output.")
+
+    @model_validator(mode="after")
+    def _redis_block(self) -> Outputs:
+        if self.type == "REDIS" and self.redis is None:
+            raise ValueError("type REDIS needs outputs.redis with defaultList, routes or targetListTemplate")
+        return self
 
 
 class Templating(_Model):
     reseed: bool = Field(default=False, description="Restart every pickWeightedSeeded stream when applied.")
+
+
+class DeadLetter(_Model):
+    """Items this role fails to process go to the swarm's dead-letter queue (opt-in; from spec.deadLetter)."""
+
+    enabled: bool = Field(default=False, description="Publish failed items to hivekeeper.<swarm>.dead-letters.")
+    maxLength: int = Field(default=10000, ge=1, le=DEAD_LETTER_MAX_LENGTH, description="Items the queue keeps.")
+    ttlSeconds: int = Field(default=3600, ge=1, le=DEAD_LETTER_MAX_TTL, description="Seconds an item is kept.")
 
 
 class CommonConfig(_Model):
@@ -65,6 +229,8 @@ class CommonConfig(_Model):
     sut: Sut = Field(default_factory=Sut)
     templates: list[HttpTemplate] = Field(default_factory=list)
     templating: Templating = Field(default_factory=Templating)
+    deadLetter: DeadLetter = Field(default_factory=DeadLetter)
+    interceptors: Interceptors = Field(default_factory=Interceptors)
 
 
 class Message(_Model):
@@ -124,11 +290,152 @@ class PostprocessorConfig(CommonConfig):
     forwardToOutput: bool = Field(default=False, description="Also publish items to work.out.")
 
 
+# -- http-sequence ------------------------------------------------------------------------------
+REDACTED_BY_DEFAULT = ("authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key")
+
+
+class Retry(_Model):
+    """When a step is tried again: up to ``maxAttempts`` while a condition of ``on`` matches."""
+
+    maxAttempts: int = Field(default=1, ge=1, le=100, description="Attempts in all; 1 = no retry.")
+    initialBackoffMs: int = Field(default=100, ge=0, le=600000, description="Sleep before the 2nd attempt.")
+    backoffMultiplier: float = Field(default=2.0, ge=1.0, le=100.0, description="Growth of the sleep per attempt.")
+    maxBackoffMs: int = Field(default=2000, ge=0, le=600000, description="Cap of one sleep.")
+    on: list[str] = Field(
+        default_factory=lambda: ["exception", "5xx"],
+        description="Conditions (case-insensitive): exception, non2xx, 5xx/4xx/..., or exact codes like 429.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        # YAML 1.1 (PyYAML, SnakeYAML) reads an unquoted `on:` key as the boolean true (and JSON
+        # round trips turn that into "true"): both mean `on` here.
+        if isinstance(data, dict) and "on" not in data:
+            data = {("on" if key is True or key == "true" else key): value for key, value in data.items()}
+        if isinstance(data, dict) and isinstance(data.get("on"), list):  # `on: [5xx, 429]`: 429 is a number
+            data = {**data, "on": [str(t) if isinstance(t, int) and not isinstance(t, bool) else t for t in data["on"]]}
+        return data
+
+    @field_validator("on")
+    @classmethod
+    def _tokens(cls, value: list[str]) -> list[str]:
+        problems = [p for p in (journey.check_token(t) for t in value) if p]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return [t.strip().lower() for t in value]
+
+
+class Extract(_Model):
+    """Copy one value of a step's response into the journey context at ``to``."""
+
+    fromJsonPointer: str | None = Field(default=None, description="RFC 6901 pointer into the JSON body.")
+    fromHeader: str | None = Field(default=None, min_length=1, description="Response header (case-insensitive).")
+    fromStatus: bool = Field(default=False, description="The status code (-1 after a transport error).")
+    to: str = Field(min_length=1, description="Dotted context path; missing maps are created.")
+    required: bool = Field(default=False, description="Fail the journey (drop the item) when absent.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Extract:
+        sources = [n for n, v in (("fromJsonPointer", self.fromJsonPointer), ("fromHeader", self.fromHeader)) if v]
+        sources += ["fromStatus"] if self.fromStatus else []
+        if self.fromJsonPointer == "":
+            sources.insert(0, "fromJsonPointer")  # "" is the whole document, a valid pointer
+        if len(sources) != 1:
+            found = ", ".join(sources) or "none"
+            raise ValueError(
+                f"an extract needs exactly one of fromJsonPointer, fromHeader, fromStatus: true (got {found})"
+            )
+        if self.fromJsonPointer is not None:
+            try:
+                jsonpointer.tokens(self.fromJsonPointer)
+            except jsonpointer.PointerError as exc:
+                raise ValueError(str(exc)) from exc
+        if problem := journey.check_path(self.to):
+            raise ValueError(f"to: {problem}")
+        return self
+
+
+class SetEntry(_Model):
+    """Render ``template`` against the journey context and store it at ``to``."""
+
+    to: str = Field(min_length=1, description="Dotted context path.")
+    template: str = Field(description="Template; `ctx`/`payload` is the journey context.")
+    parseJson: bool = Field(default=False, description="Store the parsed JSON when the result parses.")
+
+    @model_validator(mode="after")
+    def _path(self) -> SetEntry:
+        if problem := journey.check_path(self.to):
+            raise ValueError(f"to: {problem}")
+        return self
+
+
+class Step(_Model):
+    """One HTTP call of a journey, rendered from the template ``serviceId::callId``."""
+
+    id: str | None = Field(default=None, min_length=1, description="Step id; default `step<index>` (from 0).")
+    callId: str = Field(min_length=1, description="Template call id (required).")
+    serviceId: str | None = Field(default=None, min_length=1, description="Overrides the role's serviceId.")
+    continueOnNon2xx: bool = Field(default=False, description="Go on after a non-2xx or a transport error.")
+    timeoutMs: int | None = Field(default=None, ge=1, le=600000, description="Per attempt; default the role's.")
+    retry: Retry = Field(default_factory=Retry)
+    extracts: list[Extract] = Field(default_factory=list)
+    set: list[SetEntry] = Field(default_factory=list)
+
+
+class DebugCapture(_Model):
+    """Full request/response captures of chosen steps, written to Redis keys that expire."""
+
+    mode: Literal["NONE", "ERROR_ONLY", "SAMPLE", "ALWAYS"] = Field(
+        default="ERROR_ONLY", description="Which steps: none, non-2xx/transport errors, a sample, all."
+    )
+    samplePct: float = Field(default=0.0, ge=0.0, le=1.0, description="SAMPLE: share of steps (drawn per step).")
+    maxBodyBytes: int = Field(default=262144, ge=0, le=16 * 1024 * 1024, description="Captured body cap.")
+    maxJourneyBytes: int = Field(
+        default=1048576, ge=0, le=256 * 1024 * 1024, description="Capture budget per journey; later steps skipped."
+    )
+    includeHeaders: bool = Field(default=True, description="Capture headers (redacted, see redactHeaders).")
+    includeRequest: bool = Field(default=False, description="Capture the request too (method, url, headers, body).")
+    bodyPreviewBytes: int = Field(
+        default=0, ge=0, le=65536, description="Response bytes copied into the step metadata; 0 = none."
+    )
+    redisTtlSeconds: int = Field(default=120, ge=1, le=86400, description="Lifetime of a capture key.")
+    redactHeaders: list[str] = Field(
+        default_factory=lambda: list(REDACTED_BY_DEFAULT),
+        description="Header names (case-insensitive) whose values are replaced by [redacted].",
+    )
+
+
+class HttpSequenceConfig(CommonConfig):
+    baseUrl: str = Field(default="", description="http(s) base URL; a template may use `sut.endpoints.*`.")
+    serviceId: str = Field(default="default", min_length=1, description="Default serviceId of the steps.")
+    threadCount: int = Field(default=32, ge=1, le=10000, description="Journeys in flight.")
+    timeoutMs: int = Field(default=30000, ge=1, le=600000, description="Per attempt of a step (enforced).")
+    keepAlive: bool = True
+    sslVerify: bool = Field(default=True, description="Verify TLS certificates (set false only for tests).")
+    templateRoot: str | None = Field(default=None, description="Directory of *.yaml/*.json templates.")
+    steps: list[Step] = Field(min_length=1, description="The calls of a journey, in order.")
+    debugCapture: DebugCapture = Field(default_factory=DebugCapture)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> HttpSequenceConfig:
+        seen: dict[str, int] = {}
+        for index, step in enumerate(self.steps):
+            step_id = step.id or f"step{index}"
+            if step_id in seen:
+                raise ValueError(
+                    f"steps[{index}].id {step_id!r} is already the id of steps[{seen[step_id]}]; step ids must differ"
+                )
+            seen[step_id] = index
+        return self
+
+
 CONFIG_MODELS: dict[str, type[CommonConfig]] = {
     "generator": GeneratorConfig,
     "request-builder": RequestBuilderConfig,
     "processor": ProcessorConfig,
     "postprocessor": PostprocessorConfig,
+    "http-sequence": HttpSequenceConfig,
 }
 
 DEFAULT_INPUT = {"generator": "SCHEDULER"}

@@ -73,6 +73,17 @@ class WorkSink(Protocol):
     async def close(self) -> None: ...
 
 
+class DeadLetters(Protocol):
+    """The swarm's dead-letter queue (opt-in ``deadLetter``): items a role failed to process, with the reason.
+
+    ``publish`` declares the queue (bounded by ``max_length``, expiring after ``ttl_seconds``) when it
+    has not yet, then hands the item over; the runtime calls it from a background task only, never
+    from a work loop.
+    """
+
+    async def publish(self, body: bytes, headers: dict[str, str], *, max_length: int, ttl_seconds: int) -> None: ...
+
+
 ControlHandler = Callable[[bytes], Awaitable[None]]
 
 

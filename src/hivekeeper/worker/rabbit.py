@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 
 import aio_pika
@@ -22,9 +23,12 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from pamqp import commands, frame
+from pamqp.body import ContentBody
+from pamqp.header import ContentHeader
 
 from hivekeeper.protocol import naming
-from hivekeeper.worker.amqp.connection import AmqpConnection, AmqpError, Channel
+from hivekeeper.worker.amqp.connection import AmqpConnection, AmqpError, Channel, ConnectionLost
 from hivekeeper.worker.ports import ControlHandler, Delivery
 from hivekeeper.worker.runtime import Identity
 
@@ -292,6 +296,66 @@ class RabbitSink:
         return None
 
 
+class RabbitDeadLetters:
+    """The swarm's dead-letter queue on the work-plane connection: declared on first use (durable, with
+    :func:`naming.dead_letter_arguments`), then published to through the default exchange.
+
+    Dead letters are diagnostics and rare next to items, so they go out without publisher confirms:
+    one write, no round trip (the lean client's confirmed publish carries no headers). A dropped
+    connection loses the few in flight; the next publish reopens it.
+    """
+
+    def __init__(self, link: WorkLink) -> None:
+        self._link = link
+        self.queue = naming.dead_letter_queue(link.swarm)
+        self._channel: Channel | None = None
+        self._declared: tuple[int, int] | None = None
+        self._lock = asyncio.Lock()
+        self._method: tuple[int, bytes] | None = None
+        """The Basic.Publish frame (the same for every dead letter on a channel), by channel number."""
+
+    async def _ready(self, limits: tuple[int, int]) -> Channel:
+        channel = self._channel
+        if channel is not None and channel.closed is None and self._declared == limits:
+            return channel
+        async with self._lock:
+            if self._channel is None or self._channel.closed is not None:
+                connection = await self._link.connection()
+                self._channel, self._declared = await connection.channel(), None
+            channel = self._channel
+            if self._declared != limits:
+                declare = commands.Queue.Declare(
+                    queue=self.queue, durable=True, arguments=dict(naming.dead_letter_arguments(*limits))
+                )
+                try:
+                    await channel.rpc(declare, commands.Queue.DeclareOk)
+                except ConnectionLost as exc:
+                    if "PRECONDITION_FAILED" not in str(exc):
+                        raise
+                    raise AmqpError(
+                        f"{self.queue} exists with limits other than maxLength {limits[0]}, ttlSeconds "
+                        f"{limits[1]} ({exc}); delete the queue (rabbitmqctl delete_queue {self.queue}) or set "
+                        "deadLetter back to the limits it was declared with"
+                    ) from exc
+                self._declared = limits
+            return channel
+
+    async def publish(self, body: bytes, headers: dict[str, str], *, max_length: int, ttl_seconds: int) -> None:
+        channel = await self._ready((max_length, ttl_seconds))
+        number, connection = channel.number, channel.connection
+        properties = commands.Basic.Properties(
+            delivery_mode=2, headers=dict(headers), timestamp=dt.datetime.now(dt.UTC).replace(microsecond=0)
+        )
+        if self._method is None or self._method[0] != number:
+            self._method = (number, frame.marshal(commands.Basic.Publish(exchange="", routing_key=self.queue), number))
+        frames = [self._method[1], frame.marshal(ContentHeader(0, len(body), properties), number)]
+        chunk = connection.frame_max - 8
+        frames.extend(frame.marshal(ContentBody(body[i : i + chunk]), number) for i in range(0, len(body), chunk))
+        if channel.closed is not None:
+            raise ConnectionLost(f"channel {number} {channel.closed}")
+        connection.write(b"".join(frames))
+
+
 class RabbitTransports:
     """What a worker needs from RabbitMQ: aio-pika for the (quiet) control plane, the lean client for work."""
 
@@ -300,6 +364,7 @@ class RabbitTransports:
         self.swarm = swarm
         self._control = RabbitControlBus(connection)
         self.link = WorkLink(url, swarm)
+        self._dead_letters: RabbitDeadLetters | None = None
 
     @property
     def control(self) -> RabbitControlBus:
@@ -312,6 +377,11 @@ class RabbitTransports:
     def sink(self, identity: Identity) -> RabbitSink:
         assert identity.work_out is not None, f"role {identity.role} has no work.out queue"
         return RabbitSink(self.link, identity.work_out)
+
+    def dead_letters(self, identity: Identity) -> RabbitDeadLetters:
+        if self._dead_letters is None:  # one per swarm: every worker on these transports shares it
+            self._dead_letters = RabbitDeadLetters(self.link)
+        return self._dead_letters
 
     async def close(self) -> None:
         await self._control.close()

@@ -5,6 +5,8 @@ The client connects on first use, so a worker that never touches Redis never ope
 
 from __future__ import annotations
 
+import asyncio
+
 import redis.asyncio as aioredis
 
 
@@ -14,7 +16,9 @@ class RedisStore:
         self._client: aioredis.Redis = aioredis.Redis.from_url(url)
 
     async def incr(self, key: str) -> int:
-        return int(await self._client.incr(key))
+        value = int(await self._client.incr(key))
+        _reraise_swallowed_cancel()
+        return value
 
     async def lpop(self, key: str) -> bytes | None:
         return _bytes(await self._client.lpop(key))
@@ -36,6 +40,7 @@ class RedisStore:
 
     async def setex(self, key: str, ttl_seconds: int, value: bytes) -> None:
         await self._client.set(key, value, ex=ttl_seconds)
+        _reraise_swallowed_cancel()
 
     async def get(self, key: str) -> bytes | None:
         return _bytes(await self._client.get(key))
@@ -53,6 +58,15 @@ class RedisStore:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def _reraise_swallowed_cancel() -> None:
+    """Raise the CancelledError redis-py may have swallowed (Python 3.11's ``wait_for`` returns the result
+    when a cancel lands as a command completes); without this a stopping worker could hang. LPOP is left
+    to its caller, which must first give the popped element back."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling() > 0:
+        raise asyncio.CancelledError
 
 
 def _bytes(value: object) -> bytes | None:

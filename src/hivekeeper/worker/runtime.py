@@ -27,11 +27,15 @@ from hivekeeper.templating.engine import TemplateEngine, TemplateError
 from hivekeeper.worker import config as cfg
 from hivekeeper.worker.alerts import AlertThrottle
 from hivekeeper.worker.control import WorkerState, apply_update
+from hivekeeper.worker.deadletter import DeadLetterOutbox, failure_headers
 from hivekeeper.worker.http.client import HttpClient
+from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
 from hivekeeper.worker.inputs.scheduler import SchedulerSource
-from hivekeeper.worker.ports import ControlBus, DataStore, Delivery, WorkSink, WorkSource
+from hivekeeper.worker.outputs import redis_push
+from hivekeeper.worker.ports import ControlBus, DataStore, DeadLetters, Delivery, WorkSink, WorkSource
 from hivekeeper.worker.roles.base import DropItem, Role, RoleDeps
 from hivekeeper.worker.roles.generator import Generator
+from hivekeeper.worker.roles.http_sequence import HttpSequence
 from hivekeeper.worker.roles.postprocessor import Postprocessor
 from hivekeeper.worker.roles.processor import Processor
 from hivekeeper.worker.roles.request_builder import RequestBuilder
@@ -85,6 +89,10 @@ class Transports(Protocol):
 
     def sink(self, identity: Identity) -> WorkSink: ...
 
+    def dead_letters(self, identity: Identity) -> DeadLetters:
+        """The swarm's dead-letter queue (asked for only when a config enables ``deadLetter``)."""
+        ...
+
 
 @dataclass
 class _Loops:
@@ -115,7 +123,16 @@ class Worker:
         self.role: Role = self._build_role(self.state)
         self.http = self._http_of(self.role)
         self.source: WorkSource = self._build_source()
-        self.sink: WorkSink | None = transports.sink(identity) if self.state.output_type == "RABBITMQ" else None
+        self.redis_output: redis_push.RedisOutput | None = self._build_redis_output()
+        self.sink: WorkSink | None = (
+            self.redis_output
+            if self.redis_output is not None
+            else transports.sink(identity)
+            if self.state.output_type == "RABBITMQ"
+            else None
+        )
+        self.uploader = redis_push.build_uploader(self.state.config, store, self.engine, self.alert)
+        """``interceptors.redisUploader``: None unless configured (then one check per item)."""
         self._enabled = asyncio.Event()
         self._drained = asyncio.Event()
         self._draining = False
@@ -129,7 +146,7 @@ class Worker:
 
     # -- wiring ---------------------------------------------------------------------------------
     def _concurrency(self, state: WorkerState) -> int:
-        if isinstance(state.config, cfg.ProcessorConfig):
+        if isinstance(state.config, cfg.ProcessorConfig | cfg.HttpSequenceConfig):
             return state.config.threadCount
         return DEFAULT_CONCURRENCY
 
@@ -137,13 +154,26 @@ class Worker:
         if self.state.input_type == "SCHEDULER":
             scheduler = self.state.config.inputs.scheduler
             return SchedulerSource(scheduler.ratePerSec, scheduler.maxMessages, buffer=self._concurrency(self.state))
+        dataset = self.state.config.inputs.redis
+        if self.state.input_type == "REDIS_DATASET" and dataset is not None and self.store is not None:
+            ident = self.identity
+            return RedisDatasetSource(
+                self.store, dataset, swarm=ident.swarm, role=ident.role, instance=ident.instance, alert=self.alert
+            )
         prefetch = self.state.config.inputs.rabbitmq.prefetch or self._concurrency(self.state)
         return self.transports.source(self.identity, prefetch)
 
-    def _http_for(self, state: WorkerState, config: cfg.ProcessorConfig) -> HttpClient:
-        wanted = HttpClient(
-            ssl_verify=config.sslVerify, keep_alive=config.keepAlive, collect_headers=state.output_type != "NONE"
-        )
+    def _build_redis_output(self) -> redis_push.RedisOutput | None:
+        """The sink of ``outputs.type: REDIS`` (it replaces the RabbitMQ sink), else None."""
+        if self.state.output_type != "REDIS" or self.store is None:
+            return None
+        pusher = redis_push.output_pusher(self.state.config, self.store, self.engine)
+        return redis_push.RedisOutput(pusher, self.alert, self.stats)
+
+    def _http_for(self, state: WorkerState, config: cfg.ProcessorConfig | cfg.HttpSequenceConfig) -> HttpClient:
+        # http-sequence reads response headers (extracts, captures) whether or not it forwards results.
+        headers = state.output_type != "NONE" or isinstance(config, cfg.HttpSequenceConfig)
+        wanted = HttpClient(ssl_verify=config.sslVerify, keep_alive=config.keepAlive, collect_headers=headers)
         current = self.http
         if current is not None and (current.ssl_verify, current.keep_alive, current.collect_headers) == (
             wanted.ssl_verify,
@@ -155,11 +185,13 @@ class Worker:
 
     @staticmethod
     def _http_of(role: Role) -> HttpClient | None:
-        if isinstance(role, Processor) and isinstance(role.http, HttpClient):
+        if isinstance(role, Processor | HttpSequence) and isinstance(role.http, HttpClient):
             return role.http
         return None
 
     def _build_role(self, state: WorkerState) -> Role:
+        # Redis inputs, outputs and the uploader are checked here, before anything is swapped in.
+        redis_push.check(state, has_store=self.store is not None, engine=self.engine)
         deps = RoleDeps(
             swarm=self.identity.swarm,
             role=self.identity.role,
@@ -171,6 +203,19 @@ class Worker:
         if isinstance(config, cfg.ProcessorConfig):
             deps.http = self._http_for(state, config)
             return Processor(config, deps, alert=self.alert, forward_results=state.output_type != "NONE")
+        if isinstance(config, cfg.HttpSequenceConfig):
+            deps.http = self._http_for(state, config)
+            previous = getattr(self, "role", None)  # not set yet while __init__ builds the first role
+            uploader = config.interceptors.redisUploader  # an AFTER uploader pushes the result: build it
+            after = uploader is not None and uploader.enabled and uploader.phase == "AFTER"
+            return HttpSequence(
+                config,
+                deps,
+                alert=self.alert,
+                store=self.store,
+                forward_results=state.output_type != "NONE" or after,
+                counters=previous.counters if isinstance(previous, HttpSequence) else None,
+            )
         if isinstance(config, cfg.GeneratorConfig):
             return Generator(config, deps)
         if isinstance(config, cfg.RequestBuilderConfig):
@@ -243,6 +288,9 @@ class Worker:
                 except WorkItemError as exc:
                     await self._drop(delivery, "work.invalid-item", str(exc), {})
                     return
+            uploader = self.uploader
+            if uploader is not None and uploader.before:
+                await uploader.push(item)  # a side output: never raises, never holds the item back
             try:
                 result = await self.role.handle(item, delivery.seq)
             except DropItem as exc:
@@ -258,6 +306,8 @@ class Worker:
                 reason = f"{type(exc).__name__}: {exc}"
                 await self._drop(delivery, "runtime.exception", reason, self._item_context(item))
                 return
+            if uploader is not None and not uploader.before:
+                await uploader.push(result if result is not None else item)
             if result is not None and self.sink is not None:
                 result.observability.hops.append(
                     Hop.model_construct(
@@ -268,13 +318,14 @@ class Worker:
                     )
                 )
                 try:
-                    await self.sink.publish(result.to_json())
+                    await self._publish(result)
                 except Exception as exc:
                     # Not confirmed: give the input back so nothing acknowledged upstream is lost.
                     stats.errors += 1
+                    target = "Redis" if self.redis_output is not None else self.identity.work_out
                     self.alert(
                         "io.downstream-error",
-                        f"publishing to {self.identity.work_out} failed: {exc}",
+                        f"publishing to {target} failed: {exc}",
                         self._item_context(item),
                     )
                     await delivery.requeue()
@@ -287,10 +338,36 @@ class Worker:
             if self._draining:
                 self._settled_one()
 
+    async def _publish(self, result: WorkItem) -> None:
+        if self.redis_output is not None:
+            await self.redis_output.publish_item(result)  # reads the item itself: no serialising
+        elif self.sink is not None:
+            await self.sink.publish(result.to_json())
+
     async def _drop(self, delivery: Delivery, code: str, message: str, context: dict[str, Any]) -> None:
         self.stats.dropped += 1
+        dead_letter = self.state.config.deadLetter
+        if dead_letter.enabled and delivery.body is not None:  # a scheduler tick has no item to keep
+            try:
+                self._dead_letter(delivery.body, code, message, dead_letter)
+            except Exception as exc:  # the dead-letter queue must never stop a work loop
+                self.alert("deadletter.publish-failed", f"could not keep a failed item: {exc}", {})
         await delivery.ack()
         self.alert(code, message, context)
+
+    _outbox: DeadLetterOutbox | None = None
+    """Created the first time a failed item is kept (``deadLetter.enabled``)."""
+
+    def _dead_letter(self, body: bytes, code: str, message: str, config: cfg.DeadLetter) -> None:
+        """Hand a failed item to the dead-letter outbox; never waits (see ``worker.deadletter``)."""
+        if self._outbox is None:
+            self._outbox = DeadLetterOutbox(
+                self.transports.dead_letters(self.identity), naming.dead_letter_queue(self.identity.swarm), self.alert
+            )
+        headers = failure_headers(code, message, self.identity.role, self.identity.instance)
+        task = self._outbox.offer(body, headers, max_length=config.maxLength, ttl_seconds=config.ttlSeconds)
+        if task is not None:
+            self._background.append(task)  # stop() cancels it with the other background tasks
 
     @staticmethod
     def _item_context(item: WorkItem | None) -> dict[str, Any]:
@@ -369,6 +446,12 @@ class Worker:
         if isinstance(self.source, SchedulerSource):
             scheduler = new_state.config.inputs.scheduler
             self.source.configure(scheduler.ratePerSec, scheduler.maxMessages, scheduler.reset)
+        elif isinstance(self.source, RedisDatasetSource) and new_state.config.inputs.redis is not None:
+            self.source.configure(new_state.config.inputs.redis)
+        if self.redis_output is not None and self.store is not None:
+            counts = self.redis_output.pusher.counts
+            self.redis_output.pusher = redis_push.output_pusher(new_state.config, self.store, self.engine, counts)
+        self.uploader = redis_push.build_uploader(new_state.config, self.store, self.engine, self.alert, self.uploader)
         self._resize(self._concurrency(new_state))
         if new_state.enabled and not self._enabled.is_set():
             await self.source.resume()
@@ -429,6 +512,12 @@ class Worker:
         context = {**self.stats.snapshot(), **self.role.context()}
         if isinstance(self.source, SchedulerSource):
             context["scheduler"] = self.source.context()
+        elif isinstance(self.source, RedisDatasetSource):
+            context["redisDataset"] = self.source.context()  # its state() gives ioState input out-of-data
+        if self.redis_output is not None:
+            context["redisOutput"] = self.redis_output.context()
+        if self.uploader is not None:
+            context["redisUploader"] = self.uploader.context()
         data: dict[str, Any] = {
             "enabled": self.state.enabled,
             "tps": tps,

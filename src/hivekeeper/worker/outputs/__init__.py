@@ -1,1 +1,1 @@
-"""Worker outputs: where results go (RabbitMQ with publisher confirms, or nowhere)."""
+"""Worker outputs beyond the RabbitMQ sink: Redis lists (``outputs.type: REDIS``) and the redisUploader."""

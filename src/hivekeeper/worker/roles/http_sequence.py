@@ -1,0 +1,401 @@
+"""http-sequence: one work item is one journey of ordered HTTP steps against the system under test.
+
+Each step renders the request template ``serviceId::callId`` (the same templates the
+request-builder uses) with the journey context as ``payload``/``ctx``, sends it on the worker's
+pooled HTTP client with the step's timeout, retries on the configured conditions with capped
+backoff, copies values from the response into the context (``extracts``), renders ``set``
+entries, and appends one step to the item: payload = the context JSON, headers = compact
+``x-ph-http-seq-*`` metadata (never whole bodies). Journeys run concurrently up to
+``threadCount`` (the runtime's work loops); the steps of one journey strictly in order.
+
+A non-2xx or transport error (status -1) without ``continueOnNon2xx`` stops the journey, counts
+an error journey and still returns the partial item. A missing template or a missing required
+extract drops the item (the runtime counts and alerts it). Steps chosen by ``debugCapture`` are
+written in full to the data store (see ``worker/capture.py``); a store failure never fails a
+journey.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+import orjson
+
+from hivekeeper.api.swarm import HttpTemplate
+from hivekeeper.protocol.workitem import WorkItem, new_item, now
+from hivekeeper.worker import capture, journey
+from hivekeeper.worker.config import ConfigError, HttpSequenceConfig
+from hivekeeper.worker.http.client import Origin, OriginError, split_absolute
+from hivekeeper.worker.http.connection import HttpError, serialise_request
+from hivekeeper.worker.ports import DataStore
+from hivekeeper.worker.roles.base import DropItem, RoleDeps
+from hivekeeper.worker.roles.request_builder import load_template_dir
+
+ROLE = "http-sequence"
+CORRELATION_HEADER = "X-Correlation-Id"
+EXAMPLE = "e.g. {{ sut.endpoints.default.baseUrl }}"
+NEEDS_REDIS = (
+    "needs Redis: set HIVEKEEPER_REDIS_URL (the redisUrl key of the hivekeeper-broker Secret in a cluster) "
+    "or pass `hivekeeper run --redis URL`"
+)
+
+AlertFn = Callable[[str, str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class _Step:
+    index: int
+    id: str
+    service_id: str
+    call_id: str
+    key: str
+    timeout: float
+    retry: journey.RetryPolicy
+    extracts: list[journey.ExtractRule]
+    sets: list[tuple[str, str, str, bool]]
+    """(template name, to, template, parseJson)."""
+    continue_on_non2xx: bool
+
+
+@dataclass(frozen=True)
+class _Request:
+    origin: Origin
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: str | None
+    raw: bytes
+
+    @property
+    def url(self) -> str:
+        return f"{self.origin.scheme}://{self.origin.host_header}{self.target}"
+
+
+class HttpSequence:
+    def __init__(
+        self,
+        config: HttpSequenceConfig,
+        deps: RoleDeps,
+        *,
+        alert: AlertFn,
+        store: DataStore | None,
+        forward_results: bool,
+        counters: journey.Counters | None = None,
+    ) -> None:
+        self.config = config
+        self.deps = deps
+        self._alert = alert
+        self._store = store
+        self._forward = forward_results
+        self.counters = counters or journey.Counters()
+        self._sut = config.sut.model_dump()
+        base = deps.engine.render("baseUrl", config.baseUrl, {"sut": self._sut, "vars": config.vars})
+        if not base:
+            raise ConfigError(ROLE, [("baseUrl", f"is required: the http(s) URL of the system under test, {EXAMPLE}")])
+        try:
+            self.origin = Origin.parse(base)
+        except OriginError as exc:
+            raise ConfigError(ROLE, [("baseUrl", str(exc))]) from exc
+        self.base_url = base
+        self.templates = self._load_templates(config)
+        self.steps = self._compile_steps(config)
+        self.policy = capture.CapturePolicy.of(config.debugCapture)
+        self._preview = config.debugCapture.bodyPreviewBytes
+        if self.policy.active and store is None:
+            problem = f"{self.policy.mode} {NEEDS_REDIS}; or set debugCapture.mode: NONE"
+            raise ConfigError(ROLE, [("debugCapture.mode", problem)])
+        if deps.http is None:
+            raise ConfigError(ROLE, [("http", "the runtime gave the http-sequence no HTTP client")])
+        self.http = deps.http
+
+    # -- config ---------------------------------------------------------------------------------
+    def _load_templates(self, config: HttpSequenceConfig) -> dict[str, HttpTemplate]:
+        templates = list(config.templates)
+        if config.templateRoot:
+            try:
+                templates.extend(load_template_dir(Path(config.templateRoot)))
+            except ConfigError as exc:
+                raise ConfigError(ROLE, exc.problems) from exc
+        found: dict[str, HttpTemplate] = {}
+        for t in templates:
+            found[t.key] = t
+            sources = {f"{t.key} method": t.method, f"{t.key} pathTemplate": t.pathTemplate}
+            sources.update({f"{t.key} headersTemplate.{k}": v for k, v in t.headersTemplate.items()})
+            if t.bodyTemplate is not None:
+                sources[f"{t.key} bodyTemplate"] = t.bodyTemplate
+            for name, source in sources.items():
+                self.deps.engine.validate(name, source)
+        return found
+
+    def _compile_steps(self, config: HttpSequenceConfig) -> list[_Step]:
+        steps: list[_Step] = []
+        problems: list[tuple[str, str]] = []
+        known = ", ".join(sorted(self.templates)) or "none (add templates to the swarm or set templateRoot)"
+        for index, step in enumerate(config.steps):
+            service_id = step.serviceId or config.serviceId
+            key = f"{service_id}::{step.callId}"
+            if key not in self.templates:
+                problems.append(
+                    (f"steps[{index}].callId", f"{step.callId!r}: no template {key!r}; known templates: {known}")
+                )
+                continue
+            sets = []
+            for j, entry in enumerate(step.set):
+                name = f"steps[{index}].set[{j}].template"
+                self.deps.engine.validate(name, entry.template)
+                sets.append((name, entry.to, entry.template, entry.parseJson))
+            retry = step.retry
+            steps.append(
+                _Step(
+                    index=index,
+                    id=step.id or f"step{index}",
+                    service_id=service_id,
+                    call_id=step.callId,
+                    key=key,
+                    timeout=(step.timeoutMs or config.timeoutMs) / 1000.0,
+                    retry=journey.RetryPolicy.build(
+                        retry.maxAttempts, retry.initialBackoffMs, retry.backoffMultiplier, retry.maxBackoffMs, retry.on
+                    ),
+                    extracts=[
+                        journey.ExtractRule.of(e.fromJsonPointer, e.fromHeader, e.to, e.required) for e in step.extracts
+                    ],
+                    sets=sets,
+                    continue_on_non2xx=step.continueOnNon2xx,
+                )
+            )
+        if problems:
+            raise ConfigError(ROLE, problems)
+        return steps
+
+    # -- journeys -------------------------------------------------------------------------------
+    async def handle(self, item: WorkItem | None, seq: int) -> WorkItem | None:
+        counters = self.counters
+        counters.journeys += 1
+        journey_id = item.correlation_id if item is not None else str(uuid.uuid4())
+        ctx = journey.initial_context(item.payload if item is not None else None)
+        context = {
+            "payload": ctx,
+            "ctx": ctx,
+            "payloadRaw": item.payload if item is not None else "",
+            "headers": item.headers if item is not None else {},
+            "workItem": item,
+            "vars": self.config.vars,
+            "sut": self._sut,
+        }
+        budget = capture.JourneyBudget(self.policy.max_journey_bytes) if self.policy.active else None
+        done: list[tuple[dict[str, Any], str]] = []
+        failed: journey.StepOutcome | None = None
+        try:
+            for step in self.steps:
+                outcome = await self._step(step, ctx, context, journey_id, budget)
+                if self._forward:
+                    done.append((outcome.headers(), orjson.dumps(ctx).decode()))
+                if not journey.is_ok(outcome.status) and not step.continue_on_non2xx:
+                    failed = outcome
+                    break
+        except Exception:  # dropped by the runtime (a DropItem, a template error): counted here too
+            counters.dropped += 1
+            raise
+        if failed is None:
+            counters.ok += 1
+        else:
+            counters.errors += 1
+            self.deps.stats.errors += 1
+        if not self._forward:
+            return None
+        return self._result(item, journey_id, done, failed)
+
+    async def _step(
+        self,
+        step: _Step,
+        ctx: dict[str, Any],
+        context: dict[str, Any],
+        journey_id: str,
+        budget: capture.JourneyBudget | None,
+    ) -> journey.StepOutcome:
+        request = await self._render(step, context, journey_id)
+        outcome = journey.StepOutcome(step.index, step.id, step.service_id, step.call_id)
+        response = await self._send(step, request, outcome)
+        self.counters.steps += 1
+        missing = journey.apply_extracts(step.extracts, response, ctx)
+        if budget is not None and self.policy.wants(journey.is_ok(outcome.status) and not missing):
+            await self._capture(step, outcome, response, journey_id, budget, request)
+        if missing:
+            names = ", ".join(f"{r.describe()} (to {r.to})" for r in missing)
+            ref = f"; capture {outcome.debug_ref}" if outcome.debug_ref else ""
+            raise DropItem(
+                "http-sequence.extract-missing",
+                f"step {step.id!r} (steps[{step.index}]) of journey {journey_id}: required extract {names} found "
+                f"nothing in the response (status {outcome.status}){ref}",
+            )
+        for name, to, source, parse in step.sets:
+            rendered = await self._text(name, source, context)
+            journey.set_path(ctx, to, journey.parse_json_loosely(rendered) if parse else rendered)
+        if self._forward:
+            outcome.response_bytes = len(response.body)
+            outcome.sha256 = hashlib.sha256(response.body).hexdigest()
+            if self._preview > 0 and response.body:
+                outcome.body_preview = capture.truncate(response.body, self._preview)[0]
+        return outcome
+
+    async def _render(self, step: _Step, context: dict[str, Any], journey_id: str) -> _Request:
+        template = self.templates.get(step.key)
+        if template is None:
+            raise DropItem(
+                "http-sequence.missing-template",
+                f"step {step.id!r} (steps[{step.index}]) of journey {journey_id}: no template {step.key!r}; "
+                f"known templates: {', '.join(sorted(self.templates)) or 'none'}",
+            )
+        text, key = self._text, step.key
+        method = (await text(f"{key} method", template.method, context)).upper()
+        path = await text(f"{key} pathTemplate", template.pathTemplate, context)
+        headers = {
+            name: await text(f"{key} headersTemplate.{name}", source, context)
+            for name, source in template.headersTemplate.items()
+        }
+        body: str | None = None
+        if template.bodyTemplate is not None:
+            body = await text(f"{key} bodyTemplate", template.bodyTemplate, context)
+            body = body if body.strip() else None
+        if path.startswith(("http://", "https://")):
+            try:
+                origin, target = split_absolute(path)
+            except OriginError as exc:
+                raise DropItem("http-sequence.bad-request", f"step {step.id!r}: {exc}") from exc
+        else:
+            origin, target = self.origin, self.origin.target(path)
+        if not any(name.lower() == "x-correlation-id" for name in headers):
+            headers[CORRELATION_HEADER] = journey_id
+        if not self.config.keepAlive:
+            headers["Connection"] = "close"
+        try:
+            raw = serialise_request(method, target, origin.host_header, headers, body.encode() if body else None)
+        except ValueError as exc:
+            raise DropItem("http-sequence.bad-request", f"step {step.id!r}: {exc}") from exc
+        return _Request(origin, method, target, headers, body, raw)
+
+    async def _text(self, name: str, source: str, context: dict[str, Any]) -> str:
+        """``source`` rendered; text without template syntax (a JSON body, say) is used as it is."""
+        if "{{" not in source and "{%" not in source and "{#" not in source:
+            return source
+        return await self.deps.engine.render_async(name, source, context)
+
+    async def _send(self, step: _Step, request: _Request, outcome: journey.StepOutcome) -> journey.ResponseView:
+        stats, retry, origin = self.deps.stats, step.retry, request.origin
+        started = perf_counter()
+        view = journey.ResponseView(journey.TRANSPORT_ERROR, [], b"")
+        while True:
+            outcome.attempts += 1
+            attempt_started = perf_counter()
+            try:
+                response = await self.http.send(origin, request.raw, step.timeout, head=request.method == "HEAD")
+            except HttpError as exc:
+                stats.error_kinds[exc.kind] += 1
+                outcome.status, outcome.error = journey.TRANSPORT_ERROR, f"{exc.kind}: {exc}"
+                view = journey.ResponseView(journey.TRANSPORT_ERROR, [], b"")
+                self._alert(
+                    f"http.{exc.kind}",
+                    f"step {step.id!r} to {origin.host_header} failed: {exc}",
+                    {"step": step.id, "baseUrl": self.base_url},
+                )
+            else:
+                stats.latency.record(perf_counter() - attempt_started)
+                stats.statuses[response.status] += 1
+                outcome.status, outcome.error = response.status, None
+                view = journey.ResponseView(response.status, response.headers, response.body)
+            if outcome.attempts >= retry.max_attempts or not retry.matches(outcome.status):
+                break
+            self.counters.retries += 1
+            await asyncio.sleep(retry.backoff_seconds(outcome.attempts))
+        outcome.duration_ms = (perf_counter() - started) * 1000
+        return view
+
+    async def _capture(
+        self,
+        step: _Step,
+        outcome: journey.StepOutcome,
+        response: journey.ResponseView,
+        journey_id: str,
+        budget: capture.JourneyBudget,
+        request: _Request,
+    ) -> None:
+        deps, counters = self.deps, self.counters
+        assert self._store is not None  # checked when the config was applied
+        written = await capture.write(
+            self._store,
+            capture.CaptureInput(
+                swarm=deps.swarm,
+                role=deps.role,
+                instance=deps.instance,
+                journey_id=journey_id,
+                step_index=step.index,
+                step_id=step.id,
+                service_id=step.service_id,
+                call_id=step.call_id,
+                status=outcome.status,
+                attempts=outcome.attempts,
+                duration_ms=outcome.duration_ms,
+                captured_at=now(),
+                method=request.method,
+                url=request.url,
+                request_headers=request.headers,
+                request_body=request.body,
+                response_headers=response.headers if outcome.status != journey.TRANSPORT_ERROR else None,
+                response_body=response.body,
+                error=outcome.error,
+            ),
+            self.policy,
+            budget,
+        )
+        outcome.debug_ref, outcome.debug_skipped = written.key, written.skipped
+        if written.key is not None:
+            counters.captures_written += 1
+        elif written.error is not None:
+            counters.capture_errors += 1
+            self._alert(
+                "debug.capture-failed",
+                f"could not write a debug capture of step {step.id!r}: {type(written.error).__name__}: {written.error}",
+                {"step": step.id, "journeyId": journey_id},
+            )
+        else:
+            counters.captures_skipped += 1
+
+    def _result(
+        self,
+        item: WorkItem | None,
+        journey_id: str,
+        done: list[tuple[dict[str, Any], str]],
+        failed: journey.StepOutcome | None,
+    ) -> WorkItem:
+        deps = self.deps
+        result = item
+        if result is None:
+            result = new_item(
+                "{}", swarm=deps.swarm, service=deps.role, instance=deps.instance, headers={"correlationId": journey_id}
+            )
+        for headers, payload in done:
+            result = result.with_step(payload, service=deps.role, instance=deps.instance, headers=headers)
+        extra: dict[str, Any] = {}
+        if self.config.vars:
+            extra["vars"] = self.config.vars
+        if failed is not None:
+            extra["x-ph-error"] = "transport" if failed.status == journey.TRANSPORT_ERROR else "non2xx"
+        if extra:
+            result.headers = {**result.headers, **extra}
+        return result
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "baseUrl": self.base_url,
+            "threadCount": self.config.threadCount,
+            "steps": len(self.steps),
+            "debugCapture": self.policy.mode,
+            **self.counters.snapshot(),
+        }
