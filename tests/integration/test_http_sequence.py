@@ -690,3 +690,10 @@ def test_urls_in_messages_hide_the_password() -> None:
     assert debug_cli.safe_url("redis://user:pw@host:6380/1") == "redis://user:***@host:6380/1"
     assert debug_cli.safe_url("rediss://:pw@host/0") == "rediss://:***@host/0"
     assert debug_cli.safe_url("redis://host:6379/0") == "redis://host:6379/0"
+
+
+def test_without_a_store_the_default_capture_is_off_rather_than_refused(roles: Roles) -> None:
+    config = _config("http://127.0.0.1:1", FOUR_STEPS)
+    del config["debugCapture"]  # not set: the default ERROR_ONLY would need Redis
+    role = roles.build(config, None)
+    assert role.policy.mode == "NONE"

@@ -108,6 +108,10 @@ class HttpSequence:
         self.steps = self._compile_steps(config)
         self.policy = capture.CapturePolicy.of(config.debugCapture)
         self._preview = config.debugCapture.bodyPreviewBytes
+        if store is None and "debugCapture" not in config.model_fields_set:
+            # The default (ERROR_ONLY) needs Redis; without one, captures are simply off. Asking for a
+            # capture mode explicitly without Redis is still refused below.
+            self.policy = capture.CapturePolicy.of(config.debugCapture.model_copy(update={"mode": "NONE"}))
         if self.policy.active and store is None:
             problem = f"{self.policy.mode} {NEEDS_REDIS}; or set debugCapture.mode: NONE"
             raise ConfigError(ROLE, [("debugCapture.mode", problem)])
