@@ -124,3 +124,99 @@ async def test_a_worker_deployment_runs_workers_that_report_to_the_broker(
         await connection.close()
         await kube.delete(Namespace, namespace)
         await kube.close()
+
+
+async def test_an_operator_pod_runs_as_its_service_account_and_only_has_the_rights_given(
+    kubeconfig: Path, rabbitmq_url: str, hivekeeper_crds: None, node_agent: NodeAgent
+) -> None:
+    """The node agent runs an operator pod with a token of the pod's ServiceAccount: a Role that allows
+    the swarm resources lets it reconcile; what the Role leaves out (Deployments) it is refused."""
+    import yaml
+
+    from testbench.kube import run_kubectl
+
+    namespace = f"oppod-{uuid.uuid4().hex[:8]}"
+    amqp = base64.b64encode(rabbitmq_url.encode()).decode()
+    objects = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "op", "namespace": namespace}},
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "hivekeeper-broker", "namespace": namespace},
+            "data": {"amqpUrl": amqp},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "op", "namespace": namespace},
+            "rules": [
+                {"apiGroups": ["hivekeeper.io"], "resources": ["*"], "verbs": ["*"]},
+                {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+                {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "op", "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "op"},
+            "subjects": [{"kind": "ServiceAccount", "name": "op", "namespace": namespace}],
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "operator", "namespace": namespace},
+            "spec": {
+                "selector": {"matchLabels": {"app.kubernetes.io/name": "hivekeeper-operator"}},
+                "template": {
+                    "metadata": {"labels": {"app.kubernetes.io/name": "hivekeeper-operator"}},
+                    "spec": {
+                        "serviceAccountName": "op",
+                        "containers": [
+                            {
+                                "name": "operator",
+                                "image": "hivekeeper/operator:0.1.0",
+                                "command": ["hivekeeper", "operator"],
+                                "args": ["--namespace", namespace, "--health-port", "8080", "--metrics-port", "9090"],
+                                "env": [
+                                    {
+                                        "name": "HIVEKEEPER_AMQP_URL",
+                                        "valueFrom": {"secretKeyRef": {"name": "hivekeeper-broker", "key": "amqpUrl"}},
+                                    }
+                                ],
+                            }
+                        ],
+                    },
+                },
+            },
+        },
+    ]
+    applied = run_kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(objects))
+    assert applied.returncode == 0, applied.stderr
+    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
+    try:
+        swarm = yaml.safe_load((REPO / "examples" / "quickstart.yaml").read_text())
+        assert run_kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(swarm)).returncode == 0
+
+        async def roles_created() -> bool:
+            return len([r async for r in kube.list(WorkerRole, namespace=namespace)]) == 4
+
+        try:
+            await eventually(roles_created, timeout=60, interval=0.5, what="the operator pod creating 4 WorkerRoles")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{node_agent.diagnostics()}") from exc
+        [log] = list(node_agent.workdir.glob(f"{namespace}_operator-*.log"))
+
+        async def refused() -> bool:
+            text = log.read_text(errors="replace")
+            return "deployments.apps" in text and "forbidden" in text.lower()
+
+        await eventually(
+            refused, timeout=30, interval=0.5, what="the operator refused Deployments its Role does not grant"
+        )
+        swarm_deployments = kube.list(Deployment, namespace=namespace, labels={"hivekeeper.io/swarm": "quickstart"})
+        assert not [d async for d in swarm_deployments]
+    finally:
+        await kube.delete(Namespace, namespace)
+        await kube.close()

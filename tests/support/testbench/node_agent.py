@@ -1,11 +1,17 @@
-"""A test-only node agent: runs the worker pods of the local control plane as local processes.
+"""A test-only node agent: runs hivekeeper pods of the local control plane as local processes.
 
 The bench has no kubelet, so pods would stay Pending forever. This agent plays the kubelet for
-hivekeeper worker pods (label ``app.kubernetes.io/name=hivekeeper-worker``): for each new pod it
-starts ``python -m hivekeeper.cli <container args>`` with exactly the pod's env
-(values, ``secretKeyRef`` and ``fieldRef`` resolved the way a kubelet would), reports the pod Running
-and Ready, and stops the process (and finishes the deletion) when the pod is deleted. The container
-image is ignored: every worker image runs this checkout's code.
+hivekeeper worker pods (label ``app.kubernetes.io/name=hivekeeper-worker``) and operator pods
+(``app.kubernetes.io/name=hivekeeper-operator``, e.g. from the Helm chart): for each new pod it starts
+``python -m hivekeeper.cli <command[1:]> <args>`` (the container's ``hivekeeper`` command) with exactly
+the pod's env (values, ``secretKeyRef`` and ``fieldRef`` resolved the way a kubelet would), reports the
+pod Running and Ready, and stops the process (and finishes the deletion) when the pod is deleted. The
+container image is ignored: every image runs this checkout's code.
+
+An operator pod talks to the API server as its ServiceAccount, as in a cluster: the agent requests a
+token for it (TokenRequest) and hands the process a kubeconfig with that token, so the RBAC the chart
+grants is exactly what the operator gets. Ports in ``--health-port``/``--metrics-port`` are moved to
+free ones (pods here share the host's network).
 """
 
 from __future__ import annotations
@@ -26,7 +32,10 @@ from lightkube.resources.core_v1 import Pod, Secret
 
 from testbench.procs import free_port
 
-WORKER_LABEL = "app.kubernetes.io/name=hivekeeper-worker"
+NAME_LABEL = "app.kubernetes.io/name"
+RUNS = ("hivekeeper-worker", "hivekeeper-operator")
+"""Values of ``app.kubernetes.io/name`` whose pods this agent runs."""
+PORT_FLAGS = ("--health-port", "--metrics-port")
 POLL_SECONDS = 0.25
 
 
@@ -85,8 +94,10 @@ class NodeAgent:
 
     async def _sync(self) -> None:
         assert self._client is not None
+        from lightkube.operators import in_
+
         seen: set[str] = set()
-        async for pod in self._client.list(Pod, namespace="*", labels=_labels(WORKER_LABEL)):
+        async for pod in self._client.list(Pod, namespace="*", labels={NAME_LABEL: in_(list(RUNS))}):
             meta = pod.metadata
             assert meta is not None
             assert meta.name
@@ -123,7 +134,20 @@ class NodeAgent:
         # pod's metrics port is moved to a free one (as a kubelet with host ports would refuse to).
         env["HIVEKEEPER_METRICS_PORT"] = str(free_port()) if env.get("HIVEKEEPER_METRICS_PORT", "0") != "0" else "0"
         container = pod.spec.containers[0]
-        argv = [sys.executable, "-m", "hivekeeper.cli", *(container.args or [])]
+        command = list(container.command or [])
+        if command and command[0] != "hivekeeper":
+            self.failures[meta.uid] = f"command {command!r}: the node agent runs only the hivekeeper entry point"
+            await self._patch_status(pod, ready=False, reason="RunContainerError", message=self.failures[meta.uid])
+            return
+        args = _free_ports([*command[1:], *(container.args or [])])
+        if (meta.labels or {}).get(NAME_LABEL) == "hivekeeper-operator":
+            try:
+                env["KUBECONFIG"] = str(await self._service_account_kubeconfig(pod))
+            except ApiError as exc:
+                self.failures[meta.uid] = f"no token for the pod's service account: {exc}"
+                await self._patch_status(pod, ready=False, reason="CreateContainerConfigError", message=str(exc))
+                return
+        argv = [sys.executable, "-m", "hivekeeper.cli", *args]
         log_path = self.workdir / f"{meta.namespace}_{meta.name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log:
@@ -135,11 +159,50 @@ class NodeAgent:
         self.pods[meta.uid] = RunningPod(meta.namespace, meta.name, meta.uid, process, log_path)
         await self._patch_status(pod, ready=True)
 
+    async def _service_account_kubeconfig(self, pod: Pod) -> Path:
+        """A kubeconfig that authenticates as the pod's ServiceAccount (a bound token, as kubelets mount)."""
+        import yaml
+        from lightkube.models.authentication_v1 import TokenRequestSpec
+        from lightkube.models.meta_v1 import ObjectMeta
+        from lightkube.resources.core_v1 import ServiceAccountToken
+
+        assert self._client is not None
+        assert pod.metadata is not None
+        assert pod.spec is not None
+        account = pod.spec.serviceAccountName or "default"
+        namespace = pod.metadata.namespace or "default"
+        request = ServiceAccountToken(
+            metadata=ObjectMeta(namespace=namespace), spec=TokenRequestSpec(audiences=[], expirationSeconds=3600)
+        )
+        issued = await self._client.create(request, account, namespace=namespace)
+        assert issued.status is not None
+        admin = yaml.safe_load(self.kubeconfig.read_text())
+        cluster = admin["clusters"][0]
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [cluster],
+            "users": [{"name": account, "user": {"token": issued.status.token}}],
+            "contexts": [
+                {"name": account, "context": {"cluster": cluster["name"], "user": account, "namespace": namespace}}
+            ],
+            "current-context": account,
+        }
+        path = self.workdir / f"{namespace}_{pod.metadata.name}.kubeconfig"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)
+        return path
+
     async def _resolve_env(self, pod: Pod) -> dict[str, str]:
         assert self._client is not None
         assert pod.metadata is not None
         assert pod.spec is not None
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HIVEKEEPER_")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("HIVEKEEPER_", "KUBERNETES_SERVICE_")) and k != "KUBECONFIG"
+        }
         env.update(self.extra_env)
         env["HOSTNAME"] = pod.metadata.name or ""
         for var in pod.spec.containers[0].env or []:
@@ -235,6 +298,13 @@ class NodeAgent:
             await asyncio.to_thread(running.process.wait, 5)
 
 
-def _labels(selector: str) -> dict[str, str]:
-    key, value = selector.split("=", 1)
-    return {key: value}
+def _free_ports(args: list[str]) -> list[str]:
+    """``args`` with every non-zero ``--health-port``/``--metrics-port`` value replaced by a free port."""
+    out = list(args)
+    for index, arg in enumerate(out):
+        flag, _, value = arg.partition("=")
+        if flag in PORT_FLAGS and value and value != "0":
+            out[index] = f"{flag}={free_port()}"
+        elif arg in PORT_FLAGS and index + 1 < len(out) and out[index + 1] != "0":
+            out[index + 1] = str(free_port())
+    return out
