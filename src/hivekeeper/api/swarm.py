@@ -148,6 +148,11 @@ class RoleSpec(StageSpec):
     """One stage of the pipeline; becomes a WorkerRole and a Deployment of worker pods."""
 
     name: str = Field(pattern=_ALIAS_PATTERN, max_length=MAX_NAME, description="Stage name, unique in the swarm.")
+    autoscaled: bool = Field(
+        default=False,
+        description="An autoscaler (KEDA, HPA) drives this role's WorkerRole through /scale: replicas is only the "
+        "initial count, and Swarm edits keep the count the autoscaler set.",
+    )
 
     def _label(self) -> str:
         return f"role {self.name!r}"

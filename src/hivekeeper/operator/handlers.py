@@ -140,12 +140,13 @@ def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | No
 async def reconcile_swarm(body: kopf.Body, meta: kopf.Meta, namespace: str | None, **_: Any) -> None:
     assert namespace is not None, "Swarm is namespaced"
     swarm = Swarm.model_validate({k: v for k, v in body.items() if k in ("apiVersion", "kind", "metadata", "spec")})
-    children = plan.plan_children(swarm, uid=str(meta["uid"]))
     kube = runtime().kube
+    existing = await kube.workerrole_objects(namespace, swarm.metadata.name)
+    current = {str(obj["metadata"]["name"]): int(obj["spec"].get("replicas", 1)) for obj in existing}
+    children = plan.plan_children(swarm, uid=str(meta["uid"]), current_replicas=current)
     # Resume consumers before producers (and pause producers before consumers), so that no queue fills
     # while nobody reads it: the first group is applied and awaited before the second is applied.
     # Only a change of ``paused`` needs that order; any other edit goes to every role at once.
-    existing = await kube.workerrole_objects(namespace, swarm.metadata.name)
     pausing_or_resuming = any(bool(obj["spec"].get("paused", False)) != swarm.spec.paused for obj in existing)
     by_name = {child.name: child for child in children}
     consumers = [by_name[plan.workerrole_name(swarm, r)] for r in swarm.spec.roles if r.work.in_]

@@ -73,17 +73,25 @@ def owner_reference(swarm: Swarm, uid: str) -> dict[str, Any]:
     }
 
 
-def plan_children(swarm: Swarm, uid: str) -> list[ChildPlan]:
-    """The WorkerRoles of ``swarm``, in pipeline order (consumers are listed after their producers)."""
+def plan_children(swarm: Swarm, uid: str, current_replicas: dict[str, int] | None = None) -> list[ChildPlan]:
+    """The WorkerRoles of ``swarm``, in pipeline order (consumers are listed after their producers).
+
+    ``current_replicas`` (WorkerRole name → spec.replicas now) keeps the count of ``autoscaled`` roles:
+    applying it unchanged never fights the autoscaler that set it.
+    """
+    current_replicas = current_replicas or {}
     enabled = not swarm.spec.paused
     children = []
     for role in swarm.spec.roles:
         config = desired_config(swarm, role)
         digest = config_digest(config, enabled)
         name = workerrole_name(swarm, role)
+        replicas = role.replicas
+        if role.autoscaled and name in current_replicas:
+            replicas = current_replicas[name]
         spec: dict[str, Any] = {
             "swarmRef": swarm.metadata.name,
-            "replicas": role.replicas,
+            "replicas": replicas,
             "work": role.work.model_dump(by_alias=True, exclude_none=True),
             "config": config,
             "paused": swarm.spec.paused,

@@ -129,3 +129,16 @@ def test_topology_has_one_exchange_and_a_queue_per_alias() -> None:
     ]
     assert all(q.routing_key == q.name for q in planned.queues)
     assert topology.role_aliases("call", None) == {"call"}
+
+
+def test_an_autoscaled_role_keeps_the_count_its_autoscaler_set() -> None:
+    swarm = _swarm()
+    data = swarm.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["spec"]["roles"][2]["autoscaled"] = True
+    autoscaled = Swarm.model_validate(data)
+    current = {"quickstart-caller": 7, "quickstart-feeder": 5}
+    children = {c.name: c.manifest["spec"]["replicas"] for c in plan.plan_children(autoscaled, "u", current)}
+    assert children["quickstart-caller"] == 7, "the autoscaler's count is applied unchanged"
+    assert children["quickstart-feeder"] == 1, "a role that is not autoscaled gets roles[].replicas back"
+    first = {c.name: c.manifest["spec"]["replicas"] for c in plan.plan_children(autoscaled, "u", {})}
+    assert first["quickstart-caller"] == 2, "roles[].replicas is the initial count"
