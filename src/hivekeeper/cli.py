@@ -3,9 +3,11 @@
 hivekeeper run [SWARM.yaml ...] [--duration S] [--json FILE] [--demo-sut]
 hivekeeper demo-sut [--port N]
 hivekeeper tap SWARM [ALIAS] [--namespace NS] [--amqp URL] [--count N] [--full] [--timeout S] [--dead-letters [--peek]]
-hivekeeper operator [--namespace NS] [--health-port N] [--metrics-port N]
+hivekeeper operator [--namespace NS] [--health-port N] [--metrics-port N] [--peering NAME [--priority N]]
 hivekeeper worker
 hivekeeper debug SWARM [--namespace NS] [--redis URL] [--role R] [--last N] [--full] | --key KEY
+hivekeeper import BUNDLE_DIR [--sut ID] [--profile ID] [--name NAME] [-o FILE]
+hivekeeper validate PATH... [--format text|json|github|gitlab] [--strict]
 hivekeeper version
 """
 
@@ -15,6 +17,7 @@ import argparse
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -141,14 +144,91 @@ def _operator(args: argparse.Namespace) -> int:
     from hivekeeper.operator import handlers  # noqa: F401 - registers the handlers with kopf
 
     kopf.configure(verbose=args.verbose)
+    settings = kopf.OperatorSettings()
+    # Watching only the namespaces it was given, the operator needs no cluster-wide rights (the Helm chart's
+    # namespaced RBAC grants none): kopf then neither lists namespaces nor watches CRDs, instead of retrying
+    # both for a minute before it falls back to the same. The CRDs must exist when it starts.
+    settings.scanning.disabled = bool(args.namespace)
     kopf.run(
-        standalone=True,
+        **_peering(args),
+        settings=settings,
         memo=kopf.Memo(metrics_port=args.metrics_port),
         namespaces=args.namespace or (),
         clusterwide=not args.namespace,
         liveness_endpoint=f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None,
     )
     return 0
+
+
+def _peering(args: argparse.Namespace) -> dict[str, Any]:
+    """kopf's peering options: standalone by default; with ``--peering NAME`` replicas take turns.
+
+    kopf pauses every operator of a peering when two share a priority, so each gets its own: unless
+    ``--priority`` says otherwise, the earlier an operator started, the higher its priority. The oldest
+    replica works; the others stand by and take over when it leaves (at once on a clean exit, after
+    kopf's peer lifetime of 60 s on a crash).
+    """
+    if not args.peering:
+        return {"standalone": True}
+    import time
+
+    _ensure_peering(args.peering, args.namespace or [])
+    priority = args.priority if args.priority is not None else -(time.time_ns() // 1000)
+    return {"standalone": False, "peering_name": args.peering, "priority": priority}
+
+
+def _ensure_peering(name: str, namespaces: list[str]) -> None:
+    """Create the peering object(s) kopf keeps its keep-alives in, unless they exist.
+
+    kopf only patches them, and a Helm chart cannot create them next to their CRDs in one release.
+    """
+    from lightkube import ApiError, Client, KubeConfig
+    from lightkube.generic_resource import create_global_resource, create_namespaced_resource
+    from lightkube.models.meta_v1 import ObjectMeta
+
+    client = Client(config=KubeConfig.from_env())
+    wanted: list[Any]
+    if namespaces:
+        kind = create_namespaced_resource("kopf.dev", "v1", "KopfPeering", "kopfpeerings")
+        wanted = [kind(metadata=ObjectMeta(name=name, namespace=namespace)) for namespace in namespaces]
+    else:
+        cluster_kind = create_global_resource("kopf.dev", "v1", "ClusterKopfPeering", "clusterkopfpeerings")
+        wanted = [cluster_kind(metadata=ObjectMeta(name=name))]
+    for peering in wanted:
+        try:
+            client.create(peering)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                raise SystemExit(
+                    "error: --peering needs kopf's peering CRDs (kopf.dev/v1 ClusterKopfPeering and KopfPeering): "
+                    "the Helm chart installs them with operator.peering.enabled, or run without --peering"
+                ) from exc
+            if exc.status.code != 409:  # 409: it exists already
+                raise
+
+
+def _import(args: argparse.Namespace) -> int:
+    from hivekeeper.tooling.importer import ImportOptions, main
+
+    options = ImportOptions(bundle=Path(args.bundle), sut=args.sut, profile=args.profile, name=args.name)
+    return main(options, Path(args.output) if args.output else None, sys.stdout, sys.stderr)
+
+
+def _import_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    importer = sub.add_parser(
+        "import",
+        help="translate a PocketHive scenario bundle into a Swarm manifest (docs/import.md)",
+        description="Print the Swarm manifest for a PocketHive scenario bundle; findings go to stderr. Exit 0: "
+        "imported (warnings at most); 1: something could not be translated; 2: the bundle cannot be read.",
+    )
+    importer.add_argument("bundle", metavar="BUNDLE_DIR", help="the bundle folder (the one holding scenario.yaml)")
+    importer.add_argument("--sut", metavar="ID", help="the SUT to use (sut/<ID>/sut.yaml); default: the only one")
+    importer.add_argument(
+        "--profile", metavar="ID", help="the variables profile (variables.yaml); default: the only one"
+    )
+    importer.add_argument("--name", help="the Swarm's metadata.name (default: the scenario id)")
+    importer.add_argument("-o", "--output", metavar="FILE", help="write the manifest to FILE instead of stdout")
+    importer.set_defaults(func=_import)
 
 
 def _debug(args: argparse.Namespace) -> int:
@@ -180,6 +260,38 @@ def _debug_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     debug.add_argument("--key", help="print this one capture")
     debug.add_argument("--scan-limit", type=int, default=5000, help="keys looked at at most (default 5000)")
     debug.set_defaults(func=_debug)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from hivekeeper.tooling.report import render
+    from hivekeeper.tooling.validate import validate_paths
+
+    summary = validate_paths(args.paths, strict=args.strict)
+    sys.stdout.write(render(summary, args.format))
+    for problem in summary.unreadable:
+        print(f"error: {problem}", file=sys.stderr)
+    return summary.exit_code
+
+
+def _validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    validate = sub.add_parser(
+        "validate",
+        help="check Swarm and WorkerRole manifests offline, with the API server's and the workers' rules",
+        description="Check manifests without a cluster: the CRD schema and its CEL rules, the role configs the "
+        "workers accept, and the references between roles, templates, vars and SUT endpoints. Exit code 0: no "
+        "errors; 1: errors (or warnings with --strict); 2: a path could not be read. Finding codes: docs/ci.md.",
+    )
+    validate.add_argument(
+        "paths", nargs="+", metavar="PATH", help="files, directories (*.yaml, *.yml below them) or - for stdin"
+    )
+    validate.add_argument(
+        "--format",
+        choices=("text", "json", "github", "gitlab"),
+        default="text",
+        help="text (default), json, github (workflow annotations) or gitlab (a Code Quality report)",
+    )
+    validate.add_argument("--strict", action="store_true", help="warnings fail the run too")
+    validate.set_defaults(func=_validate)
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -258,10 +370,21 @@ def parser() -> argparse.ArgumentParser:
     operator.add_argument(
         "--metrics-port", type=int, default=9090, help="Prometheus /metrics port (0 disables; default 9090)"
     )
+    operator.add_argument(
+        "--peering",
+        metavar="NAME",
+        help="take turns with other replicas through the kopf peering object NAME (a ClusterKopfPeering, or a "
+        "KopfPeering in each watched namespace; the Helm chart creates them) instead of running standalone",
+    )
+    operator.add_argument(
+        "--priority", type=int, help="with --peering: this operator's priority (default: older operators win)"
+    )
     operator.add_argument("--verbose", action="store_true")
     operator.set_defaults(func=_operator)
 
     _debug_parser(sub)
+    _validate_parser(sub)
+    _import_parser(sub)
 
     worker = sub.add_parser("worker", help="run one worker (the container entry point; reads HIVEKEEPER_* env)")
     worker.set_defaults(func=_worker)

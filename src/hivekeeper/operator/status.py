@@ -288,7 +288,13 @@ def swarm_conditions(
         ("ConfigApplied", "AllAcknowledged", "ConfigNotApplied"),
     ):
         ok, message = all_true(type_)
-        out.append(_condition(previous, type_, ok, ok_reason if ok else bad_reason, message, generation, now_text))
+        reason = ok_reason if ok else bad_reason
+        refused = [cond for _, cond in child(type_) if cond.reason == "WorkerRejectedConfig" and cond.status == "False"]
+        if refused:
+            # A refusal is the one reason a person must act on: carry it up (GitOps tools show the Swarm).
+            reason = "WorkerRejectedConfig"
+            message = next(f"{r}: {c.message}" for r, c in child(type_) if c is refused[0])
+        out.append(_condition(previous, type_, ok, reason, message, generation, now_text))
     ready_ok, ready_message = all_true("Ready")
     ready = sum(c.ready for c in children)
     desired = sum(c.desired for c in children)

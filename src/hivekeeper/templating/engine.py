@@ -111,6 +111,10 @@ class TemplateEngine:
         except (*_RENDER_ERRORS, OSError) as exc:
             raise _template_error(name, exc) from exc
 
+    def function_names(self) -> frozenset[str]:
+        """Every name a template can call: our helpers and Jinja's own globals (range, dict, ...)."""
+        return frozenset(self._async_env.globals) | frozenset(self._env.globals)
+
     def reseed(self) -> None:
         """Restart every ``pickWeightedSeeded`` stream (config-update ``templating.reseed``)."""
         self.picks.reseed()

@@ -180,3 +180,25 @@ def test_role_latency_is_the_worst_live_instance_per_percentile() -> None:
     latency = role_latency(_observed(fast, slow, silent, generator))
     assert (latency.p50, latency.p95, latency.p99) == (5.0, 9.0, 30.0)
     assert role_latency(_observed(generator)).p95 == 0.0
+
+
+def test_a_refused_config_carries_its_reason_up_to_the_swarm() -> None:
+    from hivekeeper.operator.status import ChildState, swarm_conditions
+
+    ready = conditions(_observed(_instance("a", 3), _instance("b", 3)), [], "t0")
+    refused = conditions(
+        _observed(_instance("a", 2, rejected=3, reason="ratePerSec: must be >= 0"), _instance("b", 2)), [], "t0"
+    )
+    found = _by_type(
+        swarm_conditions(
+            [ChildState("feeder", 2, 2, refused), ChildState("caller", 2, 2, ready)],
+            paused=False,
+            generation=4,
+            previous=[],
+            now_text="t",
+        )
+    )
+    applied = found["ConfigApplied"]
+    assert (applied.status, applied.reason) == ("False", "WorkerRejectedConfig")
+    assert applied.message.startswith("feeder: ")
+    assert "ratePerSec: must be >= 0" in applied.message
