@@ -13,7 +13,7 @@ RUN_SECONDS ?= 5
 BENCH_SECONDS ?= 5
 
 
-.PHONY: help venv run test test-unit lint format services services-down cluster cluster-down bench-install bench crds schemas versions clean
+.PHONY: help venv run test test-unit lint format services services-down cluster cluster-down bench-install bench crds chart-docs schemas versions clean images kind-up kind-down
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -42,14 +42,14 @@ test-unit: $(STAMP) ## only the unit tests (no services)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, mypy (strict on src/), import-linter layer contracts
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: $(STAMP) ## apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix src tests bench
-	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench tools
+	$(BIN)/ruff format src tests bench tools
 
 services: $(STAMP) ## start RabbitMQ and Redis on loopback in the background and print their URLs
 	$(BENCH) up rabbitmq redis
@@ -66,15 +66,28 @@ bench: $(STAMP) ## measure req/s side by side: wrk, vegeta, Locust, hivekeeper d
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py --seconds $(BENCH_SECONDS) --clients --json .bench/bench.json
 
-crds: $(STAMP) ## regenerate crds/ from the API models (CI fails when they drift)
+crds: $(STAMP) ## regenerate crds/ from the API models, and the Helm chart's copies (CI fails when they drift)
 	rm -f crds/*.yaml
 	$(BIN)/hivekeeper crds --out crds
+	$(BIN)/python tools/chart_docs.py
+
+chart-docs: $(STAMP) ## regenerate the Helm chart's values.schema.json, README values table and CRD copies
+	$(BIN)/python tools/chart_docs.py
 
 schemas: $(STAMP) ## regenerate docs/schemas from the protocol models
 	$(BIN)/hivekeeper schemas --out docs/schemas
 
 versions: $(STAMP) ## print the versions of every bench service binary
 	$(BENCH) versions
+
+images: ## build the operator and worker images with docker build (IMAGE_REPO, IMAGE_TAG; needs a Docker engine)
+	bash hack/kind/images.sh
+
+kind-up: ## a kind cluster with the chart, bundled RabbitMQ/Redis and the quickstart swarm (needs docker, kind, helm)
+	bash hack/kind/up.sh
+
+kind-down: ## delete the kind cluster of kind-up
+	bash hack/kind/down.sh
 
 clean: ## remove the venv and local bench state (the Go binary cache stays)
 	-$(BENCH) down 2>/dev/null

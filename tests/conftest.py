@@ -116,6 +116,18 @@ def hivekeeper_crds(kubeconfig: Path) -> None:
     _start(lambda: install_crds(kubeconfig, Path(__file__).resolve().parents[1] / "crds"))
 
 
+@pytest.fixture(scope="session")
+def helm() -> Path:
+    """Path of the helm binary built from the pinned helm.sh/helm/v3 module (tests/support/helm)."""
+    from testbench.gobuild import HELM
+    from testbench.helmtool import helm as helm_path
+
+    if not HELM.is_built():
+        missing = f"{HELM.module} {HELM.version()} is not built in {HELM.bin_dir()}; run `make bench-install`"
+        _fail(BenchError(HELM.name, "test bench", missing))
+    return helm_path()
+
+
 @pytest.fixture
 async def node_agent(kubeconfig: Path, tmp_path: Path) -> AsyncIterator[Any]:
     """Runs hivekeeper worker pods of the bench's cluster as local processes (a stand-in kubelet)."""

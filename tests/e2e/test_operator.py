@@ -206,6 +206,8 @@ async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_p
         )
         pods_after = {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)}
         assert pods_after == pods_before, "a config edit must not restart any pod"
+        feeder = await kube.get(WorkerRole, "live-feeder", namespace=namespace)
+        assert not feeder["metadata"].get("finalizers"), "a WorkerRole must be deletable without the operator"
         rate_after = await _request_rate(sut, 3.0)
         assert 12 <= rate_before <= 28, f"{rate_before:.1f} req/s at ratePerSec 20"
         assert 60 <= rate_after <= 100, f"{rate_after:.1f} req/s at ratePerSec 80 (was {rate_before:.1f})"

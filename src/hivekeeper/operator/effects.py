@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import uuid
 from typing import Any
 
 import aio_pika
@@ -113,7 +114,10 @@ class Broker:
         self._control = await self._channel.declare_exchange(
             naming.CONTROL_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
         )
-        events = await self._channel.declare_queue(self.EVENTS_QUEUE, exclusive=True, auto_delete=True)
+        # One queue per operator process: exclusive queues cannot be shared, and two operators on one broker
+        # (peering replicas, or two namespaced releases) must each hear every worker.
+        name = f"{self.EVENTS_QUEUE}.{uuid.uuid4().hex[:12]}"
+        events = await self._channel.declare_queue(name, exclusive=True, auto_delete=True)
         await events.bind(self._control, "event.#")
         await events.consume(self._on_event)
 

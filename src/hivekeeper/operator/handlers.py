@@ -11,6 +11,7 @@ converge by themselves).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -352,6 +353,23 @@ async def roll_up(
     await _roll_up(runtime(), spec, meta, status, namespace, name)
 
 
+def _without_finalizer(fn: Callable[..., Any]) -> None:
+    """Register ``fn``'s timer without the finalizer kopf adds to every object that has a timer.
+
+    The WorkerRole timer only reads and reports; a finalizer would leave WorkerRoles stuck in deletion
+    whenever the operator is gone (uninstalled before the swarms, say), because nothing would remove it.
+    kopf has no option for this, so the registered handler is swapped for the same one without it.
+    """
+    handlers = kopf.get_default_registry()._spawning._handlers
+    found = [i for i, h in enumerate(handlers) if getattr(h, "fn", None) is fn]
+    if len(found) != 1:  # kopf changed inside: fail at import rather than silently keep the finalizer
+        raise RuntimeError(f"cannot find kopf's timer handler for {fn.__name__}")
+    handlers[found[0]] = dataclasses.replace(handlers[found[0]], requires_finalizer=False)
+
+
+_without_finalizer(roll_up)
+
+
 async def _roll_up(
     current: Runtime, spec: Mapping[str, Any], meta: kopf.Meta, status: Mapping[str, Any], namespace: str, name: str
 ) -> None:
@@ -417,6 +435,8 @@ async def swarm_roll_up(
     spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, namespace: str | None, name: str, **_: Any
 ) -> None:
     assert namespace is not None, "Swarm is namespaced"
+    if meta.get("deletionTimestamp"):
+        return  # being deleted: its queues are going away on purpose; do not declare them again
     current = runtime()
     swarm = Swarm.model_validate(
         {

@@ -49,7 +49,12 @@ STATUS_PATCHES = Counter(
 )
 
 
+_SERVING: set[int] = set()
+
+
 def serve(port: int, address: str = "0.0.0.0") -> None:
-    """Serve ``/metrics`` on ``port`` in a background thread (0 disables)."""
-    if port:
+    """Serve ``/metrics`` on ``port`` in a background thread (0 disables). Safe to call again (kopf
+    retries a failed startup handler): the server is started once per port."""
+    if port and port not in _SERVING:
         start_http_server(port, addr=address, registry=REGISTRY)
+        _SERVING.add(port)

@@ -1,6 +1,6 @@
 """``python -m testbench``: install, start, inspect and stop the bench from a shell.
 
-install [SERVICE...]   install/build what is missing (rabbitmq, redis, kube); no start
+install [SERVICE...]   install/build what is missing (rabbitmq, redis, kube, tools); no start
 up [SERVICE...]        start services in the background and record them in .bench/state.json
 down                   stop everything ``up`` started
 status                 print what runs and its URLs
@@ -14,10 +14,12 @@ import time
 
 from testbench import state
 from testbench.errors import BenchError
-from testbench.gobuild import ETCD, KUBERNETES
+from testbench.gobuild import ETCD, HELM, KSTATUS, KUBERNETES
 from testbench.packages import ensure_debian_packages
 
 ALL = ["rabbitmq", "redis", "kube"]
+TOOLS = "tools"
+"""Linters and helpers the tests run (npm tools, shellcheck); installed by a bare ``install``, never started."""
 
 
 def install(services: list[str]) -> None:
@@ -27,12 +29,28 @@ def install(services: list[str]) -> None:
     if installed:
         print(f"installed {' '.join(installed)} in {time.monotonic() - started:.1f}s")
     if "kube" in services:
-        for build in (ETCD, KUBERNETES):
+        for build in (ETCD, KUBERNETES, KSTATUS, HELM):
             began = time.monotonic()
             if build.ensure_built():
                 print(f"built {build.name} {build.version()} in {time.monotonic() - began:.0f}s into {build.bin_dir()}")
             else:
                 print(f"{build.name} {build.version()}: cached in {build.bin_dir()}")
+    if TOOLS in services or services == ALL:
+        install_tools()
+
+
+def install_tools() -> None:
+    from testbench.npmtools import ensure_npm_tools, prefix
+
+    began = time.monotonic()
+    installed = ensure_debian_packages(["shellcheck"])
+    if installed:
+        print(f"installed {' '.join(installed)} in {time.monotonic() - began:.1f}s")
+    began = time.monotonic()
+    if ensure_npm_tools():
+        print(f"installed npm tools in {time.monotonic() - began:.0f}s into {prefix()}")
+    else:
+        print(f"npm tools: cached in {prefix()}")
 
 
 def up(services: list[str]) -> None:
@@ -96,9 +114,10 @@ def versions() -> None:
 def main(argv: list[str]) -> int:
     command, args = (argv[0], argv[1:]) if argv else ("status", [])
     services = args or ALL
-    unknown = [s for s in services if s not in ALL] if command in ("install", "up") else []
+    known = [*ALL, TOOLS] if command == "install" else ALL
+    unknown = [s for s in services if s not in known] if command in ("install", "up") else []
     if unknown:
-        print(f"unknown service {unknown[0]!r}; choose from {', '.join(ALL)}", file=sys.stderr)
+        print(f"unknown service {unknown[0]!r}; choose from {', '.join(known)}", file=sys.stderr)
         return 2
     try:
         if command == "install":

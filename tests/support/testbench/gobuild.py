@@ -121,3 +121,22 @@ VEGETA = GoBuild(
     packages=("github.com/tsenart/vegeta/v12",),
     directory=SUPPORT.parent.parent / "bench" / "vegeta",
 )
+
+HELM = GoBuild(
+    name="helm",
+    module="helm.sh/helm/v3",
+    packages=("helm.sh/helm/v3/cmd/helm",),
+    # As helm's own Makefile: the default Kubernetes version of `helm template`/`helm lint` is client-go's + 1.0
+    # (client-go v0.37 -> 1.37); without it helm assumes v1.20. Change tools.go when changing this (cache key).
+    ldflags_template="-s -w -X helm.sh/helm/v3/internal/version.version={version}"
+    " -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+    " -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37"
+    " -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37",
+)
+
+KSTATUS = GoBuild(
+    name="kstatus",
+    module="sigs.k8s.io/cli-utils",
+    packages=("hivekeeper.test/kstatus",),
+)
+"""A tiny command printing kstatus' ``status.Compute`` of an object on stdin (Flux's and kpt's health rules)."""

@@ -114,7 +114,8 @@ class NodeAgent:
             elif running is not None and running.process.poll() is not None:
                 await self._report_exit(pod, running)
         for key in [k for k in self.pods if k not in seen]:
-            await self._terminate(self.pods.pop(key))
+            await self._terminate(self.pods[key])
+            self.pods.pop(key, None)
 
     async def _launch(self, pod: Pod) -> None:
         assert self._client is not None
@@ -280,9 +281,10 @@ class NodeAgent:
     async def _finish_deletion(self, pod: Pod) -> None:
         assert self._client is not None
         assert pod.metadata is not None
-        running = self.pods.pop(pod.metadata.uid or "", None)
+        running = self.pods.get(pod.metadata.uid or "")
         if running is not None:
-            await self._terminate(running)
+            await self._terminate(running)  # still listed until reaped: a stop meanwhile reaps it too
+            self.pods.pop(pod.metadata.uid or "", None)
         with contextlib.suppress(ApiError):
             await self._client.delete(Pod, pod.metadata.name or "", namespace=pod.metadata.namespace, grace_period=0)
 

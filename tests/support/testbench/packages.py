@@ -16,6 +16,8 @@ DEBIAN_PACKAGES: Mapping[str, tuple[str, str]] = {
     # for `make bench` only
     "nginx": ("nginx-light", "/usr/sbin/nginx"),
     "wrk": ("wrk", "/usr/bin/wrk"),
+    # linters the tests run (tests/unit/test_kind_scripts.py)
+    "shellcheck": ("shellcheck", "/usr/bin/shellcheck"),
 }
 
 
