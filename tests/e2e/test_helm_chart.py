@@ -448,9 +448,6 @@ async def _processes_gone(agent: NodeAgent, *namespaces: str, kubeconfig: Path |
         left = [f"{p.namespace}/{p.name} (exit {p.process.poll()})" for p in agent.pods.values()]
         objects = [
             run_kubectl(kubeconfig, "get", "swarm,workerrole,deploy,rs,pod", "-n", ns, "-o", "wide").stdout
-            + run_kubectl(
-                kubeconfig, "get", "workerrole", "-n", ns, "-o", "jsonpath={.items[*].metadata}"
-            ).stdout[:3000]
             for ns in namespaces
             if kubeconfig is not None
         ]
