@@ -158,13 +158,12 @@ def test_a_refused_config_is_failed_for_kstatus_and_flux_and_degraded_for_argo(
     verdict = judge(obj)
     assert (verdict["status"], verdict["flux"], verdict["argo"]) == ("Failed", "Failed", "Degraded")
     assert "rejected the config" in verdict["message"]
-    # Argo CD shows the worker's own reason where the object carries it (the WorkerRole's ConfigApplied); the
-    # Swarm names the role (its ConfigApplied reason is ConfigNotApplied, so Stalled's message is used).
-    if kind == "WorkerRole":
-        assert verdict["argoMessage"] == condition(obj, "ConfigApplied")["message"]
-        assert gitops_states.REFUSAL in verdict["argoMessage"]
-    else:
-        assert verdict["argoMessage"] == "caller: a worker rejected the config"
+    # Argo CD shows the worker's own reason: the WorkerRole's ConfigApplied carries it, and the Swarm's carries
+    # it up (reason WorkerRejectedConfig) with the role named.
+    assert verdict["argoMessage"] == condition(obj, "ConfigApplied")["message"]
+    assert gitops_states.REFUSAL in verdict["argoMessage"]
+    if kind == "Swarm":
+        assert verdict["argoMessage"].startswith("caller: ")
 
 
 @pytest.mark.parametrize("kind", KINDS)
