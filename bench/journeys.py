@@ -20,17 +20,17 @@ Benchmarks are not tests: nothing here asserts.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import resource
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from hivekeeper.local.runner import demo_service
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "support"))
@@ -101,22 +101,6 @@ def swarm(mode: str) -> dict[str, Any]:
     }
 
 
-@contextlib.contextmanager
-def demo_sut() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hivekeeper.local.demo_sut", "--port", "0"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if "http://" not in line:
-            raise RuntimeError(f"the demo SUT did not start (it printed {line!r})")
-        yield line[line.index("http://") :]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def one(url: str, seconds: float, mode: str, redis_url: str | None, workdir: Path) -> dict[str, Any]:
     """One ``hivekeeper run`` of the journey swarm; its journeys/s and CPU per journey."""
     label = f"{mode}" + ("" if mode == "NONE" else " → Redis" if redis_url else " → memory store")
@@ -156,7 +140,7 @@ def bench_journeys(seconds: float, redis_url: str | None = None) -> dict[str, An
             redis = start_redis(workdir / "redis")
             redis_url = redis.url
         try:
-            with demo_sut() as url:
+            with demo_service() as url:
                 rows = [
                     one(url, seconds, "NONE", None, workdir),
                     one(url, seconds, "ALWAYS", redis_url, workdir),

@@ -289,3 +289,22 @@ class Swarm(_Model):
     metadata: ObjectMeta
     spec: SwarmSpec
     status: SwarmStatus | None = None
+
+
+def merged_role_config(spec: SwarmSpec, role_config: dict[str, Any]) -> dict[str, Any]:
+    """The config a role's workers get: its own keys plus the swarm's vars, sut, templates and deadLetter.
+
+    One merge for the operator (the config-update it pushes), ``hivekeeper run`` (the bootstrap config) and
+    ``hivekeeper validate``. A role's ``vars`` and ``deadLetter`` override the swarm's key by key; its
+    ``templates`` come after the swarm's. It never raises: a value of the wrong type is passed on for the
+    worker's validation to name.
+    """
+    config = dict(role_config)
+    own_vars, own_templates = role_config.get("vars", {}), role_config.get("templates", [])
+    config["vars"] = {**spec.vars, **own_vars} if isinstance(own_vars, dict) else own_vars
+    spec_templates = [t.model_dump(mode="json") for t in spec.templates]
+    config["templates"] = spec_templates + own_templates if isinstance(own_templates, list) else own_templates
+    config["sut"] = spec.sut.model_dump(mode="json")
+    own = role_config.get("deadLetter", {})
+    config["deadLetter"] = {**spec.deadLetter.model_dump(mode="json"), **own} if isinstance(own, dict) else own
+    return config

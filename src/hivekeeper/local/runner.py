@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from hivekeeper.api.swarm import Swarm
+from hivekeeper.api.swarm import Swarm, merged_role_config
 from hivekeeper.local.controller import LocalController
 from hivekeeper.local.progress import RoleRow, summary, table
 from hivekeeper.local.transports import BrokerTransports, MemoryTransports
@@ -57,15 +57,7 @@ class RunOptions:
 
 def bootstrap_config(swarm: Swarm, role_config: dict[str, Any]) -> dict[str, Any]:
     """A role's bootstrap config: its own keys plus the swarm's vars, sut, templates and deadLetter."""
-    spec = swarm.spec
-    config = dict(role_config)
-    config["vars"] = {**spec.vars, **role_config.get("vars", {})}
-    config["sut"] = spec.sut.model_dump(mode="json")
-    config["templates"] = [t.model_dump(mode="json") for t in spec.templates] + list(role_config.get("templates", []))
-    own = role_config.get("deadLetter", {})
-    # a role may override the swarm's deadLetter key by key; a non-map is left for validation to report
-    config["deadLetter"] = {**spec.deadLetter.model_dump(mode="json"), **own} if isinstance(own, dict) else own
-    return config
+    return merged_role_config(swarm.spec, role_config)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from hivekeeper.api import API_VERSION
-from hivekeeper.api.swarm import RoleSpec, Swarm
+from hivekeeper.api.swarm import RoleSpec, Swarm, merged_role_config
 from hivekeeper.protocol import naming
 
 LABEL_SWARM = "hivekeeper.io/swarm"
@@ -31,15 +31,7 @@ def swarm_id(swarm: Swarm) -> str:
 
 def desired_config(swarm: Swarm, role: RoleSpec) -> dict[str, Any]:
     """The full config a worker of ``role`` should run with (the data of a replace config-update)."""
-    spec = swarm.spec
-    config = dict(role.config)
-    config["vars"] = {**spec.vars, **role.config.get("vars", {})}
-    config["sut"] = spec.sut.model_dump(mode="json")
-    config["templates"] = [t.model_dump(mode="json") for t in spec.templates] + list(role.config.get("templates", []))
-    own = role.config.get("deadLetter", {})
-    # a role may override the swarm's deadLetter key by key; a non-map is left for validation to report
-    config["deadLetter"] = {**spec.deadLetter.model_dump(mode="json"), **own} if isinstance(own, dict) else own
-    return config
+    return merged_role_config(swarm.spec, role.config)
 
 
 def config_digest(config: dict[str, Any], enabled: bool) -> str:

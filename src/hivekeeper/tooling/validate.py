@@ -37,7 +37,7 @@ from pydantic import ValidationError as ModelError
 
 from hivekeeper.api import API_VERSION, GROUP
 from hivekeeper.api.crd import all_crds
-from hivekeeper.api.swarm import _ALIAS_PATTERN, RoleSpec, Swarm, SwarmSpec
+from hivekeeper.api.swarm import _ALIAS_PATTERN, RoleSpec, Swarm, SwarmSpec, merged_role_config
 from hivekeeper.api.workerrole import WorkerRole
 from hivekeeper.protocol.workitem import CALL_ID_HEADER, SERVICE_ID_HEADER
 from hivekeeper.templating.engine import TemplateEngine, TemplateError, is_literal
@@ -668,21 +668,8 @@ def _alias_problems(doc: _Document, data: dict[str, Any]) -> list[Finding]:
 
 # -- role configs ----------------------------------------------------------------------------------
 def merged_config(spec: SwarmSpec, role_config: dict[str, Any]) -> dict[str, Any]:
-    """The config a role's workers get: its own keys plus the swarm's vars, sut, templates and deadLetter.
-
-    The same merge as ``hivekeeper.local.runner.bootstrap_config`` and ``hivekeeper.operator.plan.desired_config``
-    (this layer may import neither; tests/unit/tooling/test_validate_documents.py holds the three equal). Unlike
-    them it never raises: a ``vars`` or ``templates`` of the wrong type is left for the worker's validation to name.
-    """
-    config = dict(role_config)
-    own_vars, own_templates = role_config.get("vars", {}), role_config.get("templates", [])
-    config["vars"] = {**spec.vars, **own_vars} if isinstance(own_vars, dict) else own_vars
-    spec_templates = [t.model_dump(mode="json") for t in spec.templates]
-    config["templates"] = spec_templates + own_templates if isinstance(own_templates, list) else own_templates
-    config["sut"] = spec.sut.model_dump(mode="json")
-    own = role_config.get("deadLetter", {})
-    config["deadLetter"] = {**spec.deadLetter.model_dump(mode="json"), **own} if isinstance(own, dict) else own
-    return config
+    """The config a role's workers get (the one merge the operator and ``hivekeeper run`` use too)."""
+    return merged_role_config(spec, role_config)
 
 
 @dataclass

@@ -254,7 +254,9 @@ def test_a_sequence_needs_steps() -> None:
 
 def test_an_unquoted_yaml_on_key_still_means_on() -> None:
     document = yaml.safe_load("steps:\n  - callId: a\n    retry: {maxAttempts: 2, on: [429]}\n")
-    assert True in document["steps"][0]["retry"], "YAML 1.1 reads `on` as true"
+    retry = document["steps"][0]["retry"]
+    assert "on" not in retry
+    assert retry[True] == [429], "YAML 1.1 reads the `on` key as the boolean true and 429 as an int"
     for raw in (document, orjson.loads(orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS))):
         config = cfg.validate("http-sequence", raw)
         assert isinstance(config, cfg.HttpSequenceConfig)
