@@ -515,7 +515,11 @@ async def test_helm_install_runs_the_operator_as_its_service_account_a_swarm_get
         assert roles == ["quickstart-builder", "quickstart-caller", "quickstart-feeder", "quickstart-stats"]
         deployments = run_kubectl(kubeconfig, "get", "deploy", "-n", swarm_ns, "-o", "name").stdout.split()
         assert sorted(deployments) == [f"deployment.apps/{role}" for role in roles]
-        assert any(r.startswith(b"GET /cards/card-") for r in sut.requests)
+
+        async def traffic() -> bool:  # Ready means every worker runs the config; items follow right after
+            return any(r.startswith(b"GET /cards/card-") for r in sut.requests)
+
+        await eventually(traffic, timeout=30, interval=0.2, what="card calls at the SUT")
 
         # The Swarm goes first, while the operator still runs its queue-cleanup finalizer.
         deleted = await asyncio.to_thread(
