@@ -112,7 +112,15 @@ async def test_a_work_source_declares_its_queue_again_when_someone_deletes_it(ra
             return True
 
         await eventually(declared_again, timeout=10, what="the consumer declaring its deleted queue again")
-        await channel.publish(naming.work_exchange(swarm), queue, b"after")
+
+        async def routed() -> bool:  # declared first, bound a round trip later: publish once the binding is there
+            try:
+                await channel.publish(naming.work_exchange(swarm), queue, b"after")
+            except Unroutable:
+                return False
+            return True
+
+        await eventually(routed, timeout=10, interval=0.05, what="the queue bound again")
         second = await asyncio.wait_for(source.get(), timeout=10)
         await second.ack()
         assert second.body == b"after"
