@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import pytest
@@ -24,6 +25,7 @@ from hivekeeper.worker.memory import MemoryBroker
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.redis_store import RedisStore
 from hivekeeper.worker.runtime import Identity, Worker
+from testbench.held_replies import held_replies
 from testbench.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -264,6 +266,40 @@ async def test_pausing_stops_popping_and_loses_nothing(harness: Harness) -> None
 
     await harness.enable(feeder)
     await eventually(lambda: _at_least(feeder, delivered + 10), timeout=5, what="popping to resume")
+
+
+async def test_a_worker_stopped_while_its_lpop_is_unanswered_puts_the_element_back(redis_url: str) -> None:
+    """Redis has popped the element, the answer is still on the wire, and the worker stops: the element
+    must go back to the head of its list, not vanish with the cancelled call."""
+    upstream = urlsplit(redis_url)
+    direct = RedisStore(redis_url)
+    async with held_replies(upstream.hostname or "127.0.0.1", upstream.port or 6379) as proxy:
+        store = RedisStore(f"redis://127.0.0.1:{proxy.port}{upstream.path}")
+        h = Harness(store)
+        await h.start()
+        try:
+            await h.push("cards", "c0", "c1", "c2")
+            feeder = await h.worker("feeder", "generator", _dataset(h, rate=1, listName="cards"), work_out="b")
+            proxy.hold()
+            await h.enable(feeder)
+
+            async def popped_unanswered() -> bool:
+                return await direct.llen(h.key("cards")) == 2 and proxy.held_bytes > 0
+
+            await eventually(popped_unanswered, timeout=5, what="Redis to pop c0 with its answer held back")
+            assert feeder.source.buffered() == 1
+            h.workers.remove(feeder)
+            stopping = asyncio.create_task(feeder.stop())
+            done, _ = await asyncio.wait({stopping}, timeout=0.3)
+            assert not done, "stop waits for the answer of the LPOP it cannot take back"
+            proxy.release()
+            await asyncio.wait_for(stopping, 10)
+            assert h.queue("b").qsize() == 0
+            assert [await direct.lpop(h.key("cards")) for _ in range(4)] == [b"c0", b"c1", b"c2", None]
+        finally:
+            await h.stop()
+            await store.close()
+            await direct.close()
 
 
 async def test_redis_errors_report_upstream_error_alert_and_keep_retrying() -> None:

@@ -181,3 +181,41 @@ async def test_an_element_that_is_not_utf8_travels_as_base64() -> None:
     await source.resume()
     step = orjson.loads((await source.get()).body or b"")["steps"][0]
     assert step["payloadEncoding"] == "base64"
+
+
+class AnswerLater(MemoryStore):
+    """An in-memory store whose LPOP takes the element at once and answers only when ``answer`` is set:
+    a cancel in between is the moment a real Redis client loses the popped element."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = asyncio.Event()
+        self.popped = asyncio.Event()
+
+    async def lpop(self, key: str) -> bytes | None:
+        element = await super().lpop(key)
+        self.popped.set()
+        await self.answer.wait()
+        return element
+
+
+async def test_a_get_cancelled_before_its_pop_is_answered_gives_the_element_back_to_the_head() -> None:
+    store = AnswerLater()
+    for value in (b"first", b"second"):
+        await store.push("cards", value)
+    source = _source(store, Alerts(), listName="cards")
+    await source.resume()
+    getting = asyncio.create_task(source.get())
+    await asyncio.wait_for(store.popped.wait(), 2)
+    assert source.buffered() == 1, "a drain sees the element between the list and the work loop"
+    getting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await getting
+    closing = asyncio.create_task(source.close())
+    done, _ = await asyncio.wait({closing}, timeout=0.1)
+    assert not done, "close waits for the unanswered pop"
+    store.answer.set()
+    await asyncio.wait_for(closing, 2)
+    assert [await store.lpop("cards"), await store.lpop("cards")] == [b"first", b"second"]
+    assert source.buffered() == 0
+    assert source.context()["dispatched"] == 0

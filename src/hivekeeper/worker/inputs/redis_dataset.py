@@ -36,6 +36,9 @@ _MAX_SLEEP = 0.05
 MAX_BACKOFF = 5.0
 """Longest wait between attempts while Redis fails, in seconds."""
 
+CLOSE_TIMEOUT = 5.0
+"""How long ``close`` waits for elements still being pushed back, in seconds."""
+
 AlertFn = Callable[..., None]
 
 
@@ -107,6 +110,8 @@ class RedisDatasetSource:
         self._failures = 0
         self.popping = 0
         """Pops in flight (LPOPs sent, not yet answered)."""
+        self._returning: set[asyncio.Future[None]] = set()
+        """Push-backs in flight (elements going back to the head of their list)."""
         self.dispatched = 0
         self.last_pop_list: str | None = None
         self.last_pop_at: str | None = None
@@ -119,19 +124,13 @@ class RedisDatasetSource:
         loop = asyncio.get_running_loop()
         while True:
             await self._take_credit(loop)
-            found: tuple[str, bytes] | None = None
-            self.popping += 1
             try:
-                found = await self._pop(self.picker.order())
+                found = await self._pop_or_give_back(self.picker.order())
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:
                 self._failed(exc, loop.time())
                 continue
-            finally:
-                self.popping -= 1
-                if swallowed_cancel():
-                    if found is not None:  # stopping: the element goes back to the head of its list
-                        await self.store.push(found[0], found[1], left=True)
-                    raise asyncio.CancelledError  # what redis-py swallowed
             if found is None:
                 self._empty(loop.time())
                 continue
@@ -140,6 +139,57 @@ class RedisDatasetSource:
             self._seq += 1
             body = self._item(name, element).to_json()
             return Delivery(body, self._seq, reject=self._give_back(name, element))
+
+    async def _pop_or_give_back(self, order: list[str]) -> tuple[str, bytes] | None:
+        """Pop the next element; if this task is cancelled meanwhile, the element goes back to its list.
+
+        Once LPOP is sent the server may already have taken the element, and cancelling the call loses
+        the answer (redis-py drops the connection). So the pop runs in its own task that a cancel does
+        not reach; a cancelled caller leaves it to finish and push what it got back to the head.
+        """
+        # ``popping`` counts the element until a work loop holds it (it returns from ``get`` with no
+        # await in between) or its push-back is tracked, so that a drain never sees it nowhere.
+        self.popping += 1
+        pop = asyncio.ensure_future(self._pop(order))
+        try:
+            found = await asyncio.shield(pop)
+        except asyncio.CancelledError:
+            self._track(self._give_back_when_popped(pop))
+            raise
+        except Exception:
+            self.popping -= 1
+            raise
+        self.popping -= 1
+        return found
+
+    async def _give_back_when_popped(self, pop: asyncio.Future[tuple[str, bytes] | None]) -> None:
+        try:
+            found = await pop
+        except Exception:
+            return  # the pop failed: it took nothing
+        finally:
+            self.popping -= 1
+        if found is not None:
+            await self._push_back(*found)
+
+    def _track(self, push_back: Awaitable[None]) -> asyncio.Future[None]:
+        """Run a push-back to completion whatever happens to the caller; ``close`` waits for it."""
+        task = asyncio.ensure_future(push_back)
+        self._returning.add(task)
+        task.add_done_callback(self._returning.discard)
+        return task
+
+    async def _push_back(self, name: str, element: bytes, *, dispatched: bool = False) -> None:
+        try:
+            await self.store.push(name, element, left=True)  # back to the head, where it came from
+            if dispatched:
+                self.dispatched -= 1
+        except Exception as exc:
+            self._alert(
+                "io.upstream-error",
+                f"could not push an element back to Redis list {name!r} ({type(exc).__name__}: {exc}); it is lost",
+                {"list": name},
+            )
 
     async def _take_credit(self, loop: asyncio.AbstractEventLoop) -> None:
         async with self._lock:
@@ -175,19 +225,8 @@ class RedisDatasetSource:
 
     def _give_back(self, name: str, element: bytes) -> Callable[[bool], Awaitable[None]]:
         async def reject(requeue: bool) -> None:
-            if not requeue:
-                return
-            try:
-                await self.store.push(name, element, left=True)  # back to the head, where it came from
-                self.dispatched -= 1
-                if swallowed_cancel():
-                    raise asyncio.CancelledError
-            except Exception as exc:
-                self._alert(
-                    "io.upstream-error",
-                    f"could not push an element back to Redis list {name!r} ({type(exc).__name__}: {exc}); it is lost",
-                    {"list": name},
-                )
+            if requeue:
+                await asyncio.shield(self._track(self._push_back(name, element, dispatched=True)))
 
         return reject
 
@@ -233,7 +272,9 @@ class RedisDatasetSource:
 
     # -- control --------------------------------------------------------------------------------
     def buffered(self) -> int:
-        return 0
+        """Elements between the lists and a work loop: pops not yet answered and elements being given back
+        (a drain waits for them, or they would be lost when the worker stops)."""
+        return self.popping + len(self._returning)
 
     async def pause(self) -> None:
         self._running.clear()
@@ -279,4 +320,8 @@ class RedisDatasetSource:
         }
 
     async def close(self) -> None:
+        """Stop popping; wait (bounded) for unanswered pops and for elements on their way back to their
+        lists, so that the store is not closed under them."""
         self._running.clear()
+        if self._returning:
+            await asyncio.wait(set(self._returning), timeout=CLOSE_TIMEOUT)
