@@ -377,6 +377,59 @@ async def test_deleting_a_swarm_removes_its_children_and_its_queues_unless_retai
         assert await _queue_exists(rabbitmq_url, queue) is (policy == "Retain")
 
 
+async def test_a_workerrole_edited_after_its_swarm_deleted_the_queues_does_not_declare_them_again(
+    kubeconfig: Path,
+    rabbitmq_url: str,
+    namespace: str,
+    operator_process: ManagedProcess,
+    node_agent: NodeAgent,
+    sut: ScriptedServer,
+) -> None:
+    """Deleting a Swarm pauses its WorkerRoles, then deletes the queues; a WorkerRole reconcile that
+    comes after that (late, or for any other edit) must not declare the queues again."""
+    queue = f"hivekeeper.{namespace}_live.call"
+    hold = "e2e.hivekeeper.io/hold"
+    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
+        assert _apply(kubeconfig, namespace, _swarm(sut.url, 20)).returncode == 0
+
+        async def running() -> bool:
+            return await _swarm_condition(kube, namespace, "Ready") == "True" and await _queue_exists(
+                rabbitmq_url, queue
+            )
+
+        await eventually(running, timeout=90, interval=0.5, what="a Ready swarm and its call queue")
+        held = run_kubectl(
+            kubeconfig, "patch", "-n", namespace, "sw/live", "--type=json",
+            "-p", f'[{{"op": "add", "path": "/metadata/finalizers/-", "value": "{hold}"}}]',
+        )  # fmt: skip
+        assert held.returncode == 0, held.stderr
+        try:
+            deleting = run_kubectl(kubeconfig, "delete", "-n", namespace, "sw/live", "--wait=false")
+            assert deleting.returncode == 0, deleting.stderr
+
+            async def cleaned_up() -> bool:
+                swarm = await kube.get(SwarmResource, "live", namespace=namespace)
+                return swarm["metadata"].get("finalizers") == [hold] and not await _queue_exists(rabbitmq_url, queue)
+
+            await eventually(cleaned_up, timeout=60, interval=0.2, what="the operator's cleanup, with the Swarm held")
+            one = '{"spec": {"replicas": 1}}'
+            edited = run_kubectl(kubeconfig, "patch", "-n", namespace, "wr/live-caller", "--type=merge", "-p", one)
+            assert edited.returncode == 0, edited.stderr
+
+            async def reconciled() -> bool:
+                role = await kube.get(WorkerRole, "live-caller", namespace=namespace)
+                return role["status"].get("observedGeneration") == role["metadata"]["generation"]
+
+            await eventually(reconciled, timeout=30, interval=0.2, what="the WorkerRole edit to be reconciled")
+            assert not await _queue_exists(rabbitmq_url, queue), "the deleted swarm's queue was declared again"
+        finally:
+            released = run_kubectl(
+                kubeconfig, "patch", "-n", namespace, "sw/live", "--type=json",
+                "-p", '[{"op": "remove", "path": "/metadata/finalizers"}]',
+            )  # fmt: skip
+            assert released.returncode == 0, released.stderr
+
+
 async def test_an_operator_restart_converges_without_pushing_config_again(
     kubeconfig: Path,
     rabbitmq_url: str,

@@ -74,6 +74,19 @@ class Kube:
             )
         ]
 
+    async def live_swarm_uid(self, namespace: str, name: str) -> str | None:
+        """The uid of Swarm ``name`` if it exists and is not being deleted; ``None`` otherwise."""
+        try:
+            swarm = await self.client.get(SwarmResource, name, namespace=namespace)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                return None
+            raise
+        metadata = swarm.metadata
+        if metadata is None or metadata.deletionTimestamp is not None:
+            return None
+        return metadata.uid
+
     async def delete_workerrole(self, namespace: str, name: str) -> None:
         with contextlib.suppress(ApiError):
             await self.client.delete(WorkerRoleResource, name, namespace=namespace)

@@ -268,6 +268,19 @@ def _stage(spec: Mapping[str, Any], meta: kopf.Meta, namespace: str, name: str) 
     return spec_dict, swarm, naming.swarm_id(swarm, namespace), str(meta.get("labels", {}).get(plan.LABEL_ROLE) or name)
 
 
+async def _swarm_lives(current: Runtime, meta: kopf.Meta, namespace: str, swarm: str) -> bool:
+    """False when the Swarm that owns this WorkerRole is gone or being deleted.
+
+    Deleting a Swarm pauses its WorkerRoles (an update this handler sees) and then deletes the queues; a
+    handler that ran late would declare them again and leave them behind. Hand-written WorkerRoles,
+    owned by no Swarm, always declare what they use.
+    """
+    owners = [o for o in meta.get("ownerReferences") or [] if o.get("kind") == "Swarm"]
+    if not owners:
+        return True
+    return await current.kube.live_swarm_uid(namespace, swarm) == str(owners[0].get("uid"))
+
+
 def _digest(value: Any) -> str:
     return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
@@ -283,7 +296,10 @@ async def reconcile_role(
     current = runtime()
     spec_dict, swarm, swarm_id, role = _stage(spec, meta, namespace, name)
     work = spec_dict.get("work") or {}
-    await current.broker.declare(topology.topology(swarm_id, topology.role_aliases(work.get("in"), work.get("out"))))
+    if await _swarm_lives(current, meta, namespace, swarm):
+        await current.broker.declare(
+            topology.topology(swarm_id, topology.role_aliases(work.get("in"), work.get("out")))
+        )
 
     owner = {
         "apiVersion": f"{GROUP}/{VERSION}",
