@@ -9,7 +9,10 @@ import sys
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import orjson
@@ -82,12 +85,23 @@ async def sut() -> AsyncIterator[ScriptedServer]:
         yield server
 
 
-async def test_a_processor_process_calls_the_sut_with_the_correlation_id_and_reports_it(
-    rabbitmq_url: str, sut: ScriptedServer, tmp_path: Path
-) -> None:
+@dataclass
+class Running:
+    """A ``hivekeeper worker`` processor process, enabled, and the broker side the test talks to."""
+
+    swarm: str
+    process: asyncio.subprocess.Process
+    channel: aio_pika.abc.AbstractChannel
+    events: list[env.Envelope]
+    log_path: Path
+
+
+@asynccontextmanager
+async def processor_process(
+    rabbitmq_url: str, config: dict[str, Any], tmp_path: Path, metrics_port: int = 0
+) -> AsyncIterator[Running]:
+    """Start the worker as its pod would, wait for its start-up status, enable it; on exit, SIGTERM."""
     swarm = f"proc-{uuid.uuid4().hex[:6]}"
-    metrics_port = free_port()
-    config = {"baseUrl": sut.url, "threadCount": 4, "timeoutMs": 2000}
     log_path = tmp_path / "worker.log"
     with log_path.open("w") as log:
         process = await asyncio.create_subprocess_exec(
@@ -134,17 +148,32 @@ async def test_a_processor_process_calls_the_sut_with_the_correlation_id_and_rep
         await control.publish(
             aio_pika.Message(signal.to_json()), naming.signal_key("config-update", swarm, "caller", "caller-0")
         )
-        request = {"kind": "http.request", "request": {"method": "GET", "path": "/hello", "headers": {}}}
-        item = new_item(
-            orjson.dumps(request).decode(),
-            swarm=swarm,
-            service="builder",
-            instance="b-0",
-            headers={"correlationId": "corr-123"},
-        )
-        work = await rabbit.declare_work_queue(channel, swarm, naming.work_queue(swarm, "call"))
-        exchange = await channel.get_exchange(naming.work_exchange(swarm))
-        await exchange.publish(aio_pika.Message(item.to_json()), routing_key=work.name)
+        yield Running(swarm, process, channel, events, log_path)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await asyncio.wait_for(process.wait(), 30)
+        await connection.close()
+
+
+async def _publish_call(running: Running, path: str, headers: dict[str, str] | None = None) -> None:
+    swarm, channel = running.swarm, running.channel
+    request = {"kind": "http.request", "request": {"method": "GET", "path": path, "headers": {}}}
+    item = new_item(
+        orjson.dumps(request).decode(), swarm=swarm, service="builder", instance="b-0", headers=headers or {}
+    )
+    work = await rabbit.declare_work_queue(channel, swarm, naming.work_queue(swarm, "call"))
+    exchange = await channel.get_exchange(naming.work_exchange(swarm))
+    await exchange.publish(aio_pika.Message(item.to_json()), routing_key=work.name)
+
+
+async def test_a_processor_process_calls_the_sut_with_the_correlation_id_and_reports_it(
+    rabbitmq_url: str, sut: ScriptedServer, tmp_path: Path
+) -> None:
+    metrics_port = free_port()
+    config = {"baseUrl": sut.url, "threadCount": 4, "timeoutMs": 2000}
+    async with processor_process(rabbitmq_url, config, tmp_path, metrics_port) as running:
+        await _publish_call(running, "/hello", {"correlationId": "corr-123"})
 
         async def called() -> bytes | None:
             return next((r for r in sut.requests if r.startswith(b"GET /hello ")), None)
@@ -161,14 +190,35 @@ async def test_a_processor_process_calls_the_sut_with_the_correlation_id_and_rep
             return text if "hivekeeper_items_processed_total{" in text and "} 1.0" in text else None
 
         metrics = await eventually(counted, timeout=15, what="the processed counter at /metrics")
-        assert f'instance="caller-0",role="caller",run="",swarm="{swarm}"' in metrics
+        assert f'instance="caller-0",role="caller",run="",swarm="{running.swarm}"' in metrics
         assert "hivekeeper_http_responses_total{" in metrics
-    finally:
-        process.terminate()
-        returncode = await asyncio.wait_for(process.wait(), 15)
-        await connection.close()
+        running.process.terminate()
+        returncode = await asyncio.wait_for(running.process.wait(), 15)
+    log_path, swarm = running.log_path, running.swarm
     assert returncode == 0, f"SIGTERM stops the worker cleanly; log: {log_path.read_text()[-2000:]}"
     lines = [orjson.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
     started_line = next(line for line in lines if line["message"] == "worker started disabled")
     assert (started_line["swarmId"], started_line["role"], started_line["instance"]) == (swarm, "caller", "caller-0")
     assert rabbitmq_url not in log_path.read_text()
+
+
+async def test_sigterm_lets_a_call_in_flight_finish_and_acknowledges_it_instead_of_redelivering(
+    rabbitmq_url: str, sut: ScriptedServer, tmp_path: Path
+) -> None:
+    config = {"baseUrl": sut.url, "threadCount": 4, "timeoutMs": 5000}
+    async with processor_process(rabbitmq_url, config, tmp_path) as running:
+        await _publish_call(running, "/slow")
+
+        async def calling() -> bool:
+            return any(r.startswith(b"GET /slow ") for r in sut.requests)
+
+        await eventually(calling, timeout=15, what="the processor's call to /slow")
+        running.process.terminate()
+        returncode = await asyncio.wait_for(running.process.wait(), 30)
+        queue = await running.channel.declare_queue(naming.work_queue(running.swarm, "call"), passive=True)
+        assert queue.declaration_result.message_count == 0, "the item was acknowledged, not handed back to the broker"
+    log = running.log_path.read_text()
+    assert returncode == 0, log[-2000:]
+    lines = [orjson.loads(line) for line in log.splitlines() if line.startswith("{")]
+    [stopping] = [line for line in lines if line["message"] == "stopping: letting items in flight finish"]
+    assert (stopping["inFlight"], stopping["graceSeconds"]) == (1, 20.0)

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-FIELDS = ("swarmId", "role", "instance", "correlationId")
+FIELDS = ("swarmId", "role", "instance", "correlationId", "inFlight", "graceSeconds")
 
 
 class JsonFormatter(logging.Formatter):

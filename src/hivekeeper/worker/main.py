@@ -19,6 +19,10 @@ from hivekeeper.worker.runtime import Identity, Worker
 
 log = logging.getLogger("hivekeeper.worker")
 
+STOP_GRACE_SECONDS = 20.0
+"""On SIGTERM, how long items in flight may finish: inside Kubernetes' default 30 s grace period, with
+room for closing the connections."""
+
 
 async def serve(env: WorkerEnv, stop: asyncio.Event) -> None:
     identity = Identity(
@@ -41,7 +45,7 @@ async def serve(env: WorkerEnv, stop: asyncio.Event) -> None:
     try:
         await stop.wait()
     finally:
-        await worker.stop()
+        await worker.stop(grace=STOP_GRACE_SECONDS)
         await transports.close()
         if store is not None:
             await store.close()

@@ -234,7 +234,24 @@ class Worker:
         await self.emit_status("status-full")
         log.info("worker started disabled", extra=self._log_fields())
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop working and release the transports.
+
+        With ``grace`` (a pod's SIGTERM), the worker first takes no new work and lets items in flight
+        finish for up to that many seconds, so a rolling update neither cuts calls off mid-flight nor
+        has the broker redeliver (and the SUT see twice) items that were nearly done. Whatever is still
+        running then is cancelled: unacknowledged deliveries go back to their queue, dataset elements
+        in a pop back to their list.
+        """
+        if grace > 0 and self._enabled.is_set():
+            self._enabled.clear()
+            await self.source.pause()
+            if self.stats.in_flight:
+                log.info(
+                    "stopping: letting items in flight finish",
+                    extra={**self._log_fields(), "inFlight": self.stats.in_flight, "graceSeconds": grace},
+                )
+            await self._drain(grace)
         self._enabled.clear()
         for task in [*self._loops.tasks, *self._background]:
             task.cancel()

@@ -23,6 +23,10 @@ class ScriptedServer:
         return f"http://127.0.0.1:{self.port}"
 
 
+SLOW_SECONDS = 1.0
+"""How long ``/slow`` takes to answer."""
+
+
 def _ok(body: bytes, extra: bytes = b"") -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
 
@@ -64,6 +68,9 @@ async def _handle(server: ScriptedServer, reader: asyncio.StreamReader, writer: 
                 await writer.drain()
                 writer.close()
                 return
+            elif path == b"/slow":
+                await asyncio.sleep(SLOW_SECONDS)  # the scripted behaviour: an answer that takes a while
+                writer.write(_ok(b"slow"))
             elif path == b"/status/503":
                 writer.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy")
             elif path == b"/no-content":
