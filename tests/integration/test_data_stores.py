@@ -50,6 +50,15 @@ async def test_values_expire_and_keys_are_found_by_prefix(store: DataStore) -> N
     assert await store.keys(prefix) == [prefix + "one"]
 
 
+async def test_a_batch_of_values_is_set_with_one_ttl(store: DataStore) -> None:
+    prefix = f"it:batch:{uuid.uuid4().hex[:8]}:"
+    await store.setex_many([(prefix + "a", b"1"), (prefix + "b", b"2"), (prefix + "c", b"3")], 45)
+    assert [await store.get(prefix + k) for k in "abc"] == [b"1", b"2", b"3"]
+    ttls = [await store.ttl(prefix + k) for k in "abc"]
+    assert all(40 <= ttl <= 45 for ttl in ttls), ttls
+    await store.setex_many([], 45)  # nothing to write is not an error
+
+
 async def test_counters_never_repeat_under_concurrency(store: DataStore) -> None:
     key = f"it:seq:{uuid.uuid4().hex[:8]}"
     values = await asyncio.gather(*(store.incr(key) for _ in range(100)))

@@ -2,10 +2,12 @@
 
 A capture is one JSON document per step, written with ``SETEX`` through the worker's
 :class:`~hivekeeper.worker.ports.DataStore` (Redis in a cluster, the in-memory twin locally) so
-that it disappears by itself after ``redisTtlSeconds``. Everything here but :func:`write` (the one
-call that touches the store) is pure: the decision (``mode``, ``samplePct`` drawn per step), the
-per-journey byte budget, truncation of bodies to ``maxBodyBytes``, header redaction, the record and
-its key. ``hivekeeper debug`` reads the keys back (``local/debug_cli.py``).
+that it disappears by itself after ``redisTtlSeconds``. A journey's captures are written together
+when it ends, pipelined in one round trip by :func:`write_batch`, the one call that touches the
+store (per-command client overhead, not Redis, is what capture costs). Everything else here is
+pure: the decision (``mode``, ``samplePct`` drawn per step), the per-journey byte budget, truncation
+of bodies to ``maxBodyBytes``, header redaction, the record and its key. ``hivekeeper debug`` reads
+the keys back (``local/debug_cli.py``).
 
 Key: ``hivekeeper:debug:<swarm>:<role>:<instance>:<journeyId>:<stepIndex>``; the journey id is the
 item's ``correlationId``.
@@ -234,17 +236,36 @@ class Written:
     """The store's failure, when the write was attempted and failed."""
 
 
-async def write(store: DataStore, step: CaptureInput, policy: CapturePolicy, budget: JourneyBudget) -> Written:
-    """Record ``step`` within the journey's ``budget`` with ``SETEX``; a store failure is returned,
-    never raised (a capture must not fail the journey it describes)."""
+@dataclass(frozen=True)
+class Pending:
+    """A capture admitted to the journey's budget, to be written under ``key`` with the journey's batch."""
+
+    key: str
+    data: bytes
+
+
+def prepare(step: CaptureInput, policy: CapturePolicy, budget: JourneyBudget) -> Pending | Written:
+    """The capture of ``step`` if the journey's ``budget`` admits it, else why it is skipped."""
     if budget.exhausted:
         return Written(skipped=budget.reason())
     data = encode(record(step, policy))
     if not budget.admit(len(data)):
         return Written(skipped=budget.reason())
-    key = capture_key(step.swarm, step.role, step.instance, step.journey_id, step.step_index)
+    return Pending(capture_key(step.swarm, step.role, step.instance, step.journey_id, step.step_index), data)
+
+
+async def write_batch(store: DataStore, pending: list[Pending], policy: CapturePolicy) -> Exception | None:
+    """Write a journey's captures in one round trip (SETEX each, pipelined); a store failure is
+    returned, never raised (a capture must not fail the journey it describes)."""
+    if not pending:
+        return None
     try:
-        await store.setex(key, policy.ttl_seconds, data)
+        await store.setex_many([(p.key, p.data) for p in pending], policy.ttl_seconds)
     except Exception as exc:  # the store is down or refuses: report it, do not raise
-        return Written(skipped=f"capture write failed: {type(exc).__name__}", error=exc)
-    return Written(key=key)
+        return exc
+    return None
+
+
+def failed_write(error: Exception) -> str:
+    """The ``debug-skipped`` reason of a capture whose write failed."""
+    return f"capture write failed: {type(error).__name__}"

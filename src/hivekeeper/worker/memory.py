@@ -221,6 +221,11 @@ class MemoryStore:
     async def setex(self, key: str, ttl_seconds: int, value: bytes) -> None:
         self._values[key] = (value, self._clock() + ttl_seconds)
 
+    async def setex_many(self, entries: list[tuple[str, bytes]], ttl_seconds: int) -> None:
+        expires = self._clock() + ttl_seconds
+        for key, value in entries:
+            self._values[key] = (value, expires)
+
     async def get(self, key: str) -> bytes | None:
         entry = self._live(key)
         return entry[0] if entry else None

@@ -114,6 +114,10 @@ class DataStore(Protocol):
 
     async def setex(self, key: str, ttl_seconds: int, value: bytes) -> None: ...
 
+    async def setex_many(self, entries: list[tuple[str, bytes]], ttl_seconds: int) -> None:
+        """SETEX every ``(key, value)`` with one TTL, in one round trip."""
+        ...
+
     async def get(self, key: str) -> bytes | None: ...
 
     async def ttl(self, key: str) -> int:

@@ -42,6 +42,13 @@ class RedisStore:
         await self._client.set(key, value, ex=ttl_seconds)
         _reraise_swallowed_cancel()
 
+    async def setex_many(self, entries: list[tuple[str, bytes]], ttl_seconds: int) -> None:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for key, value in entries:
+                pipe.set(key, value, ex=ttl_seconds)
+            await pipe.execute()
+        _reraise_swallowed_cancel()
+
     async def get(self, key: str) -> bytes | None:
         return _bytes(await self._client.get(key))
 

@@ -199,34 +199,40 @@ def test_a_transport_error_records_the_error_and_no_response() -> None:
 
 
 # -- writing ---------------------------------------------------------------------------------------
-async def test_write_sets_the_key_with_its_ttl_within_the_budget() -> None:
+async def test_a_batch_sets_every_key_with_its_ttl_within_the_budget() -> None:
     clock = [100.0]
     store = MemoryStore(clock=lambda: clock[0])
     budget = JourneyBudget(1 << 20)
-    written = await capture.write(store, _input(), _policy(ttl_seconds=30), budget)
-    assert written.key == "hivekeeper:debug:ns_onboarding:onboard:onboard-0:corr-1:1"
-    assert orjson.loads(await store.get(written.key) or b"")["callId"] == "openAccount"
-    assert await store.ttl(written.key) == 30
-    assert budget.used == len(await store.get(written.key) or b"")
+    first = capture.prepare(_input(), _policy(ttl_seconds=30), budget)
+    second = capture.prepare(_input(step_index=2, call_id="issueCard"), _policy(ttl_seconds=30), budget)
+    assert isinstance(first, capture.Pending)
+    assert isinstance(second, capture.Pending)
+    assert first.key == "hivekeeper:debug:ns_onboarding:onboard:onboard-0:corr-1:1"
+    assert await store.get(first.key) is None, "nothing is written before the batch"
+    assert await capture.write_batch(store, [first, second], _policy(ttl_seconds=30)) is None
+    assert orjson.loads(await store.get(first.key) or b"")["callId"] == "openAccount"
+    assert orjson.loads(await store.get(second.key) or b"")["callId"] == "issueCard"
+    assert await store.ttl(second.key) == 30
+    assert budget.used == len(first.data) + len(second.data)
     clock[0] += 31
-    assert await store.get(written.key) is None, "captures expire"
+    assert await store.get(first.key) is None, "captures expire"
 
 
-async def test_write_skips_over_budget_captures_without_touching_the_store() -> None:
-    store = MemoryStore()
-    written = await capture.write(store, _input(), _policy(), JourneyBudget(10))
-    assert (written.key, written.error) == (None, None)
-    assert "maxJourneyBytes" in (written.skipped or "")
-    assert await store.keys(capture.KEY_PREFIX) == []
+async def test_an_over_budget_capture_is_skipped_with_the_reason() -> None:
+    prepared = capture.prepare(_input(), _policy(), JourneyBudget(10))
+    assert isinstance(prepared, capture.Written)
+    assert (prepared.key, prepared.error) == (None, None)
+    assert "maxJourneyBytes" in (prepared.skipped or "")
 
 
 class _DownStore(MemoryStore):
-    async def setex(self, key: str, ttl_seconds: int, value: bytes) -> None:
+    async def setex_many(self, entries: list[tuple[str, bytes]], ttl_seconds: int) -> None:
         raise ConnectionError("Redis is down")
 
 
 async def test_a_store_failure_is_returned_not_raised() -> None:
-    written = await capture.write(_DownStore(), _input(), _policy(), JourneyBudget(1 << 20))
-    assert written.key is None
-    assert isinstance(written.error, ConnectionError)
-    assert written.skipped == "capture write failed: ConnectionError"
+    prepared = capture.prepare(_input(), _policy(), JourneyBudget(1 << 20))
+    assert isinstance(prepared, capture.Pending)
+    error = await capture.write_batch(_DownStore(), [prepared], _policy())
+    assert isinstance(error, ConnectionError)
+    assert capture.failed_write(error) == "capture write failed: ConnectionError"

@@ -78,6 +78,10 @@ class _Request:
         return f"{self.origin.scheme}://{self.origin.host_header}{self.target}"
 
 
+_Captures = list[tuple[journey.StepOutcome, capture.Pending]]
+"""A journey's captures waiting for its one batched write, each with the step outcome that refers to it."""
+
+
 class HttpSequence:
     def __init__(
         self,
@@ -194,19 +198,23 @@ class HttpSequence:
             "sut": self._sut,
         }
         budget = capture.JourneyBudget(self.policy.max_journey_bytes) if self.policy.active else None
-        done: list[tuple[dict[str, Any], str]] = []
+        captures: _Captures = []
+        done: list[tuple[journey.StepOutcome, str]] = []  # each step's record, with the context after it
         failed: journey.StepOutcome | None = None
         try:
             for step in self.steps:
-                outcome = await self._step(step, ctx, context, journey_id, budget)
+                outcome = await self._step(step, ctx, context, journey_id, budget, captures)
                 if self._forward:
-                    done.append((outcome.headers(), orjson.dumps(ctx).decode()))
+                    done.append((outcome, orjson.dumps(ctx).decode()))
                 if not journey.is_ok(outcome.status) and not step.continue_on_non2xx:
                     failed = outcome
                     break
         except Exception:  # dropped by the runtime (a DropItem, a template error): counted here too
             counters.dropped += 1
             raise
+        finally:
+            if captures:  # one round trip per journey, also when it was dropped
+                await self._write_captures(captures, journey_id)
         if failed is None:
             counters.ok += 1
         else:
@@ -223,6 +231,7 @@ class HttpSequence:
         context: dict[str, Any],
         journey_id: str,
         budget: capture.JourneyBudget | None,
+        captures: _Captures,
     ) -> journey.StepOutcome:
         request = await self._render(step, context, journey_id)
         outcome = journey.StepOutcome(step.index, step.id, step.service_id, step.call_id)
@@ -230,7 +239,7 @@ class HttpSequence:
         self.counters.steps += 1
         missing = journey.apply_extracts(step.extracts, response, ctx)
         if budget is not None and self.policy.wants(journey.is_ok(outcome.status) and not missing):
-            await self._capture(step, outcome, response, journey_id, budget, request)
+            self._capture(step, outcome, response, journey_id, budget, request, captures)
         if missing:
             names = ", ".join(f"{r.describe()} (to {r.to})" for r in missing)
             ref = f"; capture {outcome.debug_ref}" if outcome.debug_ref else ""
@@ -321,7 +330,7 @@ class HttpSequence:
         outcome.duration_ms = (perf_counter() - started) * 1000
         return view
 
-    async def _capture(
+    def _capture(
         self,
         step: _Step,
         outcome: journey.StepOutcome,
@@ -329,11 +338,11 @@ class HttpSequence:
         journey_id: str,
         budget: capture.JourneyBudget,
         request: _Request,
+        captures: _Captures,
     ) -> None:
-        deps, counters = self.deps, self.counters
-        assert self._store is not None  # checked when the config was applied
-        written = await capture.write(
-            self._store,
+        """Build the step's capture and queue it for the journey's batch (``debug_ref`` names its key)."""
+        deps = self.deps
+        prepared = capture.prepare(
             capture.CaptureInput(
                 swarm=deps.swarm,
                 role=deps.role,
@@ -358,24 +367,36 @@ class HttpSequence:
             self.policy,
             budget,
         )
-        outcome.debug_ref, outcome.debug_skipped = written.key, written.skipped
-        if written.key is not None:
-            counters.captures_written += 1
-        elif written.error is not None:
-            counters.capture_errors += 1
-            self._alert(
-                "debug.capture-failed",
-                f"could not write a debug capture of step {step.id!r}: {type(written.error).__name__}: {written.error}",
-                {"step": step.id, "journeyId": journey_id},
-            )
+        if isinstance(prepared, capture.Pending):
+            outcome.debug_ref = prepared.key
+            captures.append((outcome, prepared))
         else:
-            counters.captures_skipped += 1
+            outcome.debug_skipped = prepared.skipped
+            self.counters.captures_skipped += 1
+
+    async def _write_captures(self, captures: _Captures, journey_id: str) -> None:
+        counters = self.counters
+        assert self._store is not None  # checked when the config was applied
+        error = await capture.write_batch(self._store, [pending for _, pending in captures], self.policy)
+        if error is None:
+            counters.captures_written += len(captures)
+            return
+        counters.capture_errors += len(captures)
+        reason = capture.failed_write(error)
+        for outcome, _ in captures:
+            outcome.debug_ref, outcome.debug_skipped = None, reason
+        self._alert(
+            "debug.capture-failed",
+            f"could not write the {len(captures)} debug capture(s) of journey {journey_id}: "
+            f"{type(error).__name__}: {error}",
+            {"journeyId": journey_id, "steps": [outcome.step_id for outcome, _ in captures]},
+        )
 
     def _result(
         self,
         item: WorkItem | None,
         journey_id: str,
-        done: list[tuple[dict[str, Any], str]],
+        done: list[tuple[journey.StepOutcome, str]],
         failed: journey.StepOutcome | None,
     ) -> WorkItem:
         deps = self.deps
@@ -384,8 +405,8 @@ class HttpSequence:
             result = new_item(
                 "{}", swarm=deps.swarm, service=deps.role, instance=deps.instance, headers={"correlationId": journey_id}
             )
-        for headers, payload in done:
-            result = result.with_step(payload, service=deps.role, instance=deps.instance, headers=headers)
+        for outcome, payload in done:  # headers only now: the captures' batch may have changed debug-ref
+            result = result.with_step(payload, service=deps.role, instance=deps.instance, headers=outcome.headers())
         extra: dict[str, Any] = {}
         if self.config.vars:
             extra["vars"] = self.config.vars
