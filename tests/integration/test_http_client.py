@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -12,6 +13,7 @@ from hivekeeper.worker.http.client import HttpClient, Origin
 from hivekeeper.worker.http.connection import ConnectionDropped, HttpConnectError, HttpProtocolError, HttpTimeout
 from testbench.procs import free_port
 from testbench.scripted_http import ScriptedServer, scripted_server
+from testbench.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -146,3 +148,37 @@ async def test_a_long_timeout_is_enforced_by_the_shared_sweep_within_its_granula
     elapsed = time.monotonic() - started
     assert 0.29 <= elapsed < 0.5, f"took {elapsed:.3f}s"
     assert (await client.request(Origin.parse(server.url), "GET", "/", {}, None, 0.3)).status == 200
+
+
+def test_a_name_that_does_not_resolve_is_a_connect_error_and_leaves_no_unretrieved_futures(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Under uvloop (as workers run), a connect timed out mid-lookup used to leave the lookup's failure
+    unretrieved: asyncio logged "Future exception was never retrieved" for every attempt."""
+    import gc
+
+    import uvloop
+
+    async def attempts() -> list[str]:
+        kinds = []
+        for connect_timeout in (5.0, 0.0005):  # the lookup's own failure, then a timeout in the middle of it
+            http = HttpClient(connect_timeout=connect_timeout)
+            nowhere = Origin.parse("http://nothing.invalid:8080")
+            for result in await asyncio.gather(
+                *(http.request(nowhere, "GET", "/", {}, None, 5) for _ in range(20)), return_exceptions=True
+            ):
+                kinds.append(type(result).__name__)
+            http.close()
+
+        async def only_this_task_left() -> bool:
+            return len(asyncio.all_tasks()) == 1
+
+        await eventually(only_this_task_left, timeout=10, interval=0.05, what="lookups that outlived their timeout")
+        return kinds
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        kinds = uvloop.run(attempts())
+        gc.collect()
+    assert set(kinds[:20]) == {"HttpConnectError"}, kinds[:20]
+    assert set(kinds[20:]) <= {"HttpConnectError", "HttpTimeout"}, kinds[20:]
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []

@@ -7,9 +7,12 @@ idle connections and open new ones on demand; ``max_idle`` bounds what it keeps 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import ssl
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from hivekeeper.worker.http.connection import (
@@ -22,6 +25,34 @@ from hivekeeper.worker.http.connection import (
     Response,
     serialise_request,
 )
+
+
+async def _lookup(loop: asyncio.AbstractEventLoop, host: str, port: int) -> list[str]:
+    """The addresses of ``host`` (an IP literal as it is), resolved in a future a timeout cannot cancel.
+
+    uvloop's ``create_connection`` leaves its own lookup's failure unretrieved when it is cancelled
+    mid-lookup, and asyncio then logs "Future exception was never retrieved" once per connection
+    attempt (a flood when the SUT's name does not resolve). Resolving here, shielded, with the
+    outcome always retrieved, keeps the timeout and drops the noise.
+    """
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return [host]
+    lookup = asyncio.ensure_future(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+    lookup.add_done_callback(_retrieve)
+    infos = await asyncio.shield(lookup)
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not addresses:
+        raise OSError(f"{host} has no address")
+    return addresses
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class OriginError(ValueError):
@@ -101,13 +132,20 @@ class HttpClient:
             async with asyncio.timeout(min(self.connect_timeout, timeout)):
                 factory = HttpConnection if self.collect_headers else HeaderlessConnection
                 watch = self._watch_for(loop)
-                _, protocol = await loop.create_connection(
-                    lambda: factory(loop, watch),
-                    origin.host,
-                    origin.port,
-                    ssl=tls,
-                    server_hostname=origin.host if tls else None,
-                )
+                addresses = await _lookup(loop, origin.host, origin.port)
+                for index, address in enumerate(addresses):  # in the resolver's order, as create_connection
+                    try:
+                        _, protocol = await loop.create_connection(
+                            lambda: factory(loop, watch),
+                            address,
+                            origin.port,
+                            ssl=tls,
+                            server_hostname=origin.host if tls else None,
+                        )
+                        break
+                    except OSError:
+                        if index == len(addresses) - 1:
+                            raise
         except TimeoutError as exc:
             raise HttpTimeout(
                 f"connecting to {origin.host}:{origin.port} took longer than "
