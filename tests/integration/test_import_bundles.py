@@ -120,6 +120,7 @@ async def test_the_redis_usage_bundle_pops_calls_and_recycles_every_card_into_it
         [f'{{"cardId": "t{i}"}}' for i in range(10)] + [f'{{"cardId": "a{i}"}}' for i in range(10)]
     ), "every card is back in a list, unchanged (sourceStep FIRST)"
     assert result["datasets"] == {topup: len(left[0]), active: len(left[1])}
+    assert result["datasetBooks"]["balanced"], result["datasetBooks"]
 
 
 async def test_the_variables_bundle_runs_with_its_spel_helpers_and_reports_the_one_it_cannot_translate(

@@ -71,6 +71,14 @@ async def test_onboarding_feeds_usage_and_every_card_is_in_exactly_one_list(own_
     datasets = result["datasets"]
     assert set(datasets) == set(LISTS)
     assert sum(datasets.values()) == len(state.cards), (datasets, len(state.cards))
+    # the run's own books: what onboarding pushed, what usage popped and pushed back, what is left
+    books = result["datasetBooks"]
+    assert (books["balanced"], books["unaccounted"], books["inFlightAtStop"]) == (True, 0, 0), books
+    lists = books["lists"]
+    assert all(lists[name]["start"] == 0 for name in LISTS), "the lists were emptied before the run"
+    popped = sum(lists[name]["popped"] for name in LISTS)
+    assert popped == caller["processed"], "every popped card was called once"
+    assert sum(lists[name]["pushed"] for name in LISTS) == len(state.cards) + popped, "created + recycled"
     client = aioredis.Redis.from_url(own_redis)
     try:
         records = []
@@ -80,4 +88,6 @@ async def test_onboarding_feeds_usage_and_every_card_is_in_exactly_one_list(own_
         await client.aclose()
     card_ids = sorted(orjson.loads(record)["cardId"] for record in records)
     assert card_ids == sorted(state.cards), "each card exactly once, in one list"
-    assert "datasets at the end: cards.active" in out.getvalue()
+    printed = out.getvalue()
+    assert "datasets (at start + pushed - popped = at end):" in printed
+    assert "balanced: every element is accounted for; 0 item(s) in flight at stop" in printed

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +23,13 @@ from typing import Any, TextIO
 import orjson
 
 from hivekeeper.api.swarm import Swarm, merged_role_config
+from hivekeeper.local import ledger
 from hivekeeper.local.controller import LocalController
 from hivekeeper.local.progress import RoleRow, summary, table
 from hivekeeper.local.transports import BrokerTransports, MemoryTransports
 from hivekeeper.protocol import naming
 from hivekeeper.worker import config as cfg
+from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
 from hivekeeper.worker.memory import MemoryBroker, MemoryStore
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.redis_store import RedisStore
@@ -129,9 +132,14 @@ class LocalSwarm:
         self.depths = await self.transports.depths(self.queue_names())
 
     def busy(self) -> bool:
+        return self.in_flight() > 0
+
+    def in_flight(self) -> int:
+        """Items queued for a consumer, being processed, or between an input and its work loop (as of the
+        last :meth:`refresh_depths`)."""
         consumed = {naming.work_queue(self.name, r.work.in_) for r in self.swarm.spec.roles if r.work.in_}
-        queued = any(self.depths.get(q) for q in consumed)
-        return queued or any(w.stats.in_flight or w.source.buffered() for ws in self.workers.values() for w in ws)
+        queued = sum(self.depths.get(q) or 0 for q in consumed)
+        return queued + sum(w.stats.in_flight + w.source.buffered() for ws in self.workers.values() for w in ws)
 
 
 def local_store(redis_url: str | None) -> DataStore:
@@ -270,10 +278,15 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
     locals_ = [await build(s, options.broker_url, store) for s in swarms]
     live = options.live if options.live is not None else options.out.isatty()
     wall_started = time.time()
+    lists = sorted(set().union(*(dataset_lists(s) for s in swarms)))
+    at_start = {name: await store.llen(name) for name in lists}
+    in_flight = 0
     try:
         elapsed = await _drive(locals_, options, stop or asyncio.Event(), live)
         for local in locals_:
             local.dead_letters = await local.transports.dead_letter_count()
+            await local.refresh_depths()
+            in_flight += local.in_flight()
     finally:
         for local in locals_:
             for workers in local.workers.values():
@@ -281,11 +294,27 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
                     await worker.stop()
             await local.transports.close()
     try:
-        lists = sorted(set().union(*(dataset_lists(s) for s in swarms)))
-        datasets = {name: await store.llen(name) for name in lists}
+        pushed, popped = dataset_counts(locals_)
+        at_end = {name: await store.llen(name) for name in sorted({*lists, *pushed, *popped})}
     finally:
         await store.close()
-    return _report(locals_, options, elapsed, wall_started, datasets)
+    books = ledger.books(at_start, at_end, pushed, popped, in_flight) if at_end else None
+    return _report(locals_, options, elapsed, wall_started, books)
+
+
+def dataset_counts(locals_: list[LocalSwarm]) -> tuple[Counter[str], Counter[str]]:
+    """Elements the run's workers pushed to and popped from each Redis list."""
+    pushed: Counter[str] = Counter()
+    popped: Counter[str] = Counter()
+    for local in locals_:
+        for workers in local.workers.values():
+            for worker in workers:
+                for pusher in (worker.redis_output, worker.uploader):
+                    if pusher is not None:
+                        pushed.update(pusher.pusher.counts.by_list)
+                if isinstance(worker.source, RedisDatasetSource):
+                    popped.update(worker.source.popped_by_list)
+    return pushed, popped
 
 
 async def _drive(locals_: list[LocalSwarm], options: RunOptions, stop: asyncio.Event, live: bool) -> float:
@@ -314,7 +343,11 @@ async def _drive(locals_: list[LocalSwarm], options: RunOptions, stop: asyncio.E
 
 
 def _report(
-    locals_: list[LocalSwarm], options: RunOptions, elapsed: float, wall_started: float, datasets: dict[str, int]
+    locals_: list[LocalSwarm],
+    options: RunOptions,
+    elapsed: float,
+    wall_started: float,
+    books: ledger.DatasetBooks | None,
 ) -> dict[str, Any]:
     out = options.out
     results = []
@@ -336,11 +369,12 @@ def _report(
                 "deadLetters": local.dead_letters,
             }
         )
-    if datasets:
-        print("datasets at the end: " + ", ".join(f"{name} {n:,}" for name, n in datasets.items()), file=out)
+    if books is not None:
+        print(ledger.render(books), file=out)
     result: dict[str, Any] = dict(results[0]) if len(results) == 1 else {"swarms": results}
-    if datasets:
-        result["datasets"] = datasets
+    if books is not None:
+        result["datasets"] = {b.name: b.end for b in books.lists}
+        result["datasetBooks"] = ledger.as_json(books)
     if options.json_path:
         options.json_path.parent.mkdir(parents=True, exist_ok=True)
         options.json_path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

@@ -19,6 +19,7 @@ import base64
 import bisect
 import itertools
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -113,6 +114,8 @@ class RedisDatasetSource:
         self._returning: set[asyncio.Future[None]] = set()
         """Push-backs in flight (elements going back to the head of their list)."""
         self.dispatched = 0
+        self.popped_by_list: Counter[str] = Counter()
+        """Elements handed to work loops and not given back, per list (``hivekeeper run``'s ledger)."""
         self.last_pop_list: str | None = None
         self.last_pop_at: str | None = None
         self.last_empty_at: str | None = None
@@ -184,6 +187,7 @@ class RedisDatasetSource:
             await self.store.push(name, element, left=True)  # back to the head, where it came from
             if dispatched:
                 self.dispatched -= 1
+                self.popped_by_list[name] -= 1
         except Exception as exc:
             self._alert(
                 "io.upstream-error",
@@ -233,6 +237,7 @@ class RedisDatasetSource:
     # -- bookkeeping ----------------------------------------------------------------------------
     def _got(self, name: str) -> None:
         self.dispatched += 1
+        self.popped_by_list[name] += 1
         self.last_pop_list = name
         self.last_pop_at = now()
         if self._state != "ok":

@@ -16,8 +16,9 @@ Alerts go through the runtime's rate-limited ``alert``, so nothing here logs per
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hivekeeper.protocol.workitem import WorkItem, as_template_value, parse
@@ -44,6 +45,8 @@ class PushCounts:
     last_list: str | None = None
     errors: int = 0
     last_error: str | None = None
+    by_list: Counter[str] = field(default_factory=Counter)
+    """Elements pushed, per list (``hivekeeper run`` balances its datasets with these)."""
 
     def as_status(self) -> dict[str, Any]:
         return {
@@ -98,10 +101,11 @@ class RedisPusher:
             self.counts.errors += 1
             self.counts.last_error = f"{type(exc).__name__}: {exc}"
             raise
+        self.counts.pushed += 1
+        self.counts.by_list[target] += 1
+        self.counts.last_list = target
         if swallowed_cancel():
             raise asyncio.CancelledError  # redis-py lost it (see swallowed_cancel); the worker is stopping
-        self.counts.pushed += 1
-        self.counts.last_list = target
         return target
 
     async def _render(self, text: str, item: WorkItem) -> str:
