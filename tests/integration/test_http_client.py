@@ -10,7 +10,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 from hivekeeper.worker.http.client import HttpClient, Origin
-from hivekeeper.worker.http.connection import ConnectionDropped, HttpConnectError, HttpProtocolError, HttpTimeout
+from hivekeeper.worker.http.connection import (
+    ConnectionDropped,
+    HttpConnectError,
+    HttpProtocolError,
+    HttpTimeout,
+    Response,
+)
 from testbench.procs import free_port
 from testbench.scripted_http import ScriptedServer, scripted_server
 from testbench.waiting import eventually
@@ -31,7 +37,7 @@ async def client() -> AsyncIterator[HttpClient]:
     http.close()
 
 
-async def _get(client: HttpClient, server: ScriptedServer, path: str, timeout: float = 5.0) -> object:
+async def _get(client: HttpClient, server: ScriptedServer, path: str, timeout: float = 5.0) -> Response:
     return await client.request(Origin.parse(server.url), "GET", path, {}, None, timeout)
 
 
@@ -148,6 +154,45 @@ async def test_a_long_timeout_is_enforced_by_the_shared_sweep_within_its_granula
     elapsed = time.monotonic() - started
     assert 0.29 <= elapsed < 0.5, f"took {elapsed:.3f}s"
     assert (await client.request(Origin.parse(server.url), "GET", "/", {}, None, 0.3)).status == 200
+
+
+async def test_a_connection_busy_when_the_client_closes_is_closed_when_its_request_ends(
+    client: HttpClient, server: ScriptedServer
+) -> None:
+    """A config change replaces the worker's client while requests are in flight: they finish, and
+    their connections must then be closed, not parked in the closed client's idle pool (a leak)."""
+    busy = asyncio.create_task(_get(client, server, "/slow"))
+
+    async def sent() -> bool:
+        return any(r.startswith(b"GET /slow ") for r in server.requests)
+
+    await eventually(sent, timeout=5, what="the slow request at the server")
+    client.close()
+    response = await busy
+    assert response.status == 200
+    assert client.idle_connections() == 0
+    await _get(client, server, "/")
+    assert (client.opened, server.connections) == (2, 2), "the busy connection was not reused"
+
+
+async def test_a_request_cancelled_in_flight_aborts_its_connection(client: HttpClient, server: ScriptedServer) -> None:
+    """A stopping worker cancels its requests; their connections are mid-exchange and must be closed,
+    not left open until garbage collection."""
+    busy = asyncio.create_task(_get(client, server, "/slow"))
+
+    async def sent() -> bool:
+        return any(r.startswith(b"GET /slow ") for r in server.requests)
+
+    await eventually(sent, timeout=5, what="the slow request at the server")
+    busy.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await busy
+    assert client.idle_connections() == 0
+
+    async def hung_up() -> bool:
+        return server.hung_up == 1
+
+    await eventually(hung_up, timeout=5, what="the server to see the connection closed")
 
 
 def test_a_name_that_does_not_resolve_is_a_connect_error_and_leaves_no_unretrieved_futures(

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 class ScriptedServer:
     port: int
     connections: int = 0
+    hung_up: int = 0
+    """Connections the client closed (or aborted) while the server waited for the next request."""
     requests: list[bytes] = field(default_factory=list)
 
     @property
@@ -83,6 +85,7 @@ async def _handle(server: ScriptedServer, reader: asyncio.StreamReader, writer: 
                 writer.write(_ok(b"ok", b"X-Server: scripted\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"))
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
+        server.hung_up += 1
         return
     except asyncio.CancelledError:
         return  # the test ended while a handler was waiting (e.g. /silence); nothing to report
