@@ -18,7 +18,6 @@ import orjson
 import pytest
 
 from hivekeeper.local import debug_cli, demo_sut
-from hivekeeper.local.transports import MemoryTransports
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import WorkItem, new_item, parse
@@ -26,14 +25,15 @@ from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.worker import capture
 from hivekeeper.worker import config as cfg
 from hivekeeper.worker.http.client import HttpClient, Origin
-from hivekeeper.worker.memory import MemoryBroker, MemoryStore
+from hivekeeper.worker.memory import MemoryStore
 from hivekeeper.worker.redis_store import RedisStore
 from hivekeeper.worker.roles.base import DropItem, RoleDeps
 from hivekeeper.worker.roles.http_sequence import HttpSequence
-from hivekeeper.worker.runtime import Identity, Worker
+from hivekeeper.worker.runtime import Worker
 from testbench.procs import free_port
 from testbench.scripted_http import ScriptedServer, scripted_server
 from testbench.waiting import eventually
+from testbench.workers import WorkerHarness
 
 pytestmark = pytest.mark.integration
 
@@ -425,48 +425,24 @@ def test_capture_without_a_store_is_refused_saying_how_to_get_redis(roles: Roles
 
 
 # -- through a Worker ----------------------------------------------------------------------------------
-class Harness:
-    """One http-sequence Worker on memory transports with a real Redis store; records control events."""
+class Harness(WorkerHarness):
+    """One http-sequence Worker (``onboard``) on memory transports with a real Redis store."""
 
     def __init__(self, store: RedisStore) -> None:
-        self.swarm = _swarm()
-        self.broker = MemoryBroker()
-        self.transports = MemoryTransports(self.broker, self.swarm)
-        self.store = store
-        self.events: list[env.Envelope] = []
-        self.worker: Worker | None = None
+        super().__init__(_swarm(), store)
+        self.onboard: Worker | None = None
 
-    async def start(self, config: dict[str, Any], *, work_out: bool = True) -> Worker:
-        async def record(body: bytes) -> None:
-            self.events.append(env.parse(body))
-
-        await self.transports.control.listen("events", [naming.events_binding(self.swarm)], record)
-        identity = Identity(
-            swarm=self.swarm,
-            role="onboard",
-            kind="http-sequence",
-            instance="onboard-0",
-            work_in=self.transports.declare_work_queue("journeys"),
-            work_out=naming.work_routing_key(self.swarm, "done") if work_out else None,
-        )
+    async def start_onboard(self, config: dict[str, Any], *, work_out: bool = True) -> Worker:
+        await self.start()
         self.transports.declare_work_queue("done")
-        self.worker = Worker(identity, config, self.transports, status_interval=0.2, store=self.store)
-        await self.worker.start()
-        return self.worker
-
-    async def configure(self, data: dict[str, Any]) -> env.Envelope:
-        assert self.worker is not None
-        signal = env.signal("config-update", self.worker.identity.scope, data, origin="test")
-        await self.transports.control.publish(
-            naming.signal_key("config-update", self.swarm, "onboard", "onboard-0"), signal.to_json()
+        self.onboard = await self.worker(
+            "onboard", "http-sequence", config, work_in="journeys", work_out="done" if work_out else None
         )
+        return self.onboard
 
-        async def answered() -> env.Envelope | None:
-            return next(
-                (e for e in self.events if e.kind == "outcome" and e.correlationId == signal.correlationId), None
-            )
-
-        return await eventually(answered, timeout=5, what="the config-update outcome")
+    async def update(self, data: dict[str, Any]) -> env.Envelope:
+        assert self.onboard is not None
+        return await self.configure(self.onboard, data)
 
     async def journey(self, payload: dict[str, Any], journey_id: str) -> WorkItem:
         await self.broker.publish(
@@ -474,13 +450,7 @@ class Harness:
             naming.work_routing_key(self.swarm, "journeys"),
             _item(payload, journey_id).to_json(),
         )
-        done = self.broker.queues[naming.work_queue(self.swarm, "done")].queue
-        return parse(await asyncio.wait_for(done.get(), timeout=5))
-
-    async def stop(self) -> None:
-        if self.worker is not None:
-            await self.worker.stop()
-        await self.transports.close()
+        return parse(await asyncio.wait_for(self.queue("done").get(), timeout=5))
 
 
 @pytest.fixture
@@ -491,25 +461,25 @@ async def harness(store: RedisStore) -> AsyncIterator[Harness]:
 
 
 async def test_a_config_update_switches_debug_capture_on_live(harness: Harness, demo: Demo) -> None:
-    await harness.start(_config(demo.url, FOUR_STEPS))
-    assert (await harness.configure({"enabled": True})).data["status"] == "Applied"
+    await harness.start_onboard(_config(demo.url, FOUR_STEPS))
+    assert (await harness.update({"enabled": True})).data["status"] == "Applied"
     quiet = await harness.journey({"name": "eve"}, "journey-quiet")
     assert not any(META + "debug-ref" in s.headers for s in quiet.steps)
     prefix = capture.swarm_prefix(harness.swarm)
     assert await harness.store.keys(prefix) == []
 
-    applied = await harness.configure({"debugCapture": {"mode": "ALWAYS"}})
+    applied = await harness.update({"debugCapture": {"mode": "ALWAYS"}})
     assert applied.data["status"] == "Applied"
     loud = await harness.journey({"name": "fay"}, "journey-loud")
     refs = [s.headers[META + "debug-ref"] for s in loud.steps[1:]]
     assert sorted(await harness.store.keys(prefix)) == sorted(refs)
     assert all(":journey-loud:" in ref for ref in refs)
 
-    refused = await harness.configure({"steps": [{"callId": "closeAccount"}]})
+    refused = await harness.update({"steps": [{"callId": "closeAccount"}]})
     assert refused.data["status"] == "Failed"
     assert refused.data["context"]["problems"][0]["path"] == "steps[0].callId"
-    assert harness.worker is not None
-    context = harness.worker.status_data(full=False)["context"]
+    assert harness.onboard is not None
+    context = harness.onboard.status_data(full=False)["context"]
     assert (context["journeys"], context["okJourneys"], context["debugCapture"]) == (2, 2, "ALWAYS"), (
         "counters survive config-updates; a refused update keeps the running config"
     )
@@ -523,8 +493,8 @@ async def test_journeys_run_concurrently_up_to_thread_count(harness: Harness, st
         raw = _config(url, [FOUR_STEPS[0]], threadCount=3)
         raw["inputs"] = {"type": "SCHEDULER", "scheduler": {"ratePerSec": 1000, "maxMessages": 9}}
         raw["outputs"] = {"type": "NONE"}
-        worker = await harness.start(raw)
-        await harness.configure({"enabled": True})
+        worker = await harness.start_onboard(raw)
+        await harness.update({"enabled": True})
         peak = 0
         deadline = time.monotonic() + 10
         while worker.stats.processed < 9 and time.monotonic() < deadline:
@@ -541,8 +511,8 @@ async def test_journeys_run_concurrently_up_to_thread_count(harness: Harness, st
 async def test_an_after_uploader_gets_the_journey_record_without_a_work_out(harness: Harness, demo: Demo) -> None:
     target = f"{harness.swarm}-records"
     uploader = {"phase": "AFTER", "defaultList": target}
-    await harness.start(_config(demo.url, FOUR_STEPS, interceptors={"redisUploader": uploader}), work_out=False)
-    await harness.configure({"enabled": True})
+    await harness.start_onboard(_config(demo.url, FOUR_STEPS, interceptors={"redisUploader": uploader}), work_out=False)
+    await harness.update({"enabled": True})
     await harness.broker.publish(
         naming.work_exchange(harness.swarm),
         naming.work_routing_key(harness.swarm, "journeys"),

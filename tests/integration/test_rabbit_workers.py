@@ -21,10 +21,11 @@ from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import new_item
 from hivekeeper.worker import rabbit
-from hivekeeper.worker.runtime import Identity, Worker
+from hivekeeper.worker.runtime import Worker
 from testbench import registry
 from testbench.rabbitmq import RabbitMQ, start_rabbitmq
 from testbench.waiting import eventually
+from testbench.workers import first_instance
 
 pytestmark = pytest.mark.integration
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.yaml"
@@ -67,14 +68,8 @@ class Cluster:
         interval: float = 5.0,
     ) -> Worker:
         transports = rabbit.RabbitTransports(await rabbit.connect(self.url), self.swarm, self.url)
-        identity = Identity(
-            swarm=self.swarm,
-            role=role,
-            kind=kind,
-            instance=f"{role}-0",
-            work_in=naming.work_queue(self.swarm, work_in) if work_in else None,
-            work_out=naming.work_routing_key(self.swarm, work_out) if work_out else None,
-        )
+        in_queue = naming.work_queue(self.swarm, work_in) if work_in else None
+        identity = first_instance(self.swarm, role, kind, in_queue=in_queue, out_alias=work_out)
         worker = Worker(identity, config, transports, status_interval=interval)
         await worker.start()
         self.workers.append(worker)

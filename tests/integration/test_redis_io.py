@@ -16,90 +16,30 @@ import orjson
 import pytest
 
 from hivekeeper.local import demo_sut
-from hivekeeper.local.transports import MemoryTransports
-from hivekeeper.protocol import envelope as env
-from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import new_item
 from hivekeeper.worker import config as cfg
-from hivekeeper.worker.memory import MemoryBroker
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.redis_store import RedisStore
-from hivekeeper.worker.runtime import Identity, Worker
+from hivekeeper.worker.runtime import Worker
 from testbench.held_replies import held_replies
 from testbench.waiting import eventually
+from testbench.workers import WorkerHarness
 
 pytestmark = pytest.mark.integration
 
 SWARM = "redisio"
 
 
-class Harness:
-    """Memory transports, a real Redis, and every event the workers publish."""
+class Harness(WorkerHarness):
+    """Workers with a real Redis store (or none); every list a test uses is named under a fresh prefix."""
 
     def __init__(self, store: DataStore | None) -> None:
-        self.broker = MemoryBroker()
-        self.transports = MemoryTransports(self.broker, SWARM)
-        self.store = store
-        self.events: list[env.Envelope] = []
-        self.workers: list[Worker] = []
+        super().__init__(SWARM, store)
         self.prefix = f"it:{uuid.uuid4().hex[:8]}:"
         """Every list a test uses starts with this, so tests never see each other's data."""
 
     def key(self, name: str) -> str:
         return self.prefix + name
-
-    async def start(self) -> None:
-        async def record(body: bytes) -> None:
-            self.events.append(env.parse(body))
-
-        await self.transports.control.listen("events", [naming.events_binding(SWARM)], record)
-
-    async def worker(
-        self, role: str, kind: str, config: dict[str, Any], *, work_in: str | None = None, work_out: str | None = None
-    ) -> Worker:
-        identity = Identity(
-            swarm=SWARM,
-            role=role,
-            kind=kind,
-            instance=f"{role}-0",
-            work_in=self.transports.declare_work_queue(work_in) if work_in else None,
-            work_out=naming.work_routing_key(SWARM, work_out) if work_out else None,
-        )
-        if work_out:
-            self.transports.declare_work_queue(work_out)
-        worker = Worker(identity, config, self.transports, status_interval=0.2, store=self.store)
-        await worker.start()
-        self.workers.append(worker)
-        return worker
-
-    async def signal(self, worker: Worker, data: dict[str, Any]) -> env.Envelope:
-        ident = worker.identity
-        sig = env.signal("config-update", ident.scope, data, origin="test", idempotency_key=uuid.uuid4().hex)
-        await self.transports.control.publish(
-            naming.signal_key("config-update", SWARM, ident.role, ident.instance), sig.to_json()
-        )
-
-        async def answered() -> env.Envelope | None:
-            return next((e for e in self.events if e.kind == "outcome" and e.correlationId == sig.correlationId), None)
-
-        return await eventually(answered, timeout=15, what="the outcome of a config-update")
-
-    async def enable(self, *workers: Worker) -> None:
-        for worker in workers:
-            outcome = await self.signal(worker, {"enabled": True})
-            assert outcome.data["status"] == "Applied", outcome.data
-
-    def alerts(self, code: str) -> list[env.Envelope]:
-        return [e for e in self.events if e.kind == "event" and e.type == "alert" and e.data["code"] == code]
-
-    def queue(self, alias: str) -> asyncio.Queue[bytes]:
-        return self.broker.queues[naming.work_queue(SWARM, alias)].queue
-
-    def drain(self, alias: str) -> list[dict[str, Any]]:
-        queue, items = self.queue(alias), []
-        while queue.qsize():
-            items.append(orjson.loads(queue.get_nowait()))
-        return items
 
     async def push(self, name: str, *values: str) -> None:
         assert self.store is not None
@@ -112,11 +52,6 @@ class Harness:
         while (value := await self.store.lpop(self.key(name))) is not None:
             out.append(value.decode())
         return out
-
-    async def stop(self) -> None:
-        for worker in self.workers:
-            await worker.stop()
-        await self.transports.control.close()
 
 
 @pytest.fixture
@@ -198,7 +133,7 @@ async def test_items_come_at_the_configured_rate_and_a_live_rate_change_applies(
     assert 7 <= half_second <= 13, f"smooth pacing: about 10 items in half a second at 20/s, got {half_second}"
     assert 26 <= slow <= 34, f"about 30 items in 1.5 s at 20/s, got {slow}"
 
-    outcome = await harness.signal(feeder, {"inputs": {"redis": {"ratePerSec": 200}}})
+    outcome = await harness.configure(feeder, {"inputs": {"redis": {"ratePerSec": 200}}})
     assert outcome.data["status"] == "Applied"
     await asyncio.sleep(0.2)
     start = feeder.stats.processed
@@ -248,7 +183,7 @@ async def test_pausing_stops_popping_and_loses_nothing(harness: Harness) -> None
     feeder = await harness.worker("feeder", "generator", _dataset(harness, rate=200, listName="cards"), work_out="b")
     await harness.enable(feeder)
     await eventually(lambda: _at_least(feeder, 20), timeout=5, what="20 items")
-    outcome = await harness.signal(feeder, {"enabled": False})
+    outcome = await harness.configure(feeder, {"enabled": False})
     assert outcome.data["status"] == "Applied"
     assert harness.store is not None
 
@@ -317,7 +252,7 @@ async def test_redis_errors_report_upstream_error_alert_and_keep_retrying() -> N
         await eventually(lambda: _alerted(h, "io.upstream-error"), timeout=5, what="an io.upstream-error alert")
         context = feeder.status_data(full=False)["context"]["redisDataset"]
         assert "Connect" in context["lastErrorMessage"]
-        outcome = await h.signal(feeder, {"inputs": {"redis": {"ratePerSec": 5}}})
+        outcome = await h.configure(feeder, {"inputs": {"redis": {"ratePerSec": 5}}})
         assert outcome.data["status"] == "Applied", "the control plane stays live"
         assert len(h.alerts("io.upstream-error")) == 1, "repeats are folded by the runtime's alert window"
     finally:
@@ -421,7 +356,7 @@ async def test_a_redis_output_that_cannot_push_reports_downstream_error_and_keep
         [alert] = h.alerts("io.downstream-error")
         assert alert.data["message"].startswith("publishing to Redis failed")
         assert builder.status_data(full=False)["context"]["redisOutput"]["errors"] == 1
-        outcome = await h.signal(builder, {"enabled": False})
+        outcome = await h.configure(builder, {"enabled": False})
         assert outcome.data["status"] == "Applied", "the worker keeps answering"
     finally:
         await h.stop()
@@ -518,7 +453,7 @@ async def test_a_worker_without_redis_refuses_redis_configs_at_start_and_live() 
             await h.worker("feeder", "generator", _dataset(h, listName="cards"), work_out="b")
         assert caught.value.problems[0][0] == "inputs.type"
         builder = await h.worker("builder", "request-builder", {"serviceId": "cards"}, work_in="build", work_out="call")
-        outcome = await h.signal(builder, {"interceptors": {"redisUploader": {"defaultList": "x"}}})
+        outcome = await h.configure(builder, {"interceptors": {"redisUploader": {"defaultList": "x"}}})
         assert outcome.data["status"] == "Failed"
         assert "hivekeeper run --redis URL" in outcome.data["context"]["reason"]
         assert builder.state.config.interceptors.redisUploader is None, "the old config is kept"

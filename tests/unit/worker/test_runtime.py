@@ -4,85 +4,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import jsonschema
 import orjson
 import pytest
 
-from hivekeeper.local.transports import MemoryTransports
 from hivekeeper.protocol import envelope as env
-from hivekeeper.protocol import naming
 from hivekeeper.protocol.schemas import schemas
 from hivekeeper.protocol.workitem import new_item
-from hivekeeper.worker.memory import MemoryBroker
-from hivekeeper.worker.runtime import Identity, Worker
 from testbench.waiting import eventually
+from testbench.workers import WorkerHarness
 
 SWARM = "unit"
 ENVELOPE_SCHEMA = schemas()["control-envelope.schema.json"]
 WORKITEM_SCHEMA = schemas()["workitem.schema.json"]
 
 
-class Harness:
-    """A broker, the transports, and every event the workers publish (each checked against the schema)."""
+class Harness(WorkerHarness):
+    """Every event checked against the control-envelope schema as it arrives."""
 
     def __init__(self) -> None:
-        self.broker = MemoryBroker()
-        self.transports = MemoryTransports(self.broker, SWARM)
-        self.events: list[env.Envelope] = []
-        self.workers: list[Worker] = []
-
-    async def start(self) -> None:
-        async def record(body: bytes) -> None:
-            jsonschema.validate(orjson.loads(body), ENVELOPE_SCHEMA)
-            self.events.append(env.parse(body))
-
-        await self.transports.control.listen("events", [naming.events_binding(SWARM)], record)
-
-    async def worker(
-        self, role: str, kind: str, config: dict[str, Any], *, work_in: str | None = None, work_out: str | None = None
-    ) -> Worker:
-        identity = Identity(
-            swarm=SWARM,
-            role=role,
-            kind=kind,
-            instance=f"{role}-0",
-            work_in=self.transports.declare_work_queue(work_in) if work_in else None,
-            work_out=naming.work_routing_key(SWARM, work_out) if work_out else None,
-        )
-        if work_out:
-            self.transports.declare_work_queue(work_out)
-        worker = Worker(identity, config, self.transports, status_interval=0.2)
-        await worker.start()
-        self.workers.append(worker)
-        return worker
-
-    async def signal(
-        self, worker: Worker, type_: str, data: dict[str, Any] | None = None, raw: bytes | None = None
-    ) -> env.Envelope | None:
-        ident = worker.identity
-        sig = env.signal(type_, ident.scope, data or {}, origin="test", idempotency_key="idem-1")
-        key = naming.signal_key(type_, SWARM, ident.role, ident.instance)
-        await self.transports.control.publish(key, raw if raw is not None else sig.to_json())
-        if raw is not None:
-            return None
-
-        async def answered() -> env.Envelope | None:
-            return next((e for e in self.events if e.kind == "outcome" and e.correlationId == sig.correlationId), None)
-
-        return await eventually(answered, timeout=5, what=f"the outcome of {type_}")
-
-    def of(self, kind: str, type_: str) -> list[env.Envelope]:
-        return [e for e in self.events if e.kind == kind and e.type == type_]
-
-    def queue(self, alias: str) -> asyncio.Queue[bytes]:
-        return self.broker.queues[naming.work_queue(SWARM, alias)].queue
-
-    async def stop(self) -> None:
-        for worker in self.workers:
-            await worker.stop()
-        await self.transports.control.close()
+        super().__init__(SWARM, check_schema=True)
 
 
 @pytest.fixture
@@ -116,7 +58,9 @@ async def test_a_worker_starts_disabled_and_says_so(harness: Harness) -> None:
 
 async def test_enabling_answers_applied_echoing_ids_and_work_flows(harness: Harness) -> None:
     worker = await harness.worker("feeder", "generator", GENERATOR, work_out="build")
-    outcome = await harness.signal(worker, "config-update", {"enabled": True, "configGeneration": 2})
+    outcome = await harness.signal(
+        worker, "config-update", {"enabled": True, "configGeneration": 2}, idempotency_key="idem-1"
+    )
     assert outcome is not None
     assert outcome.data["status"] == "Applied"
     assert outcome.idempotencyKey == "idem-1"
