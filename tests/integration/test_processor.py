@@ -15,6 +15,8 @@ from hivekeeper.api.swarm import Swarm
 from hivekeeper.local import demo_sut
 from hivekeeper.local.runner import RunOptions, run
 from testbench.pki import make_pki
+from testbench.waiting import eventually
+from testbench.workers import WorkerHarness
 
 pytestmark = pytest.mark.integration
 
@@ -128,3 +130,42 @@ async def test_templates_load_from_a_directory(sut: str, tmp_path: Path) -> None
     result = await run(swarm, RunOptions(duration=1.0, out=io.StringIO()))
     processor = next(r for r in result["roles"] if r["name"] == "p")
     assert processor["statusCodes"] == {"200": 50}
+
+
+async def test_a_status_reports_the_latency_of_its_interval_and_keeps_the_run_s_since_start() -> None:
+    """After the SUT slows down, the next status shows the slow latency at once; the since-start figure
+    is still dominated by the fast calls that came before."""
+    fast_server, fast = await _serve(delay_ms=0)
+    slow_server, slow = await _serve(delay_ms=40)
+    harness = WorkerHarness("latency-window")
+    await harness.start()
+    try:
+        config = {
+            "baseUrl": fast,
+            "inputs": {"type": "SCHEDULER", "scheduler": {"ratePerSec": 100}},
+            "request": {"method": "GET", "path": "/cards/7/balance"},
+            "threadCount": 8,
+        }
+        caller = await harness.worker("caller", "processor", config, status_interval=0.5)
+        await harness.enable(caller)
+
+        async def fast_calls() -> bool:
+            return caller.stats.processed >= 250
+
+        await eventually(fast_calls, timeout=10, what="250 calls to the fast SUT")
+        switched = await harness.configure(caller, {"baseUrl": slow})
+        assert switched.data["status"] == "Applied"
+        after = len(harness.of("metric", "status-delta"))
+
+        async def a_slow_interval() -> dict[str, Any] | None:
+            for delta in harness.of("metric", "status-delta")[after + 1 :]:  # the first whole interval after it
+                return dict(delta.data["context"])
+            return None
+
+        context = await eventually(a_slow_interval, timeout=10, what="a status interval after the switch")
+        assert context["latencyMs"]["p50"] >= 35, context["latencyMs"]
+        assert context["latencyMsSinceStart"]["p50"] < 10, context["latencyMsSinceStart"]
+    finally:
+        await harness.stop()
+        for server in (fast_server, slow_server):
+            server.close()

@@ -46,7 +46,10 @@ class RoleStatus(_Status):
     errors: int = Field(default=0, description="Errors since the workers started.")
     latencyMs: LatencyMs = Field(
         default_factory=LatencyMs,
-        description="Request latency of processors since their start: per percentile, the worst live instance.",
+        description=(
+            "Request latency over the workers' last status interval (5 s by default): per percentile, the worst "
+            "live instance; 0 when no request completed in it."
+        ),
     )
 
 

@@ -45,7 +45,10 @@ class WorkerRoleStatus(BaseModel):
     errors: int = Field(default=0, description="Errors over all instances.")
     latencyMs: LatencyMs = Field(
         default_factory=LatencyMs,
-        description="Request latency of processors since their start: per percentile, the worst live instance.",
+        description=(
+            "Request latency over the workers' last status interval (5 s by default): per percentile, the worst "
+            "live instance; 0 when no request completed in it."
+        ),
     )
     instances: list[InstanceStatus] = Field(default_factory=list, description="Each instance as it last reported.")
     conditions: list[Condition] = Field(

@@ -40,7 +40,7 @@ from hivekeeper.worker.roles.postprocessor import Postprocessor
 from hivekeeper.worker.roles.processor import Processor
 from hivekeeper.worker.roles.request_builder import RequestBuilder
 from hivekeeper.worker.sequences import StoreSequences
-from hivekeeper.worker.stats import RoleStats
+from hivekeeper.worker.stats import Histogram, RoleStats
 
 log = logging.getLogger("hivekeeper.worker")
 
@@ -141,6 +141,8 @@ class Worker:
         self._background: list[asyncio.Task[None]] = []
         self._started_at = env.now()
         self._last_delta = (0.0, 0)
+        self._latency_mark = Histogram()
+        """The latencies as of the last status-delta: a status reports what came after (a window, not since start)."""
         self._clock = clock
         self.control_queue = naming.control_queue(identity.swarm, identity.role, identity.instance)
 
@@ -526,7 +528,7 @@ class Worker:
         io_state = {
             "work": {"input": self.source.state(), "output": self.sink.state() if self.sink is not None else "ok"}
         }
-        context = {**self.stats.snapshot(), **self.role.context()}
+        context = {**self.stats.snapshot(recent=self.stats.latency.since(self._latency_mark)), **self.role.context()}
         if isinstance(self.source, SchedulerSource):
             context["scheduler"] = self.source.context()
         elif isinstance(self.source, RedisDatasetSource):
@@ -564,6 +566,7 @@ class Worker:
         data = self.status_data(full=kind == "status-full")
         if kind == "status-delta":
             self._last_delta = (self._time(), self.stats.processed)
+            self._latency_mark = self.stats.latency.copy()
         message = env.metric(
             kind, self.identity.scope, data, origin=self.identity.instance, runtime=self.identity.runtime
         )
@@ -572,6 +575,7 @@ class Worker:
 
     async def _status_loop(self) -> None:
         self._last_delta = (self._time(), self.stats.processed)
+        self._latency_mark = self.stats.latency.copy()
         while True:
             await asyncio.sleep(self.status_interval)
             with contextlib.suppress(Exception):

@@ -75,6 +75,26 @@ class Histogram:
         self.total_us += other.total_us
         self.max_us = max(self.max_us, other.max_us)
 
+    def copy(self) -> Histogram:
+        other = Histogram()
+        other.counts = self.counts.copy()
+        other.count, other.total_us, other.max_us = self.count, self.total_us, self.max_us
+        return other
+
+    def since(self, earlier: Histogram) -> Histogram:
+        """What was recorded after ``earlier`` (a :meth:`copy` of this histogram) was taken.
+
+        The window's maximum is the upper bound of its highest bucket (within ~6%), capped by the overall
+        maximum: the exact value is not kept per window.
+        """
+        window = Histogram()
+        window.counts = [now - then for now, then in zip(self.counts, earlier.counts, strict=True)]
+        window.count = self.count - earlier.count
+        window.total_us = self.total_us - earlier.total_us
+        top = next((i for i in range(_BUCKETS - 1, -1, -1) if window.counts[i]), None)
+        window.max_us = 0 if top is None else min(_bucket_value(top), self.max_us)
+        return window
+
     def summary(self) -> dict[str, float]:
         return {
             "p50": round(self.percentile(50), 3),
@@ -97,15 +117,23 @@ class RoleStats:
     statuses: Counter[int] = field(default_factory=Counter)
     error_kinds: Counter[str] = field(default_factory=Counter)
 
-    def snapshot(self) -> dict[str, object]:
+    def snapshot(self, recent: Histogram | None = None) -> dict[str, object]:
+        """Counters since start; ``latencyMs`` from ``recent`` (the last status interval's latencies) when
+        given, so that a status shows how the SUT answers now, and ``latencyMsSinceStart`` for the run."""
         out: dict[str, object] = {
             "processed": self.processed,
             "errors": self.errors,
             "dropped": self.dropped,
             "inFlight": self.in_flight,
         }
-        if self.latency.count:
-            out["latencyMs"] = self.latency.summary()
+        if recent is None:
+            if self.latency.count:
+                out["latencyMs"] = self.latency.summary()
+        else:
+            if recent.count:
+                out["latencyMs"] = recent.summary()
+            if self.latency.count:
+                out["latencyMsSinceStart"] = self.latency.summary()
         if self.statuses:
             out["statusCodes"] = {str(code): n for code, n in sorted(self.statuses.items())}
         if self.error_kinds:

@@ -9,7 +9,7 @@ import pytest
 from hivekeeper.local.progress import RoleRow, table
 from hivekeeper.worker.alerts import AlertThrottle
 from hivekeeper.worker.memory import MemoryBroker, topic_matches
-from hivekeeper.worker.stats import Histogram
+from hivekeeper.worker.stats import Histogram, RoleStats
 
 
 @pytest.mark.parametrize("value_ms", [0.05, 0.9, 1.0, 7.3, 42.0, 999.0, 12_345.0])
@@ -31,6 +31,37 @@ def test_percentiles_follow_the_distribution() -> None:
     merged.merge(histogram)
     assert merged.count == 20_000
     assert merged.percentile(50) == histogram.percentile(50)
+
+
+def test_a_window_holds_only_what_was_recorded_after_its_mark() -> None:
+    histogram = Histogram()
+    for _ in range(900):
+        histogram.record(0.001)  # 1 ms
+    mark = histogram.copy()
+    for _ in range(100):
+        histogram.record(0.040)  # 40 ms, after the mark
+    window = histogram.since(mark)
+    assert window.count == 100
+    assert window.percentile(50) == pytest.approx(40.0, rel=0.07)
+    assert window.mean_ms() == pytest.approx(40.0, rel=0.01)
+    assert window.summary()["max"] == pytest.approx(40.0, rel=0.07)
+    assert histogram.percentile(50) == pytest.approx(1.0, rel=0.07), "the whole run is still mostly fast"
+    assert mark.count == 900, "the mark is a copy, not a view"
+    assert histogram.since(histogram.copy()).count == 0
+
+
+def test_a_status_snapshot_reports_the_window_and_the_run_separately() -> None:
+    stats = RoleStats()
+    stats.latency.record(0.002)
+    mark = stats.latency.copy()
+    assert "latencyMs" not in stats.snapshot(recent=stats.latency.since(mark)), "nothing completed in the window"
+    stats.latency.record(0.030)
+    snapshot = stats.snapshot(recent=stats.latency.since(mark))
+    recent, since_start = snapshot["latencyMs"], snapshot["latencyMsSinceStart"]
+    assert isinstance(recent, dict)
+    assert isinstance(since_start, dict)
+    assert recent["p50"] == pytest.approx(30.0, rel=0.07)
+    assert since_start["p50"] == pytest.approx(2.0, rel=0.07)
 
 
 def test_the_first_alert_goes_out_and_repeats_are_folded_with_a_count() -> None:
