@@ -66,6 +66,7 @@ def test_malformed_values_are_reported_together(tmp_path: Path) -> None:
             HIVEKEEPER_INSTANCE="i",
             HIVEKEEPER_CONFIG="{oops",
             HIVEKEEPER_METRICS_PORT="http",
+            HIVEKEEPER_STOP_GRACE_SECONDS="-1",
         ),
         capture_output=True,
         text=True,
@@ -76,6 +77,7 @@ def test_malformed_values_are_reported_together(tmp_path: Path) -> None:
     assert "HIVEKEEPER_SWARM_ID: swarmId 'bad.id' cannot be used" in done.stderr
     assert "HIVEKEEPER_CONFIG is not valid JSON" in done.stderr
     assert "HIVEKEEPER_METRICS_PORT='http' is not a port number" in done.stderr
+    assert "HIVEKEEPER_STOP_GRACE_SECONDS='-1' must be a number of seconds from 0 to 3600" in done.stderr
     assert "amqp://x" not in done.stderr, "URLs carry credentials and are never printed"
 
 
@@ -98,7 +100,7 @@ class Running:
 
 @asynccontextmanager
 async def processor_process(
-    rabbitmq_url: str, config: dict[str, Any], tmp_path: Path, metrics_port: int = 0
+    rabbitmq_url: str, config: dict[str, Any], tmp_path: Path, metrics_port: int = 0, **extra_env: str
 ) -> AsyncIterator[Running]:
     """Start the worker as its pod would, wait for its start-up status, enable it; on exit, SIGTERM."""
     swarm = f"proc-{uuid.uuid4().hex[:6]}"
@@ -121,6 +123,7 @@ async def processor_process(
                 HIVEKEEPER_CONFIG=orjson.dumps(config).decode(),
                 HIVEKEEPER_METRICS_PORT=str(metrics_port),
                 HIVEKEEPER_STATUS_INTERVAL="1",
+                **extra_env,
             ),
         )
     connection = await aio_pika.connect(rabbitmq_url)
@@ -206,7 +209,7 @@ async def test_sigterm_lets_a_call_in_flight_finish_and_acknowledges_it_instead_
     rabbitmq_url: str, sut: ScriptedServer, tmp_path: Path
 ) -> None:
     config = {"baseUrl": sut.url, "threadCount": 4, "timeoutMs": 5000}
-    async with processor_process(rabbitmq_url, config, tmp_path) as running:
+    async with processor_process(rabbitmq_url, config, tmp_path, HIVEKEEPER_STOP_GRACE_SECONDS="7") as running:
         await _publish_call(running, "/slow")
 
         async def calling() -> bool:
@@ -221,4 +224,4 @@ async def test_sigterm_lets_a_call_in_flight_finish_and_acknowledges_it_instead_
     assert returncode == 0, log[-2000:]
     lines = [orjson.loads(line) for line in log.splitlines() if line.startswith("{")]
     [stopping] = [line for line in lines if line["message"] == "stopping: letting items in flight finish"]
-    assert (stopping["inFlight"], stopping["graceSeconds"]) == (1, 20.0)
+    assert (stopping["inFlight"], stopping["graceSeconds"]) == (1, 7.0), "the grace set in the environment"

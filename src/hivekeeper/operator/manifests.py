@@ -8,12 +8,14 @@ pod template (and never restarts a pod). Only image, resources, env and wiring d
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from hivekeeper.operator.plan import LABEL_ROLE, LABEL_SWARM
+from hivekeeper.worker.env import stop_grace
 
 METRICS_PORT = 9464
 
@@ -114,10 +116,26 @@ def deployment(
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [container],
+                    "terminationGracePeriodSeconds": termination_grace(spec.get("env") or []),
                 },
             },
         },
     }
+
+
+TERMINATION_GRACE = 30
+"""Kubernetes' default, which covers the worker's default stop grace (20 s) and closing its connections."""
+
+
+def termination_grace(env: list[dict[str, Any]]) -> int:
+    """The pod's grace period: the default, or the role's ``HIVEKEEPER_STOP_GRACE_SECONDS`` plus 10 s to
+    close connections when that is longer, so Kubernetes never kills a worker still finishing items."""
+    for var in env:
+        if var.get("name") == "HIVEKEEPER_STOP_GRACE_SECONDS" and isinstance(var.get("value"), str):
+            seconds = stop_grace(var["value"])
+            if seconds is not None:
+                return max(TERMINATION_GRACE, math.ceil(seconds) + 10)
+    return TERMINATION_GRACE
 
 
 def rollout_fingerprint(spec: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,22 @@ OPTIONAL: dict[str, str] = {
     "HIVEKEEPER_RUN_ID": "run id reported in status",
     "HIVEKEEPER_METRICS_PORT": "Prometheus port (default 9464; 0 disables)",
     "HIVEKEEPER_STATUS_INTERVAL": "seconds between status-delta reports (default 5)",
+    "HIVEKEEPER_STOP_GRACE_SECONDS": "on SIGTERM, seconds items in flight may finish (default 20; 0 stops at once)",
 }
+
+
+DEFAULT_STOP_GRACE = 20.0
+"""On SIGTERM, how long items in flight may finish: inside Kubernetes' default 30 s grace period, with
+room for closing the connections."""
+
+
+def stop_grace(text: str) -> float | None:
+    """``HIVEKEEPER_STOP_GRACE_SECONDS`` as seconds, or ``None`` when it is not 0..3600."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds <= 3600 else None
 
 
 class EnvError(ValueError):
@@ -53,6 +68,7 @@ class WorkerEnv:
     run_id: str
     metrics_port: int
     status_interval: float
+    stop_grace: float = DEFAULT_STOP_GRACE
 
     def __repr__(self) -> str:  # never show the URLs: they carry credentials
         return f"WorkerEnv(swarm={self.swarm!r}, role={self.role!r}, kind={self.kind!r}, instance={self.instance!r})"
@@ -87,6 +103,14 @@ class WorkerEnv:
         except ValueError:
             problems.append(f"HIVEKEEPER_STATUS_INTERVAL={interval!r} must be a positive number of seconds")
             seconds = 5.0
+        grace_text = environ.get("HIVEKEEPER_STOP_GRACE_SECONDS", str(DEFAULT_STOP_GRACE))
+        grace = stop_grace(grace_text)
+        if grace is None:
+            problems.append(
+                f"HIVEKEEPER_STOP_GRACE_SECONDS={grace_text!r} must be a number of seconds from 0 to 3600 "
+                f"(default {DEFAULT_STOP_GRACE:g})"
+            )
+            grace = DEFAULT_STOP_GRACE
         if problems:
             raise EnvError("the worker cannot start; fix its environment:\n  " + "\n  ".join(problems))
         swarm = environ["HIVEKEEPER_SWARM_ID"]
@@ -104,6 +128,7 @@ class WorkerEnv:
             run_id=environ.get("HIVEKEEPER_RUN_ID", ""),
             metrics_port=int(port),
             status_interval=seconds,
+            stop_grace=grace,
         )
 
 

@@ -19,10 +19,6 @@ from hivekeeper.worker.runtime import Identity, Worker
 
 log = logging.getLogger("hivekeeper.worker")
 
-STOP_GRACE_SECONDS = 20.0
-"""On SIGTERM, how long items in flight may finish: inside Kubernetes' default 30 s grace period, with
-room for closing the connections."""
-
 
 async def serve(env: WorkerEnv, stop: asyncio.Event) -> None:
     identity = Identity(
@@ -45,7 +41,7 @@ async def serve(env: WorkerEnv, stop: asyncio.Event) -> None:
     try:
         await stop.wait()
     finally:
-        await worker.stop(grace=STOP_GRACE_SECONDS)
+        await worker.stop(grace=env.stop_grace)
         await transports.close()
         if store is not None:
             await store.close()

@@ -104,12 +104,22 @@ def test_the_deployment_carries_the_env_contract_with_credentials_from_a_secret(
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == 65532
+    assert pod["terminationGracePeriodSeconds"] == 30
     assert deployment["spec"]["selector"]["matchLabels"] == {
         "hivekeeper.io/swarm": "quickstart",
         "hivekeeper.io/role": "caller",
     }
     expected = "hivekeeper.io/role=caller,hivekeeper.io/swarm=quickstart"
     assert manifests.selector_string("quickstart", "caller") == expected
+
+
+def test_the_pod_grace_period_covers_a_longer_worker_stop_grace() -> None:
+    assert manifests.termination_grace([]) == 30, "Kubernetes' default covers the worker's 20 s"
+    assert manifests.termination_grace([{"name": "HIVEKEEPER_STOP_GRACE_SECONDS", "value": "5"}]) == 30
+    assert manifests.termination_grace([{"name": "HIVEKEEPER_STOP_GRACE_SECONDS", "value": "90.5"}]) == 101
+    assert manifests.termination_grace([{"name": "HIVEKEEPER_STOP_GRACE_SECONDS", "value": "soon"}]) == 30, (
+        "a bad value is the worker's to refuse, with its message"
+    )
 
 
 def test_only_image_resources_env_work_and_role_roll_the_pods() -> None:
