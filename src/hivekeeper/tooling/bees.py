@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from hivekeeper.api.manifests import field_path
 from hivekeeper.tooling import pebble
-from hivekeeper.tooling.bundle import Collector, Path_, SourceFile
+from hivekeeper.tooling.bundle import Collector, Path_, SourceFile, mapping
 from hivekeeper.worker import config as cfg
 
 REDIS_CONNECTION_KEYS = ("host", "port", "username", "password", "ssl")
@@ -103,35 +103,33 @@ def translate(kind: str | None, raw: dict[str, Any], ctx: BeeContext) -> dict[st
     return config
 
 
-def moderator(raw: dict[str, Any], ctx: BeeContext, *, folded: bool) -> None:
-    """A PocketHive moderator has no hivekeeper role: a folded one (one queue in, one out) is removed and its
-    producers publish straight to the queue its consumers read; only pass-through keeps the same traffic."""
-    mode = raw.get("mode")
-    kind = str(mode.get("type", "pass-through") if isinstance(mode, dict) else "pass-through").lower()
-    where = ctx.src("mode", "type") if isinstance(mode, dict) else ("template", "bees", ctx.index)
-    if not folded:
-        ctx.error(
-            "role-unsupported",
-            ("template", "bees", ctx.index, "work"),
-            "a moderator needs exactly one work.in and one work.out queue to be folded away; it was left out",
-            "give the moderator one queue in and one out, or remove it from the bundle",
-        )
-    elif kind in ("pass-through", "pass_through", "passthrough"):
-        ctx.warning(
-            "moderator-folded",
-            where,
-            f"moderator (mode {kind!r}) was removed: its producers now publish straight to the queue its consumers "
-            "read, which is what pass-through did",
-            "nothing to do",
-        )
-    else:
-        ctx.error(
-            "role-unsupported",
-            where,
-            f"moderator mode {kind!r} (rate shaping) has no hivekeeper role; the moderator was removed and items "
-            "flow at the producer's rate",
-            "shape the rate at the producer instead (inputs.scheduler.ratePerSec / inputs.redis.ratePerSec, live)",
-        )
+def moderator_mode(raw: dict[str, Any]) -> str:
+    """A moderator bee's ``mode.type`` in hivekeeper's spelling (``pass-through``, ``rate-per-sec``, ``sine``)."""
+    mode = mapping(raw.get("worker")).get("mode") or raw.get("mode")
+    kind = str(mode.get("type", "pass-through") if isinstance(mode, dict) else "pass-through")
+    kind = kind.strip().lower().replace("_", "-")
+    return "pass-through" if kind in ("passthrough", "pass-thru") else kind
+
+
+def moderator_folded(raw: dict[str, Any], ctx: BeeContext) -> None:
+    """A pass-through moderator with one queue in and one out is removed: the hop would change nothing."""
+    where = ctx.src("mode", "type") if isinstance(raw.get("mode"), dict) else ("template", "bees", ctx.index)
+    ctx.warning(
+        "moderator-folded",
+        where,
+        "moderator (mode pass-through) was removed: its producers now publish straight to the queue its "
+        "consumers read, which is what pass-through did",
+        "nothing to do; keep it as a role (mode rate-per-sec or sine) to shape the flow",
+    )
+
+
+def moderator(raw: dict[str, Any], ctx: BeeContext) -> dict[str, Any]:
+    """The config of a ``moderator`` role: PocketHive's ``mode`` with the type spelled as hivekeeper's."""
+    config = copy.deepcopy(raw)
+    for block in (config, mapping(config.get("worker"))):
+        if isinstance(block.get("mode"), dict):
+            block["mode"]["type"] = moderator_mode(raw)
+    return translate("moderator", config, ctx)
 
 
 def _yaml_on_keys(config: dict[str, Any]) -> None:

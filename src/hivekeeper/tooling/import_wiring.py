@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hivekeeper.api.swarm import MAX_NAME, RESERVED_ALIASES
-from hivekeeper.tooling.bees import BeeContext
+from hivekeeper.tooling.bees import BeeContext, moderator_mode
 from hivekeeper.tooling.bundle import Bundle, Collector, mapping
 
 ROLE_IMAGES = ("generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator")
@@ -69,7 +69,7 @@ class Wiring:
     aliases: dict[str, str] = field(default_factory=dict)
     """Queue suffix -> our alias."""
     folded: set[int] = field(default_factory=set)
-    """Moderator bees removed: their producers publish straight to the queue their consumers read."""
+    """Pass-through moderator bees removed: their producers publish straight to the queue their consumers read."""
     merged: dict[str, str] = field(default_factory=dict)
     """A folded moderator's out suffix -> its in suffix."""
 
@@ -107,7 +107,8 @@ class Wiring:
             wiring.outs.append(_ports(work.get("out")))
         merged = wiring.merged
         for index, kind in enumerate(wiring.kinds):
-            if kind == "moderator" and len(wiring.ins[index]) == 1 and len(wiring.outs[index]) == 1:
+            one_to_one = len(wiring.ins[index]) == 1 and len(wiring.outs[index]) == 1
+            if kind == "moderator" and one_to_one and moderator_mode(_config(mapping(bees[index]))) == "pass-through":
                 merged[wiring.outs[index][0][1]] = wiring.ins[index][0][1]
                 wiring.folded.add(index)
         for suffix in sorted({s for ports in wiring.ins + wiring.outs for _, s in ports} - set(merged)):

@@ -162,10 +162,13 @@ def _role(index: int, bee: Any, wiring: Wiring, ctx: bees.BeeContext) -> dict[st
     image = str(bee.get("image") or "")
     raw = mapping(bee.get("config"))
     role: dict[str, Any] = {"name": wiring.names[index]}
-    if kind == "moderator":
-        bees.moderator(raw, ctx, folded=index in wiring.folded)
+    if kind == "moderator" and index in wiring.folded:
+        bees.moderator_folded(raw, ctx)
         return None
-    if kind is not None:
+    if kind == "moderator":
+        config = bees.moderator(raw, ctx)
+        role["role"] = kind
+    elif kind is not None:
         config = bees.translate(kind, raw, ctx)
         role["role"] = kind
     else:

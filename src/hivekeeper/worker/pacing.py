@@ -100,3 +100,53 @@ class SlotPacer:
     def set_rate(self, rate_per_sec: float) -> None:
         self.rate_per_sec = rate_per_sec
         self._next = 0.0
+
+
+@dataclass
+class SinePacer:
+    """Next-slot reservation for a rate that follows a sine wave in time (the moderator's sine mode).
+
+    ``rate(t) = mid + amp * sin(2 pi (t - origin + phase) / period)``. Slots are spaced by the integral of
+    the rate, not by ``1/rate`` at one instant: the item count up to any time follows the wave exactly,
+    and a trough at 0/s delays the next slot to where the wave has let one more item through instead
+    of stalling forever.
+    """
+
+    min_rate: float
+    max_rate: float
+    period: float
+    phase: float = 0.0
+    origin: float = 0.0
+    """Loop time at which the wave's t = 0 is (kept across config changes of the same wave)."""
+    _next: float = field(default=0.0, repr=False)
+
+    @property
+    def _mid(self) -> float:
+        return (self.max_rate + self.min_rate) / 2
+
+    @property
+    def _amp(self) -> float:
+        return (self.max_rate - self.min_rate) / 2
+
+    def rate_at(self, now: float) -> float:
+        return self._mid + self._amp * math.sin(2 * math.pi * (now - self.origin + self.phase) / self.period)
+
+    def _count(self, at: float) -> float:
+        """Items the wave lets through from the origin to ``at`` (up to a constant)."""
+        turn = 2 * math.pi / self.period
+        return self._mid * at - self._amp / turn * math.cos(turn * (at - self.origin + self.phase))
+
+    def reserve(self, now: float) -> float:
+        """Reserve the next slot; return how many seconds the caller must wait for it."""
+        slot = max(self._next, now)
+        target = self._count(slot) + 1.0
+        # count(x) - count(slot) >= mid (x - slot) - amp * period / pi, so this bound is past the target.
+        low, high = slot, slot + (1.0 + self._amp * self.period / math.pi) / self._mid
+        for _ in range(60):
+            middle = (low + high) / 2
+            if self._count(middle) < target:
+                low = middle
+            else:
+                high = middle
+        self._next = high
+        return slot - now

@@ -36,6 +36,7 @@ from hivekeeper.worker.ports import ControlBus, DataStore, DeadLetters, Delivery
 from hivekeeper.worker.roles.base import DropItem, Role, RoleDeps
 from hivekeeper.worker.roles.generator import Generator
 from hivekeeper.worker.roles.http_sequence import HttpSequence
+from hivekeeper.worker.roles.moderator import Moderator
 from hivekeeper.worker.roles.postprocessor import Postprocessor
 from hivekeeper.worker.roles.processor import Processor
 from hivekeeper.worker.roles.request_builder import RequestBuilder
@@ -224,6 +225,9 @@ class Worker:
             return RequestBuilder(config, deps)
         if isinstance(config, cfg.PostprocessorConfig):
             return Postprocessor(config, deps)
+        if isinstance(config, cfg.ModeratorConfig):
+            previous_role = getattr(self, "role", None)  # not set yet while __init__ builds the first role
+            return Moderator(config, deps, previous_role if isinstance(previous_role, Moderator) else None)
         raise cfg.ConfigError(state.role, [("role", f"no runtime for role {state.role!r}")])
 
     # -- lifecycle ------------------------------------------------------------------------------

@@ -192,7 +192,7 @@ def test_an_unknown_image_is_kept_as_a_custom_worker_image_with_a_warning(tmp_pa
     assert "'trigger:latest'" in finding.message
 
 
-def test_a_pass_through_moderator_is_folded_away_and_rate_shaping_is_an_error(tmp_path: Path) -> None:
+def test_a_pass_through_moderator_is_folded_away_and_a_shaping_one_becomes_a_moderator_role(tmp_path: Path) -> None:
     moderator = {"role": "mod", "image": "moderator:latest", "work": {"in": {"in": "q"}, "out": {"out": "shaped"}}}
     caller = {**PROCESSOR, "work": {"in": {"in": "shaped"}}}
     passing = _import(
@@ -204,12 +204,20 @@ def test_a_pass_through_moderator_is_folded_away_and_rate_shaping_is_an_error(tm
     ], "the generator publishes straight to the queue the processor reads"
     assert _codes(passing) == [("warning", "moderator-folded")]
     load_swarm_text(passing.text)
-    shaping = _import(_bundle(tmp_path / "b", [GENERATOR, {**moderator, "config": {"mode": {"type": "sine"}}}, caller]))
-    assert _codes(shaping) == [("error", "role-unsupported")]
-    assert "moderator mode 'sine' (rate shaping)" in shaping.findings[0].message
-    dangling = _import(_bundle(tmp_path / "c", [GENERATOR, {**moderator, "work": {"in": {"in": "q"}}}, PROCESSOR]))
-    assert _codes(dangling) == [("error", "role-unsupported")]
-    assert [r["name"] for r in dangling.document["spec"]["roles"]] == ["gen", "proc"]
+
+    wave = {"type": "SINE", "sine": {"minRatePerSec": 5, "maxRatePerSec": 50, "periodSeconds": 30}}
+    shaping = _import(_bundle(tmp_path / "b", [GENERATOR, {**moderator, "config": {"mode": wave}}, caller]))
+    assert _codes(shaping) == []
+    [_, gate, _] = shaping.document["spec"]["roles"]
+    assert (gate["name"], gate["role"], gate["work"]) == ("mod", "moderator", {"in": "q", "out": "shaped"})
+    assert gate["config"]["mode"] == {**wave, "type": "sine"}, "PocketHive's spelling of the type, ours"
+    load_swarm_text(shaping.text)
+
+    paced = {"type": "rate_per_sec", "ratePerSec": 0}
+    refused = _import(_bundle(tmp_path / "c", [GENERATOR, {**moderator, "config": {"mode": paced}}, caller]))
+    [finding] = refused.findings
+    assert (finding.severity, finding.path) == ("error", "template.bees[1].config.mode")
+    assert "mode.type rate-per-sec needs mode.ratePerSec > 0" in finding.message
 
 
 def test_templates_without_service_id_take_the_request_builders_and_non_http_auth_and_duplicates_are_findings(

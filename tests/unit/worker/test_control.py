@@ -74,3 +74,37 @@ def test_processor_rate_mode_needs_a_rate() -> None:
 def test_an_unknown_role_lists_the_built_in_ones() -> None:
     with pytest.raises(cfg.ConfigError, match="built-in roles: generator, request-builder"):
         cfg.validate("teleporter", {})
+
+
+@pytest.mark.parametrize(
+    ("mode", "path", "message"),
+    [
+        ({"type": "rate-per-sec"}, "mode", "mode.type rate-per-sec needs mode.ratePerSec > 0"),
+        ({"type": "sine"}, "mode", "mode.type sine needs mode.sine {minRatePerSec, maxRatePerSec, periodSeconds}"),
+        (
+            {"type": "sine", "sine": {"minRatePerSec": 8, "maxRatePerSec": 8}},
+            "mode.sine",
+            "maxRatePerSec (8) must be greater than minRatePerSec (8); for a steady rate use mode.type rate-per-sec",
+        ),
+        (
+            {"type": "sine", "sine": {"maxRatePerSec": 8, "periodSeconds": 0}},
+            "mode.sine.periodSeconds",
+            "greater than 0",
+        ),
+        ({"type": "burst"}, "mode.type", "'pass-through', 'rate-per-sec' or 'sine' (got 'burst')"),
+    ],
+)
+def test_a_moderator_mode_that_cannot_run_is_refused_naming_the_field_and_the_fix(
+    mode: dict[str, object], path: str, message: str
+) -> None:
+    with pytest.raises(cfg.ConfigError) as refused:
+        cfg.validate("moderator", {"mode": mode})
+    [(where, what)] = refused.value.problems
+    assert where == path
+    assert message in what
+
+
+def test_a_moderator_passes_items_through_by_default() -> None:
+    config = cfg.validate("moderator", {})
+    assert isinstance(config, cfg.ModeratorConfig)
+    assert config.mode.type == "pass-through"

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from hivekeeper.worker.pacing import RatePacer, SlotPacer
+from hivekeeper.worker.pacing import RatePacer, SinePacer, SlotPacer
 
 
 def _run(pacer: RatePacer, seconds: float, tick: float) -> tuple[int, float]:
@@ -66,3 +66,41 @@ def test_slots_are_spaced_by_the_rate_for_concurrent_callers() -> None:
     waits = [pacer.reserve(10.0) for _ in range(4)]
     assert waits == [0.0, 0.25, 0.5, 0.75]
     assert pacer.reserve(20.0) == 0.0, "an idle pacer does not hoard slots"
+
+
+def _slots(pacer: SinePacer, until: float) -> list[float]:
+    """The slot times a caller gets when it always asks as soon as the previous slot opens."""
+    times, now = [], 0.0
+    while True:
+        now += pacer.reserve(now)
+        if now >= until:
+            return times
+        times.append(now)
+
+
+def test_a_sine_wave_lets_through_its_mean_rate_over_a_period_and_more_at_the_crest() -> None:
+    pacer = SinePacer(min_rate=0.0, max_rate=20.0, period=10.0)
+    slots = _slots(pacer, 10.0)
+    assert len(slots) == pytest.approx(100, abs=1), "mean rate 10/s over one 10 s period"
+    crest = sum(1 for t in slots if 1.25 <= t < 3.75)  # the quarter around sin = 1 (t = 2.5 s)
+    trough = sum(1 for t in slots if 6.25 <= t < 8.75)  # the quarter around sin = -1 (t = 7.5 s)
+    assert crest > 40, (crest, trough)
+    assert trough < 5, (crest, trough)
+    assert pacer.rate_at(2.5) == pytest.approx(20.0)
+    assert pacer.rate_at(7.5) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_trough_at_zero_delays_the_next_slot_instead_of_stalling() -> None:
+    pacer = SinePacer(min_rate=0.0, max_rate=2.0, period=20.0, phase=15.0)  # t = 0 is the trough
+    wait = pacer.reserve(0.0)
+    assert wait == 0.0
+    second = pacer.reserve(0.0)
+    assert math.isfinite(second)
+    assert 1.0 < second < 20.0, "the wave must rise before it lets one more item through"
+
+
+def test_the_phase_offset_shifts_the_wave() -> None:
+    ahead = SinePacer(min_rate=10.0, max_rate=30.0, period=8.0, phase=2.0)
+    assert ahead.rate_at(0.0) == pytest.approx(30.0), "a quarter period ahead: the crest at t = 0"
+    late_start = SinePacer(min_rate=10.0, max_rate=30.0, period=8.0, origin=100.0)
+    assert late_start.rate_at(100.0) == pytest.approx(20.0), "the wave starts at its origin"
