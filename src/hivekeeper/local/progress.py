@@ -81,8 +81,12 @@ def table(rows: list[RoleRow]) -> str:
     return "\n".join(lines)
 
 
-def summary(swarm: str, seconds: float, rows: list[RoleRow]) -> str:
-    out = [f"swarm {swarm}: ran {seconds:.1f}s", table(rows)]
+def summary(swarm: str, seconds: float, rows: list[RoleRow], drained: float = 0.0) -> str:
+    """The end-of-run block; rows count what the drain moved too, and their rates cover its time."""
+    head = f"swarm {swarm}: ran {seconds:.1f}s"
+    if drained >= 0.05:
+        head += f", then drained for {drained:.1f}s (producers off; consumers' counts and rates include the drain)"
+    out = [head, table(rows)]
     for row in rows:
         if row.status_codes:
             codes = ", ".join(f"{code}: {n:,}" for code, n in sorted(row.status_codes.items()))

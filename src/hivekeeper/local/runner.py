@@ -282,7 +282,7 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
     at_start = {name: await store.llen(name) for name in lists}
     in_flight = 0
     try:
-        elapsed = await _drive(locals_, options, stop or asyncio.Event(), live)
+        elapsed, drained = await _drive(locals_, options, stop or asyncio.Event(), live)
         for local in locals_:
             local.dead_letters = await local.transports.dead_letter_count()
             await local.refresh_depths()
@@ -299,7 +299,7 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
     finally:
         await store.close()
     books = ledger.books(at_start, at_end, pushed, popped, in_flight) if at_end else None
-    return _report(locals_, options, elapsed, wall_started, books)
+    return _report(locals_, options, (elapsed, drained), wall_started, books)
 
 
 def dataset_counts(locals_: list[LocalSwarm]) -> tuple[Counter[str], Counter[str]]:
@@ -317,8 +317,11 @@ def dataset_counts(locals_: list[LocalSwarm]) -> tuple[Counter[str], Counter[str
     return pushed, popped
 
 
-async def _drive(locals_: list[LocalSwarm], options: RunOptions, stop: asyncio.Event, live: bool) -> float:
-    """Start, enable (consumers first), show progress, then disable producers and drain; return seconds run."""
+async def _drive(
+    locals_: list[LocalSwarm], options: RunOptions, stop: asyncio.Event, live: bool
+) -> tuple[float, float]:
+    """Start, enable (consumers first), show progress, then disable producers and drain; return the seconds
+    run and the seconds the drain took."""
     loop = asyncio.get_running_loop()
     for local in locals_:
         await local.controller.start()
@@ -338,24 +341,31 @@ async def _drive(locals_: list[LocalSwarm], options: RunOptions, stop: asyncio.E
     for local in locals_:
         if not local.swarm.spec.paused:
             await local.set_enabled([r.name for r in local.swarm.spec.roles if not r.work.in_], False)
-    await asyncio.gather(*(drain(local, loop.time() + DRAIN_SECONDS) for local in locals_))
-    return elapsed
+    draining = loop.time()
+    await asyncio.gather(*(drain(local, draining + DRAIN_SECONDS) for local in locals_))
+    return elapsed, loop.time() - draining
 
 
 def _report(
     locals_: list[LocalSwarm],
     options: RunOptions,
-    elapsed: float,
+    timing: tuple[float, float],
     wall_started: float,
     books: ledger.DatasetBooks | None,
 ) -> dict[str, Any]:
     out = options.out
+    elapsed, drained = timing
     results = []
     for local in locals_:
-        rows = local.totals(elapsed)
+        # Consumers go on through the drain, so their rates cover its time too; producers stopped at its start.
+        rows = local.totals(elapsed + drained)
+        producers = {r.name for r in local.swarm.spec.roles if not r.work.in_}
+        for row in rows:
+            if row.name in producers and elapsed > 0:
+                row.tps = row.processed / elapsed
         for row in rows:
             row.depth = None  # queues are gone (memory) or shared (broker): depth means nothing after the run
-        print(summary(local.name, elapsed, rows), file=out)
+        print(summary(local.name, elapsed, rows, drained), file=out)
         if local.dead_letters:
             queue = naming.dead_letter_queue(local.name)
             print(f"{local.name}: {local.dead_letters:,} dead letters in {queue}", file=out)
@@ -364,6 +374,7 @@ def _report(
                 "swarm": local.name,
                 "startedAt": wall_started if not local.swarm.spec.paused else None,
                 "durationSeconds": round(elapsed, 3),
+                "drainSeconds": round(drained, 3),
                 "roles": [row.as_json() for row in rows],
                 "alerts": [a.data for a in local.controller.alerts[-20:]],
                 "deadLetters": local.dead_letters,

@@ -112,3 +112,13 @@ def test_the_progress_table_has_one_line_per_role() -> None:
     assert len(lines) == 3
     assert lines[0].split()[:3] == ["role", "kind", "inst"]
     assert lines[2].split() == ["caller", "processor", "2", "1,234", "99.5", "0", "0", "0", "1.50", "3.00", "9.25", "7"]
+
+
+def test_the_run_summary_says_how_long_the_drain_took_when_it_took_time() -> None:
+    from hivekeeper.local.progress import summary
+
+    rows = [RoleRow(name="gate", role="moderator", instances=1)]
+    assert summary("waves", 4.0, rows).splitlines()[0] == "swarm waves: ran 4.0s"
+    assert summary("waves", 4.0, rows, drained=4.2).splitlines()[0] == (
+        "swarm waves: ran 4.0s, then drained for 4.2s (producers off; consumers' counts and rates include the drain)"
+    )
