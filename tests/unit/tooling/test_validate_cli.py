@@ -28,7 +28,8 @@ def validate(*args: str, stdin: str | None = None, cwd: Path = REPO) -> subproce
 def test_exit_code_0_for_the_examples_directory() -> None:
     done = validate("examples")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout == "ok: 0 errors, 0 warnings in 3 manifests (3 documents, 3 files)\n"
+    n = len(list((REPO / "examples").glob("*.yaml")))
+    assert done.stdout == f"ok: 0 errors, 0 warnings in {n} manifests ({n} documents, {n} files)\n"
 
 
 def test_exit_code_1_with_the_finding_in_text() -> None:
