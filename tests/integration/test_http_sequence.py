@@ -30,6 +30,7 @@ from hivekeeper.worker.redis_store import RedisStore
 from hivekeeper.worker.roles.base import DropItem, RoleDeps
 from hivekeeper.worker.roles.http_sequence import HttpSequence
 from hivekeeper.worker.runtime import Worker
+from testbench.demo import DemoService, demo_service
 from testbench.procs import free_port
 from testbench.scripted_http import ScriptedServer, scripted_server
 from testbench.waiting import eventually
@@ -120,19 +121,10 @@ def _meta(item: WorkItem) -> list[dict[str, Any]]:
     return [s.headers for s in item.steps[1:]]
 
 
-@dataclass
-class Demo:
-    url: str
-    state: demo_sut.DemoState
-
-
 @pytest.fixture
-async def demo() -> AsyncIterator[Demo]:
-    state = demo_sut.DemoState()
-    server = await demo_sut.serve("127.0.0.1", 0, state=state)
-    yield Demo(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", state)
-    server.close()
-    await server.wait_closed()
+async def demo() -> AsyncIterator[DemoService]:
+    async with demo_service() as running:
+        yield running
 
 
 @pytest.fixture
@@ -176,7 +168,9 @@ def roles() -> Iterator[Roles]:
 
 
 # -- journeys ----------------------------------------------------------------------------------------
-async def test_a_four_step_journey_creates_linked_records_and_carries_their_ids(demo: Demo, roles: Roles) -> None:
+async def test_a_four_step_journey_creates_linked_records_and_carries_their_ids(
+    demo: DemoService, roles: Roles
+) -> None:
     role = roles.build(_config(demo.url, FOUR_STEPS), None)
     result = await role.handle(_item({"name": "ann", "segment": "business"}, "journey-1"), 1)
     assert result is not None
@@ -205,7 +199,7 @@ async def test_a_four_step_journey_creates_linked_records_and_carries_their_ids(
     assert demo.state.calls["GET /cards/{id}"] == 1
 
 
-async def test_journeys_from_a_scheduler_start_from_an_empty_context(demo: Demo, roles: Roles) -> None:
+async def test_journeys_from_a_scheduler_start_from_an_empty_context(demo: DemoService, roles: Roles) -> None:
     steps = [{"callId": "createCustomer", "extracts": [{"fromJsonPointer": "/id", "to": "customerId"}]}]
     raw = _config(demo.url, steps, debugCapture={"mode": "NONE", "bodyPreviewBytes": 8})
     result = await (roles.build(raw, None)).handle(None, 1)
@@ -217,7 +211,7 @@ async def test_journeys_from_a_scheduler_start_from_an_empty_context(demo: Demo,
     assert result.steps[-1].headers[META + "step-id"] == "step0"
 
 
-async def test_a_non2xx_stops_the_journey_and_still_emits_the_partial_record(demo: Demo, roles: Roles) -> None:
+async def test_a_non2xx_stops_the_journey_and_still_emits_the_partial_record(demo: DemoService, roles: Roles) -> None:
     steps = [FOUR_STEPS[0], {"id": "lookup", "callId": "unknownCard"}, {"id": "never", "callId": "openAccount"}]
     role = roles.build(_config(demo.url, steps), None)
     result = await role.handle(_item({"name": "bob"}), 1)
@@ -238,7 +232,7 @@ async def test_a_non2xx_stops_the_journey_and_still_emits_the_partial_record(dem
 
 
 async def test_a_missing_required_extract_drops_the_item_naming_the_step_and_the_pointer(
-    demo: Demo, roles: Roles
+    demo: DemoService, roles: Roles
 ) -> None:
     steps = [
         {
@@ -259,7 +253,7 @@ async def test_a_missing_required_extract_drops_the_item_naming_the_step_and_the
 
 
 async def test_a_step_without_a_template_is_refused_at_config_time_and_dropped_at_run_time(
-    demo: Demo, roles: Roles
+    demo: DemoService, roles: Roles
 ) -> None:
     with pytest.raises(cfg.ConfigError) as refused:
         roles.build(_config(demo.url, [FOUR_STEPS[0], {"callId": "closeAccount"}]), None)
@@ -276,7 +270,7 @@ async def test_a_step_without_a_template_is_refused_at_config_time_and_dropped_a
 
 
 # -- retries and timeouts ------------------------------------------------------------------------------
-async def test_retries_happen_exactly_as_configured(demo: Demo, roles: Roles) -> None:
+async def test_retries_happen_exactly_as_configured(demo: DemoService, roles: Roles) -> None:
     demo.state.flaky_every = 2  # every 2nd POST /customers answers 503
     retry = {"maxAttempts": 3, "initialBackoffMs": 10, "on": ["5xx"]}
     steps = [{"id": "customer", "callId": "createCustomer", "retry": retry}]
@@ -375,7 +369,7 @@ async def test_captures_land_in_redis_with_ttl_redaction_and_the_body_cap(
 
 
 async def test_error_only_captures_failures_and_the_journey_budget_skips_later_steps(
-    demo: Demo, roles: Roles, store: RedisStore
+    demo: DemoService, roles: Roles, store: RedisStore
 ) -> None:
     swarm = _swarm()
     steps = [FOUR_STEPS[0], {"id": "lookup", "callId": "unknownCard", "continueOnNon2xx": True}]
@@ -401,7 +395,7 @@ async def test_error_only_captures_failures_and_the_journey_budget_skips_later_s
     assert role.context()["capturesSkipped"] == 2
 
 
-async def test_a_store_failure_never_fails_the_journey(demo: Demo, roles: Roles) -> None:
+async def test_a_store_failure_never_fails_the_journey(demo: DemoService, roles: Roles) -> None:
     dead = RedisStore(f"redis://127.0.0.1:{free_port()}/0")
     try:
         role = roles.build(_config(demo.url, FOUR_STEPS, debugCapture={"mode": "ALWAYS"}), dead)
@@ -460,7 +454,7 @@ async def harness(store: RedisStore) -> AsyncIterator[Harness]:
     await made.stop()
 
 
-async def test_a_config_update_switches_debug_capture_on_live(harness: Harness, demo: Demo) -> None:
+async def test_a_config_update_switches_debug_capture_on_live(harness: Harness, demo: DemoService) -> None:
     await harness.start_onboard(_config(demo.url, FOUR_STEPS))
     assert (await harness.update({"enabled": True})).data["status"] == "Applied"
     quiet = await harness.journey({"name": "eve"}, "journey-quiet")
@@ -486,11 +480,8 @@ async def test_a_config_update_switches_debug_capture_on_live(harness: Harness, 
 
 
 async def test_journeys_run_concurrently_up_to_thread_count(harness: Harness, store: RedisStore) -> None:
-    state = demo_sut.DemoState()
-    server = await demo_sut.serve("127.0.0.1", 0, delay_ms=150, state=state)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    try:
-        raw = _config(url, [FOUR_STEPS[0]], threadCount=3)
+    async with demo_service(delay_ms=150) as slow:
+        raw = _config(slow.url, [FOUR_STEPS[0]], threadCount=3)
         raw["inputs"] = {"type": "SCHEDULER", "scheduler": {"ratePerSec": 1000, "maxMessages": 9}}
         raw["outputs"] = {"type": "NONE"}
         worker = await harness.start_onboard(raw)
@@ -502,13 +493,12 @@ async def test_journeys_run_concurrently_up_to_thread_count(harness: Harness, st
             await asyncio.sleep(0.01)
         assert worker.stats.processed == 9
         assert peak == 3
-        assert state.calls["POST /customers"] == 9
-    finally:
-        server.close()
-        await server.wait_closed()
+        assert slow.state.calls["POST /customers"] == 9
 
 
-async def test_an_after_uploader_gets_the_journey_record_without_a_work_out(harness: Harness, demo: Demo) -> None:
+async def test_an_after_uploader_gets_the_journey_record_without_a_work_out(
+    harness: Harness, demo: DemoService
+) -> None:
     target = f"{harness.swarm}-records"
     uploader = {"phase": "AFTER", "defaultList": target}
     await harness.start_onboard(_config(demo.url, FOUR_STEPS, interceptors={"redisUploader": uploader}), work_out=False)
@@ -529,7 +519,7 @@ async def test_an_after_uploader_gets_the_journey_record_without_a_work_out(harn
 
 # -- hivekeeper debug ----------------------------------------------------------------------------------
 async def test_hivekeeper_debug_lists_captures_newest_first_and_prints_one(
-    demo: Demo, roles: Roles, store: RedisStore, redis_url: str
+    demo: DemoService, roles: Roles, store: RedisStore, redis_url: str
 ) -> None:
     swarm = f"perf_{_swarm()}"
     role = roles.build(_config(demo.url, FOUR_STEPS[:2], debugCapture={"mode": "ALWAYS"}), store, swarm=swarm)
@@ -581,7 +571,7 @@ def test_hivekeeper_debug_names_an_unreachable_redis_without_its_password() -> N
 
 
 # -- the demo SUT --------------------------------------------------------------------------------------
-async def test_the_demo_sut_keeps_linked_records_and_counts_calls(demo: Demo) -> None:
+async def test_the_demo_sut_keeps_linked_records_and_counts_calls(demo: DemoService) -> None:
     http = HttpClient()
     origin = Origin.parse(demo.url)
 

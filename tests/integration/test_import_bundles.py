@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,29 +17,20 @@ import yaml
 
 from hivekeeper.api.manifests import load_swarm, load_swarm_text
 from hivekeeper.api.swarm import Swarm
-from hivekeeper.local import demo_sut
 from hivekeeper.local.runner import RunOptions, bootstrap_config, run
 from hivekeeper.tooling.importer import ImportOptions, ImportResult, import_bundle
 from hivekeeper.worker import config as cfg
+from testbench.demo import DemoService, demo_service
 
 pytestmark = pytest.mark.integration
 BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
 USAGE_LISTS = ("import-usage.cards.topup", "import-usage.cards.active")
 
 
-@dataclass
-class Sut:
-    url: str
-    state: demo_sut.DemoState
-
-
 @pytest.fixture
-async def sut() -> AsyncIterator[Sut]:
-    state = demo_sut.DemoState()
-    server = await demo_sut.serve("127.0.0.1", 0, state=state)
-    yield Sut(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", state)
-    server.close()
-    await server.wait_closed()
+async def sut() -> AsyncIterator[DemoService]:
+    async with demo_service() as running:
+        yield running
 
 
 def _imported(bundle: str, sut_url: str, **options: Any) -> tuple[Swarm, ImportResult]:
@@ -70,7 +60,7 @@ def _only_2xx(role: dict[str, Any]) -> int:
     return sum(codes.values())
 
 
-async def test_the_plain_pipeline_bundle_runs_and_both_processors_get_only_2xx(sut: Sut) -> None:
+async def test_the_plain_pipeline_bundle_runs_and_both_processors_get_only_2xx(sut: DemoService) -> None:
     swarm, _ = _imported("cards-pipeline", sut.url)
     result = await run(swarm, RunOptions(duration=2.0, out=io.StringIO()))
     calls = _only_2xx(_role(result, "processor")) + _only_2xx(_role(result, "processor-2"))
@@ -79,7 +69,7 @@ async def test_the_plain_pipeline_bundle_runs_and_both_processors_get_only_2xx(s
     assert set(sut.state.calls) == {"GET /cards/{id}/balance", "POST /cards/{id}/topup"}
 
 
-async def test_the_journey_bundle_runs_and_the_sut_holds_linked_customers_accounts_and_cards(sut: Sut) -> None:
+async def test_the_journey_bundle_runs_and_the_sut_holds_linked_customers_accounts_and_cards(sut: DemoService) -> None:
     swarm, _ = _imported("onboarding-journey", sut.url)
     result = await run(swarm, RunOptions(duration=2.0, out=io.StringIO()))
     journeys = _role(result, "onboarding")
@@ -104,7 +94,7 @@ async def usage_lists(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 async def test_the_redis_usage_bundle_pops_calls_and_recycles_every_card_into_its_next_list(
-    sut: Sut, redis_url: str, usage_lists: aioredis.Redis
+    sut: DemoService, redis_url: str, usage_lists: aioredis.Redis
 ) -> None:
     topup, active = USAGE_LISTS
     await usage_lists.rpush(topup, *(f'{{"cardId": "t{i}"}}' for i in range(10)))
@@ -124,7 +114,7 @@ async def test_the_redis_usage_bundle_pops_calls_and_recycles_every_card_into_it
 
 
 async def test_the_variables_bundle_runs_with_its_spel_helpers_and_reports_the_one_it_cannot_translate(
-    sut: Sut,
+    sut: DemoService,
 ) -> None:
     swarm, imported = _imported("customers-variables", sut.url, sut="local", profile="smoke")
     [unsupported] = [f for f in imported.findings if f.severity == "error"]

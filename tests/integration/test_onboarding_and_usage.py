@@ -16,8 +16,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from hivekeeper.api.manifests import load_swarm
-from hivekeeper.local import demo_sut
 from hivekeeper.local.runner import RunOptions, run, with_endpoint
+from testbench.demo import demo_service
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -40,18 +40,13 @@ def _role(swarm: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 async def test_onboarding_feeds_usage_and_every_card_is_in_exactly_one_list(own_redis: str) -> None:
-    state = demo_sut.DemoState()
-    server = await demo_sut.serve("127.0.0.1", 0, state=state)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    try:
+    async with demo_service() as demo:
         swarms = [
-            with_endpoint(load_swarm(REPO / "examples" / f"{name}.yaml"), url) for name in ("onboarding", "usage")
+            with_endpoint(load_swarm(REPO / "examples" / f"{name}.yaml"), demo.url) for name in ("onboarding", "usage")
         ]
         out = io.StringIO()
         result = await run(swarms, RunOptions(duration=6.0, redis_url=own_redis, out=out))
-    finally:
-        server.close()
-        await server.wait_closed()
+    state = demo.state
 
     onboarding, usage = result["swarms"]
     journeys = _role(onboarding, "onboard")
