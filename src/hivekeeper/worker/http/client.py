@@ -93,9 +93,12 @@ class Origin:
         return cls(parts.scheme, parts.hostname, port, parts.path.rstrip("/"))
 
 
-def split_absolute(url: str) -> tuple[Origin, str]:
-    """``https://h:1/a/b?q`` -> (origin of h:1, ``/a/b?q``)."""
-    parts = urlsplit(url)
+def route(base: Origin, path: str) -> tuple[Origin, str]:
+    """Where a rendered path goes: an absolute ``https://h:1/a/b?q`` to its own origin (``/a/b?q``), any
+    other path to ``base`` (joined to its base path). Raises :class:`OriginError` for a bad absolute URL."""
+    if not path.startswith(("http://", "https://")):
+        return base, base.target(path)
+    parts = urlsplit(path)
     origin = Origin.parse(f"{parts.scheme}://{parts.netloc}")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return origin, target

@@ -32,7 +32,7 @@ from hivekeeper.api.swarm import HttpTemplate
 from hivekeeper.protocol.workitem import WorkItem, new_item, now
 from hivekeeper.worker import capture, journey
 from hivekeeper.worker.config import ConfigError, HttpSequenceConfig
-from hivekeeper.worker.http.client import Origin, OriginError, split_absolute
+from hivekeeper.worker.http.client import Origin, OriginError, route
 from hivekeeper.worker.http.connection import HttpError, serialise_request
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.roles.base import DropItem, RoleDeps
@@ -277,13 +277,10 @@ class HttpSequence:
         if template.bodyTemplate is not None:
             body = await text(f"{key} bodyTemplate", template.bodyTemplate, context)
             body = body if body.strip() else None
-        if path.startswith(("http://", "https://")):
-            try:
-                origin, target = split_absolute(path)
-            except OriginError as exc:
-                raise DropItem("http-sequence.bad-request", f"step {step.id!r}: {exc}") from exc
-        else:
-            origin, target = self.origin, self.origin.target(path)
+        try:
+            origin, target = route(self.origin, path)
+        except OriginError as exc:
+            raise DropItem("http-sequence.bad-request", f"step {step.id!r}: {exc}") from exc
         if not any(name.lower() == "x-correlation-id" for name in headers):
             headers[CORRELATION_HEADER] = journey_id
         if not self.config.keepAlive:

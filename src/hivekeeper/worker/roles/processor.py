@@ -20,7 +20,7 @@ import orjson
 
 from hivekeeper.protocol.workitem import WorkItem
 from hivekeeper.worker.config import ConfigError, ProcessorConfig
-from hivekeeper.worker.http.client import Origin, OriginError, split_absolute
+from hivekeeper.worker.http.client import Origin, OriginError, route
 from hivekeeper.worker.http.connection import HttpError, Response, serialise_request
 from hivekeeper.worker.pacing import SlotPacer
 from hivekeeper.worker.roles.base import DropItem, RoleDeps, template_context
@@ -165,13 +165,10 @@ class Processor:
                 f"item {item.messageId}: the last step is not an http.request envelope ({exc}); "
                 "put a request-builder (or an HTTP generator) before the processor",
             ) from exc
-        if path.startswith(("http://", "https://")):
-            try:
-                origin, target = split_absolute(path)
-            except OriginError as exc:
-                raise DropItem("processor.bad-request", f"item {item.messageId}: {exc}") from exc
-        else:
-            origin, target = self.origin, self.origin.target(path)
+        try:
+            origin, target = route(self.origin, path)
+        except OriginError as exc:
+            raise DropItem("processor.bad-request", f"item {item.messageId}: {exc}") from exc
         headers[self.config.correlationHeader] = item.correlation_id
         if body is not None and not isinstance(body, str):
             body = orjson.dumps(body).decode()
