@@ -124,8 +124,9 @@ async def _depth(connection: aio_pika.abc.AbstractConnection, queue: str) -> int
     return count
 
 
-async def _cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
+async def _spawn(*args: str) -> asyncio.subprocess.Process:
+    """``hivekeeper ARGS`` started, its output piped."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "hivekeeper.cli",
@@ -133,6 +134,10 @@ async def _cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def _cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
+    proc = await _spawn(*args)
     stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout)
     assert proc.returncode is not None
     return proc.returncode, stdout.decode(), stderr.decode()
@@ -147,22 +152,7 @@ async def test_a_tap_shows_n_items_while_the_consumer_still_gets_every_item(
     produced = 60
     name = f"tap-{uuid.uuid4().hex[:8]}"
     running = await _start(started, rabbitmq_url, _swarm(name, [_generator("call", produced, "hello"), CONSUMER]))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hivekeeper.cli",
-        "tap",
-        name,
-        "call",
-        "--amqp",
-        rabbitmq_url,
-        "--count",
-        "10",
-        "--timeout",
-        "60",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await _spawn("tap", name, "call", "--amqp", rabbitmq_url, "--count", "10", "--timeout", "60")
     assert proc.stderr is not None
     ready = (await asyncio.wait_for(proc.stderr.readline(), 30)).decode()  # written once the tap is bound
     assert ready.startswith(f"tapping {naming.work_queue(name, 'call')} through amq.gen-"), ready
@@ -219,18 +209,7 @@ async def test_ctrl_c_stops_a_tap_cleanly_and_its_queue_goes_away(
 ) -> None:
     name = f"tap-{uuid.uuid4().hex[:8]}"
     await _start(started, rabbitmq_url, _swarm(name, [_generator("call", 1, "hello"), CONSUMER]))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hivekeeper.cli",
-        "tap",
-        name,
-        "call",
-        "--amqp",
-        rabbitmq_url,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await _spawn("tap", name, "call", "--amqp", rabbitmq_url)
     assert proc.stderr is not None
     ready = (await asyncio.wait_for(proc.stderr.readline(), 30)).decode()
     tap_queue = ready.split(" through ", 1)[1].split(":", 1)[0]
