@@ -9,6 +9,8 @@ import asyncio
 
 import redis.asyncio as aioredis
 
+from hivekeeper.worker.cancelling import swallowed_cancel
+
 
 class RedisStore:
     def __init__(self, url: str) -> None:
@@ -68,11 +70,10 @@ class RedisStore:
 
 
 def _reraise_swallowed_cancel() -> None:
-    """Raise the CancelledError redis-py may have swallowed (Python 3.11's ``wait_for`` returns the result
-    when a cancel lands as a command completes); without this a stopping worker could hang. LPOP is left
-    to its caller, which must first give the popped element back."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling() > 0:
+    """Raise the CancelledError redis-py may have swallowed (see :func:`swallowed_cancel`); without this a
+    stopping worker could hang. LPOP and pushes are left to their callers, which must first account for
+    what the command did."""
+    if swallowed_cancel():
         raise asyncio.CancelledError
 
 

@@ -43,17 +43,6 @@ CLOSE_TIMEOUT = 5.0
 AlertFn = Callable[..., None]
 
 
-def swallowed_cancel() -> bool:
-    """True when this task was cancelled but a Redis call swallowed the CancelledError.
-
-    Python 3.11's ``asyncio.wait_for`` (which redis-py uses to write commands) returns the result when a
-    cancellation arrives just as the write completes; the caller carries on as if never cancelled, and a
-    stopping worker would wait for it forever. The request is still recorded on the task.
-    """
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
 class SourcePicker:
     """The order in which lists are tried for the next item: the first choice, then the fall-through."""
 

@@ -25,8 +25,8 @@ from hivekeeper.protocol.workitem import WorkItem, as_template_value, parse
 from hivekeeper.templating.engine import TemplateEngine, TemplateError
 from hivekeeper.worker import config as cfg
 from hivekeeper.worker import redis_routes as routes
+from hivekeeper.worker.cancelling import swallowed_cancel
 from hivekeeper.worker.control import WorkerState
-from hivekeeper.worker.inputs.redis_dataset import swallowed_cancel
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.stats import RoleStats
 
