@@ -8,16 +8,21 @@ command to run; nothing here skips.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from testbench import registry, state
 from testbench.errors import BenchError
-from testbench.packages import missing_packages
+from testbench.packages import NODE, missing_packages
+
+if TYPE_CHECKING:
+    from testbench.kube import Cluster, Exposure
 
 T = TypeVar("T")
 REPORT: list[str] = []  # what the bench started this session, shown after the test results
@@ -77,28 +82,75 @@ def redis_url(bench_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def kubeconfig(bench_dir: Path) -> Iterator[Path]:
-    """Path of an admin kubeconfig for a real etcd + kube-apiserver + kube-controller-manager."""
-    if entry := state.running("kube"):
-        yield Path(entry["kubeconfig"])
-        return
-    from testbench.gobuild import ETCD, KUBERNETES
-    from testbench.kube import start_control_plane
+def cluster(bench_dir: Path) -> Iterator[Cluster]:
+    """A real one-node Kubernetes: control plane, kubelet, containerd, runc, CNI, kube-proxy and CoreDNS, in a
+    network namespace of its own (see testbench.kube); the admin kubeconfig reaches it through loopback."""
+    from testbench.gobuild import COREDNS, ETCD, KUBERNETES
+    from testbench.kube import Cluster, start_cluster
 
-    for build in (ETCD, KUBERNETES):
+    if entry := state.running("kube"):
+        attached = Cluster.attach(entry)
+        yield attached
+        attached.stop()
+        return
+    if missing := missing_packages(NODE):
+        _fail(BenchError("kube", "test bench", f"{' '.join(missing)} is not installed; run `make bench-install`"))
+    for build in (ETCD, KUBERNETES, COREDNS):
         if not build.is_built():
             _fail(
                 BenchError(
                     build.name,
                     "test bench",
-                    f"{build.module} {build.version()} is not built in {build.bin_dir()}",
+                    f"{build.module} {build.version()} is not built in {build.bin_dir()}; run `make bench-install`",
                 )
             )
-    plane = registry.track(_start(lambda: start_control_plane(bench_dir / "kube")))
-    for name, seconds in plane.startup_seconds.items():
-        REPORT.append(f"{name} ({plane.versions[name]}): ready {seconds:.1f}s after start")
-    yield plane.kubeconfig
-    registry.release(plane)
+    started = registry.track(_start(lambda: start_cluster(bench_dir / "kube", owner_pid=os.getpid())))
+    REPORT.append(
+        "kubernetes node: "
+        + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in started.startup_seconds.items())
+        + f" (network namespace {started.namespace})"
+    )
+    yield started
+    registry.release(started)
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(cluster: Cluster) -> Path:
+    """Path of an admin kubeconfig for the bench's cluster (a real node; see ``cluster``)."""
+    return cluster.kubeconfig
+
+
+def _pod_url(cluster: Cluster, url: str) -> str:
+    parts = urlsplit(url)
+    exposure = cluster.expose(parts.port or 0)
+    netloc = f"{parts.username}:{parts.password}@{exposure.address}" if parts.username else exposure.address
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@pytest.fixture(scope="session")
+def pod_rabbitmq_url(cluster: Cluster, rabbitmq_url: str) -> str:
+    """The bench's RabbitMQ as pods reach it: the node's address, relayed to the broker's loopback port."""
+    return _pod_url(cluster, rabbitmq_url)
+
+
+@pytest.fixture(scope="session")
+def pod_redis_url(cluster: Cluster, redis_url: str) -> str:
+    """The bench's Redis as pods reach it (see ``pod_rabbitmq_url``)."""
+    return _pod_url(cluster, redis_url)
+
+
+@pytest.fixture
+def expose(cluster: Cluster) -> Iterator[Callable[[int], str]]:
+    """``expose(port)``: make a loopback port of this test (a SUT) reachable from pods; returns host:port."""
+    exposures: list[Exposure] = []
+
+    def make(port: int) -> str:
+        exposures.append(cluster.expose(port))
+        return exposures[-1].address
+
+    yield make
+    for exposure in exposures:
+        exposure.stop()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -138,6 +138,20 @@ def _crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics_port(text: str) -> int:
+    from hivekeeper.operator.metrics import AUTO
+
+    if text == "auto":
+        return AUTO
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number, 0 (off) or 'auto'") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is outside 0-65535")
+    return port
+
+
 def _operator(args: argparse.Namespace) -> int:
     import kopf
 
@@ -368,7 +382,10 @@ def parser() -> argparse.ArgumentParser:
     operator.add_argument("--namespace", action="append", help="watch only this namespace (repeatable)")
     operator.add_argument("--health-port", type=int, default=8080, help="liveness endpoint port (0 disables)")
     operator.add_argument(
-        "--metrics-port", type=int, default=9090, help="Prometheus /metrics port (0 disables; default 9090)"
+        "--metrics-port",
+        type=_metrics_port,
+        default=9090,
+        help="Prometheus /metrics port (0 disables; 'auto' binds a free port and logs it; default 9090)",
     )
     operator.add_argument(
         "--peering",

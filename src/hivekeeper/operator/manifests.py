@@ -18,6 +18,8 @@ from hivekeeper.operator.plan import LABEL_ROLE, LABEL_SWARM
 from hivekeeper.worker.env import stop_grace
 
 METRICS_PORT = 9464
+TMP_SIZE_LIMIT = "64Mi"
+"""Bound of the worker's /tmp scratch volume (debug captures and library temp files; nothing large)."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ def deployment(
         "name": "worker",
         "image": spec.get("image") or defaults.image,
         "imagePullPolicy": defaults.pull_policy,
-        "args": [] if spec.get("image") else ["worker"],
+        # No command or args: the worker image's ENTRYPOINT is already `hivekeeper worker`, and a custom image
+        # (spec.image) brings its own. Adding args here once made every built-in worker pod crash-loop.
         "env": env,
         "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
         "securityContext": {
@@ -95,6 +98,8 @@ def deployment(
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
         },
+        # The root filesystem is read-only; HOME and TMPDIR point at /tmp, which is this small scratch volume.
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
     if spec.get("resources"):
         container["resources"] = spec["resources"]
@@ -116,6 +121,7 @@ def deployment(
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [container],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}],
                     "terminationGracePeriodSeconds": termination_grace(spec.get("env") or []),
                 },
             },

@@ -7,6 +7,8 @@ One private registry (no process or platform collectors from other libraries sne
 
 from __future__ import annotations
 
+import logging
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -49,12 +51,20 @@ STATUS_PATCHES = Counter(
 )
 
 
-_SERVING: set[int] = set()
+_SERVING: dict[int, int] = {}
+"""Requested port -> bound port, for each server started in this process."""
+AUTO = -1
+"""``--metrics-port auto``: the kernel picks a free port when the server binds, and the operator logs it."""
 
 
-def serve(port: int, address: str = "0.0.0.0") -> None:
-    """Serve ``/metrics`` on ``port`` in a background thread (0 disables). Safe to call again (kopf
-    retries a failed startup handler): the server is started once per port."""
-    if port and port not in _SERVING:
-        start_http_server(port, addr=address, registry=REGISTRY)
-        _SERVING.add(port)
+def serve(port: int, address: str = "0.0.0.0") -> int | None:
+    """Serve ``/metrics`` on ``port`` in a background thread (0 disables; ``AUTO`` binds a port the kernel
+    picks) and return the bound port. Safe to call again (kopf retries a failed startup handler): the server is
+    started once per requested port."""
+    if not port:
+        return None
+    if port not in _SERVING:
+        server, _ = start_http_server(0 if port == AUTO else port, addr=address, registry=REGISTRY)
+        _SERVING[port] = int(server.server_port)
+        logging.getLogger(__name__).info("serving /metrics on port %d", _SERVING[port])
+    return _SERVING[port]

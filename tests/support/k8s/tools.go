@@ -1,10 +1,14 @@
 //go:build tools
 
-// Package tools pins the Kubernetes control-plane commands the test bench builds.
+// Package tools pins the Kubernetes commands the test bench builds: the control plane, the node
+// (kubelet, kube-proxy), the scheduler and kubectl.
 package tools
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )

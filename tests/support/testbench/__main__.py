@@ -14,8 +14,8 @@ import time
 
 from testbench import state
 from testbench.errors import BenchError
-from testbench.gobuild import ETCD, HELM, KSTATUS, KUBERNETES
-from testbench.packages import ensure_debian_packages
+from testbench.gobuild import COREDNS, ETCD, HELM, KSTATUS, KUBERNETES
+from testbench.packages import NODE, ensure_debian_packages
 
 ALL = ["rabbitmq", "redis", "kube"]
 TOOLS = "tools"
@@ -29,7 +29,11 @@ def install(services: list[str]) -> None:
     if installed:
         print(f"installed {' '.join(installed)} in {time.monotonic() - started:.1f}s")
     if "kube" in services:
-        for build in (ETCD, KUBERNETES, KSTATUS, HELM):
+        began = time.monotonic()
+        installed = ensure_debian_packages(NODE, start_services=False)
+        if installed:
+            print(f"installed {' '.join(installed)} in {time.monotonic() - began:.1f}s")
+        for build in (ETCD, KUBERNETES, COREDNS, KSTATUS, HELM):
             began = time.monotonic()
             if build.ensure_built():
                 print(f"built {build.name} {build.version()} in {time.monotonic() - began:.0f}s into {build.bin_dir()}")
@@ -54,7 +58,7 @@ def install_tools() -> None:
 
 
 def up(services: list[str]) -> None:
-    from testbench.kube import start_control_plane
+    from testbench.kube import start_cluster
     from testbench.rabbitmq import start_rabbitmq
     from testbench.redis import start_redis
 
@@ -80,11 +84,14 @@ def up(services: list[str]) -> None:
                 "startup_seconds": round(red.startup_seconds, 2),
             }
         else:
-            cp = start_control_plane(home / "kube")
+            cp = start_cluster(home / "kube")
             current[name] = {
                 "kubeconfig": str(cp.kubeconfig),
                 "server": cp.server,
-                "pids": [p.pid for p in cp.processes],
+                "namespace": cp.namespace,
+                "workdir": str(cp.workdir),
+                "node_ip": cp.node_ip,
+                "pids": [p.pid for p in [*cp.relays, *cp.processes]],
                 "startup_seconds": {k: round(v, 2) for k, v in cp.startup_seconds.items()},
                 "versions": cp.versions,
             }
@@ -125,8 +132,15 @@ def main(argv: list[str]) -> int:
         elif command == "up":
             up(services)
         elif command == "down":
+            from testbench import ledger
+
             stopped = state.stop_recorded()
+            swept = ledger.sweep_bench(state.bench_home())  # `make cluster`'s node, and any a killed run left
             print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+            if swept:
+                print(
+                    f"removed node{'s' if len(swept) > 1 else ''} {', '.join(swept)} (processes, mounts, cgroups, network namespace, state)"
+                )
         elif command == "status":
             status()
         elif command == "versions":

@@ -63,6 +63,13 @@ class GoBuild:
     def binaries(self) -> list[Path]:
         return [self.bin_dir() / _command_name(pkg) for pkg in self.packages]
 
+    def binary(self, command: str) -> Path:
+        """The built binary of one of ``packages``, by its command name (``kubelet``)."""
+        for path in self.binaries():
+            if path.name == command:
+                return path
+        raise KeyError(f"{self.name} builds no command {command!r}")
+
     def is_built(self) -> bool:
         return all(path.is_file() and os.access(path, os.X_OK) for path in self.binaries())
 
@@ -99,6 +106,9 @@ KUBERNETES = GoBuild(
     packages=(
         "k8s.io/kubernetes/cmd/kube-apiserver",
         "k8s.io/kubernetes/cmd/kube-controller-manager",
+        "k8s.io/kubernetes/cmd/kube-scheduler",
+        "k8s.io/kubernetes/cmd/kubelet",
+        "k8s.io/kubernetes/cmd/kube-proxy",
         "k8s.io/kubernetes/cmd/kubectl",
     ),
     ldflags_template=(
@@ -133,6 +143,13 @@ HELM = GoBuild(
     " -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37"
     " -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37",
 )
+
+COREDNS = GoBuild(
+    name="coredns",
+    module="github.com/coredns/coredns",
+    packages=("hivekeeper.test/coredns",),
+)
+"""CoreDNS with only the plugins the node's cluster DNS needs (tests/support/coredns/main.go)."""
 
 KSTATUS = GoBuild(
     name="kstatus",

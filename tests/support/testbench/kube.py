@@ -1,10 +1,14 @@
-"""A real Kubernetes control plane on loopback: etcd, kube-apiserver, kube-controller-manager.
+"""A real one-node Kubernetes for the bench: control plane, kubelet, containerd, runc, CNI, kube-proxy, DNS.
 
-Built from their Go modules (see ``gobuild``), started with generated certificates, and described
-by an admin kubeconfig. The controller-manager runs only what our tests need from a cluster without
-nodes: Deployments, ReplicaSets, garbage collection (so owner references really cascade), service
-accounts and namespace deletion. There is no scheduler and no kubelet: e2e tests bind and run pods
-with a test-only node agent.
+Every piece is built from its Go module (see ``gobuild``) or comes from Debian packages, and the whole
+node lives in a network namespace of its own (``netns``): the API server, the kubelet, the pods and the
+Service addresses exist only there, so the host keeps nothing but loopback listeners and its interfaces,
+routes, firewall rules and sysctls are never changed. The host reaches the API server through a loopback
+relay (``relay``); pods reach services of the host (the bench's RabbitMQ and Redis, a demo SUT) through
+``Cluster.expose``, which relays a port of the node's address to a loopback port.
+
+Inside the namespace the ports are fixed (nothing else listens there), so no port is ever picked and
+then lost to another process; on the host every listener binds port 0 itself and reports what it got.
 """
 
 from __future__ import annotations
@@ -12,51 +16,137 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
+import secrets
 import ssl
 import subprocess
+import sys
+import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from testbench import ledger, netns, node
 from testbench.errors import BenchError
-from testbench.gobuild import ETCD, KUBERNETES
+from testbench.gobuild import COREDNS, ETCD, KUBERNETES
 from testbench.pki import Pki, make_pki
-from testbench.procs import ManagedProcess, free_port, run_checked
+from testbench.procs import ManagedProcess, run_checked, tail
+
+NODE_NAME = "hivekeeper-node"
+NODE_IP = "10.244.0.1"
+POD_CIDR = "10.244.0.0/24"
+SERVICE_CIDR = "10.96.0.0/16"
+API_SERVICE_IP = "10.96.0.1"
+DNS_SERVICE_IP = "10.96.0.10"
+API_PORT = 6443
+BRIDGE = "hkbr0"
 
 CONTROLLERS = (
     "deployment-controller",
     "replicaset-controller",
+    "statefulset-controller",
+    "job-controller",
     "garbage-collector-controller",
     "serviceaccount-controller",
     "serviceaccount-token-controller",
     "namespace-controller",
+    "root-ca-certificate-publisher-controller",
+    "node-lifecycle-controller",
+    "taint-eviction-controller",
+    "pod-garbage-collector-controller",
+    "endpoints-controller",
+    "endpointslice-controller",
+    "endpointslice-mirroring-controller",
+    "clusterrole-aggregation-controller",
+    "resourcequota-controller",
 )
+"""What real pods need (root CA for kube-root-ca.crt, node lifecycle so the not-ready taint lifts, Service
+endpoints) plus what the operator's tests use (Deployments, garbage collection, namespace deletion)."""
 
 
 @dataclass
-class ControlPlane:
+class Exposure:
+    """A loopback port of the host, reachable from pods at ``address`` while the relay runs."""
+
+    address: str
+    relay: ManagedProcess
+
+    def stop(self) -> None:
+        self.relay.stop()
+
+
+@dataclass
+class Cluster:
+    """A running one-node cluster. ``stop`` removes every trace of a cluster this process started; a cluster
+    attached from ``make cluster``'s state is left running (only this process's exposures end)."""
+
+    workdir: Path
+    namespace: str
     kubeconfig: Path
     server: str
     processes: list[ManagedProcess]
     startup_seconds: dict[str, float]
     versions: dict[str, str]
+    relays: list[ManagedProcess] = field(default_factory=list)
+    owned: bool = True
+
+    @property
+    def node_ip(self) -> str:
+        return NODE_IP
+
+    @property
+    def containerd_socket(self) -> Path:
+        return node.NodeLayout.under(self.workdir, self.namespace).containerd_socket
+
+    @classmethod
+    def attach(cls, entry: dict[str, Any]) -> Cluster:
+        """The cluster ``make cluster`` recorded in the bench state (see ``python -m testbench up``)."""
+        return cls(
+            workdir=Path(entry["workdir"]),
+            namespace=entry["namespace"],
+            kubeconfig=Path(entry["kubeconfig"]),
+            server=entry["server"],
+            processes=[],
+            startup_seconds={},
+            versions=entry.get("versions", {}),
+            owned=False,
+        )
+
+    def expose(self, host_port: int, node_port: int | None = None) -> Exposure:
+        """Relay ``NODE_IP:node_port`` (default: the same port) to ``127.0.0.1:host_port`` for pods."""
+        port = node_port or host_port
+        relay = start_relay(
+            self.workdir,
+            f"expose-{port}-{secrets.token_hex(2)}",
+            [f"{self.namespace}/{NODE_IP}:{port}=-/127.0.0.1:{host_port}"],
+        )
+        self.relays.append(relay.process)
+        return Exposure(f"{NODE_IP}:{port}", relay.process)
+
+    def load_images(self, archives: list[Path]) -> None:
+        node.import_images(self.containerd_socket, archives)
 
     def stop(self) -> None:
+        for proc in self.relays:
+            proc.stop()
+        if not self.owned:
+            return
         for proc in reversed(self.processes):
             proc.stop()
+        ledger.sweep(self.namespace)
+        ledger.restore_host_dirs()
 
 
 def binary_versions() -> dict[str, str]:
     """What each built binary says of itself with ``--version``."""
-    etcd = ETCD.binaries()[0]
-    apiserver, controller_manager, _ = KUBERNETES.binaries()
-    return {
-        "etcd": run_checked("etcd", [str(etcd), "--version"]).splitlines()[0].strip(),
-        "kube-apiserver": run_checked("kube-apiserver", [str(apiserver), "--version"]).strip(),
-        "kube-controller-manager": run_checked(
-            "kube-controller-manager", [str(controller_manager), "--version"]
-        ).strip(),
-    }
+    found = {"etcd": run_checked("etcd", [str(ETCD.binaries()[0]), "--version"]).splitlines()[0].strip()}
+    for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"):
+        found[name] = run_checked(name, [str(KUBERNETES.binary(name)), "--version"]).strip()
+    found["coredns"] = run_checked("coredns", [str(COREDNS.binaries()[0]), "-version"]).strip().splitlines()[0]
+    for name, argv in (("containerd", ["containerd", "--version"]), ("runc", ["runc", "--version"])):
+        found[name] = run_checked(name, argv).strip().splitlines()[0]
+    return found
 
 
 def _https_ok(url: str, pki: Pki | None = None, *, client: bool = True) -> bool:
@@ -71,16 +161,19 @@ def _https_ok(url: str, pki: Pki | None = None, *, client: bool = True) -> bool:
     return False
 
 
-def _etcd_healthy(port: int) -> bool:
-    with (
-        contextlib.suppress(OSError, ValueError),
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response,
-    ):
-        return bool(json.loads(response.read()).get("health") == "true")
-    return False
+def _ok_inside(namespace: str, url: str, pki: Pki | None = None) -> bool:
+    """GET ``url`` from inside the node's namespace, where the component listens: 200 (and for etcd's
+    /health, ``"health":"true"``) counts as ready."""
+    with netns.entered(namespace):
+        if url.startswith("https:"):
+            return _https_ok(url, pki)
+        with contextlib.suppress(OSError, ValueError), urllib.request.urlopen(url, timeout=2) as response:
+            body = response.read()
+            return bool(response.status == 200 and (not url.endswith("/health") or b'"health":"true"' in body))
+        return False
 
 
-def write_kubeconfig(path: Path, server: str, pki: Pki) -> None:
+def write_kubeconfig(path: Path, server: str, pki: Pki, *, cert: Path | None = None, key: Path | None = None) -> None:
     def b64(p: Path) -> str:
         return base64.b64encode(p.read_bytes()).decode()
 
@@ -97,8 +190,8 @@ def write_kubeconfig(path: Path, server: str, pki: Pki) -> None:
             {
                 "name": "admin",
                 "user": {
-                    "client-certificate-data": b64(pki.admin_cert),
-                    "client-key-data": b64(pki.admin_key),
+                    "client-certificate-data": b64(cert or pki.admin_cert),
+                    "client-key-data": b64(key or pki.admin_key),
                 },
             }
         ],
@@ -114,142 +207,229 @@ def write_kubeconfig(path: Path, server: str, pki: Pki) -> None:
     path.chmod(0o600)
 
 
-def start_control_plane(workdir: Path, timeout: float = 120.0) -> ControlPlane:
+@dataclass
+class Relay:
+    process: ManagedProcess
+    ports: list[int]
+
+
+def start_relay(workdir: Path, name: str, forwards: list[str], timeout: float = 15.0) -> Relay:
+    """A relay process (``testbench.relay``) that has bound every listener and reported its ports."""
+    ports_file = workdir / f"relay-{name}.ports"
+    ports_file.unlink(missing_ok=True)
+    argv = [sys.executable, "-m", "testbench.relay", "--ports-file", str(ports_file)]
+    for forward in forwards:
+        argv.append(f"--forward={forward}")  # '=' form: a forward may start with '-' (this namespace)
+    support = str(Path(__file__).resolve().parent.parent)
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [support, os.environ.get("PYTHONPATH")]))}
+    process = ManagedProcess(f"relay {name}", argv, workdir / f"relay-{name}.log", env=env).start()
+    process.wait_ready(ports_file.exists, timeout, "listening")
+    return Relay(process, json.loads(ports_file.read_text()))
+
+
+def _inside(namespace: str, argv: list[str]) -> list[str]:
+    # nsenter switches only the network namespace: the process keeps the host's mounts and cgroup view (kubelet
+    # and runc must share them; `ip netns exec` would remount /sys without the cgroup hierarchies).
+    return ["nsenter", f"--net={netns.path(namespace)}", "--", *argv]
+
+
+def start_cluster(
+    workdir: Path, *, owner_pid: int | None = None, images: list[Path] | None = None, timeout: float = 180.0
+) -> Cluster:
+    """Start the whole node in a new network namespace; wait until it is Ready and DNS answers.
+
+    ``owner_pid``: the process whose death leaves the node orphaned (swept by the next bench start);
+    None for a detached node (``make cluster``), which ``make cluster-down`` sweeps.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
-    etcd_bin = ETCD.binaries()[0]
-    apiserver_bin, kcm_bin, _ = KUBERNETES.binaries()
-    pki = make_pki(workdir / "pki")
+    namespace = f"{netns.PREFIX}{secrets.token_hex(3)}"
+    ledger.sweep_orphans()
+    ledger.record(namespace, workdir, owner_pid=owner_pid)
     started: list[ManagedProcess] = []
+    relays: list[ManagedProcess] = []
     seconds: dict[str, float] = {}
+
+    def launch(name: str, argv: list[str], ready: Any, what: str, *, wrap: Any = None) -> None:
+        command = _inside(namespace, argv)
+        proc = ManagedProcess(name, wrap(command) if wrap else command, workdir / f"{name}.log").start()
+        started.append(proc)
+        seconds[name] = proc.wait_ready(ready, timeout, what)
+
     try:
-        client_port, peer_port = free_port(), free_port()
-        etcd = ManagedProcess(
+        netns.create(namespace, bridge=BRIDGE, address=f"{NODE_IP}/24")
+        pki = make_pki(workdir / "pki", node_name=NODE_NAME, node_ip=NODE_IP, api_service_ip=API_SERVICE_IP)
+        launch(
             "etcd",
             [
-                str(etcd_bin),
-                "--name",
-                "hivekeeper-test",
-                "--data-dir",
-                str(workdir / "etcd"),
-                "--listen-client-urls",
-                f"http://127.0.0.1:{client_port}",
-                "--advertise-client-urls",
-                f"http://127.0.0.1:{client_port}",
-                "--listen-peer-urls",
-                f"http://127.0.0.1:{peer_port}",
-                "--initial-advertise-peer-urls",
-                f"http://127.0.0.1:{peer_port}",
-                "--initial-cluster",
-                f"hivekeeper-test=http://127.0.0.1:{peer_port}",
+                str(ETCD.binaries()[0]),
+                "--name=hivekeeper-test",
+                f"--data-dir={workdir / 'etcd'}",
+                "--listen-client-urls=http://127.0.0.1:2379",
+                "--advertise-client-urls=http://127.0.0.1:2379",
+                "--listen-peer-urls=http://127.0.0.1:2380",
+                "--initial-advertise-peer-urls=http://127.0.0.1:2380",
+                "--initial-cluster=hivekeeper-test=http://127.0.0.1:2380",
+                "--listen-metrics-urls=http://127.0.0.1:2381",
                 "--unsafe-no-fsync",
-                "--log-level",
-                "warn",
+                "--log-level=warn",
             ],
-            workdir / "etcd.log",
-        ).start()
-        started.append(etcd)
-        seconds["etcd"] = etcd.wait_ready(lambda: _etcd_healthy(client_port), timeout, "healthy")
-
-        api_port = free_port()
-        server = f"https://127.0.0.1:{api_port}"
-        apiserver = ManagedProcess(
+            lambda: _ok_inside(namespace, "http://127.0.0.1:2379/health"),
+            "healthy",
+        )
+        launch(
             "kube-apiserver",
             [
-                str(apiserver_bin),
-                "--etcd-servers",
-                f"http://127.0.0.1:{client_port}",
-                "--bind-address",
-                "127.0.0.1",
-                "--advertise-address",
-                "127.0.0.1",
-                "--secure-port",
-                str(api_port),
-                "--cert-dir",
-                str(workdir / "apiserver-certs"),
-                "--tls-cert-file",
-                str(pki.serving_cert),
-                "--tls-private-key-file",
-                str(pki.serving_key),
-                "--client-ca-file",
-                str(pki.ca_cert),
-                "--service-account-issuer",
-                "https://kubernetes.default.svc.cluster.local",
-                "--service-account-key-file",
-                str(pki.sa_pub),
-                "--service-account-signing-key-file",
-                str(pki.sa_key),
-                "--service-cluster-ip-range",
-                "10.0.0.0/24",
-                "--authorization-mode",
-                "RBAC",
+                str(KUBERNETES.binary("kube-apiserver")),
+                "--etcd-servers=http://127.0.0.1:2379",
+                "--bind-address=0.0.0.0",
+                f"--advertise-address={NODE_IP}",
+                f"--secure-port={API_PORT}",
+                f"--cert-dir={workdir / 'apiserver-certs'}",
+                f"--tls-cert-file={pki.serving_cert}",
+                f"--tls-private-key-file={pki.serving_key}",
+                f"--client-ca-file={pki.ca_cert}",
+                f"--kubelet-client-certificate={pki.admin_cert}",
+                f"--kubelet-client-key={pki.admin_key}",
+                f"--kubelet-certificate-authority={pki.ca_cert}",
+                "--kubelet-preferred-address-types=InternalIP",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={pki.sa_pub}",
+                f"--service-account-signing-key-file={pki.sa_key}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--authorization-mode=Node,RBAC",
+                "--enable-admission-plugins=NodeRestriction",
                 "--allow-privileged=true",
                 "--profiling=false",
-                "--endpoint-reconciler-type",
-                "none",
-                "--v",
-                "1",
+                "--v=1",
             ],
-            workdir / "kube-apiserver.log",
-        ).start()
-        started.append(apiserver)
-        seconds["kube-apiserver"] = apiserver.wait_ready(
-            lambda: _https_ok(f"{server}/readyz", pki), timeout, "ready (/readyz)"
+            lambda: _ok_inside(namespace, f"https://127.0.0.1:{API_PORT}/readyz", pki),
+            "ready (/readyz)",
         )
-
+        relay = start_relay(workdir, "api", [f"-/127.0.0.1:0={namespace}/127.0.0.1:{API_PORT}"])
+        relays.append(relay.process)
+        server = f"https://127.0.0.1:{relay.ports[0]}"
         kubeconfig = workdir / "kubeconfig"
         write_kubeconfig(kubeconfig, server, pki)
-
-        kcm_port = free_port()
-        kcm = ManagedProcess(
+        inner = workdir / "node-admin.kubeconfig"  # for components inside the namespace
+        write_kubeconfig(inner, f"https://127.0.0.1:{API_PORT}", pki)
+        kubelet_kubeconfig = workdir / "kubelet.kubeconfig"
+        write_kubeconfig(
+            kubelet_kubeconfig,
+            f"https://{NODE_IP}:{API_PORT}",
+            pki,
+            cert=pki.node_client_cert,
+            key=pki.node_client_key,
+        )
+        common = [
+            f"--kubeconfig={inner}",
+            f"--authentication-kubeconfig={inner}",
+            f"--authorization-kubeconfig={inner}",
+        ]
+        launch(
             "kube-controller-manager",
             [
-                str(kcm_bin),
-                "--kubeconfig",
-                str(kubeconfig),
-                "--authentication-kubeconfig",
-                str(kubeconfig),
-                "--authorization-kubeconfig",
-                str(kubeconfig),
-                "--bind-address",
-                "127.0.0.1",
-                "--secure-port",
-                str(kcm_port),
-                "--cert-dir",
-                str(workdir / "kcm-certs"),
-                "--controllers",
-                ",".join(CONTROLLERS),
-                "--service-account-private-key-file",
-                str(pki.sa_key),
-                "--root-ca-file",
-                str(pki.ca_cert),
+                str(KUBERNETES.binary("kube-controller-manager")),
+                *common,
+                "--bind-address=127.0.0.1",
+                "--secure-port=10257",
+                f"--cert-dir={workdir / 'kcm-certs'}",
+                f"--controllers={','.join(CONTROLLERS)}",
+                f"--service-account-private-key-file={pki.sa_key}",
+                f"--root-ca-file={pki.ca_cert}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--leader-elect=false",
-                "--concurrent-gc-syncs",
-                "5",
-                "--v",
-                "1",
+                "--concurrent-gc-syncs=5",
+                "--v=1",
             ],
-            workdir / "kube-controller-manager.log",
-        ).start()
-        started.append(kcm)
-        seconds["kube-controller-manager"] = kcm.wait_ready(
-            lambda: _https_ok(f"https://127.0.0.1:{kcm_port}/healthz"), timeout, "healthy (/healthz)"
+            lambda: _ok_inside(namespace, "https://127.0.0.1:10257/healthz"),
+            "healthy (/healthz)",
         )
-    except BaseException:
-        for proc in reversed(started):
+        launch(
+            "kube-scheduler",
+            [
+                str(KUBERNETES.binary("kube-scheduler")),
+                *common,
+                "--bind-address=127.0.0.1",
+                "--secure-port=10259",
+                "--leader-elect=false",
+                "--v=1",
+            ],
+            lambda: _ok_inside(namespace, "https://127.0.0.1:10259/healthz"),
+            "healthy (/healthz)",
+        )
+        parts = node.NodeLayout.under(workdir, namespace)
+        parts.write_configs(
+            pki=pki,
+            node_name=NODE_NAME,
+            node_ip=NODE_IP,
+            pod_cidr=POD_CIDR,
+            bridge=BRIDGE,
+            dns_ip=DNS_SERVICE_IP,
+            kubeconfig=inner,
+        )
+        launch(
+            "containerd",
+            ["containerd", "--config", str(parts.containerd_config)],
+            lambda: node.containerd_answers(parts.containerd_socket),
+            "answering (ctr version)",
+        )
+        began = time.monotonic()
+        node.import_images(parts.containerd_socket, [node.pause_image(workdir), *(images or [])])
+        seconds["images"] = time.monotonic() - began
+        node.make_cgroup_root(parts.cgroup_root)
+        launch(
+            "kubelet",
+            [
+                str(KUBERNETES.binary("kubelet")),
+                f"--config={parts.kubelet_config}",
+                f"--kubeconfig={kubelet_kubeconfig}",
+                f"--hostname-override={NODE_NAME}",
+                f"--node-ip={NODE_IP}",
+                f"--root-dir={parts.kubelet_root}",
+                "--v=1",
+            ],
+            lambda: node.node_ready(kubeconfig, NODE_NAME),
+            "Ready (node condition)",
+            wrap=lambda command: node.kubelet_argv(parts, command),
+        )
+        launch(
+            "kube-proxy",
+            [str(KUBERNETES.binary("kube-proxy")), f"--config={parts.proxy_config}", "--v=1"],
+            lambda: _ok_inside(namespace, "http://127.0.0.1:10256/healthz"),
+            "healthy (/healthz)",
+        )
+        node.publish_dns_service(kubeconfig, DNS_SERVICE_IP, NODE_IP)
+        launch(
+            "coredns",
+            [str(COREDNS.binaries()[0]), "-conf", str(parts.corefile)],
+            lambda: _ok_inside(namespace, "http://127.0.0.1:8181/ready"),
+            "ready (/ready)",
+        )
+        seconds["default service account"] = node.wait_default_service_account(kubeconfig, timeout)
+    except BaseException as exc:
+        logs = "; ".join(f"{p.service}: {tail(p.log_path, 2)}" for p in started[-1:])
+        for proc in [*relays, *reversed(started)]:
             proc.stop()
-        raise
-    return ControlPlane(
+        ledger.sweep(namespace)
+        ledger.restore_host_dirs()
+        if isinstance(exc, BenchError) or not isinstance(exc, Exception):
+            raise
+        raise BenchError("kube", "start the node", f"{exc!r}; {logs}") from exc
+    return Cluster(
+        workdir=workdir,
+        namespace=namespace,
         kubeconfig=kubeconfig,
         server=server,
         processes=started,
         startup_seconds=seconds,
         versions=binary_versions(),
+        relays=relays,
     )
 
 
 def kubectl() -> Path:
-    """The kubectl built from the same pinned Kubernetes release as the control plane."""
-    return KUBERNETES.binaries()[2]
+    """The kubectl built from the same pinned Kubernetes release as the cluster."""
+    return KUBERNETES.binary("kubectl")
 
 
 def run_kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

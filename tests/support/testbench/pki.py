@@ -1,4 +1,6 @@
-"""Throwaway certificates for the local control plane: a CA, serving certs, an admin client cert."""
+"""Throwaway certificates for the local cluster: a CA, the API server's and kubelet's serving certs, an admin
+client cert, the kubelet's node identity (``system:node:<name>`` in ``system:nodes``, for the Node
+authorizer), and the service-account signing key."""
 
 from __future__ import annotations
 
@@ -24,6 +26,12 @@ class Pki:
     admin_key: Path
     sa_key: Path
     sa_pub: Path
+    kubelet_cert: Path
+    """The kubelet's serving certificate (node name and address), which the API server uses for logs and exec."""
+    kubelet_key: Path
+    node_client_cert: Path
+    """The kubelet's client certificate: ``system:node:<name>``, group ``system:nodes``."""
+    node_client_key: Path
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> None:
@@ -91,7 +99,19 @@ def _issue(
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def make_pki(directory: Path) -> Pki:
+def _ip(text: str) -> x509.GeneralName:
+    return x509.IPAddress(ipaddress.ip_address(text))
+
+
+def make_pki(
+    directory: Path,
+    *,
+    node_name: str = "hivekeeper-node",
+    node_ip: str = "10.244.0.1",
+    api_service_ip: str = "10.96.0.1",
+) -> Pki:
+    """Certificates for a cluster whose API server is reached on loopback (through the relay), on the node's
+    address, and from pods at the ``kubernetes`` Service (``api_service_ip`` and its DNS names)."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("hivekeeper-test-ca")
@@ -103,8 +123,10 @@ def make_pki(directory: Path) -> Pki:
         x509.DNSName("kubernetes"),
         x509.DNSName("kubernetes.default"),
         x509.DNSName("kubernetes.default.svc"),
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-        x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
+        x509.DNSName("kubernetes.default.svc.cluster.local"),
+        _ip("127.0.0.1"),
+        _ip(node_ip),
+        _ip(api_service_ip),
     ]
     serving = _issue(
         _name("kube-apiserver"),
@@ -126,6 +148,24 @@ def make_pki(directory: Path) -> Pki:
 
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
+    kubelet_key = ec.generate_private_key(ec.SECP256R1())
+    kubelet = _issue(
+        _name(node_name),
+        kubelet_key,
+        ca_name,
+        ca_key,
+        sans=[x509.DNSName(node_name), _ip(node_ip)],
+        usages=[ExtendedKeyUsageOID.SERVER_AUTH],
+    )
+    node_client_key = ec.generate_private_key(ec.SECP256R1())
+    node_client = _issue(
+        _name(f"system:node:{node_name}", "system:nodes"),
+        node_client_key,
+        ca_name,
+        ca_key,
+        usages=[ExtendedKeyUsageOID.CLIENT_AUTH],
+    )
+
     pki = Pki(
         ca_cert=directory / "ca.crt",
         serving_cert=directory / "apiserver.crt",
@@ -134,6 +174,10 @@ def make_pki(directory: Path) -> Pki:
         admin_key=directory / "admin.key",
         sa_key=directory / "sa.key",
         sa_pub=directory / "sa.pub",
+        kubelet_cert=directory / "kubelet.crt",
+        kubelet_key=directory / "kubelet.key",
+        node_client_cert=directory / "node-client.crt",
+        node_client_key=directory / "node-client.key",
     )
     _write_cert(pki.ca_cert, ca)
     _write_cert(pki.serving_cert, serving)
@@ -141,6 +185,10 @@ def make_pki(directory: Path) -> Pki:
     _write_cert(pki.admin_cert, admin)
     _write_key(pki.admin_key, admin_key)
     _write_key(pki.sa_key, sa_key)
+    _write_cert(pki.kubelet_cert, kubelet)
+    _write_key(pki.kubelet_key, kubelet_key)
+    _write_cert(pki.node_client_cert, node_client)
+    _write_key(pki.node_client_key, node_client_key)
     pki.sa_pub.write_bytes(
         sa_key.public_key().public_bytes(
             serialization.Encoding.PEM,

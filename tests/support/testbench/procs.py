@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from testbench.errors import BenchError
 
@@ -20,6 +21,22 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+T = TypeVar("T")
+CLASH_MARKERS = ("address already in use", "eaddrinuse")
+
+
+def retry_on_port_clash(start: Callable[[], T], attempts: int = 3) -> T:
+    """Start a service on ports from :func:`free_port`, again at once with fresh ports if another process
+    took one between the pick and the service's bind (the service's error says "address already in use")."""
+    for attempt in range(attempts):
+        try:
+            return start()
+        except BenchError as exc:
+            if attempt == attempts - 1 or not any(marker in exc.error.lower() for marker in CLASH_MARKERS):
+                raise
+    raise AssertionError("unreachable")
 
 
 def port_answers(port: int, host: str = "127.0.0.1") -> bool:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testbench.packages import DEBIAN_PACKAGES
-from testbench.procs import ManagedProcess, free_port, port_answers
+from testbench.procs import ManagedProcess, free_port, port_answers, retry_on_port_clash
 
 _AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
 
@@ -50,8 +50,16 @@ def amqp_accepts(port: int) -> bool:
 
 
 def start_rabbitmq(workdir: Path, timeout: float = 90.0, ports: tuple[int, int, int] | None = None) -> RabbitMQ:
+    """A private RabbitMQ node; on ``ports`` (a restart), else on free ones, picked again at once if another
+    process takes one before the node binds it."""
+    if ports:
+        return _start_rabbitmq(workdir, timeout, ports)
+    return retry_on_port_clash(lambda: _start_rabbitmq(workdir, timeout, (free_port(), free_port(), free_port())))
+
+
+def _start_rabbitmq(workdir: Path, timeout: float, ports: tuple[int, int, int]) -> RabbitMQ:
     workdir.mkdir(parents=True, exist_ok=True)
-    amqp_port, dist_port, epmd_port = ports or (free_port(), free_port(), free_port())
+    amqp_port, dist_port, epmd_port = ports
     node = f"hivekeeper-{amqp_port}@localhost"
     (workdir / "rabbitmq.conf").write_text(
         f"loopback_users.guest = true\nlisteners.tcp.default = 127.0.0.1:{amqp_port}\nlog.console = false\n"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testbench.packages import DEBIAN_PACKAGES
-from testbench.procs import ManagedProcess, free_port
+from testbench.procs import ManagedProcess, free_port, retry_on_port_clash
 
 
 @dataclass
@@ -32,6 +32,11 @@ def redis_pongs(port: int) -> bool:
 
 
 def start_redis(workdir: Path, timeout: float = 30.0) -> Redis:
+    """redis-server on a free loopback port (picked again if another process takes it first)."""
+    return retry_on_port_clash(lambda: _start_redis(workdir, timeout))
+
+
+def _start_redis(workdir: Path, timeout: float) -> Redis:
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     argv = [
