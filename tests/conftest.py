@@ -139,6 +139,21 @@ def pod_redis_url(cluster: Cluster, redis_url: str) -> str:
     return _pod_url(cluster, redis_url)
 
 
+@pytest.fixture(scope="session")
+def hivekeeper_images(cluster: Cluster) -> dict[str, str]:
+    """Our operator and worker images, built from the shipped Dockerfiles (``make images``; cached by the
+    digest of their inputs) and loaded into the node's containerd: ``{"operator": ref, "worker": ref}``."""
+    import time
+
+    from testbench.images import ensure_images
+
+    began = time.monotonic()
+    archives = _start(ensure_images)
+    _start(lambda: cluster.load_images(list(archives.values())))
+    REPORT.append(f"images {', '.join(archives)}: built or cached and loaded in {time.monotonic() - began:.1f}s")
+    return {ref.split("/", 1)[1].split(":", 1)[0]: ref for ref in archives}
+
+
 @pytest.fixture
 def expose(cluster: Cluster) -> Iterator[Callable[[int], str]]:
     """``expose(port)``: make a loopback port of this test (a SUT) reachable from pods; returns host:port."""

@@ -254,7 +254,12 @@ def test_make_cluster_and_cluster_down_twice(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(SUPPORT), "HIVEKEEPER_BENCH_DIR": str(tmp_path / "bench")}
     before = host_network()
     up = subprocess.run(
-        [sys.executable, "-m", "testbench", "up", "kube"], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "testbench", "up", "kube"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert up.returncode == 0, up.stderr
     assert "KUBECONFIG=" in up.stdout
@@ -263,7 +268,12 @@ def test_make_cluster_and_cluster_down_twice(tmp_path: Path) -> None:
     assert nodes.stdout.strip() == "node/hivekeeper-node", nodes.stderr
     for _ in range(2):
         down = subprocess.run(
-            [sys.executable, "-m", "testbench", "down"], env=env, capture_output=True, text=True, timeout=120
+            [sys.executable, "-m", "testbench", "down"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert down.returncode == 0, down.stderr
     assert entry["namespace"] not in _run("ip", "netns", "list")

@@ -1,14 +1,19 @@
-"""The operator on the bench cluster: a Swarm becomes running workers; a spec edit reaches them live."""
+"""The operator on the bench's real node: a Swarm becomes running worker pods (our worker image, run by the
+kubelet and containerd); a spec edit reaches them live, without restarting a container.
+
+The operator runs as a local process here (its log and restarts are the test's to control); the Helm tests
+run it as a pod. Pods reach the bench's RabbitMQ, Redis and the SUT through the node's address."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import os
+import re
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -20,9 +25,10 @@ from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Pod, Secret
 
+from testbench.demo import DemoService, demo_service
+from testbench.diagnose import pods_report
 from testbench.kube import run_kubectl
-from testbench.node_agent import NodeAgent
-from testbench.procs import ManagedProcess, free_port
+from testbench.procs import ManagedProcess
 from testbench.scripted_http import ScriptedServer, scripted_server
 from testbench.waiting import eventually
 
@@ -37,20 +43,19 @@ def namespace() -> str:
 
 
 @pytest.fixture
-def operator_metrics_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
 def operator_process(
     kubeconfig: Path,
     rabbitmq_url: str,
     hivekeeper_crds: None,
     namespace: str,
     tmp_path: Path,
-    operator_metrics_port: int,
+    hivekeeper_images: dict[str, str],
 ) -> Iterator[ManagedProcess]:
-    env = {"KUBECONFIG": str(kubeconfig), "HIVEKEEPER_AMQP_URL": rabbitmq_url}
+    env = {
+        "KUBECONFIG": str(kubeconfig),
+        "HIVEKEEPER_AMQP_URL": rabbitmq_url,
+        "HIVEKEEPER_WORKER_IMAGE": hivekeeper_images["worker"],
+    }
     process = ManagedProcess(
         "hivekeeper operator",
         [
@@ -63,7 +68,7 @@ def operator_process(
             "--health-port",
             "0",
             "--metrics-port",
-            str(operator_metrics_port),
+            "auto",  # the operator binds a free port itself and logs it (no port picked here and lost)
         ],
         tmp_path / "operator.log",
         env={**os.environ, **env},
@@ -76,6 +81,28 @@ def operator_process(
 async def sut() -> AsyncIterator[ScriptedServer]:
     async with scripted_server() as server:
         yield server
+
+
+@pytest.fixture
+async def demo() -> AsyncIterator[DemoService]:
+    async with demo_service() as service:
+        yield service
+
+
+@pytest.fixture
+def sut_url(sut: ScriptedServer, expose: Callable[[int], str]) -> str:
+    """The SUT as the worker pods reach it (the node's address, relayed to the server's loopback port)."""
+    return f"http://{expose(sut.port)}"
+
+
+async def _metrics_port(operator: ManagedProcess) -> int:
+    """The port the operator's /metrics bound (``--metrics-port auto``), from its log."""
+
+    async def logged() -> int | None:
+        found = re.search(r"serving /metrics on port (\d+)", operator.log_path.read_text(errors="replace"))
+        return int(found.group(1)) if found else None
+
+    return await eventually(logged, timeout=30, what="the operator to log its metrics port")
 
 
 @asynccontextmanager
@@ -159,12 +186,12 @@ async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_p
     rabbitmq_url: str,
     namespace: str,
     operator_process: ManagedProcess,
-    operator_metrics_port: int,
-    node_agent: NodeAgent,
     sut: ScriptedServer,
+    sut_url: str,
+    pod_rabbitmq_url: str,
 ) -> None:
-    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
-        applied = _apply(kubeconfig, namespace, _swarm(sut.url, 20))
+    async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        applied = _apply(kubeconfig, namespace, _swarm(sut_url, 20))
         assert applied.returncode == 0, applied.stderr
 
         async def config_applied(name: str, generation: int) -> bool:
@@ -186,7 +213,8 @@ async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_p
             )
         except AssertionError as exc:
             raise AssertionError(
-                f"{exc}\noperator log: {operator_process.log_path.read_text()[-3000:]}\n{node_agent.diagnostics()}"
+                f"{exc}\noperator log: {operator_process.log_path.read_text()[-3000:]}"
+                f"\n{pods_report(kubeconfig, namespace)}"
             ) from exc
 
         async def traffic() -> bool:
@@ -196,7 +224,7 @@ async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_p
         pods_before = {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)}
         rate_before = await _request_rate(sut, 3.0)
 
-        patched = _apply(kubeconfig, namespace, _swarm(sut.url, 80))
+        patched = _apply(kubeconfig, namespace, _swarm(sut_url, 80))
         assert patched.returncode == 0, patched.stderr
         await eventually(
             lambda: config_applied("live-feeder", 2),
@@ -212,7 +240,12 @@ async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_p
         assert 12 <= rate_before <= 28, f"{rate_before:.1f} req/s at ratePerSec 20"
         assert 60 <= rate_after <= 100, f"{rate_after:.1f} req/s at ratePerSec 80 (was {rate_before:.1f})"
 
-        metrics = _scrape(operator_metrics_port)
+        restarts = {
+            p.metadata.name: [c.restartCount for c in (p.status.containerStatuses or [])]
+            async for p in kube.list(Pod, namespace=namespace)
+        }
+        assert all(counts == [0] for counts in restarts.values()), f"no container restarted: {restarts}"
+        metrics = _scrape(await _metrics_port(operator_process))
         assert metrics['hivekeeper_operator_reconciles_total{kind="Swarm",result="ok"}'] >= 2
         assert metrics['hivekeeper_operator_reconciles_total{kind="WorkerRole",result="ok"}'] >= 3
         assert metrics['hivekeeper_operator_config_pushes_total{reason="change"}'] >= 3, "2 roles at 1, feeder at 2"
@@ -240,11 +273,12 @@ async def test_a_config_the_workers_refuse_shows_in_the_condition_and_the_old_co
     rabbitmq_url: str,
     namespace: str,
     operator_process: ManagedProcess,
-    node_agent: NodeAgent,
     sut: ScriptedServer,
+    sut_url: str,
+    pod_rabbitmq_url: str,
 ) -> None:
-    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
-        assert _apply(kubeconfig, namespace, _swarm(sut.url, 20)).returncode == 0
+    async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        assert _apply(kubeconfig, namespace, _swarm(sut_url, 20)).returncode == 0
 
         async def feeder_status() -> dict[str, Any]:
             role = await kube.get(WorkerRole, "live-feeder", namespace=namespace)
@@ -255,7 +289,7 @@ async def test_a_config_the_workers_refuse_shows_in_the_condition_and_the_old_co
             return status.get("appliedGeneration") == 1 and status.get("readyReplicas") == 1
 
         await eventually(applied_at_1, timeout=90, interval=0.5, what="the generator at config generation 1")
-        assert _apply(kubeconfig, namespace, _swarm(sut.url, -5)).returncode == 0
+        assert _apply(kubeconfig, namespace, _swarm(sut_url, -5)).returncode == 0
 
         async def refused() -> dict[str, Any] | None:
             status = await feeder_status()
@@ -278,11 +312,12 @@ async def test_kubectl_scale_on_a_workerrole_brings_more_reporting_instances(
     rabbitmq_url: str,
     namespace: str,
     operator_process: ManagedProcess,
-    node_agent: NodeAgent,
     sut: ScriptedServer,
+    sut_url: str,
+    pod_rabbitmq_url: str,
 ) -> None:
-    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
-        assert _apply(kubeconfig, namespace, _swarm(sut.url, 20)).returncode == 0
+    async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        assert _apply(kubeconfig, namespace, _swarm(sut_url, 20)).returncode == 0
 
         async def caller_instances(count: int) -> bool:
             role = await kube.get(WorkerRole, "live-caller", namespace=namespace)
@@ -308,11 +343,12 @@ async def test_a_missing_secret_shows_as_stalled_with_the_secret_named(
     kubeconfig: Path,
     namespace: str,
     operator_process: ManagedProcess,
-    node_agent: NodeAgent,
     sut: ScriptedServer,
+    sut_url: str,
+    pod_rabbitmq_url: str,
 ) -> None:
     async with _namespace(kubeconfig, namespace, amqp_url=None) as kube:
-        assert _apply(kubeconfig, namespace, _swarm(sut.url, 20)).returncode == 0
+        assert _apply(kubeconfig, namespace, _swarm(sut_url, 20)).returncode == 0
 
         async def stalled() -> dict[str, Any] | None:
             swarm = await kube.get(SwarmResource, "live", namespace=namespace)
@@ -346,13 +382,14 @@ async def test_deleting_a_swarm_removes_its_children_and_its_queues_unless_retai
     rabbitmq_url: str,
     namespace: str,
     operator_process: ManagedProcess,
-    node_agent: NodeAgent,
     sut: ScriptedServer,
+    sut_url: str,
+    pod_rabbitmq_url: str,
     policy: str,
 ) -> None:
     queue = f"hivekeeper.{namespace}_live.call"
-    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
-        manifest = _swarm(sut.url, 20)
+    async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        manifest = _swarm(sut_url, 20)
         manifest["spec"]["deletionPolicy"] = policy
         assert _apply(kubeconfig, namespace, manifest).returncode == 0
 
@@ -369,7 +406,7 @@ async def test_deleting_a_swarm_removes_its_children_and_its_queues_unless_retai
         async def children_gone() -> bool:
             roles = [r async for r in kube.list(WorkerRole, namespace=namespace)]
             pods = [p async for p in kube.list(Pod, namespace=namespace)]
-            return not roles and not pods and not node_agent.pods
+            return not roles and not pods
 
         await eventually(
             children_gone, timeout=120, interval=0.5, what="WorkerRoles, pods and worker processes gone with the Swarm"
@@ -382,15 +419,16 @@ async def test_a_workerrole_edited_after_its_swarm_deleted_the_queues_does_not_d
     rabbitmq_url: str,
     namespace: str,
     operator_process: ManagedProcess,
-    node_agent: NodeAgent,
     sut: ScriptedServer,
+    sut_url: str,
+    pod_rabbitmq_url: str,
 ) -> None:
     """Deleting a Swarm pauses its WorkerRoles, then deletes the queues; a WorkerRole reconcile that
     comes after that (late, or for any other edit) must not declare the queues again."""
     queue = f"hivekeeper.{namespace}_live.call"
     hold = "e2e.hivekeeper.io/hold"
-    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
-        assert _apply(kubeconfig, namespace, _swarm(sut.url, 20)).returncode == 0
+    async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        assert _apply(kubeconfig, namespace, _swarm(sut_url, 20)).returncode == 0
 
         async def running() -> bool:
             return await _swarm_condition(kube, namespace, "Ready") == "True" and await _queue_exists(
@@ -435,11 +473,12 @@ async def test_an_operator_restart_converges_without_pushing_config_again(
     rabbitmq_url: str,
     namespace: str,
     operator_process: ManagedProcess,
-    node_agent: NodeAgent,
     sut: ScriptedServer,
+    sut_url: str,
+    pod_rabbitmq_url: str,
 ) -> None:
-    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
-        assert _apply(kubeconfig, namespace, _swarm(sut.url, 20)).returncode == 0
+    async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        assert _apply(kubeconfig, namespace, _swarm(sut_url, 20)).returncode == 0
 
         async def feeder(generation: int) -> bool:
             role = await kube.get(WorkerRole, "live-feeder", namespace=namespace)
@@ -466,7 +505,7 @@ async def test_an_operator_restart_converges_without_pushing_config_again(
         assert role["status"]["configGeneration"] == 1, "a restart must not push config again"
         assert {p.metadata.uid async for p in kube.list(Pod, namespace=namespace)} == pods_before
 
-        assert _apply(kubeconfig, namespace, _swarm(sut.url, 40)).returncode == 0
+        assert _apply(kubeconfig, namespace, _swarm(sut_url, 40)).returncode == 0
         await eventually(lambda: feeder(2), timeout=30, interval=0.5, what="an edit after the restart applied")
 
 
@@ -484,11 +523,12 @@ async def test_pause_disables_every_worker_and_resume_brings_traffic_back(
     rabbitmq_url: str,
     namespace: str,
     operator_process: ManagedProcess,
-    node_agent: NodeAgent,
     sut: ScriptedServer,
+    sut_url: str,
+    pod_rabbitmq_url: str,
 ) -> None:
-    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
-        manifest = _swarm(sut.url, 50)
+    async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        manifest = _swarm(sut_url, 50)
         assert _apply(kubeconfig, namespace, manifest).returncode == 0
 
         async def condition(type_: str, value: str) -> bool:
@@ -530,16 +570,17 @@ async def test_the_quickstart_example_runs_through_kubectl_and_its_queues_come_b
     rabbitmq_url: str,
     namespace: str,
     operator_process: ManagedProcess,
-    node_agent: NodeAgent,
     sut: ScriptedServer,
+    sut_url: str,
+    pod_rabbitmq_url: str,
 ) -> None:
     """``kubectl apply -f examples/quickstart.yaml`` as users do, then aim it at the SUT with ``kubectl patch``."""
     import aio_pika
 
-    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
+    async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
         applied = run_kubectl(kubeconfig, "apply", "-n", namespace, "-f", str(REPO / "examples" / "quickstart.yaml"))
         assert applied.returncode == 0, applied.stderr
-        patch = {"spec": {"sut": {"endpoints": {"default": {"baseUrl": sut.url}}}}}
+        patch = {"spec": {"sut": {"endpoints": {"default": {"baseUrl": sut_url}}}}}
         patched = run_kubectl(
             kubeconfig, "patch", "-n", namespace, "sw/quickstart", "--type=merge", "-p", yaml.safe_dump(patch)
         )
@@ -596,12 +637,13 @@ async def test_a_hand_written_workerrole_joins_an_existing_swarm(
     rabbitmq_url: str,
     namespace: str,
     operator_process: ManagedProcess,
-    node_agent: NodeAgent,
     sut: ScriptedServer,
+    sut_url: str,
+    pod_rabbitmq_url: str,
 ) -> None:
     """A WorkerRole applied on its own with ``spec.swarmRef`` consumes the swarm's queue next to its roles."""
-    async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url) as kube:
-        assert _apply(kubeconfig, namespace, _swarm(sut.url, 40)).returncode == 0
+    async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        assert _apply(kubeconfig, namespace, _swarm(sut_url, 40)).returncode == 0
         extra = {
             "apiVersion": "hivekeeper.io/v1alpha1",
             "kind": "WorkerRole",
@@ -610,7 +652,7 @@ async def test_a_hand_written_workerrole_joins_an_existing_swarm(
                 "swarmRef": "live",
                 "role": "processor",
                 "work": {"in": "call"},
-                "config": {"baseUrl": sut.url, "threadCount": 2},
+                "config": {"baseUrl": sut_url, "threadCount": 2},
             },
         }
         assert _apply(kubeconfig, namespace, extra).returncode == 0
@@ -637,24 +679,26 @@ async def test_onboarding_and_usage_swarms_share_cards_through_redis_on_the_clus
     kubeconfig: Path,
     rabbitmq_url: str,
     redis_url: str,
+    pod_rabbitmq_url: str,
+    pod_redis_url: str,
     namespace: str,
     operator_process: ManagedProcess,
-    node_agent: NodeAgent,
+    expose: Callable[[int], str],
+    demo: DemoService,
 ) -> None:
     """examples/onboarding.yaml and examples/usage.yaml through the operator: journeys create cards that
     the usage swarm drives and recycles, all through the Redis named in the Secret."""
     import redis.asyncio as aioredis
 
-    from hivekeeper.local import demo_sut
-
     redis_db = redis_url.rsplit("/", 1)[0] + "/8"
     store = aioredis.Redis.from_url(redis_db)
     await store.flushdb()
-    state = demo_sut.DemoState()
-    server = await demo_sut.serve("127.0.0.1", 0, state=state)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    state = demo.state
+    url = f"http://{expose(int(demo.url.rsplit(':', 1)[1]))}"
     try:
-        async with _namespace(kubeconfig, namespace, amqp_url=rabbitmq_url, redis_url=redis_db) as kube:
+        async with _namespace(
+            kubeconfig, namespace, amqp_url=pod_rabbitmq_url, redis_url=pod_redis_url.rsplit("/", 1)[0] + "/8"
+        ) as kube:
             for name in ("onboarding", "usage"):
                 manifest = yaml.safe_load((REPO / "examples" / f"{name}.yaml").read_text())
                 manifest["spec"]["sut"]["endpoints"]["default"]["baseUrl"] = url
@@ -671,7 +715,7 @@ async def test_onboarding_and_usage_swarms_share_cards_through_redis_on_the_clus
             except AssertionError as exc:
                 raise AssertionError(
                     f"{exc}\nSUT calls {state.calls}\noperator log: {operator_process.log_path.read_text()[-2000:]}"
-                    f"\n{node_agent.diagnostics()}"
+                    f"\n{pods_report(kubeconfig, namespace)}"
                 ) from exc
             linked = [c for c in state.cards.values() if c["accountId"] in state.accounts]
             assert len(linked) == len(state.cards), "every card belongs to an account the journey opened"
@@ -686,7 +730,5 @@ async def test_onboarding_and_usage_swarms_share_cards_through_redis_on_the_clus
 
             await eventually(both_ready, timeout=60, interval=0.5, what="both swarms Ready")
     finally:
-        server.close()
-        await server.wait_closed()
         await store.flushdb()
         await store.aclose()

@@ -3,7 +3,8 @@
 A small parser (line continuations, comments, ARG defaults, stages) gives each stage's instructions; the tests
 then check the facts the chart and the cluster rely on: a pinned base, a run stage that only copies the venv,
 user 65532, the exec-form entry point on PATH, OCI labels, the exposed ports, and a build context that leaves
-the venv, the bench state, the tests and .git out (.dockerignore, evaluated with Docker's matching rules).
+the venv, the bench state, the tests and .git out (.dockerignore, evaluated with Docker's matching rules). Offline
+builds (`make images` without a registry) only add the hack/wheelhouse directory and two pip build arguments.
 """
 
 from __future__ import annotations
@@ -94,7 +95,24 @@ def test_the_builder_builds_the_wheel_and_installs_binary_wheels_into_a_venv_wit
     assert "python -m venv --without-pip /opt/hivekeeper" in run
     assert "--python /opt/hivekeeper/bin/python install --no-cache-dir --only-binary=:all:" in run
     assert not re.search(r"\bapt(-get)?\b|\bgcc\b|build-essential", run), "no compiler is installed anywhere"
-    assert builder.all("COPY") == ["pyproject.toml README.md ./", "src ./src"], "only what builds the wheel"
+    assert builder.all("COPY") == ["hack/wheelhouse /wheelhouse", "pyproject.toml README.md ./", "src ./src"], (
+        "only what builds the wheel (and the wheels of an offline build)"
+    )
+
+
+@pytest.mark.parametrize("image", sorted(DOCKERFILES))
+def test_pip_uses_its_index_unless_the_build_asks_for_the_wheelhouse(image: str) -> None:
+    """PIP_NO_INDEX and PIP_FIND_LINKS are build arguments without defaults: unset, pip reads its index."""
+    builder = parse(DOCKERFILES[image])[1][0]
+    assert builder.all("ARG") == ["PIP_NO_INDEX", "PIP_FIND_LINKS"]
+    assert "/wheelhouse" not in " ".join(builder.all("ENV") + builder.all("RUN"))
+
+
+@pytest.mark.parametrize("image", sorted(DOCKERFILES))
+def test_the_classic_builder_builds_it_without_a_syntax_directive(image: str) -> None:
+    """`# syntax=` makes BuildKit fetch a frontend image from a registry; nothing here needs one."""
+    first = DOCKERFILES[image].read_text().splitlines()[0]
+    assert not re.match(r"#\s*syntax\s*=", first), first
 
 
 @pytest.mark.parametrize("image", sorted(DOCKERFILES))
@@ -182,7 +200,25 @@ def test_the_build_context_leaves_out_the_venv_bench_state_tests_and_git() -> No
     ).stdout.split()
     sent = {path for path in listed if not dockerignore_excludes(rules, path)}
     assert {"pyproject.toml", "README.md", "src/hivekeeper/cli.py", "src/hivekeeper/local/data/quickstart.yaml"} <= sent
-    assert all(path.startswith("src/") or path in {"pyproject.toml", "README.md"} for path in sent)
+    assert "hack/wheelhouse/README.md" in sent
+    assert all(
+        path.startswith(("src/", "hack/wheelhouse/")) or path in {"pyproject.toml", "README.md"} for path in sent
+    )
+    assert not dockerignore_excludes(rules, "hack/wheelhouse/pyyaml-6.0-cp311-cp311-manylinux2014_x86_64.whl")
     for ignored in (".venv/bin/python", ".bench/state.json", ".git/HEAD", "tests/conftest.py", "bench/run.py"):
         assert dockerignore_excludes(rules, ignored), ignored
     assert dockerignore_excludes(rules, "src/hivekeeper/__pycache__/cli.cpython-311.pyc")
+
+
+def test_the_wheels_of_an_offline_build_stay_out_of_git() -> None:
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", "hack/wheelhouse/pyyaml-6.0-cp311-cp311-manylinux2014_x86_64.whl"],
+        cwd=REPO,
+        capture_output=True,
+        check=False,
+    )
+    assert ignored.returncode == 0, "git ignores the wheels"
+    kept = subprocess.run(
+        ["git", "check-ignore", "--no-index", "hack/wheelhouse/README.md"], cwd=REPO, capture_output=True, check=False
+    )
+    assert kept.returncode == 1, "the README is tracked"

@@ -431,18 +431,34 @@ async def _roll_up(
 
 def _pod_state(pod: Any) -> rules.PodState:
     name = pod.metadata.name if pod.metadata else "?"
-    waiting_reason = waiting_message = unschedulable = ""
+    waiting_reason = waiting_message = unschedulable = terminated_reason = memory_limit = ""
+    for container in (pod.spec.containers if pod.spec else None) or []:
+        limits = container.resources.limits if container.resources else None
+        if limits and limits.get("memory"):
+            memory_limit = str(limits["memory"])
     status = pod.status
     if status is not None:
         for container in status.containerStatuses or []:
             waiting = container.state.waiting if container.state else None
             if waiting is not None and waiting.reason:
                 waiting_reason, waiting_message = waiting.reason, waiting.message or ""
+            # The current run's end if it has ended, else, while the kubelet backs off restarting it, the last
+            # run's. A container running again after one kill is not a problem to report here.
+            ended = container.state.terminated if container.state else None
+            if ended is None and waiting is not None and container.lastState is not None:
+                ended = container.lastState.terminated
+            if ended is not None and ended.reason:
+                terminated_reason = ended.reason
         for condition in status.conditions or []:
             if condition.type == "PodScheduled" and condition.status == "False" and condition.reason == "Unschedulable":
                 unschedulable = condition.message or "no node fits"
     return rules.PodState(
-        name=name, waiting_reason=waiting_reason, waiting_message=waiting_message, unschedulable=unschedulable
+        name=name,
+        waiting_reason=waiting_reason,
+        waiting_message=waiting_message,
+        unschedulable=unschedulable,
+        terminated_reason=terminated_reason,
+        memory_limit=memory_limit,
     )
 
 

@@ -226,6 +226,11 @@ class PodState:
     waiting_reason: str = ""
     waiting_message: str = ""
     unschedulable: str = ""
+    terminated_reason: str = ""
+    """Why the container's run ended (``OOMKilled``, ``Error``): the current one, or the last one while the
+    kubelet backs off restarting it; '' while it runs."""
+    memory_limit: str = ""
+    """The container's memory limit as written in the pod (``64Mi``), or '' when it has none."""
 
 
 BLOCKING_REASONS = frozenset(
@@ -240,14 +245,24 @@ BLOCKING_REASONS = frozenset(
 )
 
 
+def _oom(pod: PodState) -> str:
+    limit = f" at its memory limit {pod.memory_limit}" if pod.memory_limit else ""
+    return f"its worker was OOMKilled{limit}; raise resources.limits.memory of the role"
+
+
 def pod_problem(pods: list[PodState]) -> str:
-    """The first pod failure that needs a person (image pull, crash loop, bad config, unschedulable), or ''."""
+    """The first pod failure that needs a person (image pull, crash loop, out of memory, bad config,
+    unschedulable), or ''. An out-of-memory kill is named with the limit it hit, also while the kubelet
+    backs off restarting it (a crash loop whose cause is the memory limit)."""
     for pod in sorted(pods, key=lambda p: p.name):
         if pod.unschedulable:
             return f"pod {pod.name} is Unschedulable: {pod.unschedulable}"
+        oom = pod.terminated_reason == "OOMKilled"
         if pod.waiting_reason in BLOCKING_REASONS:
-            detail = f": {pod.waiting_message}" if pod.waiting_message else ""
+            detail = f": {_oom(pod)}" if oom else (f": {pod.waiting_message}" if pod.waiting_message else "")
             return f"pod {pod.name} is {pod.waiting_reason}{detail}"
+        if oom and not pod.waiting_reason:
+            return f"pod {pod.name} is OOMKilled: {_oom(pod)}"
     return ""
 
 

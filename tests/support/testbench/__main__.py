@@ -138,9 +138,8 @@ def main(argv: list[str]) -> int:
             swept = ledger.sweep_bench(state.bench_home())  # `make cluster`'s node, and any a killed run left
             print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
             if swept:
-                print(
-                    f"removed node{'s' if len(swept) > 1 else ''} {', '.join(swept)} (processes, mounts, cgroups, network namespace, state)"
-                )
+                what = "processes, mounts, cgroups, network namespace, state"
+                print(f"removed node{'s' if len(swept) > 1 else ''} {', '.join(swept)} ({what})")
         elif command == "status":
             status()
         elif command == "versions":

@@ -95,9 +95,21 @@ async def _handle(server: ScriptedServer, reader: asyncio.StreamReader, writer: 
 
 @asynccontextmanager
 async def scripted_server() -> AsyncIterator[ScriptedServer]:
+    """The scripted server; at the end, connections still open (a client through a relay) are closed too."""
     state = ScriptedServer(port=0)
-    server = await asyncio.start_server(lambda r, w: _handle(state, r, w), "127.0.0.1", 0)
+    writers: set[asyncio.StreamWriter] = set()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.add(writer)
+        try:
+            await _handle(state, reader, writer)
+        finally:
+            writers.discard(writer)
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
     state.port = server.sockets[0].getsockname()[1]
     async with server:
         yield state
         server.close()
+        for writer in list(writers):
+            writer.close()

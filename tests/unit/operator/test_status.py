@@ -202,3 +202,24 @@ def test_a_refused_config_carries_its_reason_up_to_the_swarm() -> None:
     assert (applied.status, applied.reason) == ("False", "WorkerRejectedConfig")
     assert applied.message.startswith("feeder: ")
     assert "ratePerSec: must be >= 0" in applied.message
+
+
+def test_an_out_of_memory_kill_is_named_with_the_limit_also_in_a_crash_loop() -> None:
+    from hivekeeper.operator.status import PodState, pod_problem
+
+    looping = PodState(
+        "w-1", waiting_reason="CrashLoopBackOff", waiting_message="back-off 10s", terminated_reason="OOMKilled",
+        memory_limit="24Mi",
+    )  # fmt: skip
+    assert pod_problem([looping]) == (
+        "pod w-1 is CrashLoopBackOff: its worker was OOMKilled at its memory limit 24Mi; "
+        "raise resources.limits.memory of the role"
+    )
+    just_killed = PodState("w-2", terminated_reason="OOMKilled")
+    assert pod_problem([just_killed]) == (
+        "pod w-2 is OOMKilled: its worker was OOMKilled; raise resources.limits.memory of the role"
+    )
+    crashed_otherwise = PodState(
+        "w-3", waiting_reason="CrashLoopBackOff", waiting_message="back-off", terminated_reason="Error"
+    )
+    assert pod_problem([crashed_otherwise]) == "pod w-3 is CrashLoopBackOff: back-off"
