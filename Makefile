@@ -54,13 +54,14 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 services: $(STAMP) ## start RabbitMQ and Redis on loopback in the background and print their URLs
 	$(BENCH) up rabbitmq redis
 
-cluster: $(STAMP) ## start etcd + kube-apiserver + kube-controller-manager and print the kubeconfig
-	$(BENCH) up kube
+cluster: $(STAMP) ## a real one-node Kubernetes (kubelet, containerd) with RabbitMQ and Redis for its pods; prints KUBECONFIG
+	$(BENCH) up rabbitmq redis kube
 
 services-down: $(STAMP) ## stop everything `make services` / `make cluster` started
 	$(BENCH) down
 
-cluster-down: services-down ## same as services-down
+cluster-down: $(STAMP) ## remove the node and services: processes, mounts, cgroups, network namespace, state (safe twice)
+	$(BENCH) down
 
 bench: $(STAMP) ## measure req/s side by side: wrk, vegeta, Locust, hivekeeper direct + pipeline, HTTP clients
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
@@ -80,8 +81,9 @@ schemas: $(STAMP) ## regenerate docs/schemas from the protocol models
 versions: $(STAMP) ## print the versions of every bench service binary
 	$(BENCH) versions
 
-images: ## build the operator and worker images with docker build (IMAGE_REPO, IMAGE_TAG; needs a Docker engine)
+images: $(STAMP) ## build hivekeeper/operator:dev and worker:dev (offline without Docker) and load them into the node
 	bash hack/kind/images.sh
+	$(BENCH) load-images
 
 kind-up: ## a kind cluster with the chart, bundled RabbitMQ/Redis and the quickstart swarm (needs docker, kind, helm)
 	bash hack/kind/up.sh

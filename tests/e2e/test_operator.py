@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import re
 import subprocess
@@ -732,3 +733,78 @@ async def test_onboarding_and_usage_swarms_share_cards_through_redis_on_the_clus
     finally:
         await store.flushdb()
         await store.aclose()
+
+
+async def test_every_built_in_role_runs_from_the_example_against_a_sut_found_by_its_service_name(
+    kubeconfig: Path,
+    namespace: str,
+    operator_process: ManagedProcess,
+    pod_rabbitmq_url: str,
+    hivekeeper_images: dict[str, str],
+) -> None:
+    """``kubectl apply`` of examples/every-role.yaml with the demo SUT as a Deployment and Service in the same
+    namespace: every role's pod starts (its log says so), the SUT is reached by its Service name through cluster
+    DNS and kube-proxy, and the Swarm gets Ready."""
+    async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        sut = (
+            (REPO / "hack" / "kind" / "demo-sut.yaml")
+            .read_text()
+            .replace("hivekeeper/worker:dev", hivekeeper_images["worker"])
+        )
+        assert run_kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=sut).returncode == 0
+        swarm = yaml.safe_load((REPO / "examples" / "every-role.yaml").read_text())
+        swarm["spec"]["sut"]["endpoints"]["default"]["baseUrl"] = f"http://cards-api.{namespace}.svc:8080"
+        assert _apply(kubeconfig, namespace, swarm).returncode == 0
+        waited = run_kubectl(
+            kubeconfig, "wait", "-n", namespace, "sw/every-role", "--for=condition=Ready", "--timeout=50s"
+        )
+        assert waited.returncode == 0, f"{waited.stderr}\n{pods_report(kubeconfig, namespace)}"
+        roles = {role["name"]: role["role"] for role in swarm["spec"]["roles"]}
+        assert set(roles.values()) == {
+            "generator", "moderator", "request-builder", "processor", "postprocessor", "http-sequence",
+        }  # fmt: skip
+        for name in roles:
+            logs = run_kubectl(kubeconfig, "logs", "-n", namespace, f"deploy/every-role-{name}")
+            assert "worker started" in logs.stdout, f"{name}: {logs.stdout[:500]}{logs.stderr}"
+
+        async def journeys_and_calls_flow() -> bool:
+            swarm = await kube.get(SwarmResource, "every-role", namespace=namespace)
+            status = {r["name"]: r for r in (swarm.get("status") or {}).get("roles", [])}
+            flowing = all(status.get(name, {}).get("tps", 0) > 0 for name in ("onboard", "stats"))
+            return flowing and sum(r.get("errors", 0) for r in status.values()) == 0
+
+        await eventually(
+            journeys_and_calls_flow, timeout=60, interval=0.5, what="journeys and card calls through the SUT Service"
+        )
+
+
+async def test_a_worker_over_its_memory_limit_is_oomkilled_and_the_swarm_names_it(
+    kubeconfig: Path,
+    namespace: str,
+    operator_process: ManagedProcess,
+    pod_rabbitmq_url: str,
+    sut_url: str,
+) -> None:
+    """The runtime enforces the role's memory limit: a worker that needs more is OOMKilled by the kernel, and
+    the Swarm is Stalled with a message that says OOMKilled and the limit to raise."""
+    async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        manifest = _swarm(sut_url, 20)
+        manifest["spec"]["roles"][1]["resources"] = {"limits": {"memory": "16Mi"}}  # Python alone needs more
+        assert _apply(kubeconfig, namespace, manifest).returncode == 0
+
+        async def stalled() -> str | None:
+            swarm = await kube.get(SwarmResource, "live", namespace=namespace)
+            conditions = {c["type"]: c for c in (swarm.get("status") or {}).get("conditions", [])}
+            condition = conditions.get("Stalled", {})
+            return condition.get("message") if condition.get("status") == "True" else None
+
+        try:
+            message = await eventually(stalled, timeout=90, interval=0.5, what="the Swarm Stalled by the OOM kill")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{pods_report(kubeconfig, namespace)}") from exc
+        assert "OOMKilled" in message, message
+        assert "16Mi" in message, message
+        pods = json.loads(run_kubectl(kubeconfig, "get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
+        callers = [p for p in pods if p["metadata"]["labels"].get("hivekeeper.io/role") == "caller"]
+        last = [c.get("lastState", {}).get("terminated", {}) for p in callers for c in p["status"]["containerStatuses"]]
+        assert any(t.get("reason") == "OOMKilled" and t.get("exitCode") == 137 for t in last), last

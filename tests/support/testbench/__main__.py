@@ -2,7 +2,8 @@
 
 install [SERVICE...]   install/build what is missing (rabbitmq, redis, kube, tools); no start
 up [SERVICE...]        start services in the background and record them in .bench/state.json
-down                   stop everything ``up`` started
+down                   stop everything ``up`` started, and remove the node (``make cluster-down``)
+load-images            load the images ``make images`` built into the running node
 status                 print what runs and its URLs
 versions               print the versions of every service binary
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 from testbench import state
 from testbench.errors import BenchError
@@ -84,7 +87,10 @@ def up(services: list[str]) -> None:
                 "startup_seconds": round(red.startup_seconds, 2),
             }
         else:
-            cp = start_cluster(home / "kube")
+            from testbench.images import built_archives
+
+            archives = built_archives()  # `make images` ran before: the node starts with them loaded
+            cp = start_cluster(home / "kube", images=list(archives.values()))
             current[name] = {
                 "kubeconfig": str(cp.kubeconfig),
                 "server": cp.server,
@@ -94,9 +100,87 @@ def up(services: list[str]) -> None:
                 "pids": [p.pid for p in [*cp.relays, *cp.processes]],
                 "startup_seconds": {k: round(v, 2) for k, v in cp.startup_seconds.items()},
                 "versions": cp.versions,
+                "images": sorted(archives),
             }
         state.save(current)
+    if "kube" in services:
+        expose_services(current)
+        state.save(current)
+        link_tools(home / "bin")
     status()
+    if "kube" in services:
+        print(next_steps(current, home))
+
+
+def link_tools(directory: Path) -> None:
+    """``.bench/bin/kubectl`` and ``helm``: the versions the bench built, for the shell of a person."""
+    from testbench.gobuild import HELM
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for target in (KUBERNETES.binary("kubectl"), HELM.binaries()[0]):
+        link = directory / target.name
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+
+
+def next_steps(current: dict[str, Any], home: Path) -> str:
+    kube = current["kube"]
+    urls = kube.get("pod_urls", {})
+    return f"""
+The node is up. In your shell:
+  export KUBECONFIG={kube["kubeconfig"]} PATH={home / "bin"}:$PATH
+  kubectl get nodes
+Pods reach RabbitMQ at {urls.get("rabbitmq", "(not started)")} and Redis at {urls.get("redis", "(not started)")}.
+Try the operator (README, "Try the operator without Docker"): make images, then helm install with those URLs.
+Remove everything: make cluster-down"""
+
+
+POD_PORTS = {"rabbitmq": 5672, "redis": 6379}
+"""Where pods find the bench's RabbitMQ and Redis: these ports on the node's address."""
+
+
+def expose_services(current: dict[str, Any]) -> None:
+    """Relay the bench's RabbitMQ and Redis into the node, so pods reach them at the node's address."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from testbench.kube import Cluster
+
+    cluster = Cluster.attach(current["kube"])
+    pod_urls = current["kube"].setdefault("pod_urls", {})
+    for name, node_port in POD_PORTS.items():
+        if name not in current or name in pod_urls:
+            continue
+        parts = urlsplit(current[name]["url"])
+        exposure = cluster.expose(parts.port or 0, node_port)
+        netloc = f"{parts.username}:{parts.password}@{exposure.address}" if parts.username else exposure.address
+        pod_urls[name] = urlunsplit(parts._replace(netloc=netloc))
+        current["kube"]["pids"].append(exposure.relay.pid)
+
+
+def load_images() -> int:
+    """``make images``' last step: load the built archives into the running ``make cluster`` node."""
+    from testbench.images import built_archives
+    from testbench.kube import Cluster
+
+    archives = built_archives()
+    entry = state.running("kube")
+    if entry is None:
+        if archives:
+            print(f"images ready ({', '.join(archives)}); `make cluster` loads them into the node when it starts")
+        return 0
+    if not archives:
+        print(
+            "the bench node runs, but no image archives were built (a Docker engine took the build?);"
+            " build them with `DOCKER_HOST= make images` on a machine without one",
+            file=sys.stderr,
+        )
+        return 1
+    Cluster.attach(entry).load_images(list(archives.values()))
+    current = state.load()
+    current["kube"]["images"] = sorted(archives)
+    state.save(current)
+    print(f"loaded {', '.join(archives)} into the node of `make cluster`")
+    return 0
 
 
 def status() -> None:
@@ -107,6 +191,11 @@ def status() -> None:
         where = entry.get("url") or f"KUBECONFIG={entry.get('kubeconfig')}"
         health = "running" if state.alive(entry) else "DEAD"
         print(f"{name:9} {health:8} {where}  (started in {entry.get('startup_seconds')}s)")
+        for service, url in entry.get("pod_urls", {}).items():
+            print(f"{'':9} {'':8} pods reach {service} at {url}")
+        if name == "kube":
+            loaded = ", ".join(entry.get("images", [])) or "none yet (`make images` loads them)"
+            print(f"{'':9} {'':8} images in the node: {loaded}")
 
 
 def versions() -> None:
@@ -142,6 +231,8 @@ def main(argv: list[str]) -> int:
                 print(f"removed node{'s' if len(swept) > 1 else ''} {', '.join(swept)} ({what})")
         elif command == "status":
             status()
+        elif command == "load-images":
+            return load_images()
         elif command == "versions":
             versions()
         else:

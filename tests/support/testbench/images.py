@@ -168,6 +168,16 @@ def ensure_images(
         return archives
 
 
+def built_archives() -> dict[str, Path]:
+    """The archives the last build recorded (whether or not the tree changed since); {} when none."""
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        recorded = json.loads(stamp_path().read_text())
+        archives = {name: Path(path) for name, path in recorded["images"].items()}
+        if all(path.is_file() for path in archives.values()):
+            return archives
+    return {}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m testbench.images", description=__doc__.splitlines()[0])
     parser.add_argument("--repo", default="hivekeeper", help="images are REPO/operator:TAG and REPO/worker:TAG")

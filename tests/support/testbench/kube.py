@@ -132,9 +132,9 @@ class Cluster:
             proc.stop()
         if not self.owned:
             return
-        for proc in reversed(self.processes):
-            proc.stop()
-        ledger.sweep(self.namespace)
+        ledger.sweep(self.namespace)  # signals every process of the node at once, then mounts, cgroups, netns
+        for proc in self.processes:
+            proc.stop(grace=1.0)  # reaps what the sweep ended
         ledger.restore_host_dirs()
 
 

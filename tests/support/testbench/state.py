@@ -46,10 +46,13 @@ def running(name: str) -> dict[str, Any] | None:
 
 
 def stop_recorded() -> list[str]:
+    """Stop what ``up`` recorded. The node's processes are left to ``ledger.sweep``, which signals all of them
+    at once (one by one, each kubelet or shim could take its whole grace period)."""
     stopped = []
     for name, entry in load().items():
-        for pid in reversed(entry.get("pids", [])):
-            stop_group(pid)
+        if "namespace" not in entry:
+            for pid in reversed(entry.get("pids", [])):
+                stop_group(pid)
         stopped.append(name)
     with_file = state_path()
     if with_file.exists():
