@@ -28,7 +28,7 @@ from lightkube.resources.core_v1 import Namespace, Pod, Secret
 
 from testbench.demo import DemoService, demo_service
 from testbench.diagnose import pods_report
-from testbench.kube import run_kubectl
+from testbench.kube import Cluster, run_kubectl
 from testbench.procs import ManagedProcess
 from testbench.scripted_http import ScriptedServer, scripted_server
 from testbench.waiting import eventually
@@ -808,3 +808,46 @@ async def test_a_worker_over_its_memory_limit_is_oomkilled_and_the_swarm_names_i
         callers = [p for p in pods if p["metadata"]["labels"].get("hivekeeper.io/role") == "caller"]
         last = [c.get("lastState", {}).get("terminated", {}) for p in callers for c in p["status"]["containerStatuses"]]
         assert any(t.get("reason") == "OOMKilled" and t.get("exitCode") == 137 for t in last), last
+
+
+async def test_an_image_role_runs_its_own_entry_point_with_the_worker_environment_and_gets_ready(
+    kubeconfig: Path,
+    namespace: str,
+    cluster: Cluster,
+    operator_process: ManagedProcess,
+    pod_rabbitmq_url: str,
+    sut: ScriptedServer,
+    sut_url: str,
+) -> None:
+    """A role with ``image:`` (a user's own worker image, tests/e2e/custom_worker, built FROM our worker image)
+    starts with the image's own entry point (the operator adds no command or args) and the HIVEKEEPER_* env,
+    consumes the swarm's queue and reports like a built-in role."""
+    from testbench.images import ensure_image_from
+
+    custom = "example.test/custom-worker:1"
+    cluster.load_images([ensure_image_from(Path(__file__).parent / "custom_worker", custom)])
+    manifest = _swarm(sut_url, 20)
+    caller = manifest["spec"]["roles"][1]
+    del caller["role"]
+    caller["image"] = custom
+    caller["replicas"] = 1
+    async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        assert _apply(kubeconfig, namespace, manifest).returncode == 0
+        waited = run_kubectl(kubeconfig, "wait", "-n", namespace, "sw/live", "--for=condition=Ready", "--timeout=60s")
+        assert waited.returncode == 0, f"{waited.stderr}\n{pods_report(kubeconfig, namespace)}"
+
+        async def traffic() -> bool:
+            return len([r for r in sut.requests if r.startswith(b"GET /hello ")]) >= 10
+
+        await eventually(traffic, timeout=30, what="requests from the custom image's worker at the SUT")
+        [pod] = [p async for p in kube.list(Pod, namespace=namespace, labels={"hivekeeper.io/role": "caller"})]
+        container = pod.spec.containers[0]
+        assert (container.image, container.command, container.args) == (custom, None, None)
+        logs = run_kubectl(kubeconfig, "logs", "-n", namespace, pod.metadata.name)
+        assert "custom worker image: running as processor" in logs.stdout
+
+        async def applied() -> bool:
+            role = await kube.get(WorkerRole, "live-caller", namespace=namespace)
+            return (role.get("status") or {}).get("appliedGeneration") == 1
+
+        await eventually(applied, timeout=30, interval=0.5, what="the custom worker's ack of config generation 1")

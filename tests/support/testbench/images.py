@@ -168,6 +168,28 @@ def ensure_images(
         return archives
 
 
+def ensure_image_from(context: Path, tag: str) -> Path:
+    """An image built from ``context`` (its Dockerfile may start ``FROM hivekeeper/worker:dev``, as a user's own
+    worker image would), saved as an archive; rebuilt only when the context or our images changed."""
+    ours = ensure_images()
+    digest = hashlib.sha256(json.dumps(sorted((k, str(v.stat().st_mtime_ns)) for k, v in ours.items())).encode())
+    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(context)).encode() + path.read_bytes())
+    archive = images_dir() / f"{tag.replace('/', '_').replace(':', '_')}-{digest.hexdigest()[:12]}.tar"
+    if archive.is_file():
+        return archive
+    with (images_dir() / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with ThrowawayDockerd() as engine:
+            with step(f"build {tag} from {context}"):
+                engine.docker("build", "--network", "none", "--force-rm", "--tag", tag, str(context), timeout=600)
+            partial = archive.with_suffix(".tar.partial")
+            engine.docker("save", "--output", str(partial), tag, what=f"image {tag}")
+            partial.chmod(0o644)
+            partial.rename(archive)
+    return archive
+
+
 def built_archives() -> dict[str, Path]:
     """The archives the last build recorded (whether or not the tree changed since); {} when none."""
     with contextlib.suppress(OSError, ValueError, KeyError):
