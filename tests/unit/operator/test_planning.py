@@ -105,6 +105,10 @@ def test_the_deployment_carries_the_env_contract_with_credentials_from_a_secret(
     assert container["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == 65532
     assert pod["terminationGracePeriodSeconds"] == 30
+    assert "command" not in container, "the image's ENTRYPOINT (`hivekeeper worker`) starts the worker"
+    assert "args" not in container, "an extra `worker` argument once made every worker pod crash-loop"
+    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}], "the one writable path"
+    assert pod["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": manifests.TMP_SIZE_LIMIT}}]
     assert deployment["spec"]["selector"]["matchLabels"] == {
         "hivekeeper.io/swarm": "quickstart",
         "hivekeeper.io/role": "caller",
