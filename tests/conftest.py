@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -193,14 +193,3 @@ def helm() -> Path:
         missing = f"{HELM.module} {HELM.version()} is not built in {HELM.bin_dir()}; run `make bench-install`"
         _fail(BenchError(HELM.name, "test bench", missing))
     return helm_path()
-
-
-@pytest.fixture
-async def node_agent(kubeconfig: Path, tmp_path: Path) -> AsyncIterator[Any]:
-    """Runs hivekeeper worker pods of the bench's cluster as local processes (a stand-in kubelet)."""
-    from testbench.node_agent import NodeAgent
-
-    agent = NodeAgent(kubeconfig=kubeconfig, workdir=tmp_path / "pods")
-    await agent.start()
-    yield agent
-    await agent.stop()

@@ -163,6 +163,7 @@ def _operator(args: argparse.Namespace) -> int:
     # namespaced RBAC grants none): kopf then neither lists namespaces nor watches CRDs, instead of retrying
     # both for a minute before it falls back to the same. The CRDs must exist when it starts.
     settings.scanning.disabled = bool(args.namespace)
+    _name_this_operator()
     kopf.run(
         **_peering(args),
         settings=settings,
@@ -172,6 +173,30 @@ def _operator(args: argparse.Namespace) -> int:
         liveness_endpoint=f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None,
     )
     return 0
+
+
+def _name_this_operator() -> None:
+    """Give kopf this operator's identity among peers when ``POD_ID`` does not (the chart sets it to the pod name).
+
+    Without it kopf builds ``user@host/time/random`` and asks the password database for the user, which has no
+    entry for a uid the image does not list (65532 in ours, an arbitrary one on OpenShift): the operator crashed
+    at start (``KeyError: 'getpwuid(): uid not found: 65532'``) in any pod the chart did not write. This is kopf's
+    form, with the uid standing in for a user without a name.
+    """
+    import getpass
+    import os
+    import secrets
+    import socket
+    import time
+
+    if os.environ.get("POD_ID"):
+        return
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid{os.getuid()}"
+    when = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+    os.environ["POD_ID"] = f"{user}@{socket.gethostname()}/{when}/{secrets.token_hex(2)}"
 
 
 def _peering(args: argparse.Namespace) -> dict[str, Any]:

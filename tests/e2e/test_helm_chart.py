@@ -1,9 +1,12 @@
-"""The Helm chart (helm/hivekeeper) against the bench's real API server: lint, render, server dry-run, install.
+"""The Helm chart (helm/hivekeeper) against the bench's real cluster: lint, render, server dry-run, install.
 
 Every documented scenario (helm/hivekeeper/ci/*-values.yaml, and the default values) is linted, rendered
 and applied with ``kubectl apply --dry-run=server``; contradictory values fail with the message that
-shows the fix; a real ``helm install`` runs the operator pod (through the test node agent, as the chart's
-ServiceAccount) and a quickstart Swarm becomes Ready; ``helm uninstall`` keeps the CRDs.
+shows the fix. Real ``helm install``/``upgrade``/``uninstall`` runs of our images on the bench's node: the
+operator runs as a pod under the token the kubelet mounts for the chart's ServiceAccount, with the security
+context the runtime enforces; a Swarm in a watched namespace gets Ready with worker pods calling the SUT, one
+outside stays untouched until an upgrade adds its namespace; two replicas take turns through kopf peering;
+``helm uninstall`` keeps the CRDs.
 """
 
 from __future__ import annotations
@@ -13,20 +16,16 @@ import base64
 import json
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import yaml
-from lightkube import AsyncClient, KubeConfig
-from lightkube.generic_resource import create_namespaced_resource
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Namespace, Secret
 
+from testbench.diagnose import pods_report
 from testbench.helmtool import run_helm
 from testbench.kube import run_kubectl
-from testbench.node_agent import NodeAgent
 from testbench.scripted_http import ScriptedServer, scripted_server
 from testbench.waiting import eventually
 
@@ -38,9 +37,6 @@ SCENARIOS = {path.name.removesuffix("-values.yaml"): path for path in sorted((CH
 RENDER_NAMESPACE = "hk-chart-render"
 SCENARIO_NAMESPACES = ("perf", "perf-2")
 """Namespaces the scenario files name (watchNamespaces, workers.secret.namespaces)."""
-SwarmResource = create_namespaced_resource("hivekeeper.io", "v1alpha1", "Swarm", "swarms")
-WorkerRole = create_namespaced_resource("hivekeeper.io", "v1alpha1", "WorkerRole", "workerroles")
-KopfPeering = create_namespaced_resource("kopf.dev", "v1", "KopfPeering", "kopfpeerings")
 
 
 def _values_args(scenario: str) -> list[str]:
@@ -377,7 +373,53 @@ def test_helm_install_refuses_contradictory_values_before_creating_anything(
     assert run_kubectl(kubeconfig, "get", "serviceaccount", "-n", RENDER_NAMESPACE, "hk-refused-hivekeeper").returncode
 
 
-# --- helm install for real -------------------------------------------------------------------------------
+# --- helm install for real: the operator as a pod of our image on the bench's node -------------------------
+
+HIVEKEEPER_CRDS = ("swarms.hivekeeper.io", "workerroles.hivekeeper.io")
+KOPF_CRDS = ("clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev")
+TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+RUNTIME_PROBE = """
+import json, os
+facts = {"uid": os.getuid(), "gid": os.getgid()}
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+facts.update({key: status[key].strip() for key in ("CapEff", "NoNewPrivs", "Seccomp")})
+for path in ("/hivekeeper-probe", "/tmp/hivekeeper-probe"):
+    try:
+        with open(path, "w") as file:
+            file.write("probe")
+        facts[path] = "written"
+    except OSError as exc:
+        facts[path] = exc.strerror
+print(json.dumps(facts))
+"""
+"""Run in a container with ``kubectl exec``: who it runs as, what the kernel lets it do, where it can write."""
+
+API_PROBE = """
+import json, sys
+from lightkube import ApiError, Client
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.authentication_v1 import SelfSubjectReview
+client = Client()  # in a pod: the ServiceAccount token the kubelet mounted
+answers = {"user": client.create(SelfSubjectReview()).status.userInfo.username}
+Swarm = create_namespaced_resource("hivekeeper.io", "v1alpha1", "Swarm", "swarms")
+for namespace in sys.argv[1:]:
+    try:
+        answers[namespace] = sorted(swarm.metadata.name for swarm in client.list(Swarm, namespace=namespace))
+    except ApiError as exc:
+        answers[namespace] = f"{exc.status.code} {exc.status.message}"
+print(json.dumps(answers))
+"""
+"""Run in the operator's container: whom the API server takes its credentials for, and the Swarms it may list
+in each namespace named on the command line (or the API server's refusal)."""
+
+
+class Namespaces(NamedTuple):
+    release: str
+    swarms: str
+    """Watched by the release."""
+    other: str
+    """Not watched (until an upgrade adds it)."""
 
 
 @pytest.fixture
@@ -387,29 +429,102 @@ async def sut() -> AsyncIterator[ScriptedServer]:
 
 
 @pytest.fixture
-async def install_namespaces(kubeconfig: Path, rabbitmq_url: str) -> AsyncIterator[tuple[str, str]]:
-    """A release namespace and a swarm namespace, each with the `hivekeeper-broker` Secret; removed afterwards."""
+def sut_url(sut: ScriptedServer, expose: Callable[[int], str]) -> str:
+    """The SUT as the worker pods reach it (the node's address, relayed to the server's loopback port)."""
+    return f"http://{expose(sut.port)}"
+
+
+@pytest.fixture
+def install_namespaces(kubeconfig: Path, pod_rabbitmq_url: str, pod_redis_url: str) -> Iterator[Namespaces]:
+    """A release namespace and two swarm namespaces, each with the `hivekeeper-broker` Secret (the bench's
+    RabbitMQ and Redis as pods reach them); removed afterwards."""
     suffix = uuid.uuid4().hex[:8]
-    release, swarms = f"hk-{suffix}", f"sw-{suffix}"
-    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
-    try:
-        for namespace in (release, swarms):
-            await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
-            await kube.create(
-                Secret(
-                    metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace),
-                    data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
-                )
+    names = Namespaces(release=f"hk-{suffix}", swarms=f"sw-{suffix}", other=f"ot-{suffix}")
+    for namespace in names:
+        made = run_kubectl(kubeconfig, "create", "namespace", namespace)
+        assert made.returncode == 0, made.stderr
+        secret = run_kubectl(
+            kubeconfig, "create", "secret", "generic", "hivekeeper-broker", "-n", namespace,
+            f"--from-literal=amqpUrl={pod_rabbitmq_url}", f"--from-literal=redisUrl={pod_redis_url}",
+        )  # fmt: skip
+        assert secret.returncode == 0, secret.stderr
+    yield names
+    for namespace in (names.swarms, names.other, names.release):
+        # A test that failed half-way may leave a Swarm whose finalizer no operator runs any more.
+        for swarm in run_kubectl(kubeconfig, "get", "swarms", "-n", namespace, "-o", "name").stdout.split():
+            run_kubectl(
+                kubeconfig, "patch", "-n", namespace, swarm, "--type=merge", "-p", '{"metadata":{"finalizers":null}}'
             )
-        yield release, swarms
-    finally:
-        for namespace in (swarms, release):
-            await kube.delete(Namespace, namespace)
-        await kube.close()
+        run_kubectl(kubeconfig, "delete", "namespace", namespace, "--wait=false")
 
 
-HIVEKEEPER_CRDS = ("swarms.hivekeeper.io", "workerroles.hivekeeper.io")
-KOPF_CRDS = ("clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev")
+def _image_values(images: dict[str, str]) -> list[str]:
+    """Helm values that run our images as loaded into the node (never pulled: no registry is reachable)."""
+    operator_repository, operator_tag = images["operator"].rsplit(":", 1)
+    worker_repository, worker_tag = images["worker"].rsplit(":", 1)
+    return [
+        *("--set", f"operator.image.repository={operator_repository}"),
+        *("--set", f"operator.image.tag={operator_tag}"),
+        *("--set", "operator.image.pullPolicy=Never"),
+        *("--set", f"workers.image.repository={worker_repository}"),
+        *("--set", f"workers.image.tag={worker_tag}"),
+    ]
+
+
+async def _helm(kubeconfig: Path, *args: str, timeout: float = 420) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(run_helm, *args, kubeconfig=kubeconfig, timeout=timeout)
+
+
+async def _kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """kubectl off the event loop (the SUT the workers call is served on it)."""
+    return await asyncio.to_thread(run_kubectl, kubeconfig, *args, stdin=stdin)
+
+
+async def _json(kubeconfig: Path, *args: str) -> Any:
+    result = await _kubectl(kubeconfig, *args, "-o", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+async def _report(kubeconfig: Path, *namespaces: str) -> str:
+    return "\n".join([await asyncio.to_thread(pods_report, kubeconfig, namespace) for namespace in namespaces])
+
+
+async def _operator_pods(kubeconfig: Path, namespace: str, release: str) -> list[dict[str, Any]]:
+    """The release's operator pods that are not on their way out."""
+    selector = f"app.kubernetes.io/name=hivekeeper-operator,app.kubernetes.io/instance={release}"
+    pods = (await _json(kubeconfig, "get", "pods", "-n", namespace, "-l", selector))["items"]
+    return [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
+
+
+async def _logs(kubeconfig: Path, namespace: str, pod: str) -> str:
+    """The operator container's log, as ``kubectl logs`` shows it."""
+    result = await _kubectl(kubeconfig, "logs", "-n", namespace, pod, "-c", "operator")
+    assert result.returncode == 0, f"kubectl logs {pod}: {result.stderr}"
+    return result.stdout
+
+
+async def _exec_python(kubeconfig: Path, namespace: str, pod: str, container: str, code: str, *args: str) -> Any:
+    """Run ``python -c code args`` in a running container (``kubectl exec``); its last output line, as JSON."""
+    result = await _kubectl(
+        kubeconfig, "exec", "-n", namespace, pod, "-c", container, "--", "python", "-c", code, *args
+    )
+    assert result.returncode == 0, f"kubectl exec {pod}: {result.stdout}{result.stderr}"
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+async def _assert_hardened_by_the_runtime(kubeconfig: Path, namespace: str, pod: str, container: str) -> None:
+    """The pod's security context is what the runtime enforces on a process in the running container."""
+    facts = await _exec_python(kubeconfig, namespace, pod, container, RUNTIME_PROBE)
+    where = f"{namespace}/{pod}/{container}: {facts}"
+    assert (facts["uid"], facts["gid"]) == (65532, 65532), where
+    # EROFS, not EACCES: the root filesystem is mounted read-only (a non-root write to / would otherwise
+    # fail with "Permission denied"); /tmp is the pod's writable emptyDir.
+    assert facts["/hivekeeper-probe"] == "Read-only file system", where
+    assert facts["/tmp/hivekeeper-probe"] == "written", where
+    assert facts["CapEff"] == "0000000000000000", f"every capability dropped: {where}"
+    assert facts["NoNewPrivs"] == "1", f"allowPrivilegeEscalation: false: {where}"
+    assert facts["Seccomp"] == "2", f"seccomp RuntimeDefault (a filter): {where}"
 
 
 def _adopt_existing_crds(kubeconfig: Path, release: str, namespace: str, names: tuple[str, ...]) -> None:
@@ -430,222 +545,315 @@ def _adopt_existing_crds(kubeconfig: Path, release: str, namespace: str, names: 
             assert done.returncode == 0, done.stderr
 
 
-def _diagnostics(agent: NodeAgent, kubeconfig: Path, *namespaces: str) -> str:
-    pods = [run_kubectl(kubeconfig, "get", "pods", "-n", ns, "-o", "wide").stdout for ns in namespaces]
-    return "\n".join([*pods, agent.diagnostics()])
+def _small_swarm(sut_url: str, rate: float) -> dict[str, Any]:
+    """A generator feeding one processor that calls the SUT: two worker pods."""
+    return {
+        "apiVersion": "hivekeeper.io/v1alpha1",
+        "kind": "Swarm",
+        "metadata": {"name": "edge"},
+        "spec": {
+            "sut": {"endpoints": {"default": {"baseUrl": sut_url}}},
+            "roles": [
+                {
+                    "name": "feeder",
+                    "role": "generator",
+                    "work": {"out": "call"},
+                    "config": {
+                        "inputs": {"scheduler": {"ratePerSec": rate}},
+                        "message": {"bodyType": "HTTP", "method": "GET", "path": "/edge"},
+                    },
+                },
+                {
+                    "name": "caller",
+                    "role": "processor",
+                    "work": {"in": "call"},
+                    "config": {"baseUrl": "{{ sut.endpoints.default.baseUrl }}", "threadCount": 2},
+                },
+            ],
+        },
+    }
 
 
-async def _processes_gone(agent: NodeAgent, *namespaces: str, kubeconfig: Path | None = None) -> None:
-    """Wait until the node agent has stopped every process of the pods of ``namespaces`` (as a kubelet would)."""
-
-    async def gone() -> bool:
-        return not [pod for pod in agent.pods.values() if pod.namespace in namespaces]
-
-    try:
-        # Garbage collection cascades Swarm -> WorkerRole -> Deployment -> ReplicaSet -> Pod: up to a GC resync each.
-        await eventually(gone, timeout=150, interval=0.2, what=f"the node agent stopping the processes of {namespaces}")
-    except AssertionError as exc:
-        left = [f"{p.namespace}/{p.name} (exit {p.process.poll()})" for p in agent.pods.values()]
-        objects = [
-            run_kubectl(kubeconfig, "get", "swarm,workerrole,deploy,rs,pod", "-n", ns, "-o", "wide").stdout
-            for ns in namespaces
-            if kubeconfig is not None
-        ]
-        raise AssertionError(f"{exc}; still running: {left}; {agent.failures}; {objects}") from exc
-
-
-async def _ready(kube: AsyncClient, name: str, namespace: str) -> bool:
-    swarm = await kube.get(SwarmResource, name, namespace=namespace)
-    conditions = {c["type"]: c for c in (swarm.get("status") or {}).get("conditions", [])}
-    return conditions.get("Ready", {}).get("status") == "True"
-
-
-async def test_helm_install_runs_the_operator_as_its_service_account_a_swarm_gets_ready_and_uninstall_keeps_crds(
-    helm: Path,
-    kubeconfig: Path,
-    install_namespaces: tuple[str, str],
-    node_agent: NodeAgent,
-    sut: ScriptedServer,
-) -> None:
-    release_ns, swarm_ns = install_namespaces
-    _adopt_existing_crds(kubeconfig, "hk", release_ns, HIVEKEEPER_CRDS)
-    installed = await asyncio.to_thread(
-        run_helm,
-        "install",
-        "hk",
-        str(CHART),
-        "--namespace",
-        release_ns,
-        "--set",
-        f"watchNamespaces={{{swarm_ns}}}",
-        "--set",
-        "rbac.namespaced=true",
-        "--wait",
-        "--timeout",
-        "3m",
-        kubeconfig=kubeconfig,
-        timeout=240,
-    )
-    assert installed.returncode == 0, f"{installed.stderr}\n{_diagnostics(node_agent, kubeconfig, release_ns)}"
-    assert f"The operator watches the namespaces {swarm_ns}" in installed.stdout  # NOTES.txt
-    account = f"system:serviceaccount:{release_ns}:hk-hivekeeper"
-    for verb, resource, namespace, allowed in (
-        ("list", "swarms.hivekeeper.io", swarm_ns, "yes"),
-        ("patch", "deployments.apps", swarm_ns, "yes"),
-        ("get", "secrets", swarm_ns, "no"),
-        ("list", "swarms.hivekeeper.io", release_ns, "no"),
-    ):
-        answer = run_kubectl(kubeconfig, "auth", "can-i", verb, resource, "-n", namespace, f"--as={account}")
-        assert answer.stdout.strip() == allowed, (verb, resource, namespace, answer.stdout, answer.stderr)
-
-    quickstart = yaml.safe_load((REPO / "examples" / "quickstart.yaml").read_text())
-    quickstart["spec"]["sut"]["endpoints"]["default"]["baseUrl"] = sut.url
-    applied = run_kubectl(kubeconfig, "apply", "-n", swarm_ns, "-f", "-", stdin=yaml.safe_dump(quickstart))
+async def _apply(kubeconfig: Path, namespace: str, manifest: dict[str, Any]) -> None:
+    applied = await _kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(manifest))
     assert applied.returncode == 0, applied.stderr
 
-    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
+
+async def _condition(kubeconfig: Path, namespace: str, swarm: str, type_: str = "Ready") -> str | None:
+    found = await _kubectl(
+        kubeconfig, "get", "swarm", swarm, "-n", namespace,
+        "-o", f"jsonpath={{.status.conditions[?(@.type=='{type_}')].status}}",
+    )  # fmt: skip
+    return found.stdout.strip() or None
+
+
+async def _wait_ready(kubeconfig: Path, namespace: str, swarm: str, *also: str, timeout: float = 240) -> None:
+    """Wait for the Swarm's Ready=True; on a timeout, the pods of ``namespace`` and ``also`` say why not."""
+
+    async def ready() -> bool:
+        return await _condition(kubeconfig, namespace, swarm) == "True"
+
     try:
-        try:
-            await eventually(
-                lambda: _ready(kube, "quickstart", swarm_ns), timeout=120, interval=0.5, what="Swarm quickstart Ready"
-            )
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{_diagnostics(node_agent, kubeconfig, release_ns, swarm_ns)}") from exc
-        roles = sorted([r["metadata"]["name"] async for r in kube.list(WorkerRole, namespace=swarm_ns)])
-        assert roles == ["quickstart-builder", "quickstart-caller", "quickstart-feeder", "quickstart-stats"]
-        deployments = run_kubectl(kubeconfig, "get", "deploy", "-n", swarm_ns, "-o", "name").stdout.split()
-        assert sorted(deployments) == [f"deployment.apps/{role}" for role in roles]
+        await eventually(ready, timeout=timeout, interval=1.0, what=f"Swarm {namespace}/{swarm} Ready")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{await _report(kubeconfig, namespace, *also)}") from exc
 
-        async def traffic() -> bool:  # Ready means every worker runs the config; items follow right after
-            return any(r.startswith(b"GET /cards/card-") for r in sut.requests)
 
-        await eventually(traffic, timeout=30, interval=0.2, what="card calls at the SUT")
+async def _delete_swarm(kubeconfig: Path, namespace: str, swarm: str) -> None:
+    """Delete a Swarm while its operator runs (its finalizer removes the swarm's queues), and wait until it
+    and its pods are gone."""
+    deleted = await _kubectl(kubeconfig, "delete", "-n", namespace, f"swarm/{swarm}", "--timeout=120s")
+    assert deleted.returncode == 0, deleted.stderr
 
-        # The Swarm goes first, while the operator still runs its queue-cleanup finalizer.
-        deleted = await asyncio.to_thread(
-            run_kubectl, kubeconfig, "delete", "-n", swarm_ns, "swarm/quickstart", "--timeout=60s"
+    async def pods_gone() -> bool:
+        left = await _kubectl(
+            kubeconfig, "get", "pods", "-n", namespace, "-l", f"hivekeeper.io/swarm={swarm}", "-o", "name"
         )
-        assert deleted.returncode == 0, deleted.stderr
-    finally:
-        await kube.close()
+        return left.returncode == 0 and not left.stdout.strip()
 
-    uninstalled = await asyncio.to_thread(
-        run_helm, "uninstall", "hk", "--namespace", release_ns, "--wait", kubeconfig=kubeconfig, timeout=180
-    )
+    # Garbage collection cascades Swarm -> WorkerRole -> Deployment -> ReplicaSet -> Pod; then the kubelet stops them.
+    await eventually(pods_gone, timeout=180, interval=1.0, what=f"the worker pods of {namespace}/{swarm} gone")
+
+
+async def _uninstall(kubeconfig: Path, release: str, namespace: str) -> subprocess.CompletedProcess[str]:
+    uninstalled = await _helm(kubeconfig, "uninstall", release, "--namespace", namespace, "--wait", "--timeout", "3m")
     assert uninstalled.returncode == 0, uninstalled.stderr
+
+    async def operator_gone() -> bool:
+        return not (await _json(kubeconfig, "get", "pods", "-n", namespace))["items"]
+
+    await eventually(operator_gone, timeout=120, interval=1.0, what=f"the operator pods of {release} gone")
+    return uninstalled
+
+
+def _no_refusals(log: str) -> list[str]:
+    """Lines of an operator log that show the API server refusing it something (none: its RBAC suffices)."""
+    return [line for line in log.splitlines() if "forbidden" in line.lower() or " 403" in line]
+
+
+@pytest.mark.timeout(900)
+async def test_helm_install_runs_a_hardened_operator_pod_as_its_account_that_readies_a_swarm_and_uninstall_keeps_crds(
+    helm: Path,
+    kubeconfig: Path,
+    hivekeeper_images: dict[str, str],
+    install_namespaces: Namespaces,
+    sut: ScriptedServer,
+    sut_url: str,
+) -> None:
+    namespaces = install_namespaces
+    _adopt_existing_crds(kubeconfig, "hk", namespaces.release, HIVEKEEPER_CRDS)
+    installed = await _helm(
+        kubeconfig, "install", "hk", str(CHART), "--namespace", namespaces.release, *_image_values(hivekeeper_images),
+        "--set", f"watchNamespaces={{{namespaces.swarms}}}", "--set", "rbac.namespaced=true",
+        "--wait", "--timeout", "5m",
+    )  # fmt: skip
+    assert installed.returncode == 0, f"{installed.stderr}\n{await _report(kubeconfig, namespaces.release)}"
+    assert f"The operator watches the namespaces {namespaces.swarms}" in installed.stdout  # NOTES.txt
+
+    [pod] = await _operator_pods(kubeconfig, namespaces.release, "hk")
+    operator = pod["metadata"]["name"]
+    assert pod["spec"]["serviceAccountName"] == "hk-hivekeeper"
+    container = pod["spec"]["containers"][0]
+    assert container["image"] == hivekeeper_images["operator"]
+    assert TOKEN_DIR in {mount["mountPath"] for mount in container["volumeMounts"]}, "the kubelet mounts the token"
+    # The operator's own credentials, from inside its container: the API server takes them for the chart's
+    # ServiceAccount, which may list Swarms where it is bound and nowhere else.
+    account = f"system:serviceaccount:{namespaces.release}:hk-hivekeeper"
+    api = await _exec_python(
+        kubeconfig, namespaces.release, operator, "operator", API_PROBE, namespaces.swarms, namespaces.other
+    )
+    assert api["user"] == account, api
+    assert api[namespaces.swarms] == [], api
+    assert api[namespaces.other].startswith("403 "), api
+    assert f'User "{account}" cannot list' in api[namespaces.other], api
+    for verb, resource, namespace, allowed in (
+        ("list", "swarms.hivekeeper.io", namespaces.swarms, "yes"),
+        ("patch", "deployments.apps", namespaces.swarms, "yes"),
+        ("get", "secrets", namespaces.swarms, "no"),
+        ("list", "swarms.hivekeeper.io", namespaces.release, "no"),
+    ):
+        answer = await _kubectl(kubeconfig, "auth", "can-i", verb, resource, "-n", namespace, f"--as={account}")
+        assert answer.stdout.strip() == allowed, (verb, resource, namespace, answer.stdout, answer.stderr)
+    await _assert_hardened_by_the_runtime(kubeconfig, namespaces.release, operator, "operator")
+
+    quickstart = yaml.safe_load((REPO / "examples" / "quickstart.yaml").read_text())
+    quickstart["spec"]["sut"]["endpoints"]["default"]["baseUrl"] = sut_url
+    await _apply(kubeconfig, namespaces.swarms, quickstart)
+    await _wait_ready(kubeconfig, namespaces.swarms, "quickstart", namespaces.release)
+    roles = (await _kubectl(kubeconfig, "get", "workerroles", "-n", namespaces.swarms, "-o", "name")).stdout.split()
+    assert sorted(roles) == [
+        f"workerrole.hivekeeper.io/quickstart-{role}" for role in ("builder", "caller", "feeder", "stats")
+    ]
+    deployments = (await _kubectl(kubeconfig, "get", "deploy", "-n", namespaces.swarms, "-o", "name")).stdout.split()
+    assert sorted(deployments) == [
+        f"deployment.apps/quickstart-{role}" for role in ("builder", "caller", "feeder", "stats")
+    ]
+
+    async def traffic() -> bool:  # Ready means every worker runs the config; items follow right after
+        return len([r for r in sut.requests if r.startswith((b"GET /cards/card-", b"POST /cards/card-"))]) >= 20
+
+    await eventually(traffic, timeout=60, interval=0.5, what="card calls from the worker pods at the SUT")
+    workers = await _json(
+        kubeconfig, "get", "pods", "-n", namespaces.swarms, "-l", "hivekeeper.io/swarm=quickstart",
+        "--field-selector=status.phase=Running",
+    )  # fmt: skip
+    assert len(workers["items"]) == 5, [p["metadata"]["name"] for p in workers["items"]]
+    for worker in workers["items"]:
+        assert worker["spec"]["containers"][0]["image"] == hivekeeper_images["worker"]
+        assert "args" not in worker["spec"]["containers"][0], "the image's entry point runs the worker"
+    caller = next(p for p in workers["items"] if p["metadata"]["labels"]["hivekeeper.io/role"] == "caller")
+    await _assert_hardened_by_the_runtime(kubeconfig, namespaces.swarms, caller["metadata"]["name"], "worker")
+
+    # The Swarm goes first, while the operator still runs its queue-cleanup finalizer.
+    await _delete_swarm(kubeconfig, namespaces.swarms, "quickstart")
+    log = await _logs(kubeconfig, namespaces.release, operator)
+    assert "reconcile_swarm" in log, log[-3000:]
+    assert not _no_refusals(log), "the chart's Role grants all the operator uses:\n" + "\n".join(_no_refusals(log))
+
+    uninstalled = await _uninstall(kubeconfig, "hk", namespaces.release)
     assert "These resources were kept due to the resource policy" in uninstalled.stdout
-    await _processes_gone(node_agent, release_ns, swarm_ns, kubeconfig=kubeconfig)
     for name in HIVEKEEPER_CRDS:
-        kept = run_kubectl(
+        kept = await _kubectl(
             kubeconfig, "get", "crd", name, "-o", "jsonpath={.status.conditions[?(@.type=='Established')].status}"
         )
         assert kept.stdout == "True", f"{name}: {kept.stderr}"
-    gone = run_kubectl(
-        kubeconfig,
-        "get",
-        "deploy,serviceaccount,role",
-        "-n",
-        release_ns,
-        "-l",
-        "app.kubernetes.io/instance=hk",
-        "-o",
-        "name",
-    )
-    assert gone.stdout.strip() == ""
+    for namespace in (namespaces.release, namespaces.swarms):
+        gone = await _kubectl(
+            kubeconfig, "get", "deploy,serviceaccount,role,rolebinding", "-n", namespace,
+            "-l", "app.kubernetes.io/instance=hk", "-o", "name",
+        )  # fmt: skip
+        assert gone.returncode == 0, gone.stderr
+        assert gone.stdout.strip() == "", namespace
 
 
-async def test_two_operator_replicas_take_turns_through_kopf_peering(
+@pytest.mark.timeout(900)
+async def test_a_namespaced_release_leaves_swarms_outside_its_namespaces_alone_until_helm_upgrade_adds_theirs(
     helm: Path,
     kubeconfig: Path,
-    install_namespaces: tuple[str, str],
-    node_agent: NodeAgent,
+    hivekeeper_crds: None,
+    hivekeeper_images: dict[str, str],
+    install_namespaces: Namespaces,
     sut: ScriptedServer,
+    sut_url: str,
+) -> None:
+    namespaces = install_namespaces
+    release = ("hkn", str(CHART), "--namespace", namespaces.release, "--wait", "--timeout", "5m")
+    installed = await _helm(
+        kubeconfig, "install", *release, *_image_values(hivekeeper_images), "--set", "crds.install=false",
+        "--set", f"watchNamespaces={{{namespaces.swarms}}}", "--set", "rbac.namespaced=true",
+    )  # fmt: skip
+    assert installed.returncode == 0, f"{installed.stderr}\n{await _report(kubeconfig, namespaces.release)}"
+    for namespace in (namespaces.other, namespaces.swarms):  # the unwatched one first: it gets no head start
+        await _apply(kubeconfig, namespace, _small_swarm(sut_url, 20))
+    await _wait_ready(kubeconfig, namespaces.swarms, "edge", namespaces.release)
+
+    # The operator served its own namespace; the Swarm next door it never touched, nor tried to.
+    untouched = await _json(kubeconfig, "get", "swarm", "edge", "-n", namespaces.other)
+    assert "status" not in untouched, untouched["status"]
+    assert not untouched["metadata"].get("finalizers"), untouched["metadata"]
+    children = await _kubectl(kubeconfig, "get", "workerroles,deploy,pods", "-n", namespaces.other, "-o", "name")
+    assert children.returncode == 0, children.stderr
+    assert children.stdout.strip() == "", children.stdout
+    [pod] = await _operator_pods(kubeconfig, namespaces.release, "hkn")
+    log = await _logs(kubeconfig, namespaces.release, pod["metadata"]["name"])
+    assert namespaces.other not in log, log[-3000:]
+    assert not _no_refusals(log), "\n".join(_no_refusals(log))
+    account = f"system:serviceaccount:{namespaces.release}:hkn-hivekeeper"
+    can = await _kubectl(
+        kubeconfig, "auth", "can-i", "list", "swarms.hivekeeper.io", "-n", namespaces.other, f"--as={account}"
+    )
+    assert can.stdout.strip() == "no", can.stdout + can.stderr
+    workers_before = {
+        p["metadata"]["uid"] for p in (await _json(kubeconfig, "get", "pods", "-n", namespaces.swarms))["items"]
+    }
+
+    upgraded = await _helm(
+        kubeconfig, "upgrade", *release, "--reuse-values",
+        "--set", f"watchNamespaces={{{namespaces.swarms},{namespaces.other}}}",
+    )  # fmt: skip
+    assert upgraded.returncode == 0, f"{upgraded.stderr}\n{await _report(kubeconfig, namespaces.release)}"
+    assert f"The operator watches the namespaces {namespaces.swarms}, {namespaces.other}" in upgraded.stdout
+    can = await _kubectl(
+        kubeconfig, "auth", "can-i", "list", "swarms.hivekeeper.io", "-n", namespaces.other, f"--as={account}"
+    )
+    assert can.stdout.strip() == "yes", can.stdout + can.stderr
+    [pod] = await _operator_pods(kubeconfig, namespaces.release, "hkn")
+    args = pod["spec"]["containers"][0]["args"]
+    assert args[-4:] == ["--namespace", namespaces.swarms, "--namespace", namespaces.other], args
+    await _wait_ready(kubeconfig, namespaces.other, "edge", namespaces.release)
+    assert await _condition(kubeconfig, namespaces.swarms, "edge") == "True"
+    workers_after = {
+        p["metadata"]["uid"] for p in (await _json(kubeconfig, "get", "pods", "-n", namespaces.swarms))["items"]
+    }
+    assert workers_after == workers_before, "upgrading the operator restarts no worker"
+
+    for namespace in (namespaces.swarms, namespaces.other):
+        await _delete_swarm(kubeconfig, namespace, "edge")
+    await _uninstall(kubeconfig, "hkn", namespaces.release)
+
+
+@pytest.mark.timeout(900)
+async def test_two_operator_pods_take_turns_through_kopf_peering(
+    helm: Path,
+    kubeconfig: Path,
+    hivekeeper_crds: None,
+    hivekeeper_images: dict[str, str],
+    install_namespaces: Namespaces,
+    sut: ScriptedServer,
+    sut_url: str,
 ) -> None:
     """The oldest replica works, the other stands by; when the working one's pod goes, the other takes over."""
-    release_ns, swarm_ns = install_namespaces
-    _adopt_existing_crds(kubeconfig, "hkp", release_ns, KOPF_CRDS)
-    installed = await asyncio.to_thread(
-        run_helm,
-        "install",
-        "hkp",
-        str(CHART),
-        "--namespace",
-        release_ns,
-        "-f",
-        str(SCENARIOS["peering"]),
-        "--set",
-        f"watchNamespaces={{{swarm_ns}}}",
-        "--set",
-        "rbac.namespaced=true",
-        "--set",
-        "crds.install=false",
-        "--wait",
-        "--timeout",
-        "3m",
-        kubeconfig=kubeconfig,
-        timeout=240,
-    )
-    assert installed.returncode == 0, f"{installed.stderr}\n{_diagnostics(node_agent, kubeconfig, release_ns)}"
-    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
+    namespaces = install_namespaces
+    _adopt_existing_crds(kubeconfig, "hkp", namespaces.release, KOPF_CRDS)
+    installed = await _helm(
+        kubeconfig, "install", "hkp", str(CHART), "--namespace", namespaces.release,
+        "-f", str(SCENARIOS["peering"]), *_image_values(hivekeeper_images),
+        "--set", f"watchNamespaces={{{namespaces.swarms}}}", "--set", "rbac.namespaced=true",
+        "--set", "crds.install=false", "--wait", "--timeout", "5m",
+    )  # fmt: skip
+    assert installed.returncode == 0, f"{installed.stderr}\n{await _report(kubeconfig, namespaces.release)}"
     try:
+        pods = {pod["metadata"]["name"] for pod in await _operator_pods(kubeconfig, namespaces.release, "hkp")}
+        assert len(pods) == 2, pods
 
         async def peers() -> dict[str, Any]:
-            peering = await kube.get(KopfPeering, "hkp-hivekeeper", namespace=swarm_ns)
+            peering = await _json(kubeconfig, "get", "kopfpeering", "hkp-hivekeeper", "-n", namespaces.swarms)
             status = {k: v for k, v in (peering.get("status") or {}).items() if v}
-            return status if len(status) == 2 else {}
+            return status if set(status) == pods else {}
 
         try:
-            both = await eventually(peers, timeout=60, interval=0.5, what="two operators in the KopfPeering")
+            both = await eventually(peers, timeout=120, interval=1.0, what="both operator pods in the KopfPeering")
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{_diagnostics(node_agent, kubeconfig, release_ns)}") from exc
+            raise AssertionError(f"{exc}\n{await _report(kubeconfig, namespaces.release)}") from exc
         active = max(both, key=lambda peer: both[peer]["priority"])
         standby = next(peer for peer in both if peer != active)
 
-        swarm = yaml.safe_load((REPO / "examples" / "quickstart.yaml").read_text())
-        swarm["spec"]["sut"]["endpoints"]["default"]["baseUrl"] = sut.url
-        applied = run_kubectl(kubeconfig, "apply", "-n", swarm_ns, "-f", "-", stdin=yaml.safe_dump(swarm))
-        assert applied.returncode == 0, applied.stderr
-        await eventually(lambda: _ready(kube, "quickstart", swarm_ns), timeout=120, interval=0.5, what="Ready")
-        logs = {path.name: path.read_text(errors="replace") for path in node_agent.workdir.glob(f"{release_ns}_*.log")}
-        handled = [name for name, text in logs.items() if "reconcile_swarm" in text]
-        assert handled == [f"{release_ns}_{active}.log"], f"only the active operator reconciles: {handled}"
+        await _apply(kubeconfig, namespaces.swarms, _small_swarm(sut_url, 20))
+        await _wait_ready(kubeconfig, namespaces.swarms, "edge", namespaces.release)
+        logs = {pod: await _logs(kubeconfig, namespaces.release, pod) for pod in pods}
+        handled = [pod for pod, text in logs.items() if "reconcile_swarm" in text]
+        assert handled == [active], f"only the active operator ({active}) reconciles: {handled}"
 
-        deleted = run_kubectl(kubeconfig, "delete", "pod", "-n", release_ns, active, "--wait=false")
+        deleted = await _kubectl(kubeconfig, "delete", "pod", "-n", namespaces.release, active, "--wait=false")
         assert deleted.returncode == 0, deleted.stderr
-        standby_log = node_agent.workdir / f"{release_ns}_{standby}.log"
-        await eventually(
-            lambda: _contains(standby_log, "Resuming operations"), timeout=30, interval=0.5, what="the standby resuming"
-        )
-        patched = run_kubectl(
-            kubeconfig,
-            "patch",
-            "-n",
-            swarm_ns,
-            "swarm/quickstart",
-            "--type=merge",
-            "-p",
-            '{"spec":{"vars":{"currency":"USD"}}}',
-        )
-        assert patched.returncode == 0, patched.stderr
+
+        async def resumed() -> bool:
+            return "Resuming operations" in await _logs(kubeconfig, namespaces.release, standby)
+
+        await eventually(resumed, timeout=90, interval=1.0, what=f"the standby {standby} resuming")
+        await _apply(kubeconfig, namespaces.swarms, _small_swarm(sut_url, 40))
 
         async def edited() -> bool:
-            role = await kube.get(WorkerRole, "quickstart-caller", namespace=swarm_ns)
+            role = await _json(kubeconfig, "get", "workerrole", "edge-feeder", "-n", namespaces.swarms)
             status = role.get("status") or {}
             conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
             return status.get("configGeneration") == 2 and conditions.get("ConfigApplied") == "True"
 
-        await eventually(edited, timeout=60, interval=0.5, what="the edit applied by the operator that took over")
-        await asyncio.to_thread(run_kubectl, kubeconfig, "delete", "-n", swarm_ns, "swarm/quickstart", "--timeout=60s")
+        await eventually(edited, timeout=120, interval=1.0, what="the edit applied by the operator that took over")
+        assert "reconcile_swarm" in await _logs(kubeconfig, namespaces.release, standby)
+        await _delete_swarm(kubeconfig, namespaces.swarms, "edge")
     finally:
-        await kube.close()
-        await asyncio.to_thread(
-            run_helm, "uninstall", "hkp", "--namespace", release_ns, "--wait", kubeconfig=kubeconfig, timeout=180
-        )
-        await _processes_gone(node_agent, release_ns, swarm_ns)
-
-
-async def _contains(path: Path, text: str) -> bool:
-    return await asyncio.to_thread(lambda: path.is_file() and text in path.read_text(errors="replace"))
+        await _helm(kubeconfig, "uninstall", "hkp", "--namespace", namespaces.release, "--wait", "--timeout", "3m")
 
 
 def test_helm_is_the_pinned_version(helm: Path) -> None:

@@ -1,12 +1,14 @@
-"""Worker Deployments built by the operator's manifests run as real workers on the bench cluster.
+"""Pods of our images on the bench's real node: worker Deployments built by the operator's manifests, and an
+operator pod under a Role that leaves things out.
 
-The test node agent plays the kubelet; everything else is real: the API server, the Deployment and
-ReplicaSet controllers, the Secret the credentials come from, RabbitMQ, and the worker processes
-that start from exactly the pod's env and args.
+Everything is real: the API server, the Deployment and ReplicaSet controllers, the scheduler, the kubelet
+with containerd and runc, the Secret the credentials come from, and RabbitMQ (pods reach the bench's broker
+through the node's address). What a pod did is read from the broker, the API and ``kubectl logs``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 
 import aio_pika
 import pytest
+import yaml
 from lightkube import AsyncClient, KubeConfig
 from lightkube.codecs import from_dict
 from lightkube.generic_resource import create_namespaced_resource
@@ -25,7 +28,8 @@ from hivekeeper.api.manifests import load_swarm
 from hivekeeper.operator import manifests, plan
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
-from testbench.node_agent import NodeAgent
+from testbench.diagnose import pods_report
+from testbench.kube import run_kubectl
 from testbench.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -33,8 +37,17 @@ REPO = Path(__file__).resolve().parents[2]
 WorkerRole = create_namespaced_resource("hivekeeper.io", "v1alpha1", "WorkerRole", "workerroles")
 
 
+async def _report(kubeconfig: Path, namespace: str) -> str:
+    return await asyncio.to_thread(pods_report, kubeconfig, namespace)
+
+
+@pytest.mark.timeout(600)
 async def test_a_worker_deployment_runs_workers_that_report_to_the_broker(
-    kubeconfig: Path, rabbitmq_url: str, hivekeeper_crds: None, node_agent: NodeAgent
+    kubeconfig: Path,
+    rabbitmq_url: str,
+    pod_rabbitmq_url: str,
+    hivekeeper_crds: None,
+    hivekeeper_images: dict[str, str],
 ) -> None:
     kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
     namespace = f"pods-{uuid.uuid4().hex[:8]}"
@@ -44,7 +57,7 @@ async def test_a_worker_deployment_runs_workers_that_report_to_the_broker(
         await kube.create(
             Secret(
                 metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace),
-                data={"amqpUrl": base64.b64encode(rabbitmq_url.encode()).decode()},
+                data={"amqpUrl": base64.b64encode(pod_rabbitmq_url.encode()).decode()},
             )
         )
         data = load_swarm(REPO / "examples" / "quickstart.yaml").model_dump(
@@ -89,7 +102,7 @@ async def test_a_worker_deployment_runs_workers_that_report_to_the_broker(
             spec=child.manifest["spec"],
             bootstrap_config=child.config,
             owner=owner,
-            defaults=manifests.WorkerDefaults(),
+            defaults=manifests.WorkerDefaults(image=hivekeeper_images["worker"]),
         )
         await kube.create(from_dict(deployment))
 
@@ -97,11 +110,18 @@ async def test_a_worker_deployment_runs_workers_that_report_to_the_broker(
             return len(reports) == 2
 
         try:
-            await eventually(both_reported, timeout=60, what="status-full from both worker pods")
+            await eventually(both_reported, timeout=180, interval=0.5, what="status-full from both worker pods")
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{node_agent.diagnostics()}") from exc
-        pods = {p.metadata.name async for p in kube.list(Pod, namespace=namespace)}
-        assert set(reports) == pods, "each worker reports under its pod's name (HIVEKEEPER_INSTANCE from fieldRef)"
+            raise AssertionError(f"{exc}\n{await _report(kubeconfig, namespace)}") from exc
+        pods = [p async for p in kube.list(Pod, namespace=namespace)]
+        assert set(reports) == {p.metadata.name for p in pods}, (
+            "each worker reports under its pod's name (HIVEKEEPER_INSTANCE from fieldRef)"
+        )
+        for pod in pods:
+            [container] = pod.spec.containers
+            assert container.image == hivekeeper_images["worker"]
+            assert not container.command, "the image's entry point (`hivekeeper worker`) runs the worker"
+            assert not container.args, "the image's entry point (`hivekeeper worker`) runs the worker"
         for report in reports.values():
             assert report.data["enabled"] is False, "workers start disabled until the operator enables them"
             assert report.data["config"]["threadCount"] == 16
@@ -112,31 +132,33 @@ async def test_a_worker_deployment_runs_workers_that_report_to_the_broker(
             current = await kube.get(Deployment, child.name, namespace=namespace)
             return bool(current.status and current.status.readyReplicas == 2)
 
-        await eventually(deployment_ready, timeout=30, what="the Deployment to count 2 ready replicas")
+        await eventually(deployment_ready, timeout=60, interval=0.5, what="the Deployment to count 2 ready replicas")
 
         await kube.delete(WorkerRole, child.name, namespace=namespace)
 
         async def all_gone() -> bool:
-            return not [p async for p in kube.list(Pod, namespace=namespace)] and not node_agent.pods
+            return not [p async for p in kube.list(Pod, namespace=namespace)]
 
-        await eventually(all_gone, timeout=90, what="the owner's deletion to cascade to pods and worker processes")
+        # Garbage collection cascades WorkerRole -> Deployment -> ReplicaSet -> Pod; the kubelet stops the workers.
+        await eventually(all_gone, timeout=180, interval=0.5, what="the owner's deletion to cascade to the pods")
     finally:
         await connection.close()
         await kube.delete(Namespace, namespace)
         await kube.close()
 
 
+@pytest.mark.timeout(600)
 async def test_an_operator_pod_runs_as_its_service_account_and_only_has_the_rights_given(
-    kubeconfig: Path, rabbitmq_url: str, hivekeeper_crds: None, node_agent: NodeAgent
+    kubeconfig: Path,
+    pod_rabbitmq_url: str,
+    hivekeeper_crds: None,
+    hivekeeper_images: dict[str, str],
 ) -> None:
-    """The node agent runs an operator pod with a token of the pod's ServiceAccount: a Role that allows
-    the swarm resources lets it reconcile; what the Role leaves out (Deployments) it is refused."""
-    import yaml
-
-    from testbench.kube import run_kubectl
-
+    """An operator pod of our image, under the token the kubelet mounts for its ServiceAccount: a Role that
+    allows the swarm resources lets it reconcile; what the Role leaves out (Deployments) it is refused, and
+    the API server's refusal, in ``kubectl logs``, names the ServiceAccount."""
     namespace = f"oppod-{uuid.uuid4().hex[:8]}"
-    amqp = base64.b64encode(rabbitmq_url.encode()).decode()
+    amqp = base64.b64encode(pod_rabbitmq_url.encode()).decode()
     objects = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "op", "namespace": namespace}},
@@ -173,20 +195,32 @@ async def test_an_operator_pod_runs_as_its_service_account_and_only_has_the_righ
                     "metadata": {"labels": {"app.kubernetes.io/name": "hivekeeper-operator"}},
                     "spec": {
                         "serviceAccountName": "op",
+                        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                         "containers": [
                             {
                                 "name": "operator",
-                                "image": "hivekeeper/operator:0.1.0",
-                                "command": ["hivekeeper", "operator"],
+                                "image": hivekeeper_images["operator"],
+                                "imagePullPolicy": "Never",
+                                # No command: the image's entry point is `hivekeeper operator`. No POD_ID either (the
+                                # chart sets it): without it the operator must still start as uid 65532, which has
+                                # no passwd entry in the image.
                                 "args": ["--namespace", namespace, "--health-port", "8080", "--metrics-port", "9090"],
                                 "env": [
                                     {
                                         "name": "HIVEKEEPER_AMQP_URL",
                                         "valueFrom": {"secretKeyRef": {"name": "hivekeeper-broker", "key": "amqpUrl"}},
-                                    }
+                                    },
+                                    {"name": "HIVEKEEPER_WORKER_IMAGE", "value": hivekeeper_images["worker"]},
                                 ],
+                                "securityContext": {
+                                    "readOnlyRootFilesystem": True,
+                                    "allowPrivilegeEscalation": False,
+                                    "capabilities": {"drop": ["ALL"]},
+                                },
+                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
                             }
                         ],
+                        "volumes": [{"name": "tmp", "emptyDir": {}}],
                     },
                 },
             },
@@ -203,20 +237,41 @@ async def test_an_operator_pod_runs_as_its_service_account_and_only_has_the_righ
             return len([r async for r in kube.list(WorkerRole, namespace=namespace)]) == 4
 
         try:
-            await eventually(roles_created, timeout=60, interval=0.5, what="the operator pod creating 4 WorkerRoles")
+            await eventually(roles_created, timeout=180, interval=0.5, what="the operator pod creating 4 WorkerRoles")
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{node_agent.diagnostics()}") from exc
-        [log] = list(node_agent.workdir.glob(f"{namespace}_operator-*.log"))
+            raise AssertionError(f"{exc}\n{await _report(kubeconfig, namespace)}") from exc
+        [pod] = [
+            p
+            async for p in kube.list(Pod, namespace=namespace, labels={"app.kubernetes.io/name": "hivekeeper-operator"})
+        ]
+        assert pod.spec.serviceAccountName == "op"
+        account = f"system:serviceaccount:{namespace}:op"
 
-        async def refused() -> bool:
-            text = log.read_text(errors="replace")
-            return "deployments.apps" in text and "forbidden" in text.lower()
+        async def refused() -> str | None:
+            logs = await asyncio.to_thread(
+                run_kubectl, kubeconfig, "logs", "-n", namespace, pod.metadata.name, "-c", "operator"
+            )
+            lines = [line for line in logs.stdout.splitlines() if "deployments" in line and "forbidden" in line.lower()]
+            return next((line for line in lines if account in line), None)
 
-        await eventually(
-            refused, timeout=30, interval=0.5, what="the operator refused Deployments its Role does not grant"
-        )
+        try:
+            refusal = await eventually(
+                refused, timeout=60, interval=0.5, what="the operator refused Deployments its Role does not grant"
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{await _report(kubeconfig, namespace)}") from exc
+        assert "deployments.apps" in refusal, refusal
         swarm_deployments = kube.list(Deployment, namespace=namespace, labels={"hivekeeper.io/swarm": "quickstart"})
         assert not [d async for d in swarm_deployments]
     finally:
+        # The Swarm goes while the operator runs its finalizer; a namespace deletion could stop the pod first.
+        deleted = await asyncio.to_thread(
+            run_kubectl, kubeconfig, "delete", "-n", namespace, "swarm/quickstart", "--timeout=60s"
+        )
+        if deleted.returncode != 0:
+            run_kubectl(
+                kubeconfig, "patch", "-n", namespace, "swarm/quickstart", "--type=merge",
+                "-p", '{"metadata":{"finalizers":null}}',
+            )  # fmt: skip
         await kube.delete(Namespace, namespace)
         await kube.close()

@@ -42,6 +42,11 @@ def install(services: list[str]) -> None:
                 print(f"built {build.name} {build.version()} in {time.monotonic() - began:.0f}s into {build.bin_dir()}")
             else:
                 print(f"{build.name} {build.version()}: cached in {build.bin_dir()}")
+        from testbench.images import ensure_images
+
+        began = time.monotonic()
+        archives = ensure_images()  # our images, for the node's pods (cached by the digest of their inputs)
+        print(f"images {', '.join(archives)}: ready in {time.monotonic() - began:.0f}s")
     if TOOLS in services or services == ALL:
         install_tools()
 
