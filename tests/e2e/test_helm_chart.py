@@ -27,6 +27,7 @@ from testbench.diagnose import pods_report
 from testbench.helmtool import run_helm
 from testbench.kube import run_kubectl
 from testbench.scripted_http import ScriptedServer, scripted_server
+from testbench.swarms import two_stage_swarm
 from testbench.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -547,31 +548,7 @@ def _adopt_existing_crds(kubeconfig: Path, release: str, namespace: str, names: 
 
 def _small_swarm(sut_url: str, rate: float) -> dict[str, Any]:
     """A generator feeding one processor that calls the SUT: two worker pods."""
-    return {
-        "apiVersion": "hivekeeper.io/v1alpha1",
-        "kind": "Swarm",
-        "metadata": {"name": "edge"},
-        "spec": {
-            "sut": {"endpoints": {"default": {"baseUrl": sut_url}}},
-            "roles": [
-                {
-                    "name": "feeder",
-                    "role": "generator",
-                    "work": {"out": "call"},
-                    "config": {
-                        "inputs": {"scheduler": {"ratePerSec": rate}},
-                        "message": {"bodyType": "HTTP", "method": "GET", "path": "/edge"},
-                    },
-                },
-                {
-                    "name": "caller",
-                    "role": "processor",
-                    "work": {"in": "call"},
-                    "config": {"baseUrl": "{{ sut.endpoints.default.baseUrl }}", "threadCount": 2},
-                },
-            ],
-        },
-    }
+    return two_stage_swarm("edge", sut_url, rate, path="/edge")
 
 
 async def _apply(kubeconfig: Path, namespace: str, manifest: dict[str, Any]) -> None:

@@ -252,29 +252,26 @@ def test_a_node_whose_owner_was_killed_is_swept_and_sweeping_twice_is_safe(tmp_p
 def test_make_cluster_and_cluster_down_twice(tmp_path: Path) -> None:
     """``make cluster`` (``python -m testbench up kube``) and ``make cluster-down`` run twice."""
     env = {**os.environ, "PYTHONPATH": str(SUPPORT), "HIVEKEEPER_BENCH_DIR": str(tmp_path / "bench")}
+
+    def bench(command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "testbench", *command.split()],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
     before = host_network()
-    up = subprocess.run(
-        [sys.executable, "-m", "testbench", "up", "kube"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    up = bench("up kube", 300)
     assert up.returncode == 0, up.stderr
     assert "KUBECONFIG=" in up.stdout
     entry = json.loads((tmp_path / "bench" / "state.json").read_text())["kube"]
     nodes = run_kubectl(Path(entry["kubeconfig"]), "get", "nodes", "-o", "name")
     assert nodes.stdout.strip() == "node/hivekeeper-node", nodes.stderr
     for _ in range(2):
-        down = subprocess.run(
-            [sys.executable, "-m", "testbench", "down"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        down = bench("down", 120)
         assert down.returncode == 0, down.stderr
     assert entry["namespace"] not in _run("ip", "netns", "list")
     after = host_network()

@@ -31,6 +31,7 @@ from testbench.diagnose import pods_report
 from testbench.kube import Cluster, run_kubectl
 from testbench.procs import ManagedProcess
 from testbench.scripted_http import ScriptedServer, scripted_server
+from testbench.swarms import two_stage_swarm
 from testbench.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -133,32 +134,7 @@ def _apply(kubeconfig: Path, namespace: str, manifest: dict[str, Any]) -> subpro
 
 
 def _swarm(sut_url: str, rate: float) -> dict[str, Any]:
-    return {
-        "apiVersion": "hivekeeper.io/v1alpha1",
-        "kind": "Swarm",
-        "metadata": {"name": "live"},
-        "spec": {
-            "sut": {"endpoints": {"default": {"baseUrl": sut_url}}},
-            "roles": [
-                {
-                    "name": "feeder",
-                    "role": "generator",
-                    "work": {"out": "call"},
-                    "config": {
-                        "inputs": {"scheduler": {"ratePerSec": rate}},
-                        "message": {"bodyType": "HTTP", "method": "GET", "path": "/hello"},
-                    },
-                },
-                {
-                    "name": "caller",
-                    "role": "processor",
-                    "replicas": 2,
-                    "work": {"in": "call"},
-                    "config": {"baseUrl": "{{ sut.endpoints.default.baseUrl }}", "threadCount": 4},
-                },
-            ],
-        },
-    }
+    return two_stage_swarm("live", sut_url, rate, callers=2, threads=4)
 
 
 async def _request_rate(sut: ScriptedServer, seconds: float) -> float:

@@ -1,0 +1,36 @@
+"""``hivekeeper operator`` options that tests and charts rely on."""
+
+from __future__ import annotations
+
+import pytest
+
+from hivekeeper.cli import parser
+from hivekeeper.operator.metrics import AUTO
+
+
+def test_metrics_port_takes_a_port_zero_or_auto() -> None:
+    assert parser().parse_args(["operator"]).metrics_port == 9090
+    assert parser().parse_args(["operator", "--metrics-port", "0"]).metrics_port == 0
+    assert parser().parse_args(["operator", "--metrics-port", "auto"]).metrics_port == AUTO
+
+
+@pytest.mark.parametrize(("value", "said"), [("soon", "is not a port number, 0 (off) or 'auto'"), ("70000", "outside")])
+def test_a_bad_metrics_port_is_refused_with_the_value_and_the_choices(
+    value: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        parser().parse_args(["operator", "--metrics-port", value])
+    assert said in capsys.readouterr().err
+
+
+def test_auto_binds_a_port_the_kernel_picks_and_reports_it() -> None:
+    import urllib.request
+
+    from hivekeeper.operator import metrics
+
+    port = metrics.serve(AUTO, address="127.0.0.1")
+    assert port
+    assert metrics.serve(AUTO, address="127.0.0.1") == port, "a retried startup handler reuses the server"
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        assert b"hivekeeper_operator_reconciles" in response.read()
+    assert metrics.serve(0) is None
