@@ -8,8 +8,10 @@ and the ratios the design promises (DESIGN.md §7):
   vs vegeta, vs wrk (≥ 0.5x; above ~0.9 nginx itself is the limit on two cores);
 * generator → RabbitMQ → processor as two worker processes (≥ 5k items/s on two cores);
 * one http-sequence worker: 4-step journeys per second, and debugCapture ALWAYS vs NONE (bench/journeys.py);
-* the operator on the bench cluster: spec edit → every worker applied, p50/p95 over ``--edits`` edits
-  with 3 replicas per role, and its status-patch rate under a steady swarm (bench/operator_edits.py).
+* on the bench's real one-node Kubernetes (bench/kube_node.py): worker pod create → Running / Ready /
+  reporting, p50/p95 over ``--pods`` pods one at a time and as one 0 → ``--pods`` scale (bench/pod_startup.py);
+  then the operator: spec edit → every worker pod applied, p50/p95 over ``--edits`` edits with 3 replicas
+  per role, and its status-patch rate under a steady swarm (bench/operator_edits.py).
 
 Benchmarks are not tests: nothing here asserts, the numbers are for people (and the decision docs).
 """
@@ -317,6 +319,7 @@ def main() -> int:
         help="also compare Python HTTP clients on the same nginx (bench/http_clients.py)",
     )
     parser.add_argument("--edits", type=int, default=20, help="spec edits for the operator latency (0 skips it)")
+    parser.add_argument("--pods", type=int, default=10, help="pods per pod start-up shape (0 skips it)")
     parser.add_argument("--steady", type=float, default=30.0, help="seconds of steady swarm for the status-patch rate")
     args = parser.parse_args()
     ensure_debian_packages(["nginx", "wrk", "rabbitmq"])
@@ -333,7 +336,8 @@ def main() -> int:
             }
             clients = [run_one(name, url + "/", args.seconds, CONCURRENCY) for name in CANDIDATES if args.clients]
             journeys = bench_journeys(args.seconds)
-            operator = bench_operator(url, workdir, args.edits, args.steady) if args.edits else {}
+            on_node = args.edits or args.pods
+            node = bench_operator(url, workdir, args.edits, args.steady, args.pods) if on_node else {}
         finally:
             nginx.stop()
     print(f"\nSame nginx (1 worker) on loopback, {CONCURRENCY} connections, {args.seconds:.0f} s each, 2 cores\n")
@@ -361,12 +365,12 @@ def main() -> int:
             else:
                 print(f"{client['client']:20} {client['rps']:9,.0f} {client['cpu_us']:11.1f}")
     report_journeys(journeys)
-    if operator:
-        report(operator)
+    if node:
+        report(node)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(
-            json.dumps({"rows": rows, "clients": clients, "journeys": journeys, "operator": operator}, indent=2)
+            json.dumps({"rows": rows, "clients": clients, "journeys": journeys, **node}, indent=2)
         )
     return 0
 

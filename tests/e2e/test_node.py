@@ -35,26 +35,26 @@ def _run(*argv: str) -> str:
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False).stdout
 
 
-def _bench_paths() -> list[str]:
-    """Directories of the nodes running now (the session's own cluster among them)."""
-    found = []
-    for name, entry in ledger.entries().items():
-        found.append(str(ledger.run_dir(name)))
-        if entry.get("workdir"):
-            found.append(str(entry["workdir"]))
-    return found
+NODE_NAME = re.compile(rf"{ledger.netns.PREFIX}[0-9a-f]{{6}}")
 
 
-def host_network() -> dict[str, object]:
-    """The host's network as a person would check it, minus what other bench nodes own and live counters."""
-    others = set(ledger.entries())
-    workdirs = _bench_paths()
+def _other_node(text: str, mine: str | None) -> bool:
+    """Whether a namespace, mount point or cgroup path belongs to a bench node other than ``mine`` (the test
+    session's own cluster, or another session's, may start and stop nodes while a test compares snapshots)."""
+    return any(found != mine for found in NODE_NAME.findall(text))
+
+
+def host_network(mine: str | None = None) -> dict[str, object]:
+    """The host's network as a person would check it, without live counters and without what other bench nodes
+    own; what belongs to the node ``mine`` is kept, so a leftover of it shows as a difference."""
+    workdirs = [str(e["workdir"]) for n, e in ledger.entries().items() if n != mine and e.get("workdir")]
     sysctls = [
         line
         for line in _run("sysctl", "-a").splitlines()
         if line.startswith("net.") and not re.search(r"(_count|stable_secret|\.random|hash_secret)\b", line)
     ]
     counters = re.compile(r"\[\d+:\d+\]")
+    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
     return {
         "links": _run("ip", "-d", "link", "show"),
         "addresses": _run("ip", "addr", "show"),
@@ -65,14 +65,14 @@ def host_network() -> dict[str, object]:
         "sysctl": sysctls,
         "ip_forward": Path("/proc/sys/net/ipv4/ip_forward").read_text(),
         "kernel": {key: Path("/proc/sys", key).read_text() for key in ("vm/overcommit_memory", "kernel/panic")},
-        "netns": sorted(set(_run("ip", "netns", "list").split()) - others),
+        "netns": sorted(n for n in _run("ip", "netns", "list").split() if not _other_node(n, mine)),
         "mounts": sorted(
-            line.split()[4]
-            for line in Path("/proc/self/mountinfo").read_text().splitlines()
-            if not any(line.split()[4].startswith(w) for w in workdirs)
+            m for m in mounts if not _other_node(m, mine) and not any(m.startswith(w + "/") for w in workdirs)
         ),
         "cgroups": sorted(
-            str(p) for p in Path("/sys/fs/cgroup").glob(f"*/{ledger.netns.PREFIX}*") if p.name not in others
+            str(p)
+            for p in Path("/sys/fs/cgroup").glob(f"*/{ledger.netns.PREFIX}*")
+            if NODE_NAME.fullmatch(p.name) and not _other_node(p.name, mine)
         ),
     }
 
@@ -197,12 +197,12 @@ def test_a_full_cluster_cycle_leaves_the_host_as_it_was(tmp_path: Path) -> None:
         assert started.namespace in _run("ip", "netns", "list")
         assert run_kubectl(started.kubeconfig, "run", "idle", f"--image={PAUSE_IMAGE}").returncode == 0
         _wait_running(started.kubeconfig, "default", "idle")
-        during = host_network()
+        during = host_network(mine=started.namespace)
         assert during["links"] == before["links"], "the node's links live in its own namespace"
         assert during["iptables"] == before["iptables"], "kube-proxy's rules live in the node's namespace"
     finally:
         started.stop()
-    after = host_network()
+    after = host_network(mine=started.namespace)
     for key, value in before.items():
         assert after[key] == value, f"{key} differs after a full cycle"
     assert not (tmp_path / "kube").exists(), "the node's state directory is removed"
@@ -244,7 +244,7 @@ def test_a_node_whose_owner_was_killed_is_swept_and_sweeping_twice_is_safe(tmp_p
             owner.wait(timeout=30)
         if owner.stdout is not None:
             owner.stdout.close()
-    after = host_network()
+    after = host_network(mine=namespace)
     for key, value in before.items():
         assert after[key] == value, f"{key} differs after the orphan sweep"
 
@@ -274,7 +274,7 @@ def test_make_cluster_and_cluster_down_twice(tmp_path: Path) -> None:
         down = bench("down", 120)
         assert down.returncode == 0, down.stderr
     assert entry["namespace"] not in _run("ip", "netns", "list")
-    after = host_network()
+    after = host_network(mine=entry["namespace"])
     for key, value in before.items():
         assert after[key] == value, f"{key} differs after make cluster / cluster-down"
 

@@ -175,9 +175,11 @@ def node_pids(namespace: str, workdir: str | None) -> set[int]:
             if any(marker in cmdline for marker in markers):
                 pids.add(int(proc.name))
     for directory in _cgroup_dirs(namespace):
-        for procs in directory.rglob("cgroup.procs"):
-            with contextlib.suppress(OSError, ValueError):
-                pids.update(int(line) for line in procs.read_text().split())
+        # os.walk, not rglob: the kubelet (or a second sweep) may remove a cgroup while we walk the tree.
+        for parent, _, files in os.walk(directory):
+            if "cgroup.procs" in files:
+                with contextlib.suppress(OSError, ValueError):
+                    pids.update(int(line) for line in Path(parent, "cgroup.procs").read_text().split())
     return pids - spared
 
 
@@ -229,11 +231,9 @@ def _unmount(prefix: str) -> None:
 
 def _remove_cgroups(namespace: str) -> None:
     for top in _cgroup_dirs(namespace):
-        for directory in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        for parent, _, _ in os.walk(top, topdown=False):  # deepest first; a cgroup is removed with rmdir
             with contextlib.suppress(OSError):
-                directory.rmdir()
-        with contextlib.suppress(OSError):
-            top.rmdir()
+                Path(parent).rmdir()
 
 
 def sweep(namespace: str) -> None:
