@@ -63,7 +63,7 @@ services-down: $(STAMP) ## stop everything `make services` / `make cluster` star
 cluster-down: $(STAMP) ## remove the node and services: processes, mounts, cgroups, network namespace, state (safe twice)
 	$(BENCH) down
 
-bench: $(STAMP) ## measure req/s side by side: wrk, vegeta, Locust, hivekeeper direct + pipeline, HTTP clients
+bench: $(STAMP) ## req/s side by side (wrk, vegeta, Locust, hivekeeper, HTTP clients); pod start and edit latency on the node
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py --seconds $(BENCH_SECONDS) --clients --json .bench/bench.json
 
