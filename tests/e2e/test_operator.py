@@ -711,16 +711,23 @@ async def test_onboarding_and_usage_swarms_share_cards_through_redis_on_the_clus
         await store.aclose()
 
 
-async def test_every_built_in_role_runs_from_the_example_against_a_sut_found_by_its_service_name(
+async def test_every_built_in_role_and_an_image_worker_run_from_the_example_against_a_sut_found_by_its_name(
     kubeconfig: Path,
     namespace: str,
+    cluster: Cluster,
     operator_process: ManagedProcess,
     pod_rabbitmq_url: str,
     hivekeeper_images: dict[str, str],
 ) -> None:
-    """``kubectl apply`` of examples/every-role.yaml with the demo SUT as a Deployment and Service in the same
-    namespace: every role's pod starts (its log says so), the SUT is reached by its Service name through cluster
-    DNS and kube-proxy, and the Swarm gets Ready."""
+    """``kubectl apply`` of examples/every-role.yaml, plus one role with ``image:`` (a user's own worker image,
+    tests/e2e/custom_worker, built FROM our worker image), with the demo SUT as a Deployment and Service in the
+    same namespace: every role's pod starts (its log says so), the image worker runs its own entry point (the
+    operator adds no command or args) with the HIVEKEEPER_* environment, the SUT is reached by its Service name
+    through cluster DNS and kube-proxy, and the Swarm gets Ready."""
+    from testbench.images import ensure_image_from
+
+    custom = "example.test/custom-worker:1"
+    cluster.load_images([ensure_image_from(Path(__file__).parent / "custom_worker", custom)])
     async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
         sut = (
             (REPO / "hack" / "kind" / "demo-sut.yaml")
@@ -728,30 +735,52 @@ async def test_every_built_in_role_runs_from_the_example_against_a_sut_found_by_
             .replace("hivekeeper/worker:dev", hivekeeper_images["worker"])
         )
         assert run_kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=sut).returncode == 0
+        # As a user would: the SUT first (its readiness probe passes), then the load; a call made before the
+        # Service has an endpoint would count as an error for the whole run.
+        rolled = run_kubectl(kubeconfig, "rollout", "status", "-n", namespace, "deploy/cards-api", "--timeout=50s")
+        assert rolled.returncode == 0, f"{rolled.stderr}\n{pods_report(kubeconfig, namespace)}"
         swarm = yaml.safe_load((REPO / "examples" / "every-role.yaml").read_text())
         swarm["spec"]["sut"]["endpoints"]["default"]["baseUrl"] = f"http://cards-api.{namespace}.svc:8080"
-        assert _apply(kubeconfig, namespace, swarm).returncode == 0
-        waited = run_kubectl(
-            kubeconfig, "wait", "-n", namespace, "sw/every-role", "--for=condition=Ready", "--timeout=50s"
-        )
-        assert waited.returncode == 0, f"{waited.stderr}\n{pods_report(kubeconfig, namespace)}"
         roles = {role["name"]: role["role"] for role in swarm["spec"]["roles"]}
         assert set(roles.values()) == {
             "generator", "moderator", "request-builder", "processor", "postprocessor", "http-sequence",
         }  # fmt: skip
-        for name in roles:
+        swarm["spec"]["roles"].append(
+            {
+                "name": "custom",
+                "image": custom,
+                "work": {"in": "call"},  # next to the built-in caller, on the same queue
+                "config": {"baseUrl": "{{ sut.endpoints.default.baseUrl }}", "threadCount": 2},
+            }
+        )
+        assert _apply(kubeconfig, namespace, swarm).returncode == 0
+        waited = run_kubectl(
+            kubeconfig, "wait", "-n", namespace, "sw/every-role", "--for=condition=Ready", "--timeout=60s"
+        )
+        assert waited.returncode == 0, f"{waited.stderr}\n{pods_report(kubeconfig, namespace)}"
+        for name in [*roles, "custom"]:
             logs = run_kubectl(kubeconfig, "logs", "-n", namespace, f"deploy/every-role-{name}")
             assert "worker started" in logs.stdout, f"{name}: {logs.stdout[:500]}{logs.stderr}"
+        [pod] = [p async for p in kube.list(Pod, namespace=namespace, labels={"hivekeeper.io/role": "custom"})]
+        container = pod.spec.containers[0]
+        assert (container.image, container.command, container.args) == (custom, None, None)
+        logs = run_kubectl(kubeconfig, "logs", "-n", namespace, pod.metadata.name)
+        assert "custom worker image: running as processor" in logs.stdout
 
-        async def journeys_and_calls_flow() -> bool:
+        seen: dict[str, Any] = {}
+
+        async def everything_flows() -> bool:
             swarm = await kube.get(SwarmResource, "every-role", namespace=namespace)
-            status = {r["name"]: r for r in (swarm.get("status") or {}).get("roles", [])}
-            flowing = all(status.get(name, {}).get("tps", 0) > 0 for name in ("onboard", "stats"))
-            return flowing and sum(r.get("errors", 0) for r in status.values()) == 0
+            seen.update({r["name"]: r for r in (swarm.get("status") or {}).get("roles", [])})
+            flowing = all(seen.get(name, {}).get("tps", 0) > 0 for name in ("onboard", "stats", "custom"))
+            return flowing and sum(r.get("errors", 0) for r in seen.values()) == 0
 
-        await eventually(
-            journeys_and_calls_flow, timeout=60, interval=0.5, what="journeys and card calls through the SUT Service"
-        )
+        try:
+            await eventually(
+                everything_flows, timeout=60, interval=0.5, what="journeys, card calls and the image worker's calls"
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nroles: {json.dumps(seen)}\n{pods_report(kubeconfig, namespace)}") from exc
 
 
 async def test_a_worker_over_its_memory_limit_is_oomkilled_and_the_swarm_names_it(
@@ -784,46 +813,3 @@ async def test_a_worker_over_its_memory_limit_is_oomkilled_and_the_swarm_names_i
         callers = [p for p in pods if p["metadata"]["labels"].get("hivekeeper.io/role") == "caller"]
         last = [c.get("lastState", {}).get("terminated", {}) for p in callers for c in p["status"]["containerStatuses"]]
         assert any(t.get("reason") == "OOMKilled" and t.get("exitCode") == 137 for t in last), last
-
-
-async def test_an_image_role_runs_its_own_entry_point_with_the_worker_environment_and_gets_ready(
-    kubeconfig: Path,
-    namespace: str,
-    cluster: Cluster,
-    operator_process: ManagedProcess,
-    pod_rabbitmq_url: str,
-    sut: ScriptedServer,
-    sut_url: str,
-) -> None:
-    """A role with ``image:`` (a user's own worker image, tests/e2e/custom_worker, built FROM our worker image)
-    starts with the image's own entry point (the operator adds no command or args) and the HIVEKEEPER_* env,
-    consumes the swarm's queue and reports like a built-in role."""
-    from testbench.images import ensure_image_from
-
-    custom = "example.test/custom-worker:1"
-    cluster.load_images([ensure_image_from(Path(__file__).parent / "custom_worker", custom)])
-    manifest = _swarm(sut_url, 20)
-    caller = manifest["spec"]["roles"][1]
-    del caller["role"]
-    caller["image"] = custom
-    caller["replicas"] = 1
-    async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
-        assert _apply(kubeconfig, namespace, manifest).returncode == 0
-        waited = run_kubectl(kubeconfig, "wait", "-n", namespace, "sw/live", "--for=condition=Ready", "--timeout=60s")
-        assert waited.returncode == 0, f"{waited.stderr}\n{pods_report(kubeconfig, namespace)}"
-
-        async def traffic() -> bool:
-            return len([r for r in sut.requests if r.startswith(b"GET /hello ")]) >= 10
-
-        await eventually(traffic, timeout=30, what="requests from the custom image's worker at the SUT")
-        [pod] = [p async for p in kube.list(Pod, namespace=namespace, labels={"hivekeeper.io/role": "caller"})]
-        container = pod.spec.containers[0]
-        assert (container.image, container.command, container.args) == (custom, None, None)
-        logs = run_kubectl(kubeconfig, "logs", "-n", namespace, pod.metadata.name)
-        assert "custom worker image: running as processor" in logs.stdout
-
-        async def applied() -> bool:
-            role = await kube.get(WorkerRole, "live-caller", namespace=namespace)
-            return (role.get("status") or {}).get("appliedGeneration") == 1
-
-        await eventually(applied, timeout=30, interval=0.5, what="the custom worker's ack of config generation 1")
