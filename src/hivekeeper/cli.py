@@ -14,6 +14,7 @@ hivekeeper version
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import sys
 from collections.abc import Callable
@@ -181,6 +182,11 @@ def _operator(args: argparse.Namespace) -> int:
     from hivekeeper.operator import handlers  # noqa: F401 - registers the handlers with kopf
 
     kopf.configure(verbose=args.verbose)
+    # The Kubernetes client's HTTP library (lightkube uses httpx2; httpx under the same log name in older releases)
+    # logs every request at INFO: over a thousand lines in a few minutes of one swarm. They are debugging detail:
+    # shown with --verbose only.
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     settings = kopf.OperatorSettings()
     # Watching only the namespaces it was given, the operator needs no cluster-wide rights (the Helm chart's
     # namespaced RBAC grants none): kopf then neither lists namespaces nor watches CRDs, instead of retrying

@@ -222,6 +222,9 @@ async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_p
             async for p in kube.list(Pod, namespace=namespace)
         }
         assert all(counts == [0] for counts in restarts.values()), f"no container restarted: {restarts}"
+        log = operator_process.log_path.read_text(errors="replace")
+        assert "reconcile_swarm" in log, "the log shows the operator's own work"
+        assert "HTTP Request:" not in log, "each Kubernetes API request is debugging detail (--verbose)"
         metrics = _scrape(await _metrics_port(operator_process))
         assert metrics['hivekeeper_operator_reconciles_total{kind="Swarm",result="ok"}'] >= 2
         assert metrics['hivekeeper_operator_reconciles_total{kind="WorkerRole",result="ok"}'] >= 3
