@@ -120,6 +120,7 @@ def _tap(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         dead_letters=args.dead_letters,
         peek=args.peek,
+        show_secrets=args.show_secrets,
     )
 
     async def main() -> int:
@@ -434,6 +435,11 @@ def parser() -> argparse.ArgumentParser:
     tapper.add_argument("--amqp", metavar="URL", help="RabbitMQ URL (default: $HIVEKEEPER_AMQP_URL)")
     tapper.add_argument("--count", type=int, default=10, help="stop after this many items (default 10)")
     tapper.add_argument("--full", action="store_true", help="print each whole item as JSON, not a summary line")
+    tapper.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="print Authorization, cookies, tokens, API keys and passwords as they are (redacted by default)",
+    )
     tapper.add_argument("--timeout", type=float, help="stop after this many seconds even if fewer items came")
     tapper.add_argument(
         "--dead-letters",

@@ -28,6 +28,7 @@ import orjson
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from hivekeeper.protocol import naming
+from hivekeeper.protocol.redaction import redact_tree
 from hivekeeper.protocol.workitem import CALL_ID_HEADER, WorkItemError, parse
 from hivekeeper.worker import deadletter
 
@@ -64,6 +65,8 @@ class TapOptions:
     timeout: float | None = None
     dead_letters: bool = False
     peek: bool = False
+    show_secrets: bool = False
+    """Print credential-named values (``Authorization``, cookies, tokens, API keys) as they are."""
 
 
 @dataclass
@@ -103,8 +106,9 @@ def _clock() -> str:
     return dt.datetime.now(dt.UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
-def summary_line(body: bytes, headers: dict[str, Any] | None = None) -> str:
-    """One line for an item: when it arrived, its ids, how many steps, and the current payload."""
+def summary_line(body: bytes, headers: dict[str, Any] | None = None, *, show_secrets: bool = False) -> str:
+    """One line for an item: when it arrived, its ids, how many steps, and the current payload (credential-named
+    values inside it redacted unless ``show_secrets``)."""
     head = _clock()
     reason = ""
     if headers and deadletter.HEADER_REASON in headers:
@@ -115,18 +119,22 @@ def summary_line(body: bytes, headers: dict[str, Any] | None = None) -> str:
     except WorkItemError as exc:
         problem = str(exc).splitlines()[0]
         return f"{head}  not a WorkItem ({_preview(problem)}): {_preview(body.decode('utf-8', 'replace'))}{reason}"
+    payload = item.payload if show_secrets else redact_tree(item.payload)
     return (
         f"{head}  id={item.messageId}  corr={item.correlation_id}  call={item.headers.get(CALL_ID_HEADER) or '-'}"
-        f"  steps={len(item.steps)}{reason}  payload={_preview(item.payload)}"
+        f"  steps={len(item.steps)}{reason}  payload={_preview(payload)}"
     )
 
 
-def full_text(body: bytes, headers: dict[str, Any] | None = None) -> str:
-    """The whole item as indented JSON; a dead letter is ``{"deadLetter": {headers}, "item": ...}``."""
+def full_text(body: bytes, headers: dict[str, Any] | None = None, *, show_secrets: bool = False) -> str:
+    """The whole item as indented JSON, credential-named values redacted (see ``protocol.redaction``) unless
+    ``show_secrets``; a dead letter is ``{"deadLetter": {headers}, "item": ...}``."""
     try:
         item: Any = orjson.loads(body)
     except orjson.JSONDecodeError:
         item = body.decode("utf-8", "replace")
+    if not show_secrets:
+        item = redact_tree(item)
     if headers and deadletter.HEADER_REASON in headers:
         item = {"deadLetter": {k: str(v) for k, v in headers.items()}, "item": item}
     return orjson.dumps(item, option=orjson.OPT_INDENT_2).decode()
@@ -247,7 +255,7 @@ async def _tap_alias(
         if message is None:
             ended = "interrupted" if stop.is_set() else "timeout"
             break
-        _show(out, options.full, message.body, None)
+        _show(out, options, message.body, None)
         await message.ack()
         shown += 1
     _note_end(err, shown, options, ended)
@@ -287,7 +295,7 @@ async def _read_dead_letters(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), POLL_SECONDS)
             continue
-        _show(out, options.full, message.body, dict(message.headers or {}))
+        _show(out, options, message.body, dict(message.headers or {}))
         taken.append(message)
         if not options.peek:
             await message.ack()
@@ -317,8 +325,9 @@ async def _next(
     return getter.result() if getter.done() and not getter.cancelled() else None
 
 
-def _show(out: TextIO, full: bool, body: bytes, headers: dict[str, Any] | None) -> None:
-    out.write((full_text(body, headers) if full else summary_line(body, headers)) + "\n")
+def _show(out: TextIO, options: TapOptions, body: bytes, headers: dict[str, Any] | None) -> None:
+    shown = full_text if options.full else summary_line
+    out.write(shown(body, headers, show_secrets=options.show_secrets) + "\n")
     out.flush()
 
 

@@ -1,0 +1,42 @@
+"""Credential-named values are hidden wherever items are shown to a person."""
+
+from __future__ import annotations
+
+import orjson
+
+from hivekeeper.local.tap import full_text, summary_line
+from hivekeeper.protocol.redaction import REDACTED, is_secret_name, redact_tree
+from hivekeeper.protocol.workitem import new_item
+
+
+def test_credential_names_are_recognised_whatever_their_case_and_separators() -> None:
+    for name in ("Authorization", "proxy-authorization", "Cookie", "Set-Cookie", "X-Api-Key", "x_api_key",
+                 "X-Auth-Token", "refresh_token", "clientSecret", "password", "DB_PASSWD", "credentials"):  # fmt: skip
+        assert is_secret_name(name), name
+    for name in ("Accept", "Content-Type", "x-ph-call-id", "cardId", "customerId", "id"):
+        assert not is_secret_name(name), name
+    assert is_secret_name("X-Tenant", extra=["x-tenant"]), "a swarm can name more"
+
+
+def test_redaction_reaches_into_json_strings_and_keeps_everything_else() -> None:
+    request = orjson.dumps(
+        {"method": "GET", "path": "/cards/1", "headers": {"Authorization": "Bearer s3cret", "Accept": "*/*"}}
+    ).decode()
+    document = {"payload": request, "headers": {"cookie": "sid=abc"}, "steps": [{"n": 1}], "note": "{not json"}
+    hidden = redact_tree(document)
+    assert hidden["headers"] == {"cookie": REDACTED}
+    assert orjson.loads(hidden["payload"])["headers"] == {"Authorization": REDACTED, "Accept": "*/*"}
+    assert (hidden["steps"], hidden["note"]) == ([{"n": 1}], "{not json")
+    assert redact_tree("plain text") == "plain text"
+    assert "s3cret" in document["payload"], "the input is not changed"
+
+
+def test_tap_output_hides_credentials_unless_asked_to_show_them() -> None:
+    payload = orjson.dumps({"headers": {"Authorization": "Bearer s3cret"}, "path": "/cards/1"}).decode()
+    body = new_item(payload, swarm="s", service="builder", instance="b-1", headers={"x-api-key": "k-123"}).to_json()
+    for shown in (full_text(body), summary_line(body)):
+        assert "s3cret" not in shown
+        assert REDACTED in shown
+    assert "k-123" not in full_text(body)
+    assert "s3cret" in full_text(body, show_secrets=True)
+    assert "s3cret" in summary_line(body, show_secrets=True)
