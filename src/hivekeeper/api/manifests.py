@@ -9,6 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from hivekeeper.api.swarm import Swarm
+from hivekeeper.protocol.redaction import got
 
 
 class ManifestError(ValueError):
@@ -37,7 +38,7 @@ def parse_swarm(document: Any, source: str = "<manifest>") -> Swarm:
         problems = []
         for err in exc.errors():
             value = err.get("input")
-            shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
+            shown = got(err["loc"], value)
             problems.append(f"  {field_path(err['loc']) or '(root)'}: {err['msg']}{shown}")
         raise ManifestError(f"{source}: invalid Swarm:\n" + "\n".join(problems)) from exc
 

@@ -9,7 +9,7 @@ rejection messages): a header, field or key whose name looks like a credential h
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -54,3 +54,14 @@ def redact_tree(value: Any, extra: Iterable[str] = (), _depth: int = 0) -> Any:
         hidden = redact_tree(inner, names, _depth + 1)
         return orjson.dumps(hidden).decode() if hidden != inner else value
     return value
+
+
+def got(path: Iterable[object], value: Any, show: Callable[[Any], str] = repr) -> str:
+    """The `` (got VALUE)`` an error message adds: '' for a mapping, list or None (too long, or nothing to show),
+    ``[redacted]`` when any name on ``path`` is a credential name, so a refused password is never echoed into
+    outcomes, conditions or logs."""
+    if isinstance(value, dict | list) or value is None:
+        return ""
+    if any(isinstance(part, str) and is_secret_name(part) for part in path):
+        return f" (got {REDACTED})"
+    return f" (got {show(value)})"

@@ -39,6 +39,7 @@ from hivekeeper.api import API_VERSION, GROUP
 from hivekeeper.api.crd import all_crds
 from hivekeeper.api.swarm import _ALIAS_PATTERN, RoleSpec, Swarm, SwarmSpec, merged_role_config
 from hivekeeper.api.workerrole import WorkerRole
+from hivekeeper.protocol.redaction import got as got_value
 from hivekeeper.protocol.workitem import CALL_ID_HEADER, SERVICE_ID_HEADER
 from hivekeeper.templating.engine import TemplateEngine, TemplateError, is_literal
 from hivekeeper.tooling import cel_rules, locate, template_refs
@@ -576,7 +577,7 @@ class _Run:
                     _explain_rule(doc, shown, message)
                     continue
                 value = error.get("input")
-                got = "" if isinstance(value, dict | list) or value is None else f" (got {_show(value)})"
+                got = got_value(path, value, _show)
                 doc.add(
                     "error",
                     "model-rule",

@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from hivekeeper.api.manifests import field_path
 from hivekeeper.api.swarm import DEAD_LETTER_MAX_LENGTH, DEAD_LETTER_MAX_TTL, HttpTemplate, Sut
+from hivekeeper.protocol.redaction import got
 from hivekeeper.templating import jsonpointer
 from hivekeeper.worker import journey
 
@@ -511,7 +512,7 @@ def validate(role: str, raw: dict[str, Any]) -> CommonConfig:
         problems = []
         for err in exc.errors():
             value = err.get("input")
-            shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
+            shown = got(err["loc"], value)
             message = err["msg"]
             if err["type"] == "extra_forbidden":
                 message = f"unknown key for role {role}; check the spelling (keys are camelCase)"

@@ -40,3 +40,26 @@ def test_tap_output_hides_credentials_unless_asked_to_show_them() -> None:
     assert "k-123" not in full_text(body)
     assert "s3cret" in full_text(body, show_secrets=True)
     assert "s3cret" in summary_line(body, show_secrets=True)
+
+
+def test_an_error_message_never_echoes_a_value_under_a_credential_name() -> None:
+    from hivekeeper.protocol.redaction import got
+
+    assert got(("threadCount",), "many") == " (got 'many')"
+    assert got(("redis", "password"), "S3cretPW") == f" (got {REDACTED})"
+    assert got(("headers", "Authorization"), "Bearer x") == f" (got {REDACTED})"
+    assert got(("config",), {"a": 1}) == ""
+    assert got(("config",), None) == ""
+
+
+def test_a_refused_worker_config_names_the_field_but_not_the_secret() -> None:
+    import pytest
+
+    from hivekeeper.worker import config as cfg
+
+    with pytest.raises(cfg.ConfigError) as refused:
+        cfg.validate("processor", {"baseUrl": "http://127.0.0.1:1", "password": "S3cretPW", "threadCount": "many"})
+    message = str(refused.value)
+    assert "password" in message
+    assert "S3cretPW" not in message
+    assert "'many'" in message, "other values are still shown, so the fix is obvious"
