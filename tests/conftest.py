@@ -13,7 +13,6 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -121,10 +120,7 @@ def kubeconfig(cluster: Cluster) -> Path:
 
 
 def _pod_url(cluster: Cluster, url: str) -> str:
-    parts = urlsplit(url)
-    exposure = cluster.expose(parts.port or 0)
-    netloc = f"{parts.username}:{parts.password}@{exposure.address}" if parts.username else exposure.address
-    return urlunsplit(parts._replace(netloc=netloc))
+    return cluster.expose_url(url)[0]
 
 
 @pytest.fixture(scope="session")

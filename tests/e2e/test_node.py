@@ -164,7 +164,7 @@ def test_kubectl_logs_and_exec_reach_the_kubelet(
                     "command": [
                         "python",
                         "-c",
-                        "import time; print('hello from the pod', flush=True); time.sleep(600)",
+                        "import signal; print('hello from the pod', flush=True); signal.pause()",
                     ],
                 }
             ]
@@ -212,13 +212,13 @@ def test_a_node_whose_owner_was_killed_is_swept_and_sweeping_twice_is_safe(tmp_p
     before = host_network()
     script = textwrap.dedent(
         f"""
-        import sys, time
+        import signal
         from pathlib import Path
         from testbench.kube import start_cluster
         import os
         cluster = start_cluster(Path({str(tmp_path / "kube")!r}), owner_pid=os.getpid())
         print(cluster.namespace, flush=True)
-        time.sleep(600)
+        signal.pause()  # until the test kills this owner
         """
     )
     owner = subprocess.Popen(

@@ -146,8 +146,6 @@ POD_PORTS = {"rabbitmq": 5672, "redis": 6379}
 
 def expose_services(current: dict[str, Any]) -> None:
     """Relay the bench's RabbitMQ and Redis into the node, so pods reach them at the node's address."""
-    from urllib.parse import urlsplit, urlunsplit
-
     from testbench.kube import Cluster
 
     cluster = Cluster.attach(current["kube"])
@@ -155,10 +153,7 @@ def expose_services(current: dict[str, Any]) -> None:
     for name, node_port in POD_PORTS.items():
         if name not in current or name in pod_urls:
             continue
-        parts = urlsplit(current[name]["url"])
-        exposure = cluster.expose(parts.port or 0, node_port)
-        netloc = f"{parts.username}:{parts.password}@{exposure.address}" if parts.username else exposure.address
-        pod_urls[name] = urlunsplit(parts._replace(netloc=netloc))
+        pod_urls[name], exposure = cluster.expose_url(current[name]["url"], node_port)
         current["kube"]["pids"].append(exposure.relay.pid)
 
 

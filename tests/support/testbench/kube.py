@@ -26,6 +26,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from testbench import ledger, netns, node
 from testbench.errors import BenchError
@@ -123,6 +124,14 @@ class Cluster:
         )
         self.relays.append(relay.process)
         return Exposure(f"{NODE_IP}:{port}", relay.process)
+
+    def expose_url(self, url: str, node_port: int | None = None) -> tuple[str, Exposure]:
+        """``url`` (a service on the host's loopback) as pods reach it: its host and port replaced by the node's
+        address and a relayed port, credentials and path kept."""
+        parts = urlsplit(url)
+        exposure = self.expose(parts.port or 0, node_port)
+        netloc = f"{parts.username}:{parts.password}@{exposure.address}" if parts.username else exposure.address
+        return urlunsplit(parts._replace(netloc=netloc)), exposure
 
     def load_images(self, archives: list[Path]) -> None:
         node.import_images(self.containerd_socket, archives)

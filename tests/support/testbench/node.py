@@ -313,30 +313,12 @@ def make_cgroup_root(root: str) -> None:
 
 
 def _pause_source() -> Path:
-    listed = run_checked(
-        "pause image",
-        ["go", "list", "-m", "-json", f"k8s.io/kubernetes@{KUBERNETES.version()}"],
-        cwd=KUBERNETES.source,
-        env={"GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"},
-        timeout=300,
+    """Kubernetes' own pause.c, from the pinned module (``go mod download`` fetches it if the cache lacks it)."""
+    module = f"k8s.io/kubernetes@{KUBERNETES.version()}"
+    found = run_checked(
+        "pause image", ["go", "mod", "download", "-json", module], env={"GOTOOLCHAIN": "local"}, timeout=600
     )
-    directory = json.loads(listed).get("Dir")
-    if not directory:
-        run_checked(
-            "pause image",
-            ["go", "mod", "download", f"k8s.io/kubernetes@{KUBERNETES.version()}"],
-            cwd=KUBERNETES.source,
-            env={"GOTOOLCHAIN": "local"},
-            timeout=600,
-        )
-        directory = json.loads(
-            run_checked(
-                "pause image",
-                ["go", "list", "-m", "-json", f"k8s.io/kubernetes@{KUBERNETES.version()}"],
-                cwd=KUBERNETES.source,
-            )
-        ).get("Dir")
-    return Path(directory) / "build" / "pause" / "linux" / "pause.c"
+    return Path(json.loads(found)["Dir"]) / "build" / "pause" / "linux" / "pause.c"
 
 
 def _tar_member(name: str, data: bytes, mode: int = 0o644) -> tuple[tarfile.TarInfo, io.BytesIO]:
