@@ -35,9 +35,13 @@ DEBIAN_PACKAGES: Mapping[str, tuple[str, str]] = {
     "conntrack": ("conntrack", "/usr/sbin/conntrack"),
     "gcc": ("gcc", "/usr/bin/gcc"),
     "static-libc": ("libc6-dev", "/usr/lib/x86_64-linux-gnu/libc.a"),
+    # the network namespace, its sysctls, and the host checks of tests/e2e/test_node.py (nft list ruleset)
+    "iproute2": ("iproute2", "/usr/sbin/ip"),
+    "procps": ("procps", "/usr/sbin/sysctl"),
+    "nftables": ("nftables", "/usr/sbin/nft"),
 }
 
-NODE = ["containerd", "runc", "cni", "iptables", "conntrack", "gcc", "static-libc"]
+NODE = ["containerd", "runc", "cni", "iptables", "conntrack", "gcc", "static-libc", "iproute2", "procps", "nftables"]
 """What the bench's node needs from Debian (installed by ``make bench-install``)."""
 
 LOCKS = (Path("/var/lib/dpkg/lock-frontend"), Path("/var/lib/dpkg/lock"), Path("/var/lib/apt/lists/lock"))
