@@ -57,6 +57,8 @@ def operator_process(
         "KUBECONFIG": str(kubeconfig),
         "HIVEKEEPER_AMQP_URL": rabbitmq_url,
         "HIVEKEEPER_WORKER_IMAGE": hivekeeper_images["worker"],
+        # The safe default refuses custom images; the image-worker test runs one from this test-only prefix.
+        "HIVEKEEPER_POLICY": json.dumps({"allowedImages": ["example.test/*"]}),
     }
     process = ManagedProcess(
         "hivekeeper operator",
@@ -393,6 +395,25 @@ async def test_deleting_a_swarm_removes_its_children_and_its_queues_unless_retai
         )
         assert await _queue_exists(rabbitmq_url, queue) is (policy == "Retain")
 
+        # The WorkerRoles had no finalizer, so kopf saw no deletion timestamp: their status timers must still stop.
+        roles = ["feeder", "caller"]
+
+        def stop_lines() -> list[str]:
+            log = operator_process.log_path.read_text(errors="replace")
+            return [r for r in roles if f"WorkerRole {namespace}/live-{r} deleted: its status timer stops" in log]
+
+        async def timers_told_to_stop() -> bool:
+            return len(stop_lines()) == len(roles)
+
+        await eventually(timers_told_to_stop, timeout=30, what=f"the operator to stop the timers of {roles}")
+        port = await _metrics_port(operator_process)
+        before = _scrape(port).get('hivekeeper_operator_roll_ups_total{kind="WorkerRole"}', 0.0)
+        await asyncio.sleep(3 * 2.0)  # the observation window: three timer intervals in which nothing may run
+        after = _scrape(port).get('hivekeeper_operator_roll_ups_total{kind="WorkerRole"}', 0.0)
+        assert after == before, f"{after - before:.0f} WorkerRole roll-ups ran after every WorkerRole was deleted"
+        log = operator_process.log_path.read_text(errors="replace")
+        assert "Traceback" not in log, log[-4000:]
+
 
 async def test_a_workerrole_edited_after_its_swarm_deleted_the_queues_does_not_declare_them_again(
     kubeconfig: Path,
@@ -591,17 +612,27 @@ async def test_the_quickstart_example_runs_through_kubectl_and_its_queues_come_b
 
         await eventually(all_workers_ready, timeout=30, interval=0.5, what="the Swarm counting 5/5 workers")
 
+        early_log = operator_process.log_path.read_text(errors="replace")
+        assert "missing" not in early_log, "a brand-new swarm's queues are not 'missing': " + early_log[-3000:]
+
+        async def stats_queues_ready() -> tuple[str, str, str] | None:
+            role = await kube.get(WorkerRole, "quickstart-stats", namespace=namespace)
+            found = [c for c in (role.get("status") or {}).get("conditions", []) if c["type"] == "QueuesReady"]
+            return (found[0]["status"], found[0]["reason"], found[0]["message"]) if found else None
+
+        assert (await stats_queues_ready() or ("?",))[0] == "True"
         connection = await aio_pika.connect(rabbitmq_url)
         try:
             channel = await connection.channel()
             await channel.queue_delete(queues[2], if_unused=False, if_empty=False)
         finally:
             await connection.close()
+
         await eventually(
             lambda: _queue_exists(rabbitmq_url, queues[2]),
             timeout=30,
             interval=0.5,
-            what="the deleted results queue declared again by the operator",
+            what="the deleted results queue declared again (its consumer does it at once)",
         )
 
         async def results_consumed() -> bool:
@@ -610,6 +641,41 @@ async def test_the_quickstart_example_runs_through_kubectl_and_its_queues_come_b
             return stats.get(queues[2], {}).get("consumers") == 1
 
         await eventually(results_consumed, timeout=60, interval=0.5, what="the postprocessor consuming it again")
+
+        # Paused, nobody consumes and nobody re-declares: a deleted queue stays missing until the operator
+        # notices. The WorkerRole says so (QueuesReady=False, QueueMissing, the queue named), declares it
+        # again, and is back to True at its next roll-up.
+        paused = run_kubectl(kubeconfig, "patch", "-n", namespace, "sw/quickstart", "--type=merge", "-p",
+                             '{"spec": {"paused": true}}')  # fmt: skip
+        assert paused.returncode == 0, paused.stderr
+
+        async def is_paused() -> bool:
+            return await _swarm_condition(kube, namespace, "Paused") == "True"
+
+        await eventually(is_paused, timeout=60, interval=0.5, what="the quickstart swarm paused")
+        connection = await aio_pika.connect(rabbitmq_url)
+        try:
+            channel = await connection.channel()
+            await channel.queue_delete(queues[2], if_unused=False, if_empty=False)
+        finally:
+            await connection.close()
+
+        async def reported_missing() -> tuple[str, str, str] | None:
+            found = await stats_queues_ready()
+            return found if found and found[0] == "False" else None
+
+        status, reason, message = await eventually(
+            reported_missing, timeout=30, interval=0.2, what="QueuesReady=False on the WorkerRole reading the queue"
+        )
+        assert (status, reason) == ("False", "QueueMissing")
+        assert queues[2] in message
+        assert await _queue_exists(rabbitmq_url, queues[2]), "declared again by the operator"
+
+        async def ready_again() -> bool:
+            found = await stats_queues_ready()
+            return bool(found and found[0] == "True")
+
+        await eventually(ready_again, timeout=30, interval=0.5, what="QueuesReady=True once the queue is back")
 
 
 async def test_a_hand_written_workerrole_joins_an_existing_swarm(
@@ -816,3 +882,64 @@ async def test_a_worker_over_its_memory_limit_is_oomkilled_and_the_swarm_names_i
         callers = [p for p in pods if p["metadata"]["labels"].get("hivekeeper.io/role") == "caller"]
         last = [c.get("lastState", {}).get("terminated", {}) for p in callers for c in p["status"]["containerStatuses"]]
         assert any(t.get("reason") == "OOMKilled" and t.get("exitCode") == 137 for t in last), last
+
+
+async def test_the_operator_policy_refuses_secret_reads_and_reserved_names_and_honours_secret_ref(
+    kubeconfig: Path,
+    namespace: str,
+    operator_process: ManagedProcess,
+    sut_url: str,
+    pod_rabbitmq_url: str,
+) -> None:
+    """A Swarm author cannot read the namespace's Secrets through a role's env, override the operator's
+    HIVEKEEPER_* variables or name an unlisted Secret as secretRef: the Swarm is Stalled with the rule named and
+    no Deployment is written. Fixed, it runs, and spec.secretRef decides which Secret the pods read."""
+    from lightkube.resources.apps_v1 import Deployment
+
+    async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        await kube.create(
+            Secret(
+                metadata=ObjectMeta(name="hivekeeper-team-a", namespace=namespace),
+                data={"url": base64.b64encode(pod_rabbitmq_url.encode()).decode()},
+            )
+        )
+        manifest = _swarm(sut_url, 5)
+        caller = manifest["spec"]["roles"][1]
+        caller["env"] = [
+            {"name": "STOLEN", "valueFrom": {"secretKeyRef": {"name": "hivekeeper-broker", "key": "amqpUrl"}}},
+            {"name": "HIVEKEEPER_SWARM_ID", "value": "someone-else"},
+        ]
+        manifest["spec"]["secretRef"] = {"name": "db-credentials"}
+        assert _apply(kubeconfig, namespace, manifest).returncode == 0
+
+        async def stalled() -> str | None:
+            swarm = await kube.get(SwarmResource, "live", namespace=namespace)
+            found = {c["type"]: c for c in (swarm.get("status") or {}).get("conditions", [])}
+            return found["Stalled"]["message"] if found.get("Stalled", {}).get("status") == "True" else None
+
+        message = await eventually(stalled, timeout=60, interval=0.5, what="the Swarm Stalled by the policy")
+        assert "env[0] (STOLEN) reads Secret 'hivekeeper-broker'" in message
+        assert "policy.envSecrets: none" in message
+        assert "env[1].name 'HIVEKEEPER_SWARM_ID' is reserved" in message
+        assert "secretRef.name 'db-credentials' is not allowed" in message
+        role = await kube.get(WorkerRole, "live-caller", namespace=namespace)
+        [cond] = [c for c in role["status"]["conditions"] if c["type"] == "Stalled"]
+        assert cond["reason"] == "PolicyViolation"
+        deployments = [d.metadata.name async for d in kube.list(Deployment, namespace=namespace)]
+        assert deployments == [], f"a refused spec wrote Deployments: {deployments}"
+
+        del caller["env"]
+        manifest["spec"]["secretRef"] = {"name": "hivekeeper-team-a", "amqpUrlKey": "url"}
+        assert _apply(kubeconfig, namespace, manifest).returncode == 0
+        waited = run_kubectl(kubeconfig, "wait", "-n", namespace, "sw/live", "--for=condition=Ready", "--timeout=90s")
+        assert waited.returncode == 0, f"{waited.stderr}\n{pods_report(kubeconfig, namespace)}"
+        pods = [p async for p in kube.list(Pod, namespace=namespace, labels={"hivekeeper.io/swarm": "live"})]
+        for pod in pods:
+            env = {e.name: e for e in pod.spec.containers[0].env}
+            ref = env["HIVEKEEPER_AMQP_URL"].valueFrom.secretKeyRef
+            assert (ref.name, ref.key) == ("hivekeeper-team-a", "url"), pod.metadata.name
+            resources = pod.spec.containers[0].resources
+            assert (resources.requests, resources.limits) == (
+                {"cpu": "100m", "memory": "128Mi"},
+                {"cpu": "2", "memory": "512Mi"},
+            ), "a role without resources gets the operator's defaults"

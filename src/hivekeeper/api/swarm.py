@@ -221,7 +221,11 @@ class SwarmSpec(_Model):
     )
     roles: list[RoleSpec] = Field(min_length=1, max_length=MAX_ROLES, description="The pipeline stages.")
     secretRef: SecretRef | None = Field(
-        default=None, description="Credentials for this swarm; default: the operator's (Helm values)."
+        default=None,
+        description=(
+            "Credentials for this swarm's workers; default: the operator's Secret (Helm value workers.secret.name). "
+            "The name must match the operator policy's secretRefs (default `hivekeeper-*`)."
+        ),
     )
     deletionPolicy: Literal["Delete", "Retain"] = Field(
         default="Delete", description="Whether the swarm's queues are deleted with it."

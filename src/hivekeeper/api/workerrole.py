@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hivekeeper.api.status import Condition, InstanceStatus, LatencyMs
-from hivekeeper.api.swarm import _ALIAS_PATTERN, MAX_NAME, ObjectMeta, StageSpec
+from hivekeeper.api.swarm import _ALIAS_PATTERN, MAX_NAME, ObjectMeta, SecretRef, StageSpec
 
 
 class WorkerRoleSpec(StageSpec):
@@ -23,6 +23,14 @@ class WorkerRoleSpec(StageSpec):
     )
 
     paused: bool = Field(default=False, description="Disable work (set from the Swarm's spec.paused); live.")
+    secretRef: SecretRef | None = Field(
+        default=None,
+        description=(
+            "The Secret the workers read their broker and Redis URLs from (set from the Swarm's spec.secretRef); "
+            "default: the operator's (Helm value workers.secret.name). Its name must match the operator "
+            "policy's secretRefs."
+        ),
+    )
 
     def _label(self) -> str:
         return f"stage of swarm {self.swarmRef!r}"

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import aio_pika
@@ -26,7 +27,7 @@ from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import Pod
 
 from hivekeeper.operator import metrics
-from hivekeeper.operator.observations import Observations
+from hivekeeper.operator.observations import MalformedEvent, Observations
 from hivekeeper.operator.topology import Topology
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
@@ -46,10 +47,12 @@ class Kube:
         await self.client.apply(from_dict(manifest), field_manager=FIELD_MANAGER, force=True)
 
     async def patch_workerrole_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """A status patch for an object deleted meanwhile is dropped: there is nothing left to report on."""
         metrics.STATUS_PATCHES.labels("WorkerRole").inc()
-        await self.client.patch(
-            WorkerRoleResource.Status, name, {"status": status}, namespace=namespace, patch_type=_merge()
-        )
+        with _unless_gone():
+            await self.client.patch(
+                WorkerRoleResource.Status, name, {"status": status}, namespace=namespace, patch_type=_merge()
+            )
 
     async def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
         """Only the replica count: the pod template (and so the pods) stay as they are."""
@@ -62,9 +65,10 @@ class Kube:
 
     async def patch_swarm_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         metrics.STATUS_PATCHES.labels("Swarm").inc()
-        await self.client.patch(
-            SwarmResource.Status, name, {"status": status}, namespace=namespace, patch_type=_merge()
-        )
+        with _unless_gone():
+            await self.client.patch(
+                SwarmResource.Status, name, {"status": status}, namespace=namespace, patch_type=_merge()
+            )
 
     async def workerrole_objects(self, namespace: str, swarm: str) -> list[dict[str, Any]]:
         return [
@@ -100,6 +104,35 @@ class Kube:
         ]
 
 
+@contextlib.contextmanager
+def _unless_gone() -> Iterator[None]:
+    """Swallow the API server's 404 (the object was deleted between reading and writing it); raise the rest."""
+    try:
+        yield
+    except ApiError as exc:
+        if exc.status.code != 404:
+            raise
+
+
+class _Throttled:
+    """A logger that writes at most one warning per ``every`` seconds and says how many it held back."""
+
+    def __init__(self, logger: logging.Logger, every: float) -> None:
+        self._logger = logger
+        self._every = every
+        self._next = 0.0
+        self._held = 0
+
+    def warn(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            self._held += 1
+            return
+        held, self._held, self._next = self._held, 0, now + self._every
+        suffix = f" ({held} more since the last report)" if held else ""
+        self._logger.warning(message + suffix, *args)
+
+
 def _merge() -> Any:
     from lightkube.types import PatchType
 
@@ -118,6 +151,8 @@ class Broker:
         self._channel: AbstractChannel | None = None
         self._control: AbstractExchange | None = None
         self._plain: AbstractConnection | None = None
+        # Anyone with a broker credential can publish garbage: say so, but not once per message.
+        self._malformed_log = _Throttled(log, every=60.0)
 
     async def start(self) -> None:
         self._connection = await aio_pika.connect_robust(
@@ -138,12 +173,12 @@ class Broker:
         async with message.process():
             try:
                 event = env.parse(message.body)
-            except env.EnvelopeError as exc:
+                latency = self.observations.record(event, time.monotonic())
+            except (env.EnvelopeError, MalformedEvent) as exc:
                 metrics.EVENTS.labels("malformed").inc()
-                log.warning("ignored a malformed event: %s", exc)
+                self._malformed_log.warn("ignored a malformed event: %s", exc)
                 return
             metrics.EVENTS.labels(event.kind).inc()
-            latency = self.observations.record(event, time.monotonic())
             if latency is not None:
                 metrics.CONFIG_ACK_SECONDS.observe(latency)
             elif event.kind == "outcome" and event.type == "config-update" and event.data.get("status") == "Failed":

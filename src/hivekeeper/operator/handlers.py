@@ -27,7 +27,7 @@ import orjson
 
 from hivekeeper.api.status import Condition
 from hivekeeper.api.swarm import Swarm
-from hivekeeper.operator import manifests, metrics, plan, topology
+from hivekeeper.operator import manifests, metrics, plan, policy, topology
 from hivekeeper.operator import status as rules
 from hivekeeper.operator.effects import Broker, Kube
 from hivekeeper.operator.observations import Observations
@@ -42,12 +42,20 @@ log = logging.getLogger("hivekeeper.operator")
 class Runtime:
     """What the handlers share (kopf's memo holds one)."""
 
-    def __init__(self, kube: Kube, broker: Broker, observations: Observations, defaults: manifests.WorkerDefaults):
+    def __init__(
+        self,
+        kube: Kube,
+        broker: Broker,
+        observations: Observations,
+        defaults: manifests.WorkerDefaults,
+        rules: policy.Policy | None = None,
+    ):
         self.started = time.monotonic()
         self.kube = kube
         self.broker = broker
         self.observations = observations
         self.defaults = defaults
+        self.policy = rules or policy.Policy()
 
 
 RUNTIME: dict[str, Runtime] = {}
@@ -111,11 +119,20 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     observations = Observations()
     broker = Broker(url, observations)
     await broker.start()
+    resources = os.environ.get("HIVEKEEPER_WORKER_RESOURCES", "").strip()
     defaults = manifests.WorkerDefaults(
         image=os.environ.get("HIVEKEEPER_WORKER_IMAGE", manifests.WorkerDefaults.image),
         secret_name=os.environ.get("HIVEKEEPER_BROKER_SECRET", manifests.WorkerDefaults.secret_name),
+        resources=orjson.loads(resources) if resources else dict(manifests.DEFAULT_RESOURCES),
     )
-    RUNTIME["current"] = Runtime(Kube(AsyncClient(config=config)), broker, observations, defaults)
+    rules = policy.parse(os.environ.get("HIVEKEEPER_POLICY"))
+    log.info(
+        "operator policy: custom images %s; env Secrets %s; secretRefs %s",
+        list(rules.allowedImages) or "none",
+        list(rules.envSecrets) or "none",
+        list(rules.secretRefs) or "none",
+    )
+    RUNTIME["current"] = Runtime(Kube(AsyncClient(config=config)), broker, observations, defaults, rules)
     await broker.request_status()
 
 
@@ -295,6 +312,13 @@ async def reconcile_role(
     assert namespace is not None, "WorkerRole is namespaced"
     current = runtime()
     spec_dict, swarm, swarm_id, role = _stage(spec, meta, namespace, name)
+    current.observations.manage(swarm_id, role)
+    if refused := policy.violations(spec_dict, current.policy):
+        # Nothing of this spec is applied: the Deployment and the running config stay as they were, and the
+        # roll-up shows the rules broken (Stalled, reason PolicyViolation) until the spec is fixed.
+        log.warning("WorkerRole %s/%s refused by the operator policy: %s", namespace, name, "; ".join(refused))
+        await _roll_up(current, spec, meta, status, namespace, name)
+        return
     work = spec_dict.get("work") or {}
     if await _swarm_lives(current, meta, namespace, swarm):
         await current.broker.declare(
@@ -361,11 +385,56 @@ async def _acknowledged(current: Runtime, swarm_id: str, role: str, generation: 
     return False
 
 
-@kopf.timer(GROUP, VERSION, "workerroles", interval=2.0, idle=0)
+class Deleted:
+    """The uids of WorkerRoles the API server reported deleted, most recent last, bounded.
+
+    kopf stops an object's timers when it sees a deletion timestamp, but a WorkerRole has no finalizer (see
+    :func:`_without_finalizer`), so it vanishes without one and its timer would go on forever, failing on a
+    404 every minute. kopf does stop a timer whose ``when`` filter stops matching, and it re-evaluates the
+    filters on every event, including the final DELETED one, right after the event handlers ran: the event
+    handler below records the uid, the filter reads it, and the timer stops.
+    """
+
+    KEPT = 4096
+    """Enough for any burst of deletions between two events; an old uid is never seen again."""
+
+    def __init__(self) -> None:
+        self._uids: dict[str, None] = {}
+
+    def add(self, uid: str) -> None:
+        self._uids[uid] = None
+        while len(self._uids) > self.KEPT:
+            del self._uids[next(iter(self._uids))]
+
+    def __contains__(self, uid: object) -> bool:
+        return uid in self._uids
+
+
+DELETED_ROLES = Deleted()
+
+
+@kopf.on.event(GROUP, VERSION, "workerroles")
+def note_deleted_role(
+    type: str, spec: kopf.Spec, meta: kopf.Meta, namespace: str | None, name: str | None, **_: Any
+) -> None:
+    if type == "DELETED" and meta.get("uid") and namespace and name:
+        DELETED_ROLES.add(str(meta["uid"]))
+        if RUNTIME and spec.get("swarmRef"):
+            swarm_id, role_name = _stage(spec, meta, namespace, name)[2:]
+            runtime().observations.unmanage(swarm_id, role_name)
+        log.info("WorkerRole %s/%s deleted: its status timer stops", namespace, name)
+
+
+def _not_deleted(meta: kopf.Meta, **_: Any) -> bool:
+    return meta.get("uid") not in DELETED_ROLES
+
+
+@kopf.timer(GROUP, VERSION, "workerroles", interval=2.0, idle=0, when=_not_deleted)
 async def roll_up(
     spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, namespace: str | None, name: str, **_: Any
 ) -> None:
     assert namespace is not None, "WorkerRole is namespaced"
+    metrics.ROLL_UPS.labels("WorkerRole").inc()
     await _roll_up(runtime(), spec, meta, status, namespace, name)
 
 
@@ -391,6 +460,7 @@ async def _roll_up(
 ) -> None:
     """Fold the workers' last reports into the WorkerRole's status; re-send config to instances behind."""
     spec_dict, swarm, swarm_id, role = _stage(spec, meta, namespace, name)
+    current.observations.manage(swarm_id, role)
     generation = int(status.get("configGeneration", 0))
     pods = await current.kube.pods(namespace, swarm, role)
     alive = {p.metadata.name for p in pods if p.metadata and p.metadata.deletionTimestamp is None}
@@ -400,9 +470,11 @@ async def _roll_up(
     current.observations.forget(swarm_id, role, keep={n for n in alive if n})
     config = dict(spec_dict.get("config") or {})
     enabled = not bool(spec_dict.get("paused", False))
-    for instance in current.observations.behind(swarm_id, role, generation):
+    refused = "; ".join(policy.violations(spec_dict, current.policy))
+    for instance in [] if refused else current.observations.behind(swarm_id, role, generation):
         data = {**config, "replace": True, "enabled": enabled, "configGeneration": generation}
         await push_config(current, swarm_id, role, instance, data, reason="resend")
+    queue_reason, queue_problem = await _queue_health(current, spec_dict, meta, status, namespace, name)
     observed = rules.Observed(
         generation=int(meta.get("generation", 0)),
         desired_replicas=int(spec_dict.get("replicas", 1)),
@@ -411,6 +483,10 @@ async def _roll_up(
         now=time.monotonic(),
         instances=current.observations.instances(swarm_id, role),
         pod_problem=rules.pod_problem([_pod_state(p) for p in pods]),
+        policy_problem=refused,
+        queues_ready=not queue_problem,
+        queue_reason=queue_reason or "BrokerUnavailable",
+        queue_problem=queue_problem,
     )
     previous = [Condition.model_validate(c) for c in status.get("conditions", [])]
     now_text = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -427,6 +503,37 @@ async def _roll_up(
     }
     if changed(status, patch):
         await current.kube.patch_workerrole_status(namespace, name, patch)
+
+
+async def _queue_health(
+    current: Runtime, spec: Mapping[str, Any], meta: kopf.Meta, status: Mapping[str, Any], namespace: str, name: str
+) -> tuple[str, str]:
+    """('', '') when every queue the role reads or writes exists; else the QueuesReady reason and message.
+
+    A queue deleted behind the operator's back (by hand, or a broker that lost it) is reported and declared
+    again in the same tick, so ``QueuesReady`` shows False once and comes back at the next roll-up. Before
+    the role's first reconcile (no ``configGeneration`` yet) the queues are not expected: nothing is reported.
+    """
+    _, swarm, swarm_id, _ = _stage(spec, meta, namespace, name)
+    work = spec.get("work") or {}
+    aliases = topology.role_aliases(work.get("in"), work.get("out"))
+    if not aliases or "configGeneration" not in status:
+        return "", ""
+    wanted = [naming.work_queue(swarm_id, alias) for alias in sorted(aliases)]
+    try:
+        present = {queue for queue, _, _ in await current.broker.queue_stats(wanted)}
+    except Exception as exc:  # any broker failure is a status to show, not a timer traceback every tick
+        return "BrokerUnavailable", f"cannot reach the broker to check the queues: {exc}"
+    missing = [queue for queue in wanted if queue not in present]
+    if not missing or not await _swarm_lives(current, meta, namespace, swarm):
+        return "", ""
+    log.warning("WorkerRole %s/%s: queue %s missing on the broker; declaring it again", namespace, name, missing[0])
+    problem = f"queue {', '.join(missing)} was missing on the broker (deleted?); the operator declared it again"
+    try:
+        await current.broker.declare(topology.topology(swarm_id, aliases))
+    except Exception as exc:
+        return "BrokerUnavailable", f"queue {', '.join(missing)} is missing and cannot be declared: {exc}"
+    return "QueueMissing", problem
 
 
 def _pod_state(pod: Any) -> rules.PodState:
@@ -469,6 +576,7 @@ async def swarm_roll_up(
     assert namespace is not None, "Swarm is namespaced"
     if meta.get("deletionTimestamp"):
         return  # being deleted: its queues are going away on purpose; do not declare them again
+    metrics.ROLL_UPS.labels("Swarm").inc()
     current = runtime()
     swarm = Swarm.model_validate(
         {
@@ -510,18 +618,12 @@ async def swarm_roll_up(
         )
     swarm_id = naming.swarm_id(name, namespace)
     aliases = sorted({a for r in swarm.spec.roles for a in (r.work.in_, r.work.out) if a})
-    queues = await current.broker.queue_stats([naming.work_queue(swarm_id, alias) for alias in aliases])
-    if len(queues) < len(aliases):
-        # Someone deleted a queue (or the broker lost it): declare the topology again, idempotently.
-        log.warning(
-            "swarm %s/%s: %d of %d queues missing; declaring them again",
-            namespace,
-            name,
-            len(aliases) - len(queues),
-            len(aliases),
-        )
-        await current.broker.declare(topology.topology(swarm_id, set(aliases)))
+    # Depths and consumers only: a missing queue is each WorkerRole's to report (QueuesReady) and declare again.
+    try:
         queues = await current.broker.queue_stats([naming.work_queue(swarm_id, alias) for alias in aliases])
+    except Exception as exc:
+        log.info("swarm %s/%s: queue depths unavailable this tick (%s)", namespace, name, exc)
+        queues = [(q["name"], int(q["depth"]), int(q["consumers"])) for q in status.get("queues", [])]
     last_stages = {r.name for r in swarm.spec.roles if not r.work.out}
     previous = [Condition.model_validate(c) for c in status.get("conditions", [])]
     now_text = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

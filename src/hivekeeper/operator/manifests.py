@@ -9,7 +9,8 @@ pod template (and never restarts a pod). Only image, resources, env and wiring d
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -31,6 +32,17 @@ class WorkerDefaults:
     amqp_url_key: str = "amqpUrl"
     redis_url_key: str = "redisUrl"
     pull_policy: str = "IfNotPresent"
+    resources: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_RESOURCES))
+    """Requests and limits of a role without ``resources`` (Helm value ``workers.resources``)."""
+
+
+DEFAULT_RESOURCES: dict[str, Any] = {
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    "limits": {"cpu": "2", "memory": "512Mi"},
+}
+"""A worker without ``resources`` gets these: scheduled on a real request, and a runaway one is OOM-killed
+(and named in the status) before it starves the node. The processor's memory is bounded by its in-flight
+limit and ``maxResponseBytes``, far below 512Mi at the defaults."""
 
 
 def selector_labels(swarm: str, role: str) -> dict[str, str]:
@@ -64,17 +76,20 @@ def deployment(
         "app.kubernetes.io/part-of": "hivekeeper",
         "app.kubernetes.io/managed-by": "hivekeeper",
     }
-    secret = secret_name or defaults.secret_name
+    ref = spec.get("secretRef") or {}
+    secret = secret_name or ref.get("name") or defaults.secret_name
+    amqp_key = ref.get("amqpUrlKey") or defaults.amqp_url_key
+    redis_key = ref.get("redisUrlKey") or defaults.redis_url_key
     work = spec.get("work") or {}
     env: list[dict[str, Any]] = [
         {"name": "HIVEKEEPER_SWARM_ID", "value": swarm_id},
         {"name": "HIVEKEEPER_ROLE", "value": role},
         {"name": "HIVEKEEPER_ROLE_KIND", "value": spec.get("role") or "custom"},
         {"name": "HIVEKEEPER_INSTANCE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-        {"name": "HIVEKEEPER_AMQP_URL", "valueFrom": {"secretKeyRef": {"name": secret, "key": defaults.amqp_url_key}}},
+        {"name": "HIVEKEEPER_AMQP_URL", "valueFrom": {"secretKeyRef": {"name": secret, "key": amqp_key}}},
         {
             "name": "HIVEKEEPER_REDIS_URL",
-            "valueFrom": {"secretKeyRef": {"name": secret, "key": defaults.redis_url_key, "optional": True}},
+            "valueFrom": {"secretKeyRef": {"name": secret, "key": redis_key, "optional": True}},
         },
         {"name": "HIVEKEEPER_CONFIG", "value": orjson.dumps(bootstrap_config, option=orjson.OPT_SORT_KEYS).decode()},
         {"name": "HIVEKEEPER_METRICS_PORT", "value": str(METRICS_PORT)},
@@ -101,8 +116,7 @@ def deployment(
         # The root filesystem is read-only; HOME and TMPDIR point at /tmp, which is this small scratch volume.
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
-    if spec.get("resources"):
-        container["resources"] = spec["resources"]
+    container["resources"] = spec.get("resources") or dict(defaults.resources)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -146,4 +160,4 @@ def termination_grace(env: list[dict[str, Any]]) -> int:
 
 def rollout_fingerprint(spec: dict[str, Any]) -> dict[str, Any]:
     """The parts of a WorkerRole spec whose change must roll the pods (everything else is live)."""
-    return {key: spec.get(key) for key in ("image", "resources", "env", "work", "role")}
+    return {key: spec.get(key) for key in ("image", "resources", "env", "work", "role", "secretRef")}

@@ -43,6 +43,12 @@ EVENTS = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+ROLL_UPS = Counter(
+    "hivekeeper_operator_roll_ups",
+    "Status roll-ups run by the timers, by resource kind; stops growing for a kind once its objects are deleted.",
+    ["kind"],
+    registry=REGISTRY,
+)
 STATUS_PATCHES = Counter(
     "hivekeeper_operator_status_patches",
     "Status patches sent to the API server, by resource kind; unchanged statuses are not patched.",

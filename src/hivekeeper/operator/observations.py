@@ -13,20 +13,87 @@ it yields the push-to-ack latency the operator exports as a metric.
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
+from typing import Any
 
 from hivekeeper.operator.status import InstanceReport
 from hivekeeper.protocol.envelope import Envelope
 from hivekeeper.protocol.naming import ALL
 
 
+class MalformedEvent(ValueError):
+    """A status or outcome whose fields have the wrong types; the consumer counts it and goes on."""
+
+
+Key = tuple[str, str]
+"""(swarm id, role)"""
+
+
 class Observations:
+    """Last reports per instance, for the roles this operator manages, with bounded memory.
+
+    Anyone holding a broker credential can publish events, so what is kept is bounded: reports for a
+    managed (swarm, role) — one a WorkerRole of this operator exists for — are kept per instance (at most
+    ``MAX_INSTANCES`` per role; the roll-up forgets instances without a pod every tick). Reports for
+    anything else wait in a small LRU (``MAX_UNMANAGED``), because a restarted operator hears the workers'
+    ``status-full`` answers before its first roll-up has named their roles; the entry moves over when the
+    role becomes managed and is otherwise pushed out by newer ones.
+    """
+
     KEPT_PUSHES = 8
     """Push times remembered per role: enough for edits that overtake each other, bounded for long runs."""
+    MAX_INSTANCES = 1024
+    """Reports kept per managed role: far above any replica count, a bound against forged instance names."""
+    MAX_UNMANAGED = 1024
+    """Reports kept for roles not (yet) managed, oldest first out."""
 
     def __init__(self) -> None:
-        self._instances: dict[tuple[str, str], dict[str, InstanceReport]] = defaultdict(dict)
+        self._instances: dict[Key, dict[str, InstanceReport]] = defaultdict(dict)
         self._pushed: dict[tuple[str, str, str], dict[int, float]] = defaultdict(dict)
+        self._managed: set[Key] = set()
+        self._unmanaged: OrderedDict[tuple[str, str, str], InstanceReport] = OrderedDict()
+
+    def manage(self, swarm_id: str, role: str) -> None:
+        """Start keeping reports for (swarm, role); the ones heard before it was managed move over."""
+        key = (swarm_id, role)
+        if key in self._managed:
+            return
+        self._managed.add(key)
+        for waiting in [k for k in self._unmanaged if k[:2] == key]:
+            self._instances[key][waiting[2]] = self._unmanaged.pop(waiting)
+
+    def unmanage(self, swarm_id: str, role: str) -> None:
+        """Forget everything about (swarm, role): its WorkerRole is gone."""
+        key = (swarm_id, role)
+        self._managed.discard(key)
+        self._instances.pop(key, None)
+        for pushed in [k for k in self._pushed if k[:2] == key]:
+            del self._pushed[pushed]
+
+    def managed(self) -> int:
+        """How many (swarm, role) pairs are managed (for tests and metrics)."""
+        return len(self._managed)
+
+    def kept(self) -> int:
+        """How many instance reports are held in all, managed or waiting."""
+        return sum(len(v) for v in self._instances.values()) + len(self._unmanaged)
+
+    def _previous(self, key: Key, instance: str) -> InstanceReport | None:
+        if key in self._managed:
+            return self._instances[key].get(instance)
+        return self._unmanaged.get((*key, instance))
+
+    def _store(self, key: Key, report: InstanceReport) -> None:
+        if key in self._managed:
+            reports = self._instances[key]
+            if report.name not in reports and len(reports) >= self.MAX_INSTANCES:
+                del reports[min(reports, key=lambda name: reports[name].seen_at)]
+            reports[report.name] = report
+            return
+        self._unmanaged[(*key, report.name)] = report
+        self._unmanaged.move_to_end((*key, report.name))
+        while len(self._unmanaged) > self.MAX_UNMANAGED:
+            self._unmanaged.popitem(last=False)
 
     def pushed(self, swarm_id: str, role: str, instance: str, generation: int, now: float) -> None:
         """Remember that ``generation`` was sent to ``instance`` (or to every instance: ``ALL``) at ``now``."""
@@ -46,58 +113,73 @@ class Observations:
         """Fold one envelope in; anything that is not a worker's status or outcome is ignored.
 
         Returns the push-to-ack latency in seconds when the envelope is an instance's first
-        acknowledgement of a generation this operator pushed, else None.
+        acknowledgement of a generation this operator pushed, else None. Raises :class:`MalformedEvent`
+        when a field has the wrong type; nothing is stored then.
         """
+        try:
+            return self._record(event, now)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise MalformedEvent(f"{event.kind} {event.type} from {event.scope.instance!r}: {exc}") from exc
+
+    def _record(self, event: Envelope, now: float) -> float | None:
         scope = event.scope
         key = (scope.swarmId, scope.role)
-        previous = self._instances[key].get(scope.instance)
+        previous = self._previous(key, scope.instance)
         data = event.data
         if event.kind == "metric" and event.type in ("status-full", "status-delta"):
-            io = (data.get("ioState") or {}).get("work") or {}
-            context = data.get("context") or {}
+            io = _mapping((_mapping(data.get("ioState"), "ioState")).get("work"), "ioState.work")
+            context = _mapping(data.get("context"), "context")
             report = InstanceReport(
                 name=scope.instance,
                 enabled=bool(data.get("enabled", False)),
-                config_generation=int(data.get("configGeneration", previous.config_generation if previous else 0)),
+                config_generation=_int(
+                    data.get("configGeneration", previous.config_generation if previous else 0), "configGeneration"
+                ),
                 seen_at=now,
                 seen_at_text=event.timestamp,
                 tps=float(data.get("tps", 0.0)),
-                errors=int(context.get("errors", 0)),
-                io_input=str(io.get("input", "unknown")),
-                io_output=str(io.get("output", "unknown")),
+                errors=_int(context.get("errors", 0), "context.errors"),
+                io_input=str(io.get("input", "unknown"))[:64],
+                io_output=str(io.get("output", "unknown"))[:64],
                 rejected_generation=previous.rejected_generation if previous else None,
                 rejected_reason=previous.rejected_reason if previous else "",
                 latency_ms=_latency(context.get("latencyMs")),
             )
             if report.rejected_generation is not None and report.config_generation >= report.rejected_generation:
                 report = dataclasses.replace(report, rejected_generation=None, rejected_reason="")
-            self._instances[key][scope.instance] = report
+            self._store(key, report)
         elif event.kind == "outcome" and event.type == "config-update" and previous is not None:
             if data.get("status") == "Failed":
                 requested = data.get("requestedGeneration")
                 if isinstance(requested, int):
-                    reason = str((data.get("context") or {}).get("reason", "no reason given"))
-                    self._instances[key][scope.instance] = dataclasses.replace(
-                        previous, rejected_generation=requested, rejected_reason=reason, seen_at=now
+                    reason = str(_mapping(data.get("context"), "context").get("reason", "no reason given"))
+                    self._store(
+                        key,
+                        dataclasses.replace(
+                            previous, rejected_generation=requested, rejected_reason=reason[:1024], seen_at=now
+                        ),
                     )
             else:
-                generation = int(data.get("configGeneration", previous.config_generation))
-                self._instances[key][scope.instance] = dataclasses.replace(
-                    previous,
-                    config_generation=generation,
-                    seen_at=now,
-                    enabled=bool(data.get("enabled", previous.enabled)),
+                generation = _int(data.get("configGeneration", previous.config_generation), "configGeneration")
+                self._store(
+                    key,
+                    dataclasses.replace(
+                        previous,
+                        config_generation=generation,
+                        seen_at=now,
+                        enabled=bool(data.get("enabled", previous.enabled)),
+                    ),
                 )
                 if generation > previous.config_generation:
                     return self._ack_latency(scope.swarmId, scope.role, scope.instance, generation, now)
         return None
 
     def instances(self, swarm_id: str, role: str) -> list[InstanceReport]:
-        return sorted(self._instances[(swarm_id, role)].values(), key=lambda report: report.name)
+        return sorted(self._instances.get((swarm_id, role), {}).values(), key=lambda report: report.name)
 
     def forget(self, swarm_id: str, role: str, keep: set[str]) -> None:
         """Drop instances whose pods are gone (``keep`` holds the pod names that still exist)."""
-        known = self._instances[(swarm_id, role)]
+        known = self._instances.get((swarm_id, role), {})
         for name in [n for n in known if n not in keep]:
             del known[name]
             self._pushed.pop((swarm_id, role, name), None)
@@ -109,6 +191,20 @@ class Observations:
             for r in self.instances(swarm_id, role)
             if r.config_generation < generation and r.rejected_generation != generation
         ]
+
+
+def _mapping(value: object, field: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"{field} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _int(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{field} must be a number, got {type(value).__name__}")
+    return int(value)
 
 
 def _latency(summary: object) -> tuple[float, float, float] | None:

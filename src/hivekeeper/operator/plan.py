@@ -96,6 +96,8 @@ def plan_children(swarm: Swarm, uid: str, current_replicas: dict[str, int] | Non
             spec["resources"] = role.resources
         if role.env is not None:
             spec["env"] = role.env
+        if swarm.spec.secretRef is not None:
+            spec["secretRef"] = swarm.spec.secretRef.model_dump()
         manifest = {
             "apiVersion": API_VERSION,
             "kind": "WorkerRole",

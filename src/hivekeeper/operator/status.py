@@ -47,7 +47,12 @@ class Observed:
     pods_ready: int = 0
     pod_problem: str = ""
     """A pod failure the cluster reports (ImagePullBackOff, CrashLoopBackOff, Unschedulable), or ''."""
+    policy_problem: str = ""
+    """The operator policy rules the spec breaks ('' when none): nothing of the spec is applied until fixed."""
     queues_ready: bool = True
+    queue_reason: str = "BrokerUnavailable"
+    """Why the queues are not ready: ``QueueMissing`` (deleted behind our back; declared again at once, so it
+    passes) or ``BrokerUnavailable`` (nothing we can fix from here: the role is stalled)."""
     queue_problem: str = ""
     instances: list[InstanceReport] = field(default_factory=list)
 
@@ -136,24 +141,26 @@ def conditions(observed: Observed, previous: list[Condition], now_text: str) -> 
         previous,
         "QueuesReady",
         observed.queues_ready,
-        "Declared" if observed.queues_ready else "BrokerUnavailable",
+        "Declared" if observed.queues_ready else observed.queue_reason,
         "exchange, queues and bindings are declared" if observed.queues_ready else observed.queue_problem,
         gen,
         now_text,
     )
 
     stalled_reason = ""
-    if observed.pod_problem:
+    if observed.policy_problem:
+        stalled_reason = observed.policy_problem
+    elif observed.pod_problem:
         stalled_reason = observed.pod_problem
     elif rejected:
         stalled_reason = "a worker rejected the config"
-    elif not observed.queues_ready:
+    elif not observed.queues_ready and observed.queue_reason == "BrokerUnavailable":
         stalled_reason = observed.queue_problem
     stalled = _condition(
         previous,
         "Stalled",
         bool(stalled_reason),
-        "Blocked" if stalled_reason else "NotStalled",
+        ("PolicyViolation" if observed.policy_problem else "Blocked") if stalled_reason else "NotStalled",
         stalled_reason,
         gen,
         now_text,

@@ -223,3 +223,34 @@ def test_an_out_of_memory_kill_is_named_with_the_limit_also_in_a_crash_loop() ->
         "w-3", waiting_reason="CrashLoopBackOff", waiting_message="back-off", terminated_reason="Error"
     )
     assert pod_problem([crashed_otherwise]) == "pod w-3 is CrashLoopBackOff: back-off"
+
+
+def test_a_missing_queue_is_queues_ready_false_and_reconciling_not_stalled() -> None:
+    problem = "queue hivekeeper.ns_s.call was missing on the broker (deleted?); the operator declared it again"
+    found = _by_type(
+        conditions(
+            _observed(
+                _instance("a", 3),
+                _instance("b", 3),
+                queues_ready=False,
+                queue_reason="QueueMissing",
+                queue_problem=problem,
+            ),
+            [],
+            "t0",
+        )
+    )
+    assert (found["QueuesReady"].status, found["QueuesReady"].reason, found["QueuesReady"].message) == (
+        "False",
+        "QueueMissing",
+        problem,
+    )
+    assert found["Stalled"].status == "False", "the operator repairs a missing queue itself: nobody must act"
+    assert (found["Ready"].status, found["Reconciling"].status) == ("False", "True")
+
+
+def test_an_unreachable_broker_is_queues_ready_false_and_stalled() -> None:
+    problem = "cannot reach the broker to check the queues: connection refused"
+    found = _by_type(conditions(_observed(_instance("a", 3), queues_ready=False, queue_problem=problem), [], "t0"))
+    assert (found["QueuesReady"].status, found["QueuesReady"].reason) == ("False", "BrokerUnavailable")
+    assert (found["Stalled"].status, found["Stalled"].message) == ("True", problem)

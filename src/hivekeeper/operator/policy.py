@@ -1,0 +1,101 @@
+"""The operator policy (pure): what a Swarm author may ask the operator to run with its own rights.
+
+The operator creates Deployments with its service account, so anything a WorkerRole spec may say is,
+in effect, a privilege the Swarm author borrows. The policy comes from the Helm values
+(``policy:``, passed as ``HIVEKEEPER_POLICY`` JSON) and is safe by default:
+
+- ``allowedImages``: patterns (``fnmatch``: ``registry.example/team/*``) a role's ``image`` must match.
+  Empty (the default): only the built-in roles run, in the operator's worker image.
+- ``envSecrets``: Secret names (patterns) a role's ``env[].valueFrom.secretKeyRef`` may read. Empty (the
+  default): none, so a Swarm author cannot read a Secret of the namespace through a worker's environment.
+- ``secretRefs``: Secret names (patterns) ``spec.secretRef`` may name (default ``hivekeeper-*``).
+- Reserved ``HIVEKEEPER_*`` variables (identity, credentials, wiring, config) can never be set by ``env``.
+
+A refused spec changes nothing that runs: the WorkerRole keeps its Deployment as it was, and its
+``Stalled`` condition (reason ``PolicyViolation``) names the field, the rule and the fix.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RESERVED_ENV = frozenset(
+    {
+        "HIVEKEEPER_SWARM_ID",
+        "HIVEKEEPER_ROLE",
+        "HIVEKEEPER_ROLE_KIND",
+        "HIVEKEEPER_INSTANCE",
+        "HIVEKEEPER_AMQP_URL",
+        "HIVEKEEPER_REDIS_URL",
+        "HIVEKEEPER_CONFIG",
+        "HIVEKEEPER_METRICS_PORT",
+        "HIVEKEEPER_WORK_IN",
+        "HIVEKEEPER_WORK_OUT",
+        "HIVEKEEPER_SIGNAL_KEY",
+    }
+)
+"""Set by the operator on every worker; a role's ``env`` overriding one would change its identity or wiring."""
+
+
+class Policy(BaseModel):
+    """What Swarm authors may ask for (the Helm value ``policy``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allowedImages: tuple[str, ...] = Field(
+        default=(), description="Patterns a role's custom image must match; empty: no custom images."
+    )
+    envSecrets: tuple[str, ...] = Field(
+        default=(), description="Secret names (patterns) a role's env may read with secretKeyRef; empty: none."
+    )
+    secretRefs: tuple[str, ...] = Field(
+        default=("hivekeeper-*",), description="Secret names (patterns) spec.secretRef may name."
+    )
+
+
+def parse(text: str | None) -> Policy:
+    """The policy from ``HIVEKEEPER_POLICY`` (JSON); unset or empty: the safe defaults."""
+    if not text or not text.strip():
+        return Policy()
+    return Policy.model_validate_json(text)
+
+
+def _matches(value: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(value, pattern) for pattern in patterns)
+
+
+def violations(spec: Mapping[str, Any], policy: Policy) -> list[str]:
+    """Every rule a WorkerRole spec breaks, each naming the field, the value, the rule and the fix."""
+    found: list[str] = []
+    image = spec.get("image")
+    if image and not _matches(str(image), policy.allowedImages):
+        allowed = ", ".join(policy.allowedImages) or "none"
+        found.append(
+            f"image {image!r} is not allowed by the operator policy (policy.allowedImages: {allowed}); "
+            "use a built-in role, or ask the operator's admin to add a pattern matching it"
+        )
+    for index, var in enumerate(spec.get("env") or []):
+        name = str(var.get("name", ""))
+        if name in RESERVED_ENV:
+            found.append(
+                f"env[{index}].name {name!r} is reserved: the operator sets it on every worker; "
+                "remove it from the role's env"
+            )
+        secret = ((var.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name")
+        if secret is not None and not _matches(str(secret), policy.envSecrets):
+            allowed = ", ".join(policy.envSecrets) or "none"
+            found.append(
+                f"env[{index}] ({name}) reads Secret {secret!r}, which the operator policy does not allow "
+                f"(policy.envSecrets: {allowed}); ask the operator's admin to allow it, or pass the value another way"
+            )
+    ref = (spec.get("secretRef") or {}).get("name")
+    if ref is not None and not _matches(str(ref), policy.secretRefs):
+        found.append(
+            f"secretRef.name {ref!r} is not allowed by the operator policy (policy.secretRefs: "
+            f"{', '.join(policy.secretRefs) or 'none'}); use a Secret whose name matches, or ask the admin"
+        )
+    return found
