@@ -4,6 +4,7 @@ debug captures, live config-updates through a Worker, and ``hivekeeper debug``."
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import re
 import subprocess
@@ -328,6 +329,57 @@ async def test_a_step_timeout_fires_and_is_reported_as_a_transport_error(
     assert [code for code, _ in roles.alerts] == ["http.timeout"]
 
 
+async def test_a_step_keeps_max_response_bytes_of_a_body_and_a_cut_json_body_names_the_bound(
+    scripted: ScriptedServer, roles: Roles
+) -> None:
+    templates = [{"serviceId": "s", "callId": "big", "pathTemplate": "/big"}]
+    steps = [
+        {"id": "cut", "callId": "big", "maxResponseBytes": 100},
+        {"id": "needs", "callId": "big", "maxResponseBytes": 10, "extracts": [{"fromJsonPointer": "/id", "to": "id"}]},
+    ]
+    role = roles.build(_config(scripted.url, steps, serviceId="s", templates=templates), None)
+    result = await role.handle(_item({}), 1)
+    assert result is not None
+    meta = _meta(result)
+    assert [(m[META + "response-bytes"], m.get(META + "truncated")) for m in meta] == [(1_000_000, True)] * 2
+    assert meta[0][META + "sha256"] == hashlib.sha256(b"x" * 100).hexdigest(), "of the bytes kept"
+    assert role.deps.stats.truncated == 2
+
+    required = [
+        {
+            "callId": "big",
+            "maxResponseBytes": 10,
+            "extracts": [{"fromJsonPointer": "/id", "to": "id", "required": True}],
+        }
+    ]
+    strict = roles.build(_config(scripted.url, required, serviceId="s", templates=templates), None)
+    with pytest.raises(
+        DropItem,
+        match=r"the body was cut at maxResponseBytes \(10 of 1,000,000 bytes kept\): raise "
+        r"steps\[0\]\.maxResponseBytes",
+    ):
+        await strict.handle(_item({}), 2)
+
+
+async def test_a_post_step_is_not_retried_automatically_after_a_dropped_keep_alive_connection(
+    scripted: ScriptedServer, roles: Roles
+) -> None:
+    templates = [
+        {"serviceId": "s", "callId": "prime", "pathTemplate": "/then-drop"},
+        {"serviceId": "s", "callId": "order", "method": "POST", "pathTemplate": "/orders", "bodyTemplate": "{}"},
+    ]
+    role = roles.build(
+        _config(scripted.url, [{"callId": "prime"}, {"callId": "order"}], serviceId="s", templates=templates), None
+    )
+    result = await role.handle(_item({}), 1)
+    assert result is not None
+    meta = _meta(result)
+    assert [m[META + "status"] for m in meta] == [200, -1]
+    assert meta[1][META + "error"].startswith("reset: the server closed a reused keep-alive connection")
+    assert "POST is not idempotent" in meta[1][META + "error"]
+    assert sum(r.startswith(b"POST /orders ") for r in scripted.requests) == 1
+
+
 # -- debug capture -------------------------------------------------------------------------------------
 async def test_captures_land_in_redis_with_ttl_redaction_and_the_body_cap(
     scripted: ScriptedServer, roles: Roles, store: RedisStore
@@ -360,6 +412,7 @@ async def test_captures_land_in_redis_with_ttl_redaction_and_the_body_cap(
         "body": "x" * 20,
         "bodyBytes": 1_000_000,
         "truncated": True,
+        "truncatedBy": ["debugCapture.maxBodyBytes"],
         "headers": {"content-length": ["1000000"]},
     }
     assert (big["request"]["body"], big["request"]["bodyTruncated"]) == ("q" * 20, True)

@@ -23,6 +23,8 @@ class RoleRow:
     depth: int | None = None
     status_codes: dict[str, int] = field(default_factory=dict)
     error_kinds: dict[str, int] = field(default_factory=dict)
+    truncated: int = 0
+    """HTTP responses whose body exceeded maxResponseBytes."""
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -30,6 +32,7 @@ class RoleRow:
         data["inFlight"] = data.pop("in_flight")
         data["statusCodes"] = data.pop("status_codes")
         data["errorKinds"] = data.pop("error_kinds")
+        data["responsesTruncated"] = data.pop("truncated")
         return data
 
 
@@ -94,4 +97,6 @@ def summary(swarm: str, seconds: float, rows: list[RoleRow], drained: float = 0.
         if row.error_kinds:
             kinds = ", ".join(f"{kind}: {n:,}" for kind, n in sorted(row.error_kinds.items()))
             out.append(f"{row.name} errors by kind: {kinds}")
+        if row.truncated:
+            out.append(f"{row.name} responses cut at maxResponseBytes (the rest read and discarded): {row.truncated:,}")
     return "\n".join(out)

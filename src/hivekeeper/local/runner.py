@@ -105,6 +105,7 @@ class LocalSwarm:
                 row.errors += stats.errors
                 row.dropped += stats.dropped
                 row.in_flight += stats.in_flight
+                row.truncated += stats.truncated
                 latency.merge(stats.latency)
                 for code, n in stats.statuses.items():
                     row.status_codes[str(code)] = row.status_codes.get(str(code), 0) + n

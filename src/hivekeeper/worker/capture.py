@@ -181,6 +181,9 @@ class CaptureInput:
     response_headers: Mapping[str, list[str]] | None
     """``None`` when no response arrived (transport error)."""
     response_body: bytes
+    """The bytes kept (at most maxResponseBytes)."""
+    response_bytes: int | None = None
+    """Body bytes the server sent, when more than ``response_body`` may have been (``None``: all of them)."""
     error: str | None = None
 
 
@@ -215,7 +218,11 @@ def record(step: CaptureInput, policy: CapturePolicy) -> dict[str, Any]:
         doc["response"] = None
     else:
         body, cut = truncate(step.response_body, policy.max_body_bytes)
-        response: dict[str, Any] = {"body": body, "bodyBytes": len(step.response_body), "truncated": cut}
+        sent = len(step.response_body) if step.response_bytes is None else step.response_bytes
+        response: dict[str, Any] = {"body": body, "bodyBytes": sent, "truncated": cut or sent > len(step.response_body)}
+        if response["truncated"]:  # which bounds cut it: the step's response limit, the capture's own
+            bounds = ["maxResponseBytes"] if sent > len(step.response_body) else []
+            response["truncatedBy"] = [*bounds, "debugCapture.maxBodyBytes"] if cut else bounds
         if policy.include_headers:
             response["headers"] = redact(step.response_headers, policy.redact)
         doc["response"] = response

@@ -269,12 +269,25 @@ class DirectRequest(_Model):
     body: str | None = None
 
 
+DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
+MAX_RESPONSE_BYTES_LIMIT = 256 * 1024 * 1024
+MAX_RESPONSE_BYTES_HELP = (
+    "Response body bytes kept for results, extracts and captures; the rest is read and discarded "
+    "(counted as responsesTruncated)."
+)
+
+
 class ProcessorConfig(CommonConfig):
     baseUrl: str = Field(default="", description="http(s) base URL; a template may use `sut.endpoints.*`.")
     mode: Literal["THREAD_COUNT", "RATE_PER_SEC"] = Field(default="THREAD_COUNT")
     threadCount: int = Field(default=32, ge=1, le=10000, description="Maximum requests in flight.")
     ratePerSec: float = Field(default=0.0, ge=0, description="Request rate in RATE_PER_SEC mode (> 0).")
-    timeoutMs: int = Field(default=30000, ge=1, le=600000, description="Whole-request timeout (enforced).")
+    timeoutMs: int = Field(
+        default=30000, ge=1, le=600000, description="One deadline for connect, a reconnect and the whole body."
+    )
+    maxResponseBytes: int = Field(
+        default=DEFAULT_MAX_RESPONSE_BYTES, ge=0, le=MAX_RESPONSE_BYTES_LIMIT, description=MAX_RESPONSE_BYTES_HELP
+    )
     keepAlive: bool = True
     sslVerify: bool = Field(default=True, description="Verify TLS certificates (set false only for tests).")
     correlationHeader: str = Field(default="X-Correlation-Id", description="Header carrying correlationId.")
@@ -427,6 +440,9 @@ class Step(_Model):
     serviceId: str | None = Field(default=None, min_length=1, description="Overrides the role's serviceId.")
     continueOnNon2xx: bool = Field(default=False, description="Go on after a non-2xx or a transport error.")
     timeoutMs: int | None = Field(default=None, ge=1, le=600000, description="Per attempt; default the role's.")
+    maxResponseBytes: int | None = Field(
+        default=None, ge=0, le=MAX_RESPONSE_BYTES_LIMIT, description="Body bytes kept; default the role's."
+    )
     retry: Retry = Field(default_factory=Retry)
     extracts: list[Extract] = Field(default_factory=list)
     set: list[SetEntry] = Field(default_factory=list)
@@ -459,7 +475,12 @@ class HttpSequenceConfig(CommonConfig):
     baseUrl: str = Field(default="", description="http(s) base URL; a template may use `sut.endpoints.*`.")
     serviceId: str = Field(default="default", min_length=1, description="Default serviceId of the steps.")
     threadCount: int = Field(default=32, ge=1, le=10000, description="Journeys in flight.")
-    timeoutMs: int = Field(default=30000, ge=1, le=600000, description="Per attempt of a step (enforced).")
+    timeoutMs: int = Field(
+        default=30000, ge=1, le=600000, description="Deadline of one attempt of a step: connect, reconnect, body."
+    )
+    maxResponseBytes: int = Field(
+        default=DEFAULT_MAX_RESPONSE_BYTES, ge=0, le=MAX_RESPONSE_BYTES_LIMIT, description=MAX_RESPONSE_BYTES_HELP
+    )
     keepAlive: bool = True
     sslVerify: bool = Field(default=True, description="Verify TLS certificates (set false only for tests).")
     templateRoot: str | None = Field(default=None, description="Directory of *.yaml/*.json templates.")

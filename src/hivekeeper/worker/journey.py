@@ -71,17 +71,27 @@ ABSENT: Any = jsonpointer.MISSING
 
 class ResponseView:
     """The parts of the latest response extracts read. Headers are mapped and the body parsed as
-    JSON only when an extract (or a capture) asks, and then only once."""
+    JSON only when an extract (or a capture) asks, and then only once.
 
-    __slots__ = ("_document", "_headers", "_parsed", "body", "raw_headers", "status")
+    ``body`` is what was kept (at most the step's maxResponseBytes); ``body_bytes`` what the server
+    sent. A cut JSON body does not parse, so its pointers find nothing."""
 
-    def __init__(self, status: int, raw_headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    __slots__ = ("_document", "_headers", "_parsed", "body", "body_bytes", "raw_headers", "status")
+
+    def __init__(
+        self, status: int, raw_headers: list[tuple[bytes, bytes]], body: bytes, body_bytes: int | None = None
+    ) -> None:
         self.status = status
         self.raw_headers = raw_headers
         self.body = body
+        self.body_bytes = len(body) if body_bytes is None else body_bytes
         self._headers: dict[str, list[str]] | None = None
         self._parsed = False
         self._document: Any = ABSENT
+
+    @property
+    def truncated(self) -> bool:
+        return self.body_bytes > len(self.body)
 
     @property
     def headers(self) -> dict[str, list[str]]:
@@ -258,6 +268,9 @@ class StepOutcome:
     attempts: int = 0
     sha256: str | None = None
     response_bytes: int = 0
+    """Body bytes the server sent (``sha256`` and ``body_preview`` cover the kept ones)."""
+    truncated: bool = False
+    """The body exceeded maxResponseBytes: only its start was kept."""
     body_preview: str | None = None
     debug_ref: str | None = None
     debug_skipped: str | None = None
@@ -275,6 +288,8 @@ class StepOutcome:
             META + "attempts": self.attempts,
             META + "response-bytes": self.response_bytes,
         }
+        if self.truncated:
+            out[META + "truncated"] = True
         for key, value in (
             ("sha256", self.sha256),
             ("body-preview", self.body_preview),

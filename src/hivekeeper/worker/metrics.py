@@ -28,6 +28,11 @@ class WorkerCollector(Collector):
                 "Items dropped on purpose (invalid, no template), each alerted.",
                 stats.dropped,
             ),
+            (
+                "hivekeeper_http_responses_truncated",
+                "HTTP responses whose body exceeded maxResponseBytes; the rest was read and discarded.",
+                stats.truncated,
+            ),
         ):
             counter = CounterMetricFamily(name, help_text, labels=LABELS)
             counter.add_metric(labels, value)

@@ -116,6 +116,8 @@ class RoleStats:
     latency: Histogram = field(default_factory=Histogram)
     statuses: Counter[int] = field(default_factory=Counter)
     error_kinds: Counter[str] = field(default_factory=Counter)
+    truncated: int = 0
+    """HTTP responses whose body exceeded maxResponseBytes (the rest was read and discarded)."""
 
     def snapshot(self, recent: Histogram | None = None) -> dict[str, object]:
         """Counters since start; ``latencyMs`` from ``recent`` (the last status interval's latencies) when
@@ -138,4 +140,6 @@ class RoleStats:
             out["statusCodes"] = {str(code): n for code, n in sorted(self.statuses.items())}
         if self.error_kinds:
             out["errorKinds"] = dict(self.error_kinds)
+        if self.truncated:
+            out["responsesTruncated"] = self.truncated
         return out

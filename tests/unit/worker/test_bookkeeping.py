@@ -50,6 +50,13 @@ def test_a_window_holds_only_what_was_recorded_after_its_mark() -> None:
     assert histogram.since(histogram.copy()).count == 0
 
 
+def test_truncated_responses_appear_in_the_status_once_there_are_any() -> None:
+    stats = RoleStats()
+    assert "responsesTruncated" not in stats.snapshot()
+    stats.truncated += 3
+    assert stats.snapshot()["responsesTruncated"] == 3
+
+
 def test_a_status_snapshot_reports_the_window_and_the_run_separately() -> None:
     stats = RoleStats()
     stats.latency.record(0.002)

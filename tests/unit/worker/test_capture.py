@@ -176,6 +176,23 @@ def test_include_request_adds_the_redacted_request_and_include_headers_false_dro
     assert "headers" not in bare["response"]
 
 
+@pytest.mark.parametrize(
+    ("kept", "sent", "bounds"),
+    [
+        (50, 5000, ["maxResponseBytes"]),
+        (500, 5000, ["maxResponseBytes", "debugCapture.maxBodyBytes"]),
+        (500, 500, ["debugCapture.maxBodyBytes"]),
+        (50, 50, None),
+    ],
+    ids=["the response limit", "both", "the capture's", "none"],
+)
+def test_a_captured_body_names_the_bounds_that_cut_it(kept: int, sent: int, bounds: list[str] | None) -> None:
+    doc = capture.record(_input(response_body=b"y" * kept, response_bytes=sent), _policy(max_body_bytes=100))
+    response = doc["response"]
+    assert (response["bodyBytes"], response["truncated"]) == (sent, bounds is not None)
+    assert response.get("truncatedBy") == bounds
+
+
 def test_record_bodies_respect_max_body_bytes_and_keep_the_real_size() -> None:
     doc = capture.record(
         _input(response_body=b"y" * 5000, request_body="z" * 5000), _policy(max_body_bytes=100, include_request=True)

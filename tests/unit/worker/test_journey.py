@@ -207,6 +207,17 @@ def test_step_metadata_is_compact_and_leaves_out_empty_keys() -> None:
     assert outcome.headers()["x-ph-http-seq-debug-ref"] == "hivekeeper:debug:k"
 
 
+def test_a_truncated_body_is_said_in_the_metadata_with_the_size_the_server_sent() -> None:
+    view = ResponseView(200, [], b'{"id": "cus', 5_000_000)
+    assert (view.truncated, view.body_bytes) == (True, 5_000_000)
+    assert journey.from_pointer(view, "/id") is ABSENT, "a cut JSON body does not parse"
+    whole = ResponseView(200, [], b"{}")
+    assert (whole.truncated, whole.body_bytes) == (False, 2)
+    outcome = journey.StepOutcome(0, "s", "svc", "call", status=200, response_bytes=5_000_000, truncated=True)
+    headers = outcome.headers()
+    assert (headers["x-ph-http-seq-truncated"], headers["x-ph-http-seq-response-bytes"]) == (True, 5_000_000)
+
+
 # -- config ----------------------------------------------------------------------------------------
 def _problems(raw: dict[str, Any]) -> dict[str, str]:
     with pytest.raises(cfg.ConfigError) as caught:
@@ -241,6 +252,25 @@ def test_config_errors_name_the_field_and_the_value() -> None:
     assert "'a..b' is not a dotted path" in problems["steps[1].set[0]"]
     assert "OFTEN" in problems["debugCapture.mode"]
     assert "(got 0)" in problems["debugCapture.redisTtlSeconds"]
+
+
+def test_max_response_bytes_defaults_to_one_mebibyte_a_step_may_override_it_and_bounds_are_named() -> None:
+    config = cfg.validate("http-sequence", {"steps": [{"callId": "a"}, {"callId": "b", "maxResponseBytes": 0}]})
+    assert isinstance(config, cfg.HttpSequenceConfig)
+    assert config.maxResponseBytes == 1024 * 1024
+    assert [step.maxResponseBytes for step in config.steps] == [None, 0]
+    problems = _problems({"maxResponseBytes": -1, "steps": [{"callId": "a", "maxResponseBytes": 1 << 30}]})
+    assert "greater than or equal to 0" in problems["maxResponseBytes"]
+    assert "(got -1)" in problems["maxResponseBytes"]
+    assert "less than or equal to 268435456" in problems["steps[0].maxResponseBytes"]
+
+
+def test_the_processor_keeps_one_mebibyte_of_a_body_by_default() -> None:
+    config = cfg.validate("processor", {"baseUrl": "http://sut"})
+    assert isinstance(config, cfg.ProcessorConfig)
+    assert config.maxResponseBytes == 1024 * 1024
+    with pytest.raises(cfg.ConfigError, match=r"maxResponseBytes: Input should be a valid integer.*\(got 'lots'\)"):
+        cfg.validate("processor", {"baseUrl": "http://sut", "maxResponseBytes": "lots"})
 
 
 def test_step_ids_default_to_their_index_and_must_differ() -> None:

@@ -2,6 +2,12 @@
 
 Concurrency is bounded by the caller (the runtime's in-flight slots), so the pool only has to reuse
 idle connections and open new ones on demand; ``max_idle`` bounds what it keeps around.
+
+A request's timeout is one deadline for all of it: connecting, the one automatic retry on a fresh
+connection, and the response to its last body byte. The retry (a reused connection the server had
+closed before answering) is only automatic for idempotent methods (RFC 9110 §9.2.2): the server
+may have acted on a POST before it dropped the connection, and a load test must not silently send
+it twice.
 """
 
 from __future__ import annotations
@@ -15,16 +21,30 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from hivekeeper.worker.config import DEFAULT_MAX_RESPONSE_BYTES
 from hivekeeper.worker.http.connection import (
     ConnectionDropped,
     DeadlineWatch,
     HeaderlessConnection,
     HttpConnectError,
     HttpConnection,
+    HttpError,
     HttpTimeout,
     Response,
     serialise_request,
 )
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+"""RFC 9110 §9.2.2: a request with one of these methods may be repeated with the same effect."""
+
+
+def is_idempotent(method: str) -> bool:
+    """Whether a request with ``method`` (upper case) may be retried automatically."""
+    return method in IDEMPOTENT
+
+
+class DroppedNotRetried(ConnectionDropped):
+    """A reused connection was closed before a non-idempotent request got an answer; not retried."""
 
 
 async def _lookup(loop: asyncio.AbstractEventLoop, host: str, port: int) -> list[str]:
@@ -129,11 +149,13 @@ class HttpClient:
             self._ssl = context
         return self._ssl
 
-    async def _connect(self, origin: Origin, timeout: float) -> HttpConnection:
+    async def _connect(self, origin: Origin, deadline: float, budget: float) -> HttpConnection:
         loop = asyncio.get_running_loop()
         tls = self._ssl_context() if origin.scheme == "https" else None
+        left = deadline - loop.time()
+        allowed = min(self.connect_timeout, left)
         try:
-            async with asyncio.timeout(min(self.connect_timeout, timeout)):
+            async with asyncio.timeout(allowed):
                 factory = HttpConnection if self.collect_headers else HeaderlessConnection
                 watch = self._watch_for(loop)
                 addresses = await _lookup(loop, origin.host, origin.port)
@@ -151,9 +173,14 @@ class HttpClient:
                         if index == len(addresses) - 1:
                             raise
         except TimeoutError as exc:
+            if allowed < self.connect_timeout:
+                raise HttpTimeout(
+                    f"no complete response within {budget * 1000:.0f} ms (the whole-request deadline, timeoutMs): "
+                    f"connecting to {origin.host}:{origin.port} had not finished"
+                ) from exc
             raise HttpTimeout(
                 f"connecting to {origin.host}:{origin.port} took longer than "
-                f"{min(self.connect_timeout, timeout) * 1000:.0f} ms"
+                f"{self.connect_timeout * 1000:.0f} ms (the client's connect timeout)"
             ) from exc
         except (OSError, ssl.SSLError) as exc:
             raise HttpConnectError(f"cannot connect to {origin.host}:{origin.port}: {exc}") from exc
@@ -186,28 +213,50 @@ class HttpClient:
             idle.append(connection)
 
     async def request(
-        self, origin: Origin, method: str, target: str, headers: dict[str, str], body: bytes | None, timeout: float
+        self,
+        origin: Origin,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        timeout: float,
+        limit: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> Response:
-        """Send one request and return the complete response (any status is a response).
-
-        A reused keep-alive connection that the server had already closed is retried once on a
-        fresh connection; nothing was received, so nothing can have been processed twice by a
-        well-behaved server (the same rule browsers and curl follow).
-        """
+        """Send one request and return the complete response (any status is a response)."""
         if not self.keep_alive:
             headers = {**headers, "Connection": "close"}
         raw = serialise_request(method, target, origin.host_header, headers, body)
-        return await self.send(origin, raw, timeout, head=method == "HEAD")
+        return await self.send(
+            origin, raw, timeout, head=method == "HEAD", idempotent=is_idempotent(method), limit=limit
+        )
 
-    async def send(self, origin: Origin, raw: bytes, timeout: float, *, head: bool = False) -> Response:
-        """Send an already serialised request (the processor caches literal requests as bytes)."""
+    async def send(
+        self,
+        origin: Origin,
+        raw: bytes,
+        timeout: float,
+        *,
+        head: bool = False,
+        idempotent: bool = False,
+        limit: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> Response:
+        """Send an already serialised request (the processor caches literal requests as bytes).
+
+        ``timeout`` covers the whole request; at most ``limit`` body bytes are kept. A reused
+        keep-alive connection that the server had already closed is retried once on a fresh
+        connection, with what is left of the deadline, when ``idempotent``; otherwise that is a
+        :class:`DroppedNotRetried` error (the default: a caller must say a retry is safe).
+        """
         # A caller cancelled mid-request (a stopping worker) aborts the connection: it is half-way through
         # an exchange and can never be reused, nor left open. (Inline: try blocks cost nothing here.)
+        deadline = asyncio.get_running_loop().time() + timeout
         connection = self._take_idle(origin)
         if connection is not None:
             try:
-                response = await connection.send(raw, timeout, head=head)
-            except ConnectionDropped:
+                response = await connection.send(raw, deadline, timeout, limit, head)
+            except ConnectionDropped as exc:
+                if not idempotent:
+                    raise _not_retried(raw) from exc
                 connection = None
             except asyncio.CancelledError:
                 connection.abort()
@@ -215,9 +264,9 @@ class HttpClient:
             else:
                 self._give_back(origin, connection, response)
                 return response
-        connection = await self._connect(origin, timeout)
+        connection = await self._connect(origin, deadline, timeout)
         try:
-            response = await connection.send(raw, timeout, head=head)
+            response = await connection.send(raw, deadline, timeout, limit, head)
         except asyncio.CancelledError:
             connection.abort()
             raise
@@ -235,3 +284,12 @@ class HttpClient:
             while idle:
                 idle.pop().close()
         self._idle.clear()
+
+
+def _not_retried(raw: bytes) -> HttpError:
+    method = raw[: raw.find(b" ")].decode("latin-1")
+    return DroppedNotRetried(
+        f"the server closed a reused keep-alive connection before answering; {method} is not idempotent "
+        "(RFC 9110 §9.2.2), so it was not retried: the server may have acted on it. Use keepAlive: false "
+        "or a server keep-alive timeout longer than the gaps between requests to avoid this"
+    )

@@ -6,11 +6,16 @@ httpx's pool degrades with concurrency. The processor's request rate *is* the pr
 number, so the hot path is ours: one object per connection, one future per request, no per-request
 tasks or context managers.
 
-A connection carries one request at a time (no pipelining). Timeouts abort the transport, so a
-server that never answers cannot hold a slot forever. A timer per request costs ~3 µs on uvloop
-(a libuv timer each), so requests with timeouts of ``PRECISE_BELOW`` or more are instead watched
-by one sweep every ``SWEEP_INTERVAL`` (they may overrun by at most that much); shorter timeouts
-keep an exact timer.
+A connection carries one request at a time (no pipelining). Each request has an absolute deadline
+(set by the client, so that connecting and a reconnect spend the same budget); reaching it aborts
+the transport, so a server that never answers, or never stops answering, cannot hold a slot
+forever. A timer per request costs ~3 µs on uvloop (a libuv timer each), so requests with budgets
+of ``PRECISE_BELOW`` or more are instead watched by one sweep every ``SWEEP_INTERVAL`` (they may
+overrun by at most that much); shorter budgets keep an exact timer.
+
+Memory per request is bounded: at most ``limit`` body bytes are kept, the rest is parsed and
+dropped as it arrives (so a framed body still ends cleanly and the connection stays reusable), and
+response heads (informational ones included) may not exceed ``MAX_HEAD_BYTES``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ import httptools
 
 PRECISE_BELOW = 0.2
 SWEEP_INTERVAL = 0.01
+MAX_HEAD_BYTES = 1024 * 1024
+"""Bytes a response may send before its final header block ends (status lines, headers, 1xx
+responses): an endless header is as much a memory bomb as an endless body. Go's client allows
+10 MB, curl 300 kB; real heads are a few kB."""
 
 
 class DeadlineWatch:
@@ -53,6 +62,8 @@ class HttpError(Exception):
     """Base of transport-level failures (the server never produced a complete response)."""
 
     kind = "transport"
+    truncated = False
+    """True when body bytes beyond the request's limit had been discarded before it failed."""
 
 
 class HttpTimeout(HttpError):
@@ -73,16 +84,28 @@ class ConnectionDropped(HttpError):
     kind = "reset"
 
 
+class _Unsolicited(Exception):
+    """Raised inside the parser to stop it at a response nobody asked for."""
+
+
 class Response:
-    """A complete HTTP response. Header names are kept as sent (bytes); ``header()`` looks them up."""
+    """A complete HTTP response. Header names are kept as sent (bytes); ``header()`` looks them up.
 
-    __slots__ = ("body", "headers", "keep_alive", "status")
+    ``body`` holds at most the request's limit; ``body_bytes`` is how many body bytes the server
+    sent, and ``truncated`` says that some were discarded.
+    """
 
-    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, keep_alive: bool) -> None:
+    __slots__ = ("body", "body_bytes", "headers", "keep_alive", "status", "truncated")
+
+    def __init__(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, keep_alive: bool, body_bytes: int
+    ) -> None:
         self.status = status
         self.headers = headers
         self.body = body
         self.keep_alive = keep_alive
+        self.body_bytes = body_bytes
+        self.truncated = body_bytes > len(body)
 
     def header(self, name: str) -> str | None:
         wanted = name.lower().encode()
@@ -101,17 +124,23 @@ class Response:
 class HttpConnection(asyncio.Protocol):
     """Client side of one TCP (or TLS) connection; ``send`` one request and await its response."""
 
+    _keeps_headers = True
+
     def __init__(self, loop: asyncio.AbstractEventLoop, watch: DeadlineWatch | None = None) -> None:
         self._loop = loop
         self._watch = watch
         self.deadline = 0.0
-        self._timeout = 0.0
+        self._budget = 0.0
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
+        self._fresh_parser = False
         self._waiter: asyncio.Future[Response] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
+        self._limit = 0
+        self._received = 0
+        self._head_bytes = 0
         self._got_bytes = False
         self._head = False
         self._headers_done = False
@@ -125,13 +154,31 @@ class HttpConnection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        if self._waiter is None:
+            # Bytes nobody asked for (a second response, a body after a HEAD's head): the stream
+            # is out of step, and the next request on it would read them as its answer.
+            self.abort()
+            return
         self._got_bytes = True
+        if not self._headers_done:
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._fail(
+                    HttpProtocolError(
+                        f"the response head exceeded {MAX_HEAD_BYTES:,} bytes before its headers ended "
+                        "(the client's fixed head limit); the server sends an endless or huge header"
+                    )
+                )
+                return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail(HttpProtocolError("the server switched protocols; only HTTP/1.1 is supported"))
         except httptools.HttpParserError as exc:
-            self._fail(HttpProtocolError(f"malformed HTTP response: {exc}"))
+            if isinstance(exc.__context__, _Unsolicited):
+                self.abort()  # the request it followed was answered; only the connection is lost
+            else:
+                self._fail(HttpProtocolError(f"malformed HTTP response: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -151,36 +198,72 @@ class HttpConnection(asyncio.Protocol):
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        if self._waiter is None:
+            raise _Unsolicited  # a further response in the same read: stop parsing it
+        status = int(self._parser.get_status_code())
+        if status < 200:
+            self._informational(status)
+            return
         self._headers_done = True
-        self._status = int(self._parser.get_status_code())
+        self._status = status
         if self._head:
+            # The head is the whole answer, but the parser expects the body its Content-Length
+            # announces; the next request gets a new parser so that it does not wait for one.
+            self._fresh_parser = True
             self._finish(keep_alive=bool(self._parser.should_keep_alive()))
 
     def on_body(self, body: bytes) -> None:
-        self._body.append(body)
+        # Keep up to the limit, count the rest and let it go: the parser still frames the body,
+        # so a long answer ends cleanly and the connection can be reused.
+        before = self._received
+        self._received = before + len(body)
+        if self._received <= self._limit:
+            self._body.append(body)
+        elif before < self._limit:
+            self._body.append(body[: self._limit - before])
 
     def on_message_complete(self) -> None:
-        if not self._head:
+        if self._headers_done and not self._head:
             self._finish(keep_alive=bool(self._parser.should_keep_alive()))
+        # Not done: an informational (1xx) response ended; the final one follows on this parser.
+
+    def _informational(self, status: int) -> None:
+        """A 1xx response (100 Continue, 103 Early Hints): not the answer. RFC 9110 §15.2: a client
+        must accept any number of them before the final response; their headers are dropped."""
+        if status == 101:
+            self._fail(HttpProtocolError("the server switched protocols (101); only HTTP/1.1 is supported"))
+            raise _Unsolicited  # stop parsing: what follows is another protocol
+        self._headers.clear()
 
     # -- requests -----------------------------------------------------------------------------
-    def send(self, raw_request: bytes, timeout: float, *, head: bool = False) -> asyncio.Future[Response]:
-        """Write a serialised request; the future resolves with the response or an :class:`HttpError`."""
+    def send(
+        self, raw_request: bytes, deadline: float, budget: float, limit: int, head: bool = False
+    ) -> asyncio.Future[Response]:
+        """Write a serialised request; the future resolves with the response or an :class:`HttpError`.
+
+        ``deadline`` is absolute (loop time) and ``budget`` the whole request's timeout (it picks the
+        clock and names the bound in errors); at most ``limit`` body bytes are kept.
+        """
         assert self._transport is not None, "send() before the connection was made"
         assert self._waiter is None, "one request at a time per connection"
         self._waiter = waiter = self._loop.create_future()
-        self._headers = []
+        if self._fresh_parser:
+            self._parser = httptools.HttpResponseParser(self)
+            self._fresh_parser = False
         self._body = []
+        self._limit = limit
+        self._received = 0
+        self._head_bytes = 0
         self._got_bytes = False
         self._headers_done = False
         self._head = head
         self.used += 1
-        self._timeout = timeout
-        if self._watch is not None and timeout >= PRECISE_BELOW:
-            self.deadline = self._loop.time() + timeout
+        self._budget = budget
+        self.deadline = deadline
+        if self._watch is not None and budget >= PRECISE_BELOW:
             self._watch.add(self)
         else:
-            self._timer = self._loop.call_later(timeout, self._on_timeout, timeout)
+            self._timer = self._loop.call_at(deadline, self.expire)
         self._transport.write(raw_request)
         return waiter
 
@@ -195,20 +278,35 @@ class HttpConnection(asyncio.Protocol):
             self._transport.abort()
 
     def expire(self) -> None:
-        """Called by the deadline watch when this request ran out of time."""
-        self._on_timeout(self._timeout)
+        """The request's deadline passed (its timer, or the deadline watch)."""
+        self._timer = None
+        self._fail(self._timeout_error())
 
-    def _on_timeout(self, timeout: float) -> None:
-        self._fail(HttpTimeout(f"no complete response within {timeout * 1000:.0f} ms"))
-        self.abort()
+    def _timeout_error(self) -> HttpTimeout:
+        if not self._got_bytes:
+            where = "no response byte arrived"
+        elif not self._headers_done:
+            where = "the response headers had not ended"
+        else:
+            where = f"status {self._status} arrived, but its body had not ended after {self._received:,} bytes"
+            if self._received > self._limit:
+                where += f" (only the first {self._limit:,} were kept, maxResponseBytes)"
+        error = HttpTimeout(
+            f"no complete response within {self._budget * 1000:.0f} ms (the whole-request deadline, timeoutMs): {where}"
+        )
+        error.truncated = self._received > self._limit
+        return error
 
     def _finish(self, *, keep_alive: bool) -> None:
         waiter = self._waiter
         self._waiter = None
         self._stop_clock()
         if waiter is not None and not waiter.done():
-            body = b"".join(self._body) if len(self._body) != 1 else self._body[0]
-            waiter.set_result(Response(self._status, self._headers, body, keep_alive))
+            parts = self._body
+            body = parts[0] if len(parts) == 1 else b"".join(parts)
+            waiter.set_result(Response(self._status, self._headers, body, keep_alive, self._received))
+            if self._keeps_headers:
+                self._headers = []  # the response owns that list now
         if not keep_alive:
             self.close()
 
@@ -260,3 +358,4 @@ class HeaderlessConnection(HttpConnection):
     """
 
     on_header = None  # type: ignore[assignment]
+    _keeps_headers = False

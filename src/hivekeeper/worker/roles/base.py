@@ -25,7 +25,9 @@ class DropItem(Exception):
 class HttpPort(Protocol):
     """The part of the HTTP client roles use (a fake in unit tests, the pooled client otherwise)."""
 
-    async def send(self, origin: Any, raw: bytes, timeout: float, *, head: bool = False) -> Any: ...
+    async def send(
+        self, origin: Any, raw: bytes, timeout: float, *, head: bool = False, idempotent: bool = False, limit: int = ...
+    ) -> Any: ...
 
 
 @dataclass

@@ -2,11 +2,13 @@
 
 Each step renders the request template ``serviceId::callId`` (the same templates the
 request-builder uses) with the journey context as ``payload``/``ctx``, sends it on the worker's
-pooled HTTP client with the step's timeout, retries on the configured conditions with capped
-backoff, copies values from the response into the context (``extracts``), renders ``set``
-entries, and appends one step to the item: payload = the context JSON, headers = compact
-``x-ph-http-seq-*`` metadata (never whole bodies). Journeys run concurrently up to
-``threadCount`` (the runtime's work loops); the steps of one journey strictly in order.
+pooled HTTP client with the step's timeout (one deadline per attempt: connect, reconnect, body)
+and ``maxResponseBytes`` (the body bytes kept for extracts, metadata and captures), retries on the
+configured conditions with capped backoff, copies values from the response into the context
+(``extracts``), renders ``set`` entries, and appends one step to the item: payload = the context
+JSON, headers = compact ``x-ph-http-seq-*`` metadata (never whole bodies). Journeys run
+concurrently up to ``threadCount`` (the runtime's work loops); the steps of one journey strictly
+in order.
 
 A non-2xx or transport error (status -1) without ``continueOnNon2xx`` stops the journey, counts
 an error journey and still returns the partial item. A missing template or a missing required
@@ -32,7 +34,7 @@ from hivekeeper.api.swarm import HttpTemplate
 from hivekeeper.protocol.workitem import WorkItem, new_item, now
 from hivekeeper.worker import capture, journey
 from hivekeeper.worker.config import ConfigError, HttpSequenceConfig
-from hivekeeper.worker.http.client import Origin, OriginError, route
+from hivekeeper.worker.http.client import Origin, OriginError, is_idempotent, route
 from hivekeeper.worker.http.connection import HttpError, serialise_request
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.roles.base import DropItem, RoleDeps
@@ -57,6 +59,7 @@ class _Step:
     call_id: str
     key: str
     timeout: float
+    max_response_bytes: int
     retry: journey.RetryPolicy
     extracts: list[journey.ExtractRule]
     sets: list[tuple[str, str, str, bool]]
@@ -168,6 +171,9 @@ class HttpSequence:
                     call_id=step.callId,
                     key=key,
                     timeout=(step.timeoutMs or config.timeoutMs) / 1000.0,
+                    max_response_bytes=(
+                        config.maxResponseBytes if step.maxResponseBytes is None else step.maxResponseBytes
+                    ),
                     retry=journey.RetryPolicy.build(
                         retry.maxAttempts, retry.initialBackoffMs, retry.backoffMultiplier, retry.maxBackoffMs, retry.on
                     ),
@@ -243,16 +249,22 @@ class HttpSequence:
         if missing:
             names = ", ".join(f"{r.describe()} (to {r.to})" for r in missing)
             ref = f"; capture {outcome.debug_ref}" if outcome.debug_ref else ""
+            cut = ""
+            if response.truncated:
+                cut = (
+                    f"; the body was cut at maxResponseBytes ({step.max_response_bytes:,} of "
+                    f"{response.body_bytes:,} bytes kept): raise steps[{step.index}].maxResponseBytes"
+                )
             raise DropItem(
                 "http-sequence.extract-missing",
                 f"step {step.id!r} (steps[{step.index}]) of journey {journey_id}: required extract {names} found "
-                f"nothing in the response (status {outcome.status}){ref}",
+                f"nothing in the response (status {outcome.status}){cut}{ref}",
             )
         for name, to, source, parse in step.sets:
             rendered = await self._text(name, source, context)
             journey.set_path(ctx, to, journey.parse_json_loosely(rendered) if parse else rendered)
         if self._forward:
-            outcome.response_bytes = len(response.body)
+            outcome.response_bytes = response.body_bytes
             outcome.sha256 = hashlib.sha256(response.body).hexdigest()
             if self._preview > 0 and response.body:
                 outcome.body_preview = capture.truncate(response.body, self._preview)[0]
@@ -301,14 +313,21 @@ class HttpSequence:
         stats, retry, origin = self.deps.stats, step.retry, request.origin
         started = perf_counter()
         view = journey.ResponseView(journey.TRANSPORT_ERROR, [], b"")
+        method = request.method
+        head, idempotent = method == "HEAD", is_idempotent(method)
         while True:
             outcome.attempts += 1
             attempt_started = perf_counter()
             try:
-                response = await self.http.send(origin, request.raw, step.timeout, head=request.method == "HEAD")
+                response = await self.http.send(
+                    origin, request.raw, step.timeout, head=head, idempotent=idempotent, limit=step.max_response_bytes
+                )
             except HttpError as exc:
                 stats.error_kinds[exc.kind] += 1
+                if exc.truncated:
+                    stats.truncated += 1
                 outcome.status, outcome.error = journey.TRANSPORT_ERROR, f"{exc.kind}: {exc}"
+                outcome.truncated = exc.truncated
                 view = journey.ResponseView(journey.TRANSPORT_ERROR, [], b"")
                 self._alert(
                     f"http.{exc.kind}",
@@ -318,8 +337,10 @@ class HttpSequence:
             else:
                 stats.latency.record(perf_counter() - attempt_started)
                 stats.statuses[response.status] += 1
-                outcome.status, outcome.error = response.status, None
-                view = journey.ResponseView(response.status, response.headers, response.body)
+                if response.truncated:
+                    stats.truncated += 1
+                outcome.status, outcome.error, outcome.truncated = response.status, None, response.truncated
+                view = journey.ResponseView(response.status, response.headers, response.body, response.body_bytes)
             if outcome.attempts >= retry.max_attempts or not retry.matches(outcome.status):
                 break
             self.counters.retries += 1
@@ -359,6 +380,7 @@ class HttpSequence:
                 request_body=request.body,
                 response_headers=response.headers if outcome.status != journey.TRANSPORT_ERROR else None,
                 response_body=response.body,
+                response_bytes=response.body_bytes,
                 error=outcome.error,
             ),
             self.policy,

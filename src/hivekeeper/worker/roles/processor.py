@@ -5,6 +5,10 @@ SCHEDULER input, the processor's own ``request`` config (direct mode: no broker 
 status is a result; transport failures (connect, reset, timeout, malformed response) are counted,
 alerted (rate-limited by the runtime) and forwarded as ``transport_error`` results, never fatal.
 
+``timeoutMs`` is one deadline for the whole request (connect, a reconnect, the body); at most
+``maxResponseBytes`` of a body are kept for the result, the rest is read, discarded and counted
+(``responsesTruncated``). Only idempotent methods are retried after a dropped keep-alive connection.
+
 In RATE_PER_SEC mode each call first reserves a slot from a shared next-slot pacer; that wait is
 reported as ``x-ph-processor-rate-wait-ms`` and is *not* part of the measured latency.
 """
@@ -20,13 +24,10 @@ import orjson
 
 from hivekeeper.protocol.workitem import WorkItem
 from hivekeeper.worker.config import ConfigError, ProcessorConfig
-from hivekeeper.worker.http.client import Origin, OriginError, route
+from hivekeeper.worker.http.client import Origin, OriginError, is_idempotent, route
 from hivekeeper.worker.http.connection import HttpError, Response, serialise_request
 from hivekeeper.worker.pacing import SlotPacer
 from hivekeeper.worker.roles.base import DropItem, RoleDeps, template_context
-
-MAX_RESULT_BODY = 64 * 1024
-"""Response bodies longer than this are truncated in the result step (the full size is recorded)."""
 
 AlertFn = Callable[[str, str, dict[str, Any]], None]
 
@@ -56,6 +57,7 @@ class Processor:
             raise ConfigError("processor", [("baseUrl", str(exc))]) from exc
         self.base_url = base
         self.timeout = config.timeoutMs / 1000.0
+        self.limit = config.maxResponseBytes
         self.pacer = SlotPacer(config.ratePerSec) if config.mode == "RATE_PER_SEC" else None
         direct = config.request
         for name, source in {
@@ -67,6 +69,7 @@ class Processor:
         literal = "{" not in direct.path + (direct.body or "") + "".join(direct.headers.values())
         self._direct_raw: bytes | None = None
         self._head = direct.method.upper() == "HEAD"
+        self._idempotent = is_idempotent(direct.method.upper())
         if literal:
             self._direct_raw = serialise_request(
                 direct.method.upper(),
@@ -112,10 +115,19 @@ class Processor:
         self.transactions += 1
         started = perf_counter()
         try:
-            response = await self.http.send(self.origin, self._direct_raw, self.timeout, head=self._head)  # type: ignore[arg-type]
+            response = await self.http.send(
+                self.origin,
+                self._direct_raw,  # type: ignore[arg-type]
+                self.timeout,
+                head=self._head,
+                idempotent=self._idempotent,
+                limit=self.limit,
+            )
         except HttpError as exc:
             stats.errors += 1
             stats.error_kinds[exc.kind] += 1
+            if exc.truncated:
+                stats.truncated += 1
             self._alert(
                 f"http.{exc.kind}", f"request to {self.origin.host_header} failed: {exc}", {"baseUrl": self.base_url}
             )
@@ -123,6 +135,8 @@ class Processor:
         stats.latency.record(perf_counter() - started)
         status = response.status
         stats.statuses[status] += 1
+        if response.truncated:
+            stats.truncated += 1
         if 200 <= status < 300:
             self.successes += 1
         else:
@@ -209,36 +223,41 @@ class Processor:
         started = perf_counter()  # not loop.time(): uvloop's clock ticks in whole milliseconds
         self.transactions += 1
         try:
-            response: Response = await self.http.send(origin, raw, self.timeout, head=method == "HEAD")
+            response: Response = await self.http.send(
+                origin, raw, self.timeout, head=method == "HEAD", idempotent=is_idempotent(method), limit=self.limit
+            )
         except HttpError as exc:
             duration = perf_counter() - started
             stats.errors += 1
             stats.error_kinds[exc.kind] += 1
+            if exc.truncated:
+                stats.truncated += 1
             self._alert(
                 f"http.{exc.kind}",
                 f"request to {origin.host_header} failed: {exc}",
                 {"correlationId": item.correlation_id if item else None, "baseUrl": self.base_url},
             )
-            return {"type": "transport_error", "status": 0, "error": {"kind": exc.kind, "message": str(exc)}}, duration
+            error = {"kind": exc.kind, "message": str(exc)}
+            return {"type": "transport_error", "status": 0, "error": error, "truncated": exc.truncated}, duration
         duration = perf_counter() - started
         status = response.status
         stats.latency.record(duration)
         stats.statuses[status] += 1
+        if response.truncated:
+            stats.truncated += 1
         if 200 <= status < 300:
             self.successes += 1
         else:
             stats.errors += 1
         if not self._forward:
             return {"type": "http_response", "status": status}, duration
-        body = response.body
-        text = body[:MAX_RESULT_BODY].decode("utf-8", "replace")
         return {
             "type": "http_response",
             "status": status,
             "headers": response.header_map(),
-            "body": text,
-            "bodyBytes": len(body),
-            "truncated": len(body) > MAX_RESULT_BODY,
+            "body": response.body.decode("utf-8", "replace"),  # at most maxResponseBytes
+            "bodyBytes": response.body_bytes,
+            "truncated": response.truncated,
         }, duration
 
     def context(self) -> dict[str, Any]:
