@@ -1,20 +1,32 @@
-"""The processor against real HTTP services: direct mode, rate mode, timeouts, TLS verification, template dirs."""
+"""The processor against real HTTP services: direct mode, rate mode, timeouts, TLS verification, template dirs,
+and hostile ones: huge, endless and trickling bodies (peak RSS of a worker process), dropped connections."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import json
+import os
 import ssl
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from hivekeeper.api.swarm import Swarm
 from hivekeeper.local import demo_sut
 from hivekeeper.local.runner import RunOptions, run
+from hivekeeper.protocol.workitem import WorkItem, new_item
+from hivekeeper.templating.engine import TemplateEngine
+from hivekeeper.worker import config as cfg
+from hivekeeper.worker.http.client import HttpClient
+from hivekeeper.worker.roles.base import RoleDeps
+from hivekeeper.worker.roles.processor import Processor
 from testbench.pki import make_pki
+from testbench.scripted_http import HUGE_BYTES, ScriptedServer, scripted_server
 from testbench.waiting import eventually
 from testbench.workers import WorkerHarness
 
@@ -169,3 +181,130 @@ async def test_a_status_reports_the_latency_of_its_interval_and_keeps_the_run_s_
         await harness.stop()
         for server in (fast_server, slow_server):
             server.close()
+
+
+# -- hostile SUTs ------------------------------------------------------------------------------------------
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+async def scripted() -> AsyncIterator[ScriptedServer]:
+    async with scripted_server() as running:
+        yield running
+
+
+SUPPORT = str(Path(__file__).resolve().parents[1] / "support")
+
+
+async def _peak_rss(url: str, path: str, *options: str) -> dict[str, Any]:
+    """Run a processor worker in a process of its own (testbench.rss_probe) and read its memory."""
+    support = SUPPORT
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([support, os.environ.get("PYTHONPATH", "")])}
+    probe = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "testbench.rss_probe",
+        url,
+        path,
+        *options,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(probe.communicate(), timeout=60)
+    assert probe.returncode == 0, err.decode()[-2000:]
+    measured: dict[str, Any] = json.loads(out.decode().splitlines()[-1])
+    measured["growth"] = measured["peakRssBytes"] - measured["baselineRssBytes"]
+    return measured
+
+
+async def test_huge_bodies_keep_a_worker_s_memory_bounded_and_are_counted_as_truncated(
+    scripted: ScriptedServer,
+) -> None:
+    """8 answers of 50 MB, 4 at a time: before maxResponseBytes the worker grew by ~300 MiB here."""
+    measured = await _peak_rss(
+        scripted.url, "/huge", "--requests", "8", "--thread-count", "4", "--timeout-ms", "10000", "--seconds", "2.5"
+    )
+    role = measured["role"]
+    assert (role["statusCodes"], role["responsesTruncated"]) == ({"200": 8}, 8)
+    assert measured["growth"] < 32 * MIB, f"grew by {measured['growth'] / MIB:.1f} MiB for {HUGE_BYTES:,}-byte bodies"
+
+
+async def test_endless_bodies_end_at_the_deadline_with_a_worker_s_memory_bounded(scripted: ScriptedServer) -> None:
+    """4 endless chunked answers until the 1 s deadline: before, the worker grew by ~1.3 GiB here in 2 s."""
+    measured = await _peak_rss(
+        scripted.url, "/endless", "--requests", "4", "--thread-count", "4", "--timeout-ms", "1000", "--seconds", "2"
+    )
+    role = measured["role"]
+    assert (role["errorKinds"], role["responsesTruncated"]) == ({"timeout": 4}, 4)
+    assert measured["growth"] < 32 * MIB, f"grew by {measured['growth'] / MIB:.1f} MiB"
+
+
+async def test_trickling_bodies_are_ended_by_the_deadline(scripted: ScriptedServer) -> None:
+    measured = await _peak_rss(
+        scripted.url, "/trickle", "--requests", "4", "--thread-count", "4", "--timeout-ms", "500", "--seconds", "1.5"
+    )
+    role = measured["role"]
+    assert (role["errorKinds"], role["responsesTruncated"]) == ({"timeout": 4}, 0)
+    assert measured["growth"] < 32 * MIB, f"grew by {measured['growth'] / MIB:.1f} MiB"
+
+
+@pytest.fixture
+async def processor_of() -> AsyncIterator[Any]:
+    """Builds a result-forwarding processor on one real pooled client; records its alerts."""
+    http = HttpClient()
+    alerts: list[tuple[str, str]] = []
+
+    def build(raw: dict[str, Any]) -> tuple[Processor, list[tuple[str, str]]]:
+        config = cfg.validate("processor", raw)
+        assert isinstance(config, cfg.ProcessorConfig)
+        deps = RoleDeps(swarm="t", role="caller", instance="caller-0", engine=TemplateEngine(), http=http)
+        processor = Processor(
+            config, deps, alert=lambda code, message, _: alerts.append((code, message)), forward_results=True
+        )
+        return processor, alerts
+
+    yield build
+    http.close()
+
+
+def _request(method: str, path: str, body: str | None = None) -> WorkItem:
+    envelope = {"kind": "http.request", "request": {"method": method, "path": path, "body": body}}
+    return new_item(orjson.dumps(envelope).decode(), swarm="t", service="builder", instance="builder-0")
+
+
+async def _outcome(processor: Processor, item: WorkItem) -> dict[str, Any]:
+    result = await processor.handle(item, 1)
+    assert result is not None
+    outcome: dict[str, Any] = orjson.loads(result.payload)["outcome"]
+    return outcome
+
+
+async def test_a_result_keeps_max_response_bytes_of_the_body_and_says_it_was_truncated(
+    scripted: ScriptedServer, processor_of: Any
+) -> None:
+    processor, _ = processor_of({"baseUrl": scripted.url, "maxResponseBytes": 1000})
+    outcome = await _outcome(processor, _request("GET", "/big"))
+    assert (outcome["status"], outcome["body"]) == (200, "x" * 1000)
+    assert (outcome["bodyBytes"], outcome["truncated"]) == (1_000_000, True)
+    small = await _outcome(processor, _request("GET", "/"))
+    assert (small["body"], small["bodyBytes"], small["truncated"]) == ("ok", 2, False)
+    assert processor.deps.stats.truncated == 1
+
+
+async def test_a_post_after_a_dropped_keep_alive_connection_is_an_error_result_not_a_second_post(
+    scripted: ScriptedServer, processor_of: Any
+) -> None:
+    processor, alerts = processor_of({"baseUrl": scripted.url})
+    await _outcome(processor, _request("GET", "/then-drop"))
+    outcome = await _outcome(processor, _request("POST", "/orders", '{"qty": 1}'))
+    assert outcome["type"] == "transport_error"
+    assert outcome["error"]["kind"] == "reset"
+    assert "POST is not idempotent (RFC 9110 §9.2.2), so it was not retried" in outcome["error"]["message"]
+    assert sum(r.startswith(b"POST /orders ") for r in scripted.requests) == 1
+    assert [code for code, _ in alerts] == ["http.reset"]
+
+    await _outcome(processor, _request("GET", "/then-drop"))
+    retried = await _outcome(processor, _request("GET", "/orders"))
+    assert (retried["type"], retried["status"]) == ("http_response", 200), "a GET is retried on a fresh connection"
+    assert scripted.dropped == 2
