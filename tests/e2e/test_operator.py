@@ -39,6 +39,10 @@ WorkerRole = create_namespaced_resource("hivekeeper.io", "v1alpha1", "WorkerRole
 SwarmResource = create_namespaced_resource("hivekeeper.io", "v1alpha1", "Swarm", "swarms")
 
 
+SIGNING_SEED = base64.b64encode(os.urandom(32)).decode()
+"""One key for the session: a restarted operator process keeps signing with the key its pods trust."""
+
+
 @pytest.fixture
 def namespace() -> str:
     return f"op-{uuid.uuid4().hex[:8]}"
@@ -59,6 +63,8 @@ def operator_process(
         "HIVEKEEPER_WORKER_IMAGE": hivekeeper_images["worker"],
         # The safe default refuses custom images; the image-worker test runs one from this test-only prefix.
         "HIVEKEEPER_POLICY": json.dumps({"allowedImages": ["example.test/*"]}),
+        # As the chart does: the operator signs every signal, and its worker pods obey only signed ones.
+        "HIVEKEEPER_SIGNING_KEY": SIGNING_SEED,
     }
     process = ManagedProcess(
         "hivekeeper operator",

@@ -20,6 +20,7 @@ import pytest
 
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
+from hivekeeper.protocol.signing import Signer
 from hivekeeper.protocol.workitem import new_item
 from hivekeeper.worker import rabbit
 from testbench.procs import free_port
@@ -96,11 +97,19 @@ class Running:
     channel: aio_pika.abc.AbstractChannel
     events: list[env.Envelope]
     log_path: Path
+    control: aio_pika.abc.AbstractExchange
+    enabling: env.Envelope
+    """The config-update that enabled it, as sent."""
 
 
 @asynccontextmanager
 async def processor_process(
-    rabbitmq_url: str, config: dict[str, Any], tmp_path: Path, metrics_port: int = 0, **extra_env: str
+    rabbitmq_url: str,
+    config: dict[str, Any],
+    tmp_path: Path,
+    metrics_port: int = 0,
+    signer: Signer | None = None,
+    **extra_env: str,
 ) -> AsyncIterator[Running]:
     """Start the worker as its pod would, wait for its start-up status, enable it; on exit, SIGTERM."""
     swarm = f"proc-{uuid.uuid4().hex[:6]}"
@@ -123,6 +132,7 @@ async def processor_process(
                 HIVEKEEPER_CONFIG=orjson.dumps(config).decode(),
                 HIVEKEEPER_METRICS_PORT=str(metrics_port),
                 HIVEKEEPER_STATUS_INTERVAL="1",
+                **({"HIVEKEEPER_SIGNAL_KEY": signer.public_key()} if signer else {}),
                 **extra_env,
             ),
         )
@@ -148,10 +158,12 @@ async def processor_process(
         assert first.data["io"]["work"]["queues"]["in"] == [naming.work_queue(swarm, "call")]
 
         signal = env.signal("config-update", first.scope, {"enabled": True}, origin="test")
+        if signer is not None:
+            signal = signer.sign(signal)
         await control.publish(
             aio_pika.Message(signal.to_json()), naming.signal_key("config-update", swarm, "caller", "caller-0")
         )
-        yield Running(swarm, process, channel, events, log_path)
+        yield Running(swarm, process, channel, events, log_path, control, signal)
     finally:
         if process.returncode is None:
             process.terminate()
@@ -225,3 +237,61 @@ async def test_sigterm_lets_a_call_in_flight_finish_and_acknowledges_it_instead_
     lines = [orjson.loads(line) for line in log.splitlines() if line.startswith("{")]
     [stopping] = [line for line in lines if line["message"] == "stopping: letting items in flight finish"]
     assert (stopping["inFlight"], stopping["graceSeconds"]) == (1, 7.0), "the grace set in the environment"
+
+
+async def test_a_worker_with_a_signal_key_obeys_only_its_operators_fresh_signed_signals(
+    rabbitmq_url: str, sut: ScriptedServer, tmp_path: Path
+) -> None:
+    """Anyone with a broker credential can publish to the control exchange; a worker given the operator's public
+    key refuses unsigned, foreign-signed, stale and replayed signals (an alert each), keeps its config, and obeys
+    the operator's signed ones."""
+    import datetime as dt
+
+    operator, intruder = Signer.generate(), Signer.generate()
+    config = {"baseUrl": sut.url, "threadCount": 2, "timeoutMs": 2000}
+    async with processor_process(rabbitmq_url, config, tmp_path, signer=operator) as running:
+        scope = env.Scope(swarmId=running.swarm, role="caller", instance="caller-0")
+        key = naming.signal_key("config-update", running.swarm, "caller", "caller-0")
+        steer = {"baseUrl": "http://192.0.2.1:9"}
+        stale = env.signal("config-update", scope, steer, origin="operator").model_copy(
+            update={"timestamp": (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)).isoformat()}
+        )
+        forged = [
+            (env.signal("config-update", scope, steer, origin="operator"), "unsigned", "is not signed"),
+            (intruder.sign(env.signal("config-update", scope, steer, origin="operator")), "forged", "does not match"),
+            (operator.sign(stale), "stale", "signals older than 300s are refused"),
+            (running.enabling, "replayed", "already received (a replay)"),
+        ]
+        for message, _, _ in forged:
+            await running.control.publish(aio_pika.Message(message.to_json()), key)
+
+        async def refusals() -> dict[str, str] | None:
+            found = {
+                str(e.data["code"]): str(e.data["message"])
+                for e in running.events
+                if e.kind == "event" and str(e.data.get("code", "")).startswith("control.signal-")
+            }
+            return found if len(found) == len(forged) else None
+
+        alerts = await eventually(refusals, timeout=15, what="one control.signal-* alert per forged signal")
+        for _, code, why in forged:
+            assert why in alerts[f"control.signal-{code}"], alerts
+        assert running.enabling.signature not in running.log_path.read_text()
+
+        await _publish_call(running, "/still-here")
+
+        async def called() -> bool:
+            return any(r.startswith(b"GET /still-here ") for r in sut.requests)
+
+        await eventually(called, timeout=15, what="the call at the real SUT: the forged baseUrl was never applied")
+
+        signed = operator.sign(env.signal("config-update", scope, {"threadCount": 3}, origin="operator"))
+        await running.control.publish(aio_pika.Message(signed.to_json()), key)
+
+        async def applied() -> bool:
+            return any(
+                e.kind == "outcome" and e.correlationId == signed.correlationId and e.data["status"] == "Applied"
+                for e in running.events
+            )
+
+        await eventually(applied, timeout=15, what="the operator's signed config-update applied")

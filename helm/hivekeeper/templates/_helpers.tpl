@@ -151,3 +151,8 @@ upgrades), else a new random one. Call with (list $ "rabbitmq").
 {{- define "hivekeeper.peeringName" -}}
 {{- default (include "hivekeeper.fullname" .) .Values.operator.peering.name }}
 {{- end }}
+
+{{/* The Secret holding the operator's signal signing key (key `signingKey`). */}}
+{{- define "hivekeeper.signingSecretName" -}}
+{{- .Values.signing.existingSecret | default (printf "%s-signing" (include "hivekeeper.fullname" .)) }}
+{{- end }}

@@ -31,6 +31,7 @@ from hivekeeper.operator.observations import MalformedEvent, Observations
 from hivekeeper.operator.topology import Topology
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
+from hivekeeper.protocol.signing import Signer
 
 log = logging.getLogger("hivekeeper.operator")
 FIELD_MANAGER = "hivekeeper-operator"
@@ -144,9 +145,10 @@ class Broker:
 
     EVENTS_QUEUE = "hivekeeper.operator.events"
 
-    def __init__(self, url: str, observations: Observations) -> None:
+    def __init__(self, url: str, observations: Observations, signer: Signer | None = None) -> None:
         self._url = url
         self.observations = observations
+        self._signer = signer
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._control: AbstractExchange | None = None
@@ -222,17 +224,20 @@ class Broker:
     async def signal(self, swarm_id: str, role: str, instance: str, data: dict[str, Any]) -> None:
         assert self._control is not None
         scope = env.Scope(swarmId=swarm_id, role=role, instance=instance)
-        message = env.signal("config-update", scope, data, origin="hivekeeper-operator")
+        message = self._signed(env.signal("config-update", scope, data, origin="hivekeeper-operator"))
         await self._control.publish(
             aio_pika.Message(message.to_json(), content_type="application/json"),
             routing_key=naming.signal_key("config-update", swarm_id, role, instance),
         )
 
+    def _signed(self, signal: env.Envelope) -> env.Envelope:
+        return self._signer.sign(signal) if self._signer is not None else signal
+
     async def request_status(self) -> None:
         """Ask every worker on the broker for a status-full (a restarted operator relearns the state at once)."""
         assert self._control is not None
         scope = env.Scope(swarmId=naming.ALL, role=naming.ALL, instance=naming.ALL)
-        message = env.signal("status-request", scope, {}, origin="hivekeeper-operator")
+        message = self._signed(env.signal("status-request", scope, {}, origin="hivekeeper-operator"))
         await self._control.publish(
             aio_pika.Message(message.to_json(), content_type="application/json"),
             routing_key=naming.signal_key("status-request", naming.ALL, naming.ALL, naming.ALL),

@@ -32,6 +32,7 @@ from hivekeeper.operator import status as rules
 from hivekeeper.operator.effects import Broker, Kube
 from hivekeeper.operator.observations import Observations
 from hivekeeper.protocol import naming
+from hivekeeper.protocol.signing import Signer
 
 GROUP, VERSION = "hivekeeper.io", "v1alpha1"
 STARTUP_GRACE = 6.0
@@ -117,13 +118,21 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         else KubeConfig.from_file(os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config"))
     )
     observations = Observations()
-    broker = Broker(url, observations)
+    seed = os.environ.get("HIVEKEEPER_SIGNING_KEY", "").strip()
+    signer = Signer.from_seed(seed) if seed else None
+    if signer is None:
+        log.warning(
+            "HIVEKEEPER_SIGNING_KEY is not set: signals go out unsigned and workers accept signals from anyone "
+            "holding a broker credential (the Helm chart always sets a key; see docs/decisions/0007)"
+        )
+    broker = Broker(url, observations, signer)
     await broker.start()
     resources = os.environ.get("HIVEKEEPER_WORKER_RESOURCES", "").strip()
     defaults = manifests.WorkerDefaults(
         image=os.environ.get("HIVEKEEPER_WORKER_IMAGE", manifests.WorkerDefaults.image),
         secret_name=os.environ.get("HIVEKEEPER_BROKER_SECRET", manifests.WorkerDefaults.secret_name),
         resources=orjson.loads(resources) if resources else dict(manifests.DEFAULT_RESOURCES),
+        signal_key=signer.public_key() if signer is not None else "",
     )
     rules = policy.parse(os.environ.get("HIVEKEEPER_POLICY"))
     log.info(
@@ -333,7 +342,8 @@ async def reconcile_role(
         "controller": True,
         "blockOwnerDeletion": True,
     }
-    rollout = _digest(manifests.rollout_fingerprint(spec_dict))
+    # The signal key is part of the pod template: a new operator key rolls the pods so they trust it.
+    rollout = _digest({**manifests.rollout_fingerprint(spec_dict), "signalKey": current.defaults.signal_key})
     patch: dict[str, Any] = {}
     config = dict(spec_dict.get("config") or {})
     if status.get("rolloutDigest") != rollout:

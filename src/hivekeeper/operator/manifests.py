@@ -33,6 +33,8 @@ class WorkerDefaults:
     redis_url_key: str = "redisUrl"
     pull_policy: str = "IfNotPresent"
     resources: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_RESOURCES))
+    signal_key: str = ""
+    """The public key workers verify the operator's signals with (``HIVEKEEPER_SIGNAL_KEY``); '' when unsigned."""
     """Requests and limits of a role without ``resources`` (Helm value ``workers.resources``)."""
 
 
@@ -94,6 +96,8 @@ def deployment(
         {"name": "HIVEKEEPER_CONFIG", "value": orjson.dumps(bootstrap_config, option=orjson.OPT_SORT_KEYS).decode()},
         {"name": "HIVEKEEPER_METRICS_PORT", "value": str(METRICS_PORT)},
     ]
+    if defaults.signal_key:
+        env.append({"name": "HIVEKEEPER_SIGNAL_KEY", "value": defaults.signal_key})
     if work.get("in"):
         env.append({"name": "HIVEKEEPER_WORK_IN", "value": work["in"]})
     if work.get("out"):

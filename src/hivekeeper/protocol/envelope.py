@@ -49,6 +49,14 @@ class Envelope(BaseModel):
     runtime: dict[str, Any] | None = Field(
         default=None, description="`templateId`, `runId`, ... on outcomes, metrics and alerts of a swarm."
     )
+    signature: str | None = Field(
+        default=None,
+        max_length=128,
+        description=(
+            "Signals from an operator: base64 Ed25519 signature of this envelope serialised with `signature` "
+            "null; workers given HIVEKEEPER_SIGNAL_KEY refuse signals without a valid one. Null elsewhere."
+        ),
+    )
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))

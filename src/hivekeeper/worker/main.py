@@ -10,17 +10,21 @@ import sys
 
 from prometheus_client import start_http_server
 
+from hivekeeper.protocol import envelope
+from hivekeeper.protocol.signing import Refusal, SigningKeyError, Verifier
 from hivekeeper.worker import config as cfg
 from hivekeeper.worker import logs, rabbit
 from hivekeeper.worker.env import EnvError, WorkerEnv
 from hivekeeper.worker.metrics import registry_for
 from hivekeeper.worker.redis_store import RedisStore
-from hivekeeper.worker.runtime import Identity, Worker
+from hivekeeper.worker.runtime import Identity, Transports, Worker
+from hivekeeper.worker.signed_control import VerifiedTransports
 
 log = logging.getLogger("hivekeeper.worker")
 
 
-async def serve(env: WorkerEnv, stop: asyncio.Event) -> None:
+async def serve(env: WorkerEnv, stop: asyncio.Event, verifier: Verifier | None = None) -> None:
+    """Run one worker until ``stop``; with ``verifier``, only signals its operator signed are obeyed."""
     identity = Identity(
         swarm=env.swarm,
         role=env.role,
@@ -34,7 +38,16 @@ async def serve(env: WorkerEnv, stop: asyncio.Event) -> None:
     transports = rabbit.RabbitTransports(connection, env.swarm, env.amqp_url)
     # sequence() counters live in Redis when the worker has one, so that every replica shares them.
     store = RedisStore(env.redis_url) if env.redis_url else None
-    worker = Worker(identity, env.config, transports, status_interval=env.status_interval, store=store)
+    built: list[Worker] = []
+
+    def refused(why: Refusal, signal: envelope.Envelope) -> None:
+        context = {"type": signal.type, "origin": signal.origin, "scope": signal.scope.model_dump()}
+        message = f"refused a {signal.type} signal: {why.message}"
+        built[0].alert(f"control.signal-{why.code}", message, context, "warning")
+
+    edges: Transports = transports if verifier is None else VerifiedTransports(transports, verifier, refused)
+    worker = Worker(identity, env.config, edges, status_interval=env.status_interval, store=store)
+    built.append(worker)
     if env.metrics_port:
         start_http_server(env.metrics_port, registry=registry_for(worker))
     await worker.start()
@@ -55,12 +68,19 @@ def main() -> int:
         print(exc, file=sys.stderr)
         return 2
 
+    try:
+        key = os.environ.get("HIVEKEEPER_SIGNAL_KEY", "").strip()
+        verifier = Verifier.from_text(key) if key else None
+    except SigningKeyError as exc:
+        print(f"HIVEKEEPER_SIGNAL_KEY: {exc}", file=sys.stderr)
+        return 2
+
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await serve(env, stop)
+        await serve(env, stop, verifier)
 
     try:
         import uvloop

@@ -19,6 +19,7 @@ FIELDS = {
     "idempotencyKey",
     "data",
     "runtime",
+    "signature",
 }
 
 

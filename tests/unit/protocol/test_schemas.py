@@ -30,6 +30,7 @@ def test_every_envelope_field_is_required_on_the_wire() -> None:
             "idempotencyKey",
             "data",
             "runtime",
+            "signature",
         ]
     )
     assert orjson.loads(render(schema))["$schema"].endswith("2020-12/schema")
