@@ -133,7 +133,6 @@ class HttpConnection(asyncio.Protocol):
         self._budget = 0.0
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
-        self._fresh_parser = False
         self._waiter: asyncio.Future[Response] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._headers: list[tuple[bytes, bytes]] = []
@@ -160,16 +159,6 @@ class HttpConnection(asyncio.Protocol):
             self.abort()
             return
         self._got_bytes = True
-        if not self._headers_done:
-            self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEAD_BYTES:
-                self._fail(
-                    HttpProtocolError(
-                        f"the response head exceeded {MAX_HEAD_BYTES:,} bytes before its headers ended "
-                        "(the client's fixed head limit); the server sends an endless or huge header"
-                    )
-                )
-                return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -179,6 +168,17 @@ class HttpConnection(asyncio.Protocol):
                 self.abort()  # the request it followed was answered; only the connection is lost
             else:
                 self._fail(HttpProtocolError(f"malformed HTTP response: {exc}"))
+        # Counted after parsing: a complete answer (the usual read) skips this. The parser keeps a
+        # header it has not finished in memory, so only this count bounds an endless one.
+        if self._waiter is not None and not self._headers_done:
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._fail(
+                    HttpProtocolError(
+                        f"the response head exceeded {MAX_HEAD_BYTES:,} bytes before its headers ended "
+                        "(the client's fixed head limit); the server sends an endless or huge header"
+                    )
+                )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -207,20 +207,22 @@ class HttpConnection(asyncio.Protocol):
         self._headers_done = True
         self._status = status
         if self._head:
-            # The head is the whole answer, but the parser expects the body its Content-Length
-            # announces; the next request gets a new parser so that it does not wait for one.
-            self._fresh_parser = True
-            self._finish(keep_alive=bool(self._parser.should_keep_alive()))
+            # The head is the whole answer, but this parser expects the body its Content-Length
+            # announces; later reads go to a new one (this one only finishes the current read).
+            keep_alive = bool(self._parser.should_keep_alive())
+            self._parser = httptools.HttpResponseParser(self)
+            self._finish(keep_alive=keep_alive)
 
     def on_body(self, body: bytes) -> None:
         # Keep up to the limit, count the rest and let it go: the parser still frames the body,
         # so a long answer ends cleanly and the connection can be reused.
-        before = self._received
-        self._received = before + len(body)
-        if self._received <= self._limit:
+        received = self._received = self._received + len(body)
+        if received <= self._limit:
             self._body.append(body)
-        elif before < self._limit:
-            self._body.append(body[: self._limit - before])
+        else:
+            room = self._limit - (received - len(body))
+            if room > 0:
+                self._body.append(body[:room])
 
     def on_message_complete(self) -> None:
         if self._headers_done and not self._head:
@@ -247,9 +249,6 @@ class HttpConnection(asyncio.Protocol):
         assert self._transport is not None, "send() before the connection was made"
         assert self._waiter is None, "one request at a time per connection"
         self._waiter = waiter = self._loop.create_future()
-        if self._fresh_parser:
-            self._parser = httptools.HttpResponseParser(self)
-            self._fresh_parser = False
         self._body = []
         self._limit = limit
         self._received = 0
