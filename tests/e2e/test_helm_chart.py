@@ -268,9 +268,18 @@ def test_the_quickstart_bundles_rabbitmq_and_redis_and_writes_matching_urls_into
     assert len(password) == len(redis_password) == 32
     amqp = f"amqp://hivekeeper:{password}@hk-hivekeeper-rabbitmq.{RENDER_NAMESPACE}.svc:5672/"
     redis = f"redis://:{redis_password}@hk-hivekeeper-redis.{RENDER_NAMESPACE}.svc:6379/0"
+    assert decoded(RENDER_NAMESPACE, "hk-hivekeeper-connection", "amqpUrl") == amqp, "the operator's user"
+    worker_password = decoded(RENDER_NAMESPACE, "hk-hivekeeper-rabbitmq", "workerPassword")
+    assert len(worker_password) == 32
+    assert worker_password != password
+    worker_amqp = f"amqp://hivekeeper-worker:{worker_password}@hk-hivekeeper-rabbitmq.{RENDER_NAMESPACE}.svc:5672/"
+    assert decoded("perf", "hivekeeper-broker", "amqpUrl") == worker_amqp, "workers get their least-privilege user"
     for where in ((RENDER_NAMESPACE, "hk-hivekeeper-connection"), ("perf", "hivekeeper-broker")):
-        assert decoded(*where, "amqpUrl") == amqp, where
         assert decoded(*where, "redisUrl") == redis, where
+    rabbit = _one(docs, "Deployment", "-rabbitmq")["spec"]["template"]["spec"]["containers"][0]
+    assert rabbit["lifecycle"]["postStart"]["exec"]["command"] == ["/bin/sh", "/opt/hivekeeper/rabbitmq-users.sh"]
+    users = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-rabbitmq-users"))
+    assert users["data"]["rabbitmq-users.sh"] == (REPO / "helm/hivekeeper/files/rabbitmq-users.sh").read_text()
     operator = _one(docs, "Deployment", "-operator")["spec"]["template"]["spec"]["containers"][0]
     amqp_env = next(var for var in operator["env"] if var["name"] == "HIVEKEEPER_AMQP_URL")
     assert amqp_env["valueFrom"]["secretKeyRef"]["name"] == "hk-hivekeeper-connection"

@@ -128,15 +128,18 @@ app.kubernetes.io/component: {{ $component }}
 
 {{/*
 The generated password of a bundled service: the one already stored in its Secret (kept across
-upgrades), else a new random one. Call with (list $ "rabbitmq").
+upgrades), else a new random one. Call with (list $ "rabbitmq"), or (list $ "rabbitmq" "workerPassword") for
+another key of that Secret.
 */}}
 {{- define "hivekeeper.bundled.password" -}}
 {{- $root := index . 0 }}
 {{- $component := index . 1 }}
+{{- $key := "password" }}
+{{- if gt (len .) 2 }}{{ $key = index . 2 }}{{ end }}
 {{- $name := include "hivekeeper.componentName" (list $root $component) }}
 {{- $existing := lookup "v1" "Secret" $root.Release.Namespace $name }}
-{{- if and $existing $existing.data (hasKey $existing.data "password") }}
-{{- index $existing.data "password" | b64dec }}
+{{- if and $existing $existing.data (hasKey $existing.data $key) }}
+{{- index $existing.data $key | b64dec }}
 {{- else }}
 {{- randAlphaNum 32 }}
 {{- end }}

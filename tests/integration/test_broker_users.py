@@ -1,0 +1,103 @@
+"""The bundled RabbitMQ's least-privilege users (helm/hivekeeper/files/rabbitmq-users.sh), on a real node.
+
+The chart runs that script in the RabbitMQ pod's postStart hook; here it runs against a node of this module
+alone (it changes users and permissions), through the same rabbitmqctl, and the rights are then tried as a
+worker would use them."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import aio_pika
+import aiormq
+import pytest
+
+from hivekeeper.protocol import envelope as env
+from hivekeeper.protocol import naming
+from hivekeeper.worker import rabbit
+from testbench import registry
+from testbench.packages import DEBIAN_PACKAGES
+from testbench.rabbitmq import RabbitMQ, start_rabbitmq
+
+pytestmark = pytest.mark.integration
+SCRIPT = Path(__file__).resolve().parents[2] / "helm" / "hivekeeper" / "files" / "rabbitmq-users.sh"
+
+
+@pytest.fixture(scope="module")
+def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQ]:
+    broker = registry.track(start_rabbitmq(tmp_path_factory.mktemp("rabbit-users")))
+    yield broker
+    registry.release(broker)
+
+
+def _with_user(url: str, user: str, password: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"))
+
+
+def _run_script(broker: RabbitMQ, worker: str, password: str) -> None:
+    assert broker.ports is not None
+    assert broker.workdir is not None
+    ctl = Path(DEBIAN_PACKAGES["rabbitmq"][1]).with_name("rabbitmqctl")
+    operator = urlsplit(broker.url).username or "guest"
+    environment = {
+        **os.environ,
+        "HOME": str(broker.workdir),
+        "ERL_EPMD_PORT": str(broker.ports[2]),
+        "RABBITMQCTL": f"{shlex.quote(str(ctl))} -n {broker.node}",
+        "OPERATOR_USER": operator,
+        "WORKER_USER": worker,
+        "WORKER_PASS": password,
+    }
+    for _ in range(2):  # idempotent: a restarted pod runs it again
+        done = subprocess.run(
+            ["/bin/sh", str(SCRIPT)], env=environment, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stderr + done.stdout
+
+
+async def test_the_worker_user_works_its_own_queues_and_cannot_send_signals(own_broker: RabbitMQ) -> None:
+    password = uuid.uuid4().hex
+    _run_script(own_broker, "hivekeeper-worker", password)
+    users = own_broker.ctl("list_users", "--quiet", "--no-table-headers")
+    tags = dict(line.split("\t", 1) for line in users.strip().splitlines())
+    operator = urlsplit(own_broker.url).username or "guest"
+    assert tags[operator].strip("[] ") == "", "the operator's user is no administrator"
+    assert tags["hivekeeper-worker"].strip("[] ") == ""
+
+    swarm = f"ns_{uuid.uuid4().hex[:6]}"
+    connection = await aio_pika.connect(_with_user(own_broker.url, "hivekeeper-worker", password))
+    try:
+        channel = await connection.channel()
+        queue = await rabbit.declare_work_queue(channel, swarm, naming.work_queue(swarm, "call"))
+        control = await channel.declare_exchange(naming.CONTROL_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        mine = await channel.declare_queue(naming.control_queue(swarm, "caller", "c-0"), exclusive=True)
+        for binding in naming.control_bindings(swarm, "caller", "c-0"):
+            await mine.bind(control, binding)
+        scope = env.Scope(swarmId=swarm, role="caller", instance="c-0")
+        status = env.metric("status-full", scope, {}, origin="c-0")
+        await control.publish(
+            aio_pika.Message(status.to_json()), naming.metric_key("status-full", swarm, "caller", "c-0")
+        )
+        await (await channel.get_exchange(naming.work_exchange(swarm))).publish(aio_pika.Message(b"{}"), queue.name)
+        assert (await channel.declare_queue(queue.name, passive=True)).declaration_result.message_count == 1
+
+        signal = env.signal("config-update", scope, {"baseUrl": "http://192.0.2.1"}, origin="intruder")
+        refused = await connection.channel()  # publisher confirms: the publish waits for the broker's answer
+        refused_control = await refused.get_exchange(naming.CONTROL_EXCHANGE)
+        message = aio_pika.Message(signal.to_json())
+        key = naming.signal_key("config-update", swarm, "ALL", "ALL")
+        with pytest.raises(aiormq.exceptions.ChannelAccessRefused, match=r"signal\.config-update"):
+            await refused_control.publish(message, key)
+        other = await connection.channel()
+        with pytest.raises(aiormq.exceptions.ChannelAccessRefused, match=r"team-b\.private"):
+            await other.declare_exchange("team-b.private", aio_pika.ExchangeType.TOPIC)
+    finally:
+        await connection.close()
