@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from hivekeeper.templating import jsonpointer, sequence_format
+from hivekeeper.templating import jsonpointer, regex, sequence_format
 
 
 class HelperError(ValueError):
@@ -262,24 +262,28 @@ def json_pointer(document: Any, pointer: str, default: Any = "") -> Any:
 
 
 def regex_extract(value: Any, pattern: str, group: int = 1) -> str:
-    """The ``group`` of the first match of ``pattern`` in ``value``, or "" when nothing matches."""
+    """The ``group`` of the first match of ``pattern`` in ``value``, or "" when nothing matches.
+
+    Patterns run on RE2 (``templating.regex``): linear time, no backreferences or lookaround.
+    """
     try:
-        match = re.search(pattern, str(value))
-    except re.error as exc:
-        raise HelperError(f"regexExtract: pattern {pattern!r} is not a valid regular expression: {exc}") from exc
+        match = regex.search("regexExtract", pattern, str(value))
+    except regex.RegexError as exc:
+        raise HelperError(str(exc)) from exc
     if not match:
         return ""
     try:
-        return match.group(group) or ""
+        return str(match.group(group) or "")
     except IndexError as exc:
         raise HelperError(f"regexExtract: pattern {pattern!r} has no group {group}") from exc
 
 
 def regex_match(value: Any, pattern: str) -> bool:
+    """Whether ``pattern`` matches somewhere in ``value`` (RE2, like :func:`regex_extract`)."""
     try:
-        return re.search(pattern, str(value)) is not None
-    except re.error as exc:
-        raise HelperError(f"regexMatch: pattern {pattern!r} is not a valid regular expression: {exc}") from exc
+        return regex.search("regexMatch", pattern, str(value)) is not None
+    except regex.RegexError as exc:
+        raise HelperError(str(exc)) from exc
 
 
 def from_json(value: Any) -> Any:

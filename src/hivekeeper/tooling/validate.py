@@ -41,7 +41,7 @@ from hivekeeper.api.swarm import _ALIAS_PATTERN, RoleSpec, Swarm, SwarmSpec, mer
 from hivekeeper.api.workerrole import WorkerRole
 from hivekeeper.protocol.redaction import got as got_value
 from hivekeeper.protocol.workitem import CALL_ID_HEADER, SERVICE_ID_HEADER
-from hivekeeper.templating.engine import TemplateEngine, TemplateError, is_literal
+from hivekeeper.templating.engine import TemplateBudgetError, TemplateEngine, TemplateError, is_literal
 from hivekeeper.tooling import cel_rules, locate, template_refs
 from hivekeeper.tooling.findings import Finding, Severity
 from hivekeeper.tooling.report import Note, Summary
@@ -868,6 +868,17 @@ class _Checks:
         try:
             self.run_.engine.validate(show_path(path), source)
             tree = template_refs.parse(source)
+        except TemplateBudgetError as exc:
+            self.doc.add(
+                "error",
+                "template-budget",
+                path,
+                f"the template breaks the template budget: {exc.problem}"
+                + (f" (template line {exc.line})" if exc.line else ""),
+                f"keep the template within its budget ({exc.limit}); the limits are in docs/worker.md (Templates)",
+                line=self.template_line(path, exc.line),
+            )
+            return
         except (TemplateError, jinja2.TemplateSyntaxError) as exc:
             line = exc.line if isinstance(exc, TemplateError) else exc.lineno
             problem = exc.problem if isinstance(exc, TemplateError) else exc.message

@@ -58,6 +58,14 @@ class WorkerCollector(Collector):
         for code, n in stats.statuses.items():
             statuses.add_metric([*labels, str(code)], n)
         yield statuses
+        budget = CounterMetricFamily(
+            "hivekeeper_template_budget_exceeded",
+            "Template renders refused by the template budget, by limit (each item dropped and alerted).",
+            labels=[*LABELS, "limit"],
+        )
+        for limit, n in self.worker.engine.budget_exceeded.items():
+            budget.add_metric([*labels, limit], n)
+        yield budget
 
 
 def registry_for(worker: Worker) -> CollectorRegistry:

@@ -319,9 +319,9 @@ class Worker:
             except DropItem as exc:
                 await self._drop(delivery, exc.code, str(exc), self._item_context(item))
                 return
-            except TemplateError as exc:
+            except TemplateError as exc:  # template.error, or template.budget-exceeded (counted by the engine)
                 stats.errors += 1
-                await self._drop(delivery, "template.error", str(exc), self._item_context(item))
+                await self._drop(delivery, exc.code, str(exc), self._item_context(item))
                 return
             except Exception as exc:
                 # No per-item logging: the alert below is logged when it is sent (once per window).
@@ -430,27 +430,10 @@ class Worker:
         try:
             new_state = apply_update(self.state, signal.data)
             new_role = self._build_role(new_state)
-        except (cfg.ConfigError, TemplateError) as exc:
-            problems = getattr(exc, "problems", None) or [("config", str(exc))]
-            reason = str(exc)
-            self.alert("config.rejected", reason, {"problems": [{"path": p, "message": m} for p, m in problems]})
-            await self._answer(
-                signal,
-                "Failed",
-                {
-                    "reason": reason,
-                    "problems": [{"path": p, "message": m} for p, m in problems],
-                    "configGeneration": self.state.generation,
-                },
-                extra={
-                    "enabled": self.state.enabled,
-                    "configGeneration": self.state.generation,
-                    # which generation was refused, so the operator can tell "rejected" from "not yet"
-                    "requestedGeneration": signal.data.get("configGeneration"),
-                },
-            )
+            await self._swap(new_state, new_role)
+        except Exception as exc:  # whatever goes wrong, the operator gets an outcome: never silence
+            await self._refuse(signal, exc)
             return
-        await self._swap(new_state, new_role)
         await self._answer(
             signal,
             "Applied",
@@ -458,6 +441,33 @@ class Worker:
             extra={"enabled": new_state.enabled, "configGeneration": new_state.generation},
         )
         await self.emit_status("status-full")
+
+    async def _refuse(self, signal: env.Envelope, exc: Exception) -> None:
+        """Answer ``Failed`` for a config that could not be applied; the old one stays in force."""
+        if isinstance(exc, cfg.ConfigError):
+            problems, reason = exc.problems, str(exc)
+        elif isinstance(exc, TemplateError):  # a template that does not compile or breaks the budget
+            problems, reason = [(exc.template, exc.problem)], str(exc)
+        else:  # a bug of ours, a RecursionError, a MemoryError: said as it is, and logged with its traceback
+            reason = f"the config could not be applied: {type(exc).__name__}: {exc}"
+            problems = [("config", reason)]
+            log.error("config-update failed", extra=self._log_fields(), exc_info=exc)
+        self.alert("config.rejected", reason, {"problems": [{"path": p, "message": m} for p, m in problems]})
+        await self._answer(
+            signal,
+            "Failed",
+            {
+                "reason": reason,
+                "problems": [{"path": p, "message": m} for p, m in problems],
+                "configGeneration": self.state.generation,
+            },
+            extra={
+                "enabled": self.state.enabled,
+                "configGeneration": self.state.generation,
+                # which generation was refused, so the operator can tell "rejected" from "not yet"
+                "requestedGeneration": signal.data.get("configGeneration"),
+            },
+        )
 
     async def _swap(self, new_state: WorkerState, new_role: Role) -> None:
         old_http, self.http = self.http, self._http_of(new_role)
@@ -541,6 +551,8 @@ class Worker:
             context["redisOutput"] = self.redis_output.context()
         if self.uploader is not None:
             context["redisUploader"] = self.uploader.context()
+        if self.engine.budget_exceeded:  # renders refused by the template budget, by limit (items dropped)
+            context["templateBudgetExceeded"] = dict(self.engine.budget_exceeded)
         data: dict[str, Any] = {
             "enabled": self.state.enabled,
             "tps": tps,

@@ -47,6 +47,7 @@ def test_the_corpus_has_a_file_per_rule() -> None:
         "call-id-dynamic",
         "alias-unproduced",
         "template-syntax",
+        "template-budget",
         "var-undefined",
         "sut-endpoint-undefined",
         "secret-ref-empty",

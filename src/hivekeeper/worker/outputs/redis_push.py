@@ -151,9 +151,9 @@ class RedisOutput:
         """Push one result. No target or a broken template: dropped and alerted. A store error: raised."""
         try:
             target = await self.pusher.push(item)
-        except TemplateError as exc:
+        except TemplateError as exc:  # template.error, or template.budget-exceeded
             self._stats.dropped += 1
-            self._alert("template.error", str(exc), _item_context(item))
+            self._alert(exc.code, str(exc), _item_context(item))
             return
         except Exception:
             self._failures += 1
@@ -190,7 +190,7 @@ class RedisUploader:
         try:
             target = await self.pusher.push(item)
         except Exception as exc:  # a side output: report and carry on
-            code = "template.error" if isinstance(exc, TemplateError) else "redis.upload-failed"
+            code = exc.code if isinstance(exc, TemplateError) else "redis.upload-failed"
             self._alert(code, f"redisUploader could not push item {item.messageId}: {exc}", _item_context(item))
             return
         if target is None:
