@@ -28,7 +28,7 @@ async def test_published_items_are_confirmed_consumed_and_acknowledged(rabbitmq_
         received: list[bytes] = []
         consumer = await connection.channel(prefetch=50)
 
-        def on_delivery(tag: int, redelivered: bool, body: bytes) -> None:
+        def on_delivery(tag: int, redelivered: bool, body: bytes, delivery_count: int | None) -> None:
             received.append(body)
             consumer.ack(tag)
 
@@ -76,7 +76,7 @@ async def test_a_channel_closed_by_the_broker_fails_with_its_reason_and_the_conn
 async def test_wrong_credentials_are_refused_with_the_brokers_reason(rabbitmq_url: str) -> None:
     bad = rabbitmq_url.replace("guest:guest", "guest:wrong")
     with pytest.raises((AmqpError, ConnectionError)):
-        await AmqpConnection.open(bad, timeout=10)
+        await AmqpConnection.open(f"{bad}?connection_timeout=10")
 
 
 async def test_a_work_source_declares_its_queue_again_when_someone_deletes_it(rabbitmq_url: str) -> None:

@@ -30,7 +30,8 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.redaction import redact_tree
 from hivekeeper.protocol.workitem import CALL_ID_HEADER, WorkItemError, parse
-from hivekeeper.worker import deadletter
+from hivekeeper.worker import deadletter, rabbit
+from hivekeeper.worker.amqp.url import BrokerUrlError
 
 TAP_TTL_MS = 60_000
 """Copies nobody read within a minute expire from the tap queue."""
@@ -168,9 +169,9 @@ async def tap(
     except naming.InvalidName as exc:
         raise TapError(str(exc)) from exc
     try:
-        connection = await aio_pika.connect(
-            options.url, timeout=10, client_properties={"connection_name": "hivekeeper-tap"}
-        )
+        connection = await rabbit.connect_plain(options.url, "hivekeeper-tap")
+    except BrokerUrlError as exc:
+        raise TapError(f"{exc} ({redact(options.url)})") from exc
     except (OSError, aio_pika.exceptions.AMQPError, TimeoutError) as exc:
         reason = _scrub(f"{type(exc).__name__}: {exc}", options.url)
         raise TapError(f"cannot connect to {redact(options.url)}: {reason}", exit_code=1) from exc

@@ -9,6 +9,8 @@ from aio_pika.abc import AbstractConnection, AbstractRobustConnection
 
 from hivekeeper.protocol import naming
 from hivekeeper.worker import rabbit
+from hivekeeper.worker.amqp.url import BrokerUrl
+from hivekeeper.worker.amqp.url import parse as parse_broker_url
 from hivekeeper.worker.memory import MemoryBroker, MemoryControlBus, MemoryDeadLetters, MemorySink, MemorySource
 from hivekeeper.worker.ports import ControlBus, DeadLetters, WorkSink, WorkSource
 from hivekeeper.worker.runtime import Identity
@@ -59,14 +61,17 @@ class MemoryTransports:
 class BrokerTransports:
     """Every worker of the local swarm on one real RabbitMQ connection (``hivekeeper run --broker``)."""
 
-    def __init__(self, robust: AbstractRobustConnection, plain: AbstractConnection, swarm: str, url: str) -> None:
+    def __init__(
+        self, robust: AbstractRobustConnection, plain: AbstractConnection, swarm: str, url: str | BrokerUrl
+    ) -> None:
         self._inner = rabbit.RabbitTransports(robust, swarm, url)
         self._plain = plain  # passive declares on a robust connection report 0 messages; a plain one is right
         self.swarm = swarm
 
     @classmethod
     async def connect(cls, url: str, swarm: str) -> BrokerTransports:
-        return cls(await rabbit.connect(url), await aio_pika.connect(url), swarm, url)
+        broker = parse_broker_url(url)  # one meaning of the URL's options on all three connections
+        return cls(await rabbit.connect(broker), await rabbit.connect_plain(broker, "hivekeeper-run"), swarm, broker)
 
     @property
     def control(self) -> ControlBus:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from hivekeeper.protocol import naming
+from hivekeeper.worker.amqp.url import BrokerUrlError
+from hivekeeper.worker.amqp.url import parse as parse_broker_url
 
 PREFIX = "HIVEKEEPER_"
 
@@ -20,7 +22,7 @@ VARIABLES: dict[str, str] = {
     "HIVEKEEPER_SWARM_ID": "swarm id (`<namespace>_<name>`)",
     "HIVEKEEPER_ROLE": "stage name in the Swarm (e.g. caller)",
     "HIVEKEEPER_ROLE_KIND": "built-in role (generator, request-builder, processor, postprocessor)",
-    "HIVEKEEPER_AMQP_URL": "RabbitMQ URL, from a Secret via secretKeyRef",
+    "HIVEKEEPER_AMQP_URL": "RabbitMQ URL, from a Secret via secretKeyRef (query options: docs/operations.md)",
 }
 OPTIONAL: dict[str, str] = {
     "HIVEKEEPER_INSTANCE": "instance name (default: HOSTNAME, the pod name)",
@@ -90,6 +92,11 @@ class WorkerEnv:
                     naming.segment(value, what)
                 except naming.InvalidName as exc:
                     problems.append(f"{name}: {exc}")
+        if url := environ.get("HIVEKEEPER_AMQP_URL"):
+            try:
+                parse_broker_url(url).ssl_context()  # amqps: the CA and client certificate files load
+            except BrokerUrlError as exc:  # the message never holds the password
+                problems.append(f"HIVEKEEPER_AMQP_URL: {exc}")
         config, config_problem = _config(environ)
         if config_problem:
             problems.append(config_problem)

@@ -5,13 +5,19 @@ RabbitMQ implementation (``rabbit``); roles see none of them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Delivery:
-    """One unit of work from an input: a message body (``None`` for a scheduler tick) and how to settle it."""
+    """One unit of work from an input: a message body (``None`` for a scheduler tick) and how to settle it.
 
-    __slots__ = ("_ack", "_reject", "body", "seq")
+    ``redeliveries``: how many times the broker delivered this item before (0 on a first delivery): the
+    broker's own count when it keeps one (quorum queues' ``x-delivery-count``), else this worker's
+    count of the redelivered flag (see ``worker.redeliveries``). ``live()``: False once
+    the delivery can no longer be settled (its channel died; the broker will redeliver it anyway).
+    """
+
+    __slots__ = ("_ack", "_live", "_reject", "body", "redeliveries", "seq")
 
     def __init__(
         self,
@@ -19,16 +25,25 @@ class Delivery:
         seq: int,
         ack: Callable[[], Awaitable[None]] | None = None,
         reject: Callable[[bool], Awaitable[None]] | None = None,
+        *,
+        redeliveries: int = 0,
+        live: Callable[[], bool] | None = None,
     ) -> None:
         self.body = body
         self.seq = seq
         self._ack = ack
         self._reject = reject
+        self.redeliveries = redeliveries
+        self._live = live
 
     @property
     def settles(self) -> bool:
         """False for inputs with nothing to acknowledge (scheduler ticks, memory queues)."""
         return self._ack is not None
+
+    def live(self) -> bool:
+        """True while acknowledging or giving back this delivery still means something."""
+        return self._live() if self._live is not None else True
 
     async def ack(self) -> None:
         """Done with it (processed, or dropped on purpose and counted)."""
@@ -61,8 +76,18 @@ class WorkSource(Protocol):
     async def close(self) -> None: ...
 
 
+class OutputRefused(Exception):
+    """The output will never take this item as it is (too large, unroutable): a permanent failure.
+
+    Sending it again fails again, so the runtime does not retry it: the input goes to the dead-letter
+    queue (or is dropped, counted and alerted). Any other exception from ``WorkSink.publish`` is
+    transient (connection lost, broker blocked, no confirm in time) and is retried with backoff.
+    """
+
+
 class WorkSink(Protocol):
-    """Where results go. ``publish`` returns once the item is safely handed over (confirmed)."""
+    """Where results go. ``publish`` returns once the item is safely handed over (confirmed); it raises
+    :class:`OutputRefused` for an item the output can never take, anything else for a transient failure."""
 
     async def publish(self, body: bytes) -> None: ...
 
@@ -71,6 +96,20 @@ class WorkSink(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class Blockable(Protocol):
+    """A sink the broker can block (RabbitMQ's ``connection.blocked``).
+
+    While the broker blocks publishing it blocks the control plane too, so a status computed during a
+    block cannot leave the worker until the block ends: the count lets the next status-delta report
+    ``blocked`` for an interval in which a block came and went.
+    """
+
+    def blocks(self) -> int:
+        """How many times the broker blocked this sink's publishes so far."""
+        ...
 
 
 class DeadLetters(Protocol):

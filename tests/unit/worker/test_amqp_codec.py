@@ -64,7 +64,7 @@ def test_deliveries_confirms_and_returns_are_read_from_pamqp_frames() -> None:
         frame.marshal(commands.Basic.Return(reply_code=312, reply_text="NO_ROUTE", exchange="e", routing_key="r"), 1), 0
     )
     assert returned is not None
-    assert codec.returned(returned[2]) == (312, "NO_ROUTE")
+    assert codec.returned(returned[2]) == (312, "NO_ROUTE", "e", "r")
     content = codec.split_frame(frame.marshal(header.ContentHeader(0, 1234, commands.Basic.Properties()), 1), 0)
     assert content is not None
     assert codec.body_size(content[2]) == 1234

@@ -126,11 +126,13 @@ def confirm(payload: memoryview) -> tuple[int, bool]:
     return tag, bool(payload[12] & 1)
 
 
-def returned(payload: memoryview) -> tuple[int, str]:
-    """Basic.Return: reply code and text (the item was unroutable)."""
+def returned(payload: memoryview) -> tuple[int, str, str, str]:
+    """Basic.Return: reply code, reply text, exchange and routing key of the returned (unroutable) item."""
     (code,) = _U16.unpack_from(payload, 4)
-    text, _ = _shortstr_at(payload, 6)
-    return code, text
+    text, offset = _shortstr_at(payload, 6)
+    exchange, offset = _shortstr_at(payload, offset)
+    routing_key, _ = _shortstr_at(payload, offset)
+    return code, text, exchange, routing_key
 
 
 def body_size(payload: memoryview) -> int:

@@ -10,254 +10,83 @@ a few messages per second, stays on aio-pika.
 Failure model: when the connection drops, every pending confirm and RPC fails with
 :class:`ConnectionLost` and :attr:`AmqpConnection.lost` completes; reconnecting and re-declaring is
 the owner's job (``worker.rabbit``), and the broker redelivers whatever was not acknowledged.
+Publishes are bounded in time: one without a confirm after ``confirm_timeout`` fails with
+:class:`ConfirmTimeout`; while the broker blocks the connection (``connection.blocked``: a memory or
+disk alarm) new publishes are held, not written, and any publish still waiting ``blocked_timeout``
+after the block began fails with :class:`BlockedTimeout`. Items larger than the URL's
+``max_message_size`` are refused before they are sent (:class:`MessageTooLarge`). See ``errors`` for
+which failures are permanent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
-from urllib.parse import unquote, urlsplit
+from typing import Any, cast
 
 from pamqp import commands, frame
 from pamqp.base import Frame
 
 from hivekeeper import __version__
 from hivekeeper.worker.amqp import codec
+from hivekeeper.worker.amqp.channel import Channel, DeliveryCallback
+from hivekeeper.worker.amqp.errors import (
+    AmqpError,
+    BlockedTimeout,
+    ConfirmTimeout,
+    ConnectionLost,
+    MessageTooLarge,
+    Nacked,
+    PublishRefused,
+    Unroutable,
+)
+from hivekeeper.worker.amqp.url import BrokerUrl, parse
 
-R = TypeVar("R", bound=Frame)
-DeliveryCallback = Callable[[int, bool, bytes], None]
+__all__ = [
+    "AmqpConnection",
+    "AmqpError",
+    "BlockedTimeout",
+    "Channel",
+    "ConfirmTimeout",
+    "ConnectionLost",
+    "DeliveryCallback",
+    "MessageTooLarge",
+    "Nacked",
+    "PublishRefused",
+    "Unroutable",
+]
 
-
-class AmqpError(ConnectionError):
-    """Base of errors from the lean client."""
-
-
-class ConnectionLost(AmqpError):
-    """The connection (or channel) closed; the reason says who closed it and why."""
-
-
-class Unroutable(AmqpError):
-    """A mandatory publish found no queue (the broker returned it)."""
-
-
-class Channel:
-    """One AMQP channel: RPCs in order, publishes with confirms, one consumer's deliveries."""
-
-    def __init__(self, connection: AmqpConnection, number: int) -> None:
-        self.connection = connection
-        self.number = number
-        self.closed: str | None = None
-        self._rpc_lock = asyncio.Lock()
-        self._rpc_waiter: asyncio.Future[Frame] | None = None
-        self._confirming = False
-        self._publish_seq = 0
-        self._unconfirmed: dict[int, asyncio.Future[None]] = {}
-        self._consumers: dict[str, DeliveryCallback] = {}
-        self._consume_pending: DeliveryCallback | None = None
-        self._on_cancel: dict[str, Callable[[str], None]] = {}
-        # content being assembled: (consumer tag, delivery tag, redelivered) or a return marker
-        self._pending: tuple[str, int, bool] | None = None
-        self._returning: str | None = None
-        self._size = 0
-        self._parts: list[bytes] = []
-
-    # -- RPCs (rare: declarations, qos, consume) ----------------------------------------------
-    async def rpc(self, command: Frame, reply: type[R]) -> R:
-        async with self._rpc_lock:
-            self._check_open()
-            waiter: asyncio.Future[Frame] = self.connection.loop.create_future()
-            self._rpc_waiter = waiter
-            self.connection.write(frame.marshal(command, self.number))
-            result = await waiter
-        if not isinstance(result, reply):
-            raise AmqpError(f"expected {reply.__name__} on channel {self.number}, got {type(result).__name__}")
-        return result
-
-    async def open(self) -> None:
-        await self.rpc(commands.Channel.Open(), commands.Channel.OpenOk)
-
-    async def confirm_select(self) -> None:
-        await self.rpc(commands.Confirm.Select(), commands.Confirm.SelectOk)
-        self._confirming = True
-
-    async def qos(self, prefetch: int) -> None:
-        await self.rpc(commands.Basic.Qos(prefetch_count=prefetch), commands.Basic.QosOk)
-
-    async def exchange_declare(self, name: str, kind: str = "topic", durable: bool = True) -> None:
-        await self.rpc(
-            commands.Exchange.Declare(exchange=name, exchange_type=kind, durable=durable), commands.Exchange.DeclareOk
-        )
-
-    async def queue_declare(self, name: str, *, durable: bool = True, passive: bool = False) -> int:
-        """Declare a queue; return how many messages it holds."""
-        ok = await self.rpc(
-            commands.Queue.Declare(queue=name, durable=durable, passive=passive), commands.Queue.DeclareOk
-        )
-        return int(ok.message_count or 0)
-
-    async def queue_bind(self, queue: str, exchange: str, routing_key: str) -> None:
-        await self.rpc(
-            commands.Queue.Bind(queue=queue, exchange=exchange, routing_key=routing_key), commands.Queue.BindOk
-        )
-
-    async def consume(
-        self, queue: str, callback: DeliveryCallback, on_cancel: Callable[[str], None] | None = None
-    ) -> str:
-        """Start delivering ``queue`` to ``callback(delivery_tag, redelivered, body)`` (manual acks).
-
-        ``on_cancel(consumer_tag)`` runs when the broker cancels the consumer (its queue was deleted).
-        """
-        # Deliveries can arrive in the same read as ConsumeOk, before this coroutine resumes, so
-        # the callback is registered the moment ConsumeOk is parsed (see _on_rpc_frame).
-        self._consume_pending = callback
-        ok = await self.rpc(commands.Basic.Consume(queue=queue), commands.Basic.ConsumeOk)
-        tag = str(ok.consumer_tag)
-        if on_cancel is not None:
-            self._on_cancel[tag] = on_cancel
-        return tag
-
-    async def cancel(self, consumer_tag: str) -> None:
-        self._on_cancel.pop(consumer_tag, None)
-        await self.rpc(commands.Basic.Cancel(consumer_tag=consumer_tag), commands.Basic.CancelOk)
-        self._consumers.pop(consumer_tag, None)
-
-    async def close(self) -> None:
-        if self.closed is None:
-            with contextlib.suppress(AmqpError):
-                bye = commands.Channel.Close(reply_code=200, reply_text="bye", class_id=0, method_id=0)
-                await self.rpc(bye, commands.Channel.CloseOk)
-            self._fail("closed by the client")
-
-    # -- the hot path ---------------------------------------------------------------------------
-    def publish(self, exchange: str, routing_key: str, body: bytes) -> asyncio.Future[None]:
-        """Publish persistently with ``mandatory``; the future completes when the broker confirms."""
-        self._check_open()
-        assert self._confirming, "publish needs confirm_select() first"
-        self._publish_seq += 1
-        future: asyncio.Future[None] = self.connection.loop.create_future()
-        self._unconfirmed[self._publish_seq] = future
-        self.connection.write(codec.publish(self.number, exchange, routing_key, body, self.connection.frame_max))
-        return future
-
-    def ack(self, delivery_tag: int) -> None:
-        if self.closed is None:
-            self.connection.write(codec.ack(self.number, delivery_tag))
-
-    def nack(self, delivery_tag: int, requeue: bool = True) -> None:
-        if self.closed is None:
-            self.connection.write(codec.nack(self.number, delivery_tag, requeue=requeue))
-
-    # -- incoming frames ------------------------------------------------------------------------
-    def on_method(self, payload: memoryview) -> None:
-        ident = codec.method_id(payload)
-        if ident == codec.BASIC_DELIVER:
-            self._pending = codec.deliver(payload)
-            self._returning = None
-        elif ident == codec.BASIC_ACK:
-            self._confirmed(*codec.confirm(payload), ok=True)
-        elif ident == codec.BASIC_NACK:
-            self._confirmed(*codec.confirm(payload), ok=False)
-        elif ident == codec.BASIC_RETURN:
-            code, text = codec.returned(payload)
-            self._returning = f"{code} {text}"
-            self._pending = None
-        else:  # rare frames: let pamqp read them
-            _, _, value = frame.unmarshal(codec.frame(codec.FRAME_METHOD, self.number, bytes(payload)))
-            if isinstance(value, Frame):
-                self._on_rpc_frame(value)
-
-    def on_header(self, payload: memoryview) -> None:
-        self._size = codec.body_size(payload)
-        self._parts = []
-        if self._size == 0:
-            self._content_done(b"")
-
-    def on_body(self, payload: memoryview) -> None:
-        self._parts.append(bytes(payload))
-        self._size -= len(payload)
-        if self._size <= 0:
-            parts = self._parts
-            self._content_done(parts[0] if len(parts) == 1 else b"".join(parts))
-
-    def _content_done(self, body: bytes) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            consumer, tag, redelivered = pending
-            callback = self._consumers.get(consumer)
-            if callback is not None:
-                callback(tag, redelivered, body)
-        # A returned publish is followed by its confirm; the confirm completes the future, and the
-        # return reason makes that completion an Unroutable error.
-        elif self._returning is not None:
-            self._last_return = self._returning
-            self._returning = None
-
-    _last_return: str | None = None
-
-    def _confirmed(self, tag: int, multiple: bool, *, ok: bool) -> None:
-        tags = [t for t in self._unconfirmed if t <= tag] if multiple else [tag]
-        returned, self._last_return = self._last_return, None
-        for t in tags:
-            future = self._unconfirmed.pop(t, None)
-            if future is None or future.done():
-                continue
-            if not ok:
-                future.set_exception(AmqpError("the broker refused (nacked) a published item"))
-            elif returned is not None and not multiple:
-                future.set_exception(Unroutable(f"no queue is bound for the item: {returned}"))
-            else:
-                future.set_result(None)
-
-    def _on_rpc_frame(self, value: Frame) -> None:
-        if isinstance(value, commands.Channel.Close):
-            self.connection.write(frame.marshal(commands.Channel.CloseOk(), self.number))
-            self._fail(f"closed by the broker: {value.reply_code} {value.reply_text}")
-            return
-        if isinstance(value, commands.Basic.ConsumeOk) and self._consume_pending is not None:
-            self._consumers[str(value.consumer_tag)] = self._consume_pending
-            self._consume_pending = None
-        if isinstance(value, commands.Basic.Cancel):  # the queue was deleted under the consumer
-            tag = str(value.consumer_tag)
-            self._consumers.pop(tag, None)
-            notify = self._on_cancel.pop(tag, None)
-            if notify is not None:
-                notify(tag)
-            return
-        waiter, self._rpc_waiter = self._rpc_waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(value)
-
-    def _check_open(self) -> None:
-        if self.closed is not None:
-            raise ConnectionLost(f"channel {self.number} {self.closed}")
-
-    def _fail(self, reason: str) -> None:
-        if self.closed is not None:
-            return
-        self.closed = reason
-        error = ConnectionLost(f"channel {self.number} {reason}")
-        for future in self._unconfirmed.values():
-            if not future.done():
-                future.set_exception(error)
-        if self._rpc_waiter is not None and not self._rpc_waiter.done():
-            self._rpc_waiter.set_exception(error)
-        self._unconfirmed.clear()
-        self._consumers.clear()
-        self._on_cancel.clear()
-        self.connection.forget(self.number)
+CONFIRM_TIMEOUT = 30.0
+"""Seconds a publish waits for its confirm while the connection is not blocked (RabbitMQ confirms a
+persistent item once its queues have it on disk: milliseconds, seconds under heavy load)."""
+BLOCKED_TIMEOUT = 60.0
+"""Seconds a publish may wait while the broker blocks publishers before it fails (transient)."""
 
 
 class AmqpConnection(asyncio.Protocol):
-    def __init__(self, loop: asyncio.AbstractEventLoop, url: str, heartbeat: int) -> None:
-        parts = urlsplit(url)
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        url: BrokerUrl,
+        *,
+        confirm_timeout: float = CONFIRM_TIMEOUT,
+        blocked_timeout: float = BLOCKED_TIMEOUT,
+    ) -> None:
         self.loop = loop
-        self._user = unquote(parts.username or "guest")
-        self._password = unquote(parts.password or "guest")
-        self._vhost = unquote(parts.path[1:]) if len(parts.path) > 1 else "/"
-        self._heartbeat = heartbeat
+        self.url = url
+        self._heartbeat = url.heartbeat
         self.frame_max = 131072
+        self.max_message_size = url.max_message_size
+        """Bodies above this are refused before sending; lowered when the broker names a lower limit."""
+        self.confirm_timeout = confirm_timeout
+        self.blocked_timeout = blocked_timeout
+        self.blocked: str | None = None
+        """The broker's reason while it blocks this connection's publishes (``connection.blocked``), else None."""
+        self.blocked_since = 0.0
+        self.blocks = 0
+        """How many times the broker blocked this connection (a status reports a block that came and went)."""
+        self._unblocked = asyncio.Event()
+        self._unblocked.set()
         self.lost: asyncio.Future[str] = loop.create_future()
         self._opened: asyncio.Future[None] = loop.create_future()
         self._transport: asyncio.Transport | None = None
@@ -269,17 +98,28 @@ class AmqpConnection(asyncio.Protocol):
         self._received = False
         self._silent_once = False
         self._beat: asyncio.TimerHandle | None = None
+        self._watch: asyncio.TimerHandle | None = None
 
     @classmethod
-    async def open(cls, url: str, *, heartbeat: int = 30, timeout: float = 10.0) -> AmqpConnection:
-        parts = urlsplit(url)
-        if parts.scheme not in ("amqp", "amqps"):
-            raise AmqpError("the broker URL must start with amqp:// or amqps://")
+    async def open(
+        cls,
+        url: str | BrokerUrl,
+        *,
+        confirm_timeout: float = CONFIRM_TIMEOUT,
+        blocked_timeout: float = BLOCKED_TIMEOUT,
+    ) -> AmqpConnection:
+        """Connect as the URL says (heartbeat, connection_timeout, TLS, auth, name, max_message_size:
+        see ``worker.amqp.url``); a string URL is parsed first, so a bad option raises ``BrokerUrlError``."""
+        broker = parse(url) if isinstance(url, str) else url
         loop = asyncio.get_running_loop()
-        port = parts.port or (5671 if parts.scheme == "amqps" else 5672)
-        async with asyncio.timeout(timeout):
+        context = broker.ssl_context()
+        async with asyncio.timeout(broker.connection_timeout):
             _, protocol = await loop.create_connection(
-                lambda: cls(loop, url, heartbeat), parts.hostname or "localhost", port, ssl=parts.scheme == "amqps"
+                lambda: cls(loop, broker, confirm_timeout=confirm_timeout, blocked_timeout=blocked_timeout),
+                broker.host,
+                broker.port,
+                ssl=context,
+                server_hostname=broker.host if context is not None else None,
             )
             await protocol._opened
         return protocol
@@ -341,30 +181,40 @@ class AmqpConnection(asyncio.Protocol):
             properties: dict[str, Any] = {
                 "product": "hivekeeper",
                 "version": __version__,
-                "capabilities": {"publisher_confirms": True, "consumer_cancel_notify": True},
+                "capabilities": {
+                    "publisher_confirms": True,
+                    "consumer_cancel_notify": True,
+                    "basic.nack": True,
+                    "connection.blocked": True,  # without it RabbitMQ blocks us silently
+                },
             }
+            if self.url.name:
+                properties["connection_name"] = self.url.name
+            external = self.url.auth == "external"
             self._send0(
                 commands.Connection.StartOk(
                     client_properties=properties,
-                    mechanism="PLAIN",
-                    response=f"\0{self._user}\0{self._password}",
+                    mechanism="EXTERNAL" if external else "PLAIN",
+                    response="" if external else f"\0{self.url.username}\0{self.url.password}",
                     locale="en_US",
                 )
             )
         elif isinstance(value, commands.Connection.Tune):
             self.frame_max = min(value.frame_max or 131072, 131072)
-            heartbeat = min(value.heartbeat or self._heartbeat, self._heartbeat)
+            # The client's heartbeat wins, as with aio-pika: one URL, one meaning (RabbitMQ accepts it).
+            heartbeat = self._heartbeat
             self._send0(
                 commands.Connection.TuneOk(
                     channel_max=value.channel_max or 2047, frame_max=self.frame_max, heartbeat=heartbeat
                 )
             )
-            self._send0(commands.Connection.Open(virtual_host=self._vhost))
+            self._send0(commands.Connection.Open(virtual_host=self.url.vhost))
             if heartbeat:
                 self._beat = self.loop.call_later(heartbeat / 2, self._heartbeat_tick, heartbeat)
         elif isinstance(value, commands.Connection.OpenOk):
             if not self._opened.done():
                 self._opened.set_result(None)
+            self._watch = self.loop.call_later(self._tick_seconds(), self._watchdog)
         elif isinstance(value, commands.Connection.CloseOk):
             self._lose("closed by the client")
         elif isinstance(value, commands.Connection.Close):
@@ -374,7 +224,62 @@ class AmqpConnection(asyncio.Protocol):
                 self._opened.set_exception(AmqpError(reason))
             self._lose(reason)
         elif isinstance(value, commands.Connection.Blocked):
-            pass  # publishes simply wait for their confirms; the output reports "blocked" by their latency
+            if self.blocked is None:
+                self.blocked_since = self.loop.time()
+                self.blocks += 1
+                self._unblocked.clear()
+            self.blocked = value.reason or "no reason given"
+        elif isinstance(value, commands.Connection.Unblocked):
+            self._unblock()
+
+    def _unblock(self) -> None:
+        if self.blocked is None:
+            return
+        self.blocked = None
+        self._unblocked.set()
+        now = self.loop.time()
+        for channel in list(self._channels.values()):
+            channel.publishes.restart_clock(now)
+            channel.release_held()
+
+    async def wait_unblocked(self) -> None:
+        """Return at once unless the broker blocks this connection; then when it unblocks it, or the
+        connection is lost, or after ``blocked_timeout`` seconds (:class:`BlockedTimeout`)."""
+        if self.blocked is None:
+            return
+        try:
+            async with asyncio.timeout(self.blocked_timeout):
+                await self._unblocked.wait()
+        except TimeoutError:
+            raise BlockedTimeout(self._blocked_message()) from None
+
+    def _blocked_message(self) -> str:
+        return (
+            f"waited more than the blocked timeout of {self.blocked_timeout:g} s while the broker blocked publishing "
+            f"(connection.blocked: {self.blocked}): a RabbitMQ memory or disk alarm is on (rabbitmqctl status "
+            "shows which)"
+        )
+
+    def _tick_seconds(self) -> float:
+        return max(min(self.confirm_timeout, self.blocked_timeout) / 4, 0.01)
+
+    def _watchdog(self) -> None:
+        """Fail publishes that waited too long for a confirm, or for the broker to unblock publishing."""
+        if self.lost.done():
+            return
+        now = self.loop.time()
+        channels = list(self._channels.values())
+        if self.blocked is None:
+            for channel in channels:
+                channel.publishes.expire(now, self.confirm_timeout)
+        else:
+            error = BlockedTimeout(self._blocked_message())
+            sent_before = now - self.blocked_since >= self.blocked_timeout
+            for channel in channels:
+                channel.publishes.fail_held(error, now)
+                if sent_before:  # written before the block began: the broker has not read them since
+                    channel.publishes.fail_unconfirmed(lambda _body: error)
+        self._watch = self.loop.call_later(self._tick_seconds(), self._watchdog)
 
     def _send0(self, command: Frame) -> None:
         assert self._transport is not None
@@ -410,15 +315,17 @@ class AmqpConnection(asyncio.Protocol):
         self._channels.pop(number, None)
 
     def _lose(self, reason: str) -> None:
-        if self._beat is not None:
-            self._beat.cancel()
-            self._beat = None
+        for timer in (self._beat, self._watch):
+            if timer is not None:
+                timer.cancel()
+        self._beat = self._watch = None
         for channel in list(self._channels.values()):
             channel._fail(f"lost with its connection ({reason})")
         if not self._opened.done():
             self._opened.set_exception(ConnectionLost(reason))
         if not self.lost.done():
             self.lost.set_result(reason)
+        self._unblocked.set()  # waiters see the loss instead of waiting for an unblock that never comes
         if self._transport is not None:
             self._transport.abort()
 
