@@ -1,6 +1,7 @@
-"""Template bombs sent to a worker on a real RabbitMQ by live config-update: a bomb the compiler can see is
-refused with a Failed outcome while the old config keeps working; one only a render can see drops its items
-(alerted and counted) while status, control signals and the next config-update keep being answered."""
+"""Template bombs sent to a worker on a real RabbitMQ by live config-update: a bomb the compiler or the probe
+render finds is refused with a Failed outcome while the old config keeps working; one only the per-item renders
+find drops its items (alerted and counted) while status, control signals and the next config-update keep being
+answered."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ pytestmark = pytest.mark.integration
 BODY = '{"n": {{ randInt(1, 9) }}}'
 GENERATOR = {"inputs": {"scheduler": {"ratePerSec": 40}}, "message": {"body": BODY}}
 NESTED_LOOPS = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+PER_ITEM_BOMB = "{{ sequence('n') }}" + NESTED_LOOPS
+"""Not probed when applied (a probe would move the sequence counter): only its renders find it."""
 
 
 class Broker:
@@ -113,6 +116,17 @@ async def test_a_bomb_config_is_refused_and_the_worker_keeps_its_config_its_work
     assert broker.worker.state.generation == 1
     assert broker.worker.state.config.message.body == BODY  # type: ignore[attr-defined]
 
+    started = time.monotonic()
+    outcome = await broker.signal("config-update", {"message": {"body": NESTED_LOOPS}, "configGeneration": 3})
+    refused_in = time.monotonic() - started
+    assert outcome.data["status"] == "Failed"
+    assert outcome.data["context"]["reason"].startswith(
+        "template 'message.body' line 1: rendering ran for more than 100 ms; the template budget allows 100 ms "
+        "(wallTime)"
+    )
+    assert refused_in < 2.0, f"the refusal took {refused_in:.2f} s"
+    assert broker.worker.state.generation == 1
+
     processed, statuses = broker.worker.stats.processed, len(broker.of("status-delta"))
     await more_than(broker, processed + 20, "items still generated with the old config")
 
@@ -124,7 +138,7 @@ async def test_a_bomb_config_is_refused_and_the_worker_keeps_its_config_its_work
 
 
 async def test_a_bomb_only_a_render_finds_drops_its_items_and_the_worker_stays_responsive(broker: Broker) -> None:
-    slow = {"message": {"body": NESTED_LOOPS}, "inputs": {"scheduler": {"ratePerSec": 4}}, "configGeneration": 2}
+    slow = {"message": {"body": PER_ITEM_BOMB}, "inputs": {"scheduler": {"ratePerSec": 4}}, "configGeneration": 2}
     applied = await broker.signal("config-update", slow)
     assert applied.data["status"] == "Applied"  # nothing in the source breaks the budget; its renders do
 

@@ -167,15 +167,40 @@ class TemplateEngine:
         """Restart every ``pickWeightedSeeded`` stream (config-update ``templating.reseed``)."""
         self.picks.reseed()
 
-    def validate(self, name: str, source: str) -> None:
-        """Compile only: raise :class:`TemplateError` for syntax errors, and for constants that already break
-        the budget or regular expressions RE2 cannot run (:class:`TemplateBudgetError` for the budget)."""
-        self.compile(name, source)
+    def validate(self, name: str, source: str, context: dict[str, Any] | None = None) -> None:
+        """Check a template before it is used: raise :class:`TemplateError` for syntax errors and regular
+        expressions RE2 cannot run, :class:`TemplateBudgetError` for a template that breaks the budget.
+
+        Besides compiling (which refuses constants that break the budget), the template is rendered once, as
+        a probe, with ``context`` (the context of an item-less render: a generator's tick) or an empty one. A
+        template that breaks the budget with no item at all (nested loops, endless recursion) breaks it on
+        every item, so it is refused now, with the config. Any other error of the probe is ignored: it depends
+        on the item (a payload field the empty context lacks), and each render reports it. Templates calling
+        ``sequence()`` are not probed (the probe would move a shared counter).
+        """
+        template = self.compile(name, source)
+        if is_literal(source) or helpers.uses_sequence(source):
+            return
+        probe = {**(context or _PROBE), "pickWeightedSeeded": _unseeded_pick}  # no seeded stream moves
+        try:
+            sandbox.render(template, probe)
+        except BudgetExceeded as exc:
+            raise TemplateBudgetError(name, _template_line(exc), exc) from exc
+        except Exception:
+            return
 
 
 def is_literal(source: str) -> bool:
     """True when ``source`` has no Jinja markers, so rendering it would return it unchanged."""
     return "{{" not in source and "{%" not in source and "{#" not in source
+
+
+_PROBE: dict[str, Any] = {"payload": {}, "payloadRaw": "", "headers": {}, "workItem": None, "vars": {}, "sut": {}}
+"""The context of a probe render when the caller has none (see :meth:`TemplateEngine.validate`)."""
+
+
+def _unseeded_pick(label: Any, seed: Any, *args: Any) -> Any:
+    return helpers.pick_weighted(*args)
 
 
 def _sequence_needs_async(*args: Any) -> Any:

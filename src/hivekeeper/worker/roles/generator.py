@@ -23,9 +23,11 @@ class Generator:
         self._sut = config.sut.model_dump()
         self._vars = config.vars
         message = config.message
-        # Compile now so that a broken template is rejected at config time, not per item.
+        # Compile now so that a broken template is rejected at config time, not per item; the probe render
+        # uses the context of a scheduler tick, exactly what each tick renders with.
+        tick = template_context(None, self._vars, self._sut)
         for key, source in self._templates().items():
-            deps.engine.validate(key, source)
+            deps.engine.validate(key, source, tick)
         self._literal_headers = all("{" not in v for v in message.headers.values())
 
     def _templates(self) -> dict[str, str]:
