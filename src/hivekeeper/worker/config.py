@@ -19,6 +19,7 @@ from hivekeeper.api.swarm import DEAD_LETTER_MAX_LENGTH, DEAD_LETTER_MAX_TTL, Ht
 from hivekeeper.protocol.redaction import got
 from hivekeeper.templating import jsonpointer
 from hivekeeper.worker import journey
+from hivekeeper.worker.http import DEFAULT_MAX_RESPONSE_BYTES
 
 
 class _Model(BaseModel):
@@ -269,7 +270,6 @@ class DirectRequest(_Model):
     body: str | None = None
 
 
-DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
 MAX_RESPONSE_BYTES_LIMIT = 256 * 1024 * 1024
 MAX_RESPONSE_BYTES_HELP = (
     "Response body bytes kept for results, extracts and captures; the rest is read and discarded "
