@@ -1,4 +1,5 @@
-"""Regular expressions for template helpers, run by RE2: time linear in the input, whatever the pattern.
+"""Regular expressions from Swarm authors (template helpers, Redis output routes), run by RE2: time linear in
+the input, whatever the pattern.
 
 Python's ``re`` backtracks: ``regexMatch(payload, '^(a|aa)+$')`` took 14 s on a 28-character input, and
 its C loop holds the GIL, so neither a thread nor a timeout can stop it (docs/decisions/0009). RE2
@@ -32,19 +33,21 @@ class RegexError(ValueError):
 
 
 def compile_pattern(helper: str, pattern: str) -> Any:
-    """The compiled RE2 form of ``pattern`` (cached); raises :class:`RegexError`."""
+    """The compiled RE2 form of ``pattern`` (cached); raises :class:`RegexError`, its message starting with
+    ``helper`` when one is given."""
     compiled = _cache.get(pattern)
     if compiled is not None:
         return compiled
+    who = f"{helper}: " if helper else ""
     if not isinstance(pattern, str):
-        raise RegexError(f"{helper}: the pattern must be a string (got {type(pattern).__name__})")
+        raise RegexError(f"{who}the pattern must be a string (got {type(pattern).__name__})")
     if len(pattern) > MAX_PATTERN:
-        raise RegexError(f"{helper}: the pattern has {len(pattern):,} characters; at most {MAX_PATTERN:,} are accepted")
+        raise RegexError(f"{who}the pattern has {len(pattern):,} characters; at most {MAX_PATTERN:,} are accepted")
     try:
         compiled = re2.compile(pattern, _OPTIONS)
     except re2.error as exc:
         raise RegexError(
-            f"{helper}: pattern {pattern!r} is not a regular expression RE2 can run ({_reason(exc)}); {_HINT}"
+            f"{who}pattern {pattern!r} is not a regular expression RE2 can run ({_reason(exc)}); {_HINT}"
         ) from exc
     _cache[pattern] = compiled
     if len(_cache) > CACHE_SIZE:
@@ -95,3 +98,17 @@ class Match:
             raise IndexError(f"no group {group!r}")
         start, end = self._spans[index]
         return None if start < 0 else self._encoded[start:end].decode()
+
+
+class Pattern:
+    """A compiled pattern for code that only asks whether it is found (Redis output routes)."""
+
+    __slots__ = ("_regexp", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._regexp = compile_pattern("", source)._regexp
+
+    def found(self, text: str) -> bool:
+        encoded = text.encode()
+        return bool(self._regexp.Match(_UNANCHORED, encoded, 0, len(encoded))[0] != _NO_MATCH)

@@ -13,12 +13,12 @@ a pipeline started from) or ``LAST`` (the current payload).
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from hivekeeper.protocol.workitem import Step, WorkItem
+from hivekeeper.templating import regex
 from hivekeeper.worker.config import RedisRoute
 
 SourceStep = Literal["FIRST", "LAST"]
@@ -29,18 +29,19 @@ class Route:
     """A compiled route: every condition that is set must hold."""
 
     target: str
-    match: re.Pattern[str] | None = None
+    match: regex.Pattern | None = None
+    """RE2, like the template helpers: linear in the payload whatever the pattern (docs/decisions/0009)."""
     header: str | None = None
-    header_match: re.Pattern[str] | None = None
+    header_match: regex.Pattern | None = None
 
     def matches(self, payload: str, item: WorkItem) -> bool:
-        if self.match is not None and self.match.search(payload) is None:
+        if self.match is not None and not self.match.found(payload):
             return False
         if self.header is not None and self.header_match is not None:
             value = header_value(item, self.header)
             if value is None:
                 return False
-            if self.header_match.search(value if isinstance(value, str) else str(value)) is None:
+            if not self.header_match.found(value if isinstance(value, str) else str(value)):
                 return False
         return True
 
@@ -50,9 +51,9 @@ def compile_routes(routes: Sequence[RedisRoute]) -> tuple[Route, ...]:
     return tuple(
         Route(
             target=r.list,
-            match=re.compile(r.match) if r.match is not None else None,
+            match=regex.Pattern(r.match) if r.match is not None else None,
             header=r.header,
-            header_match=re.compile(r.headerMatch) if r.headerMatch is not None else None,
+            header_match=regex.Pattern(r.headerMatch) if r.headerMatch is not None else None,
         )
         for r in routes
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 import pytest
@@ -135,10 +136,21 @@ def test_a_header_without_header_match_is_refused() -> None:
 def test_a_bad_regex_is_refused_naming_the_route_the_regex_and_the_error() -> None:
     [(path, message)] = _problems(_push(routes=[{"match": "(unclosed", "list": "a"}]))
     assert path == "outputs.redis.routes[0].match"
-    assert "missing ), unterminated subpattern" in message
+    assert "is not a regular expression RE2 can run (missing ): (unclosed)" in message
     assert "'(unclosed'" in message
     [(path, _)] = _problems(_push(routes=[{"header": "h", "headerMatch": "[", "list": "a"}]))
     assert path == "outputs.redis.routes[0].headerMatch"
+
+
+def test_route_patterns_run_in_linear_time_and_lookaround_is_refused() -> None:
+    [route] = _routes({"match": "^(a|aa)+$", "header": "h", "headerMatch": "^(a+)+$", "list": "t"})
+    payload = "a" * 100_000 + "!"  # Python's re needs hours for either pattern on this
+    started = time.monotonic()
+    assert not route.matches(payload, _item(payload, {"h": payload}))
+    assert time.monotonic() - started < 0.5
+    [(path, message)] = _problems(_push(routes=[{"match": "(?<!x)y", "list": "a"}]))
+    assert path == "outputs.redis.routes[0].match"
+    assert "lookaround" in message
 
 
 def test_a_push_with_no_way_to_name_a_list_is_refused() -> None:
