@@ -173,7 +173,11 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         meter = __self.current or __self.meter()
         if _monotonic() > meter.deadline:
             meter.check_time()
-        if __obj in __self.trusted:
+        try:
+            trusted = __obj in __self.trusted
+        except TypeError:  # an unhashable callable: not one of ours
+            trusted = False
+        if trusted:
             kwargs.pop("_loop_vars", None)  # what Jinja adds to calls inside loops and blocks, for
             kwargs.pop("_block_vars", None)  # callables that take the context (ours do not)
             return _counted(meter, __obj, __obj(*args, **kwargs))
