@@ -138,8 +138,11 @@ def test_the_default_values_render_the_operator_with_crds_cluster_rbac_and_the_b
         "CustomResourceDefinition",
         "CustomResourceDefinition",
         "Deployment",
+        "Secret",
         "ServiceAccount",
     ]
+    signing = _one(docs, "Secret", "-signing")
+    assert len(base64.b64decode(base64.b64decode(signing["data"]["signingKey"]))) == 32, "an Ed25519 seed"
     deployment = _one(docs, "Deployment", "-operator")
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
@@ -153,6 +156,14 @@ def test_the_default_values_render_the_operator_with_crds_cluster_rbac_and_the_b
     assert env["HIVEKEEPER_AMQP_URL"]["valueFrom"] == {"secretKeyRef": {"name": "hivekeeper-broker", "key": "amqpUrl"}}
     assert env["HIVEKEEPER_WORKER_IMAGE"]["value"] == "hivekeeper/worker:0.1.0"
     assert env["HIVEKEEPER_BROKER_SECRET"]["value"] == "hivekeeper-broker"
+    assert env["HIVEKEEPER_SIGNING_KEY"]["valueFrom"] == {
+        "secretKeyRef": {"name": signing["metadata"]["name"], "key": "signingKey"}
+    }
+    assert json.loads(env["HIVEKEEPER_POLICY"]["value"]) == {
+        "allowedImages": [],
+        "envSecrets": [],
+        "secretRefs": ["hivekeeper-*"],
+    }, "safe by default: built-in roles only, no Secret reads through env"
     for probe in ("livenessProbe", "readinessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert {"name": "health", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
@@ -230,7 +241,8 @@ def test_each_optional_part_is_rendered_only_when_enabled(helm: Path) -> None:
     default = _kinds(_render(helm))
     assert "Service" not in default
     assert "ServiceMonitor" not in default
-    assert "Secret" not in default
+    assert default.count("Secret") == 1, "only the signing key: no connection Secret without URLs"
+    assert "Secret" not in _kinds(_render(helm, "--set", "signing.existingSecret=my-key"))
     metrics = _render(helm, *_values_args("metrics"))
     service = _one(metrics, "Service", "-metrics")
     assert service["spec"]["ports"][0]["port"] == 9090
