@@ -29,11 +29,11 @@ import jinja2
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import AsyncLoopContext, LoopContext, Macro
+from jinja2.runtime import AsyncLoopContext, LoopContext, Macro, markup_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from hivekeeper.templating import bounded
-from hivekeeper.templating.budget import DEFAULT, Budget, BudgetExceeded, Meter, power_bits, weight
+from hivekeeper.templating.budget import BIG, DEFAULT, Budget, BudgetExceeded, Meter, power_bits, weight
 
 _METER: contextvars.ContextVar[Meter | None] = contextvars.ContextVar("hivekeeper_template_meter", default=None)
 
@@ -79,7 +79,10 @@ class _CodeGenerator(CodeGenerator):
         for argument in node.nodes:
             self.visit(argument, frame)
             self.write(", ")
-        self.write("))")
+        if frame.eval_ctx.volatile:  # inside {% autoescape %}: Jinja joins with escaping (markup_join)
+            self.write("), context.eval_ctx.autoescape)")
+        else:
+            self.write("), True)" if frame.eval_ctx.autoescape else "))")
 
 
 class BudgetedSandbox(ImmutableSandboxedEnvironment):
@@ -227,12 +230,12 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         self.meter().range_items(items)
         return span
 
-    def budget_concat(self, values: tuple[Any, ...]) -> str:
+    def budget_concat(self, values: tuple[Any, ...], autoescape: bool = False) -> str:
         """``a ~ b ~ c``: the parts' lengths are added up before they are joined."""
         meter = self.meter()
         parts = [value if type(value) is str else _text(meter, value) for value in values]
         meter.build(sum(map(len, parts)), "'~' concatenation")
-        return "".join(parts)
+        return markup_join(values) if autoescape else "".join(parts)
 
     def budget_str(self, value: Any) -> str:
         """``{{ value }}``: its text, refused when a list or mapping would print past the budget."""
@@ -254,6 +257,8 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         size = sum(map(len, chunks))
         if size > self.budget.max_output:
             self.meter().output(size)
+        if size >= BIG:  # a {% set %} block in a loop builds a new string each time: count it like any other
+            self.meter().build(size, "rendered text")
         return "".join(chunks)
 
 

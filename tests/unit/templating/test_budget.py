@@ -87,6 +87,17 @@ BOMBS = [
     pytest.param("{% for i in range(20) %}{{ 'x' * 1000000 }}{% endfor %}", "maxBuilt", id="building-in-a-loop"),
     pytest.param("{% for i in range(1100) %}{{ 'x' * 1000 }}{% endfor %}", "maxOutput", id="a-long-output"),
     pytest.param("{{ payload['items']|sum(start=[]) }}", "maxSize", id="a-sum-of-lists"),
+    pytest.param(
+        "{% set ns = namespace(s='a') %}{% autoescape true %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
+        "{% endfor %}{% endautoescape %}",
+        "maxSize",
+        id="doubling-in-an-autoescape-block",
+    ),
+    pytest.param(
+        "{% set s = 'x' * 1000000 %}{% for i in range(100000) %}{% set x %}{{ s }}{% endset %}{% endfor %}",
+        "maxBuilt",
+        id="set-blocks-in-a-loop",
+    ),
 ]
 
 
