@@ -10,7 +10,7 @@ import os
 import shlex
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -26,7 +26,9 @@ from testbench.packages import DEBIAN_PACKAGES
 from testbench.rabbitmq import RabbitMQ, start_rabbitmq
 
 pytestmark = pytest.mark.integration
-SCRIPT = Path(__file__).resolve().parents[2] / "helm" / "hivekeeper" / "files" / "rabbitmq-users.sh"
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "helm" / "hivekeeper" / "files" / "rabbitmq-users.sh"
+NAMESPACE_SCRIPT = REPO / "hack" / "broker-namespace-user.sh"
 
 
 @pytest.fixture(scope="module")
@@ -42,25 +44,28 @@ def _with_user(url: str, user: str, password: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"))
 
 
-def _run_script(broker: RabbitMQ, worker: str, password: str) -> None:
+def _run(broker: RabbitMQ, script: Path, **variables: str) -> None:
+    """Run ``script`` twice (it must be idempotent: a restarted pod runs it again) against ``broker``."""
     assert broker.ports is not None
     assert broker.workdir is not None
     ctl = Path(DEBIAN_PACKAGES["rabbitmq"][1]).with_name("rabbitmqctl")
-    operator = urlsplit(broker.url).username or "guest"
     environment = {
         **os.environ,
         "HOME": str(broker.workdir),
         "ERL_EPMD_PORT": str(broker.ports[2]),
         "RABBITMQCTL": f"{shlex.quote(str(ctl))} -n {broker.node}",
-        "OPERATOR_USER": operator,
-        "WORKER_USER": worker,
-        "WORKER_PASS": password,
+        **variables,
     }
-    for _ in range(2):  # idempotent: a restarted pod runs it again
+    for _ in range(2):
         done = subprocess.run(
-            ["/bin/sh", str(SCRIPT)], env=environment, capture_output=True, text=True, timeout=120, check=False
+            ["/bin/sh", str(script)], env=environment, capture_output=True, text=True, timeout=120, check=False
         )
         assert done.returncode == 0, done.stderr + done.stdout
+
+
+def _run_script(broker: RabbitMQ, worker: str, password: str) -> None:
+    operator = urlsplit(broker.url).username or "guest"
+    _run(broker, SCRIPT, OPERATOR_USER=operator, WORKER_USER=worker, WORKER_PASS=password)
 
 
 async def test_the_worker_user_works_its_own_queues_and_cannot_send_signals(own_broker: RabbitMQ) -> None:
@@ -101,3 +106,57 @@ async def test_the_worker_user_works_its_own_queues_and_cannot_send_signals(own_
             await other.declare_exchange("team-b.private", aio_pika.ExchangeType.TOPIC)
     finally:
         await connection.close()
+
+
+async def test_a_namespace_user_works_its_own_swarms_and_cannot_touch_another_teams(own_broker: RabbitMQ) -> None:
+    """hack/broker-namespace-user.sh, as docs/operations.md tells a platform team to run it."""
+    password = uuid.uuid4().hex
+    _run(own_broker, NAMESPACE_SCRIPT, NAMESPACE="team-a", PASSWORD=password)
+    mine, theirs = f"team-a_{uuid.uuid4().hex[:6]}", f"team-b_{uuid.uuid4().hex[:6]}"
+    admin = await aio_pika.connect(own_broker.url)
+    team = await aio_pika.connect(_with_user(own_broker.url, "hk-team-a", password))
+    try:
+        setup = await admin.channel()
+        await rabbit.declare_work_queue(setup, theirs, naming.work_queue(theirs, "call"))
+        await setup.declare_exchange(naming.CONTROL_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+
+        channel = await team.channel()
+        queue = await rabbit.declare_work_queue(channel, mine, naming.work_queue(mine, "call"))
+        await (await channel.get_exchange(naming.work_exchange(mine))).publish(aio_pika.Message(b"{}"), queue.name)
+        control = await channel.get_exchange(naming.CONTROL_EXCHANGE)
+        scope = env.Scope(swarmId=mine, role="caller", instance="c-0")
+        status = env.metric("status-full", scope, {}, origin="c-0").to_json()
+        await control.publish(aio_pika.Message(status), naming.metric_key("status-full", mine, "caller", "c-0"))
+        inbox = await channel.declare_queue(naming.control_queue(mine, "caller", "c-0"), exclusive=True)
+        for binding in naming.control_bindings(mine, "caller", "c-0"):
+            await inbox.bind(control, binding)
+
+        async def refused(attempt: Callable[[aio_pika.abc.AbstractChannel], Awaitable[object]], what: str) -> None:
+            with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+                await attempt(await team.channel())
+            assert not team.is_closed, f"{what}: only the channel closes"
+
+        async def inject(ch: aio_pika.abc.AbstractChannel) -> object:
+            return await (await ch.get_exchange(naming.work_exchange(theirs), ensure=False)).publish(
+                aio_pika.Message(b"{}"), naming.work_queue(theirs, "call")
+            )
+
+        async def forge_status(ch: aio_pika.abc.AbstractChannel) -> object:
+            key = naming.metric_key("status-full", theirs, "caller", "c-0")
+            return await (await ch.get_exchange(naming.CONTROL_EXCHANGE)).publish(aio_pika.Message(status), key)
+
+        async def send_signal(ch: aio_pika.abc.AbstractChannel) -> object:
+            key = naming.signal_key("config-update", mine, "ALL", "ALL")
+            return await (await ch.get_exchange(naming.CONTROL_EXCHANGE)).publish(aio_pika.Message(status), key)
+
+        async def read_theirs(ch: aio_pika.abc.AbstractChannel) -> object:
+            queue = await ch.declare_queue(naming.work_queue(theirs, "call"), passive=True)  # no right needed
+            return await queue.get(fail=False)  # basic.get needs read on the queue
+
+        await refused(inject, "an item into team-b's work exchange")
+        await refused(forge_status, "a status event for team-b's swarm")
+        await refused(send_signal, "a signal, even to its own swarm")
+        await refused(read_theirs, "team-b's work queue")
+    finally:
+        await team.close()
+        await admin.close()
