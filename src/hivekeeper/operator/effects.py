@@ -115,6 +115,21 @@ def _unless_gone() -> Iterator[None]:
             raise
 
 
+def _check_routing(event: env.Envelope, routing_key: str) -> None:
+    """An event's scope must be the one its routing key names: the broker's topic permissions check the key
+    (a team's user may publish only its own swarms' events), so a body claiming another swarm is a forgery."""
+    try:
+        _, _, _, swarm, role, instance = naming.parse_routing_key(routing_key)
+    except naming.InvalidName as exc:
+        raise MalformedEvent(str(exc)) from exc
+    scope = event.scope
+    if (scope.swarmId, scope.role, scope.instance) != (swarm, role, instance):
+        raise MalformedEvent(
+            f"the event's scope {scope.swarmId}/{scope.role}/{scope.instance} is not the one its routing key "
+            f"{routing_key!r} names"
+        )
+
+
 class _Throttled:
     """A logger that writes at most one warning per ``every`` seconds and says how many it held back."""
 
@@ -175,6 +190,7 @@ class Broker:
         async with message.process():
             try:
                 event = env.parse(message.body)
+                _check_routing(event, message.routing_key or "")
                 latency = self.observations.record(event, time.monotonic())
             except (env.EnvelopeError, MalformedEvent) as exc:
                 metrics.EVENTS.labels("malformed").inc()
