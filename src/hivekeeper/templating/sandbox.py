@@ -33,7 +33,16 @@ from jinja2.runtime import AsyncLoopContext, LoopContext, Macro, markup_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from hivekeeper.templating import bounded
-from hivekeeper.templating.budget import BIG, DEFAULT, Budget, BudgetExceeded, Meter, power_bits, weight
+from hivekeeper.templating.budget import (
+    BIG,
+    DEFAULT,
+    TICK_EVERY,
+    Budget,
+    BudgetExceeded,
+    Meter,
+    power_bits,
+    weight,
+)
 
 _METER: contextvars.ContextVar[Meter | None] = contextvars.ContextVar("hivekeeper_template_meter", default=None)
 
@@ -215,8 +224,19 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         return bounded.format_checker(self.meter, value.__self__, wrapper)
 
     def budget_iter(self, iterable: Any) -> Any:
-        """A ``{% for %}`` iterable that looks at the clock every 64 iterations."""
+        """A ``{% for %}`` iterable that looks at the clock every 64 iterations.
+
+        A short list, tuple, dict or string is charged its length at once and iterated as it is, with no
+        wrapper between the loop and its items; anything longer or of unknown length is wrapped.
+        """
         meter = self.meter()
+        if type(iterable) in _SIZED:
+            size = len(iterable)
+            if size < TICK_EVERY:
+                meter.ticks -= size
+                if meter.ticks <= 0:
+                    meter.tick()
+                return iterable
         if hasattr(iterable, "__aiter__"):
             return _metered_async(meter, iterable)
         return _metered(meter, iterable)
@@ -301,6 +321,7 @@ async def render_async(template: jinja2.Template, context: dict[str, Any]) -> st
 _monotonic = time.monotonic
 _CONTAINERS = (list, tuple, dict, set, frozenset)
 _PLAIN = frozenset((str, int, float, bool))
+_SIZED = frozenset((list, tuple, dict, str, range))
 _SMALL = 1 << 64
 
 

@@ -59,6 +59,12 @@ BOMBS = [
         "wallTime",
         id="nested-loops",
     ),
+    pytest.param(
+        "{% for a in payload['items'] * 21 %}{% for b in range(63) %}{% for c in range(63) %}{% for d in range(63) %}"
+        "{% for e in 'x' * 63 %}{% endfor %}{% endfor %}{% endfor %}{% endfor %}{% endfor %}",
+        "wallTime",
+        id="many-nested-short-loops",
+    ),
     pytest.param("{% for i in range(payload.big) %}{% endfor %}", "maxRange", id="a-long-range"),
     pytest.param("{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}", "maxDepth", id="a-recursive-macro"),
     pytest.param("{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}", "maxDepth", id="a-recursive-loop"),
