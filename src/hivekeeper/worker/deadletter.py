@@ -2,7 +2,8 @@
 
 A work loop must never wait for the dead-letter queue nor fail because of it, so a failed item is
 offered to a bounded :class:`DeadLetterOutbox` and one background task publishes it. When the
-outbox is full the item is not kept (counted, and alerted once per window); when publishing fails
+outbox is full (in items or in bytes: poison items may be large) the item is not kept (counted,
+and alerted once per window); when publishing fails
 the task alerts, forgets that item and backs off, so a broken queue costs neither memory nor CPU.
 """
 
@@ -23,6 +24,9 @@ REASON_LIMIT = 1024
 """Bytes of ``code: message`` kept in the reason header (AMQP headers travel with every copy)."""
 OUTBOX_SIZE = 1000
 """Failed items waiting to be published, at most; beyond that they are counted and not kept."""
+OUTBOX_BYTES = 64 * 1024 * 1024
+"""Bytes of failed items waiting to be published, at most (1000 items of up to max_message_size each
+would be gigabytes while the broker blocks publishing)."""
 RETRY_SECONDS = 1.0
 
 Alert = Callable[[str, str, dict[str, Any]], None]
@@ -47,6 +51,7 @@ class DeadLetterOutbox:
         alert: Alert,
         *,
         size: int = OUTBOX_SIZE,
+        max_bytes: int = OUTBOX_BYTES,
         retry_seconds: float = RETRY_SECONDS,
     ) -> None:
         self._port = port
@@ -54,6 +59,8 @@ class DeadLetterOutbox:
         self._alert = alert
         self._retry = retry_seconds
         self._items: asyncio.Queue[tuple[bytes, dict[str, str], int, int]] = asyncio.Queue(maxsize=size)
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._task: asyncio.Task[None] | None = None
         self.published = 0
         self.overflowed = 0
@@ -65,16 +72,20 @@ class DeadLetterOutbox:
         """Queue one failed item without waiting. Returns the publishing task when this call started it
         (the caller owns it: cancel it on stop), else None."""
         try:
+            if self._bytes + len(body) > self._max_bytes:
+                raise asyncio.QueueFull
             self._items.put_nowait((body, headers, max_length, ttl_seconds))
         except asyncio.QueueFull:
             self.overflowed += 1
             self._alert(
                 "deadletter.overflow",
-                f"{self._items.maxsize} failed items are already waiting for {self.queue}; this one was not kept "
+                f"{self._items.qsize()} failed items ({self._bytes} bytes) are already waiting for {self.queue}, "
+                f"at most {self._items.maxsize} items and {self._max_bytes} bytes; this one was not kept "
                 "(the dead-letter queue is slow or unreachable)",
                 {"queue": self.queue, "overflowed": self.overflowed},
             )
             return None
+        self._bytes += len(body)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._pump(), name=f"dead-letters:{self.queue}")
             return self._task
@@ -86,6 +97,7 @@ class DeadLetterOutbox:
     async def _pump(self) -> None:
         while True:
             body, headers, max_length, ttl_seconds = await self._items.get()
+            self._bytes -= len(body)
             try:
                 await self._port.publish(body, headers, max_length=max_length, ttl_seconds=ttl_seconds)
                 self.published += 1

@@ -37,9 +37,39 @@ class WorkerCollector(Collector):
             counter = CounterMetricFamily(name, help_text, labels=LABELS)
             counter.add_metric(labels, value)
             yield counter
+        output = self.worker.output
+        for name, help_text, value in (
+            (
+                "hivekeeper_items_refused",
+                "Items whose result the output refused for good (too large, unroutable): dead-lettered or dropped.",
+                output.refused,
+            ),
+            (
+                "hivekeeper_items_poisoned",
+                "Items delivered more than inputs.rabbitmq.maxRedeliveries times: dead-lettered or dropped.",
+                output.poisoned,
+            ),
+            ("hivekeeper_publish_retries", "Publish attempts after a transient failure.", output.retries),
+            (
+                "hivekeeper_items_given_back",
+                "Inputs given back to their queue after every publish attempt failed.",
+                output.given_back,
+            ),
+        ):
+            counter = CounterMetricFamily(name, help_text, labels=LABELS)
+            counter.add_metric(labels, value)
+            yield counter
         gauge = GaugeMetricFamily("hivekeeper_items_in_flight", "Items being processed now.", labels=LABELS)
         gauge.add_metric(labels, stats.in_flight)
         yield gauge
+        blocked = GaugeMetricFamily(
+            "hivekeeper_output_blocked",
+            "1 while the broker blocks this worker's publishes (a memory or disk alarm; they wait).",
+            labels=LABELS,
+        )
+        sink = self.worker.sink
+        blocked.add_metric(labels, 1 if sink is not None and sink.state() == "blocked" else 0)
+        yield blocked
         enabled = GaugeMetricFamily("hivekeeper_worker_enabled", "1 when the worker is enabled.", labels=LABELS)
         enabled.add_metric(labels, 1 if self.worker.state.enabled else 0)
         yield enabled

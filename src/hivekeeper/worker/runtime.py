@@ -9,6 +9,8 @@ stops consuming, so messages stay queued) while the control plane stays live; ev
 Work runs in a fixed number of loops (the role's concurrency: ``threadCount`` for processors), each
 taking one item, handing it to the role, publishing the result and only then acknowledging the
 input. Nothing is buffered beyond those loops, so backlog stays in the broker where it is visible.
+A result the output refuses for good, and an item delivered too many times, is dead-lettered or
+dropped; a transient publish failure is retried, then the input goes back (``worker.publishing``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import Hop, WorkItem, WorkItemError, now, parse
 from hivekeeper.templating.engine import TemplateEngine, TemplateError
 from hivekeeper.worker import config as cfg
+from hivekeeper.worker import publishing
 from hivekeeper.worker.alerts import AlertThrottle
 from hivekeeper.worker.control import WorkerState, apply_update
 from hivekeeper.worker.deadletter import DeadLetterOutbox, failure_headers
@@ -32,7 +35,16 @@ from hivekeeper.worker.http.client import HttpClient
 from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
 from hivekeeper.worker.inputs.scheduler import SchedulerSource
 from hivekeeper.worker.outputs import redis_push
-from hivekeeper.worker.ports import ControlBus, DataStore, DeadLetters, Delivery, WorkSink, WorkSource
+from hivekeeper.worker.ports import (
+    Blockable,
+    ControlBus,
+    DataStore,
+    DeadLetters,
+    Delivery,
+    OutputRefused,
+    WorkSink,
+    WorkSource,
+)
 from hivekeeper.worker.roles.base import DropItem, Role, RoleDeps
 from hivekeeper.worker.roles.generator import Generator
 from hivekeeper.worker.roles.http_sequence import HttpSequence
@@ -120,6 +132,8 @@ class Worker:
         self.state = WorkerState.bootstrap(identity.kind, bootstrap, has_out=identity.work_out is not None)
         self.engine = TemplateEngine(StoreSequences(store) if store is not None else None)
         self.stats = RoleStats()
+        self.output = publishing.OutputCounters()
+        """Refused results, poison items, publish retries and inputs given back (``worker.publishing``)."""
         self.http: HttpClient | None = None
         self.role: Role = self._build_role(self.state)
         self.http = self._http_of(self.role)
@@ -144,6 +158,8 @@ class Worker:
         self._last_delta = (0.0, 0)
         self._latency_mark = Histogram()
         """The latencies as of the last status-delta: a status reports what came after (a window, not since start)."""
+        self._blocks_reported = 0
+        """The output's block count as of the last status-delta (see ``_output_state``)."""
         self._clock = clock
         self.control_queue = naming.control_queue(identity.swarm, identity.role, identity.instance)
 
@@ -299,7 +315,7 @@ class Worker:
                 continue
             await self._process(delivery)
 
-    async def _process(self, delivery: Delivery) -> None:
+    async def _process(self, delivery: Delivery) -> None:  # noqa: PLR0912 - one pass per item: no helper coroutines
         stats = self.stats
         stats.in_flight += 1
         received = now() if delivery.body is not None else ""
@@ -310,6 +326,16 @@ class Worker:
                     item = parse(delivery.body)
                 except WorkItemError as exc:
                     await self._drop(delivery, "work.invalid-item", str(exc), {})
+                    return
+                if delivery.redeliveries and self._poison(delivery):
+                    self.output.poisoned += 1
+                    limit = self.state.config.inputs.rabbitmq.maxRedeliveries
+                    reason = (
+                        f"the item came back {delivery.redeliveries} times, more than inputs.rabbitmq.maxRedeliveries "
+                        f"({limit}): treated as poison and not processed again (raise maxRedeliveries if the "
+                        "redeliveries were innocent: restarts, dropped connections)"
+                    )
+                    await self._drop(delivery, "work.poison", reason, self._item_context(item))
                     return
             uploader = self.uploader
             if uploader is not None and uploader.before:
@@ -342,17 +368,9 @@ class Worker:
                 )
                 try:
                     await self._publish(result)
-                except Exception as exc:
-                    # Not confirmed: give the input back so nothing acknowledged upstream is lost.
-                    stats.errors += 1
-                    target = "Redis" if self.redis_output is not None else self.identity.work_out
-                    self.alert(
-                        "io.downstream-error",
-                        f"publishing to {target} failed: {exc}",
-                        self._item_context(item),
-                    )
-                    await delivery.requeue()
-                    return
+                except Exception as exc:  # rare: retried, refused or given back (worker.publishing)
+                    if not await self._publish_failed(delivery, item, result, exc):
+                        return
             stats.processed += 1
             if delivery.settles:
                 await delivery.ack()
@@ -366,6 +384,42 @@ class Worker:
             await self.redis_output.publish_item(result)  # reads the item itself: no serialising
         elif self.sink is not None:
             await self.sink.publish(result.to_json())
+
+    def _poison(self, delivery: Delivery) -> bool:
+        return delivery.redeliveries > self.state.config.inputs.rabbitmq.maxRedeliveries
+
+    async def _publish_failed(
+        self, delivery: Delivery, item: WorkItem | None, result: WorkItem, error: Exception
+    ) -> bool:
+        """After a failed publish: True once a retry published ``result``; else the input was refused for
+        good (dead-lettered or dropped), or given back to its queue after the retries, and counted."""
+        try:
+            await publishing.retry(
+                lambda: self._publish(result), error, self.state.config.outputs.retry, self.output, delivery.live
+            )
+            return True
+        except OutputRefused as exc:
+            self.stats.errors += 1
+            self.output.refused += 1
+            await self._drop(
+                delivery,
+                "io.output-refused",
+                f"{self._output_name()} refused the result: {exc}",
+                self._item_context(item),
+            )
+        except publishing.GaveUp as exc:
+            # Not confirmed: give the input back so nothing acknowledged upstream is lost.
+            self.stats.errors += 1
+            self.alert(
+                "io.downstream-error", f"publishing to {self._output_name()} failed: {exc}", self._item_context(item)
+            )
+            if not exc.input_lost:
+                self.output.given_back += 1
+                await delivery.requeue()
+        return False
+
+    def _output_name(self) -> str:
+        return "Redis" if self.redis_output is not None else str(self.identity.work_out)
 
     async def _drop(self, delivery: Delivery, code: str, message: str, context: dict[str, Any]) -> None:
         self.stats.dropped += 1
@@ -539,9 +593,7 @@ class Worker:
         last_t, last_n = self._last_delta
         elapsed = now_s - last_t if last_t else 0.0
         tps = round((self.stats.processed - last_n) / elapsed, 2) if elapsed > 0 else 0.0
-        io_state = {
-            "work": {"input": self.source.state(), "output": self.sink.state() if self.sink is not None else "ok"}
-        }
+        io_state = {"work": {"input": self.source.state(), "output": self._output_state()}}
         context = {**self.stats.snapshot(recent=self.stats.latency.since(self._latency_mark)), **self.role.context()}
         if isinstance(self.source, SchedulerSource):
             context["scheduler"] = self.source.context()
@@ -553,6 +605,9 @@ class Worker:
             context["redisUploader"] = self.uploader.context()
         if self.engine.budget_exceeded:  # renders refused by the template budget, by limit (items dropped)
             context["templateBudgetExceeded"] = dict(self.engine.budget_exceeded)
+        output = self.output
+        if output.refused or output.poisoned or output.retries or output.given_back:
+            context["output"] = output.snapshot()
         data: dict[str, Any] = {
             "enabled": self.state.enabled,
             "tps": tps,
@@ -578,11 +633,24 @@ class Worker:
             )
         return data
 
+    def _output_state(self) -> str:
+        """The output's state; ``blocked`` also when the broker blocked it since the last status-delta and
+        has unblocked it since: the block also held that status-delta back, so this is the first report."""
+        sink = self.sink
+        if sink is None:
+            return "ok"
+        state = sink.state()
+        if state == "ok" and isinstance(sink, Blockable) and sink.blocks() != self._blocks_reported:
+            return "blocked"
+        return state
+
     async def emit_status(self, kind: str) -> None:
         data = self.status_data(full=kind == "status-full")
         if kind == "status-delta":
             self._last_delta = (self._time(), self.stats.processed)
             self._latency_mark = self.stats.latency.copy()
+            if isinstance(self.sink, Blockable):
+                self._blocks_reported = self.sink.blocks()
         message = env.metric(
             kind, self.identity.scope, data, origin=self.identity.instance, runtime=self.identity.runtime
         )
