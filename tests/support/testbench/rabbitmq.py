@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from testbench.errors import BenchError
 from testbench.packages import DEBIAN_PACKAGES
 from testbench.procs import ManagedProcess, free_port, port_answers, retry_on_port_clash
 
@@ -25,6 +28,25 @@ class RabbitMQ:
     def stop(self) -> None:
         for proc in reversed(self.processes):
             proc.stop()
+
+    @property
+    def node(self) -> str:
+        return f"hivekeeper-{self.amqp_port}@localhost"
+
+    def ctl(self, *args: str, timeout: float = 60.0) -> str:
+        """Run ``rabbitmqctl ARGS`` against this node (its own cookie and epmd) and return what it printed.
+
+        For tests that change the broker at run time (alarms, policies, limits): use a node of the test's own,
+        never a shared one, and put back what was changed.
+        """
+        assert self.ports is not None, "a node started by start_rabbitmq"
+        assert self.workdir is not None, "a node started by start_rabbitmq"
+        command = [str(Path(DEBIAN_PACKAGES["rabbitmq"][1]).with_name("rabbitmqctl")), "-n", self.node, *args]
+        env = {**os.environ, "HOME": str(self.workdir), "ERL_EPMD_PORT": str(self.ports[2])}
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise BenchError("rabbitmq", " ".join(command[2:]), done.stderr or done.stdout)
+        return done.stdout
 
     def restart(self, timeout: float = 90.0) -> RabbitMQ:
         """Stop the node and start it again on the same ports with the same data (durable queues survive)."""
