@@ -214,6 +214,12 @@ async def test_the_client_says_it_understands_connection_blocked_and_sends_the_u
         assert start_ok.client_properties["connection_name"] == "caller-0"
     finally:
         connection._lose("test over")
+    unnamed = await _open()
+    try:
+        [start_ok] = [f for f in _broker(unnamed).frames if isinstance(f, commands.Connection.StartOk)]
+        assert start_ok.client_properties["connection_name"] == "hivekeeper-work-plane"
+    finally:
+        unnamed._lose("test over")
 
 
 async def test_while_blocked_publishes_are_held_then_sent_in_order_and_confirmed_after_unblocked() -> None:

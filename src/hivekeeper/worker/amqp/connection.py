@@ -59,6 +59,8 @@ __all__ = [
 CONFIRM_TIMEOUT = 30.0
 """Seconds a publish waits for its confirm while the connection is not blocked (RabbitMQ confirms a
 persistent item once its queues have it on disk: milliseconds, seconds under heavy load)."""
+DEFAULT_NAME = "hivekeeper-work-plane"
+"""The connection name shown by ``rabbitmqctl list_connections`` when the URL gives none."""
 BLOCKED_TIMEOUT = 60.0
 """Seconds a publish may wait while the broker blocks publishers before it fails (transient)."""
 
@@ -188,8 +190,7 @@ class AmqpConnection(asyncio.Protocol):
                     "connection.blocked": True,  # without it RabbitMQ blocks us silently
                 },
             }
-            if self.url.name:
-                properties["connection_name"] = self.url.name
+            properties["connection_name"] = self.url.name or DEFAULT_NAME
             external = self.url.auth == "external"
             self._send0(
                 commands.Connection.StartOk(
