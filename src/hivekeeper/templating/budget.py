@@ -43,8 +43,12 @@ class Budget:
     """maxRange: items of ``range(...)``."""
     max_depth: int = 64
     """maxDepth: nesting of macro calls (recursion) and recursive loops."""
-    max_source: int = 256 << 10
-    """maxSource: characters of a template's source (256 KiB); compiling is linear in it."""
+    max_source: int = 1 << 20
+    """maxSource: characters of a template's source (1 MiB)."""
+    max_tokens: int = 20_000
+    """maxTokens: tokens of a template's source (a few thousand ``{{ ... }}`` tags: ``{{ a }}`` is 5 tokens,
+    ``{{ randInt(1, 9) }}`` 11; text between tags is one). Compiling costs up to ~14 µs a token and cannot
+    be interrupted, so this keeps one template's compile under about a third of a second."""
 
 
 DEFAULT = Budget()

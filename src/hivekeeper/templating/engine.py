@@ -90,17 +90,6 @@ class TemplateEngine:
         if template is not None:
             self._cache.move_to_end(key)
             return template
-        if len(source) > self.budget.max_source:
-            raise TemplateBudgetError(
-                name,
-                None,
-                BudgetExceeded(
-                    "maxSource",
-                    f"the template has {len(source):,} characters",
-                    f"{self.budget.max_source:,} characters",
-                    "split it, or keep large constant text out of the template markers",
-                ),
-            )
         env = self._async_env if helpers.uses_sequence(source) else self._env
         try:
             template = env.from_string(source)

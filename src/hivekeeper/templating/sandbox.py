@@ -154,11 +154,31 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
 
     # -- compiling ----------------------------------------------------------------------------------
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        self._check_size(source)
         tree = super()._parse(source, name, filename)
         from hivekeeper.templating.static import check_constants  # the static pass needs this class
 
         check_constants(self, tree)
         return tree
+
+    def _check_size(self, source: str) -> None:
+        """Refuse a source too long to compile quickly: compiling is the one step no clock can stop."""
+        budget = self.budget
+        if len(source) > budget.max_source:
+            raise BudgetExceeded(
+                "maxSource",
+                f"the template has {len(source):,} characters",
+                f"{budget.max_source:,} characters",
+                "split it into several templates",
+            )
+        for count, _ in enumerate(self.lex(source), start=1):  # stops at the first token past the limit
+            if count > budget.max_tokens:
+                raise BudgetExceeded(
+                    "maxTokens",
+                    f"the template has more than {budget.max_tokens:,} tokens",
+                    f"{budget.max_tokens:,} tokens (a few thousand {{{{ ... }}}} tags)",
+                    "split it into several templates, or move repeated parts into a loop",
+                )
 
     # -- hooks called by compiled templates ---------------------------------------------------------------
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:

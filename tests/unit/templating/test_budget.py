@@ -161,9 +161,19 @@ def test_the_probe_ignores_what_depends_on_the_item(engine: TemplateEngine) -> N
 
 
 def test_a_template_past_the_source_limit_is_refused_before_compiling(engine: TemplateEngine) -> None:
-    source = "{{ payload.n }}" + "x" * (256 << 10)
-    with pytest.raises(TemplateBudgetError, match=r"has 262,159 characters.*\(maxSource\)"):
+    source = "{{ payload.n }}" + "x" * (1 << 20)
+    with pytest.raises(TemplateBudgetError, match=r"has 1,048,591 characters.*\(maxSource\)"):
         engine.validate("bodyTemplate", source)
+
+
+def test_a_template_with_too_many_tokens_is_refused_before_compiling(
+    engine: TemplateEngine, timed: Callable[[], float]
+) -> None:
+    # 16,000 tags of 5 tokens: Jinja took 1.1 s to compile them, holding the event loop.
+    with pytest.raises(TemplateBudgetError, match=r"more than 20,000 tokens.*\(maxTokens\)"):
+        engine.validate("bodyTemplate", "{{ a }}" * 16000)
+    assert timed() < 0.5
+    engine.validate("bodyTemplate", "x" * 500_000 + "{{ a }}" * 3000)  # long text is one token
 
 
 def test_deeply_nested_expressions_give_a_template_error_not_a_recursion_error(engine: TemplateEngine) -> None:
