@@ -25,6 +25,8 @@ class RoleRow:
     error_kinds: dict[str, int] = field(default_factory=dict)
     truncated: int = 0
     """HTTP responses whose body exceeded maxResponseBytes."""
+    redelivered: int = 0
+    """Items the broker delivered to this role again (possible duplicates)."""
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)

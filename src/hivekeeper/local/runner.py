@@ -26,7 +26,7 @@ from hivekeeper.api.swarm import Swarm, merged_role_config
 from hivekeeper.local import ledger
 from hivekeeper.local.controller import LocalController
 from hivekeeper.local.progress import RoleRow, summary, table
-from hivekeeper.local.transports import BrokerTransports, MemoryTransports
+from hivekeeper.local.transports import BrokerTransports, BrokerUnavailable, MemoryTransports
 from hivekeeper.protocol import naming
 from hivekeeper.worker import config as cfg
 from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
@@ -74,6 +74,10 @@ class LocalSwarm:
     dead_letters: int = 0
     """Items in the swarm's dead-letter queue when the run ended (``deadLetter.enabled``)."""
     _previous: dict[str, tuple[float, int]] = field(default_factory=dict)
+    out: TextIO = sys.stdout
+    broker_down: BrokerUnavailable | None = None
+    """Set while the broker cannot be reached (``--broker``), to what went wrong."""
+    broker_outages: int = 0
 
     @property
     def name(self) -> str:
@@ -106,6 +110,7 @@ class LocalSwarm:
                 row.dropped += stats.dropped
                 row.in_flight += stats.in_flight
                 row.truncated += stats.truncated
+                row.redelivered += stats.redelivered
                 latency.merge(stats.latency)
                 for code, n in stats.statuses.items():
                     row.status_codes[str(code)] = row.status_codes.get(str(code), 0) + n
@@ -130,7 +135,18 @@ class LocalSwarm:
         return sorted(naming.work_queue(self.name, alias) for alias in aliases)
 
     async def refresh_depths(self) -> None:
-        self.depths = await self.transports.depths(self.queue_names())
+        """Read the queue depths; while the broker is unreachable keep the last ones and say so (once)."""
+        try:
+            self.depths = await self.transports.depths(self.queue_names())
+        except BrokerUnavailable as exc:
+            if self.broker_down is None:
+                self.broker_down = exc
+                self.broker_outages += 1
+                print(f"{self.name}: broker unreachable ({exc}); the workers reconnect by themselves", file=self.out)
+            return
+        if self.broker_down is not None:
+            print(f"{self.name}: broker reachable again", file=self.out)
+            self.broker_down = None
 
     def busy(self) -> bool:
         return self.in_flight() > 0
@@ -277,6 +293,8 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
         raise RunError(f"swarm names must differ to run side by side (got {', '.join(names)}); rename one")
     store = local_store(options.redis_url)
     locals_ = [await build(s, options.broker_url, store) for s in swarms]
+    for local in locals_:
+        local.out = options.out
     live = options.live if options.live is not None else options.out.isatty()
     wall_started = time.time()
     lists = sorted(set().union(*(dataset_lists(s) for s in swarms)))
@@ -285,7 +303,8 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
     try:
         elapsed, drained = await _drive(locals_, options, stop or asyncio.Event(), live)
         for local in locals_:
-            local.dead_letters = await local.transports.dead_letter_count()
+            with contextlib.suppress(BrokerUnavailable):  # said when it went away; the count stays unknown (0)
+                local.dead_letters = await local.transports.dead_letter_count()
             await local.refresh_depths()
             in_flight += local.in_flight()
     finally:
@@ -370,6 +389,23 @@ def _report(
         if local.dead_letters:
             queue = naming.dead_letter_queue(local.name)
             print(f"{local.name}: {local.dead_letters:,} dead letters in {queue}", file=out)
+        left = {queue: depth for queue, depth in sorted(local.depths.items()) if depth}
+        if left:
+            where = ", ".join(f"{queue}: {depth:,}" for queue, depth in left.items())
+            kept = "they stay on the broker" if isinstance(local.transports, BrokerTransports) else "they are discarded"
+            print(
+                f"{local.name}: {sum(left.values()):,} items left in queues after the drain ({where}); {kept}", file=out
+            )
+        redelivered = sum(row.redelivered for row in rows)
+        if redelivered:
+            who = ", ".join(f"{row.name} {row.redelivered:,}" for row in rows if row.redelivered)
+            print(
+                f"{local.name}: {redelivered:,} items delivered again by the broker ({who}): they may have been "
+                "processed twice (the broker redelivers what was not yet acknowledged when a connection dropped)",
+                file=out,
+            )
+        if local.broker_outages:
+            print(f"{local.name}: the broker was unreachable {local.broker_outages} time(s) during the run", file=out)
         results.append(
             {
                 "swarm": local.name,
@@ -379,6 +415,9 @@ def _report(
                 "roles": [row.as_json() for row in rows],
                 "alerts": [a.data for a in local.controller.alerts[-20:]],
                 "deadLetters": local.dead_letters,
+                "leftInQueues": left,
+                "brokerOutages": local.broker_outages,
+                "redelivered": redelivered,
             }
         )
     if books is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import aio_pika
-from aio_pika.abc import AbstractConnection, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractRobustConnection
 
 from hivekeeper.protocol import naming
 from hivekeeper.worker import rabbit
@@ -14,6 +14,10 @@ from hivekeeper.worker.amqp.url import parse as parse_broker_url
 from hivekeeper.worker.memory import MemoryBroker, MemoryControlBus, MemoryDeadLetters, MemorySink, MemorySource
 from hivekeeper.worker.ports import ControlBus, DeadLetters, WorkSink, WorkSource
 from hivekeeper.worker.runtime import Identity
+
+
+class BrokerUnavailable(ConnectionError):
+    """The run's broker cannot be reached right now (restarting, say); the workers reconnect by themselves."""
 
 
 class MemoryTransports:
@@ -65,8 +69,23 @@ class BrokerTransports:
         self, robust: AbstractRobustConnection, plain: AbstractConnection, swarm: str, url: str | BrokerUrl
     ) -> None:
         self._inner = rabbit.RabbitTransports(robust, swarm, url)
-        self._plain = plain  # passive declares on a robust connection report 0 messages; a plain one is right
+        self._plain: AbstractConnection | None = plain
+        """Passive declares on a robust connection report 0 messages; a plain one is right, but it does not
+        come back by itself after a broker restart: :meth:`_channel` opens it again."""
+        self._url = url
         self.swarm = swarm
+
+    async def _channel(self) -> AbstractChannel:
+        """A channel on the plain connection, reconnecting it if the broker restarted; raises
+        :class:`BrokerUnavailable` (with the reason) while the broker cannot be reached."""
+        try:
+            if self._plain is None or self._plain.is_closed:
+                self._plain = None
+                self._plain = await rabbit.connect_plain(self._url, "hivekeeper-run")
+            return await self._plain.channel()
+        except Exception as exc:  # aio-pika says "closed" in several ways (RuntimeError among them) mid-restart
+            self._plain = None
+            raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
     @classmethod
     async def connect(cls, url: str, swarm: str) -> BrokerTransports:
@@ -79,18 +98,24 @@ class BrokerTransports:
 
     async def declare(self, alias: str) -> str:
         name = naming.work_queue(self.swarm, alias)
-        channel = await self._plain.channel()
+        channel = await self._channel()
         await rabbit.declare_work_queue(channel, self.swarm, name)
         await channel.close()
         return name
 
     async def depths(self, queues: list[str]) -> dict[str, int]:
+        """Messages in each queue now; raises :class:`BrokerUnavailable` while the broker is down."""
         out: dict[str, int] = {}
-        channel = await self._plain.channel()
+        channel = await self._channel()
         try:
             for name in queues:
                 declared = await channel.declare_queue(name, passive=True)
                 out[name] = declared.declaration_result.message_count or 0
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            raise
+        except Exception as exc:  # the connection went away under the declares: a restart, say
+            self._plain = None
+            raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc
         finally:
             with contextlib.suppress(Exception):
                 await channel.close()
@@ -107,7 +132,7 @@ class BrokerTransports:
 
     async def dead_letter_count(self) -> int:
         """Items in the swarm's dead-letter queue now (left there by this run or earlier ones); 0 if none."""
-        channel = await self._plain.channel()
+        channel = await self._channel()
         try:
             declared = await channel.declare_queue(naming.dead_letter_queue(self.swarm), passive=True)
         except aio_pika.exceptions.ChannelNotFoundEntity:
@@ -119,5 +144,6 @@ class BrokerTransports:
 
     async def close(self) -> None:
         await self._inner.close()
-        with contextlib.suppress(Exception):
-            await self._plain.close()
+        if self._plain is not None:
+            with contextlib.suppress(Exception):
+                await self._plain.close()

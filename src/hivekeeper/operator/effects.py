@@ -32,6 +32,8 @@ from hivekeeper.operator.topology import Topology
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.signing import Signer
+from hivekeeper.worker import rabbit
+from hivekeeper.worker.amqp.url import parse as parse_broker_url
 
 log = logging.getLogger("hivekeeper.operator")
 FIELD_MANAGER = "hivekeeper-operator"
@@ -161,7 +163,9 @@ class Broker:
     EVENTS_QUEUE = "hivekeeper.operator.events"
 
     def __init__(self, url: str, observations: Observations, signer: Signer | None = None) -> None:
-        self._url = url
+        # One meaning of the URL's options for every connection (worker.amqp.url); a bad option fails the
+        # operator's start with the option named, instead of being ignored by one connection only.
+        self._url = parse_broker_url(url)
         self.observations = observations
         self._signer = signer
         self._connection: AbstractRobustConnection | None = None
@@ -173,7 +177,10 @@ class Broker:
 
     async def start(self) -> None:
         self._connection = await aio_pika.connect_robust(
-            self._url, client_properties={"connection_name": "hivekeeper-operator"}
+            self._url.aio_pika_url(),
+            client_properties={"connection_name": self._url.name or "hivekeeper-operator"},
+            timeout=self._url.connection_timeout,
+            ssl_context=self._url.ssl_context(),
         )
         self._channel = await self._connection.channel()
         self._control = await self._channel.declare_exchange(
@@ -208,7 +215,7 @@ class Broker:
         On a plain connection: a robust one reports 0 messages for passive declares.
         """
         if self._plain is None or self._plain.is_closed:
-            self._plain = await aio_pika.connect(self._url)
+            self._plain = await rabbit.connect_plain(self._url, "hivekeeper-operator-stats")
         out = []
         for name in names:
             channel = await self._plain.channel()

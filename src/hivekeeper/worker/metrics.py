@@ -29,6 +29,11 @@ class WorkerCollector(Collector):
                 stats.dropped,
             ),
             (
+                "hivekeeper_items_redelivered",
+                "Items the broker delivered again (restart, lost connection): possible duplicates downstream.",
+                stats.redelivered,
+            ),
+            (
                 "hivekeeper_http_responses_truncated",
                 "HTTP responses whose body exceeded maxResponseBytes; the rest was read and discarded.",
                 stats.truncated,

@@ -327,6 +327,8 @@ class Worker:
                 except WorkItemError as exc:
                     await self._drop(delivery, "work.invalid-item", str(exc), {})
                     return
+                if delivery.redeliveries:
+                    stats.redelivered += 1
                 if delivery.redeliveries and self._poison(delivery):
                     self.output.poisoned += 1
                     limit = self.state.config.inputs.rabbitmq.maxRedeliveries

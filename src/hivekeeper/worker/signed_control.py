@@ -2,8 +2,9 @@
 
 Wraps the transports a worker is built with: the control bus's handler sees a signal only after
 :class:`~hivekeeper.protocol.signing.Verifier` accepted it. A refused signal changes nothing; it is
-counted and reported through ``refused`` (the worker raises a ``control.signal-<unsigned|forged|stale|
-replayed>`` alert, folded by its alert throttle, so a flood of forged signals is one alert with a count, not a log storm).
+counted and reported through ``refused``: the worker raises a ``control.signal-<unsigned|forged|stale|
+replayed>`` alert, folded by its alert throttle, so a flood of forged signals is one alert with a count, not
+a log storm.
 """
 
 from __future__ import annotations

@@ -118,6 +118,8 @@ class RoleStats:
     error_kinds: Counter[str] = field(default_factory=Counter)
     truncated: int = 0
     """HTTP responses whose body exceeded maxResponseBytes (the rest was read and discarded)."""
+    redelivered: int = 0
+    """Items the broker delivered again (after a restart or a lost connection): possibly duplicates downstream."""
 
     def snapshot(self, recent: Histogram | None = None) -> dict[str, object]:
         """Counters since start; ``latencyMs`` from ``recent`` (the last status interval's latencies) when
@@ -142,4 +144,6 @@ class RoleStats:
             out["errorKinds"] = dict(self.error_kinds)
         if self.truncated:
             out["responsesTruncated"] = self.truncated
+        if self.redelivered:
+            out["redelivered"] = self.redelivered
         return out
