@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from jinja2.utils import _PassArg, generate_lorem_ipsum
 
-from hivekeeper.templating.budget import Meter, percent_widths, spec_widths, weight
+from hivekeeper.templating.budget import BudgetExceeded, Meter, percent_widths, spec_widths, weight
 
 MeterFn = Callable[[], Meter]
 
@@ -30,13 +30,7 @@ HARMLESS = frozenset(
 )  # fmt: skip
 """Filters left unwrapped: they build nothing larger than their value, and turn no value into text."""
 
-_NOT_RENDERED = frozenset(
-    (
-        "abs", "attr", "batch", "count", "d", "default", "dictsort", "first", "float", "groupby", "int", "items",
-        "last", "length", "list", "map", "max", "min", "random", "reject", "rejectattr", "reverse", "round",
-        "select", "selectattr", "slice", "sort", "sum", "unique",
-    )
-)  # fmt: skip
+_NOT_RENDERED = HARMLESS | {"batch", "slice", "sum"}
 """Filters that do not turn their value into text, so a large list given to them costs no more than it
 did to build; every other filter is checked against how long the value's text would be."""
 
@@ -71,8 +65,13 @@ def check_filter(meter: Meter, name: str, args: tuple[Any, ...], kwargs: dict[st
             meter.build(weight(value, cap) + len(separator) * len(value), "|join")
     elif name == "replace" and isinstance(value, str) and len(args) > 2:
         meter.build(_replaced_size(value, str(args[1]), str(args[2])), "|replace")
-    elif name == "sum" and not isinstance(args[-1] if len(args) > 2 else kwargs.get("start", 0), int | float):
-        meter.build(meter.budget.max_size + 1, "|sum with a list or string start (it copies at every step)")
+    elif name == "sum" and not isinstance(args[2] if len(args) > 2 else kwargs.get("start", 0), int | float):
+        raise BudgetExceeded(
+            "maxSize",
+            "|sum with a list start copies the whole list at every step (quadratic)",
+            f"{meter.budget.max_size:,} characters or items",
+            "print the items in a loop, or join strings with |join",
+        )
     return args
 
 
