@@ -10,11 +10,13 @@ Jinja's sandbox stops a template from reaching Python internals, but not from co
   repetitions in size before Python computes them;
 * every ``{% for %}`` iterates through :meth:`budget_iter` (a clock check every 64 iterations), every call
   through :meth:`call` (a clock check, argument and result checks, macro depth), ``~`` through
-  :meth:`budget_concat`, printed values through :meth:`budget_str`, output through :meth:`concat`;
+  :meth:`budget_concat`, printed values through :meth:`budget_str`, output through :meth:`concat` (the
+  compiled templates call these hooks: ``templating.codegen``);
 * ``range`` and ``lipsum`` are bounded, and filters are wrapped (``templating.bounded``).
 
-The meter of the render in progress lives in a context variable, so renders that interleave at an
-``await`` (templates calling ``sequence()``) each keep their own.
+What a render has used is kept in a :class:`~hivekeeper.templating.budget.Meter`: in a slot of the
+environment for synchronous renders (they never yield), in a context variable for asynchronous ones
+(templates calling ``sequence()``), so renders that interleave at an ``await`` each keep their own.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from typing import Any
 
 import jinja2
 from jinja2 import nodes
-from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import AsyncLoopContext, LoopContext, Macro, markup_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -43,61 +44,17 @@ from hivekeeper.templating.budget import (
     power_bits,
     weight,
 )
+from hivekeeper.templating.codegen import BudgetCodeGenerator
 
 _METER: contextvars.ContextVar[Meter | None] = contextvars.ContextVar("hivekeeper_template_meter", default=None)
 
 _INT_OPS = frozenset(("+", "-", "*", "%", "**"))
 
 
-class _CodeGenerator(CodeGenerator):
-    _loop_iterables: set[int]
-    """ids of the ``{% for %}`` iterables met so far: each is compiled inside ``environment.budget_iter(...)``
-    (Jinja forbids custom node types, so the wrapping happens where the iterable is written)."""
-
-    def visit_For(self, node: nodes.For, frame: Frame) -> None:
-        if not hasattr(self, "_loop_iterables"):
-            self._loop_iterables = set()
-        self._loop_iterables.add(id(node.iter))
-        super().visit_For(node, frame)
-
-    def visit(self, node: nodes.Node, *args: Any, **kwargs: Any) -> Any:
-        if id(node) in getattr(self, "_loop_iterables", ()):
-            self.write("environment.budget_iter(")
-            super().visit(node, *args, **kwargs)
-            self.write(")")
-            return None
-        return super().visit(node, *args, **kwargs)
-
-    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
-        # Jinja evaluates constant output expressions while compiling, outside any budget; only
-        # template text is constant here, everything else is computed (and measured) at render.
-        if not isinstance(node, nodes.TemplateData):
-            raise nodes.Impossible()
-        return super()._output_child_to_const(node, frame, finalize)
-
-    def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
-        # ``{{ value }}`` is written as ``environment.budget_str(value)`` instead of ``str(value)``: one call
-        # that turns the value into text after checking what that text would cost.
-        if frame.eval_ctx.volatile or frame.eval_ctx.autoescape or finalize.src is not None:
-            super()._output_child_pre(node, frame, finalize)
-        else:
-            self.write("environment.budget_str(")
-
-    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
-        self.write("environment.budget_concat((")
-        for argument in node.nodes:
-            self.visit(argument, frame)
-            self.write(", ")
-        if frame.eval_ctx.volatile:  # inside {% autoescape %}: Jinja joins with escaping (markup_join)
-            self.write("), context.eval_ctx.autoescape)")
-        else:
-            self.write("), True)" if frame.eval_ctx.autoescape else "))")
-
-
 class BudgetedSandbox(ImmutableSandboxedEnvironment):
     """The worker's template environment: Jinja's immutable sandbox, bounded by a :class:`Budget`."""
 
-    code_generator_class = _CodeGenerator
+    code_generator_class = BudgetCodeGenerator
     intercepted_binops = _INT_OPS
 
     def __init__(self, budget: Budget = DEFAULT, **options: Any) -> None:
