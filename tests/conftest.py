@@ -22,6 +22,7 @@ from testbench.packages import NODE, missing_packages
 
 if TYPE_CHECKING:
     from testbench.kube import Cluster, Exposure
+    from testbench.rabbitmq import RabbitMQ
 
 T = TypeVar("T")
 REPORT: list[str] = []  # what the bench started this session, shown after the test results
@@ -61,6 +62,20 @@ def rabbitmq_url(bench_dir: Path) -> Iterator[str]:
     broker = registry.track(_start(lambda: start_rabbitmq(bench_dir / "rabbitmq")))
     REPORT.append(f"rabbitmq {broker.url}: accepted AMQP {broker.startup_seconds:.1f}s after start")
     yield broker.url
+    registry.release(broker)
+
+
+@pytest.fixture(scope="session")
+def own_broker(bench_dir: Path) -> Iterator[RabbitMQ]:
+    """A RabbitMQ node for the tests that change a broker at run time (alarms, limits, policies, users, a restart),
+    never the shared one; one for the session, so each such test puts back what it changed."""
+    from testbench.rabbitmq import start_rabbitmq
+
+    if missing := missing_packages(["rabbitmq"]):
+        _fail(BenchError("rabbitmq", "test bench", f"{' '.join(missing)} is not installed"))
+    broker = registry.track(_start(lambda: start_rabbitmq(bench_dir / "own-rabbitmq")))
+    REPORT.append(f"own rabbitmq {broker.url}: accepted AMQP {broker.startup_seconds:.1f}s after start")
+    yield broker
     registry.release(broker)
 
 

@@ -10,29 +10,20 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
 import pytest
 import yaml
 
-from testbench import registry
-from testbench.rabbitmq import RabbitMQ, start_rabbitmq
+from testbench.rabbitmq import RabbitMQ
 from testbench.scripted_http import ScriptedServer, scripted_server
 from testbench.waiting import eventually
 
 pytestmark = pytest.mark.integration
 RATE = 100
 CORRELATION = re.compile(rb"\r\nX-Correlation-Id: ([^\r]+)\r\n", re.IGNORECASE)
-
-
-@pytest.fixture(scope="module")
-def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQ]:
-    """Restarted by the test: never the session's shared broker."""
-    broker = registry.track(start_rabbitmq(tmp_path_factory.mktemp("rabbit-restart")))
-    yield broker
-    registry.release(broker)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,9 @@ from hivekeeper.worker.amqp.connection import AmqpConnection, Unroutable
 from hivekeeper.worker.ports import OutputRefused
 from hivekeeper.worker.rabbit_work import RabbitSink
 from hivekeeper.worker.runtime import Worker
-from testbench import registry
 from testbench.pki import make_pki
 from testbench.procs import free_port
-from testbench.rabbitmq import RabbitMQ, start_rabbitmq
+from testbench.rabbitmq import RabbitMQ
 from testbench.waiting import eventually
 from testbench.workers import first_instance
 
@@ -53,14 +52,6 @@ pytestmark = pytest.mark.integration
 
 DEFAULT_MAX_MESSAGE_SIZE = 134217728  # RabbitMQ 3.x (3.10.8 on the bench): `rabbitmqctl eval` printed it
 DEFAULT_WATERMARK = "0.4"
-
-
-@pytest.fixture(scope="module")
-def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQ]:
-    """A RabbitMQ node of this module alone: its tests raise alarms, lower limits and set policies."""
-    broker = registry.track(start_rabbitmq(tmp_path_factory.mktemp("rabbit")))
-    yield broker
-    registry.release(broker)
 
 
 class Swarm:
