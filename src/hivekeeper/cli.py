@@ -101,7 +101,10 @@ def _tap(args: argparse.Namespace) -> int:
     import signal
 
     from hivekeeper.local.tap import TapError, TapOptions, tap
+    from hivekeeper.protocol import redaction
 
+    if args.redact:
+        redaction.configure([*redaction.configured(), *args.redact])
     url = args.amqp or os.environ.get("HIVEKEEPER_AMQP_URL")
     if not url:
         print(
@@ -440,6 +443,13 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print Authorization, cookies, tokens, API keys and passwords as they are (redacted by default)",
     )
+    tapper.add_argument(
+        "--redact",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="also redact this header or field name (repeatable; on top of the defaults and $HIVEKEEPER_REDACT)",
+    )
     tapper.add_argument("--timeout", type=float, help="stop after this many seconds even if fewer items came")
     tapper.add_argument(
         "--dead-letters",
@@ -495,7 +505,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    from hivekeeper.protocol import redaction
+
     args = parser().parse_args(argv)
+    try:  # one list of secret names for every command: tap, run, worker logs and captures, operator messages
+        redaction.configure_from(os.environ)
+    except redaction.RedactionConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     result: int = args.func(args)
     return result
 

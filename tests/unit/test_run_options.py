@@ -46,3 +46,23 @@ def test_sensible_options_pass() -> None:
     args = parser().parse_args(["run", "--duration", "2.5", "--interval", "0.1", "--sut", "http://127.0.0.1:1"])
     assert (args.duration, args.interval, args.sut, args.demo_sut) == (2.5, 0.1, "http://127.0.0.1:1", False)
     assert parser().parse_args(["run"]).duration is None, "no duration: until Ctrl-C"
+
+
+def test_a_bad_hivekeeper_redact_stops_every_command_with_the_name(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hivekeeper.cli import main
+    from hivekeeper.protocol import redaction
+
+    saved = redaction.configured()
+    monkeypatch.setenv("HIVEKEEPER_REDACT", "x-tenant, not a name")
+    try:
+        assert main(["version"]) == 2
+    finally:
+        redaction.configure(saved)
+    assert "HIVEKEEPER_REDACT: 'not a name' is not a header or field name" in capsys.readouterr().err
+
+
+def test_tap_takes_more_names_to_redact() -> None:
+    args = parser().parse_args(["tap", "s", "--redact", "X-Tenant", "--redact", "sessionRef"])
+    assert args.redact == ["X-Tenant", "sessionRef"]

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.protocol import redaction
 from hivekeeper.worker.config import DebugCapture
 from hivekeeper.worker.ports import DataStore
 
@@ -147,15 +148,22 @@ def truncate(body: bytes, limit: int) -> tuple[str, bool]:
 
 
 def redact(headers: Mapping[str, Any], names: frozenset[str]) -> dict[str, Any]:
-    """``headers`` with the value of every name in ``names`` (case-insensitive) replaced; a header
-    with several values keeps its shape (a list of ``[redacted]``)."""
-    out: dict[str, Any] = {}
-    for name, value in headers.items():
-        if name.lower() in names:
-            out[name] = [REDACTED] * len(value) if isinstance(value, list) else REDACTED
-        else:
-            out[name] = value
-    return out
+    """``headers`` with every secret-named header redacted (``protocol.redaction``: the defaults, the names in
+    ``HIVEKEEPER_REDACT``, and ``names``); a header with several values keeps its shape."""
+    return redaction.redact_headers(headers, names)
+
+
+def redact_body(body: str, names: frozenset[str]) -> str:
+    """A captured body with secret-named fields hidden: a JSON document field by field, anything else (a form,
+    text) by ``name=value`` / ``name: value`` pairs. A login response's token never reaches Redis."""
+    if body[:1] in ("{", "["):
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return redaction.redact_text(body, names)  # cut by maxBodyBytes: not JSON any more
+        hidden = redaction.redact_tree(document, names)
+        return orjson.dumps(hidden).decode() if hidden != document else body
+    return redaction.redact_text(body, names)
 
 
 @dataclass
@@ -211,7 +219,7 @@ def record(step: CaptureInput, policy: CapturePolicy) -> dict[str, Any]:
             request["headers"] = redact(step.request_headers, policy.redact)
         if step.request_body is not None:
             body, cut = truncate(step.request_body.encode(), policy.max_body_bytes)
-            request["body"] = body
+            request["body"] = redact_body(body, policy.redact)
             request["bodyTruncated"] = cut
         doc["request"] = request
     if step.response_headers is None:
@@ -219,7 +227,11 @@ def record(step: CaptureInput, policy: CapturePolicy) -> dict[str, Any]:
     else:
         body, cut = truncate(step.response_body, policy.max_body_bytes)
         sent = len(step.response_body) if step.response_bytes is None else step.response_bytes
-        response: dict[str, Any] = {"body": body, "bodyBytes": sent, "truncated": cut or sent > len(step.response_body)}
+        response: dict[str, Any] = {
+            "body": redact_body(body, policy.redact),
+            "bodyBytes": sent,
+            "truncated": cut or sent > len(step.response_body),
+        }
         if response["truncated"]:  # which bounds cut it: the step's response limit, the capture's own
             bounds = ["maxResponseBytes"] if sent > len(step.response_body) else []
             response["truncatedBy"] = [*bounds, "debugCapture.maxBodyBytes"] if cut else bounds

@@ -490,7 +490,11 @@ class DebugCapture(_Model):
     redisTtlSeconds: int = Field(default=120, ge=1, le=86400, description="Lifetime of a capture key.")
     redactHeaders: list[str] = Field(
         default_factory=lambda: list(REDACTED_BY_DEFAULT),
-        description="Header names (case-insensitive) whose values are replaced by [redacted].",
+        max_length=256,
+        description=(
+            "More header and body field names to redact, on top of the rule every place uses (authorization, "
+            "cookies, API keys, tokens, passwords, secrets; plus HIVEKEEPER_REDACT): see docs/worker.md."
+        ),
     )
 
 

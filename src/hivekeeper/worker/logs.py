@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.protocol.redaction import redact_text
+
 FIELDS = ("swarmId", "role", "instance", "correlationId", "inFlight", "graceSeconds")
 
 
@@ -17,14 +19,15 @@ class JsonFormatter(logging.Formatter):
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            # One redaction rule for logs too: a message quoting a header or a form never shows a credential.
+            "message": redact_text(record.getMessage()),
         }
         for name in FIELDS:
             value = getattr(record, name, None)
             if value is not None:
                 line[name] = value
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+            line["exception"] = redact_text(self.formatException(record.exc_info))
         return orjson.dumps(line, default=str).decode()
 
 

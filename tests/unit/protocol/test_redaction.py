@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import orjson
+import pytest
 
 from hivekeeper.local.tap import full_text, summary_line
+from hivekeeper.protocol import redaction
 from hivekeeper.protocol.redaction import REDACTED, is_secret_name, redact_tree
 from hivekeeper.protocol.workitem import new_item
 
@@ -63,3 +67,50 @@ def test_a_refused_worker_config_names_the_field_but_not_the_secret() -> None:
     assert "password" in message
     assert "S3cretPW" not in message
     assert "'many'" in message, "other values are still shown, so the fix is obvious"
+
+
+@pytest.fixture
+def restore_configured() -> Iterator[None]:
+    saved = redaction.configured()
+    yield
+    redaction.configure(saved)
+
+
+@pytest.mark.usefixtures("restore_configured")
+def test_hivekeeper_redact_adds_names_for_every_place_at_once() -> None:
+    assert not redaction.is_secret_name("X-Tenant-Key")
+    assert redaction.configure_from({"HIVEKEEPER_REDACT": "x-tenant-key, session_ref"}) == (
+        "x-tenant-key",
+        "session_ref",
+    )
+    assert redaction.is_secret_name("X-Tenant-Key")
+    assert redaction.redact_tree({"sessionRef": "s1", "n": 1}) == {"sessionRef": "[redacted]", "n": 1}
+    assert redaction.redact_headers({"X-TENANT-KEY": ["a", "b"]}) == {"X-TENANT-KEY": ["[redacted]", "[redacted]"]}
+    assert redaction.redact_text("x-tenant-key=abc&page=2") == "x-tenant-key=[redacted]&page=2"
+    assert redaction.got(["config", "session_ref"], "abc") == " (got [redacted])"
+
+
+@pytest.mark.usefixtures("restore_configured")
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("good, bad name", "'bad name' is not a header or field name"), ("x" * 129, "up to 128 characters")],
+)
+def test_a_bad_hivekeeper_redact_is_refused_with_the_name(value: str, problem: str) -> None:
+    with pytest.raises(redaction.RedactionConfigError, match=problem):
+        redaction.configure_from({"HIVEKEEPER_REDACT": value})
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("Authorization: Bearer abc.def", "Authorization: Bearer [redacted]"),
+        ("retrying with authorization=Basic dXNlcjpwdw==", "retrying with authorization=Basic [redacted]"),
+        ("token=abc&page=2", "token=[redacted]&page=2"),
+        ('{"password": "s3cret", "user": "bob"}', '{"password": "[redacted]", "user": "bob"}'),
+        ("Cookie: sid=1; theme=dark", "Cookie: [redacted]; theme=dark"),
+        ("x-api-key:KEY123 accepted", "x-api-key:[redacted] accepted"),
+        ("status: 503 from /cards", "status: 503 from /cards"),
+    ],
+)
+def test_text_shows_no_value_after_a_secret_name(text: str, shown: str) -> None:
+    assert redaction.redact_text(text) == shown

@@ -253,3 +253,39 @@ async def test_a_store_failure_is_returned_not_raised() -> None:
     error = await capture.write_batch(_DownStore(), [prepared], _policy())
     assert isinstance(error, ConnectionError)
     assert capture.failed_write(error) == "capture write failed: ConnectionError"
+
+
+def test_a_capture_hides_credentials_by_the_shared_rule_in_headers_and_bodies_even_with_no_names_listed() -> None:
+    doc = capture.record(
+        _input(
+            request_headers={"X-Api-Key": "k-1", "Proxy-Authorization": "Basic dTpw", "Accept": "*/*"},
+            request_body="grant_type=password&username=bob&password=hunter2",
+            response_headers={"Set-Cookie": ["sid=1"], "Location": ["/x"]},
+            response_body=b'{"access_token": "eyJ.abc", "expires_in": 300, "user": {"apiKey": "k-2"}}',
+        ),
+        _policy(include_request=True, redact=[]),
+    )
+    assert doc["request"]["headers"] == {
+        "X-Api-Key": "[redacted]",
+        "Proxy-Authorization": "[redacted]",
+        "Accept": "*/*",
+    }
+    assert doc["request"]["body"] == "grant_type=password&username=bob&password=[redacted]"
+    assert doc["response"]["headers"]["Set-Cookie"] == ["[redacted]"]
+    assert orjson.loads(doc["response"]["body"]) == {
+        "access_token": "[redacted]",
+        "expires_in": 300,
+        "user": {"apiKey": "[redacted]"},
+    }
+    text = orjson.dumps(doc).decode()
+    for secret in ("k-1", "dTpw", "hunter2", "sid=1", "eyJ.abc", "k-2"):
+        assert secret not in text
+
+
+def test_redact_headers_adds_names_to_the_rule_for_headers_and_body_fields() -> None:
+    doc = capture.record(
+        _input(request_headers={"X-Tenant": "t-9"}, response_body=b'{"tenant": "t-9", "id": 1}'),
+        _policy(include_request=True, redact=["x-tenant", "tenant"]),
+    )
+    assert doc["request"]["headers"] == {"X-Tenant": "[redacted]"}
+    assert orjson.loads(doc["response"]["body"]) == {"tenant": "[redacted]", "id": 1}
