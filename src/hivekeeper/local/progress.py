@@ -27,6 +27,7 @@ class RoleRow:
     """HTTP responses whose body exceeded maxResponseBytes."""
     redelivered: int = 0
     """Items the broker delivered to this role again (possible duplicates)."""
+    drop_reasons: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -35,6 +36,7 @@ class RoleRow:
         data["statusCodes"] = data.pop("status_codes")
         data["errorKinds"] = data.pop("error_kinds")
         data["responsesTruncated"] = data.pop("truncated")
+        data["droppedBy"] = data.pop("drop_reasons")
         return data
 
 
@@ -99,6 +101,9 @@ def summary(swarm: str, seconds: float, rows: list[RoleRow], drained: float = 0.
         if row.error_kinds:
             kinds = ", ".join(f"{kind}: {n:,}" for kind, n in sorted(row.error_kinds.items()))
             out.append(f"{row.name} errors by kind: {kinds}")
+        if row.drop_reasons:
+            reasons = ", ".join(f"{code}: {n:,}" for code, n in sorted(row.drop_reasons.items()))
+            out.append(f"{row.name} dropped by reason: {reasons}")
         if row.truncated:
             out.append(f"{row.name} responses cut at maxResponseBytes (the rest read and discarded): {row.truncated:,}")
     return "\n".join(out)

@@ -23,9 +23,10 @@ from typing import Any, TextIO
 import orjson
 
 from hivekeeper.api.swarm import Swarm, merged_role_config
-from hivekeeper.local import ledger
+from hivekeeper.local import ledger, queue_books
 from hivekeeper.local.controller import LocalController
 from hivekeeper.local.progress import RoleRow, summary, table
+from hivekeeper.local.queue_books import QueueBook, StageCount
 from hivekeeper.local.transports import BrokerTransports, BrokerUnavailable, MemoryTransports
 from hivekeeper.protocol import naming
 from hivekeeper.worker import config as cfg
@@ -111,6 +112,8 @@ class LocalSwarm:
                 row.in_flight += stats.in_flight
                 row.truncated += stats.truncated
                 row.redelivered += stats.redelivered
+                for reason, n in stats.drop_reasons.items():
+                    row.drop_reasons[reason] = row.drop_reasons.get(reason, 0) + n
                 latency.merge(stats.latency)
                 for code, n in stats.statuses.items():
                     row.status_codes[str(code)] = row.status_codes.get(str(code), 0) + n
@@ -129,6 +132,25 @@ class LocalSwarm:
     def totals(self, elapsed: float) -> list[RoleRow]:
         self._previous = {}
         return self.rows(self.started + elapsed)
+
+    def books(self, rows: list[RoleRow]) -> list[QueueBook]:
+        """Where every item put into a work queue went (``local.queue_books``), from the final rows and depths."""
+        by_name = {row.name: row for row in rows}
+        stages = [
+            StageCount(
+                role=spec.name,
+                work_in=spec.work.in_,
+                work_out=spec.work.out,
+                publishes=any(w.sink is not None for w in self.workers[spec.name]),
+                processed=by_name[spec.name].processed,
+                dropped=by_name[spec.name].dropped,
+                in_flight=sum(w.stats.in_flight + w.source.buffered() for w in self.workers[spec.name]),
+            )
+            for spec in self.swarm.spec.roles
+        ]
+        aliases = {a for r in self.swarm.spec.roles for a in (r.work.in_, r.work.out) if a}
+        depths = {alias: self.depths.get(naming.work_queue(self.name, alias)) or 0 for alias in aliases}
+        return queue_books.books(stages, depths)
 
     def queue_names(self) -> list[str]:
         aliases = {a for r in self.swarm.spec.roles for a in (r.work.in_, r.work.out) if a}
@@ -389,6 +411,9 @@ def _report(
         if local.dead_letters:
             queue = naming.dead_letter_queue(local.name)
             print(f"{local.name}: {local.dead_letters:,} dead letters in {queue}", file=out)
+        ledgers = local.books(rows)
+        for book in ledgers:
+            print(book.line(), file=out)
         left = {queue: depth for queue, depth in sorted(local.depths.items()) if depth}
         if left:
             where = ", ".join(f"{queue}: {depth:,}" for queue, depth in left.items())
@@ -418,6 +443,7 @@ def _report(
                 "leftInQueues": left,
                 "brokerOutages": local.broker_outages,
                 "redelivered": redelivered,
+                "queueBooks": [book.as_json() for book in ledgers],
             }
         )
     if books is not None:

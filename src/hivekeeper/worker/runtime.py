@@ -425,6 +425,7 @@ class Worker:
 
     async def _drop(self, delivery: Delivery, code: str, message: str, context: dict[str, Any]) -> None:
         self.stats.dropped += 1
+        self.stats.drop_reasons[code] += 1
         dead_letter = self.state.config.deadLetter
         if dead_letter.enabled and delivery.body is not None:  # a scheduler tick has no item to keep
             try:

@@ -119,6 +119,8 @@ class RoleStats:
     truncated: int = 0
     """HTTP responses whose body exceeded maxResponseBytes (the rest was read and discarded)."""
     redelivered: int = 0
+    drop_reasons: Counter[str] = field(default_factory=Counter)
+    """Dropped items by alert code (work.invalid-item, template.budget-exceeded, work.poison, ...)."""
     """Items the broker delivered again (after a restart or a lost connection): possibly duplicates downstream."""
 
     def snapshot(self, recent: Histogram | None = None) -> dict[str, object]:
@@ -146,4 +148,6 @@ class RoleStats:
             out["responsesTruncated"] = self.truncated
         if self.redelivered:
             out["redelivered"] = self.redelivered
+        if self.drop_reasons:
+            out["droppedBy"] = dict(self.drop_reasons)
         return out

@@ -29,6 +29,7 @@ from hivekeeper.worker.http.connection import (
     HttpConnectError,
     HttpConnection,
     HttpError,
+    HttpNameError,
     HttpTimeout,
     Response,
     serialise_request,
@@ -182,6 +183,8 @@ class HttpClient:
                 f"connecting to {origin.host}:{origin.port} took longer than "
                 f"{self.connect_timeout * 1000:.0f} ms (the client's connect timeout)"
             ) from exc
+        except socket.gaierror as exc:
+            raise HttpNameError(f"cannot resolve {origin.host!r}: {exc.strerror or exc}") from exc
         except (OSError, ssl.SSLError) as exc:
             raise HttpConnectError(f"cannot connect to {origin.host}:{origin.port}: {exc}") from exc
         self.opened += 1

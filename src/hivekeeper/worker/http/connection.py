@@ -74,6 +74,12 @@ class HttpConnectError(HttpError):
     kind = "connect"
 
 
+class HttpNameError(HttpConnectError):
+    """The SUT's host name does not resolve (kind ``dns``: a typo in baseUrl, or DNS down, not the SUT)."""
+
+    kind = "dns"
+
+
 class HttpProtocolError(HttpError):
     kind = "protocol"
 
