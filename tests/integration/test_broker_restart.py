@@ -122,3 +122,5 @@ async def test_a_broker_restart_mid_run_is_survived_and_the_summary_accounts_for
     # What a restart costs: transient messages that were queued die with the node (the work plane publishes
     # persistent messages to durable queues, so none should), and at most the deliveries in flight repeat.
     assert lost == 0, figures
+    unbalanced = [b for b in result["queueBooks"] if b["unaccounted"] > 0]
+    assert not unbalanced, f"the summary's own books show lost items: {unbalanced}"
