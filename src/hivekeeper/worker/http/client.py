@@ -17,6 +17,7 @@ import ipaddress
 import socket
 import ssl
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,13 +63,23 @@ async def _lookup(loop: asyncio.AbstractEventLoop, host: str, port: int) -> list
         pass
     else:
         return [host]
-    lookup = asyncio.ensure_future(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+    lookup = asyncio.ensure_future(RESOLVER["getaddrinfo"](loop, host, port))
     lookup.add_done_callback(_retrieve)
     infos = await asyncio.shield(lookup)
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise OSError(f"{host} has no address")
     return addresses
+
+
+def _system_getaddrinfo(loop: asyncio.AbstractEventLoop, host: str, port: int) -> Awaitable[list[Any]]:
+    return loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
+
+RESOLVER: dict[str, Callable[[asyncio.AbstractEventLoop, str, int], Awaitable[list[Any]]]] = {
+    "getaddrinfo": _system_getaddrinfo
+}
+"""The name lookup (the loop's resolver); tests replace it so that no DNS query leaves the machine."""
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
