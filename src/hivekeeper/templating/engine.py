@@ -139,6 +139,8 @@ class TemplateEngine:
         template = self.compile(name, source)
         try:
             return await sandbox.render_async(template, context)
+        except ConnectionError:
+            raise  # sequence()'s store is unreachable: not the template's fault; the worker says what it is
         except Exception as exc:
             raise self._render_error(name, exc) from exc
 

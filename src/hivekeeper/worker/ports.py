@@ -136,6 +136,12 @@ class ControlBus(Protocol):
     async def close(self) -> None: ...
 
 
+class StoreUnavailable(ConnectionError):
+    """The data store (Redis) cannot be reached or did not answer within its timeout; the message names the
+    server (never its password) and the cause. Items that needed it are dropped with a ``redis.unavailable``
+    alert; datasets and pushes report ``upstream-error`` / ``downstream-error`` and retry."""
+
+
 class DataStore(Protocol):
     """The few Redis commands workers use: datasets (LPOP), pushes (LPUSH/RPUSH + LTRIM), debug
     captures (SETEX), ``sequence()`` counters (INCR). Redis in a cluster, :class:`MemoryStore` locally."""

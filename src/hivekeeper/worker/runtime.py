@@ -42,6 +42,7 @@ from hivekeeper.worker.ports import (
     DeadLetters,
     Delivery,
     OutputRefused,
+    StoreUnavailable,
     WorkSink,
     WorkSource,
 )
@@ -111,6 +112,15 @@ class Transports(Protocol):
 class _Loops:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     target: int = 0
+
+
+def _failure(exc: Exception) -> tuple[str, str]:
+    """The alert code and message of an item a role failed on: what failed, named as such."""
+    if isinstance(exc, TemplateError):  # template.error, or template.budget-exceeded (counted by the engine)
+        return exc.code, str(exc)
+    if isinstance(exc, StoreUnavailable):  # Redis down or hanging (sequence(), ...): not a runtime bug
+        return "redis.unavailable", str(exc)
+    return "runtime.exception", f"{type(exc).__name__}: {exc}"
 
 
 class Worker:
@@ -347,15 +357,10 @@ class Worker:
             except DropItem as exc:
                 await self._drop(delivery, exc.code, str(exc), self._item_context(item))
                 return
-            except TemplateError as exc:  # template.error, or template.budget-exceeded (counted by the engine)
-                stats.errors += 1
-                await self._drop(delivery, exc.code, str(exc), self._item_context(item))
-                return
             except Exception as exc:
                 # No per-item logging: the alert below is logged when it is sent (once per window).
                 stats.errors += 1
-                reason = f"{type(exc).__name__}: {exc}"
-                await self._drop(delivery, "runtime.exception", reason, self._item_context(item))
+                await self._drop(delivery, *_failure(exc), self._item_context(item))
                 return
             if uploader is not None and not uploader.before:
                 await uploader.push(result if result is not None else item)

@@ -17,10 +17,20 @@ class Redis:
     port: int
     processes: list[ManagedProcess]
     startup_seconds: float
+    workdir: Path | None = None
+    persistent: bool = False
 
     def stop(self) -> None:
         for proc in self.processes:
             proc.stop()
+
+    def restart(self, timeout: float = 30.0) -> Redis:
+        """Stop and start again on the same port (with ``persistent``, the lists survive: append-only file)."""
+        assert self.workdir is not None
+        self.stop()
+        again = _start_redis(self.workdir, timeout, port=self.port, persistent=self.persistent)
+        self.processes, self.startup_seconds = again.processes, again.startup_seconds
+        return self
 
 
 def redis_pongs(port: int) -> bool:
@@ -31,14 +41,15 @@ def redis_pongs(port: int) -> bool:
     return False
 
 
-def start_redis(workdir: Path, timeout: float = 30.0) -> Redis:
-    """redis-server on a free loopback port (picked again if another process takes it first)."""
-    return retry_on_port_clash(lambda: _start_redis(workdir, timeout))
+def start_redis(workdir: Path, timeout: float = 30.0, *, persistent: bool = False) -> Redis:
+    """redis-server on a free loopback port (picked again if another process takes it first); ``persistent``
+    keeps an append-only file synced on every write, so a restart loses nothing (outage tests)."""
+    return retry_on_port_clash(lambda: _start_redis(workdir, timeout, persistent=persistent))
 
 
-def _start_redis(workdir: Path, timeout: float) -> Redis:
+def _start_redis(workdir: Path, timeout: float, *, port: int | None = None, persistent: bool = False) -> Redis:
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     argv = [
         DEBIAN_PACKAGES["redis"][1],
         "--bind",
@@ -48,7 +59,9 @@ def _start_redis(workdir: Path, timeout: float) -> Redis:
         "--save",
         "",
         "--appendonly",
-        "no",
+        "yes" if persistent else "no",
+        "--appendfsync",
+        "always",
         "--dir",
         str(workdir),
         "--daemonize",
@@ -62,4 +75,11 @@ def _start_redis(workdir: Path, timeout: float) -> Redis:
     except BaseException:
         proc.stop()
         raise
-    return Redis(url=f"redis://127.0.0.1:{port}/0", port=port, processes=[proc], startup_seconds=seconds)
+    return Redis(
+        url=f"redis://127.0.0.1:{port}/0",
+        port=port,
+        processes=[proc],
+        startup_seconds=seconds,
+        workdir=workdir,
+        persistent=persistent,
+    )
