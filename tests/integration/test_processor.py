@@ -308,3 +308,29 @@ async def test_a_post_after_a_dropped_keep_alive_connection_is_an_error_result_n
     retried = await _outcome(processor, _request("GET", "/orders"))
     assert (retried["type"], retried["status"]) == ("http_response", 200), "a GET is retried on a fresh connection"
     assert scripted.dropped == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "outcome"),
+    [
+        ("/status/503", ("status", "503")),
+        ("/reset", ("kind", "reset")),
+        ("/garbage", ("kind", "protocol")),
+        ("/half", ("kind", "protocol")),  # the body cut short: Content-Length 100, 9 bytes, then EOF
+        ("/silence", ("kind", "timeout")),
+    ],
+)
+async def test_a_faulty_sut_is_counted_by_kind_and_the_worker_goes_on(
+    scripted: ScriptedServer, path: str, outcome: tuple[str, str]
+) -> None:
+    """500s, resets, garbage, truncated bodies and a SUT that never answers: every call is accounted for under
+    its kind, none is lost, and the processor keeps calling (the run's 20 calls all happen)."""
+    swarm = _direct(scripted.url, rate=200, max_messages=20, threadCount=4, timeoutMs=300)
+    swarm.spec.roles[0].config["request"]["path"] = path
+    result = await run(swarm, RunOptions(duration=1.5, out=io.StringIO()))
+    [row] = result["roles"]
+    what, value = outcome
+    if what == "status":
+        assert (row["processed"], row["statusCodes"]) == (20, {value: 20}), row
+    else:
+        assert (row["processed"], row["errors"], row["errorKinds"]) == (20, 20, {value: 20}), row

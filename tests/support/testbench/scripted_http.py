@@ -162,6 +162,11 @@ async def _handle(server: ScriptedServer, reader: asyncio.StreamReader, writer: 
                 transport = writer.transport
                 transport.abort()
                 return
+            elif path == b"/garbage":  # not HTTP at all: another protocol's banner and binary noise
+                writer.write(b"SSH-2.0-OpenSSH_9.2\r\n\x00\xff\xfe garbage \x01\x02")
+                await writer.drain()
+                writer.close()
+                return
             elif path == b"/silence":
                 await asyncio.Event().wait()  # never answers
             elif path == b"/half":
