@@ -71,4 +71,8 @@ async def test_a_redis_restart_mid_run_is_reported_as_such_and_the_dataset_books
     assert "runtime.exception" not in codes, [a for a in alerts if a["code"] == "runtime.exception"]
     books = result["datasetBooks"]
     print(f"outage of {time.monotonic() - outage:.1f}s; books: {orjson.dumps(books).decode()}")
-    assert "balanced: every element is accounted for" in output, output[-4000:]
+    # A pop Redis ran but whose answer the outage cut off took its element (LPOP is at most once); the books say
+    # so, counted, instead of showing it as lost: every element is accounted for.
+    assert books["explained"], output[-4000:]
+    assert abs(books["unaccounted"]) <= books["uncertain"], books
+    assert ("balanced: every element is accounted for" in output) or ("accounted for:" in output), output[-4000:]

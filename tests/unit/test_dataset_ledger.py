@@ -51,3 +51,16 @@ def test_a_templated_list_first_seen_at_the_end_is_shown_but_not_balanced_agains
     assert "cards.eu          ?       4       0       4  not measured at the start (a templated list)" in (
         ledger.render(books)
     )
+
+
+def test_a_difference_within_the_commands_an_outage_left_unanswered_is_accounted_for_not_balanced() -> None:
+    from hivekeeper.local.ledger import books, render
+
+    ledger = books({"cards": 0}, {"cards": 116}, {"cards": 258}, {"cards": 141}, 0, {"cards": 1})
+    assert (ledger.balanced, ledger.explained, ledger.unaccounted, ledger.uncertain) == (False, True, 1, 1)
+    assert "accounted for: 1 element(s) missing, within the 1 Redis command(s) a lost connection left" in render(
+        ledger
+    )
+    worse = books({"cards": 0}, {"cards": 115}, {"cards": 258}, {"cards": 141}, 0, {"cards": 1})
+    assert (worse.balanced, worse.explained) == (False, False)
+    assert "NOT balanced: 2 element(s) missing" in render(worse)

@@ -336,27 +336,31 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
                     await worker.stop()
             await local.transports.close()
     try:
-        pushed, popped = dataset_counts(locals_)
+        pushed, popped, uncertain = dataset_counts(locals_)
         at_end = {name: await store.llen(name) for name in sorted({*lists, *pushed, *popped})}
     finally:
         await store.close()
-    books = ledger.books(at_start, at_end, pushed, popped, in_flight) if at_end else None
+    books = ledger.books(at_start, at_end, pushed, popped, in_flight, uncertain) if at_end else None
     return _report(locals_, options, (elapsed, drained), wall_started, books)
 
 
-def dataset_counts(locals_: list[LocalSwarm]) -> tuple[Counter[str], Counter[str]]:
-    """Elements the run's workers pushed to and popped from each Redis list."""
+def dataset_counts(locals_: list[LocalSwarm]) -> tuple[Counter[str], Counter[str], Counter[str]]:
+    """Elements the run's workers pushed to and popped from each Redis list, and the pushes and pops per list
+    whose answer a lost connection cut off (uncertain)."""
     pushed: Counter[str] = Counter()
     popped: Counter[str] = Counter()
+    uncertain: Counter[str] = Counter()
     for local in locals_:
         for workers in local.workers.values():
             for worker in workers:
                 for pusher in (worker.redis_output, worker.uploader):
                     if pusher is not None:
                         pushed.update(pusher.pusher.counts.by_list)
+                        uncertain.update(pusher.pusher.counts.uncertain_by_list)
                 if isinstance(worker.source, RedisDatasetSource):
                     popped.update(worker.source.popped_by_list)
-    return pushed, popped
+                    uncertain.update(worker.source.uncertain_by_list)
+    return pushed, popped, uncertain
 
 
 async def _drive(

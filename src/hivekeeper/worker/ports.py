@@ -139,7 +139,15 @@ class ControlBus(Protocol):
 class StoreUnavailable(ConnectionError):
     """The data store (Redis) cannot be reached or did not answer within its timeout; the message names the
     server (never its password) and the cause. Items that needed it are dropped with a ``redis.unavailable``
-    alert; datasets and pushes report ``upstream-error`` / ``downstream-error`` and retry."""
+    alert; datasets and pushes report ``upstream-error`` / ``downstream-error`` and retry.
+
+    ``sent``: the command reached the connection before it broke, so Redis may have run it (a pop may have
+    taken an element, a push may have added one) although no answer came: the datasets' books count those as
+    uncertain. False when no connection could be made (the command certainly did not run)."""
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class DataStore(Protocol):

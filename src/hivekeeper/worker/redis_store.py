@@ -28,7 +28,9 @@ def _unavailable_as_such(method: F) -> F:
         try:
             return await method(self, *args, **kwargs)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
-            raise StoreUnavailable(f"{self._where} unavailable: {type(exc).__name__}: {exc}") from exc
+            # redis-py says "Error N connecting to host:port" when no connection could be made: nothing was sent.
+            sent = "connecting to" not in str(exc)
+            raise StoreUnavailable(f"{self._where} unavailable: {type(exc).__name__}: {exc}", sent=sent) from exc
 
     return cast(F, run)
 

@@ -26,7 +26,7 @@ from typing import Any
 from hivekeeper.protocol.workitem import WorkItem, new_item, now
 from hivekeeper.worker import config as cfg
 from hivekeeper.worker.pacing import RatePacer
-from hivekeeper.worker.ports import DataStore, Delivery
+from hivekeeper.worker.ports import DataStore, Delivery, StoreUnavailable
 
 LIST_HEADER = "x-ph-redis-list"
 """WorkItem header naming the list an item was popped from (recycling routes on it)."""
@@ -104,6 +104,8 @@ class RedisDatasetSource:
         """Push-backs in flight (elements going back to the head of their list)."""
         self.dispatched = 0
         self.popped_by_list: Counter[str] = Counter()
+        self.uncertain_by_list: Counter[str] = Counter()
+        """LPOPs sent whose answer a broken connection cut off: Redis may have taken an element (at most once)."""
         """Elements handed to work loops and not given back, per list (``hivekeeper run``'s ledger)."""
         self.last_pop_list: str | None = None
         self.last_pop_at: str | None = None
@@ -201,7 +203,12 @@ class RedisDatasetSource:
 
     async def _pop(self, order: list[str]) -> tuple[str, bytes] | None:
         for name in order:
-            element = await self.store.lpop(name)
+            try:
+                element = await self.store.lpop(name)
+            except StoreUnavailable as exc:
+                if exc.sent:
+                    self.uncertain_by_list[name] += 1
+                raise
             if element is not None:
                 return name, element
         return None

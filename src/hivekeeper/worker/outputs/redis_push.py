@@ -27,7 +27,7 @@ from hivekeeper.worker import config as cfg
 from hivekeeper.worker import redis_routes as routes
 from hivekeeper.worker.cancelling import swallowed_cancel
 from hivekeeper.worker.control import WorkerState
-from hivekeeper.worker.ports import DataStore
+from hivekeeper.worker.ports import DataStore, StoreUnavailable
 from hivekeeper.worker.stats import RoleStats
 
 AlertFn = Callable[[str, str, dict[str, Any]], None]
@@ -47,6 +47,9 @@ class PushCounts:
     last_error: str | None = None
     by_list: Counter[str] = field(default_factory=Counter)
     """Elements pushed, per list (``hivekeeper run`` balances its datasets with these)."""
+    uncertain_by_list: Counter[str] = field(default_factory=Counter)
+    """Pushes sent whose answer a broken connection cut off: Redis may have added the element (then the retry
+    adds it twice)."""
 
     def as_status(self) -> dict[str, Any]:
         return {
@@ -100,6 +103,8 @@ class RedisPusher:
         except Exception as exc:
             self.counts.errors += 1
             self.counts.last_error = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, StoreUnavailable) and exc.sent:
+                self.counts.uncertain_by_list[target] += 1
             raise
         self.counts.pushed += 1
         self.counts.by_list[target] += 1
