@@ -180,6 +180,20 @@ def _metrics_port(text: str) -> int:
     return port
 
 
+ROUTINE_KOPF_LINES = frozenset(
+    {
+        "Timer 'roll_up' succeeded.",
+        "Timer 'swarm_roll_up' succeeded.",
+        "Handler 'note_deleted_role' succeeded.",
+    }
+)
+
+
+def _quiet_routine(record: logging.LogRecord) -> bool:
+    """False for kopf's routine success lines of the status timers and the deletion watcher."""
+    return record.getMessage() not in ROUTINE_KOPF_LINES
+
+
 def _operator(args: argparse.Namespace) -> int:
     import kopf
 
@@ -191,6 +205,10 @@ def _operator(args: argparse.Namespace) -> int:
     # shown with --verbose only.
     for name in ("httpx", "httpx2"):
         logging.getLogger(name).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    if not args.verbose:
+        # kopf says "succeeded" for every timer run (every 2 s per WorkerRole and Swarm) and every watch event:
+        # routine, not news. Reconciles, failures and retries are still logged.
+        logging.getLogger("kopf.objects").addFilter(_quiet_routine)
     settings = kopf.OperatorSettings()
     # Watching only the namespaces it was given, the operator needs no cluster-wide rights (the Helm chart's
     # namespaced RBAC grants none): kopf then neither lists namespaces nor watches CRDs, instead of retrying

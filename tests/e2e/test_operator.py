@@ -233,6 +233,7 @@ async def test_a_swarm_runs_and_a_rate_edit_is_applied_live_without_restarting_p
         log = operator_process.log_path.read_text(errors="replace")
         assert "reconcile_swarm" in log, "the log shows the operator's own work"
         assert "HTTP Request:" not in log, "each Kubernetes API request is debugging detail (--verbose)"
+        assert "Timer 'roll_up' succeeded." not in log, "each status timer run is routine (--verbose)"
         metrics = _scrape(await _metrics_port(operator_process))
         assert metrics['hivekeeper_operator_reconciles_total{kind="Swarm",result="ok"}'] >= 2
         assert metrics['hivekeeper_operator_reconciles_total{kind="WorkerRole",result="ok"}'] >= 3

@@ -481,7 +481,15 @@ async def _roll_up(
     config = dict(spec_dict.get("config") or {})
     enabled = not bool(spec_dict.get("paused", False))
     refused = "; ".join(policy.violations(spec_dict, current.policy))
-    for instance in [] if refused else current.observations.behind(swarm_id, role, generation):
+    # The timer may run on a body older than the reconcile's last status patch, or before the reconcile has
+    # pushed this spec's config at all: then the status's generation is not this config's. Such a roll-up must
+    # neither call the workers "applied" (a Swarm Ready before its config reached them) nor re-send this config
+    # under the old generation number; it waits for the reconcile's push (one generation up).
+    unpushed = status.get("configDigest") != plan.config_digest(config, enabled)
+    if unpushed:
+        generation += 1
+    resend = not refused and not unpushed
+    for instance in current.observations.behind(swarm_id, role, generation) if resend else []:
         data = {**config, "replace": True, "enabled": enabled, "configGeneration": generation}
         await push_config(current, swarm_id, role, instance, data, reason="resend")
     queue_reason, queue_problem = await _queue_health(current, spec_dict, meta, status, namespace, name)
