@@ -58,9 +58,7 @@ def test_a_difference_within_the_commands_an_outage_left_unanswered_is_accounted
 
     ledger = books({"cards": 0}, {"cards": 116}, {"cards": 258}, {"cards": 141}, 0, {"cards": 1})
     assert (ledger.balanced, ledger.explained, ledger.unaccounted, ledger.uncertain) == (False, True, 1, 1)
-    assert "accounted for: 1 element(s) missing, within the 1 Redis command(s) a lost connection left" in render(
-        ledger
-    )
+    assert "accounted for: 1 element(s) missing, within the 1 Redis command(s) a lost connection left" in render(ledger)
     worse = books({"cards": 0}, {"cards": 115}, {"cards": 258}, {"cards": 141}, 0, {"cards": 1})
     assert (worse.balanced, worse.explained) == (False, False)
     assert "NOT balanced: 2 element(s) missing" in render(worse)
