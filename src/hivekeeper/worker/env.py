@@ -35,6 +35,8 @@ OPTIONAL: dict[str, str] = {
     "HIVEKEEPER_METRICS_PORT": "Prometheus port (default 9464; 0 disables)",
     "HIVEKEEPER_STATUS_INTERVAL": "seconds between status-delta reports (default 5)",
     "HIVEKEEPER_STOP_GRACE_SECONDS": "on SIGTERM, seconds items in flight may finish (default 20; 0 stops at once)",
+    "HIVEKEEPER_SIGNAL_KEY": "the operator's public key (base64): only its signed signals are obeyed (set by it)",
+    "HIVEKEEPER_REDACT": "more header/field names to redact in logs, captures and messages (comma-separated)",
 }
 
 
