@@ -44,9 +44,9 @@ from hivekeeper.worker.rabbit_work import RabbitSink
 from hivekeeper.worker.runtime import Worker
 from testbench.pki import make_pki
 from testbench.procs import free_port
+from testbench.rabbit_swarm import RabbitSwarm
 from testbench.rabbitmq import RabbitMQ
 from testbench.waiting import eventually
-from testbench.workers import first_instance
 
 pytestmark = pytest.mark.integration
 
@@ -54,50 +54,21 @@ DEFAULT_MAX_MESSAGE_SIZE = 134217728  # RabbitMQ 3.x (3.10.8 on the bench): `rab
 DEFAULT_WATERMARK = "0.4"
 
 
-class Swarm:
-    """Workers of one swarm in this process on a real broker, and every event they publish."""
+class Swarm(RabbitSwarm):
+    """The shared harness, with what poison tests add: fast status, queues by name, draining, cleanup."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.name = f"p-{uuid.uuid4().hex[:8]}"
-        self.events: list[env.Envelope] = []
-        self.workers: list[Worker] = []
-        self.transports: list[rabbit.RabbitTransports] = []
+    prefix = "p"
+    status_interval = 0.2
 
-    async def start(self) -> None:
-        self.connection = await aio_pika.connect(self.url)
-        self.channel = await self.connection.channel()
-        self.control = await self.channel.declare_exchange(
-            naming.CONTROL_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        listener = await self.channel.declare_queue(exclusive=True)
-        await listener.bind(self.control, naming.events_binding(self.name))
+    @property
+    def name(self) -> str:
+        return self.swarm
 
-        async def collect(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            async with message.process():
-                self.events.append(env.parse(message.body))
+    async def enable(self, worker: Worker | env.Scope) -> None:
+        outcome = await self.configure(worker, {"enabled": True}, timeout=15)
+        assert outcome.data["status"] == "Applied", outcome.data
 
-        await listener.consume(collect)
-
-    async def worker(
-        self, role: str, kind: str, config: dict[str, Any], *, work_in: str | None = None, work_out: str | None = None
-    ) -> Worker:
-        transports = rabbit.RabbitTransports(await rabbit.connect(self.url), self.name, self.url)
-        in_queue = naming.work_queue(self.name, work_in) if work_in else None
-        identity = first_instance(self.name, role, kind, in_queue=in_queue, out_alias=work_out)
-        worker = Worker(identity, config, transports, status_interval=0.2)
-        self.workers.append(worker)
-        self.transports.append(transports)
-        await worker.start()
-        return worker
-
-    async def enable(self, worker: Worker) -> None:
-        await _configure(self.control, self.events, worker.identity.scope, self.name)
-
-    async def queue(self, alias: str) -> aio_pika.abc.AbstractQueue:
-        return await rabbit.declare_work_queue(self.channel, self.name, naming.work_queue(self.name, alias))
-
-    async def depth(self, queue: str) -> int | None:
+    async def depth(self, queue: str) -> int | None:  # type: ignore[override]  # a queue name; None: not declared
         channel = await self.connection.channel()
         try:
             declared = await channel.declare_queue(queue, passive=True)
@@ -105,13 +76,6 @@ class Swarm:
             return None
         await channel.close()
         return declared.declaration_result.message_count or 0
-
-    async def publish(self, alias: str, bodies: list[bytes]) -> None:
-        await self.queue(alias)
-        exchange = await self.channel.get_exchange(naming.work_exchange(self.name))
-        for body in bodies:
-            message = aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
-            await exchange.publish(message, naming.work_routing_key(self.name, alias))
 
     async def drain(self, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
         declared = await self.channel.get_queue(queue)
@@ -126,25 +90,11 @@ class Swarm:
             await worker.stop()
         for transports in self.transports:
             await transports.close()
+        self.workers, self.transports = [], []
         for queue in [*(naming.work_queue(self.name, a) for a in ("in", "out")), naming.dead_letter_queue(self.name)]:
             with contextlib.suppress(Exception):
                 await (await self.connection.channel()).queue_delete(queue)
-        await self.connection.close()
-
-
-async def _configure(
-    control: aio_pika.abc.AbstractExchange, events: list[env.Envelope], scope: env.Scope, swarm: str
-) -> None:
-    signal = env.signal("config-update", scope, {"enabled": True}, origin="test")
-    await control.publish(
-        aio_pika.Message(signal.to_json()), naming.signal_key("config-update", swarm, scope.role, scope.instance)
-    )
-
-    async def applied() -> env.Envelope | None:
-        return next((e for e in events if e.kind == "outcome" and e.correlationId == signal.correlationId), None)
-
-    outcome = await eventually(applied, timeout=15, what="the config-update outcome")
-    assert outcome.data["status"] == "Applied", outcome.data
+        await super().stop()
 
 
 @pytest.fixture
@@ -219,7 +169,7 @@ async def test_an_output_over_the_brokers_max_message_size_is_dead_lettered_once
             lambda: _found(e for e in running.events if e.type == "status-full"), timeout=30, what="the worker started"
         )
         await running.queue("out")
-        await _configure(running.control, running.events, scope, running.name)
+        await running.enable(scope)
         rss_before, _ = _memory_kb(process.pid)
 
         poison = [_item(running.name, limit - 64) for _ in range(24)]  # + one hop: over the limit on the way out
