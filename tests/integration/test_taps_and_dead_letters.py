@@ -29,8 +29,8 @@ from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import new_item
 from hivekeeper.worker import config as cfg
 from hivekeeper.worker import deadletter
-from hivekeeper.worker.memory import MemoryStore
-from hivekeeper.worker.runtime import Worker
+from hivekeeper.worker.runtime.worker import Worker
+from hivekeeper.worker.transports.memory import MemoryStore
 from testbench.waiting import eventually
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ For every Swarm and WorkerRole document (other kinds are skipped with a note):
 2. **CEL rules**: every ``x-kubernetes-validations`` rule of the CRD, run at its location (:mod:`.cel_rules`).
 3. **The models**: what the operator and ``hivekeeper run`` check when they read the manifest.
 4. **Role configs**: each built-in role's merged config through :func:`hivekeeper.worker.config.validate`, and
-   then a real :class:`~hivekeeper.worker.runtime.Worker` built offline, so that every constructor-time check
+   then a real :class:`~hivekeeper.worker.runtime.worker.Worker` built offline, so that every constructor-time check
    of the roles runs (templates compile, baseUrl renders, steps have templates, Redis routes compile).
 5. **Wiring and references**: input/output types against work.in/work.out, every call id a generator can
    send has a template in the request-builder it feeds, vars and SUT endpoints used by templates exist.
@@ -950,8 +950,9 @@ class _Checks:
     # building the worker --------------------------------------------------------------------------
     def build_worker(self, role: _Role, swarm: str) -> None:
         """Build the role's real Worker offline, so every check its constructors make runs."""
-        from hivekeeper.worker.memory import MemoryStore
-        from hivekeeper.worker.runtime import Identity, Worker
+        from hivekeeper.worker.identity import Identity
+        from hivekeeper.worker.runtime.worker import Worker
+        from hivekeeper.worker.transports.memory import MemoryStore
 
         identity = Identity(
             swarm=swarm,
@@ -1291,22 +1292,22 @@ class _OfflineTransports:
     """Transports that never move anything: a Worker is built only so that its constructors check its config."""
 
     def __init__(self) -> None:
-        from hivekeeper.worker.memory import MemoryBroker, MemoryControlBus
+        from hivekeeper.worker.transports.memory import MemoryBroker, MemoryControlBus
 
         self._broker = MemoryBroker()
         self.control = MemoryControlBus(self._broker, "validate")
 
     def source(self, identity: Any, prefetch: int) -> Any:
-        from hivekeeper.worker.memory import MemorySource
+        from hivekeeper.worker.inputs.memory import MemorySource
 
         return MemorySource(self._broker.declare_queue(identity.work_in or "validate"))
 
     def sink(self, identity: Any) -> Any:
-        from hivekeeper.worker.memory import MemorySink
+        from hivekeeper.worker.outputs.memory import MemorySink
 
         return MemorySink(self._broker, "validate", identity.work_out or "validate")
 
     def dead_letters(self, identity: Any) -> Any:
-        from hivekeeper.worker.memory import MemoryDeadLetters
+        from hivekeeper.worker.outputs.memory import MemoryDeadLetters
 
         return MemoryDeadLetters()

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from hivekeeper.protocol import naming
-from hivekeeper.worker.amqp.url import BrokerUrlError
-from hivekeeper.worker.amqp.url import parse as parse_broker_url
+from hivekeeper.worker.transports.rabbit.amqp.url import BrokerUrlError
+from hivekeeper.worker.transports.rabbit.amqp.url import parse as parse_broker_url
 
 PREFIX = "HIVEKEEPER_"
 

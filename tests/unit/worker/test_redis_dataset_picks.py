@@ -13,7 +13,7 @@ import pytest
 
 from hivekeeper.worker import config as cfg
 from hivekeeper.worker.inputs.redis_dataset import LIST_HEADER, RedisDatasetSource, SourcePicker
-from hivekeeper.worker.memory import MemoryStore
+from hivekeeper.worker.transports.memory import MemoryStore
 from testbench.waiting import eventually
 
 

@@ -11,10 +11,10 @@ import pytest
 from hivekeeper.protocol.workitem import WorkItem, new_item
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.worker import config as cfg
-from hivekeeper.worker import redis_routes as routes
 from hivekeeper.worker.control import WorkerState
-from hivekeeper.worker.memory import MemoryStore
 from hivekeeper.worker.outputs import redis_push
+from hivekeeper.worker.outputs import redis_routes as routes
+from hivekeeper.worker.transports.memory import MemoryStore
 
 
 def _item(payload: str, headers: dict[str, Any] | None = None) -> WorkItem:
