@@ -8,11 +8,7 @@ import logging
 
 from hivekeeper.worker.inputs.redeliveries import RedeliveryCounter
 from hivekeeper.worker.ports import Delivery
-from hivekeeper.worker.transports.rabbit.amqp.connection import (
-    AmqpConnection,
-    AmqpError,
-    Channel,
-)
+from hivekeeper.worker.transports.rabbit.amqp.connection import AmqpConnection, AmqpError, Channel
 from hivekeeper.worker.transports.rabbit.link import WorkLink
 
 log = logging.getLogger("hivekeeper.worker.rabbit")

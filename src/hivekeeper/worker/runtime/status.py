@@ -12,9 +12,7 @@ from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import WorkItem
 from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
 from hivekeeper.worker.inputs.scheduler import SchedulerSource
-from hivekeeper.worker.ports import (
-    Blockable,
-)
+from hivekeeper.worker.ports import Blockable
 from hivekeeper.worker.runtime.parts import WorkerParts
 
 log = logging.getLogger("hivekeeper.worker")

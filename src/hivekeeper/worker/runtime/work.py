@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from hivekeeper.protocol import naming
@@ -11,15 +10,9 @@ from hivekeeper.templating.engine import TemplateError
 from hivekeeper.worker import config as cfg
 from hivekeeper.worker import publishing
 from hivekeeper.worker.deadletter import DeadLetterOutbox, failure_headers
-from hivekeeper.worker.ports import (
-    Delivery,
-    OutputRefused,
-    StoreUnavailable,
-)
+from hivekeeper.worker.ports import Delivery, OutputRefused, StoreUnavailable
 from hivekeeper.worker.roles.base import DropItem
 from hivekeeper.worker.runtime.status import StatusReports
-
-log = logging.getLogger("hivekeeper.worker")
 
 
 def _failure(exc: Exception) -> tuple[str, str]:

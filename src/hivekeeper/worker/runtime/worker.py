@@ -6,7 +6,6 @@ input and its output; the parts it is made of are described in ``worker.runtime`
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -23,11 +22,7 @@ from hivekeeper.worker.identity import Identity
 from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
 from hivekeeper.worker.inputs.scheduler import SchedulerSource
 from hivekeeper.worker.outputs import redis_push
-from hivekeeper.worker.ports import (
-    DataStore,
-    Transports,
-    WorkSource,
-)
+from hivekeeper.worker.ports import DataStore, Transports, WorkSource
 from hivekeeper.worker.roles.base import Role, RoleDeps, RoleKind, Wiring
 from hivekeeper.worker.roles.registry import ROLES
 from hivekeeper.worker.runtime.parts import Loops, concurrency
@@ -35,10 +30,14 @@ from hivekeeper.worker.runtime.signals import Signals
 from hivekeeper.worker.sequences import StoreSequences
 from hivekeeper.worker.stats import Histogram, RoleStats
 
-log = logging.getLogger("hivekeeper.worker")
-
 
 class Worker(Signals):
+    """One worker, built disabled from its bootstrap config: ``start()`` it, send it config-updates, ``stop()`` it.
+
+    ``transports`` builds its input, output, dead-letter queue and control bus; ``store`` is Redis (or its twin),
+    or None when the worker has none; ``clock`` replaces the event loop's clock in status reports (tests).
+    """
+
     def __init__(
         self,
         identity: Identity,
