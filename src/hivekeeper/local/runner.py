@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.swarm import Swarm, merged_role_config
 from hivekeeper.local import ledger, queue_books
 from hivekeeper.local.controller import LocalController
@@ -29,7 +30,6 @@ from hivekeeper.local.progress import RoleRow, summary, table
 from hivekeeper.local.queue_books import QueueBook, StageCount
 from hivekeeper.local.transports import BrokerTransports, BrokerUnavailable, MemoryTransports
 from hivekeeper.protocol import naming
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
 from hivekeeper.worker.memory import MemoryBroker, MemoryStore
 from hivekeeper.worker.ports import DataStore
@@ -222,7 +222,7 @@ async def build(swarm: Swarm, broker_url: str | None = None, store: DataStore | 
             )
             try:
                 workers[spec.name].append(Worker(identity, bootstrap, transports, store=store))
-            except cfg.ConfigError as exc:
+            except ConfigError as exc:
                 raise RunError(f"spec.roles[{spec.name}].config: {exc}") from exc
     return LocalSwarm(swarm, transports, workers, controller)
 

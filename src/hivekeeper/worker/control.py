@@ -15,7 +15,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from hivekeeper.worker import config as cfg
+from hivekeeper.api import roles as role_configs
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.common import CommonConfig
 
 RESERVED = ("enabled", "configGeneration", "replace")
 
@@ -26,7 +28,7 @@ class WorkerState:
 
     role: str
     raw: dict[str, Any]
-    config: cfg.CommonConfig
+    config: CommonConfig
     enabled: bool
     generation: int
     default_input: str = "RABBITMQ"
@@ -40,10 +42,10 @@ class WorkerState:
         return cls(
             role=role,
             raw=copy.deepcopy(raw),
-            config=cfg.validate(role, raw),
+            config=role_configs.validate(role, raw),
             enabled=False,
             generation=0,
-            default_input=cfg.DEFAULT_INPUT.get(role, "RABBITMQ"),
+            default_input=role_configs.ROLES[role].default_input,
             default_output="RABBITMQ" if has_out else "NONE",
         )
 
@@ -97,13 +99,13 @@ def apply_update(state: WorkerState, data: dict[str, Any]) -> WorkerState:
     replace = data.get("replace", False)
     body = {k: v for k, v in data.items() if k not in RESERVED}
     raw = copy.deepcopy(body) if replace is True else deep_merge(state.raw, body)
-    new_config: cfg.CommonConfig | None = None
+    new_config: CommonConfig | None = None
     try:
-        new_config = cfg.validate(state.role, raw)
-    except cfg.ConfigError as exc:
+        new_config = role_configs.validate(state.role, raw)
+    except ConfigError as exc:
         problems.extend(exc.problems)
     if new_config is None:
-        raise cfg.ConfigError(state.role, problems)
+        raise ConfigError(state.role, problems)
     new_state = dataclasses.replace(
         state,
         raw=raw,
@@ -113,5 +115,5 @@ def apply_update(state: WorkerState, data: dict[str, Any]) -> WorkerState:
     )
     problems.extend(_live_io_problems(state, new_state))
     if problems:
-        raise cfg.ConfigError(state.role, problems)
+        raise ConfigError(state.role, problems)
     return new_state

@@ -30,10 +30,11 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.http_sequence.config import HttpSequenceConfig
 from hivekeeper.api.swarm import HttpTemplate
 from hivekeeper.protocol.workitem import WorkItem, new_item, now
 from hivekeeper.worker import capture, journey
-from hivekeeper.worker.config import ConfigError, HttpSequenceConfig
 from hivekeeper.worker.http.client import Origin, OriginError, is_idempotent, route
 from hivekeeper.worker.http.connection import HttpError, serialise_request
 from hivekeeper.worker.ports import DataStore

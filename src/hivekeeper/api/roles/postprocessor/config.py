@@ -1,0 +1,11 @@
+"""The postprocessor's config: whether items also go on to its output."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from hivekeeper.api.roles.common import CommonConfig
+
+
+class PostprocessorConfig(CommonConfig):
+    forwardToOutput: bool = Field(default=False, description="Also publish items to work.out.")
