@@ -35,9 +35,13 @@ class CommonConfig(RoleModel):
 
     inputs: Inputs = Field(default_factory=Inputs)
     outputs: Outputs = Field(default_factory=Outputs)
-    vars: dict[str, Any] = Field(default_factory=dict)
+    vars: dict[str, Any] = Field(
+        default_factory=dict, description="Values templates read as `vars.<name>`: the swarm's, then the role's own."
+    )
     sut: Sut = Field(default_factory=Sut)
-    templates: list[HttpTemplate] = Field(default_factory=list)
+    templates: list[HttpTemplate] = Field(
+        default_factory=list, description="HTTP call templates: the swarm's, then the role's own."
+    )
     templating: Templating = Field(default_factory=Templating)
     deadLetter: DeadLetter = Field(default_factory=DeadLetter)
     interceptors: Interceptors = Field(default_factory=Interceptors)

@@ -17,5 +17,5 @@ class RoleDefinition:
     """Dotted config paths a config-update may change while the worker runs (see :mod:`.live`)."""
     default_input: str = "RABBITMQ"
     """The input when the config names none."""
-    doc: str = ""
-    """The section of docs/roles.md that lists this role's keys."""
+    guide: str = ""
+    """Where the docs explain the role beyond its keys (``docs/worker.md#moderator``), if anywhere."""

@@ -24,6 +24,8 @@ connection, a retried publish given back) pass; a loop does not (the issue measu
 
 
 class RabbitInput(RoleModel):
+    """Reading the role's work.in queue."""
+
     prefetch: int | None = Field(
         default=None, ge=1, le=10000, description="Broker prefetch; defaults to the role's concurrency."
     )

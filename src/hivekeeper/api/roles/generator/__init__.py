@@ -9,4 +9,4 @@ from hivekeeper.api.roles.generator.config import GeneratorConfig
 LIVE = COMMON_LIVE | {"message"}
 """Everything but the input and output types: the message is re-rendered from the next item on."""
 
-ROLE = RoleDefinition("generator", GeneratorConfig, LIVE, default_input="SCHEDULER", doc="generator")
+ROLE = RoleDefinition("generator", GeneratorConfig, LIVE, default_input="SCHEDULER")

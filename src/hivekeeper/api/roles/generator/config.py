@@ -25,4 +25,6 @@ class Message(RoleModel):
 
 
 class GeneratorConfig(CommonConfig):
+    """Renders one item per tick of its input (a SCHEDULER clock by default) from `message`."""
+
     message: Message = Field(default_factory=Message)

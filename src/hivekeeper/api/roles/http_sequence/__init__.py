@@ -20,4 +20,4 @@ LIVE = COMMON_LIVE | {
 }
 """Everything but the input and output types: journeys started after the update follow the new steps."""
 
-ROLE = RoleDefinition("http-sequence", HttpSequenceConfig, LIVE, doc="http-sequence")
+ROLE = RoleDefinition("http-sequence", HttpSequenceConfig, LIVE, guide="docs/worker.md#http-sequence")

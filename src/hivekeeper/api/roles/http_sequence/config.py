@@ -107,6 +107,8 @@ class Step(RoleModel):
 
 
 class HttpSequenceConfig(CommonConfig):
+    """Walks each item through ordered HTTP steps (a journey), carrying values from one step to the next."""
+
     baseUrl: str = Field(default="", description="http(s) base URL; a template may use `sut.endpoints.*`.")
     serviceId: str = Field(default="default", min_length=1, description="Default serviceId of the steps.")
     threadCount: int = Field(default=32, ge=1, le=10000, description="Journeys in flight.")

@@ -9,4 +9,4 @@ from hivekeeper.api.roles.moderator.config import ModeratorConfig
 LIVE = COMMON_LIVE | {"mode"}
 """Everything but the input and output types: a new mode shapes the next items."""
 
-ROLE = RoleDefinition("moderator", ModeratorConfig, LIVE, doc="moderator")
+ROLE = RoleDefinition("moderator", ModeratorConfig, LIVE, guide="docs/worker.md#moderator")

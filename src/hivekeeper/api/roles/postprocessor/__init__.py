@@ -9,4 +9,4 @@ from hivekeeper.api.roles.postprocessor.config import PostprocessorConfig
 LIVE = COMMON_LIVE | {"forwardToOutput"}
 """Everything but the input and output types."""
 
-ROLE = RoleDefinition("postprocessor", PostprocessorConfig, LIVE, doc="postprocessor")
+ROLE = RoleDefinition("postprocessor", PostprocessorConfig, LIVE)

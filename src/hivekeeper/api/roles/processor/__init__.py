@@ -20,4 +20,6 @@ LIVE = COMMON_LIVE | {
 }
 """Everything but the input and output types: the pool, the rate and the client follow the new values."""
 
-ROLE = RoleDefinition("processor", ProcessorConfig, LIVE, doc="processor")
+ROLE = RoleDefinition(
+    "processor", ProcessorConfig, LIVE, guide="docs/worker.md#http-requests-deadline-body-limit-retries"
+)

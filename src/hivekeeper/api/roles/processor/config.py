@@ -21,6 +21,11 @@ class DirectRequest(RoleModel):
 
 
 class ProcessorConfig(CommonConfig):
+    """Sends each item's HTTP request to the system under test and publishes the result (status, latency, body).
+
+    With a SCHEDULER input it renders `request` itself (direct mode, no broker hop).
+    """
+
     baseUrl: str = Field(default="", description="http(s) base URL; a template may use `sut.endpoints.*`.")
     mode: Literal["THREAD_COUNT", "RATE_PER_SEC"] = Field(default="THREAD_COUNT")
     threadCount: int = Field(default=32, ge=1, le=10000, description="Maximum requests in flight.")

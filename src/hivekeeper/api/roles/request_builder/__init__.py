@@ -9,4 +9,4 @@ from hivekeeper.api.roles.request_builder.config import RequestBuilderConfig
 LIVE = COMMON_LIVE | {"serviceId", "templateRoot", "passThroughOnMissingTemplate"}
 """Everything but the input and output types: templates are loaded again when applied."""
 
-ROLE = RoleDefinition("request-builder", RequestBuilderConfig, LIVE, doc="request-builder")
+ROLE = RoleDefinition("request-builder", RequestBuilderConfig, LIVE)

@@ -8,6 +8,8 @@ from hivekeeper.api.roles.common import CommonConfig
 
 
 class RequestBuilderConfig(CommonConfig):
+    """Turns each item into an HTTP request envelope from the call template its `x-ph-call-id` header selects."""
+
     serviceId: str = Field(default="default", min_length=1, description="Default serviceId of call ids.")
     templateRoot: str | None = Field(default=None, description="Directory of *.yaml/*.json templates.")
     passThroughOnMissingTemplate: bool = Field(
