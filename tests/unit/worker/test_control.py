@@ -111,3 +111,50 @@ def test_a_moderator_passes_items_through_by_default() -> None:
     config = role_configs.validate("moderator", {})
     assert isinstance(config, ModeratorConfig)
     assert config.mode.type == "pass-through"
+
+
+def _at(generation: int) -> WorkerState:
+    return apply_update(_generator(), {"configGeneration": generation, "message": {"body": "five"}})
+
+
+def test_an_update_older_than_the_held_generation_is_refused_and_the_config_stays() -> None:
+    held = _at(5)
+    with pytest.raises(ConfigError) as refused:
+        apply_update(held, {"configGeneration": 3, "message": {"body": "three"}, "enabled": True})
+    assert refused.value.problems == [
+        (
+            "configGeneration",
+            "3 is older than generation 5 this worker holds; a delayed update cannot roll it back",
+        )
+    ]
+    assert str(refused.value).startswith("generator config rejected: configGeneration: 3 is older than generation 5")
+    assert held == _at(5), "the worker keeps its config, generation and switches"
+
+
+def test_a_stale_update_is_refused_for_being_old_even_when_its_content_is_also_wrong() -> None:
+    with pytest.raises(ConfigError) as refused:
+        apply_update(_at(5), {"configGeneration": 4, "inputs": {"scheduler": {"ratePerSec": -1}}})
+    assert [path for path, _ in refused.value.problems] == ["configGeneration"]
+
+
+@pytest.mark.parametrize("generation", [5, 6])
+def test_the_same_generation_again_and_a_newer_one_are_applied(generation: int) -> None:
+    state = apply_update(_at(5), {"configGeneration": generation, "message": {"body": "again"}})
+    assert isinstance(state.config, GeneratorConfig)
+    assert (state.generation, state.config.message.body) == (generation, "again")
+
+
+def test_an_update_without_a_generation_keeps_the_held_one() -> None:
+    state = apply_update(_at(5), {"enabled": True})
+    assert (state.generation, state.enabled) == (5, True)
+
+
+def test_spelling_out_the_default_input_type_is_no_change() -> None:
+    state = apply_update(_generator(), {"inputs": {"type": "SCHEDULER"}, "outputs": {"type": "RABBITMQ"}})
+    assert state.input_type == "SCHEDULER"
+
+
+def test_the_output_type_is_fixed_while_the_worker_runs() -> None:
+    with pytest.raises(ConfigError) as refused:
+        apply_update(_generator(), {"outputs": {"type": "NONE"}})
+    assert refused.value.problems == [("outputs.type", "cannot change from RABBITMQ to NONE while the worker runs")]
