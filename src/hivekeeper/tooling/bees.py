@@ -244,7 +244,7 @@ def _fit(kind: str, config: dict[str, Any], ctx: BeeContext) -> None:
                 "role-config",
                 ctx.src(*parse_path(where)),
                 f"config.{where}: {message}",
-                "fix the value in the bundle (or in the imported manifest); docs/worker.md lists the role's keys",
+                "fix the value in the bundle (or in the imported manifest); docs/roles.md lists the role's keys",
             )
 
 

@@ -1018,7 +1018,7 @@ def _did_you_mean(key: str, known: list[str]) -> str:
 
 
 _FIXES = (
-    ("unknown key", "remove {path} or fix its spelling (docs/worker.md lists every key of each role)"),
+    ("unknown key", "remove {path} or fix its spelling (docs/roles.md lists every key of each role)"),
     ("unknown role", "use a role the workers run ({roles}) or a custom image"),
     ("sequence() cannot be used here", "use a literal or sut/vars in this value; sequence() is for per-item templates"),
     ("must start with http:// or https://", "make it (or what it renders) an http:// or https:// URL"),
@@ -1037,7 +1037,7 @@ def _config_fix(path: str, message: str) -> str:
         return advice.group(1)
     if should := _SHOULD_BE.search(message):
         return f"make it {should.group(1)}"
-    return "change the value as the message says (docs/worker.md lists each role's keys and their ranges)"
+    return "change the value as the message says (docs/roles.md lists each role's keys and their ranges)"
 
 
 def _problem(message: str) -> str:
