@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hivekeeper.api import roles as role_configs
 from hivekeeper.templating.engine import TemplateEngine
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker.http.memory import MemoryHttp
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.roles.base import Role, RoleDeps, Wiring
@@ -26,7 +26,7 @@ class RoleBench:
         deps = RoleDeps(swarm="unit", role="caller", instance="caller-0", engine=TemplateEngine(), stats=self.stats)
         deps.http = self.http
         wiring = Wiring(deps, lambda code, message, _: self.alerts.append((code, message)), store, forwards, None)
-        return ROLES[name].build(cfg.validate(name, raw), wiring)
+        return ROLES[name].build(role_configs.validate(name, raw), wiring)
 
     def codes(self) -> list[str]:
         return [code for code, _ in self.alerts]

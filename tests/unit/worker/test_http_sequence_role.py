@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
+from hivekeeper.api.roles import ConfigError
 from hivekeeper.protocol.workitem import WorkItem, new_item
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker.http.memory import Reply
 from hivekeeper.worker.http_port import HttpConnectError
 from hivekeeper.worker.roles.base import DropItem
@@ -167,7 +167,7 @@ async def test_set_entries_render_into_the_context_for_later_steps() -> None:
 
 
 def test_a_step_naming_an_unknown_template_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(cfg.ConfigError) as refused:
+    with pytest.raises(ConfigError) as refused:
         _sequence(RoleBench(), [{"callId": "createCustomer"}, {"callId": "deleteEverything"}])
     assert refused.value.problems == [
         (

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from hivekeeper.worker import config as cfg
+from hivekeeper.api import roles as role_configs
 from hivekeeper.worker.http.client import HttpClient
 from hivekeeper.worker.roles.registry import ROLES
 from hivekeeper.worker.runtime.parts import DEFAULT_CONCURRENCY
@@ -36,7 +36,7 @@ def _client(worker: Worker) -> HttpClient:
 
 
 def test_every_role_with_a_config_model_has_a_registry_entry_and_no_other() -> None:
-    assert set(ROLES) == set(cfg.CONFIG_MODELS)
+    assert set(ROLES) == set(role_configs.ROLES)
 
 
 async def test_a_processor_keeps_response_headers_only_when_its_results_go_on(harness: WorkerHarness) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hivekeeper.worker.http import DEFAULT_MAX_RESPONSE_BYTES
+from hivekeeper.api.http_limits import DEFAULT_MAX_RESPONSE_BYTES
 from hivekeeper.worker.http.connection import DeadlineWatch, HeaderlessConnection, HttpConnection
 from hivekeeper.worker.http_port import (
     ConnectionDropped,

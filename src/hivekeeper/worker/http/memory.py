@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from hivekeeper.worker.http import DEFAULT_MAX_RESPONSE_BYTES
+from hivekeeper.api.http_limits import DEFAULT_MAX_RESPONSE_BYTES
 from hivekeeper.worker.http_port import HttpError, Origin, Response
 
 

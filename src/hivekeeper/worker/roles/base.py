@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.protocol.workitem import WorkItem, as_template_value
 from hivekeeper.templating.engine import TemplateEngine
-from hivekeeper.worker.config import CommonConfig
 from hivekeeper.worker.http_port import HttpPort, HttpSettings
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.stats import RoleStats

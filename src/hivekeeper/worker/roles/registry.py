@@ -2,7 +2,7 @@
 
 Adding a role: a package under ``worker.roles`` whose ``role`` module defines the role and its
 :class:`~hivekeeper.worker.roles.base.RoleKind` (``KIND``: its factory, and whether it wants a
-``threadCount`` of work loops or an HTTP client), its config model (``worker.config``), and one entry
+``threadCount`` of work loops or an HTTP client), its config (a package in ``hivekeeper.api.roles``), and one entry
 here.
 """
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.swarm import HttpTemplate
-from hivekeeper.worker.config import ConfigError
 
 
 def load_template_dir(root: Path, role: str) -> list[HttpTemplate]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from hivekeeper.api.roles import ConfigError
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.templating.engine import TemplateError
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker.control import WorkerState, apply_update
 from hivekeeper.worker.http.client import HttpClient
 from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
@@ -66,7 +66,7 @@ class Signals(Lifecycle):
 
     async def _refuse(self, signal: env.Envelope, exc: Exception) -> None:
         """Answer ``Failed`` for a config that could not be applied; the old one stays in force."""
-        if isinstance(exc, cfg.ConfigError):
+        if isinstance(exc, ConfigError):
             problems, reason = exc.problems, str(exc)
         elif isinstance(exc, TemplateError):  # a template that does not compile or breaks the budget
             problems, reason = [(exc.template, exc.problem)], str(exc)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from hivekeeper.api.roles.common import DeadLetter
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import Hop, WorkItem, WorkItemError, now, parse
 from hivekeeper.templating.engine import TemplateError
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker import publishing
 from hivekeeper.worker.deadletter import DeadLetterOutbox, failure_headers
 from hivekeeper.worker.ports import Delivery, OutputRefused, StoreUnavailable
@@ -170,7 +170,7 @@ class WorkLoop(StatusReports):
     _outbox: DeadLetterOutbox | None = None
     """Created the first time a failed item is kept (``deadLetter.enabled``)."""
 
-    def _dead_letter(self, body: bytes, code: str, message: str, config: cfg.DeadLetter) -> None:
+    def _dead_letter(self, body: bytes, code: str, message: str, config: DeadLetter) -> None:
         """Hand a failed item to the dead-letter outbox; never waits (see ``worker.deadletter``)."""
         if self._outbox is None:
             self._outbox = DeadLetterOutbox(

@@ -9,10 +9,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from hivekeeper.api.roles import ConfigError
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.templating.engine import TemplateEngine
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker import publishing
 from hivekeeper.worker.alerts import AlertThrottle
 from hivekeeper.worker.control import WorkerState
@@ -86,7 +86,7 @@ class Worker(Signals):
     def _kind(state: WorkerState) -> RoleKind:
         kind = ROLES.get(state.role)
         if kind is None:
-            raise cfg.ConfigError(state.role, [("role", f"no runtime for role {state.role!r}")])
+            raise ConfigError(state.role, [("role", f"no runtime for role {state.role!r}")])
         return kind
 
     def _build_source(self) -> WorkSource:

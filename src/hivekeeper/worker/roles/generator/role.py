@@ -11,8 +11,9 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.roles.common import CommonConfig
+from hivekeeper.api.roles.generator.config import GeneratorConfig
 from hivekeeper.protocol.workitem import WorkItem, new_item
-from hivekeeper.worker.config import CommonConfig, GeneratorConfig
 from hivekeeper.worker.roles.base import Role, RoleDeps, RoleKind, Wiring, template_context
 
 

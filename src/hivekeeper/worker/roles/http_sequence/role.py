@@ -27,9 +27,12 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.common import CommonConfig
+from hivekeeper.api.roles.http_sequence.config import HttpSequenceConfig
+from hivekeeper.api.roles.redis import NEEDS_REDIS
 from hivekeeper.protocol.workitem import WorkItem, new_item, now
 from hivekeeper.worker import capture, journey
-from hivekeeper.worker.config import CommonConfig, ConfigError, HttpSequenceConfig
 from hivekeeper.worker.http_port import (
     HttpError,
     HttpSettings,
@@ -45,10 +48,6 @@ from hivekeeper.worker.roles.http_sequence.steps import ROLE, Request, Step, com
 
 CORRELATION_HEADER = "X-Correlation-Id"
 EXAMPLE = "e.g. {{ sut.endpoints.default.baseUrl }}"
-NEEDS_REDIS = (
-    "needs Redis: set HIVEKEEPER_REDIS_URL (the redisUrl key of the hivekeeper-broker Secret in a cluster) "
-    "or pass `hivekeeper run --redis URL`"
-)
 
 
 _Captures = list[tuple[journey.StepOutcome, capture.Pending]]

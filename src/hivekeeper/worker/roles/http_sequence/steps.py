@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.http_sequence.config import HttpSequenceConfig
 from hivekeeper.api.swarm import HttpTemplate
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.worker import journey
-from hivekeeper.worker.config import ConfigError, HttpSequenceConfig
 from hivekeeper.worker.http_port import Origin
 from hivekeeper.worker.roles.templates import load_template_dir
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.roles.common import CommonConfig
+from hivekeeper.api.roles.postprocessor.config import PostprocessorConfig
 from hivekeeper.protocol.workitem import WorkItem
-from hivekeeper.worker.config import CommonConfig, PostprocessorConfig
 from hivekeeper.worker.roles.base import DropItem, Role, RoleDeps, RoleKind, Wiring
 from hivekeeper.worker.stats import Histogram
 

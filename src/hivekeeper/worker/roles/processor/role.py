@@ -22,8 +22,10 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.common import CommonConfig
+from hivekeeper.api.roles.processor.config import ProcessorConfig
 from hivekeeper.protocol.workitem import WorkItem
-from hivekeeper.worker.config import CommonConfig, ConfigError, ProcessorConfig
 from hivekeeper.worker.http_port import (
     HttpError,
     HttpSettings,
