@@ -25,8 +25,8 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from hivekeeper.importer.pebble_expr import ExpressionRewriter, Issue
 from hivekeeper.templating.engine import TemplateEngine, TemplateError, is_literal
-from hivekeeper.tooling.pebble_expr import ExpressionRewriter, Issue
 
 __all__ = ["Issue", "Rewrite", "rewrite"]
 

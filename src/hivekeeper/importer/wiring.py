@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hivekeeper.api.swarm import MAX_NAME, RESERVED_ALIASES
-from hivekeeper.tooling.bees import BeeContext, moderator_mode
-from hivekeeper.tooling.bundle import Bundle, Collector, mapping
+from hivekeeper.importer.bees import BeeContext, moderator_mode
+from hivekeeper.importer.bundle import Bundle, Collector, mapping
 
 ROLE_IMAGES = ("generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator")
 """PocketHive roles (by image name) the importer knows (a moderator is folded away, see :class:`Wiring`)."""

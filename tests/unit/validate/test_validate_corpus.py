@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from hivekeeper.api.crd import all_crds
-from hivekeeper.tooling import cel_rules, locate
-from hivekeeper.tooling.validate import KINDS, crd_schema, validate_paths
+from hivekeeper.validate import cel_rules, locate
+from hivekeeper.validate.run import validate_paths
+from hivekeeper.validate.schema import KINDS, crd_schema
 
 REPO = Path(__file__).resolve().parents[3]
 CORPUS = sorted((REPO / "tests" / "validate" / "broken").glob("*.yaml"))

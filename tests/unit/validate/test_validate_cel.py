@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from hivekeeper.api.crd import all_crds
-from hivekeeper.tooling import cel_rules
+from hivekeeper.validate import cel_rules
 
 ROLES = {
     "type": "object",

@@ -33,7 +33,8 @@ class Document:
 
     index: int
     data: Any
-    node: yaml.Node
+    node: yaml.Node | None
+    """None for an object that arrives parsed (an admission request): no lines, only field paths."""
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import jinja2
 import pytest
 
-from hivekeeper.tooling import template_refs
-from hivekeeper.tooling.template_refs import DYNAMIC
+from hivekeeper.validate import template_refs
+from hivekeeper.validate.template_refs import DYNAMIC
 
 
 def outputs(source: str) -> set[str | None]:

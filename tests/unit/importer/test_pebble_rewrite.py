@@ -10,8 +10,8 @@ import re
 import orjson
 import pytest
 
+from hivekeeper.importer import pebble, spel
 from hivekeeper.templating.engine import TemplateEngine
-from hivekeeper.tooling import pebble, spel
 
 
 def _clean(source: str, *, raw_payload: bool = True) -> str:

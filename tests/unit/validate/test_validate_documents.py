@@ -13,9 +13,10 @@ import yaml
 from hivekeeper.api.manifests import load_swarm_text
 from hivekeeper.local.runner import bootstrap_config
 from hivekeeper.operator.plan import desired_config
-from hivekeeper.tooling import cel_rules, locate
-from hivekeeper.tooling.report import Summary
-from hivekeeper.tooling.validate import merged_config, validate_text
+from hivekeeper.validate import cel_rules, locate
+from hivekeeper.validate.report import Summary
+from hivekeeper.validate.roles import merged_config
+from hivekeeper.validate.run import validate_text
 
 REPO = Path(__file__).resolve().parents[3]
 QUICKSTART = (REPO / "examples" / "quickstart.yaml").read_text()

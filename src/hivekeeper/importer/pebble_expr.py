@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 
 from jinja2.filters import FILTERS as JINJA_FILTERS
 
-from hivekeeper.templating import helpers
-from hivekeeper.tooling import spel
-from hivekeeper.tooling.findings import Severity
-from hivekeeper.tooling.pebble_tokens import (
+from hivekeeper.importer import spel
+from hivekeeper.importer.pebble_tokens import (
     CLOSE,
     OPEN,
     Tok,
@@ -35,6 +33,8 @@ from hivekeeper.tooling.pebble_tokens import (
     tokenize,
     unquote,
 )
+from hivekeeper.templating import helpers
+from hivekeeper.validate.findings import Severity
 
 _FILTERS = set(JINJA_FILTERS) | set(helpers.FILTERS)
 _RENAMED_FILTERS = {"base64encode": "base64", "base64decode": "base64Decode", "rsort": "sort(reverse=true)"}

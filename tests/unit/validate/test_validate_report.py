@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from hivekeeper.tooling.findings import Finding
-from hivekeeper.tooling.report import Note, Summary, as_json, github, gitlab, text
+from hivekeeper.validate.findings import Finding
+from hivekeeper.validate.report import Note, Summary, as_json, github, gitlab, text
 
 ERROR = Finding(
     "error",

@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from hivekeeper.tooling.findings import Finding
+from hivekeeper.validate.findings import Finding
 
 FORMATS = ("text", "json", "github", "gitlab")
 
@@ -75,20 +75,20 @@ def _where(file: str, line: int | None) -> str:
     return f"{name}:{line}" if line else name
 
 
-def finding_lines(finding: Finding) -> list[str]:
-    """One finding for people: ``file:line: error code: message (path)`` and an indented ``fix:`` line."""
+def finding_text(finding: Finding) -> str:
+    """One finding for people, located by its path alone: ``error code: message (path)`` and an indented
+    ``fix:`` line. :func:`hivekeeper.validate.review` answers with this (an object received parsed has no
+    file or line); :func:`text` puts ``file:line: `` in front."""
     path = f" ({finding.path})" if finding.path else ""
-    out = [f"{_where(finding.file, finding.line)}: {finding.severity} {finding.code}: {finding.message}{path}"]
-    if finding.fix:
-        out.append(f"  fix: {finding.fix}")
-    return out
+    fix = f"\n  fix: {finding.fix}" if finding.fix else ""
+    return f"{finding.severity} {finding.code}: {finding.message}{path}{fix}"
 
 
 def text(summary: Summary) -> str:
-    """Every finding (:func:`finding_lines`), the notes, and a closing summary line."""
+    """Every finding (``file:line: `` and :func:`finding_text`), the notes, and a closing summary line."""
     out = []
     for finding in summary.findings:
-        out.extend(finding_lines(finding))
+        out.append(f"{_where(finding.file, finding.line)}: {finding_text(finding)}")
     for note in summary.notes:
         out.append(f"{_where(note.file, note.line)}: note: {note.message}")
     out.append(summary.line())

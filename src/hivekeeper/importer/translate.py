@@ -25,10 +25,10 @@ from typing import Any, TextIO
 import yaml
 
 from hivekeeper.api.manifests import ManifestError, parse_swarm
-from hivekeeper.tooling import bees, bundle_values, call_templates
-from hivekeeper.tooling.bundle import Bundle, BundleError, Collector, mapping, read_bundle
-from hivekeeper.tooling.findings import Finding
-from hivekeeper.tooling.import_wiring import Wiring, bee_kind, dns_name
+from hivekeeper.importer import bees, bundle_values, call_templates
+from hivekeeper.importer.bundle import Bundle, BundleError, Collector, mapping, read_bundle
+from hivekeeper.importer.wiring import Wiring, bee_kind, dns_name
+from hivekeeper.validate.findings import Finding
 
 SUPPORTED_MAJOR = "2"
 
@@ -56,7 +56,7 @@ class ImportResult:
 
 
 def import_bundle(options: ImportOptions) -> ImportResult:
-    """Translate the bundle; raises :class:`~hivekeeper.tooling.bundle.BundleError` when it is unreadable."""
+    """Translate the bundle; raises :class:`~hivekeeper.importer.bundle.BundleError` when it is unreadable."""
     bundle = read_bundle(options.bundle)
     collect = Collector(str(options.bundle))
     scenario = bundle.scenario.data

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hivekeeper.tooling.bundle import Bundle, Collector, mapping
+from hivekeeper.importer.bundle import Bundle, Collector, mapping
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),

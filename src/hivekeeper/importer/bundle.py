@@ -4,7 +4,7 @@ A bundle is a folder: ``scenario.yaml``; optional ``variables.yaml``; ``sut/<sut
 ``authProfiles.yaml``; call templates under ``templates/`` (``templates/http/**.yaml`` for HTTP);
 anything else (``schemas/``, ``mock-config/``, docs) is not read. A bundle that cannot be read at
 all (no folder, no ``scenario.yaml``, a YAML syntax error) raises :class:`BundleError`; everything
-else is reported as :class:`~hivekeeper.tooling.findings.Finding` values by the importer.
+else is reported as :class:`~hivekeeper.validate.findings.Finding` values by the importer.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from hivekeeper.api.manifests import field_path
-from hivekeeper.tooling.findings import Finding, Severity
+from hivekeeper.validate.findings import Finding, Severity
 
 Path_ = tuple[str | int, ...]
 """A path into a YAML document: ``('template', 'bees', 2, 'config')``."""

@@ -10,10 +10,10 @@ import yaml
 
 from hivekeeper.api.manifests import load_swarm_text
 from hivekeeper.api.swarm import MAX_TEMPLATES
+from hivekeeper.importer.bundle import BundleError
+from hivekeeper.importer.translate import ImportOptions, ImportResult, import_bundle
 from hivekeeper.local.runner import bootstrap_config
-from hivekeeper.tooling.bundle import BundleError
-from hivekeeper.tooling.importer import ImportOptions, ImportResult, import_bundle
-from hivekeeper.tooling.validate import validate_text
+from hivekeeper.validate.run import validate_text
 from hivekeeper.worker import config as cfg
 
 BUNDLES = Path(__file__).resolve().parents[2] / "bundles"

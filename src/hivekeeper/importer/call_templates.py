@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hivekeeper.api.swarm import MAX_TEMPLATES
-from hivekeeper.tooling import pebble
-from hivekeeper.tooling.bundle import Bundle, Collector, Path_, SourceFile
+from hivekeeper.importer import pebble
+from hivekeeper.importer.bundle import Bundle, Collector, Path_, SourceFile
 
 _FIELDS = ("serviceId", "callId", "protocol", "method", "pathTemplate", "headersTemplate", "bodyTemplate")
 _QUIET = ("schemaRef",)

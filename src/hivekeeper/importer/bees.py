@@ -24,8 +24,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from hivekeeper.api.manifests import field_path
-from hivekeeper.tooling import pebble
-from hivekeeper.tooling.bundle import Collector, Path_, SourceFile, mapping
+from hivekeeper.importer import pebble
+from hivekeeper.importer.bundle import Collector, Path_, SourceFile, mapping
 from hivekeeper.worker import config as cfg
 
 REDIS_CONNECTION_KEYS = ("host", "port", "username", "password", "ssl")
