@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from itertools import product
 
 import jinja2
@@ -29,8 +30,10 @@ _MAP_METHODS = frozenset(("get", "items", "keys", "values"))
 Outputs = frozenset[str | None]
 
 
+@lru_cache(maxsize=1024)
 def parse(source: str) -> nodes.Template:
-    """The syntax tree of ``source``; raises ``jinja2.TemplateSyntaxError``."""
+    """The syntax tree of ``source``; raises ``jinja2.TemplateSyntaxError``. Trees are kept by source (an
+    admission review sees the same templates again and again): read them, never change them."""
     return _ENVIRONMENT.parse(source)
 
 
