@@ -298,7 +298,8 @@ def _ensure_peering(name: str, namespaces: list[str]) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from hivekeeper.importer.translate import ImportOptions, main
+    from hivekeeper.importer.command import main
+    from hivekeeper.importer.translate import ImportOptions
 
     options = ImportOptions(bundle=Path(args.bundle), sut=args.sut, profile=args.profile, name=args.name)
     return main(options, Path(args.output) if args.output else None, sys.stdout, sys.stderr)

@@ -17,16 +17,15 @@ The output is deterministic (no dates, sorted inputs): importing twice gives the
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import yaml
 
 from hivekeeper.api.manifests import ManifestError, parse_swarm
 from hivekeeper.importer import bees, bundle_values, call_templates
-from hivekeeper.importer.bundle import Bundle, BundleError, Collector, mapping, read_bundle
+from hivekeeper.importer.bundle import Bundle, Collector, mapping, read_bundle
 from hivekeeper.importer.wiring import Wiring, bee_kind, dns_name
 from hivekeeper.validate.findings import Finding
 
@@ -279,35 +278,3 @@ _Dumper.add_representer(str, _str)
 def dump_yaml(document: dict[str, Any]) -> str:
     # no line folding: a long template stays on one line, as written
     return yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=1_000_000, allow_unicode=True)
-
-
-def print_findings(findings: list[Finding], out: TextIO) -> None:
-    """``file:line: severity code: message (path)`` and an indented ``fix:`` line, as validate prints them."""
-    for f in findings:
-        where = f"{f.file}:{f.line}" if f.line else f.file
-        suffix = f" ({f.path})" if f.path else ""
-        out.write(f"{where}: {f.severity} {f.code}: {f.message}{suffix}\n  fix: {f.fix}\n")
-
-
-def main(options: ImportOptions, output: Path | None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """The CLI: the manifest to ``output`` (or ``out``), findings to ``err``; exit 0 / 1 (errors) / 2 (unreadable)."""
-    try:
-        result = import_bundle(options)
-    except BundleError as exc:
-        err.write(f"error: {exc}\n")
-        return 2
-    print_findings(result.findings, err)
-    warnings = len(result.findings) - result.errors
-    if result.document is None:
-        err.write(f"{options.bundle}: not imported ({result.errors} errors)\n")
-        return 1
-    if output is not None:
-        output.write_text(result.text)
-    else:
-        out.write(result.text)
-    target = output or "stdout"
-    err.write(
-        f"{options.bundle}: imported {result.bundle_id!r} as Swarm {result.document['metadata']['name']!r} "
-        f"to {target}: {result.errors} errors, {warnings} warnings\n"
-    )
-    return 1 if result.errors else 0
