@@ -242,3 +242,16 @@ def test_a_typical_swarm_reviews_in_a_few_milliseconds() -> None:
     each = (time.perf_counter() - started) / 10
 
     assert each < 0.02, f"{each * 1000:.1f} ms per review"
+
+
+def test_reviews_on_several_threads_at_once_give_each_its_own_answer() -> None:
+    """kopf runs synchronous admission handlers on a thread pool: reviews share one engine and caches."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    objects = [as_admitted(MANIFESTS[name]) for name in MANIFESTS] * 4
+    alone = [review(obj) for obj in objects]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(review, objects))
+
+    assert together == alone
