@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hivekeeper.api.swarm import SwarmSpec, merged_role_config
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.validate import offline
 from hivekeeper.validate.document import Document
@@ -16,11 +15,6 @@ from hivekeeper.validate.io_combinations import io_findings
 from hivekeeper.validate.paths import DocPath, relative_path, show_path
 from hivekeeper.worker import config as cfg
 from hivekeeper.worker.control import WorkerState
-
-
-def merged_config(spec: SwarmSpec, role_config: dict[str, Any]) -> dict[str, Any]:
-    """The config a role's workers get (the one merge the operator and ``hivekeeper run`` use too)."""
-    return merged_role_config(spec, role_config)
 
 
 @dataclass
@@ -34,6 +28,8 @@ class Role:
     raw: dict[str, Any]
     """The role's own config, as written."""
     merged: dict[str, Any]
+    """The config its workers get (for a Swarm role: :func:`~hivekeeper.api.swarm.merged_role_config`, the one
+    merge the operator and ``hivekeeper run`` use too)."""
     work_in: str | None
     work_out: str | None
     spec_templates: int = 0

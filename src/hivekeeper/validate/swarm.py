@@ -4,12 +4,12 @@ them (spec.templates, spec.vars, spec.sut, spec.deadLetter)."""
 
 from __future__ import annotations
 
-from hivekeeper.api.swarm import RoleSpec, Swarm
+from hivekeeper.api.swarm import RoleSpec, Swarm, merged_role_config
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.validate.call_ids import call_id_findings, step_findings
 from hivekeeper.validate.document import Document
 from hivekeeper.validate.paths import DocPath, relative_path
-from hivekeeper.validate.roles import Role, RoleChecks, merged_config
+from hivekeeper.validate.roles import Role, RoleChecks
 from hivekeeper.validate.templates import check_template, http_template_sources, role_templates
 
 DEFAULT_SECRET = "hivekeeper-broker"
@@ -90,7 +90,7 @@ class SwarmCheck(RoleChecks):
             kind=spec_role.role,
             base=base,
             raw=spec_role.config,
-            merged=merged_config(self.swarm.spec, spec_role.config),
+            merged=merged_role_config(self.swarm.spec, spec_role.config),
             work_in=spec_role.work.in_,
             work_out=spec_role.work.out,
             spec_templates=len(self.swarm.spec.templates),

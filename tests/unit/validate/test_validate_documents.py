@@ -11,11 +11,11 @@ import pytest
 import yaml
 
 from hivekeeper.api.manifests import load_swarm_text
+from hivekeeper.api.swarm import merged_role_config
 from hivekeeper.local.runner import bootstrap_config
 from hivekeeper.operator.plan import desired_config
 from hivekeeper.validate import cel_rules, locate
 from hivekeeper.validate.report import Summary
-from hivekeeper.validate.roles import merged_config
 from hivekeeper.validate.run import validate_text
 
 REPO = Path(__file__).resolve().parents[3]
@@ -45,7 +45,7 @@ def test_the_merged_config_is_the_one_the_runner_and_the_operator_build() -> Non
         except ValueError:
             continue  # broken before the roles (that is what those files test)
         for role in swarm.spec.roles:
-            merged = merged_config(swarm.spec, role.config)
+            merged = merged_role_config(swarm.spec, role.config)
             assert merged == bootstrap_config(swarm, role.config) == desired_config(swarm, role), manifest.name
             compared += 1
     assert compared > 40
