@@ -8,9 +8,9 @@ For every Swarm and WorkerRole document (other kinds are skipped with a note):
 2. **CEL rules**: every ``x-kubernetes-validations`` rule of the CRD, run at its location (:mod:`.cel_rules`,
    :mod:`.rules`).
 3. **The models**: what the operator and ``hivekeeper run`` check when they read the manifest (:mod:`.rules`).
-4. **Role configs**: each built-in role's merged config through the workers' own validation, and then a real
-   worker built offline, so that every constructor-time check of the roles runs (:mod:`.roles`,
-   :mod:`.io_combinations`, :mod:`.offline`).
+4. **Role configs**: each built-in role's merged config through :func:`hivekeeper.api.roles.validate` (the
+   models the workers use), and then a real worker built offline, so that every constructor-time check of the
+   roles runs (:mod:`.roles`, :mod:`.io_combinations`, :mod:`.offline`).
 5. **Wiring and references**: input/output types against work.in/work.out, every call id a generator can
    send has a template in the request-builder it feeds, vars and SUT endpoints used by templates exist
    (:mod:`.wiring`, :mod:`.call_ids`, :mod:`.templates`).

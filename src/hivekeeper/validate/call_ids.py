@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
+from hivekeeper.api.roles.generator.config import GeneratorConfig
+from hivekeeper.api.roles.http_sequence.config import HttpSequenceConfig
+from hivekeeper.api.roles.request_builder.config import RequestBuilderConfig
 from hivekeeper.protocol.workitem import CALL_ID_HEADER, SERVICE_ID_HEADER
 from hivekeeper.templating.engine import is_literal
 from hivekeeper.validate import template_refs
 from hivekeeper.validate.findings import Severity
 from hivekeeper.validate.wording import did_you_mean
-from hivekeeper.worker import config as cfg
 
 if TYPE_CHECKING:
     from hivekeeper.validate.document import Document
@@ -23,11 +25,9 @@ def call_id_findings(doc: Document, roles: list[Role]) -> None:
     """Every x-ph-call-id a generator can send has a template in each request-builder it feeds."""
     for generator in roles:
         config = generator.config
-        if not isinstance(config, cfg.GeneratorConfig) or not generator.work_out:
+        if not isinstance(config, GeneratorConfig) or not generator.work_out:
             continue
-        builders = [
-            r for r in roles if r.work_in == generator.work_out and isinstance(r.config, cfg.RequestBuilderConfig)
-        ]
+        builders = [r for r in roles if r.work_in == generator.work_out and isinstance(r.config, RequestBuilderConfig)]
         if not builders:
             continue
         headers_path = (*generator.config_path, "message", "headers")
@@ -67,7 +67,7 @@ def step_findings(doc: Document, roles: list[Role]) -> None:
     """Every http-sequence step's serviceId::callId has a template."""
     for role in roles:
         config = role.config
-        if not isinstance(config, cfg.HttpSequenceConfig):
+        if not isinstance(config, HttpSequenceConfig):
             continue
         known = _known_templates(doc, role)
         if known is None:
@@ -126,7 +126,7 @@ def _literal_values(doc: Document, generator: Role, header: str, source: str) ->
 def _check_call_ids(
     doc: Document, generator: Role, builder: Role, call_ids: list[str], service_ids: set[str] | None
 ) -> None:
-    assert isinstance(builder.config, cfg.RequestBuilderConfig)
+    assert isinstance(builder.config, RequestBuilderConfig)
     known = _known_templates(doc, builder)
     if known is None:
         return

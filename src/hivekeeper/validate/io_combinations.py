@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hivekeeper.worker import config as cfg
+from hivekeeper.api.roles.postprocessor.config import PostprocessorConfig
 
 if TYPE_CHECKING:
     from hivekeeper.validate.document import Document
@@ -76,7 +76,7 @@ def io_findings(doc: Document, role: Role) -> None:
             "remove outputs.type (RABBITMQ is the default with work.out), or remove work.out",
         )
     forwards = getattr(config, "forwardToOutput", True)
-    if isinstance(config, cfg.PostprocessorConfig) and outputs == "RABBITMQ" and not forwards:
+    if isinstance(config, PostprocessorConfig) and outputs == "RABBITMQ" and not forwards:
         doc.add(
             "warning",
             "io-combination",

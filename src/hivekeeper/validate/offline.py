@@ -14,8 +14,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from hivekeeper.api.roles import ConfigError
 from hivekeeper.templating.engine import TemplateError
-from hivekeeper.worker import config as cfg
 
 CACHE_SIZE = 256
 """Build outcomes kept: enough for every role of the Swarms an operator admits."""
@@ -79,7 +79,7 @@ def _build(stage: Stage, config: dict[str, Any]) -> tuple[BuildProblem, ...]:
     )
     try:
         worker = Worker(identity, config, _OfflineTransports(), store=MemoryStore())
-    except cfg.ConfigError as exc:
+    except ConfigError as exc:
         return tuple(BuildProblem(relative, message) for relative, message in exc.problems)
     except TemplateError as exc:
         return (BuildProblem("", str(exc), template=exc.template),)

@@ -7,13 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.validate import offline
 from hivekeeper.validate.document import Document
 from hivekeeper.validate.fixes import config_fix, problem_text
 from hivekeeper.validate.io_combinations import io_findings
 from hivekeeper.validate.paths import DocPath, relative_path, show_path
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker.control import WorkerState
 
 
@@ -34,7 +35,7 @@ class Role:
     work_out: str | None
     spec_templates: int = 0
     """How many of the merged templates come from spec.templates (they come first)."""
-    config: cfg.CommonConfig | None = None
+    config: CommonConfig | None = None
     state: WorkerState | None = None
 
     @property
@@ -88,7 +89,7 @@ class RoleChecks:
     def check_role(self, role: Role) -> None:
         try:
             role.state = WorkerState.bootstrap(role.kind, role.merged, has_out=role.work_out is not None)
-        except cfg.ConfigError as exc:
+        except ConfigError as exc:
             for relative, message in exc.problems:
                 self.doc.add(
                     "error",

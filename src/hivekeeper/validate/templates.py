@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import yaml
 
+from hivekeeper.api.roles.generator.config import GeneratorConfig
+from hivekeeper.api.roles.http_sequence.config import HttpSequenceConfig
+from hivekeeper.api.roles.processor.config import ProcessorConfig
 from hivekeeper.templating.engine import TemplateBudgetError, TemplateEngine, TemplateError, is_literal
 from hivekeeper.validate import locate, template_refs
 from hivekeeper.validate.paths import DocPath, show_path
-from hivekeeper.worker import config as cfg
 
 if TYPE_CHECKING:
     from hivekeeper.validate.document import Document
@@ -27,21 +29,21 @@ def role_templates(checks: RoleChecks, role: Role) -> Iterator[tuple[DocPath, st
     config, base = role.config, role.config_path
     if config is None:
         return
-    if isinstance(config, cfg.GeneratorConfig):
+    if isinstance(config, GeneratorConfig):
         message = config.message
         yield (*base, "message", "body"), message.body
         yield (*base, "message", "path"), message.path
         yield (*base, "message", "method"), message.method
         for name, source in message.headers.items():
             yield (*base, "message", "headers", name), source
-    if isinstance(config, cfg.ProcessorConfig):
+    if isinstance(config, ProcessorConfig):
         yield (*base, "baseUrl"), config.baseUrl
         request = config.request
         yield (*base, "request", "path"), request.path
         yield (*base, "request", "body"), request.body or ""
         for name, source in request.headers.items():
             yield (*base, "request", "headers", name), source
-    if isinstance(config, cfg.HttpSequenceConfig):
+    if isinstance(config, HttpSequenceConfig):
         yield (*base, "baseUrl"), config.baseUrl
         for i, step in enumerate(config.steps):
             for j, entry in enumerate(step.set):

@@ -183,7 +183,7 @@ def test_the_messages_name_the_field_path_the_value_and_the_fix() -> None:
     first, fix = error.split("\n")
     assert first.startswith("error role-config: generator 'feeder': mesage: unknown key")
     assert first.endswith("(spec.roles[0].config.mesage)")
-    assert fix == "  fix: remove mesage or fix its spelling (docs/worker.md lists every key of each role)"
+    assert fix == "  fix: remove mesage or fix its spelling (docs/roles.md lists every key of each role)"
 
 
 @pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.stem)
