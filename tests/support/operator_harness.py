@@ -122,7 +122,9 @@ class Operator:
         return self.cluster.workerrole(NAMESPACE, name)
 
     def child(self, swarm: SwarmBody, role: str) -> plan.ChildPlan:
-        [found] = [c for c in plan.plan_children(swarm, swarm.metadata.uid) if c.name == f"{swarm.metadata.name}-{role}"]
+        [found] = [
+            c for c in plan.plan_children(swarm, swarm.metadata.uid) if c.name == f"{swarm.metadata.name}-{role}"
+        ]
         return found
 
     def pods(self, swarm: str, role: str, *pods: Pod) -> None:

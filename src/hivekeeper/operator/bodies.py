@@ -100,4 +100,8 @@ def parse(model: type[_Body], body: dict[str, Any], what: str) -> _Body:
     try:
         return model.model_validate(body)
     except pydantic.ValidationError as exc:
-        raise InvalidResource(f"{what} cannot be read: {exc}") from exc
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']} (got {error['input']!r:.80})"
+            for error in exc.errors(include_url=False)
+        )
+        raise InvalidResource(f"{what} cannot be read: {problems}; fix the object, or delete it") from exc

@@ -194,4 +194,3 @@ class Observations:
             for r in self.instances(swarm_id, role)
             if r.config_generation < generation and r.rejected_generation != generation
         ]
-

@@ -9,7 +9,7 @@ does not fit raises ``ValueError`` (pydantic's ``ValidationError``) or ``TypeErr
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -86,7 +86,7 @@ def _requested(value: object) -> int | None:
 class ConfigOutcome(_Event):
     """The data of a worker's outcome of one ``config-update``."""
 
-    status: Any = None
+    status: object = None
     requestedGeneration: Annotated[int | None, BeforeValidator(_requested)] = None
     """The generation a ``Failed`` outcome refused (ignored when it is not a whole number)."""
     configGeneration: Number | None = None
@@ -96,7 +96,7 @@ class ConfigOutcome(_Event):
 
     @property
     def failed(self) -> bool:
-        return self.status == "Failed"
+        return bool(self.status == "Failed")
 
     @property
     def reason(self) -> str:

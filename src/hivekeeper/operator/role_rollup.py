@@ -132,9 +132,7 @@ def status_patch(
         "errors": sum(r.errors for r in live),
         "latencyMs": rules.role_latency(observed).model_dump(mode="json"),
         "instances": [i.model_dump(mode="json") for i in rules.instance_statuses(observed)],
-        "conditions": [
-            c.model_dump(mode="json") for c in rules.conditions(observed, role.status.conditions, now_text)
-        ],
+        "conditions": [c.model_dump(mode="json") for c in rules.conditions(observed, role.status.conditions, now_text)],
     }
 
 

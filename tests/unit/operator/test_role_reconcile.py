@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from operator_harness import NAMESPACE, Operator, swarm_body
-
 from hivekeeper.operator import role_reconcile
 from hivekeeper.operator.bodies import WorkerRoleBody
 from hivekeeper.operator.policy import Policy
 from hivekeeper.protocol import naming
+from operator_harness import NAMESPACE, Operator, swarm_body
 
 SWARM_ID = naming.swarm_id("quickstart", NAMESPACE)
 
@@ -85,7 +84,10 @@ async def test_a_replicas_edit_scales_and_pushes_no_config() -> None:
     await role_reconcile.reconcile_role(op.runtime, op.workerrole("quickstart-caller"))
 
     assert len(op.broker.signals) == pushes
-    assert op.cluster.calls[-2:] == [("scale", "quickstart-caller", "5"), ("patch-status", "WorkerRole", "quickstart-caller")]
+    assert op.cluster.calls[-2:] == [
+        ("scale", "quickstart-caller", "5"),
+        ("patch-status", "WorkerRole", "quickstart-caller"),
+    ]
 
 
 async def test_an_image_edit_applies_the_deployment_again() -> None:
@@ -171,8 +173,9 @@ def test_the_plan_of_a_pushed_role_pushes_nothing_and_keeps_the_generation() -> 
     op = Operator()
     role = _caller(op)
     first = role_reconcile.plan_role(role, op.runtime.defaults, Policy())
-    assert first.push is not None and first.push.generation == 1
+    assert first.push is not None
+    assert first.push.generation == 1
     pushed = role.model_copy(update={"status": role.status.model_copy(update=first.status_patch)})
     again = role_reconcile.plan_role(pushed, op.runtime.defaults, Policy())
-    assert again.push is None and again.deployment is None
+    assert (again.push, again.deployment) == (None, None)
     assert "configGeneration" not in again.status_patch

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from operator_harness import NAMESPACE, Operator, pod, swarm_body
 
 from hivekeeper.operator import swarm_reconcile
 from hivekeeper.operator.bodies import SwarmBody
 from hivekeeper.operator.errors import RetryLater
 from hivekeeper.protocol import naming
+from operator_harness import NAMESPACE, Operator, pod, swarm_body
 
 CONSUMERS = ["quickstart-builder", "quickstart-caller", "quickstart-stats"]
 SWARM_ID = naming.swarm_id("quickstart", NAMESPACE)
