@@ -20,7 +20,7 @@ import kopf
 from hivekeeper.operator import metrics, role_reconcile, role_rollup, swarm_reconcile, swarm_rollup
 from hivekeeper.operator import startup as wiring
 from hivekeeper.operator.bodies import SwarmBody, WorkerRoleBody, parse
-from hivekeeper.operator.errors import InvalidResource, OperatorError, RetryLater
+from hivekeeper.operator.errors import InvalidResource, OperatorError, RetryLater, SettingsError
 from hivekeeper.operator.runtime import Runtime
 from hivekeeper.operator.settings import from_environment
 from hivekeeper.protocol import naming
@@ -39,7 +39,7 @@ def to_kopf(error: OperatorError) -> Exception:
     """The kopf exception that tells kopf what to do about one of the core's errors."""
     if isinstance(error, RetryLater):
         return kopf.TemporaryError(str(error), delay=error.delay)
-    if isinstance(error, InvalidResource):
+    if isinstance(error, InvalidResource | SettingsError):
         return kopf.PermanentError(str(error))
     return kopf.TemporaryError(str(error))
 

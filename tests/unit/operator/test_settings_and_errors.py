@@ -60,6 +60,7 @@ def test_the_core_errors_become_kopf_errors_only_in_the_handlers() -> None:
     assert isinstance(retry, kopf.TemporaryError)
     assert retry.delay == 5
     assert isinstance(handlers.to_kopf(InvalidResource("bad")), kopf.PermanentError)
+    assert isinstance(handlers.to_kopf(SettingsError("HIVEKEEPER_AMQP_URL is not set")), kopf.PermanentError)
 
 
 def test_a_body_that_does_not_fit_its_model_names_the_object_and_the_field() -> None:
