@@ -17,8 +17,7 @@ from typing import Any
 
 import kopf
 
-from hivekeeper.operator import metrics, role_reconcile, role_rollup, swarm_reconcile, swarm_rollup
-from hivekeeper.operator import wiring
+from hivekeeper.operator import metrics, role_reconcile, role_rollup, swarm_reconcile, swarm_rollup, wiring
 from hivekeeper.operator.bodies import SwarmBody, WorkerRoleBody, parse
 from hivekeeper.operator.errors import InvalidResource, OperatorError, RetryLater, SettingsError
 from hivekeeper.operator.runtime import Runtime

@@ -153,7 +153,14 @@ class Observations:
             # instance back nor mark it as refusing the config it runs.
             if outcome.failed:
                 requested = outcome.requestedGeneration
-                if requested is not None and requested > previous.config_generation:
+                # A worker also refuses a delayed update older than what it holds: that refusal must not
+                # replace the refusal of a newer generation (the one the operator wants), or the role would
+                # flap to ConfigPending and that newer config would be re-sent.
+                delayed = requested is not None and (
+                    requested <= previous.config_generation
+                    or (previous.rejected_generation is not None and requested < previous.rejected_generation)
+                )
+                if requested is not None and not delayed:
                     self._store(
                         key,
                         dataclasses.replace(
