@@ -9,10 +9,10 @@ object and the field.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from hivekeeper.api.swarm import _ALIAS_PATTERN, ObjectMeta, Swarm, SwarmStatus
 from hivekeeper.api.workerrole import WorkerRole, WorkerRoleStatus
@@ -22,6 +22,30 @@ from hivekeeper.operator.plan import LABEL_ROLE
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class _SecretKeyRef(_Lenient):
+    name: str | None = None
+
+
+class _EnvVarSource(_Lenient):
+    secretKeyRef: _SecretKeyRef | None = None
+
+
+class EnvVar(_Lenient):
+    """The parts of a Kubernetes EnvVar the operator reads (a role's ``env`` is a list of them): the policy checks
+    names and Secret reads, the pod's grace period follows HIVEKEEPER_STOP_GRACE_SECONDS."""
+
+    name: Annotated[str, BeforeValidator(str)] = ""
+    value: object = None
+    """A string in any EnvVar the API server took; read as the value only when it is one."""
+    valueFrom: _EnvVarSource | None = None
+
+    @property
+    def secret(self) -> str | None:
+        """The Secret it reads with ``secretKeyRef``, if any."""
+        ref = self.valueFrom.secretKeyRef if self.valueFrom is not None else None
+        return ref.name if ref is not None else None
 
 
 class OwnerReference(_Lenient):

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from hivekeeper.api.workerrole import WorkerRoleSpec
+from hivekeeper.operator.bodies import EnvVar
 from hivekeeper.operator.plan import LABEL_ROLE, LABEL_SWARM
 from hivekeeper.protocol.grace import STOP_GRACE_VARIABLE, stop_grace
 
@@ -154,10 +155,9 @@ TERMINATION_GRACE = 30
 def termination_grace(env: list[dict[str, Any]]) -> int:
     """The pod's grace period: the default, or the role's ``HIVEKEEPER_STOP_GRACE_SECONDS`` plus 10 s to
     close connections when that is longer, so Kubernetes never kills a worker still finishing items."""
-    for var in env:
-        value = var.get("value")
-        if var.get("name") == STOP_GRACE_VARIABLE and isinstance(value, str):
-            seconds = stop_grace(value)
+    for var in (EnvVar.model_validate(raw) for raw in env):
+        if var.name == STOP_GRACE_VARIABLE and isinstance(var.value, str):
+            seconds = stop_grace(var.value)
             if seconds is not None:
                 return max(TERMINATION_GRACE, math.ceil(seconds) + 10)
     return TERMINATION_GRACE

@@ -22,6 +22,7 @@ import fnmatch
 from pydantic import BaseModel, ConfigDict, Field
 
 from hivekeeper.api.workerrole import WorkerRoleSpec
+from hivekeeper.operator.bodies import EnvVar
 
 RESERVED_ENV = frozenset(
     {
@@ -66,31 +67,6 @@ def parse(text: str | None) -> Policy:
 
 def _matches(value: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(value, pattern) for pattern in patterns)
-
-
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class _SecretKeyRef(_Lenient):
-    name: str | None = None
-
-
-class _EnvVarSource(_Lenient):
-    secretKeyRef: _SecretKeyRef | None = None
-
-
-class EnvVar(_Lenient):
-    """The parts of a Kubernetes EnvVar the policy reads (a role's ``env`` is a list of them)."""
-
-    name: str = ""
-    valueFrom: _EnvVarSource | None = None
-
-    @property
-    def secret(self) -> str | None:
-        """The Secret it reads with ``secretKeyRef``, if any."""
-        ref = self.valueFrom.secretKeyRef if self.valueFrom is not None else None
-        return ref.name if ref is not None else None
 
 
 def violations(spec: WorkerRoleSpec, policy: Policy) -> list[str]:
