@@ -179,3 +179,32 @@ def test_the_plan_of_a_pushed_role_pushes_nothing_and_keeps_the_generation() -> 
     again = role_reconcile.plan_role(pushed, op.runtime.defaults, Policy())
     assert (again.push, again.deployment) == (None, None)
     assert "configGeneration" not in again.status_patch
+
+
+async def test_a_config_edit_costs_the_same_round_trips_as_ever() -> None:
+    """The edit path of ``make bench``'s operator edit latency: one Swarm lookup, one scale, one status patch, and
+    (once every worker acknowledged) one pod list and one status patch; on the broker a declare, the push and one
+    queue check."""
+    op = Operator()
+    op.start_workers("caller", "caller-a", "caller-b")
+    await role_reconcile.reconcile_role(op.runtime, _caller(op))
+    op.cluster.calls.clear()
+    op.broker.calls.clear()
+    body = op.cluster.workerrole_bodies[(NAMESPACE, "quickstart-caller")]
+    body["spec"]["config"] = {**body["spec"]["config"], "threadCount": 32}
+
+    await role_reconcile.reconcile_role(op.runtime, op.workerrole("quickstart-caller"))
+
+    assert op.cluster.calls == [
+        ("get-swarm", "quickstart"),
+        ("scale", "quickstart-caller", "2"),
+        ("patch-status", "WorkerRole", "quickstart-caller"),
+        ("list-pods", "caller"),
+        ("patch-status", "WorkerRole", "quickstart-caller"),
+    ]
+    assert op.broker.calls == [
+        ("declare", f"hivekeeper.{SWARM_ID}.work"),
+        ("signal", "caller", naming.ALL),
+        ("queue-stats", naming.work_queue(SWARM_ID, "call"), naming.work_queue(SWARM_ID, "results")),
+    ]
+    assert op.clock.slept == [], "the acknowledgements were there at once: no poll"
