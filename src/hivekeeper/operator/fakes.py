@@ -17,7 +17,7 @@ from typing import Any
 from hivekeeper.api.status import QueueStatus
 from hivekeeper.operator.bodies import WorkerRoleBody
 from hivekeeper.operator.pods import Pod
-from hivekeeper.operator.ports import Manifest
+from hivekeeper.operator.ports import Broker, Cluster, Manifest
 from hivekeeper.operator.runtime import Clock
 from hivekeeper.operator.topology import Topology
 
@@ -151,3 +151,8 @@ class FakeClock:
 
     def clock(self) -> Clock:
         return Clock(monotonic=lambda: self.now, sleep=self._sleep, utc_text=lambda: self.wall)
+
+
+def _twins_of_the_ports(cluster: FakeCluster, broker: FakeBroker) -> tuple[Cluster, Broker]:
+    """Never called: mypy checks here that the twins keep up with the Protocols."""
+    return cluster, broker

@@ -44,7 +44,10 @@ def to_kopf(error: OperatorError) -> Exception:
 
 
 Handler = Callable[..., Awaitable[None]]
-"""Handler names are kopf's handler ids (kept in the objects' progress annotations): they do not change."""
+"""A kopf handler: kopf calls it with keyword arguments only."""
+
+# The handler functions' names below are kopf's handler ids, kept in the objects' progress annotations: renaming one
+# would leave its progress behind on every object. They are the names they always had.
 
 
 def mapped(run: Handler) -> Handler:
