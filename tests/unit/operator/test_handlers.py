@@ -70,5 +70,5 @@ async def test_a_deletion_the_broker_blocks_is_a_kopf_temporary_error_with_the_d
 
 async def test_an_unreadable_workerrole_is_a_kopf_permanent_error_naming_the_field(op: Operator) -> None:
     body = {"metadata": {"name": "x", "namespace": NAMESPACE}, "spec": {"role": "processor"}}
-    with pytest.raises(kopf.PermanentError, match="spec.swarmRef"):
+    with pytest.raises(kopf.PermanentError, match=r"spec\.swarmRef"):
         await handlers.reconcile_role(**_kopf_arguments(body))
