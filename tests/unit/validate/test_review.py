@@ -186,18 +186,27 @@ def test_the_messages_name_the_field_path_the_value_and_the_fix() -> None:
     assert fix == "  fix: remove mesage or fix its spelling (docs/roles.md lists every key of each role)"
 
 
-@pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.stem)
+def _one_document(path: Path) -> bool:
+    try:
+        return len(locate.load_documents(path.read_text())) == 1
+    except Exception:  # a YAML syntax error: no object to admit
+        return False
+
+
+ONE_DOCUMENT = [path for path in BROKEN if _one_document(path)]
+
+
+@pytest.mark.parametrize("path", ONE_DOCUMENT, ids=lambda p: p.stem)
 def test_review_agrees_with_validate_on_every_corpus_file_with_one_document(
     path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    text = path.read_text()
     expected = printed(path, capsys)
-    if any(code in line for line in expected.errors for code in FILE_ONLY) or len(locate.load_documents(text)) != 1:
-        pytest.skip("a problem of the YAML text, or more than one document")
+    # What is wrong with the YAML text itself (a duplicate key) cannot reach an object the API server parsed.
+    expected_errors = [line for line in expected.errors if not any(code in line for code in FILE_ONLY)]
 
-    got = review(json.loads(json.dumps(locate.load_documents(text)[0].data)))
+    got = review(json.loads(json.dumps(locate.load_documents(path.read_text())[0].data)))
 
-    assert sorted(got.errors) == sorted(expected.errors)
+    assert sorted(got.errors) == sorted(expected_errors)
     assert sorted(got.warnings) == sorted(expected.warnings)
 
 
