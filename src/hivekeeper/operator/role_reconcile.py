@@ -78,8 +78,15 @@ def rollout_digest(role: WorkerRoleBody, defaults: WorkerDefaults) -> str:
     return _digest({**manifests.rollout_fingerprint(role.spec), "signalKey": defaults.signal_key})
 
 
-def plan_role(role: WorkerRoleBody, defaults: WorkerDefaults, rules: policy.Policy) -> RolePlan:
-    """What reconciling ``role`` as it is now should do (see the module docstring for the order)."""
+def plan_role(
+    role: WorkerRoleBody, defaults: WorkerDefaults, rules: policy.Policy, *, workers_hold: int = 0
+) -> RolePlan:
+    """What reconciling ``role`` as it is now should do (see the module docstring for the order).
+
+    ``workers_hold`` is the highest config generation a live instance reports. A new push goes above it as
+    well as above the status's: workers refuse a generation older than theirs, so a status that lost its
+    ``configGeneration`` (restored from a backup, replaced without status) must not start counting again at 1.
+    """
     spec, status = role.spec, role.status
     swarm_id = naming.swarm_id(spec.swarmRef, role.namespace)
     config = dict(spec.config)
@@ -103,7 +110,7 @@ def plan_role(role: WorkerRoleBody, defaults: WorkerDefaults, rules: policy.Poli
     digest = plan.config_digest(config, enabled)
     push = None
     if status.configDigest != digest:
-        generation = status.configGeneration + 1
+        generation = max(status.configGeneration, workers_hold) + 1
         push = ConfigPush(generation, {**config, "replace": True, "enabled": enabled, "configGeneration": generation})
         patch.update(configGeneration=generation, configDigest=digest)
     patch["selector"] = manifests.selector_string(spec.swarmRef, role.role)
@@ -122,7 +129,8 @@ async def reconcile_role(runtime: Runtime, role: WorkerRoleBody) -> None:
     """Carry out :func:`plan_role` for ``role``."""
     swarm_id = naming.swarm_id(role.spec.swarmRef, role.namespace)
     runtime.observations.manage(swarm_id, role.role)
-    decided = plan_role(role, runtime.defaults, runtime.policy)
+    held = (report.config_generation for report in runtime.observations.instances(swarm_id, role.role))
+    decided = plan_role(role, runtime.defaults, runtime.policy, workers_hold=max(held, default=0))
     if decided.refused:
         # Nothing of this spec is applied: the Deployment and the running config stay as they were, and the
         # roll-up shows the rules broken (Stalled, reason PolicyViolation) until the spec is fixed.

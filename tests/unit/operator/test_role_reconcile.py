@@ -208,3 +208,17 @@ async def test_a_config_edit_costs_the_same_round_trips_as_ever() -> None:
         ("queue-stats", naming.work_queue(SWARM_ID, "call"), naming.work_queue(SWARM_ID, "results")),
     ]
     assert op.clock.slept == [], "the acknowledgements were there at once: no poll"
+
+
+async def test_a_status_that_lost_its_generation_pushes_above_what_the_workers_hold() -> None:
+    # Workers refuse a generation older than theirs; a WorkerRole restored without status must not push 1 to
+    # workers that run 7 (they would refuse every push until the status caught up).
+    op = Operator()
+    op.start_workers("caller", "caller-a", "caller-b", generation=7)
+
+    await role_reconcile.reconcile_role(op.runtime, _caller(op))
+
+    [(_, _, _, data)] = op.broker.signals
+    assert data["configGeneration"] == 8
+    status = op.workerrole("quickstart-caller").status
+    assert (status.configGeneration, status.appliedGeneration) == (8, 8)
