@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from hivekeeper.api import GROUP, VERSION
 from hivekeeper.api.swarm import SwarmSpec, SwarmStatus
 from hivekeeper.api.workerrole import WorkerRoleSpec, WorkerRoleStatus
+from hivekeeper.errors import InvalidInput
 
 CATEGORY = "hivekeeper"
 _KEEP = (
@@ -37,7 +38,7 @@ _KEEP = (
 )
 
 
-class SchemaError(ValueError):
+class SchemaError(InvalidInput, ValueError):
     """A model uses a construct that has no structural OpenAPI form."""
 
 

@@ -9,10 +9,11 @@ import yaml
 from pydantic import ValidationError
 
 from hivekeeper.api.swarm import Swarm
+from hivekeeper.errors import InvalidInput
 from hivekeeper.protocol.redaction import got
 
 
-class ManifestError(ValueError):
+class ManifestError(InvalidInput, ValueError):
     """A manifest could not be read or does not describe a valid Swarm."""
 
 

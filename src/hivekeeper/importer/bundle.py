@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from hivekeeper.api.manifests import field_path
+from hivekeeper.errors import InvalidInput
 from hivekeeper.validate.findings import Finding, Severity
 
 Path_ = tuple[str | int, ...]
@@ -29,7 +30,7 @@ def mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-class BundleError(Exception):
+class BundleError(InvalidInput):
     """The bundle cannot be read (``hivekeeper import`` exits with 2)."""
 
 

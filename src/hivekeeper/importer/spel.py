@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from hivekeeper.errors import InvalidInput
+
 HELPERS: dict[str, tuple[str, int, int, str]] = {
     "uuid": ("uuid", 0, 0, "str"),
     "randInt": ("randInt", 2, 2, "num"),
@@ -53,7 +55,7 @@ _WORD_OPS = {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">=
 _COMPARE = ("==", "!=", "<", ">", "<=", ">=")
 
 
-class SpelUnsupported(ValueError):
+class SpelUnsupported(InvalidInput, ValueError):
     """An expression (or a part of it) has no translation; ``problem`` says what and ``fix`` what to do."""
 
     def __init__(self, expression: str, problem: str, fix: str) -> None:

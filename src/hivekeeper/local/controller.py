@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from hivekeeper.errors import HivekeeperError
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.worker.ports import ControlBus
 
 
-class OutcomeFailed(RuntimeError):
+class OutcomeFailed(HivekeeperError, RuntimeError):
     """A worker answered ``Failed``; the message carries its reason."""
 
 

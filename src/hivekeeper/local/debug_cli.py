@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 from redis.exceptions import RedisError
 
+from hivekeeper.errors import HivekeeperError
 from hivekeeper.protocol import naming
 from hivekeeper.worker import capture
 from hivekeeper.worker.ports import DataStore
@@ -30,7 +31,7 @@ TIMEOUT = 15.0
 """Seconds the whole command may take before Redis counts as unreachable."""
 
 
-class DebugError(RuntimeError):
+class DebugError(HivekeeperError, RuntimeError):
     """The command cannot run as asked; the message says why and what to do (exit code 2)."""
 
 

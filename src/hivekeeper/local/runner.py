@@ -25,6 +25,7 @@ import orjson
 from hivekeeper.api import roles as role_configs
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.swarm import Swarm, merged_role_config
+from hivekeeper.errors import HivekeeperError
 from hivekeeper.local import ledger, queue_books
 from hivekeeper.local.controller import LocalController
 from hivekeeper.local.progress import RoleRow, summary, table
@@ -42,7 +43,7 @@ from hivekeeper.worker.transports.redis.store import RedisStore
 DRAIN_SECONDS = 5.0
 
 
-class RunError(RuntimeError):
+class RunError(HivekeeperError, RuntimeError):
     """The swarm could not be started; the message says which role and why."""
 
 

@@ -27,6 +27,7 @@ import aio_pika
 import orjson
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
+from hivekeeper.errors import HivekeeperError
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.redaction import redact_tree
 from hivekeeper.protocol.workitem import CALL_ID_HEADER, WorkItemError, parse
@@ -45,7 +46,7 @@ POLL_SECONDS = 0.2
 """How often an empty dead-letter queue is asked again while ``timeout`` has not passed."""
 
 
-class TapError(RuntimeError):
+class TapError(HivekeeperError, RuntimeError):
     """The tap could not start; ``exit_code`` is 2 for a wrong swarm, alias or option, 1 for a broker failure."""
 
     def __init__(self, message: str, exit_code: int = 2) -> None:

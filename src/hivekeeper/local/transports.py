@@ -7,6 +7,7 @@ import contextlib
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractRobustConnection
 
+from hivekeeper.errors import Unavailable
 from hivekeeper.protocol import naming
 from hivekeeper.worker.identity import Identity
 from hivekeeper.worker.inputs.memory import MemorySource
@@ -19,7 +20,7 @@ from hivekeeper.worker.transports.rabbit.amqp.url import parse as parse_broker_u
 from hivekeeper.worker.transports.rabbit.transports import RabbitTransports
 
 
-class BrokerUnavailable(ConnectionError):
+class BrokerUnavailable(Unavailable, ConnectionError):
     """The run's broker cannot be reached right now (restarting, say); the workers reconnect by themselves."""
 
 

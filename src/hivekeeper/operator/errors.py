@@ -4,16 +4,21 @@
 - :class:`InvalidResource`: the object cannot be read as the model says; retrying the same object cannot
   help, only an edit can (kopf ``PermanentError``).
 - :class:`SettingsError`: the operator's environment is wrong; it does not start.
+
+Their categories (:mod:`hivekeeper.errors`) carry that split: ``RetryLater`` is ``Unavailable``, the other two
+are ``InvalidInput``, which handlers.py maps to kopf's ``PermanentError``.
 """
 
 from __future__ import annotations
 
+from hivekeeper.errors import HivekeeperError, InvalidInput, Unavailable
 
-class OperatorError(Exception):
+
+class OperatorError(HivekeeperError):
     """Base of every error the operator core raises on purpose."""
 
 
-class RetryLater(OperatorError):
+class RetryLater(OperatorError, Unavailable):
     """Not done yet; run the handler again after ``delay`` seconds. The message says what is awaited and
     how a person can end the wait."""
 
@@ -22,9 +27,9 @@ class RetryLater(OperatorError):
         self.delay = delay
 
 
-class InvalidResource(OperatorError):
+class InvalidResource(OperatorError, InvalidInput):
     """A Swarm, WorkerRole or Pod body that does not match its model (named with the field and the value)."""
 
 
-class SettingsError(OperatorError):
+class SettingsError(OperatorError, InvalidInput):
     """An operator setting (environment variable) is missing or malformed; the message names it and the fix."""

@@ -17,9 +17,10 @@ from typing import Any
 
 import kopf
 
+from hivekeeper.errors import InvalidInput
 from hivekeeper.operator import metrics, role_reconcile, role_rollup, swarm_reconcile, swarm_rollup, wiring
 from hivekeeper.operator.bodies import SwarmBody, WorkerRoleBody, parse
-from hivekeeper.operator.errors import InvalidResource, OperatorError, RetryLater, SettingsError
+from hivekeeper.operator.errors import InvalidResource, OperatorError, RetryLater
 from hivekeeper.operator.runtime import Runtime
 from hivekeeper.operator.settings import from_environment
 from hivekeeper.protocol import naming
@@ -35,10 +36,11 @@ def runtime() -> Runtime:
 
 
 def to_kopf(error: OperatorError) -> Exception:
-    """The kopf exception that tells kopf what to do about one of the core's errors."""
+    """The kopf exception that tells kopf what to do about one of the core's errors: retrying cannot mend
+    invalid input (a resource or a setting), only an edit can; anything else is retried."""
     if isinstance(error, RetryLater):
         return kopf.TemporaryError(str(error), delay=error.delay)
-    if isinstance(error, InvalidResource | SettingsError):
+    if isinstance(error, InvalidInput):
         return kopf.PermanentError(str(error))
     return kopf.TemporaryError(str(error))
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 import dataclasses
 from collections import OrderedDict, defaultdict
 
+from hivekeeper.errors import InvalidInput
 from hivekeeper.operator.reports import ConfigOutcome, StatusData
 from hivekeeper.operator.status import InstanceReport
 from hivekeeper.protocol.envelope import Envelope
 from hivekeeper.protocol.naming import ALL
 
 
-class MalformedEvent(ValueError):
+class MalformedEvent(InvalidInput, ValueError):
     """A status or outcome whose fields have the wrong types; the consumer counts it and goes on."""
 
 

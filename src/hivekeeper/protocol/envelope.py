@@ -13,6 +13,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from hivekeeper.errors import InvalidInput
 from hivekeeper.protocol import decoding
 
 Kind = Literal["signal", "outcome", "metric", "event"]
@@ -62,7 +63,7 @@ class Envelope(BaseModel):
         return orjson.dumps(self.model_dump(mode="json"))
 
 
-class EnvelopeError(ValueError):
+class EnvelopeError(InvalidInput, ValueError):
     """A control message could not be read; the message says what was wrong with it."""
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Final, Literal
 
+from hivekeeper.errors import InvalidInput
+
 CONTROL_EXCHANGE: Final = "hivekeeper.control"
 ALL: Final = "ALL"
 """The fan-out segment: a signal to role ``ALL`` or instance ``ALL`` reaches every one of them."""
@@ -21,7 +23,7 @@ MetricType = Literal["status-full", "status-delta"]
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-class InvalidName(ValueError):
+class InvalidName(InvalidInput, ValueError):
     """A name cannot be used as a routing-key segment or queue name."""
 
 

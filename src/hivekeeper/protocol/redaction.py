@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.errors import InvalidInput
+
 REDACTED = "[redacted]"
 EXACT_NAMES = frozenset({"authorization", "proxyauthorization", "cookie", "setcookie", "auth", "xauth"})
 """Secret names (normalised: lower case, no ``-`` or ``_``)."""
@@ -35,7 +37,7 @@ _CONFIGURED: dict[str, frozenset[str]] = {"names": frozenset()}
 """Names added for the whole process (normalised), set once at start by :func:`configure`."""
 
 
-class RedactionConfigError(ValueError):
+class RedactionConfigError(InvalidInput, ValueError):
     """``HIVEKEEPER_REDACT`` cannot be used; the message names the problem and the fix."""
 
 

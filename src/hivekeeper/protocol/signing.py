@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from hivekeeper.errors import InvalidInput
 from hivekeeper.protocol.envelope import Envelope
 
 MAX_AGE_SECONDS = 300.0
@@ -37,7 +38,7 @@ class Refusal(NamedTuple):
     message: str
 
 
-class SigningKeyError(ValueError):
+class SigningKeyError(InvalidInput, ValueError):
     """A signing or verifying key that cannot be read; the message names the variable and the fix."""
 
 

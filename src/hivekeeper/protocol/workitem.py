@@ -17,6 +17,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hivekeeper.errors import InvalidInput
 from hivekeeper.protocol import decoding
 
 CORRELATION_HEADER = "correlationId"
@@ -100,7 +101,7 @@ class WorkItem(BaseModel):
         return self.__pydantic_serializer__.to_json(self)
 
 
-class WorkItemError(ValueError):
+class WorkItemError(InvalidInput, ValueError):
     """A work-plane message is not a valid WorkItem."""
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 from jinja2.utils import Namespace
 
+from hivekeeper.errors import LimitExceeded
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -63,7 +65,7 @@ BIG = 4096
 """A string or list at least this long is built rarely enough to look at the clock every time."""
 
 
-class BudgetExceeded(Exception):
+class BudgetExceeded(LimitExceeded):
     """A template went past a limit of its :class:`Budget`; ``limit`` is the limit's name."""
 
     template_line: int | None = None

@@ -19,6 +19,7 @@ from typing import Any
 import jinja2
 from jinja2.exceptions import SecurityError
 
+from hivekeeper.errors import InvalidInput, LimitExceeded
 from hivekeeper.templating import helpers, regex, sandbox
 from hivekeeper.templating.budget import DEFAULT, Budget, BudgetExceeded
 
@@ -26,7 +27,7 @@ CACHE_SIZE = 512
 """Compiled templates kept per engine; enough for every template of a large scenario."""
 
 
-class TemplateError(ValueError):
+class TemplateError(InvalidInput, ValueError):
     """A template failed to compile or render; the message names the template and the line."""
 
     code = "template.error"
@@ -40,7 +41,7 @@ class TemplateError(ValueError):
         super().__init__(f"{where}: {problem}")
 
 
-class TemplateBudgetError(TemplateError):
+class TemplateBudgetError(TemplateError, LimitExceeded):
     """A template went past its budget; ``limit`` names the limit (``wallTime``, ``maxIntBits``, ...)."""
 
     code = "template.budget-exceeded"

@@ -19,10 +19,11 @@ from typing import Any, Protocol
 
 import orjson
 
+from hivekeeper.errors import InvalidInput
 from hivekeeper.templating import jsonpointer, regex, sequence_format
 
 
-class HelperError(ValueError):
+class HelperError(InvalidInput, ValueError):
     """A helper was called with arguments it cannot use."""
 
 

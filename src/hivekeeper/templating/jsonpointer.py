@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hivekeeper.errors import InvalidInput
+
 _BAD_ESCAPE = re.compile(r"~(?![01])")
 _INDEX = re.compile(r"^(0|[1-9][0-9]*)$")
 
@@ -12,7 +14,7 @@ MISSING: Any = object()
 """Returned by :func:`resolve` when the pointer does not address a value."""
 
 
-class PointerError(ValueError):
+class PointerError(InvalidInput, ValueError):
     """The pointer itself is malformed (not the same as "nothing there")."""
 
 

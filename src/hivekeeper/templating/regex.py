@@ -14,6 +14,8 @@ from typing import Any
 
 import re2
 
+from hivekeeper.errors import InvalidInput
+
 CACHE_SIZE = 256
 """Compiled patterns kept; a scenario uses a handful."""
 
@@ -25,7 +27,7 @@ _OPTIONS.log_errors = False  # a refused pattern is our error to report, not a l
 _cache: OrderedDict[str, Any] = OrderedDict()
 
 
-class RegexError(ValueError):
+class RegexError(InvalidInput, ValueError):
     """A pattern RE2 cannot compile; the message names the helper, the pattern and the fix."""
 
     template_line: int | None = None

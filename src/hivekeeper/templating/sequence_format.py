@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from hivekeeper.errors import InvalidInput
+
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _DIGITS = "0123456789"
 
@@ -51,7 +53,7 @@ FORMATS_HELP = (
 _TOKEN = re.compile(r"%(?:(0)?(\d+))?([dsS%])")
 
 
-class SequenceFormatError(ValueError):
+class SequenceFormatError(InvalidInput, ValueError):
     """A mode, format, start or max that ``sequence`` cannot use; the message names it and the fix."""
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from hivekeeper.errors import Unavailable
 from hivekeeper.validate.locate import Path
 
 CEL_RESERVED = frozenset(
@@ -30,7 +31,7 @@ _ESCAPABLE = re.compile(r"^[a-zA-Z_.\-/][a-zA-Z0-9_.\-/]*$")
 _OLD_SELF = re.compile(r"\boldSelf\b")
 
 
-class CelUnavailable(RuntimeError):
+class CelUnavailable(Unavailable, RuntimeError):
     """No CEL implementation is installed (cel-expr-python has no wheel for this platform)."""
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hivekeeper.errors import InvalidInput
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.grace import DEFAULT_STOP_GRACE, stop_grace
 from hivekeeper.worker.transports.rabbit.amqp.url import BrokerUrlError
@@ -41,7 +42,7 @@ OPTIONAL: dict[str, str] = {
 }
 
 
-class EnvError(ValueError):
+class EnvError(InvalidInput, ValueError):
     """The container environment is incomplete; the message lists every problem."""
 
 

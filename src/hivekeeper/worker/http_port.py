@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from hivekeeper.errors import InvalidInput, Unavailable
+
 
 class HttpPort(Protocol):
     """Send one serialised request to ``origin`` and return the complete response.
@@ -53,7 +55,7 @@ def is_idempotent(method: str) -> bool:
     return method in IDEMPOTENT
 
 
-class OriginError(ValueError):
+class OriginError(InvalidInput, ValueError):
     """A base URL or absolute URL the client cannot use."""
 
 
@@ -102,7 +104,7 @@ def route(base: Origin, path: str) -> tuple[Origin, str]:
     return origin, target
 
 
-class HttpError(Exception):
+class HttpError(Unavailable):
     """Base of transport-level failures (the server never produced a complete response)."""
 
     kind = "transport"

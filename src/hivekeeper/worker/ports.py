@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
+from hivekeeper.errors import Refused, Unavailable
 from hivekeeper.worker.identity import Identity
 
 
@@ -83,7 +84,7 @@ class WorkSource(Protocol):
     async def close(self) -> None: ...
 
 
-class OutputRefused(Exception):
+class OutputRefused(Refused):
     """The output will never take this item as it is (too large, unroutable): a permanent failure.
 
     Sending it again fails again, so the runtime does not retry it: the input goes to the dead-letter
@@ -158,7 +159,7 @@ class Transports(Protocol):
         ...
 
 
-class StoreUnavailable(ConnectionError):
+class StoreUnavailable(Unavailable, ConnectionError):
     """The data store (Redis) cannot be reached or did not answer within its timeout; the message names the
     server (never its password) and the cause. Items that needed it are dropped with a ``redis.unavailable``
     alert; datasets and pushes report ``upstream-error`` / ``downstream-error`` and retry.

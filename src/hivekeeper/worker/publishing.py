@@ -24,12 +24,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from hivekeeper.api.roles.outputs import PublishRetry
+from hivekeeper.errors import Unavailable
 from hivekeeper.worker.ports import OutputRefused
 
 __all__ = ["GaveUp", "OutputCounters", "OutputRefused", "backoff", "retry"]
 
 
-class GaveUp(Exception):
+class GaveUp(Unavailable):
     """Transient failures outlasted the retries (or the input died meanwhile); ``error`` is the last one."""
 
     def __init__(self, error: Exception, attempts: int, input_lost: bool) -> None:

@@ -19,6 +19,7 @@ from hivekeeper.api.manifests import field_path
 from hivekeeper.api.roles import generator, http_sequence, moderator, postprocessor, processor, request_builder
 from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.definition import RoleDefinition
+from hivekeeper.errors import InvalidInput
 from hivekeeper.protocol.redaction import got
 
 ROLES: dict[str, RoleDefinition] = {
@@ -35,7 +36,7 @@ ROLES: dict[str, RoleDefinition] = {
 """Every built-in role by name, in the order the docs and messages list them."""
 
 
-class ConfigError(ValueError):
+class ConfigError(InvalidInput, ValueError):
     """A config was rejected; ``problems`` lists ``(path, message)`` pairs."""
 
     def __init__(self, role: str, problems: list[tuple[str, str]]) -> None:

@@ -25,6 +25,7 @@ from typing import cast
 
 import httptools
 
+from hivekeeper.errors import HivekeeperError
 from hivekeeper.worker.http_port import ConnectionDropped, HttpError, HttpProtocolError, HttpTimeout, Response
 
 PRECISE_BELOW = 0.2
@@ -60,7 +61,7 @@ class DeadlineWatch:
         self._handle = self._loop.call_later(SWEEP_INTERVAL, self._sweep) if self._watched else None
 
 
-class _Unsolicited(Exception):
+class _Unsolicited(HivekeeperError):
     """Raised inside the parser to stop it at a response nobody asked for."""
 
 

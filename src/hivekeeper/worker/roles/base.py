@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hivekeeper.api.roles.common import CommonConfig
+from hivekeeper.errors import Refused
 from hivekeeper.protocol.workitem import WorkItem, as_template_value
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.worker.http_port import HttpPort, HttpSettings
@@ -23,7 +24,7 @@ AlertFn = Callable[[str, str, dict[str, Any]], None]
 """Raise an alert: code, message, context (the runtime folds repeats within a window)."""
 
 
-class DropItem(Exception):
+class DropItem(Refused):
     """The role refuses this item; the runtime acks it, counts it as dropped and raises an alert.
 
     ``code`` is the alert code (e.g. ``request-builder.missing-template``); the message names the

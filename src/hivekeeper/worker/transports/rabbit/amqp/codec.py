@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import struct
 
+from hivekeeper.errors import InvalidInput
+
 FRAME_METHOD = 1
 FRAME_HEADER = 2
 FRAME_BODY = 3
@@ -38,7 +40,7 @@ _FLAG_CONTENT_TYPE = 0x8000
 _FLAG_DELIVERY_MODE = 0x1000
 
 
-class CodecError(ValueError):
+class CodecError(InvalidInput, ValueError):
     """A frame that does not follow AMQP 0-9-1."""
 
 

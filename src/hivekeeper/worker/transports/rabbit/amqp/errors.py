@@ -9,16 +9,18 @@ at-least-once delivery accepts. ``PublishRefused`` is the first kind; everything
 
 from __future__ import annotations
 
+from hivekeeper.errors import HivekeeperError, LimitExceeded, Refused, Unavailable
 
-class AmqpError(ConnectionError):
+
+class AmqpError(HivekeeperError, ConnectionError):
     """Base of errors from the lean client."""
 
 
-class ConnectionLost(AmqpError):
+class ConnectionLost(AmqpError, Unavailable):
     """The connection (or channel) closed; the reason says who closed it and why."""
 
 
-class PublishRefused(AmqpError):
+class PublishRefused(AmqpError, Refused):
     """The broker will never take this item as it is: sending it again fails again (permanent)."""
 
 
@@ -26,17 +28,19 @@ class Unroutable(PublishRefused):
     """A mandatory publish found no queue (the broker returned it)."""
 
 
-class MessageTooLarge(PublishRefused):
+class MessageTooLarge(PublishRefused, LimitExceeded):
     """The body is larger than the broker's ``max_message_size`` (refused before sending, or by the broker)."""
 
+    limit = "max_message_size"
 
-class Nacked(AmqpError):
+
+class Nacked(AmqpError, Unavailable):
     """The broker nacked the publish (a queue refused it: ``reject-publish`` overflow or an internal error)."""
 
 
-class ConfirmTimeout(AmqpError):
+class ConfirmTimeout(AmqpError, Unavailable):
     """No confirm came within the confirm timeout; the item may or may not be in the queue."""
 
 
-class BlockedTimeout(AmqpError):
+class BlockedTimeout(AmqpError, Unavailable):
     """The broker blocked publishing (a memory or disk alarm) for longer than the blocked timeout."""

@@ -33,6 +33,8 @@ import ssl
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from hivekeeper.errors import InvalidInput
+
 DEFAULT_HEARTBEAT = 60
 """RabbitMQ's server default and aio-pika's: the same on both connections unless the URL says otherwise."""
 DEFAULT_CONNECTION_TIMEOUT = 10.0
@@ -59,7 +61,7 @@ _ONE_CONNECTION_ONLY = {
 }
 
 
-class BrokerUrlError(ValueError):
+class BrokerUrlError(InvalidInput, ValueError):
     """The broker URL cannot be used; the message names the part, its value (never the password) and the fix."""
 
 
