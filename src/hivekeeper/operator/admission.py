@@ -73,17 +73,17 @@ def one_line(text: str) -> str:
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
-@kopf.on.validate(GROUP, VERSION, "swarms", id=HANDLER_ID, operations=sorted(CHECKED))
-@kopf.on.validate(GROUP, VERSION, "workerroles", id=HANDLER_ID, operations=sorted(CHECKED))
-def validate(
-    body: kopf.Body, old: kopf.Body | None, operation: str | None, warnings: list[str], **_: Any
-) -> None:
+@kopf.on.validate(GROUP, VERSION, "swarms", id=HANDLER_ID, operations=["CREATE", "UPDATE"])
+@kopf.on.validate(GROUP, VERSION, "workerroles", id=HANDLER_ID, operations=["CREATE", "UPDATE"])
+def validate(body: kopf.Body, warnings: list[str], **kwargs: Any) -> None:
     """kopf's side: refuse with :class:`kopf.AdmissionError`, pass warnings through kopf's list.
 
     A plain function, so kopf runs it in its thread pool: validating (milliseconds to tens of them) does not hold
     up the operator's event loop.
     """
-    decision = decide(operation or "", _raw(body), _raw(old) if old is not None else None)
+    old: kopf.Body | None = kwargs.get("old")  # kopf passes old and operation; its WebhookFn protocol omits them
+    operation: str = kwargs.get("operation") or ""
+    decision = decide(operation, _raw(body), _raw(old) if old is not None else None)
     warnings.extend(decision.warnings)
     if not decision.allowed:
         raise kopf.AdmissionError(decision.message, code=REFUSED)
