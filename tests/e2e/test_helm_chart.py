@@ -336,6 +336,13 @@ def test_the_webhook_gets_a_certificate_for_its_service_signed_by_the_ca_bundle_
     container = _one(off, "Deployment", "-operator")["spec"]["template"]["spec"]["containers"][0]
     assert "--webhook-port" not in container["args"]
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    own = _render(helm, "--set", "webhook.existingSecret=my-tls", "--set", "webhook.caBundle=QUJD")
+    assert not [d for d in own if d["kind"] == "Secret" and d["metadata"]["name"].endswith("-webhook-tls")]
+    [webhook] = _one(own, "ValidatingWebhookConfiguration")["webhooks"]
+    assert webhook["clientConfig"]["caBundle"] == "QUJD"
+    volumes = _one(own, "Deployment", "-operator")["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "webhook-tls", "secret": {"secretName": "my-tls", "defaultMode": 0o440, "items": [
+        {"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "tls.key"}]}} in volumes  # fmt: skip
     failed = run_helm("template", "hk", str(CHART), "--set", "webhook.failurePolicy=Sometimes")
     assert failed.returncode != 0
     assert "failurePolicy" in failed.stderr
