@@ -67,9 +67,10 @@ bench: $(STAMP) ## req/s side by side (wrk, vegeta, Locust, hivekeeper, HTTP cli
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py --seconds $(BENCH_SECONDS) --clients --json .bench/bench.json
 
-crds: $(STAMP) ## regenerate crds/ from the API models, and the Helm chart's copies (CI fails when they drift)
+crds: $(STAMP) ## regenerate crds/ and docs/roles.md from the API models, and the Helm chart's copies (CI fails when they drift)
 	rm -f crds/*.yaml
 	$(BIN)/hivekeeper crds --out crds
+	$(BIN)/hivekeeper role-docs --out docs/roles.md
 	$(BIN)/python tools/chart_docs.py
 
 chart-docs: $(STAMP) ## regenerate the Helm chart's values.schema.json, README values table and CRD copies

@@ -166,6 +166,17 @@ def _crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _role_docs(args: argparse.Namespace) -> int:
+    from hivekeeper.api.roles.reference import render
+
+    if args.out:
+        Path(args.out).write_text(render())
+        print(f"wrote {args.out}")
+    else:
+        print(render(), end="")
+    return 0
+
+
 def _metrics_port(text: str) -> int:
     from hivekeeper.operator.metrics import AUTO
 
@@ -530,6 +541,10 @@ def parser() -> argparse.ArgumentParser:
     crds = sub.add_parser("crds", help="print the CustomResourceDefinitions (or write them with --out DIR)")
     crds.add_argument("--out", help="write one file per CRD into DIR instead of printing")
     crds.set_defaults(func=_crds)
+
+    role_docs = sub.add_parser("role-docs", help="print the reference of every role's config keys (docs/roles.md)")
+    role_docs.add_argument("--out", help="write it to this file instead of printing")
+    role_docs.set_defaults(func=_role_docs)
 
     schemas = sub.add_parser("schemas", help="write the JSON Schemas of the wire formats")
     schemas.add_argument("--out", default="docs/schemas", help="directory (default: docs/schemas)")

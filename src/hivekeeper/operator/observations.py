@@ -151,7 +151,11 @@ class Observations:
         elif event.kind == "outcome" and event.type == "config-update" and previous is not None:
             if data.get("status") == "Failed":
                 requested = data.get("requestedGeneration")
-                if isinstance(requested, int):
+                # A worker also refuses a delayed update older than what it holds: that refusal must not
+                # replace the refusal of a newer generation (the one the operator wants), or the role would
+                # flap to ConfigPending and that newer config would be re-sent.
+                delayed = previous.rejected_generation is not None and (requested or 0) < previous.rejected_generation
+                if isinstance(requested, int) and not delayed:
                     reason = str(_mapping(data.get("context"), "context").get("reason", "no reason given"))
                     self._store(
                         key,

@@ -11,7 +11,7 @@ Most keys keep their names (DESIGN.md §4), so the config is copied and then adj
 - every template string is rewritten (:mod:`.pebble`);
 - keys our role does not know are dropped with a finding (an error for those whose loss changes what
   the scenario does), and a number written as ``{{ vars.x }}`` is inlined;
-- what is left is validated by the worker's own config models (:mod:`hivekeeper.worker.config`).
+- what is left is validated by the role config models the workers use (:mod:`hivekeeper.api.roles`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from hivekeeper.api import roles as role_configs
 from hivekeeper.api.manifests import field_path
+from hivekeeper.api.roles import ConfigError
 from hivekeeper.tooling import pebble
 from hivekeeper.tooling.bundle import Collector, Path_, SourceFile, mapping
-from hivekeeper.worker import config as cfg
 
 REDIS_CONNECTION_KEYS = ("host", "port", "username", "password", "ssl")
 _REDIS_BLOCKS = (("inputs", "redis"), ("outputs", "redis"), ("interceptors", "redisUploader"))
@@ -97,7 +98,7 @@ def translate(kind: str | None, raw: dict[str, Any], ctx: BeeContext) -> dict[st
     if kind == "http-sequence":
         _yaml_on_keys(config)
     config = {k: _rewrite_strings(v, (k,), ctx, raw_payload=kind != "http-sequence") for k, v in config.items()}
-    if kind in cfg.CONFIG_MODELS:
+    if kind in role_configs.ROLES:
         _fit(kind, config, ctx)
         _ssl_note(kind, config, ctx)
     return config
@@ -227,7 +228,7 @@ def _rewrite_strings(value: Any, path: tuple[str | int, ...], ctx: BeeContext, *
 
 def _fit(kind: str, config: dict[str, Any], ctx: BeeContext) -> None:
     """Drop the keys ``kind`` does not know and inline ``{{ vars.x }}`` numbers, then validate."""
-    model = cfg.CONFIG_MODELS[kind]
+    model = role_configs.ROLES[kind].model
     for _ in range(20):
         try:
             model.model_validate(_merged(config, ctx))
@@ -236,14 +237,14 @@ def _fit(kind: str, config: dict[str, Any], ctx: BeeContext) -> None:
             if not any(_repair(config, err["type"], tuple(err["loc"]), ctx) for err in exc.errors()):
                 break
     try:
-        cfg.validate(kind, _merged(config, ctx))
-    except cfg.ConfigError as exc:
+        role_configs.validate(kind, _merged(config, ctx))
+    except ConfigError as exc:
         for where, message in exc.problems:
             ctx.error(
                 "role-config",
                 ctx.src(*parse_path(where)),
                 f"config.{where}: {message}",
-                "fix the value in the bundle (or in the imported manifest); docs/worker.md lists the role's keys",
+                "fix the value in the bundle (or in the imported manifest); docs/roles.md lists the role's keys",
             )
 
 

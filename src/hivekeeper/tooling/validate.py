@@ -6,7 +6,7 @@ For every Swarm and WorkerRole document (other kinds are skipped with a note):
    unknown fields refused as kubectl's strict field validation refuses them.
 2. **CEL rules**: every ``x-kubernetes-validations`` rule of the CRD, run at its location (:mod:`.cel_rules`).
 3. **The models**: what the operator and ``hivekeeper run`` check when they read the manifest.
-4. **Role configs**: each built-in role's merged config through :func:`hivekeeper.worker.config.validate`, and
+4. **Role configs**: each built-in role's merged config through :func:`hivekeeper.api.roles.validate`, and
    then a real :class:`~hivekeeper.worker.runtime.Worker` built offline, so that every constructor-time check
    of the roles runs (templates compile, baseUrl renders, steps have templates, Redis routes compile).
 5. **Wiring and references**: input/output types against work.in/work.out, every call id a generator can
@@ -36,7 +36,15 @@ from pydantic import BaseModel
 from pydantic import ValidationError as ModelError
 
 from hivekeeper.api import API_VERSION, GROUP
+from hivekeeper.api import roles as role_configs
 from hivekeeper.api.crd import all_crds
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.common import CommonConfig
+from hivekeeper.api.roles.generator.config import GeneratorConfig
+from hivekeeper.api.roles.http_sequence.config import HttpSequenceConfig
+from hivekeeper.api.roles.postprocessor.config import PostprocessorConfig
+from hivekeeper.api.roles.processor.config import ProcessorConfig
+from hivekeeper.api.roles.request_builder.config import RequestBuilderConfig
 from hivekeeper.api.swarm import _ALIAS_PATTERN, RoleSpec, Swarm, SwarmSpec, merged_role_config
 from hivekeeper.api.workerrole import WorkerRole
 from hivekeeper.protocol.redaction import got as got_value
@@ -45,7 +53,6 @@ from hivekeeper.templating.engine import TemplateBudgetError, TemplateEngine, Te
 from hivekeeper.tooling import cel_rules, locate, template_refs
 from hivekeeper.tooling.findings import Finding, Severity
 from hivekeeper.tooling.report import Note, Summary
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker.control import WorkerState
 
 KINDS = {"Swarm": "swarms.hivekeeper.io.yaml", "WorkerRole": "workerroles.hivekeeper.io.yaml"}
@@ -688,7 +695,7 @@ class _Role:
     work_out: str | None
     spec_templates: int = 0
     """How many of the merged templates come from spec.templates (they come first)."""
-    config: cfg.CommonConfig | None = None
+    config: CommonConfig | None = None
     state: WorkerState | None = None
 
     @property
@@ -739,7 +746,7 @@ class _Checks:
     def check_role(self, role: _Role) -> None:
         try:
             role.state = WorkerState.bootstrap(role.kind, role.merged, has_out=role.work_out is not None)
-        except cfg.ConfigError as exc:
+        except ConfigError as exc:
             for relative, message in exc.problems:
                 self.doc.add(
                     "error",
@@ -816,7 +823,7 @@ class _Checks:
                 "remove outputs.type (RABBITMQ is the default with work.out), or remove work.out",
             )
         forwards = getattr(config, "forwardToOutput", True)
-        if isinstance(config, cfg.PostprocessorConfig) and outputs == "RABBITMQ" and not forwards:
+        if isinstance(config, PostprocessorConfig) and outputs == "RABBITMQ" and not forwards:
             doc.add(
                 "warning",
                 "io-combination",
@@ -832,21 +839,21 @@ class _Checks:
         config, base = role.config, role.config_path
         if config is None:
             return
-        if isinstance(config, cfg.GeneratorConfig):
+        if isinstance(config, GeneratorConfig):
             message = config.message
             yield (*base, "message", "body"), message.body
             yield (*base, "message", "path"), message.path
             yield (*base, "message", "method"), message.method
             for name, source in message.headers.items():
                 yield (*base, "message", "headers", name), source
-        if isinstance(config, cfg.ProcessorConfig):
+        if isinstance(config, ProcessorConfig):
             yield (*base, "baseUrl"), config.baseUrl
             request = config.request
             yield (*base, "request", "path"), request.path
             yield (*base, "request", "body"), request.body or ""
             for name, source in request.headers.items():
                 yield (*base, "request", "headers", name), source
-        if isinstance(config, cfg.HttpSequenceConfig):
+        if isinstance(config, HttpSequenceConfig):
             yield (*base, "baseUrl"), config.baseUrl
             for i, step in enumerate(config.steps):
                 for j, entry in enumerate(step.set):
@@ -967,7 +974,7 @@ class _Checks:
         config = {k: v for k, v in role.merged.items() if k != "templateRoot"}
         try:
             worker = Worker(identity, config, _OfflineTransports(), store=MemoryStore())
-        except cfg.ConfigError as exc:
+        except ConfigError as exc:
             for relative, message in exc.problems:
                 if outside and "no template" in message:
                     continue
@@ -1011,7 +1018,7 @@ def _did_you_mean(key: str, known: list[str]) -> str:
 
 
 _FIXES = (
-    ("unknown key", "remove {path} or fix its spelling (docs/worker.md lists every key of each role)"),
+    ("unknown key", "remove {path} or fix its spelling (docs/roles.md lists every key of each role)"),
     ("unknown role", "use a role the workers run ({roles}) or a custom image"),
     ("sequence() cannot be used here", "use a literal or sut/vars in this value; sequence() is for per-item templates"),
     ("must start with http:// or https://", "make it (or what it renders) an http:// or https:// URL"),
@@ -1023,14 +1030,14 @@ def _config_fix(path: str, message: str) -> str:
     """The fix of a worker's config problem: its own advice when it gives one, else what the value must be."""
     for words, fix in _FIXES:
         if words in message:
-            return fix.format(path=path, roles=", ".join(cfg.CONFIG_MODELS))
+            return fix.format(path=path, roles=", ".join(role_configs.ROLES))
     if message.startswith("is required: "):
         return f"set {path.rsplit('.', 1)[-1]}: {message.removeprefix('is required: ')}"
     if advice := _ADVICE.search(message.split(" (got ", maxsplit=1)[0]):
         return advice.group(1)
     if should := _SHOULD_BE.search(message):
         return f"make it {should.group(1)}"
-    return "change the value as the message says (docs/worker.md lists each role's keys and their ranges)"
+    return "change the value as the message says (docs/roles.md lists each role's keys and their ranges)"
 
 
 def _problem(message: str) -> str:
@@ -1139,12 +1146,10 @@ class _SwarmCheck(_Checks):
         """Every x-ph-call-id a generator can send has a template in each request-builder it feeds."""
         for generator in self.roles:
             config = generator.config
-            if not isinstance(config, cfg.GeneratorConfig) or not generator.work_out:
+            if not isinstance(config, GeneratorConfig) or not generator.work_out:
                 continue
             builders = [
-                r
-                for r in self.roles
-                if r.work_in == generator.work_out and isinstance(r.config, cfg.RequestBuilderConfig)
+                r for r in self.roles if r.work_in == generator.work_out and isinstance(r.config, RequestBuilderConfig)
             ]
             if not builders:
                 continue
@@ -1205,7 +1210,7 @@ class _SwarmCheck(_Checks):
     def check_call_ids(
         self, generator: _Role, builder: _Role, call_ids: list[str], service_ids: set[str] | None
     ) -> None:
-        assert isinstance(builder.config, cfg.RequestBuilderConfig)
+        assert isinstance(builder.config, RequestBuilderConfig)
         known = self.known_templates(builder)
         if known is None:
             return
@@ -1236,7 +1241,7 @@ class _SwarmCheck(_Checks):
         """Every http-sequence step's serviceId::callId has a template."""
         for role in self.roles:
             config = role.config
-            if not isinstance(config, cfg.HttpSequenceConfig):
+            if not isinstance(config, HttpSequenceConfig):
                 continue
             known = self.known_templates(role)
             if known is None:

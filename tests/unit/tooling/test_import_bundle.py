@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 import yaml
 
+from hivekeeper.api import roles as role_configs
 from hivekeeper.api.manifests import load_swarm_text
 from hivekeeper.api.swarm import MAX_TEMPLATES
 from hivekeeper.local.runner import bootstrap_config
 from hivekeeper.tooling.bundle import BundleError
 from hivekeeper.tooling.importer import ImportOptions, ImportResult, import_bundle
 from hivekeeper.tooling.validate import validate_text
-from hivekeeper.worker import config as cfg
 
 BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
 GENERATOR = {"role": "gen", "image": "generator:latest", "work": {"out": {"out": "q"}}, "config": {}}
@@ -75,7 +75,7 @@ def test_each_test_bundle_imports_with_exactly_its_expected_findings_and_passes_
     assert swarm.metadata.name == bundle
     for role in swarm.spec.roles:
         assert role.role is not None
-        cfg.validate(role.role, bootstrap_config(swarm, role.config))
+        role_configs.validate(role.role, bootstrap_config(swarm, role.config))
     checked = validate_text(result.text, bundle)
     errors = [f.code for f in checked.findings if f.severity == "error"]
     # the one thing an import may leave is an untranslated SpEL call it reported: validate flags it too
