@@ -314,7 +314,8 @@ def _ensure_peering(name: str, namespaces: list[str]) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from hivekeeper.tooling.importer import ImportOptions, main
+    from hivekeeper.importer.command import main
+    from hivekeeper.importer.translate import ImportOptions
 
     options = ImportOptions(bundle=Path(args.bundle), sut=args.sut, profile=args.profile, name=args.name)
     return main(options, Path(args.output) if args.output else None, sys.stdout, sys.stderr)
@@ -369,8 +370,8 @@ def _debug_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from hivekeeper.tooling.report import render
-    from hivekeeper.tooling.validate import validate_paths
+    from hivekeeper.validate.report import render
+    from hivekeeper.validate.run import validate_paths
 
     summary = validate_paths(args.paths, strict=args.strict)
     sys.stdout.write(render(summary, args.format))

@@ -18,8 +18,8 @@ import yaml
 from hivekeeper.api import roles as role_configs
 from hivekeeper.api.manifests import load_swarm, load_swarm_text
 from hivekeeper.api.swarm import Swarm
+from hivekeeper.importer.translate import ImportOptions, ImportResult, import_bundle
 from hivekeeper.local.runner import RunOptions, bootstrap_config, run
-from hivekeeper.tooling.importer import ImportOptions, ImportResult, import_bundle
 from testbench.demo import DemoService, demo_service
 
 pytestmark = pytest.mark.integration

@@ -25,9 +25,7 @@ from typing import Any
 import kopf
 
 from hivekeeper.api import GROUP, VERSION
-
-# TODO(issue 14): import Review and review from hivekeeper.validate once the tooling split is on main.
-from hivekeeper.operator._review import review
+from hivekeeper.validate import review
 
 HANDLER_ID = "role-configs"
 """kopf serves each admission handler at ``/<its id>``: the chart's webhook calls ``/role-configs``."""
