@@ -43,16 +43,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "support"))
 sys.path.insert(0, str(REPO / "src"))
 
-from pamqp import commands, frame  # noqa: E402
-from pamqp.body import ContentBody  # noqa: E402
-from pamqp.header import ContentHeader  # noqa: E402
+from pamqp import commands  # noqa: E402
 
-from hivekeeper.worker.amqp import codec  # noqa: E402
 from hivekeeper.worker.amqp.connection import AmqpConnection  # noqa: E402
+
+sys.path.insert(0, str(REPO / "bench"))
+from amqp_codecs import CONTENT_TYPE, codec_alone  # noqa: E402
 
 CLIENTS = ("aio-pika", "aiormq", "hivekeeper")
 PHASES = ("publish", "consume")
-CONTENT_TYPE = "application/json"  # what the worker sends: same properties for every client
 WARM_UP = 1000
 
 
@@ -203,6 +202,8 @@ class Lean(Client):
 
 
 class _Countdown:
+    """Set once ``count`` deliveries were acknowledged."""
+
     def __init__(self, count: int) -> None:
         self.left = count
         self.event = asyncio.Event()
@@ -216,9 +217,7 @@ class _Countdown:
         await self.event.wait()
 
 
-def _client(name: str, queue: str) -> Client:
-    kinds: dict[str, type[Client]] = {"aio-pika": AioPika, "aiormq": Aiormq, "hivekeeper": Lean}
-    return kinds[name](queue)
+KINDS: dict[str, type[Client]] = {"aio-pika": AioPika, "aiormq": Aiormq, "hivekeeper": Lean}
 
 
 async def _pump(publish: Callable[[], Awaitable[object]], count: int, in_flight: int) -> None:
@@ -242,7 +241,7 @@ async def _timed(work: Coroutine[Any, Any, None]) -> tuple[float, float]:
 
 
 async def _one_round(name: str, url: str, args: argparse.Namespace, results: Results) -> None:
-    client = _client(name, f"bench-amqp-{name}-{uuid.uuid4().hex[:6]}")
+    client = KINDS[name](f"bench-amqp-{name}-{uuid.uuid4().hex[:6]}")
     await client.open(url, args.in_flight)
     try:
         publish = client.publisher(b"x" * args.size)
@@ -256,72 +255,13 @@ async def _one_round(name: str, url: str, args: argparse.Namespace, results: Res
         await client.close()
 
 
-def _codec_alone(size: int, repeat: int, results: Results) -> None:
-    """Encode one publish and decode one delivery, ``repeat`` times, with pamqp and with our codec."""
-    body, channel, frame_max = b"x" * size, 1, 131072
-    properties = commands.Basic.Properties(content_type=CONTENT_TYPE, delivery_mode=2)
-
-    def pamqp_encode() -> bytes:
-        return b"".join(
-            (
-                frame.marshal(commands.Basic.Publish(exchange="", routing_key="q", mandatory=True), channel),
-                frame.marshal(ContentHeader(0, len(body), properties), channel),
-                frame.marshal(ContentBody(body), channel),
-            )
-        )
-
-    delivery = b"".join(
-        (
-            frame.marshal(
-                commands.Basic.Deliver(consumer_tag="ctag-1", delivery_tag=123456, exchange="", routing_key="q"),
-                channel,
-            ),
-            frame.marshal(ContentHeader(0, len(body), properties), channel),
-            frame.marshal(ContentBody(body), channel),
-        )
-    )
-
-    def pamqp_decode() -> bytes:
-        offset, received = 0, b""
-        for _ in range(3):
-            used, _, value = frame.unmarshal(delivery[offset:])
-            offset += used
-            if isinstance(value, ContentBody):
-                received = value.value
-        return received
-
-    def codec_encode() -> bytes:
-        return codec.publish(channel, "", "q", body, frame_max)
-
-    def codec_decode() -> bytes:
-        # What AmqpConnection.data_received and Channel.on_method/on_header/on_body do for one delivery.
-        offset, received = 0, b""
-        while (parsed := codec.split_frame(delivery, offset)) is not None:
-            kind, _, payload, offset = parsed
-            if kind == codec.FRAME_METHOD and codec.method_id(payload) == codec.BASIC_DELIVER:
-                codec.deliver(payload)
-            elif kind == codec.FRAME_HEADER:
-                codec.body_size(payload)
-            elif kind == codec.FRAME_BODY:
-                received = bytes(payload)
-        return received
-
-    assert pamqp_decode() == codec_decode() == body
-    for name, encode, decode in (("pamqp", pamqp_encode, pamqp_decode), ("codec", codec_encode, codec_decode)):
-        for phase, work in (("publish", encode), ("consume", decode)):
-            gc.collect()
-            wall, cpu = time.perf_counter(), time.process_time()
-            for _ in range(repeat):
-                work()
-            results.add(f"{name} alone", phase, repeat, time.process_time() - cpu, time.perf_counter() - wall)
-
-
 async def bench(url: str, args: argparse.Namespace) -> Results:
     results = Results()
     for round_ in range(args.rounds):
         for name in args.clients:
             await _one_round(name, url, args, results)
-        _codec_alone(args.size, args.count, results)
+        for (name, phase), seconds in codec_alone(args.size, args.count).items():
+            results.add(name, phase, args.count, *seconds)
         print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr)
     return results
 
