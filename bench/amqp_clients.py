@@ -168,7 +168,8 @@ class Aiormq(Client):
 
 
 class Lean(Client):
-    """``hivekeeper.worker.amqp``: the work plane's client, as ``worker.rabbit`` drives it."""
+    """The work plane's client as a worker opens it: one channel with confirms for its output, one with a
+    prefetch for its input."""
 
     async def open(self, url: str, in_flight: int) -> None:
         self.connection = await AmqpConnection.open(url)
