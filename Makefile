@@ -70,9 +70,10 @@ bench: $(STAMP) ## req/s side by side (wrk, vegeta, Locust, hivekeeper, HTTP cli
 bench-amqp: $(STAMP) ## client CPU per message: aio-pika, aiormq, pamqp alone and our work-plane client (decision 0003)
 	$(BIN)/python bench/amqp_clients.py --json .bench/amqp-clients.json
 
-crds: $(STAMP) ## regenerate crds/ from the API models, and the Helm chart's copies (CI fails when they drift)
+crds: $(STAMP) ## regenerate crds/ and docs/roles.md from the API models, and the Helm chart's copies (CI fails when they drift)
 	rm -f crds/*.yaml
 	$(BIN)/hivekeeper crds --out crds
+	$(BIN)/hivekeeper role-docs --out docs/roles.md
 	$(BIN)/python tools/chart_docs.py
 
 chart-docs: $(STAMP) ## regenerate the Helm chart's values.schema.json, README values table and CRD copies

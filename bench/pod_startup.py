@@ -40,6 +40,7 @@ POD_TIMEOUT, BURST_TIMEOUT = 60.0, 180.0
 
 
 def _deployment(role: str, replicas: int) -> dict[str, Any]:
+    from hivekeeper.api.workerrole import WorkerRoleSpec
     from hivekeeper.operator import manifests
     from hivekeeper.protocol import naming
 
@@ -53,7 +54,7 @@ def _deployment(role: str, replicas: int) -> dict[str, Any]:
         swarm=SWARM,
         swarm_id=naming.swarm_id(SWARM, NAMESPACE),
         role=role,
-        spec={"role": "generator", "replicas": replicas, "config": config},
+        spec=WorkerRoleSpec(swarmRef=SWARM, role="generator", replicas=replicas, config=config),
         bootstrap_config=config,
         owner={},
         defaults=manifests.WorkerDefaults(image=WORKER_IMAGE),

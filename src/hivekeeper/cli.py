@@ -166,6 +166,17 @@ def _crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _role_docs(args: argparse.Namespace) -> int:
+    from hivekeeper.api.roles.reference import render
+
+    if args.out:
+        Path(args.out).write_text(render())
+        print(f"wrote {args.out}")
+    else:
+        print(render(), end="")
+    return 0
+
+
 def _metrics_port(text: str) -> int:
     from hivekeeper.operator.metrics import AUTO
 
@@ -298,7 +309,8 @@ def _ensure_peering(name: str, namespaces: list[str]) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from hivekeeper.tooling.importer import ImportOptions, main
+    from hivekeeper.importer.command import main
+    from hivekeeper.importer.translate import ImportOptions
 
     options = ImportOptions(bundle=Path(args.bundle), sut=args.sut, profile=args.profile, name=args.name)
     return main(options, Path(args.output) if args.output else None, sys.stdout, sys.stderr)
@@ -353,8 +365,8 @@ def _debug_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from hivekeeper.tooling.report import render
-    from hivekeeper.tooling.validate import validate_paths
+    from hivekeeper.validate.report import render
+    from hivekeeper.validate.run import validate_paths
 
     summary = validate_paths(args.paths, strict=args.strict)
     sys.stdout.write(render(summary, args.format))
@@ -512,6 +524,10 @@ def parser() -> argparse.ArgumentParser:
     crds = sub.add_parser("crds", help="print the CustomResourceDefinitions (or write them with --out DIR)")
     crds.add_argument("--out", help="write one file per CRD into DIR instead of printing")
     crds.set_defaults(func=_crds)
+
+    role_docs = sub.add_parser("role-docs", help="print the reference of every role's config keys (docs/roles.md)")
+    role_docs.add_argument("--out", help="write it to this file instead of printing")
+    role_docs.set_defaults(func=_role_docs)
 
     schemas = sub.add_parser("schemas", help="write the JSON Schemas of the wire formats")
     schemas.add_argument("--out", default="docs/schemas", help="directory (default: docs/schemas)")

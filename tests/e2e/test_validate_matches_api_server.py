@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hivekeeper.tooling.validate import validate_paths
+from hivekeeper.validate.run import validate_paths
 from testbench.kube import run_kubectl
 
 pytestmark = pytest.mark.e2e

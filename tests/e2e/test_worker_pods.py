@@ -25,6 +25,7 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Namespace, Pod, Secret
 
 from hivekeeper.api.manifests import load_swarm
+from hivekeeper.api.workerrole import WorkerRoleSpec
 from hivekeeper.operator import manifests, plan
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
@@ -99,7 +100,7 @@ async def test_a_worker_deployment_runs_workers_that_report_to_the_broker(
             swarm=swarm.metadata.name,
             swarm_id=swarm_id,
             role="caller",
-            spec=child.manifest["spec"],
+            spec=WorkerRoleSpec.model_validate(child.manifest["spec"]),
             bootstrap_config=child.config,
             owner=owner,
             defaults=manifests.WorkerDefaults(image=hivekeeper_images["worker"]),

@@ -18,13 +18,15 @@ from typing import Any
 import orjson
 import pytest
 
+from hivekeeper.api import roles as role_configs
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.http_sequence.config import HttpSequenceConfig
 from hivekeeper.local import debug_cli, demo_sut
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import WorkItem, new_item, parse
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.worker import capture
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker.http.client import HttpClient, Origin
 from hivekeeper.worker.memory import MemoryStore
 from hivekeeper.worker.redis_store import RedisStore
@@ -150,8 +152,8 @@ class Roles:
 
     def build(self, raw: dict[str, Any], store: RedisStore | None, swarm: str = "test") -> HttpSequence:
         deps = RoleDeps(swarm=swarm, role="onboard", instance="onboard-0", engine=TemplateEngine(), http=self.http)
-        config = cfg.validate("http-sequence", raw)
-        assert isinstance(config, cfg.HttpSequenceConfig)
+        config = role_configs.validate("http-sequence", raw)
+        assert isinstance(config, HttpSequenceConfig)
         return HttpSequence(
             config,
             deps,
@@ -256,7 +258,7 @@ async def test_a_missing_required_extract_drops_the_item_naming_the_step_and_the
 async def test_a_step_without_a_template_is_refused_at_config_time_and_dropped_at_run_time(
     demo: DemoService, roles: Roles
 ) -> None:
-    with pytest.raises(cfg.ConfigError) as refused:
+    with pytest.raises(ConfigError) as refused:
         roles.build(_config(demo.url, [FOUR_STEPS[0], {"callId": "closeAccount"}]), None)
     [(path, message)] = refused.value.problems
     assert path == "steps[1].callId"
@@ -463,7 +465,7 @@ async def test_a_store_failure_never_fails_the_journey(demo: DemoService, roles:
 
 
 def test_capture_without_a_store_is_refused_saying_how_to_get_redis(roles: Roles) -> None:
-    with pytest.raises(cfg.ConfigError) as refused:
+    with pytest.raises(ConfigError) as refused:
         roles.build(_config("http://127.0.0.1:1", FOUR_STEPS, debugCapture={"mode": "ERROR_ONLY"}), None)
     [(path, message)] = refused.value.problems
     assert path == "debugCapture.mode"

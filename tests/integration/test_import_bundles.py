@@ -15,11 +15,11 @@ import pytest
 import redis.asyncio as aioredis
 import yaml
 
+from hivekeeper.api import roles as role_configs
 from hivekeeper.api.manifests import load_swarm, load_swarm_text
 from hivekeeper.api.swarm import Swarm
+from hivekeeper.importer.translate import ImportOptions, ImportResult, import_bundle
 from hivekeeper.local.runner import RunOptions, bootstrap_config, run
-from hivekeeper.tooling.importer import ImportOptions, ImportResult, import_bundle
-from hivekeeper.worker import config as cfg
 from testbench.demo import DemoService, demo_service
 
 pytestmark = pytest.mark.integration
@@ -40,7 +40,7 @@ def _imported(bundle: str, sut_url: str, **options: Any) -> tuple[Swarm, ImportR
     swarm = load_swarm_text(result.text, bundle)
     for role in swarm.spec.roles:
         assert role.role is not None, f"{role.name} kept a custom image"
-        cfg.validate(role.role, bootstrap_config(swarm, role.config))
+        role_configs.validate(role.role, bootstrap_config(swarm, role.config))
     data = swarm.model_dump(mode="json", by_alias=True)
     for endpoint in data["spec"]["sut"]["endpoints"].values():
         endpoint["baseUrl"] = sut_url

@@ -10,7 +10,7 @@ import aio_pika
 import pytest
 
 from hivekeeper.operator import metrics
-from hivekeeper.operator.effects import Broker
+from hivekeeper.operator.effects import AmqpBroker
 from hivekeeper.operator.observations import Observations
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
@@ -28,7 +28,7 @@ async def test_rogue_events_keep_the_operators_memory_bounded_and_it_keeps_heari
     rabbitmq_url: str,
 ) -> None:
     observations = Observations()
-    broker = Broker(rabbitmq_url, observations)
+    broker = AmqpBroker(rabbitmq_url, observations)
     await broker.start()
     mine = f"ns_{uuid.uuid4().hex[:6]}"
     observations.manage(mine, "caller")

@@ -16,12 +16,13 @@ from typing import Any
 import orjson
 import pytest
 
+from hivekeeper.api import roles as role_configs
+from hivekeeper.api.roles.processor.config import ProcessorConfig
 from hivekeeper.api.swarm import Swarm
 from hivekeeper.local import demo_sut
 from hivekeeper.local.runner import RunOptions, run
 from hivekeeper.protocol.workitem import WorkItem, new_item
 from hivekeeper.templating.engine import TemplateEngine
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker.http.client import HttpClient
 from hivekeeper.worker.roles.base import RoleDeps
 from hivekeeper.worker.roles.processor import Processor
@@ -256,8 +257,8 @@ async def processor_of() -> AsyncIterator[Any]:
     alerts: list[tuple[str, str]] = []
 
     def build(raw: dict[str, Any]) -> tuple[Processor, list[tuple[str, str]]]:
-        config = cfg.validate("processor", raw)
-        assert isinstance(config, cfg.ProcessorConfig)
+        config = role_configs.validate("processor", raw)
+        assert isinstance(config, ProcessorConfig)
         deps = RoleDeps(swarm="t", role="caller", instance="caller-0", engine=TemplateEngine(), http=http)
         processor = Processor(
             config, deps, alert=lambda code, message, _: alerts.append((code, message)), forward_results=True

@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from hivekeeper.api.manifests import load_swarm
+from hivekeeper.api.roles.generator.config import GeneratorConfig
 from hivekeeper.api.swarm import Swarm
 from hivekeeper.local import demo_sut
 from hivekeeper.local.runner import RunOptions, run, with_endpoint
@@ -108,6 +109,34 @@ async def test_disable_pauses_consumption_and_enable_resumes_without_losing_item
 
     await eventually(all_out, timeout=20, what="all 300 items on the output queue")
     assert worker.stats.processed == 300
+
+
+async def test_a_delayed_older_config_update_is_refused_and_the_worker_keeps_its_generation(cluster: Cluster) -> None:
+    config = {"inputs": {"scheduler": {"ratePerSec": 5}}, "message": {"body": "bootstrap"}}
+    worker = await cluster.worker("feeder", "generator", config, work_out="out")
+    await cluster.queue("out")
+    five = {
+        "replace": True,
+        "configGeneration": 5,
+        "message": {"body": "five"},
+        "inputs": {"scheduler": {"ratePerSec": 5}},
+    }
+    assert (await cluster.configure(worker, five)).data["status"] == "Applied"
+
+    delayed = await cluster.configure(worker, {**five, "configGeneration": 3, "message": {"body": "three"}})
+
+    assert delayed.data["status"] == "Failed"
+    assert (delayed.data["configGeneration"], delayed.data["requestedGeneration"]) == (5, 3)
+    assert delayed.data["context"]["problems"] == [
+        {
+            "path": "configGeneration",
+            "message": "3 is older than generation 5 this worker holds; a delayed update cannot roll it back",
+        }
+    ]
+    assert isinstance(worker.state.config, GeneratorConfig)
+    assert (worker.state.generation, worker.state.config.message.body) == (5, "five"), "the worker kept its config"
+    status = await cluster.configure(worker, five)  # the operator re-sending the generation it holds
+    assert (status.data["status"], status.data["configGeneration"]) == ("Applied", 5)
 
 
 @pytest.fixture

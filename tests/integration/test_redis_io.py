@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 import orjson
 import pytest
 
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.outputs import PublishRetry
 from hivekeeper.local import demo_sut
 from hivekeeper.protocol.workitem import new_item
-from hivekeeper.worker import config as cfg
-from hivekeeper.worker.config import PublishRetry
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.redis_store import RedisStore
 from hivekeeper.worker.runtime import Worker
@@ -452,7 +452,7 @@ async def test_a_worker_without_redis_refuses_redis_configs_at_start_and_live() 
     h = Harness(None)
     await h.start()
     try:
-        with pytest.raises(cfg.ConfigError, match="HIVEKEEPER_REDIS_URL") as caught:
+        with pytest.raises(ConfigError, match="HIVEKEEPER_REDIS_URL") as caught:
             await h.worker("feeder", "generator", _dataset(h, listName="cards"), work_out="b")
         assert caught.value.problems[0][0] == "inputs.type"
         builder = await h.worker("builder", "request-builder", {"serviceId": "cards"}, work_in="build", work_out="call")

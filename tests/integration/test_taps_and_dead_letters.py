@@ -22,12 +22,13 @@ import aiormq
 import orjson
 import pytest
 
+from hivekeeper.api import roles as role_configs
+from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.swarm import Swarm
 from hivekeeper.local.runner import LocalSwarm, RunOptions, build, run
 from hivekeeper.local.tap import TapOptions, tap
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import new_item
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker import deadletter
 from hivekeeper.worker.memory import MemoryStore
 from hivekeeper.worker.runtime import Worker
@@ -368,8 +369,8 @@ async def test_a_local_run_counts_its_dead_letters_in_memory() -> None:
 
 
 def test_dead_letter_limits_and_the_reserved_alias_are_checked_with_the_fix() -> None:
-    with pytest.raises(cfg.ConfigError, match=r"deadLetter\.maxLength: Input should be greater than or equal to 1"):
-        cfg.validate("request-builder", {"deadLetter": {"enabled": True, "maxLength": 0}})
+    with pytest.raises(ConfigError, match=r"deadLetter\.maxLength: Input should be greater than or equal to 1"):
+        role_configs.validate("request-builder", {"deadLetter": {"enabled": True, "maxLength": 0}})
     with pytest.raises(ValueError, match=r"work alias 'dead-letters' is reserved .* choose another alias"):
         _swarm("x", [_generator("dead-letters", 1)])
     headers = deadletter.failure_headers("c", "é" * 2000, "r", "i")

@@ -119,10 +119,14 @@ class StageSpec(_Model):
     work: Work = Field(default_factory=Work, description="Queue wiring by alias; an edit re-wires and rolls the stage.")
     config: dict[str, Any] = Field(
         default_factory=dict,
-        description="Role configuration; keys depend on the role (see docs/worker.md), e.g. inputs.scheduler."
-        "ratePerSec, message, threadCount, timeoutMs. Live: an edit reaches the running workers as a "
-        "config-update without restarting them; a rejected edit keeps the old config and shows the reason in "
-        "the ConfigApplied condition.",
+        description="Role configuration; its keys depend on the role. Built-in roles: `generator`, "
+        "`request-builder`, `processor`, `postprocessor`, `http-sequence`, `moderator`; docs/roles.md lists "
+        "every key of each (one section per role: type, bounds, default, live or fixed), generated from the "
+        "models that check it, and `hivekeeper validate PATH` checks a manifest's configs offline with the "
+        "same located messages. Keys every role shares: inputs, outputs, interceptors, vars, sut, templates, "
+        "templating, deadLetter. Live: an edit reaches the running workers as a config-update without "
+        "restarting them (inputs.type and outputs.type are fixed); a rejected edit keeps the old config and "
+        "shows the reason in the ConfigApplied condition. A custom image's config is passed through unchecked.",
     )
     resources: dict[str, Any] | None = Field(
         default=None, description="Pod resources (requests/limits) of the workers; an edit rolls this stage only."

@@ -22,6 +22,8 @@ from typing import Any, TextIO
 
 import orjson
 
+from hivekeeper.api import roles as role_configs
+from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.swarm import Swarm, merged_role_config
 from hivekeeper.local import ledger, queue_books
 from hivekeeper.local.controller import LocalController
@@ -29,7 +31,6 @@ from hivekeeper.local.progress import RoleRow, summary, table
 from hivekeeper.local.queue_books import QueueBook, StageCount
 from hivekeeper.local.transports import BrokerTransports, BrokerUnavailable, MemoryTransports
 from hivekeeper.protocol import naming
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
 from hivekeeper.worker.memory import MemoryBroker, MemoryStore
 from hivekeeper.worker.ports import DataStore
@@ -222,7 +223,7 @@ async def build(swarm: Swarm, broker_url: str | None = None, store: DataStore | 
             )
             try:
                 workers[spec.name].append(Worker(identity, bootstrap, transports, store=store))
-            except cfg.ConfigError as exc:
+            except ConfigError as exc:
                 raise RunError(f"spec.roles[{spec.name}].config: {exc}") from exc
     return LocalSwarm(swarm, transports, workers, controller)
 
@@ -292,17 +293,19 @@ def dataset_lists(swarm: Swarm) -> set[str]:
     """The Redis lists a swarm's roles read or write by name (REDIS_DATASET inputs, REDIS pushes)."""
     found: set[str] = set()
     for role in swarm.spec.roles:
-        config = role.config
-        redis_input = (config.get("inputs") or {}).get("redis") or {}
-        found.update(str(s["listName"]) for s in redis_input.get("sources") or [] if s.get("listName"))
-        if redis_input.get("listName"):
-            found.add(str(redis_input["listName"]))
-        outputs = (config.get("outputs") or {}).get("redis") or {}
-        uploader = (config.get("interceptors") or {}).get("redisUploader") or {}
-        for push in (outputs, uploader):
-            if push.get("defaultList"):
-                found.add(str(push["defaultList"]))
-            found.update(str(r["list"]) for r in push.get("routes") or [] if r.get("list"))
+        if role.role is None:
+            continue
+        try:
+            config = role_configs.validate(role.role, bootstrap_config(swarm, role.config))
+        except ConfigError:
+            continue  # a role with no workers (replicas 0): its config was never needed
+        if config.inputs.redis is not None:
+            found.update(config.inputs.redis.lists)
+        for push in (config.outputs.redis, config.interceptors.redisUploader):
+            if push is not None:
+                found.update(route.list for route in push.routes)
+                if push.defaultList:
+                    found.add(push.defaultList)
     return found
 
 

@@ -1,7 +1,9 @@
 """The operator's effects: the Kubernetes API (lightkube) and RabbitMQ (aio-pika). Nothing else talks to them.
 
-Everything here is small and boring on purpose: the decisions are made by the pure modules (plan,
-manifests, topology, status, observations); this module only applies them.
+Everything here is small and boring on purpose: the decisions are made by the core (the reconcile and
+roll-up modules, over the Protocols of :mod:`hivekeeper.operator.ports`); this module only carries them
+out, and turns what it reads into the typed bodies of :mod:`hivekeeper.operator.bodies` and
+:mod:`hivekeeper.operator.pods`.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from lightkube.codecs import from_dict
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import Pod
 
+from hivekeeper.api.status import QueueStatus
 from hivekeeper.operator import metrics
+from hivekeeper.operator.bodies import WorkerRoleBody, parse
 from hivekeeper.operator.observations import MalformedEvent, Observations
+from hivekeeper.operator.pods import Pod as PodView
 from hivekeeper.operator.topology import Topology
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
@@ -41,7 +46,9 @@ WorkerRoleResource = create_namespaced_resource("hivekeeper.io", "v1alpha1", "Wo
 SwarmResource = create_namespaced_resource("hivekeeper.io", "v1alpha1", "Swarm", "swarms")
 
 
-class Kube:
+class LightkubeCluster:
+    """:class:`hivekeeper.operator.ports.Cluster` on the Kubernetes API, through lightkube."""
+
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
 
@@ -73,9 +80,9 @@ class Kube:
                 SwarmResource.Status, name, {"status": status}, namespace=namespace, patch_type=_merge()
             )
 
-    async def workerrole_objects(self, namespace: str, swarm: str) -> list[dict[str, Any]]:
+    async def workerroles(self, namespace: str, swarm: str) -> list[WorkerRoleBody]:
         return [
-            dict(item)
+            parse(WorkerRoleBody, dict(item), f"WorkerRole {namespace}/{item.metadata.name if item.metadata else '?'}")
             async for item in self.client.list(
                 WorkerRoleResource, namespace=namespace, labels={"hivekeeper.io/swarm": swarm}
             )
@@ -98,9 +105,9 @@ class Kube:
         with contextlib.suppress(ApiError):
             await self.client.delete(WorkerRoleResource, name, namespace=namespace)
 
-    async def pods(self, namespace: str, swarm: str, role: str) -> list[Pod]:
+    async def pods(self, namespace: str, swarm: str, role: str) -> list[PodView]:
         return [
-            pod
+            PodView.model_validate(pod.to_dict())
             async for pod in self.client.list(
                 Pod, namespace=namespace, labels={"hivekeeper.io/swarm": swarm, "hivekeeper.io/role": role}
             )
@@ -157,8 +164,9 @@ def _merge() -> Any:
     return PatchType.MERGE
 
 
-class Broker:
-    """Topology declarations, config pushes and the event consumer, on one robust connection."""
+class AmqpBroker:
+    """:class:`hivekeeper.operator.ports.Broker` on RabbitMQ through aio-pika: topology declarations, config
+    pushes and status requests on one robust connection, and the consumer of the workers' events."""
 
     EVENTS_QUEUE = "hivekeeper.operator.events"
 
@@ -209,7 +217,7 @@ class Broker:
             elif event.kind == "outcome" and event.type == "config-update" and event.data.get("status") == "Failed":
                 metrics.CONFIG_REFUSALS.inc()
 
-    async def queue_stats(self, names: list[str]) -> list[tuple[str, int, int]]:
+    async def queue_stats(self, names: list[str]) -> list[QueueStatus]:
         """(name, depth, consumers) of each queue that exists, from passive declares.
 
         On a plain connection: a robust one reports 0 messages for passive declares.
@@ -222,7 +230,8 @@ class Broker:
             try:
                 declared = await channel.declare_queue(name, passive=True)
                 result = declared.declaration_result
-                out.append((name, int(result.message_count or 0), int(result.consumer_count or 0)))
+                depth, consumers = int(result.message_count or 0), int(result.consumer_count or 0)
+                out.append(QueueStatus(name=name, depth=depth, consumers=consumers))
             except aio_pika.exceptions.ChannelClosed:
                 continue  # not declared (yet): the role's reconcile will declare it
             finally:

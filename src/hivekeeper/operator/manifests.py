@@ -15,8 +15,10 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.workerrole import WorkerRoleSpec
+from hivekeeper.operator.bodies import EnvVar
 from hivekeeper.operator.plan import LABEL_ROLE, LABEL_SWARM
-from hivekeeper.worker.env import stop_grace
+from hivekeeper.protocol.grace import STOP_GRACE_VARIABLE, stop_grace
 
 METRICS_PORT = 9464
 TMP_SIZE_LIMIT = "64Mi"
@@ -63,7 +65,7 @@ def deployment(
     swarm: str,
     swarm_id: str,
     role: str,
-    spec: dict[str, Any],
+    spec: WorkerRoleSpec,
     bootstrap_config: dict[str, Any],
     owner: dict[str, Any],
     defaults: WorkerDefaults,
@@ -74,19 +76,18 @@ def deployment(
         **selector_labels(swarm, role),
         "app.kubernetes.io/name": "hivekeeper-worker",
         "app.kubernetes.io/instance": name,
-        "app.kubernetes.io/component": spec.get("role") or "custom",
+        "app.kubernetes.io/component": spec.role or "custom",
         "app.kubernetes.io/part-of": "hivekeeper",
         "app.kubernetes.io/managed-by": "hivekeeper",
     }
-    ref = spec.get("secretRef") or {}
-    secret = secret_name or ref.get("name") or defaults.secret_name
-    amqp_key = ref.get("amqpUrlKey") or defaults.amqp_url_key
-    redis_key = ref.get("redisUrlKey") or defaults.redis_url_key
-    work = spec.get("work") or {}
+    ref = spec.secretRef
+    secret = secret_name or (ref.name if ref else "") or defaults.secret_name
+    amqp_key = (ref.amqpUrlKey if ref else "") or defaults.amqp_url_key
+    redis_key = (ref.redisUrlKey if ref else "") or defaults.redis_url_key
     env: list[dict[str, Any]] = [
         {"name": "HIVEKEEPER_SWARM_ID", "value": swarm_id},
         {"name": "HIVEKEEPER_ROLE", "value": role},
-        {"name": "HIVEKEEPER_ROLE_KIND", "value": spec.get("role") or "custom"},
+        {"name": "HIVEKEEPER_ROLE_KIND", "value": spec.role or "custom"},
         {"name": "HIVEKEEPER_INSTANCE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "HIVEKEEPER_AMQP_URL", "valueFrom": {"secretKeyRef": {"name": secret, "key": amqp_key}}},
         {
@@ -98,14 +99,14 @@ def deployment(
     ]
     if defaults.signal_key:
         env.append({"name": "HIVEKEEPER_SIGNAL_KEY", "value": defaults.signal_key})
-    if work.get("in"):
-        env.append({"name": "HIVEKEEPER_WORK_IN", "value": work["in"]})
-    if work.get("out"):
-        env.append({"name": "HIVEKEEPER_WORK_OUT", "value": work["out"]})
-    env.extend(spec.get("env") or [])
+    if spec.work.in_:
+        env.append({"name": "HIVEKEEPER_WORK_IN", "value": spec.work.in_})
+    if spec.work.out:
+        env.append({"name": "HIVEKEEPER_WORK_OUT", "value": spec.work.out})
+    env.extend(spec.env or [])
     container: dict[str, Any] = {
         "name": "worker",
-        "image": spec.get("image") or defaults.image,
+        "image": spec.image or defaults.image,
         "imagePullPolicy": defaults.pull_policy,
         # No command or args: the worker image's ENTRYPOINT is already `hivekeeper worker`, and a custom image
         # (spec.image) brings its own. Adding args here once made every built-in worker pod crash-loop.
@@ -120,13 +121,13 @@ def deployment(
         # The root filesystem is read-only; HOME and TMPDIR point at /tmp, which is this small scratch volume.
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
-    container["resources"] = spec.get("resources") or dict(defaults.resources)
+    container["resources"] = spec.resources or dict(defaults.resources)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": name, "namespace": namespace, "labels": labels, "ownerReferences": [owner]},
         "spec": {
-            "replicas": spec.get("replicas", 1),
+            "replicas": spec.replicas,
             "selector": {"matchLabels": selector_labels(swarm, role)},
             "template": {
                 "metadata": {"labels": labels},
@@ -140,7 +141,7 @@ def deployment(
                     },
                     "containers": [container],
                     "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}],
-                    "terminationGracePeriodSeconds": termination_grace(spec.get("env") or []),
+                    "terminationGracePeriodSeconds": termination_grace(spec.env or []),
                 },
             },
         },
@@ -154,14 +155,20 @@ TERMINATION_GRACE = 30
 def termination_grace(env: list[dict[str, Any]]) -> int:
     """The pod's grace period: the default, or the role's ``HIVEKEEPER_STOP_GRACE_SECONDS`` plus 10 s to
     close connections when that is longer, so Kubernetes never kills a worker still finishing items."""
-    for var in env:
-        if var.get("name") == "HIVEKEEPER_STOP_GRACE_SECONDS" and isinstance(var.get("value"), str):
-            seconds = stop_grace(var["value"])
+    for var in (EnvVar.model_validate(raw) for raw in env):
+        if var.name == STOP_GRACE_VARIABLE and isinstance(var.value, str):
+            seconds = stop_grace(var.value)
             if seconds is not None:
                 return max(TERMINATION_GRACE, math.ceil(seconds) + 10)
     return TERMINATION_GRACE
 
 
-def rollout_fingerprint(spec: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a WorkerRole spec whose change must roll the pods (everything else is live)."""
-    return {key: spec.get(key) for key in ("image", "resources", "env", "work", "role", "secretRef")}
+ROLLOUT_FIELDS = ("image", "resources", "env", "work", "role", "secretRef")
+"""The fields of a WorkerRole spec whose change must roll the pods (everything else is live)."""
+
+
+def rollout_fingerprint(spec: WorkerRoleSpec) -> dict[str, Any]:
+    """The parts of a WorkerRole spec whose change must roll the pods, as the API server holds them (a field
+    the object does not set is None, as it always was: the digest of an unchanged object stays the same)."""
+    written = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return {key: written.get(key) for key in ROLLOUT_FIELDS}

@@ -4,7 +4,8 @@ Workers report ``status-full`` (on start, on request, after a config change), ``
 (every few seconds) and one outcome per config-update. :class:`Observations` folds those envelopes
 into the last known :class:`~hivekeeper.operator.status.InstanceReport` per instance, which the
 status functions and the level-based config re-send read. Deltas never erase what a full status
-said (they carry no config), and a ``Failed`` outcome is remembered with the generation it refused.
+said (they carry no config), a ``Failed`` outcome is remembered with the generation it refused, and an
+outcome for a generation older than the one the instance reported changes nothing (a late answer).
 
 It also remembers when each generation was pushed, so that an instance's first acknowledgement of
 it yields the push-to-ack latency the operator exports as a metric.
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict, defaultdict
-from typing import Any
 
+from hivekeeper.operator.reports import ConfigOutcome, StatusData
 from hivekeeper.operator.status import InstanceReport
 from hivekeeper.protocol.envelope import Envelope
 from hivekeeper.protocol.naming import ALL
@@ -125,50 +126,59 @@ class Observations:
         scope = event.scope
         key = (scope.swarmId, scope.role)
         previous = self._previous(key, scope.instance)
-        data = event.data
         if event.kind == "metric" and event.type in ("status-full", "status-delta"):
-            io = _mapping((_mapping(data.get("ioState"), "ioState")).get("work"), "ioState.work")
-            context = _mapping(data.get("context"), "context")
+            status = StatusData.model_validate(event.data)
+            kept = previous.config_generation if previous else 0
             report = InstanceReport(
                 name=scope.instance,
-                enabled=bool(data.get("enabled", False)),
-                config_generation=_int(
-                    data.get("configGeneration", previous.config_generation if previous else 0), "configGeneration"
-                ),
+                enabled=status.enabled,
+                config_generation=status.configGeneration if status.configGeneration is not None else kept,
                 seen_at=now,
                 seen_at_text=event.timestamp,
-                tps=float(data.get("tps", 0.0)),
-                errors=_int(context.get("errors", 0), "context.errors"),
-                io_input=str(io.get("input", "unknown"))[:64],
-                io_output=str(io.get("output", "unknown"))[:64],
+                tps=status.tps,
+                errors=status.details.errors,
+                io_input=status.work.input,
+                io_output=status.work.output,
                 rejected_generation=previous.rejected_generation if previous else None,
                 rejected_reason=previous.rejected_reason if previous else "",
-                latency_ms=_latency(context.get("latencyMs")),
+                latency_ms=status.details.latencyMs,
             )
             if report.rejected_generation is not None and report.config_generation >= report.rejected_generation:
                 report = dataclasses.replace(report, rejected_generation=None, rejected_reason="")
             self._store(key, report)
         elif event.kind == "outcome" and event.type == "config-update" and previous is not None:
-            if data.get("status") == "Failed":
-                requested = data.get("requestedGeneration")
-                if isinstance(requested, int):
-                    reason = str(_mapping(data.get("context"), "context").get("reason", "no reason given"))
+            outcome = ConfigOutcome.model_validate(event.data)
+            # An outcome for a generation older than the one the instance already reported is a late answer to an
+            # earlier push (or a worker refusing that stale push): it changes nothing, so it can neither move the
+            # instance back nor mark it as refusing the config it runs.
+            if outcome.failed:
+                requested = outcome.requestedGeneration
+                # A worker also refuses a delayed update older than what it holds: that refusal must not
+                # replace the refusal of a newer generation (the one the operator wants), or the role would
+                # flap to ConfigPending and that newer config would be re-sent.
+                delayed = requested is not None and (
+                    requested <= previous.config_generation
+                    or (previous.rejected_generation is not None and requested < previous.rejected_generation)
+                )
+                if requested is not None and not delayed:
                     self._store(
                         key,
                         dataclasses.replace(
-                            previous, rejected_generation=requested, rejected_reason=reason[:1024], seen_at=now
+                            previous,
+                            rejected_generation=requested,
+                            rejected_reason=outcome.reason,
+                            seen_at=now,
                         ),
                     )
             else:
-                generation = _int(data.get("configGeneration", previous.config_generation), "configGeneration")
+                generation = (
+                    outcome.configGeneration if outcome.configGeneration is not None else previous.config_generation
+                )
+                if generation < previous.config_generation:
+                    return None
+                enabled = outcome.enabled if outcome.enabled is not None else previous.enabled
                 self._store(
-                    key,
-                    dataclasses.replace(
-                        previous,
-                        config_generation=generation,
-                        seen_at=now,
-                        enabled=bool(data.get("enabled", previous.enabled)),
-                    ),
+                    key, dataclasses.replace(previous, config_generation=generation, seen_at=now, enabled=enabled)
                 )
                 if generation > previous.config_generation:
                     return self._ack_latency(scope.swarmId, scope.role, scope.instance, generation, now)
@@ -191,27 +201,3 @@ class Observations:
             for r in self.instances(swarm_id, role)
             if r.config_generation < generation and r.rejected_generation != generation
         ]
-
-
-def _mapping(value: object, field: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise TypeError(f"{field} must be an object, got {type(value).__name__}")
-    return value
-
-
-def _int(value: object, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{field} must be a number, got {type(value).__name__}")
-    return int(value)
-
-
-def _latency(summary: object) -> tuple[float, float, float] | None:
-    """(p50, p95, p99) from a worker's ``context.latencyMs``, or None when it has none (or a malformed one)."""
-    if not isinstance(summary, dict):
-        return None
-    try:
-        return (float(summary["p50"]), float(summary["p95"]), float(summary["p99"]))
-    except (KeyError, TypeError, ValueError):
-        return None

@@ -18,10 +18,11 @@ A refused spec changes nothing that runs: the WorkerRole keeps its Deployment as
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from hivekeeper.api.workerrole import WorkerRoleSpec
+from hivekeeper.operator.bodies import EnvVar
 
 RESERVED_ENV = frozenset(
     {
@@ -68,31 +69,32 @@ def _matches(value: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(value, pattern) for pattern in patterns)
 
 
-def violations(spec: Mapping[str, Any], policy: Policy) -> list[str]:
+def violations(spec: WorkerRoleSpec, policy: Policy) -> list[str]:
     """Every rule a WorkerRole spec breaks, each naming the field, the value, the rule and the fix."""
     found: list[str] = []
-    image = spec.get("image")
+    image = spec.image
     if image and not _matches(str(image), policy.allowedImages):
         allowed = ", ".join(policy.allowedImages) or "none"
         found.append(
             f"image {image!r} is not allowed by the operator policy (policy.allowedImages: {allowed}); "
             "use a built-in role, or ask the operator's admin to add a pattern matching it"
         )
-    for index, var in enumerate(spec.get("env") or []):
-        name = str(var.get("name", ""))
+    for index, raw in enumerate(spec.env or []):
+        var = EnvVar.model_validate(raw)
+        name = var.name
         if name in RESERVED_ENV:
             found.append(
                 f"env[{index}].name {name!r} is reserved: the operator sets it on every worker; "
                 "remove it from the role's env"
             )
-        secret = ((var.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name")
+        secret = var.secret
         if secret is not None and not _matches(str(secret), policy.envSecrets):
             allowed = ", ".join(policy.envSecrets) or "none"
             found.append(
                 f"env[{index}] ({name}) reads Secret {secret!r}, which the operator policy does not allow "
                 f"(policy.envSecrets: {allowed}); ask the operator's admin to allow it, or pass the value another way"
             )
-    ref = (spec.get("secretRef") or {}).get("name")
+    ref = spec.secretRef.name if spec.secretRef is not None else None
     if ref is not None and not _matches(str(ref), policy.secretRefs):
         found.append(
             f"secretRef.name {ref!r} is not allowed by the operator policy (policy.secretRefs: "

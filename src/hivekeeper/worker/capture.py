@@ -22,8 +22,8 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.roles.http_sequence.capture import DebugCapture
 from hivekeeper.protocol import redaction
-from hivekeeper.worker.config import DebugCapture
 from hivekeeper.worker.ports import DataStore
 
 KEY_PREFIX = "hivekeeper:debug:"

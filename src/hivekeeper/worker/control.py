@@ -4,8 +4,9 @@
 ``enabled`` (start/stop work; absent = unchanged), ``configGeneration`` (the operator's counter,
 echoed in status), and ``replace`` (true: the rest *is* the new config; false/absent: it is a patch
 deep-merged onto the current config — maps merge, lists and scalars replace, ``null`` removes a key).
-The result is validated as a whole; on any problem nothing changes and the caller answers
-``Failed`` with the reasons.
+The result is validated as a whole, and must change only the keys its role lists as live; on any problem
+nothing changes and the caller answers ``Failed`` with the reasons. An update older than the generation the
+worker holds is refused the same way, so a delayed message cannot roll a worker back.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from hivekeeper.worker import config as cfg
+from hivekeeper.api import roles as role_configs
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.common import CommonConfig
+from hivekeeper.api.roles.live import fixed_changes
 
 RESERVED = ("enabled", "configGeneration", "replace")
 
@@ -26,7 +30,7 @@ class WorkerState:
 
     role: str
     raw: dict[str, Any]
-    config: cfg.CommonConfig
+    config: CommonConfig
     enabled: bool
     generation: int
     default_input: str = "RABBITMQ"
@@ -40,10 +44,10 @@ class WorkerState:
         return cls(
             role=role,
             raw=copy.deepcopy(raw),
-            config=cfg.validate(role, raw),
+            config=role_configs.validate(role, raw),
             enabled=False,
             generation=0,
-            default_input=cfg.DEFAULT_INPUT.get(role, "RABBITMQ"),
+            default_input=role_configs.ROLES[role].default_input,
             default_output="RABBITMQ" if has_out else "NONE",
         )
 
@@ -54,6 +58,13 @@ class WorkerState:
     @property
     def output_type(self) -> str:
         return self.config.outputs.type or self.default_output
+
+    def effective(self) -> dict[str, Any]:
+        """The config as the worker runs it: a plain dict with the input and output types resolved."""
+        config = self.config.model_dump()
+        config["inputs"]["type"] = self.input_type
+        config["outputs"]["type"] = self.output_type
+        return config
 
 
 def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -68,25 +79,22 @@ def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _live_io_problems(old: WorkerState, new: WorkerState) -> list[tuple[str, str]]:
-    problems = []
-    if old.input_type != new.input_type:
-        problems.append(
-            (
-                "inputs.type",
-                f"cannot change from {old.input_type} to {new.input_type} while the "
-                "worker runs; only rates are live (edit the role's inputs to roll its pods)",
-            )
-        )
-    if old.output_type != new.output_type:
-        problems.append(
-            ("outputs.type", f"cannot change from {old.output_type} to {new.output_type} while the worker runs")
-        )
-    return problems
+def _fixed_key_problems(old: WorkerState, new: WorkerState) -> list[tuple[str, str]]:
+    """What ``new`` changes outside the role's live keys (:data:`RoleDefinition.live`)."""
+    return fixed_changes(role_configs.ROLES[old.role].live, old.effective(), new.effective())
+
+
+def stale_generation(requested: int, held: int) -> str:
+    """Why an update of generation ``requested`` is refused by a worker that holds ``held``."""
+    return f"{requested} is older than generation {held} this worker holds; a delayed update cannot roll it back"
 
 
 def apply_update(state: WorkerState, data: dict[str, Any]) -> WorkerState:
-    """The state after ``data`` is applied, or :class:`config.ConfigError` with every problem."""
+    """The state after ``data`` is applied, or :class:`~hivekeeper.api.roles.ConfigError` with every problem.
+
+    An update older than the generation the worker holds is refused whole (the operator only counts up, so it
+    can only be a message that was delayed); the same generation again is a re-push and is applied.
+    """
     problems: list[tuple[str, str]] = []
     enabled = data.get("enabled", state.enabled)
     if not isinstance(enabled, bool):
@@ -94,16 +102,19 @@ def apply_update(state: WorkerState, data: dict[str, Any]) -> WorkerState:
     generation = data.get("configGeneration", state.generation)
     if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
         problems.append(("configGeneration", f"must be a non-negative integer (got {generation!r})"))
+    elif generation < state.generation:
+        # Refused before anything else: a delayed update's content does not matter, only that it is old.
+        raise ConfigError(state.role, [("configGeneration", stale_generation(generation, state.generation))])
     replace = data.get("replace", False)
     body = {k: v for k, v in data.items() if k not in RESERVED}
     raw = copy.deepcopy(body) if replace is True else deep_merge(state.raw, body)
-    new_config: cfg.CommonConfig | None = None
+    new_config: CommonConfig | None = None
     try:
-        new_config = cfg.validate(state.role, raw)
-    except cfg.ConfigError as exc:
+        new_config = role_configs.validate(state.role, raw)
+    except ConfigError as exc:
         problems.extend(exc.problems)
     if new_config is None:
-        raise cfg.ConfigError(state.role, problems)
+        raise ConfigError(state.role, problems)
     new_state = dataclasses.replace(
         state,
         raw=raw,
@@ -111,7 +122,7 @@ def apply_update(state: WorkerState, data: dict[str, Any]) -> WorkerState:
         enabled=bool(enabled),
         generation=generation if isinstance(generation, int) else state.generation,
     )
-    problems.extend(_live_io_problems(state, new_state))
+    problems.extend(_fixed_key_problems(state, new_state))
     if problems:
-        raise cfg.ConfigError(state.role, problems)
+        raise ConfigError(state.role, problems)
     return new_state

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hivekeeper.protocol import naming
+from hivekeeper.protocol.grace import DEFAULT_STOP_GRACE, stop_grace
 from hivekeeper.worker.amqp.url import BrokerUrlError
 from hivekeeper.worker.amqp.url import parse as parse_broker_url
 
@@ -38,20 +39,6 @@ OPTIONAL: dict[str, str] = {
     "HIVEKEEPER_SIGNAL_KEY": "the operator's public key (base64): only its signed signals are obeyed (set by it)",
     "HIVEKEEPER_REDACT": "more header/field names to redact in logs, captures and messages (comma-separated)",
 }
-
-
-DEFAULT_STOP_GRACE = 20.0
-"""On SIGTERM, how long items in flight may finish: inside Kubernetes' default 30 s grace period, with
-room for closing the connections."""
-
-
-def stop_grace(text: str) -> float | None:
-    """``HIVEKEEPER_STOP_GRACE_SECONDS`` as seconds, or ``None`` when it is not 0..3600."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds <= 3600 else None
 
 
 class EnvError(ValueError):

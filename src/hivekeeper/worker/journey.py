@@ -8,12 +8,12 @@ Nothing here does I/O: the role (``roles/http_sequence.py``) sends the requests 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from hivekeeper.api.roles.http_sequence.checks import check_token
 from hivekeeper.templating import jsonpointer
 
 TRANSPORT_ERROR = -1
@@ -21,8 +21,6 @@ TRANSPORT_ERROR = -1
 
 META = "x-ph-http-seq-"
 """Prefix of the step metadata headers (PocketHive's names)."""
-
-_TOKEN = re.compile(r"^(exception|non2xx|[1-5]xx|[1-5][0-9][0-9])$")
 
 
 # -- context ------------------------------------------------------------------------------------
@@ -47,13 +45,6 @@ def set_path(context: dict[str, Any], dotted: str, value: Any) -> None:
             child = current[name] = {}
         current = child
     current[last] = value
-
-
-def check_path(dotted: str) -> str | None:
-    """Why ``dotted`` cannot be a context path (``None`` when it can)."""
-    if not dotted or any(not part for part in dotted.split(".")):
-        return f"{dotted!r} is not a dotted path; use names joined by dots, e.g. customer.id"
-    return None
 
 
 def parse_json_loosely(text: str) -> Any:
@@ -184,16 +175,6 @@ def apply_extracts(rules: list[ExtractRule], response: ResponseView, context: di
 
 
 # -- retries ------------------------------------------------------------------------------------
-def check_token(token: str) -> str | None:
-    """Why ``token`` cannot be a ``retry.on`` condition (``None`` when it can)."""
-    if _TOKEN.match(token.strip().lower()):
-        return None
-    return (
-        f"{token!r} is not a retry condition; use exception, non2xx, a class like 5xx or 4xx, "
-        "or an exact status like 429"
-    )
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     """When to try a step again and how long to wait first (``retry`` of a step, compiled once)."""

@@ -10,9 +10,9 @@ import sys
 
 from prometheus_client import start_http_server
 
+from hivekeeper.api.roles import ConfigError
 from hivekeeper.protocol import envelope
 from hivekeeper.protocol.signing import Refusal, SigningKeyError, Verifier
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker import logs, rabbit
 from hivekeeper.worker.env import EnvError, WorkerEnv
 from hivekeeper.worker.metrics import registry_for
@@ -86,7 +86,7 @@ def main() -> int:
         import uvloop
 
         uvloop.run(run())
-    except cfg.ConfigError as exc:
+    except ConfigError as exc:
         log.error("bootstrap config rejected: %s", exc)
         return 2
     return 0

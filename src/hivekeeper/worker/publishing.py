@@ -23,7 +23,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from hivekeeper.worker import config as cfg
+from hivekeeper.api.roles.outputs import PublishRetry
 from hivekeeper.worker.ports import OutputRefused
 
 __all__ = ["GaveUp", "OutputCounters", "OutputRefused", "backoff", "retry"]
@@ -62,7 +62,7 @@ class OutputCounters:
         }
 
 
-def backoff(policy: cfg.PublishRetry, failures: int) -> float:
+def backoff(policy: PublishRetry, failures: int) -> float:
     """Seconds to wait after the ``failures``-th failed attempt (1-based): exponential, capped, no jitter."""
     delay_ms = policy.initialBackoffMs * policy.backoffMultiplier ** (failures - 1)
     return min(delay_ms, policy.maxBackoffMs) / 1000.0
@@ -71,7 +71,7 @@ def backoff(policy: cfg.PublishRetry, failures: int) -> float:
 async def retry(
     publish: Callable[[], Awaitable[None]],
     first_error: Exception,
-    policy: cfg.PublishRetry,
+    policy: PublishRetry,
     counters: OutputCounters,
     live: Callable[[], bool],
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from hivekeeper.api.roles.outputs import RedisRoute
 from hivekeeper.protocol.workitem import Step, WorkItem
 from hivekeeper.templating import regex
-from hivekeeper.worker.config import RedisRoute
 
 SourceStep = Literal["FIRST", "LAST"]
 

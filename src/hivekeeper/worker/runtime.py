@@ -22,11 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.common import DeadLetter
+from hivekeeper.api.roles.generator.config import GeneratorConfig
+from hivekeeper.api.roles.http_sequence.config import HttpSequenceConfig
+from hivekeeper.api.roles.moderator.config import ModeratorConfig
+from hivekeeper.api.roles.postprocessor.config import PostprocessorConfig
+from hivekeeper.api.roles.processor.config import ProcessorConfig
+from hivekeeper.api.roles.request_builder.config import RequestBuilderConfig
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import Hop, WorkItem, WorkItemError, now, parse
 from hivekeeper.templating.engine import TemplateEngine, TemplateError
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker import publishing
 from hivekeeper.worker.alerts import AlertThrottle
 from hivekeeper.worker.control import WorkerState, apply_update
@@ -175,7 +182,7 @@ class Worker:
 
     # -- wiring ---------------------------------------------------------------------------------
     def _concurrency(self, state: WorkerState) -> int:
-        if isinstance(state.config, cfg.ProcessorConfig | cfg.HttpSequenceConfig):
+        if isinstance(state.config, ProcessorConfig | HttpSequenceConfig):
             return state.config.threadCount
         return DEFAULT_CONCURRENCY
 
@@ -199,9 +206,9 @@ class Worker:
         pusher = redis_push.output_pusher(self.state.config, self.store, self.engine)
         return redis_push.RedisOutput(pusher, self.alert, self.stats)
 
-    def _http_for(self, state: WorkerState, config: cfg.ProcessorConfig | cfg.HttpSequenceConfig) -> HttpClient:
+    def _http_for(self, state: WorkerState, config: ProcessorConfig | HttpSequenceConfig) -> HttpClient:
         # http-sequence reads response headers (extracts, captures) whether or not it forwards results.
-        headers = state.output_type != "NONE" or isinstance(config, cfg.HttpSequenceConfig)
+        headers = state.output_type != "NONE" or isinstance(config, HttpSequenceConfig)
         wanted = HttpClient(ssl_verify=config.sslVerify, keep_alive=config.keepAlive, collect_headers=headers)
         current = self.http
         if current is not None and (current.ssl_verify, current.keep_alive, current.collect_headers) == (
@@ -229,10 +236,10 @@ class Worker:
             stats=self.stats,
         )
         config = state.config
-        if isinstance(config, cfg.ProcessorConfig):
+        if isinstance(config, ProcessorConfig):
             deps.http = self._http_for(state, config)
             return Processor(config, deps, alert=self.alert, forward_results=state.output_type != "NONE")
-        if isinstance(config, cfg.HttpSequenceConfig):
+        if isinstance(config, HttpSequenceConfig):
             deps.http = self._http_for(state, config)
             previous = getattr(self, "role", None)  # not set yet while __init__ builds the first role
             uploader = config.interceptors.redisUploader  # an AFTER uploader pushes the result: build it
@@ -245,16 +252,16 @@ class Worker:
                 forward_results=state.output_type != "NONE" or after,
                 counters=previous.counters if isinstance(previous, HttpSequence) else None,
             )
-        if isinstance(config, cfg.GeneratorConfig):
+        if isinstance(config, GeneratorConfig):
             return Generator(config, deps)
-        if isinstance(config, cfg.RequestBuilderConfig):
+        if isinstance(config, RequestBuilderConfig):
             return RequestBuilder(config, deps)
-        if isinstance(config, cfg.PostprocessorConfig):
+        if isinstance(config, PostprocessorConfig):
             return Postprocessor(config, deps)
-        if isinstance(config, cfg.ModeratorConfig):
+        if isinstance(config, ModeratorConfig):
             previous_role = getattr(self, "role", None)  # not set yet while __init__ builds the first role
             return Moderator(config, deps, previous_role if isinstance(previous_role, Moderator) else None)
-        raise cfg.ConfigError(state.role, [("role", f"no runtime for role {state.role!r}")])
+        raise ConfigError(state.role, [("role", f"no runtime for role {state.role!r}")])
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -443,7 +450,7 @@ class Worker:
     _outbox: DeadLetterOutbox | None = None
     """Created the first time a failed item is kept (``deadLetter.enabled``)."""
 
-    def _dead_letter(self, body: bytes, code: str, message: str, config: cfg.DeadLetter) -> None:
+    def _dead_letter(self, body: bytes, code: str, message: str, config: DeadLetter) -> None:
         """Hand a failed item to the dead-letter outbox; never waits (see ``worker.deadletter``)."""
         if self._outbox is None:
             self._outbox = DeadLetterOutbox(
@@ -506,7 +513,7 @@ class Worker:
 
     async def _refuse(self, signal: env.Envelope, exc: Exception) -> None:
         """Answer ``Failed`` for a config that could not be applied; the old one stays in force."""
-        if isinstance(exc, cfg.ConfigError):
+        if isinstance(exc, ConfigError):
             problems, reason = exc.problems, str(exc)
         elif isinstance(exc, TemplateError):  # a template that does not compile or breaks the budget
             problems, reason = [(exc.template, exc.problem)], str(exc)

@@ -66,6 +66,26 @@ def test_a_failed_outcome_is_remembered_with_the_refused_generation_until_a_newe
     assert report.rejected_generation is None
 
 
+def test_a_delayed_update_refused_as_stale_does_not_hide_the_refusal_of_a_newer_generation() -> None:
+    seen = _managed()
+    seen.record(_status("status-full", 4), now=1.0)
+    seen.record(_outcome("Failed", configGeneration=4, requestedGeneration=5), now=2.0)
+    seen.record(_outcome("Failed", configGeneration=4, requestedGeneration=3), now=3.0)  # delayed, refused as stale
+    [report] = seen.instances("perf_q", "caller")
+    assert (report.rejected_generation, report.config_generation) == (5, 4)
+    assert seen.behind("perf_q", "caller", 5) == [], "generation 5 stays refused: it is not re-sent"
+
+
+def test_a_delayed_update_refused_by_a_worker_that_runs_the_wanted_generation_changes_nothing() -> None:
+    seen = _managed()
+    seen.record(_status("status-full", 5), now=1.0)
+    seen.record(_outcome("Failed", configGeneration=5, requestedGeneration=3), now=2.0)
+    assert seen.behind("perf_q", "caller", 5) == []
+    seen.record(_status("status-delta", 5), now=3.0)
+    [report] = seen.instances("perf_q", "caller")
+    assert (report.rejected_generation, report.config_generation) == (None, 5)
+
+
 def test_an_applied_outcome_moves_the_generation_and_stale_pods_are_forgotten() -> None:
     seen = _managed()
     seen.record(_status("status-full", 1), now=1.0)

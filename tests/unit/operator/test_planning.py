@@ -8,6 +8,7 @@ import orjson
 
 from hivekeeper.api.manifests import load_swarm
 from hivekeeper.api.swarm import Swarm
+from hivekeeper.api.workerrole import WorkerRoleSpec
 from hivekeeper.operator import manifests, plan, topology
 
 QUICKSTART = Path(__file__).resolve().parents[3] / "examples" / "quickstart.yaml"
@@ -88,7 +89,7 @@ def test_the_deployment_carries_the_env_contract_with_credentials_from_a_secret(
         swarm="quickstart",
         swarm_id="perf_quickstart",
         role="caller",
-        spec=child.manifest["spec"],
+        spec=WorkerRoleSpec.model_validate(child.manifest["spec"]),
         bootstrap_config=child.config,
         owner=owner,
         defaults=manifests.WorkerDefaults(),
@@ -127,10 +128,23 @@ def test_the_pod_grace_period_covers_a_longer_worker_stop_grace() -> None:
 
 
 def test_only_image_resources_env_work_and_role_roll_the_pods() -> None:
-    spec = {"role": "processor", "replicas": 2, "config": {"threadCount": 4}, "work": {"in": "call"}}
+    spec = {"swarmRef": "s", "role": "processor", "replicas": 2, "config": {"threadCount": 4}, "work": {"in": "call"}}
     changed_live = {**spec, "replicas": 5, "config": {"threadCount": 64}}
-    assert manifests.rollout_fingerprint(spec) == manifests.rollout_fingerprint(changed_live)
-    assert manifests.rollout_fingerprint(spec) != manifests.rollout_fingerprint({**spec, "image": "custom:2"})
+    custom = {**{k: v for k, v in spec.items() if k != "role"}, "image": "custom:2"}
+
+    def fingerprint(raw: dict[str, object]) -> dict[str, object]:
+        return manifests.rollout_fingerprint(WorkerRoleSpec.model_validate(raw))
+
+    assert fingerprint(spec) == fingerprint(changed_live)
+    assert fingerprint(spec) != fingerprint(custom)
+    assert fingerprint(spec) == {
+        "image": None,
+        "resources": None,
+        "env": None,
+        "work": {"in": "call"},
+        "role": "processor",
+        "secretRef": None,
+    }, "as the API server holds the spec: the rollout digest of an unchanged WorkerRole never moves"
 
 
 def test_topology_has_one_exchange_and_a_queue_per_alias() -> None:

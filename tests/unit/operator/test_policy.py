@@ -5,10 +5,21 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from hivekeeper.operator import manifests
-from hivekeeper.operator.policy import RESERVED_ENV, Policy, parse, violations
+from hivekeeper.api.workerrole import WorkerRoleSpec
+from hivekeeper.operator import manifests, policy
+from hivekeeper.operator.policy import RESERVED_ENV, Policy, parse
 
 SAFE = Policy()
+
+
+def _spec(fields: dict[str, object]) -> WorkerRoleSpec:
+    """A WorkerRole spec with ``fields`` (a built-in role unless it names an image)."""
+    base: dict[str, object] = {"swarmRef": "s"} if "image" in fields else {"swarmRef": "s", "role": "processor"}
+    return WorkerRoleSpec.model_validate({**base, **fields})
+
+
+def violations(fields: dict[str, object], rules: Policy) -> list[str]:
+    return policy.violations(_spec(fields), rules)
 
 
 def test_the_default_policy_runs_built_in_roles_with_plain_env() -> None:
@@ -68,7 +79,7 @@ def _deployment(spec: dict[str, object]) -> dict[str, object]:
         swarm="s",
         swarm_id="ns_s",
         role="caller",
-        spec={"role": "processor", **spec},
+        spec=_spec(spec),
         bootstrap_config={},
         owner={},
         defaults=manifests.WorkerDefaults(),
@@ -86,7 +97,7 @@ def test_secret_ref_decides_the_secret_and_keys_the_workers_read() -> None:
     env = {e["name"]: e for e in _container(_deployment({"secretRef": ref}))["env"]}  # type: ignore[attr-defined]
     assert env["HIVEKEEPER_AMQP_URL"]["valueFrom"]["secretKeyRef"] == {"name": "hivekeeper-team-a", "key": "url"}
     assert env["HIVEKEEPER_REDIS_URL"]["valueFrom"]["secretKeyRef"]["key"] == "redis"
-    assert manifests.rollout_fingerprint({"secretRef": ref}) != manifests.rollout_fingerprint({})
+    assert manifests.rollout_fingerprint(_spec({"secretRef": ref})) != manifests.rollout_fingerprint(_spec({}))
 
 
 def test_a_role_without_resources_gets_the_default_requests_and_limits() -> None:

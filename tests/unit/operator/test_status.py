@@ -81,6 +81,13 @@ def test_a_rejected_config_stalls_with_the_workers_reason_and_the_kept_generatio
     assert found["Ready"].reason == "Stalled"
 
 
+def test_a_worker_that_refused_a_delayed_older_generation_still_counts_as_applied() -> None:
+    stale = _instance("b", 3, rejected=2, reason="configGeneration: 2 is older than generation 3 this worker holds")
+    found = _by_type(conditions(_observed(_instance("a", 3), stale), [], "t0"))
+    assert (found["ConfigApplied"].status, found["ConfigApplied"].reason) == ("True", "AllAcknowledged")
+    assert found["Stalled"].status == "False"
+
+
 def test_silent_instances_stop_counting() -> None:
     observed = _observed(_instance("a", 3), _instance("b", 3, seen=NOW - 60))
     found = _by_type(conditions(observed, [], "t0"))

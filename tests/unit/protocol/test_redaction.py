@@ -59,10 +59,13 @@ def test_an_error_message_never_echoes_a_value_under_a_credential_name() -> None
 def test_a_refused_worker_config_names_the_field_but_not_the_secret() -> None:
     import pytest
 
-    from hivekeeper.worker import config as cfg
+    from hivekeeper.api import roles as role_configs
+    from hivekeeper.api.roles import ConfigError
 
-    with pytest.raises(cfg.ConfigError) as refused:
-        cfg.validate("processor", {"baseUrl": "http://127.0.0.1:1", "password": "S3cretPW", "threadCount": "many"})
+    with pytest.raises(ConfigError) as refused:
+        role_configs.validate(
+            "processor", {"baseUrl": "http://127.0.0.1:1", "password": "S3cretPW", "threadCount": "many"}
+        )
     message = str(refused.value)
     assert "password" in message
     assert "S3cretPW" not in message

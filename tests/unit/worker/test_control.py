@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from hivekeeper.worker import config as cfg
+from hivekeeper.api import roles as role_configs
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.generator.config import GeneratorConfig
+from hivekeeper.api.roles.moderator.config import ModeratorConfig
 from hivekeeper.worker.control import WorkerState, apply_update, deep_merge
 
 
@@ -25,7 +28,7 @@ def test_a_patch_deep_merges_and_keeps_untouched_keys() -> None:
     state = apply_update(
         _generator(), {"inputs": {"scheduler": {"maxMessages": 5}}, "enabled": True, "configGeneration": 3}
     )
-    assert isinstance(state.config, cfg.GeneratorConfig)
+    assert isinstance(state.config, GeneratorConfig)
     assert state.config.inputs.scheduler.ratePerSec == 10
     assert state.config.inputs.scheduler.maxMessages == 5
     assert state.config.message.body == "x"
@@ -34,7 +37,7 @@ def test_a_patch_deep_merges_and_keeps_untouched_keys() -> None:
 
 def test_replace_makes_the_data_the_whole_config() -> None:
     state = apply_update(_generator(), {"replace": True, "message": {"body": "y"}})
-    assert isinstance(state.config, cfg.GeneratorConfig)
+    assert isinstance(state.config, GeneratorConfig)
     assert state.config.inputs.scheduler.ratePerSec == 1.0, "back to the default"
     assert state.config.message.body == "y"
 
@@ -58,7 +61,7 @@ def test_a_bad_update_is_rejected_naming_the_field_and_the_old_state_is_untouche
     data: dict[str, object], path: str, words: str
 ) -> None:
     before = _generator()
-    with pytest.raises(cfg.ConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         apply_update(before, data)
     paths = [p for p, _ in caught.value.problems]
     assert path in paths
@@ -67,13 +70,13 @@ def test_a_bad_update_is_rejected_naming_the_field_and_the_old_state_is_untouche
 
 
 def test_processor_rate_mode_needs_a_rate() -> None:
-    with pytest.raises(cfg.ConfigError, match="mode RATE_PER_SEC needs ratePerSec > 0"):
-        cfg.validate("processor", {"baseUrl": "http://x", "mode": "RATE_PER_SEC"})
+    with pytest.raises(ConfigError, match="mode RATE_PER_SEC needs ratePerSec > 0"):
+        role_configs.validate("processor", {"baseUrl": "http://x", "mode": "RATE_PER_SEC"})
 
 
 def test_an_unknown_role_lists_the_built_in_ones() -> None:
-    with pytest.raises(cfg.ConfigError, match="built-in roles: generator, request-builder"):
-        cfg.validate("teleporter", {})
+    with pytest.raises(ConfigError, match="built-in roles: generator, request-builder"):
+        role_configs.validate("teleporter", {})
 
 
 @pytest.mark.parametrize(
@@ -97,14 +100,61 @@ def test_an_unknown_role_lists_the_built_in_ones() -> None:
 def test_a_moderator_mode_that_cannot_run_is_refused_naming_the_field_and_the_fix(
     mode: dict[str, object], path: str, message: str
 ) -> None:
-    with pytest.raises(cfg.ConfigError) as refused:
-        cfg.validate("moderator", {"mode": mode})
+    with pytest.raises(ConfigError) as refused:
+        role_configs.validate("moderator", {"mode": mode})
     [(where, what)] = refused.value.problems
     assert where == path
     assert message in what
 
 
 def test_a_moderator_passes_items_through_by_default() -> None:
-    config = cfg.validate("moderator", {})
-    assert isinstance(config, cfg.ModeratorConfig)
+    config = role_configs.validate("moderator", {})
+    assert isinstance(config, ModeratorConfig)
     assert config.mode.type == "pass-through"
+
+
+def _at(generation: int) -> WorkerState:
+    return apply_update(_generator(), {"configGeneration": generation, "message": {"body": "five"}})
+
+
+def test_an_update_older_than_the_held_generation_is_refused_and_the_config_stays() -> None:
+    held = _at(5)
+    with pytest.raises(ConfigError) as refused:
+        apply_update(held, {"configGeneration": 3, "message": {"body": "three"}, "enabled": True})
+    assert refused.value.problems == [
+        (
+            "configGeneration",
+            "3 is older than generation 5 this worker holds; a delayed update cannot roll it back",
+        )
+    ]
+    assert str(refused.value).startswith("generator config rejected: configGeneration: 3 is older than generation 5")
+    assert held == _at(5), "the worker keeps its config, generation and switches"
+
+
+def test_a_stale_update_is_refused_for_being_old_even_when_its_content_is_also_wrong() -> None:
+    with pytest.raises(ConfigError) as refused:
+        apply_update(_at(5), {"configGeneration": 4, "inputs": {"scheduler": {"ratePerSec": -1}}})
+    assert [path for path, _ in refused.value.problems] == ["configGeneration"]
+
+
+@pytest.mark.parametrize("generation", [5, 6])
+def test_the_same_generation_again_and_a_newer_one_are_applied(generation: int) -> None:
+    state = apply_update(_at(5), {"configGeneration": generation, "message": {"body": "again"}})
+    assert isinstance(state.config, GeneratorConfig)
+    assert (state.generation, state.config.message.body) == (generation, "again")
+
+
+def test_an_update_without_a_generation_keeps_the_held_one() -> None:
+    state = apply_update(_at(5), {"enabled": True})
+    assert (state.generation, state.enabled) == (5, True)
+
+
+def test_spelling_out_the_default_input_type_is_no_change() -> None:
+    state = apply_update(_generator(), {"inputs": {"type": "SCHEDULER"}, "outputs": {"type": "RABBITMQ"}})
+    assert state.input_type == "SCHEDULER"
+
+
+def test_the_output_type_is_fixed_while_the_worker_runs() -> None:
+    with pytest.raises(ConfigError) as refused:
+        apply_update(_generator(), {"outputs": {"type": "NONE"}})
+    assert refused.value.problems == [("outputs.type", "cannot change from RABBITMQ to NONE while the worker runs")]

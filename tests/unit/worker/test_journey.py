@@ -9,8 +9,12 @@ import orjson
 import pytest
 import yaml
 
+from hivekeeper.api import roles as role_configs
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.http_sequence.checks import check_token
+from hivekeeper.api.roles.http_sequence.config import HttpSequenceConfig
+from hivekeeper.api.roles.processor.config import ProcessorConfig
 from hivekeeper.templating import jsonpointer
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker import journey
 from hivekeeper.worker.journey import ABSENT, ExtractRule, ResponseView, RetryPolicy
 
@@ -183,7 +187,7 @@ def test_retry_conditions_match_case_insensitively(on: list[str], status: int, r
 
 @pytest.mark.parametrize("token", ["6xx", "timeout", "20", "2000", "xx"])
 def test_unknown_retry_conditions_are_named(token: str) -> None:
-    assert f"{token!r} is not a retry condition" in (journey.check_token(token) or "")
+    assert f"{token!r} is not a retry condition" in (check_token(token) or "")
     with pytest.raises(ValueError, match="not a retry condition"):
         _policy([token])
 
@@ -220,8 +224,8 @@ def test_a_truncated_body_is_said_in_the_metadata_with_the_size_the_server_sent(
 
 # -- config ----------------------------------------------------------------------------------------
 def _problems(raw: dict[str, Any]) -> dict[str, str]:
-    with pytest.raises(cfg.ConfigError) as caught:
-        cfg.validate("http-sequence", raw)
+    with pytest.raises(ConfigError) as caught:
+        role_configs.validate("http-sequence", raw)
     return dict(caught.value.problems)
 
 
@@ -255,8 +259,10 @@ def test_config_errors_name_the_field_and_the_value() -> None:
 
 
 def test_max_response_bytes_defaults_to_one_mebibyte_a_step_may_override_it_and_bounds_are_named() -> None:
-    config = cfg.validate("http-sequence", {"steps": [{"callId": "a"}, {"callId": "b", "maxResponseBytes": 0}]})
-    assert isinstance(config, cfg.HttpSequenceConfig)
+    config = role_configs.validate(
+        "http-sequence", {"steps": [{"callId": "a"}, {"callId": "b", "maxResponseBytes": 0}]}
+    )
+    assert isinstance(config, HttpSequenceConfig)
     assert config.maxResponseBytes == 1024 * 1024
     assert [step.maxResponseBytes for step in config.steps] == [None, 0]
     problems = _problems({"maxResponseBytes": -1, "steps": [{"callId": "a", "maxResponseBytes": 1 << 30}]})
@@ -266,11 +272,11 @@ def test_max_response_bytes_defaults_to_one_mebibyte_a_step_may_override_it_and_
 
 
 def test_the_processor_keeps_one_mebibyte_of_a_body_by_default() -> None:
-    config = cfg.validate("processor", {"baseUrl": "http://sut"})
-    assert isinstance(config, cfg.ProcessorConfig)
+    config = role_configs.validate("processor", {"baseUrl": "http://sut"})
+    assert isinstance(config, ProcessorConfig)
     assert config.maxResponseBytes == 1024 * 1024
-    with pytest.raises(cfg.ConfigError, match=r"maxResponseBytes: Input should be a valid integer.*\(got 'lots'\)"):
-        cfg.validate("processor", {"baseUrl": "http://sut", "maxResponseBytes": "lots"})
+    with pytest.raises(ConfigError, match=r"maxResponseBytes: Input should be a valid integer.*\(got 'lots'\)"):
+        role_configs.validate("processor", {"baseUrl": "http://sut", "maxResponseBytes": "lots"})
 
 
 def test_step_ids_default_to_their_index_and_must_differ() -> None:
@@ -288,6 +294,6 @@ def test_an_unquoted_yaml_on_key_still_means_on() -> None:
     assert "on" not in retry
     assert retry[True] == [429], "YAML 1.1 reads the `on` key as the boolean true and 429 as an int"
     for raw in (document, orjson.loads(orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS))):
-        config = cfg.validate("http-sequence", raw)
-        assert isinstance(config, cfg.HttpSequenceConfig)
+        config = role_configs.validate("http-sequence", raw)
+        assert isinstance(config, HttpSequenceConfig)
         assert config.steps[0].retry.on == ["429"]

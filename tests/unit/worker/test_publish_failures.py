@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
+from hivekeeper.api import roles as role_configs
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.outputs import PublishRetry
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import new_item
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker import deadletter, publishing
 from hivekeeper.worker.memory import MemoryBroker, MemoryControlBus, MemoryDeadLetters
 from hivekeeper.worker.metrics import registry_for
@@ -288,18 +290,18 @@ async def test_the_counters_are_in_the_status_and_the_metrics(running: Running) 
 
 
 def test_backoff_grows_exponentially_and_stops_at_its_cap() -> None:
-    policy = cfg.PublishRetry(initialBackoffMs=100, backoffMultiplier=2.0, maxBackoffMs=500)
+    policy = PublishRetry(initialBackoffMs=100, backoffMultiplier=2.0, maxBackoffMs=500)
     assert [publishing.backoff(policy, n) for n in range(1, 6)] == [0.1, 0.2, 0.4, 0.5, 0.5]
-    assert cfg.PublishRetry().model_dump() == {
+    assert PublishRetry().model_dump() == {
         "maxAttempts": 5,
         "initialBackoffMs": 100,
         "backoffMultiplier": 2.0,
         "maxBackoffMs": 5000,
     }
-    with pytest.raises(cfg.ConfigError, match=r"outputs\.retry\.maxAttempts"):
-        cfg.validate("request-builder", {"outputs": {"retry": {"maxAttempts": 0}}})
-    with pytest.raises(cfg.ConfigError, match=r"inputs\.rabbitmq\.maxRedeliveries"):
-        cfg.validate("request-builder", {"inputs": {"rabbitmq": {"maxRedeliveries": -1}}})
+    with pytest.raises(ConfigError, match=r"outputs\.retry\.maxAttempts"):
+        role_configs.validate("request-builder", {"outputs": {"retry": {"maxAttempts": 0}}})
+    with pytest.raises(ConfigError, match=r"inputs\.rabbitmq\.maxRedeliveries"):
+        role_configs.validate("request-builder", {"inputs": {"rabbitmq": {"maxRedeliveries": -1}}})
 
 
 def test_the_redelivery_count_is_kept_per_item_and_bounded() -> None:

@@ -11,7 +11,9 @@ from typing import Any
 import orjson
 import pytest
 
-from hivekeeper.worker import config as cfg
+from hivekeeper.api import roles as role_configs
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.inputs import RedisDatasetInput
 from hivekeeper.worker.inputs.redis_dataset import LIST_HEADER, RedisDatasetSource, SourcePicker
 from hivekeeper.worker.memory import MemoryStore
 from testbench.waiting import eventually
@@ -55,8 +57,8 @@ def test_one_list_is_always_the_only_choice() -> None:
 
 
 def _problems(redis: dict[str, Any]) -> list[tuple[str, str]]:
-    with pytest.raises(cfg.ConfigError) as caught:
-        cfg.validate("generator", {"inputs": {"type": "REDIS_DATASET", "redis": redis}})
+    with pytest.raises(ConfigError) as caught:
+        role_configs.validate("generator", {"inputs": {"type": "REDIS_DATASET", "redis": redis}})
     return caught.value.problems
 
 
@@ -93,8 +95,8 @@ def test_a_poll_interval_under_50_ms_is_refused() -> None:
 
 
 def test_the_type_without_its_redis_block_is_refused() -> None:
-    with pytest.raises(cfg.ConfigError) as caught:
-        cfg.validate("processor", {"baseUrl": "http://x", "inputs": {"type": "REDIS_DATASET"}})
+    with pytest.raises(ConfigError) as caught:
+        role_configs.validate("processor", {"baseUrl": "http://x", "inputs": {"type": "REDIS_DATASET"}})
     [(path, message)] = caught.value.problems
     assert (path, "inputs.redis" in message) == ("inputs", True)
 
@@ -119,7 +121,7 @@ class Alerts:
 
 
 def _source(store: MemoryStore, alerts: Alerts, **redis: Any) -> RedisDatasetSource:
-    config = cfg.RedisDatasetInput.model_validate({"ratePerSec": 10_000, "pollIntervalMs": 50, **redis})
+    config = RedisDatasetInput.model_validate({"ratePerSec": 10_000, "pollIntervalMs": 50, **redis})
     return RedisDatasetSource(store, config, swarm="s", role="feeder", instance="feeder-0", alert=alerts)
 
 

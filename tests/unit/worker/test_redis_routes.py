@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from hivekeeper.api import roles as role_configs
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.outputs import RedisPush, RedisRoute
 from hivekeeper.protocol.workitem import WorkItem, new_item
 from hivekeeper.templating.engine import TemplateEngine
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker import redis_routes as routes
 from hivekeeper.worker.control import WorkerState
 from hivekeeper.worker.memory import MemoryStore
@@ -22,7 +24,7 @@ def _item(payload: str, headers: dict[str, Any] | None = None) -> WorkItem:
 
 
 def _routes(*raw: dict[str, Any]) -> tuple[routes.Route, ...]:
-    return routes.compile_routes([cfg.RedisRoute.model_validate(r) for r in raw])
+    return routes.compile_routes([RedisRoute.model_validate(r) for r in raw])
 
 
 def test_the_first_matching_route_wins() -> None:
@@ -105,8 +107,8 @@ PROCESSOR = {"baseUrl": "http://127.0.0.1:9"}
 
 
 def _problems(raw: dict[str, Any], role: str = "processor") -> list[tuple[str, str]]:
-    with pytest.raises(cfg.ConfigError) as caught:
-        cfg.validate(role, {**PROCESSOR, **raw} if role == "processor" else raw)
+    with pytest.raises(ConfigError) as caught:
+        role_configs.validate(role, {**PROCESSOR, **raw} if role == "processor" else raw)
     return caught.value.problems
 
 
@@ -176,7 +178,7 @@ def test_connection_keys_are_refused_without_echoing_their_values(keys: dict[str
 
 
 def test_an_uploader_defaults_to_enabled_after_the_role_pushing_the_last_step() -> None:
-    config = cfg.validate("processor", {**PROCESSOR, "interceptors": {"redisUploader": {"defaultList": "a"}}})
+    config = role_configs.validate("processor", {**PROCESSOR, "interceptors": {"redisUploader": {"defaultList": "a"}}})
     uploader = config.interceptors.redisUploader
     assert uploader is not None
     assert (uploader.enabled, uploader.phase, uploader.sourceStep, uploader.pushDirection) == (
@@ -197,7 +199,7 @@ def _state(role: str, raw: dict[str, Any]) -> WorkerState:
 def test_redis_without_a_store_is_refused_with_the_way_to_configure_it() -> None:
     uploader = {"interceptors": {"redisUploader": {"defaultList": "b"}}}
     state = _state("processor", {**PROCESSOR, **_push(defaultList="a"), **uploader})
-    with pytest.raises(cfg.ConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         redis_push.check(state, has_store=False, engine=TemplateEngine())
     paths = [p for p, _ in caught.value.problems]
     assert paths == ["outputs.type", "interceptors.redisUploader"]
@@ -206,7 +208,7 @@ def test_redis_without_a_store_is_refused_with_the_way_to_configure_it() -> None
 
 def test_a_target_template_that_does_not_compile_is_refused() -> None:
     state = _state("processor", {**PROCESSOR, **_push(targetListTemplate="{{ payload.segment ")})
-    with pytest.raises(cfg.ConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         redis_push.check(state, has_store=True, engine=TemplateEngine())
     [(path, message)] = caught.value.problems
     assert path == "outputs.redis.targetListTemplate"
@@ -215,7 +217,7 @@ def test_a_target_template_that_does_not_compile_is_refused() -> None:
 
 def test_a_postprocessor_with_a_redis_output_must_forward_its_items() -> None:
     state = _state("postprocessor", _push(defaultList="a"))
-    with pytest.raises(cfg.ConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         redis_push.check(state, has_store=True, engine=TemplateEngine())
     [(path, message)] = caught.value.problems
     assert path == "forwardToOutput"
@@ -232,7 +234,7 @@ def test_a_postprocessor_with_a_redis_output_must_forward_its_items() -> None:
 
 async def test_a_pusher_renders_the_target_template_with_the_pushed_record_and_honours_direction_and_max_len() -> None:
     store = MemoryStore()
-    push = cfg.RedisPush.model_validate(
+    push = RedisPush.model_validate(
         {
             "routes": [{"header": "x-ph-redis-list", "headerMatch": "^vip$", "list": "customers.vip"}],
             "targetListTemplate": "{% if payload.segment is defined %}{{ vars.p }}.{{ payload.segment }}{% endif %}",

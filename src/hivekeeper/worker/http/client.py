@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from hivekeeper.worker.http import DEFAULT_MAX_RESPONSE_BYTES
+from hivekeeper.api.http_limits import DEFAULT_MAX_RESPONSE_BYTES
 from hivekeeper.worker.http.connection import (
     ConnectionDropped,
     DeadlineWatch,

@@ -23,8 +23,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from hivekeeper.api.roles.inputs import RedisDatasetInput
 from hivekeeper.protocol.workitem import WorkItem, new_item, now
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker.pacing import RatePacer
 from hivekeeper.worker.ports import DataStore, Delivery, StoreUnavailable
 
@@ -75,7 +75,7 @@ class RedisDatasetSource:
     def __init__(
         self,
         store: DataStore,
-        config: cfg.RedisDatasetInput,
+        config: RedisDatasetInput,
         *,
         swarm: str,
         role: str,
@@ -285,7 +285,7 @@ class RedisDatasetSource:
     async def resume(self) -> None:
         self._running.set()
 
-    def configure(self, config: cfg.RedisDatasetInput) -> None:
+    def configure(self, config: RedisDatasetInput) -> None:
         """Apply a config-update: the rate, the lists, the strategy and the poll interval are live."""
         self.pacer.set_rate(config.ratePerSec, asyncio.get_running_loop().time())
         if (config.lists, config.weights, config.pickStrategy) != (

@@ -21,9 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.common import CommonConfig
+from hivekeeper.api.roles.outputs import RedisPush
+from hivekeeper.api.roles.postprocessor.config import PostprocessorConfig
+from hivekeeper.api.roles.redis import NEEDS_REDIS
 from hivekeeper.protocol.workitem import WorkItem, as_template_value, parse
 from hivekeeper.templating.engine import TemplateEngine, TemplateError
-from hivekeeper.worker import config as cfg
 from hivekeeper.worker import redis_routes as routes
 from hivekeeper.worker.cancelling import swallowed_cancel
 from hivekeeper.worker.control import WorkerState
@@ -66,7 +70,7 @@ class RedisPusher:
 
     def __init__(
         self,
-        config: cfg.RedisPush,
+        config: RedisPush,
         store: DataStore,
         engine: TemplateEngine,
         config_path: str,
@@ -206,7 +210,7 @@ class RedisUploader:
 
 
 def check(state: WorkerState, *, has_store: bool, engine: TemplateEngine) -> None:
-    """Raise :class:`~hivekeeper.worker.config.ConfigError` for Redis settings this worker cannot run:
+    """Raise :class:`~hivekeeper.api.roles.ConfigError` for Redis settings this worker cannot run:
     Redis needed without a store, a target template that does not compile, a postprocessor that
     would return nothing to push."""
     config, input_type, output_type = state.config, state.input_type, state.output_type
@@ -220,7 +224,7 @@ def check(state: WorkerState, *, has_store: bool, engine: TemplateEngine) -> Non
     if uploader is not None and uploader.enabled:
         uses.append(("interceptors.redisUploader", "the redisUploader"))
     if not has_store:
-        problems.extend((path, f"{what} {cfg.NEEDS_REDIS}") for path, what in uses)
+        problems.extend((path, f"{what} {NEEDS_REDIS}") for path, what in uses)
     pushes = [("outputs.redis", config.outputs.redis if output_type == "REDIS" else None)]
     pushes.append(("interceptors.redisUploader", uploader))
     for path, push in pushes:
@@ -229,7 +233,7 @@ def check(state: WorkerState, *, has_store: bool, engine: TemplateEngine) -> Non
                 engine.validate(f"{path}.targetListTemplate", push.targetListTemplate)
             except TemplateError as exc:
                 problems.append((f"{path}.targetListTemplate", str(exc)))
-    if output_type == "REDIS" and isinstance(config, cfg.PostprocessorConfig) and not config.forwardToOutput:
+    if output_type == "REDIS" and isinstance(config, PostprocessorConfig) and not config.forwardToOutput:
         problems.append(
             (
                 "forwardToOutput",
@@ -238,11 +242,11 @@ def check(state: WorkerState, *, has_store: bool, engine: TemplateEngine) -> Non
             )
         )
     if problems:
-        raise cfg.ConfigError(state.role, problems)
+        raise ConfigError(state.role, problems)
 
 
 def output_pusher(
-    config: cfg.CommonConfig, store: DataStore, engine: TemplateEngine, counts: PushCounts | None = None
+    config: CommonConfig, store: DataStore, engine: TemplateEngine, counts: PushCounts | None = None
 ) -> RedisPusher:
     """The pusher of ``outputs.redis`` (the config model guarantees the block with outputs.type REDIS)."""
     assert config.outputs.redis is not None, "outputs.type REDIS without outputs.redis passed validation"
@@ -250,7 +254,7 @@ def output_pusher(
 
 
 def build_uploader(
-    config: cfg.CommonConfig,
+    config: CommonConfig,
     store: DataStore | None,
     engine: TemplateEngine,
     alert: AlertFn,
@@ -267,8 +271,8 @@ def build_uploader(
 
 
 def _pusher(
-    push: cfg.RedisPush,
-    config: cfg.CommonConfig,
+    push: RedisPush,
+    config: CommonConfig,
     store: DataStore,
     engine: TemplateEngine,
     path: str,

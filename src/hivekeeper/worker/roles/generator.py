@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.roles.generator.config import GeneratorConfig
 from hivekeeper.protocol.workitem import WorkItem, new_item
-from hivekeeper.worker.config import GeneratorConfig
 from hivekeeper.worker.roles.base import RoleDeps, template_context
 
 

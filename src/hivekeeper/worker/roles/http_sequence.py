@@ -30,10 +30,12 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.http_sequence.config import HttpSequenceConfig
+from hivekeeper.api.roles.redis import NEEDS_REDIS
 from hivekeeper.api.swarm import HttpTemplate
 from hivekeeper.protocol.workitem import WorkItem, new_item, now
 from hivekeeper.worker import capture, journey
-from hivekeeper.worker.config import ConfigError, HttpSequenceConfig
 from hivekeeper.worker.http.client import Origin, OriginError, is_idempotent, route
 from hivekeeper.worker.http.connection import HttpError, serialise_request
 from hivekeeper.worker.ports import DataStore
@@ -43,10 +45,6 @@ from hivekeeper.worker.roles.request_builder import load_template_dir
 ROLE = "http-sequence"
 CORRELATION_HEADER = "X-Correlation-Id"
 EXAMPLE = "e.g. {{ sut.endpoints.default.baseUrl }}"
-NEEDS_REDIS = (
-    "needs Redis: set HIVEKEEPER_REDIS_URL (the redisUrl key of the hivekeeper-broker Secret in a cluster) "
-    "or pass `hivekeeper run --redis URL`"
-)
 
 AlertFn = Callable[[str, str, dict[str, Any]], None]
 

@@ -17,8 +17,8 @@ import asyncio
 import time
 from typing import Any
 
+from hivekeeper.api.roles.moderator.config import ModeratorConfig, ModeratorMode
 from hivekeeper.protocol.workitem import WorkItem
-from hivekeeper.worker.config import ModeratorConfig, ModeratorMode
 from hivekeeper.worker.pacing import SinePacer, SlotPacer
 from hivekeeper.worker.roles.base import DropItem, RoleDeps
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.roles.postprocessor.config import PostprocessorConfig
 from hivekeeper.protocol.workitem import WorkItem
-from hivekeeper.worker.config import PostprocessorConfig
 from hivekeeper.worker.roles.base import DropItem, RoleDeps
 from hivekeeper.worker.stats import Histogram
 

@@ -22,8 +22,9 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.processor.config import ProcessorConfig
 from hivekeeper.protocol.workitem import WorkItem
-from hivekeeper.worker.config import ConfigError, ProcessorConfig
 from hivekeeper.worker.http.client import Origin, OriginError, is_idempotent, route
 from hivekeeper.worker.http.connection import HttpError, Response, serialise_request
 from hivekeeper.worker.pacing import SlotPacer

@@ -14,9 +14,10 @@ import orjson
 import yaml
 from pydantic import ValidationError
 
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.request_builder.config import RequestBuilderConfig
 from hivekeeper.api.swarm import HttpTemplate
 from hivekeeper.protocol.workitem import CALL_ID_HEADER, SERVICE_ID_HEADER, WorkItem
-from hivekeeper.worker.config import ConfigError, RequestBuilderConfig
 from hivekeeper.worker.roles.base import DropItem, RoleDeps, template_context
 
 

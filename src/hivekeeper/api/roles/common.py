@@ -1,0 +1,66 @@
+"""What every role config shares: inputs, outputs, interceptors, the swarm's vars, sut and templates,
+templating and dead letters; and which of those keys a live config-update may change.
+
+Keys keep PocketHive's names (camelCase) so its scenarios translate directly. Swarm-level ``vars``, ``sut``
+and ``templates`` are part of each role's config so that one config-update carries everything a worker
+renders with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from hivekeeper.api.roles.base import RoleModel
+from hivekeeper.api.roles.inputs import Inputs
+from hivekeeper.api.roles.outputs import Interceptors, Outputs
+from hivekeeper.api.swarm import DEAD_LETTER_MAX_LENGTH, DEAD_LETTER_MAX_TTL, HttpTemplate, Sut
+
+
+class Templating(RoleModel):
+    reseed: bool = Field(default=False, description="Restart every pickWeightedSeeded stream when applied.")
+
+
+class DeadLetter(RoleModel):
+    """Items this role fails to process go to the swarm's dead-letter queue (opt-in; from spec.deadLetter)."""
+
+    enabled: bool = Field(default=False, description="Publish failed items to hivekeeper.<swarm>.dead-letters.")
+    maxLength: int = Field(default=10000, ge=1, le=DEAD_LETTER_MAX_LENGTH, description="Items the queue keeps.")
+    ttlSeconds: int = Field(default=3600, ge=1, le=DEAD_LETTER_MAX_TTL, description="Seconds an item is kept.")
+
+
+class CommonConfig(RoleModel):
+    """Keys every role understands."""
+
+    inputs: Inputs = Field(default_factory=Inputs)
+    outputs: Outputs = Field(default_factory=Outputs)
+    vars: dict[str, Any] = Field(
+        default_factory=dict, description="Values templates read as `vars.<name>`: the swarm's, then the role's own."
+    )
+    sut: Sut = Field(default_factory=Sut)
+    templates: list[HttpTemplate] = Field(
+        default_factory=list, description="HTTP call templates: the swarm's, then the role's own."
+    )
+    templating: Templating = Field(default_factory=Templating)
+    deadLetter: DeadLetter = Field(default_factory=DeadLetter)
+    interceptors: Interceptors = Field(default_factory=Interceptors)
+
+
+COMMON_LIVE = frozenset(
+    {
+        "inputs.scheduler",
+        "inputs.rabbitmq",
+        "inputs.redis",
+        "outputs.redis",
+        "outputs.retry",
+        "vars",
+        "sut",
+        "templates",
+        "templating",
+        "deadLetter",
+        "interceptors",
+    }
+)
+"""The keys of :class:`CommonConfig` a running worker takes live: everything but ``inputs.type`` and
+``outputs.type``, which choose the transports a worker opened at start."""

@@ -1,0 +1,187 @@
+"""A bundle's call templates (``templates/http/**``) as the Swarm's ``spec.templates``.
+
+Each file holds one call (or a list of calls): ``serviceId``, ``callId``, ``protocol``, ``method``,
+``pathTemplate``, ``headersTemplate``, ``bodyTemplate``. HTTP calls are kept with their Pebble
+rewritten (:mod:`.pebble`); other protocols, ``authRef`` and keys we have no field for are findings.
+A call without ``serviceId`` takes the ``serviceId`` of the bee that loads the templates, as in
+PocketHive. ``spec.templates`` holds at most ``MAX_TEMPLATES`` calls (the CRD's limit).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from hivekeeper.api.swarm import MAX_TEMPLATES
+from hivekeeper.importer import pebble
+from hivekeeper.importer.bundle import Bundle, Collector, Path_, SourceFile
+
+_FIELDS = ("serviceId", "callId", "protocol", "method", "pathTemplate", "headersTemplate", "bodyTemplate")
+_QUIET = ("schemaRef",)
+"""Authoring-only keys (UI forms): dropped without a finding."""
+
+
+@dataclass
+class CallTemplates:
+    templates: list[dict[str, Any]] = field(default_factory=list)
+    var_refs: dict[str, tuple[SourceFile, Path_]] = field(default_factory=dict)
+    endpoint_refs: dict[str, tuple[SourceFile, Path_]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TemplateSettings:
+    default_service: str
+    """``serviceId`` of calls that name none (the templates-loading bee's)."""
+    journey_keys: frozenset[str]
+    """``serviceId::callId`` of calls only http-sequence steps make (their ``payload`` is the journey map)."""
+    upstream: dict[str, str]
+    booleans: frozenset[str] = frozenset()
+    auth_types: dict[str, str] = field(default_factory=dict)
+    """authProfiles.yaml profile id -> its type (named in ``auth-unsupported``)."""
+
+
+def translate(bundle: Bundle, settings: TemplateSettings, collect: Collector) -> CallTemplates:
+    result = CallTemplates()
+    seen: dict[str, str] = {}
+    for source in bundle.templates:
+        entries = source.data if isinstance(source.data, list) else [source.data]
+        for index, entry in enumerate(entries):
+            base: Path_ = (index,) if isinstance(source.data, list) else ()
+            template = _one(source, base, entry, settings, result, collect)
+            if template is None:
+                continue
+            key = f"{template['serviceId']}::{template['callId']}"
+            if key in seen:
+                collect.error(
+                    "template-duplicate",
+                    source,
+                    (*base, "callId"),
+                    f"call {key} is defined again (first in {seen[key]}); this one was skipped",
+                    "give each call a unique callId",
+                )
+                continue
+            seen[key] = source.rel
+            result.templates.append(template)
+    if len(result.templates) > MAX_TEMPLATES:
+        extra = [f"{t['serviceId']}::{t['callId']}" for t in result.templates[MAX_TEMPLATES:]]
+        collect.error(
+            "too-many-templates",
+            None,
+            (),
+            f"the bundle has {len(result.templates)} call templates; a Swarm holds at most {MAX_TEMPLATES}: "
+            f"{len(extra)} were left out ({', '.join(extra[:5])}{', ...' if len(extra) > 5 else ''})",
+            "split the scenario into several swarms, or drop calls it does not make",
+        )
+        del result.templates[MAX_TEMPLATES:]
+    return result
+
+
+def _one(
+    source: SourceFile,
+    base: Path_,
+    entry: Any,
+    settings: TemplateSettings,
+    result: CallTemplates,
+    collect: Collector,
+) -> dict[str, Any] | None:
+    if not isinstance(entry, dict) or not entry.get("callId"):
+        collect.error(
+            "template-invalid",
+            source,
+            base,
+            "a call template needs at least callId (and pathTemplate)",
+            "add callId: <name> to this file",
+        )
+        return None
+    protocol = str(entry.get("protocol") or "").upper()
+    if protocol not in ("", "HTTP"):
+        collect.error(
+            "protocol-unsupported",
+            source,
+            (*base, "protocol"),
+            f"call {entry['callId']!r} uses protocol {protocol}; hivekeeper sends HTTP only; the call was skipped",
+            "drop this call or replace it by an HTTP call",
+        )
+        return None
+    if not protocol:
+        collect.warning(
+            "template-protocol-missing",
+            source,
+            base,
+            f"call {entry['callId']!r} has no protocol; read as HTTP",
+            "add protocol: HTTP",
+        )
+    service = str(entry.get("serviceId") or settings.default_service)
+    template: dict[str, Any] = {"serviceId": service, "callId": str(entry["callId"])}
+    raw_payload = f"{service}::{template['callId']}" not in settings.journey_keys
+    for name in ("method", "pathTemplate"):
+        if entry.get(name) is not None:
+            template[name] = _text(source, (*base, name), str(entry[name]), raw_payload, settings, result, collect)
+    headers = entry.get("headersTemplate") or {}
+    if isinstance(headers, dict) and headers:
+        template["headersTemplate"] = {
+            str(k): _text(source, (*base, "headersTemplate", k), str(v), raw_payload, settings, result, collect)
+            for k, v in headers.items()
+        }
+    body = entry.get("bodyTemplate")
+    if body is not None:
+        text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
+        template["bodyTemplate"] = _text(source, (*base, "bodyTemplate"), text, raw_payload, settings, result, collect)
+    _leftovers(source, base, entry, settings, collect)
+    return template
+
+
+def _text(
+    source: SourceFile,
+    path: Path_,
+    text: str,
+    raw_payload: bool,
+    settings: TemplateSettings,
+    result: CallTemplates,
+    collect: Collector,
+) -> str:
+    done = pebble.rewrite(text, raw_payload=raw_payload, upstream=settings.upstream, booleans=settings.booleans)
+    for issue in done.issues:
+        collect.add(
+            issue.severity,
+            issue.code,
+            source,
+            path,
+            f"{issue.expression}: {issue.message}",
+            issue.fix,
+        )
+    for name in sorted(done.vars):
+        result.var_refs.setdefault(name, (source, path))
+    for name in sorted(done.endpoints):
+        result.endpoint_refs.setdefault(name, (source, path))
+    return done.text
+
+
+def _leftovers(
+    source: SourceFile, base: Path_, entry: dict[str, Any], settings: TemplateSettings, collect: Collector
+) -> None:
+    call = entry["callId"]
+    for key in ("authRef", "auth"):
+        if key in entry:
+            ref = entry[key] if isinstance(entry[key], dict) else {}
+            profile = ref.get("profileId", "?")
+            kind = f", type {settings.auth_types[profile]}" if profile in settings.auth_types else ""
+            collect.error(
+                "auth-unsupported",
+                source,
+                (*base, key),
+                f"call {call!r}: {key} (profile {profile!r}{kind}, applyAs {ref.get('applyAs', '?')!r}) "
+                "is not translated; the call is sent without it",
+                "add the header to headersTemplate from a variable, e.g. Authorization: 'Bearer {{ vars.token }}' "
+                "(tokens are then visible in the Swarm: use a short-lived test token)",
+            )
+    for key in sorted(set(entry) - {*_FIELDS, *_QUIET, "authRef", "auth"}):
+        shown = entry[key] if not isinstance(entry[key], dict | list) else f"a {type(entry[key]).__name__}"
+        collect.warning(
+            "key-dropped",
+            source,
+            (*base, key),
+            f"call {call!r}: {key} ({shown}) has no hivekeeper equivalent and was dropped",
+            "nothing to do unless the scenario relied on it (docs/import.md lists what is not translated)",
+        )

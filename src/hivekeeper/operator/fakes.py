@@ -1,0 +1,158 @@
+"""In-memory twins of the operator's ports, and a clock that never sleeps: the unit tests drive the core on them.
+
+:class:`FakeCluster` keeps WorkerRoles, Deployments and pods in dicts and records every call in order
+(``calls``), so a test can assert what was applied, patched and deleted, and in which order.
+:class:`FakeBroker` keeps declared queues and records signals; ``on_signal`` lets a test play the
+workers (answer a config-update with a status, say). :class:`FakeClock` moves time forward by the
+amount each sleep asks for.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hivekeeper.api.status import QueueStatus
+from hivekeeper.operator.bodies import WorkerRoleBody
+from hivekeeper.operator.pods import Pod
+from hivekeeper.operator.ports import Broker, Cluster, Manifest
+from hivekeeper.operator.runtime import Clock
+from hivekeeper.operator.topology import Topology
+
+
+@dataclass
+class FakeCluster:
+    """:class:`~hivekeeper.operator.ports.Cluster` in memory."""
+
+    workerrole_bodies: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """(namespace, name) → the WorkerRole as the API server would hold it."""
+    deployments: dict[tuple[str, str], Manifest] = field(default_factory=dict)
+    pod_list: dict[tuple[str, str, str], list[Pod]] = field(default_factory=dict)
+    """(namespace, swarm, role) → its pods."""
+    swarms: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(namespace, name) → uid of each live Swarm."""
+    swarm_statuses: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+    """Every call, in order: ("apply", kind, name), ("scale", name, replicas), ("patch-status", kind, name),
+    ("delete", name), ("list-workerroles", swarm), ("get-swarm", name), ("list-pods", role)."""
+    on_apply: Callable[[Manifest], None] | None = None
+
+    async def apply(self, manifest: Manifest) -> None:
+        meta = manifest["metadata"]
+        key = (meta["namespace"], meta["name"])
+        self.calls.append(("apply", manifest["kind"], meta["name"]))
+        if manifest["kind"] == "WorkerRole":
+            held = self.workerrole_bodies.setdefault(key, {"status": {}})
+            held.update({k: copy.deepcopy(v) for k, v in manifest.items() if k != "status"})
+        elif manifest["kind"] == "Deployment":
+            self.deployments[key] = copy.deepcopy(manifest)
+        if self.on_apply is not None:
+            self.on_apply(manifest)
+
+    async def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
+        self.calls.append(("scale", name, str(replicas)))
+        if (namespace, name) in self.deployments:
+            self.deployments[(namespace, name)]["spec"]["replicas"] = replicas
+
+    async def patch_workerrole_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.calls.append(("patch-status", "WorkerRole", name))
+        if (namespace, name) in self.workerrole_bodies:
+            self.workerrole_bodies[(namespace, name)].setdefault("status", {}).update(copy.deepcopy(status))
+
+    async def patch_swarm_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.calls.append(("patch-status", "Swarm", name))
+        self.swarm_statuses.setdefault((namespace, name), {}).update(copy.deepcopy(status))
+
+    async def workerroles(self, namespace: str, swarm: str) -> list[WorkerRoleBody]:
+        self.calls.append(("list-workerroles", swarm))
+        return [
+            WorkerRoleBody.model_validate(copy.deepcopy(body))
+            for (ns, _), body in sorted(self.workerrole_bodies.items())
+            if ns == namespace and body["metadata"].get("labels", {}).get("hivekeeper.io/swarm") == swarm
+        ]
+
+    async def live_swarm_uid(self, namespace: str, name: str) -> str | None:
+        self.calls.append(("get-swarm", name))
+        return self.swarms.get((namespace, name))
+
+    async def delete_workerrole(self, namespace: str, name: str) -> None:
+        self.calls.append(("delete", name))
+        self.workerrole_bodies.pop((namespace, name), None)
+
+    async def pods(self, namespace: str, swarm: str, role: str) -> list[Pod]:
+        self.calls.append(("list-pods", role))
+        return list(self.pod_list.get((namespace, swarm, role), []))
+
+    def workerrole(self, namespace: str, name: str) -> WorkerRoleBody:
+        """The WorkerRole as held now (a test's view; not a recorded call)."""
+        return WorkerRoleBody.model_validate(copy.deepcopy(self.workerrole_bodies[(namespace, name)]))
+
+    def api_calls(self) -> list[tuple[str, ...]]:
+        """The calls that cost an API round trip (all of them: the fake records nothing else)."""
+        return list(self.calls)
+
+
+@dataclass
+class FakeBroker:
+    """:class:`~hivekeeper.operator.ports.Broker` in memory."""
+
+    queues: dict[str, QueueStatus] = field(default_factory=dict)
+    signals: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+    """(swarm id, role, instance, data) of every signal, in order."""
+    deleted: list[Topology] = field(default_factory=list)
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+    failing: Exception | None = None
+    """When set, every call raises it (a broker that is down)."""
+    on_signal: Callable[[str, str, str, dict[str, Any]], None] | None = None
+
+    def _check(self, call: tuple[str, ...]) -> None:
+        self.calls.append(call)
+        if self.failing is not None:
+            raise self.failing
+
+    async def declare(self, topology: Topology) -> None:
+        self._check(("declare", topology.exchange))
+        for queue in topology.queues:
+            self.queues.setdefault(queue.name, QueueStatus(name=queue.name))
+
+    async def delete(self, topology: Topology) -> None:
+        self._check(("delete", topology.exchange))
+        self.deleted.append(topology)
+        for queue in topology.queues:
+            self.queues.pop(queue.name, None)
+
+    async def signal(self, swarm_id: str, role: str, instance: str, data: dict[str, Any]) -> None:
+        self._check(("signal", role, instance))
+        self.signals.append((swarm_id, role, instance, copy.deepcopy(data)))
+        if self.on_signal is not None:
+            self.on_signal(swarm_id, role, instance, data)
+
+    async def queue_stats(self, names: list[str]) -> list[QueueStatus]:
+        self._check(("queue-stats", *names))
+        return [self.queues[name] for name in names if name in self.queues]
+
+
+@dataclass
+class FakeClock:
+    """Monotonic time that only moves when the code sleeps (or a test calls :meth:`advance`)."""
+
+    now: float = 1000.0
+    wall: str = "2026-01-01T00:00:00Z"
+    slept: list[float] = field(default_factory=list)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    async def _sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> Clock:
+        return Clock(monotonic=lambda: self.now, sleep=self._sleep, utc_text=lambda: self.wall)
+
+
+def _twins_of_the_ports(cluster: FakeCluster, broker: FakeBroker) -> tuple[Cluster, Broker]:
+    """Never called: mypy checks here that the twins keep up with the Protocols."""
+    return cluster, broker

@@ -1,0 +1,103 @@
+"""The data of the worker events the operator reads, typed: status reports and config-update outcomes.
+
+Anyone holding a broker credential can publish events, so these models are strict where a value is
+used as a number (a generation or a count must be a number, not text or a boolean) and forgiving where a
+bad value costs nothing (an unreadable latency summary is no summary; long texts are cut). A body that
+does not fit raises ``ValueError`` (pydantic's ``ValidationError``) or ``TypeError``/``OverflowError``;
+:class:`~hivekeeper.operator.observations.Observations` turns those into ``MalformedEvent``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+IO_TEXT_LIMIT = 64
+REASON_LIMIT = 1024
+
+
+def _number(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"must be a number, got {type(value).__name__}")
+    return int(value)  # OverflowError for inf, ValueError for nan: both malformed
+
+
+Number = Annotated[int, BeforeValidator(_number)]
+Truthy = Annotated[bool, BeforeValidator(bool)]
+IoText = Annotated[str, BeforeValidator(lambda v: str(v)[:IO_TEXT_LIMIT])]
+
+
+def _latency(summary: object) -> tuple[float, float, float] | None:
+    """(p50, p95, p99) from a worker's ``context.latencyMs``, or None when it has none (or a malformed one)."""
+    if not isinstance(summary, dict):
+        return None
+    try:
+        return (float(summary["p50"]), float(summary["p95"]), float(summary["p99"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class WorkState(_Event):
+    input: IoText = "unknown"
+    output: IoText = "unknown"
+
+
+class IoState(_Event):
+    work: WorkState | None = None
+
+
+class StatusContext(_Event):
+    errors: Number = 0
+    latencyMs: Annotated[tuple[float, float, float] | None, BeforeValidator(_latency)] = None
+
+
+class StatusData(_Event):
+    """The data of a ``status-full`` or ``status-delta`` metric."""
+
+    enabled: Truthy = False
+    configGeneration: Number | None = None
+    """Absent in a delta: the generation the last full status said stays."""
+    tps: float = 0.0
+    ioState: IoState | None = None
+    context: StatusContext | None = None
+
+    @property
+    def work(self) -> WorkState:
+        return (self.ioState.work if self.ioState is not None else None) or WorkState()
+
+    @property
+    def details(self) -> StatusContext:
+        return self.context or StatusContext()
+
+
+class OutcomeContext(_Event):
+    reason: Annotated[str, BeforeValidator(lambda v: str(v)[:REASON_LIMIT])] = "no reason given"
+
+
+def _requested(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class ConfigOutcome(_Event):
+    """The data of a worker's outcome of one ``config-update``."""
+
+    status: object = None
+    requestedGeneration: Annotated[int | None, BeforeValidator(_requested)] = None
+    """The generation a ``Failed`` outcome refused (ignored when it is not a whole number)."""
+    configGeneration: Number | None = None
+    """The generation an applied outcome says the worker now runs."""
+    enabled: Truthy | None = None
+    context: OutcomeContext | None = Field(default=None)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.status == "Failed")
+
+    @property
+    def reason(self) -> str:
+        return self.context.reason if self.context is not None else "no reason given"

@@ -1,0 +1,177 @@
+"""A WorkerRole's reconcile: its queues, its Deployment, and its config pushed to the running workers.
+
+The desired config (the spec's ``config`` and ``paused``) has a digest; when it differs from the one
+the status says was last pushed, the generation goes up and one ``signal.config-update`` (replace)
+reaches every instance: pods are not restarted. Only a change of the fields that shape the pod
+(:func:`~hivekeeper.operator.manifests.rollout_fingerprint`, and the operator's signing key) re-applies
+the Deployment; any other edit only scales it.
+
+:func:`plan_role` decides (pure); :func:`reconcile_role` carries it out in this order: declare the
+queues (only while the owning Swarm lives), apply or scale the Deployment, push the config, patch the
+status, then wait (bounded) for the workers' acknowledgements so the status shows the applied config at
+once instead of at the next roll-up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from hivekeeper.api import API_VERSION
+from hivekeeper.operator import manifests, plan, policy, topology
+from hivekeeper.operator.bodies import WorkerRoleBody
+from hivekeeper.operator.manifests import WorkerDefaults
+from hivekeeper.operator.ports import Manifest
+from hivekeeper.operator.role_rollup import roll_up_role
+from hivekeeper.operator.runtime import Runtime
+from hivekeeper.protocol import naming
+
+log = logging.getLogger("hivekeeper.operator")
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ConfigPush:
+    """One config-update to every instance: the whole config (replace), enabled, and its generation."""
+
+    generation: int
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RolePlan:
+    """What one reconcile of a WorkerRole does."""
+
+    refused: list[str]
+    """The operator policy rules the spec breaks: when any, nothing else of the plan is carried out."""
+    topology: topology.Topology
+    """Declared while the owning Swarm lives (a hand-written WorkerRole always declares)."""
+    deployment: Manifest | None
+    """Applied when the pod-shaping fields changed; None: only ``replicas`` is set on the Deployment."""
+    replicas: int
+    push: ConfigPush | None
+    """None when the workers already got this config (its digest is the status's)."""
+    status_patch: dict[str, Any]
+
+
+def owner_reference(role: WorkerRoleBody) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "WorkerRole",
+        "name": role.metadata.name,
+        "uid": role.metadata.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def rollout_digest(role: WorkerRoleBody, defaults: WorkerDefaults) -> str:
+    """The fingerprint of what the pods are made of; the signal key is part of the pod template, so a new
+    operator key rolls the pods and they trust it."""
+    return _digest({**manifests.rollout_fingerprint(role.spec), "signalKey": defaults.signal_key})
+
+
+def plan_role(
+    role: WorkerRoleBody, defaults: WorkerDefaults, rules: policy.Policy, *, workers_hold: int = 0
+) -> RolePlan:
+    """What reconciling ``role`` as it is now should do (see the module docstring for the order).
+
+    ``workers_hold`` is the highest config generation a live instance reports. A new push goes above it as
+    well as above the status's: workers refuse a generation older than theirs, so a status that lost its
+    ``configGeneration`` (restored from a backup, replaced without status) must not start counting again at 1.
+    """
+    spec, status = role.spec, role.status
+    swarm_id = naming.swarm_id(spec.swarmRef, role.namespace)
+    config = dict(spec.config)
+    patch: dict[str, Any] = {}
+    rollout = rollout_digest(role, defaults)
+    deployment = None
+    if status.rolloutDigest != rollout:
+        deployment = manifests.deployment(
+            name=role.metadata.name,
+            namespace=role.namespace,
+            swarm=spec.swarmRef,
+            swarm_id=swarm_id,
+            role=role.role,
+            spec=spec,
+            bootstrap_config=config,
+            owner=owner_reference(role),
+            defaults=defaults,
+        )
+        patch["rolloutDigest"] = rollout
+    enabled = not spec.paused
+    digest = plan.config_digest(config, enabled)
+    push = None
+    if status.configDigest != digest:
+        generation = max(status.configGeneration, workers_hold) + 1
+        push = ConfigPush(generation, {**config, "replace": True, "enabled": enabled, "configGeneration": generation})
+        patch.update(configGeneration=generation, configDigest=digest)
+    patch["selector"] = manifests.selector_string(spec.swarmRef, role.role)
+    patch["observedGeneration"] = role.metadata.generation
+    return RolePlan(
+        refused=policy.violations(spec, rules),
+        topology=topology.topology(swarm_id, topology.role_aliases(spec.work.in_, spec.work.out)),
+        deployment=deployment,
+        replicas=spec.replicas,
+        push=push,
+        status_patch=patch,
+    )
+
+
+async def reconcile_role(runtime: Runtime, role: WorkerRoleBody) -> None:
+    """Carry out :func:`plan_role` for ``role``."""
+    swarm_id = naming.swarm_id(role.spec.swarmRef, role.namespace)
+    runtime.observations.manage(swarm_id, role.role)
+    held = (report.config_generation for report in runtime.observations.instances(swarm_id, role.role))
+    decided = plan_role(role, runtime.defaults, runtime.policy, workers_hold=max(held, default=0))
+    if decided.refused:
+        # Nothing of this spec is applied: the Deployment and the running config stay as they were, and the
+        # roll-up shows the rules broken (Stalled, reason PolicyViolation) until the spec is fixed.
+        log.warning(
+            "WorkerRole %s/%s refused by the operator policy: %s",
+            role.namespace,
+            role.metadata.name,
+            "; ".join(decided.refused),
+        )
+        await roll_up_role(runtime, role)
+        return
+    cluster = runtime.cluster
+    if await runtime.swarm_lives(role):
+        await runtime.broker.declare(decided.topology)
+    if decided.deployment is not None:
+        await cluster.apply(decided.deployment)
+    else:
+        await cluster.scale_deployment(role.namespace, role.metadata.name, decided.replicas)
+    if decided.push is not None:
+        await runtime.push_config(swarm_id, role.role, naming.ALL, decided.push.data, reason="change")
+    await cluster.patch_workerrole_status(role.namespace, role.metadata.name, decided.status_patch)
+    if decided.push is not None and await acknowledged(runtime, swarm_id, role.role, decided.push.generation):
+        # Show the applied config now rather than at the next status tick (kubectl wait, GitOps health).
+        updated = role.status.model_copy(update=decided.status_patch)
+        await roll_up_role(runtime, role.model_copy(update={"status": updated}))
+
+
+def all_answered(runtime: Runtime, swarm_id: str, role: str, generation: int) -> bool:
+    """Every instance the operator knows of has applied ``generation`` (or a later one) or refused it."""
+    instances = runtime.observations.instances(swarm_id, role)
+    return bool(instances) and all(
+        r.config_generation >= generation or r.rejected_generation == generation for r in instances
+    )
+
+
+async def acknowledged(runtime: Runtime, swarm_id: str, role: str, generation: int) -> bool:
+    """Wait (bounded by ``timing.ack_wait``) until :func:`all_answered`."""
+    timing, clock = runtime.timing, runtime.clock
+    deadline = clock.monotonic() + timing.ack_wait
+    while clock.monotonic() < deadline:
+        if all_answered(runtime, swarm_id, role, generation):
+            return True
+        await clock.sleep(timing.ack_poll)
+    return False

@@ -1,0 +1,72 @@
+"""What the operator's decisions run against: the two ports, the workers' reports, the settings, a clock.
+
+One :class:`Runtime` per operator process (the kopf adapter builds it at startup from the real
+adapters; the unit tests from the fakes, with a clock that never really sleeps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hivekeeper.operator import metrics
+from hivekeeper.operator.bodies import WorkerRoleBody
+from hivekeeper.operator.manifests import WorkerDefaults
+from hivekeeper.operator.observations import Observations
+from hivekeeper.operator.policy import Policy
+from hivekeeper.operator.ports import Broker, Cluster
+from hivekeeper.operator.settings import Timing
+
+
+def _utc_text() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Clock:
+    """Monotonic time for waits and report ages, wall time for condition timestamps, and the sleep between
+    polls: real by default, scripted in tests."""
+
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    utc_text: Callable[[], str] = _utc_text
+
+
+@dataclass
+class Runtime:
+    """What every reconcile and roll-up shares."""
+
+    cluster: Cluster
+    broker: Broker
+    observations: Observations
+    defaults: WorkerDefaults = field(default_factory=WorkerDefaults)
+    policy: Policy = field(default_factory=Policy)
+    timing: Timing = field(default_factory=Timing)
+    clock: Clock = field(default_factory=Clock)
+    started: float = field(default=-1.0)
+
+    def __post_init__(self) -> None:
+        if self.started < 0:
+            self.started = self.clock.monotonic()
+
+    async def push_config(self, swarm_id: str, role: str, instance: str, data: dict[str, Any], *, reason: str) -> None:
+        """Publish one config-update and remember when, so the workers' acks can be timed."""
+        await self.broker.signal(swarm_id, role, instance, data)
+        self.observations.pushed(swarm_id, role, instance, int(data["configGeneration"]), self.clock.monotonic())
+        metrics.CONFIG_PUSHES.labels(reason).inc()
+
+    async def swarm_lives(self, role: WorkerRoleBody) -> bool:
+        """False when the Swarm that owns this WorkerRole is gone or being deleted.
+
+        Deleting a Swarm pauses its WorkerRoles (an update the role's reconcile sees) and then deletes the
+        queues; a reconcile or roll-up that ran late would declare them again and leave them behind.
+        Hand-written WorkerRoles, owned by no Swarm, always declare what they use.
+        """
+        owner = role.swarm_owner_uid()
+        if owner is None:
+            return True
+        return await self.cluster.live_swarm_uid(role.namespace, role.spec.swarmRef) == owner

@@ -1,0 +1,200 @@
+"""A Swarm's reconcile and deletion: which WorkerRoles to apply, in which order, and what goes when it is deleted.
+
+The decisions are pure functions (:func:`plan_swarm`, :func:`plan_deletion`, :func:`all_applied`,
+:func:`still_enabled`); :func:`reconcile_swarm` and :func:`delete_swarm` carry them out through the
+:class:`~hivekeeper.operator.ports.Cluster` and :class:`~hivekeeper.operator.ports.Broker` ports.
+
+Order matters twice:
+
+- **Pause and resume.** Consumers are resumed before producers, and producers paused before consumers,
+  so that no queue fills while nobody reads it: the first group is applied and awaited (bounded) before
+  the second is applied. Any other edit goes to every role at once.
+- **Deletion.** The workers are stopped first (a worker still publishing would declare a queue that was
+  just deleted), then the queues go, unless ``deletionPolicy: Retain`` or the escape-hatch annotation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from hivekeeper.operator import plan, topology
+from hivekeeper.operator.bodies import SwarmBody, WorkerRoleBody
+from hivekeeper.operator.errors import RetryLater
+from hivekeeper.operator.observations import Observations
+from hivekeeper.operator.pods import Pod
+from hivekeeper.operator.runtime import Runtime
+from hivekeeper.protocol import naming
+
+log = logging.getLogger("hivekeeper.operator")
+
+SKIP_CLEANUP = "hivekeeper.io/skip-queue-cleanup"
+"""Annotate a Swarm with this set to "true" to let its deletion finish without deleting queues (an escape
+hatch for when the broker is gone for good)."""
+
+
+@dataclass(frozen=True)
+class SwarmPlan:
+    """What one reconcile of a Swarm applies and deletes, in order."""
+
+    first: list[plan.ChildPlan]
+    """Applied first (all at once)."""
+    second: list[plan.ChildPlan]
+    """Applied after the first group (all at once)."""
+    wait_for_first: bool
+    """Wait until the first group's workers run their new config before applying the second (a pause or
+    resume); otherwise the second group follows at once."""
+    orphans: list[str]
+    """WorkerRoles the Swarm owns but no longer lists: deleted last."""
+
+
+def plan_swarm(swarm: SwarmBody, existing: list[WorkerRoleBody]) -> SwarmPlan:
+    """The WorkerRoles of ``swarm`` split into the two groups a pause or resume needs, and the orphans."""
+    current = {role.metadata.name: role.spec.replicas for role in existing}
+    children = plan.plan_children(swarm, uid=swarm.metadata.uid, current_replicas=current)
+    by_name = {child.name: child for child in children}
+    consumers = [by_name[plan.workerrole_name(swarm, r)] for r in swarm.spec.roles if r.work.in_]
+    producers = [by_name[plan.workerrole_name(swarm, r)] for r in swarm.spec.roles if not r.work.in_]
+    first, second = (producers, consumers) if swarm.spec.paused else (consumers, producers)
+    return SwarmPlan(
+        first=first,
+        second=second,
+        wait_for_first=any(role.spec.paused != swarm.spec.paused for role in existing),
+        orphans=plan.orphans([role.metadata.name for role in existing], children),
+    )
+
+
+def all_applied(children: list[plan.ChildPlan], roles: list[WorkerRoleBody]) -> bool:
+    """Whether every child's workers acknowledged the config the child plan carries."""
+    statuses = {role.metadata.name: role.status for role in roles}
+    for child in children:
+        status = statuses.get(child.name)
+        if status is None or status.configDigest != child.digest:
+            return False
+        if status.appliedGeneration != status.configGeneration:
+            return False
+    return True
+
+
+async def reconcile_swarm(runtime: Runtime, swarm: SwarmBody) -> None:
+    """Apply the Swarm's WorkerRoles (in pause/resume order when ``paused`` changes) and delete orphans."""
+    cluster = runtime.cluster
+    existing = await cluster.workerroles(swarm.namespace, swarm.metadata.name)
+    decided = plan_swarm(swarm, existing)
+    await asyncio.gather(*(cluster.apply(child.manifest) for child in decided.first))
+    if decided.wait_for_first:
+        await _until_applied(runtime, swarm, decided.first)
+    await asyncio.gather(*(cluster.apply(child.manifest) for child in decided.second))
+    for orphan in decided.orphans:
+        await cluster.delete_workerrole(swarm.namespace, orphan)
+
+
+async def _until_applied(runtime: Runtime, swarm: SwarmBody, children: list[plan.ChildPlan]) -> None:
+    """Wait (bounded) until every child's workers run the config the child plan carries."""
+    if not children:
+        return
+    timing, clock = runtime.timing, runtime.clock
+    deadline = clock.monotonic() + timing.ordering_timeout
+    while clock.monotonic() < deadline:
+        if all_applied(children, await runtime.cluster.workerroles(swarm.namespace, swarm.metadata.name)):
+            return
+        await clock.sleep(timing.ordering_poll)
+    log.warning(
+        "%d role(s) did not apply their config within %.0fs; continuing", len(children), timing.ordering_timeout
+    )
+
+
+@dataclass(frozen=True)
+class DeletionPlan:
+    """What deleting a Swarm does before its finalizer goes (its WorkerRoles go by owner reference)."""
+
+    keep_queues: str
+    """Why the queues stay ('' when they are deleted): ``Retain`` or the skip annotation."""
+    paused_children: list[plan.ChildPlan]
+    """The WorkerRoles applied paused first: level-based, so a pod starting meanwhile is paused too."""
+    roles: list[str]
+    """The roles whose workers must report themselves disabled before the queues go."""
+    topology: topology.Topology
+    """The exchange and queues to delete."""
+
+
+def plan_deletion(swarm: SwarmBody) -> DeletionPlan:
+    """Stop the workers, then delete the queues, unless the Swarm keeps them."""
+    keep = ""
+    if swarm.spec.deletionPolicy == "Retain":
+        keep = "deletionPolicy: Retain"
+    elif swarm.metadata.annotations.get(SKIP_CLEANUP) == "true":
+        keep = SKIP_CLEANUP
+    paused = swarm.model_copy(update={"spec": swarm.spec.model_copy(update={"paused": True})})
+    aliases = {a for r in swarm.spec.roles for a in (r.work.in_, r.work.out) if a}
+    return DeletionPlan(
+        keep_queues=keep,
+        paused_children=plan.plan_children(paused, uid=swarm.metadata.uid),
+        roles=[r.name for r in swarm.spec.roles],
+        topology=topology.topology(plan.swarm_id(swarm), aliases),
+    )
+
+
+def still_enabled(pods: list[Pod], observations: Observations, swarm_id: str, role: str) -> list[str]:
+    """The pods of ``role`` whose worker has not reported itself disabled (or not reported at all)."""
+    reports = {r.name: r for r in observations.instances(swarm_id, role)}
+    pending = []
+    for pod in pods:
+        report = reports.get(pod.name)
+        if report is None or report.enabled:
+            pending.append(pod.name)
+    return pending
+
+
+async def delete_swarm(runtime: Runtime, swarm: SwarmBody, *, attempt: int) -> None:
+    """Pause the workers, wait until they say so, delete the queues; :class:`RetryLater` while the broker
+    fails, until ``timing.cleanup_attempts`` (``attempt`` counts from 0), then give up and keep them."""
+    decided = plan_deletion(swarm)
+    namespace, name = swarm.namespace, swarm.metadata.name
+    if decided.keep_queues:
+        if decided.keep_queues == SKIP_CLEANUP:
+            log.warning("swarm %s/%s: queues left in place (%s)", namespace, name, SKIP_CLEANUP)
+        return
+    try:
+        for child in decided.paused_children:
+            await runtime.cluster.apply(child.manifest)
+        await runtime.broker.signal(plan.swarm_id(swarm), naming.ALL, naming.ALL, {"enabled": False})
+        await _until_disabled(runtime, swarm, decided.roles)
+        await runtime.broker.delete(decided.topology)
+    except Exception as exc:
+        if attempt + 1 >= runtime.timing.cleanup_attempts:
+            log.error(
+                "swarm %s/%s: gave up deleting its queues after %d attempts (%s); they stay on the broker",
+                namespace,
+                name,
+                attempt + 1,
+                exc,
+            )
+            return
+        raise RetryLater(
+            f"cannot delete the swarm's queues yet ({exc}); retrying. To finish without them, annotate the "
+            f"Swarm with {SKIP_CLEANUP}=true",
+            delay=runtime.timing.cleanup_retry_delay,
+        ) from exc
+
+
+async def _until_disabled(runtime: Runtime, swarm: SwarmBody, roles: list[str]) -> None:
+    """Wait (bounded) until the worker of every existing pod of the swarm has reported itself disabled."""
+    swarm_id, namespace, name = plan.swarm_id(swarm), swarm.namespace, swarm.metadata.name
+    timing, clock = runtime.timing, runtime.clock
+    deadline = clock.monotonic() + timing.disable_timeout
+    while clock.monotonic() < deadline:
+        pending = []
+        for role in roles:
+            pods = await runtime.cluster.pods(namespace, name, role)
+            pending += still_enabled(pods, runtime.observations, swarm_id, role)
+        if not pending:
+            return
+        await clock.sleep(timing.disable_poll)
+    log.warning(
+        "swarm %s/%s: workers still enabled after %.0fs; deleting its queues anyway",
+        namespace,
+        name,
+        timing.disable_timeout,
+    )

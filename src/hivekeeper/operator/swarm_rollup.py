@@ -1,0 +1,94 @@
+"""A Swarm's status roll-up: its WorkerRoles' statuses and its queues' depths, summarised per role and in all.
+
+:func:`swarm_status_patch` is pure; :func:`roll_up_swarm` reads the WorkerRoles and the queue depths
+through the ports and writes the patch when anything changed. A missing queue is not reported here:
+each WorkerRole reports (``QueuesReady``) and declares again the queues it uses.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from hivekeeper.api.status import QueueStatus, RoleStatus, Totals
+from hivekeeper.operator import metrics, plan
+from hivekeeper.operator import status as rules
+from hivekeeper.operator.bodies import SwarmBody, WorkerRoleBody, WorkerRoleStatusView
+from hivekeeper.operator.role_rollup import changed
+from hivekeeper.operator.runtime import Runtime
+from hivekeeper.protocol import naming
+
+log = logging.getLogger("hivekeeper.operator")
+
+
+def queue_names(swarm: SwarmBody) -> list[str]:
+    """The work queues of the swarm, sorted by alias."""
+    aliases = sorted({a for r in swarm.spec.roles for a in (r.work.in_, r.work.out) if a})
+    return [naming.work_queue(plan.swarm_id(swarm), alias) for alias in aliases]
+
+
+def swarm_status_patch(
+    swarm: SwarmBody, children: list[WorkerRoleBody], queues: list[QueueStatus], now_text: str
+) -> dict[str, Any]:
+    """The Swarm's status from its WorkerRoles (matched to ``spec.roles`` by their role label) and its queues."""
+    by_role = {child.metadata.labels.get(plan.LABEL_ROLE): child.status for child in children}
+    states: list[rules.ChildState] = []
+    roles: list[RoleStatus] = []
+    for role in swarm.spec.roles:
+        status = by_role.get(role.name) or WorkerRoleStatusView()
+        states.append(
+            rules.ChildState(
+                role=role.name, desired=role.replicas, ready=status.readyReplicas, conditions=status.conditions
+            )
+        )
+        roles.append(
+            RoleStatus(
+                name=role.name,
+                replicas=role.replicas,
+                readyReplicas=status.readyReplicas,
+                configGeneration=status.configGeneration,
+                appliedGeneration=status.appliedGeneration,
+                tps=status.tps,
+                errors=status.errors,
+                latencyMs=status.latencyMs,
+            )
+        )
+    last_stages = {r.name for r in swarm.spec.roles if not r.work.out}
+    generation = swarm.metadata.generation
+    totals = Totals(
+        tps=round(sum(r.tps for r in roles if r.name in last_stages), 2),
+        errors=sum(r.errors for r in roles),
+        workers=f"{sum(s.ready for s in states)}/{sum(s.desired for s in states)}",
+    )
+    conditions = rules.swarm_conditions(
+        states,
+        paused=swarm.spec.paused,
+        generation=generation,
+        previous=swarm.status.conditions,
+        now_text=now_text,
+    )
+    return {
+        "observedGeneration": generation,
+        "roles": [r.model_dump(mode="json") for r in roles],
+        "queues": [q.model_dump(mode="json") for q in queues],
+        "totals": totals.model_dump(mode="json"),
+        "conditions": [c.model_dump(mode="json") for c in conditions],
+    }
+
+
+async def roll_up_swarm(runtime: Runtime, swarm: SwarmBody) -> None:
+    """Write the Swarm's status when it changed; nothing while it is being deleted (its queues are going away
+    on purpose: nothing may declare them again)."""
+    if swarm.metadata.deletionTimestamp:
+        return
+    metrics.ROLL_UPS.labels("Swarm").inc()
+    namespace, name = swarm.namespace, swarm.metadata.name
+    children = await runtime.cluster.workerroles(namespace, name)
+    try:
+        queues = await runtime.broker.queue_stats(queue_names(swarm))
+    except Exception as exc:
+        log.info("swarm %s/%s: queue depths unavailable this tick (%s)", namespace, name, exc)
+        queues = list(swarm.status.queues)
+    patch = swarm_status_patch(swarm, children, queues, runtime.clock.utc_text())
+    if changed(swarm.status, patch):
+        await runtime.cluster.patch_swarm_status(namespace, name, patch)
