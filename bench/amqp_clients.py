@@ -1,5 +1,5 @@
 """AMQP clients side by side: the client's own CPU per message for aio-pika, aiormq and our lean work-plane
-client (``hivekeeper.worker.amqp``), plus pamqp and our codec alone (decision 0003).
+client (``hivekeeper.worker.transports.rabbit.amqp``), plus pamqp and our codec alone (decision 0003).
 
     .venv/bin/python bench/amqp_clients.py [--count 10000] [--rounds 3] [--in-flight 256] [--size 600]
     .venv/bin/python bench/amqp_clients.py --url amqp://guest:guest@127.0.0.1:5672/   # a broker of yours
@@ -15,7 +15,7 @@ noise from other work on the machine spreads over all of them:
 - consume + ack: the same queue drained with ``prefetch = in-flight``, each delivery acknowledged one by one
   (the way a worker acknowledges an item when it is done with it);
 - codec alone: encode one publish (method + content header + body frames) / decode one delivery (deliver
-  + content header + body frames), with pamqp and with ``hivekeeper.worker.amqp.codec``; no I/O.
+  + content header + body frames), with pamqp and with our ``codec`` (``bench/amqp_codecs.py``); no I/O.
 
 "µs/msg" is CPU time of this process (``time.process_time``: user + system, all threads) per message, so
 the broker's own work is not counted; RabbitMQ runs in other processes. Each figure printed is the median of
@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from pamqp import commands  # noqa: E402
 
-from hivekeeper.worker.amqp.connection import AmqpConnection  # noqa: E402
+from hivekeeper.worker.transports.rabbit.amqp.connection import AmqpConnection  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
 from amqp_codecs import CONTENT_TYPE, codec_alone  # noqa: E402
@@ -277,9 +277,9 @@ def _version(distribution: str) -> str:
 LABELS = {
     "aio-pika": f"aio-pika {_version('aio-pika')}",
     "aiormq": f"aiormq {_version('aiormq')} (aio-pika's engine)",
-    "hivekeeper": "hivekeeper.worker.amqp (lean client)",
+    "hivekeeper": "hivekeeper.worker.transports.rabbit.amqp (lean client)",
     "pamqp alone": f"pamqp {_version('pamqp')} alone: encode one publish / decode one delivery",
-    "codec alone": "hivekeeper.worker.amqp.codec alone: the same",
+    "codec alone": "hivekeeper.worker.transports.rabbit.amqp.codec alone: the same",
 }
 
 

@@ -1,5 +1,6 @@
-"""AMQP frames without I/O: pamqp next to ``hivekeeper.worker.amqp.codec``, encoding one publish (method,
-content header and body frames) and decoding one delivery (deliver, content header and body frames).
+"""AMQP frames without I/O: pamqp next to our ``hivekeeper.worker.transports.rabbit.amqp.codec``, encoding
+one publish (method, content header and body frames) and decoding one delivery (deliver, content header and
+body frames).
 
     .venv/bin/python bench/amqp_codecs.py [--size 600] [--repeat 10000]
 
@@ -22,7 +23,7 @@ from pamqp import commands, frame  # noqa: E402
 from pamqp.body import ContentBody  # noqa: E402
 from pamqp.header import ContentHeader  # noqa: E402
 
-from hivekeeper.worker.amqp import codec  # noqa: E402
+from hivekeeper.worker.transports.rabbit.amqp import codec  # noqa: E402
 
 CONTENT_TYPE = "application/json"  # what the worker sends: every client in the comparison sends the same
 

@@ -30,9 +30,10 @@ sys.path.insert(0, str(REPO / "src"))
 from pamqp import commands, frame  # noqa: E402
 
 from hivekeeper.protocol import naming  # noqa: E402
-from hivekeeper.worker.amqp.connection import AmqpConnection  # noqa: E402
-from hivekeeper.worker.amqp.url import parse  # noqa: E402
-from hivekeeper.worker.rabbit import RabbitSink, WorkLink  # noqa: E402
+from hivekeeper.worker.outputs.rabbit import RabbitSink  # noqa: E402
+from hivekeeper.worker.transports.rabbit.amqp.connection import AmqpConnection  # noqa: E402
+from hivekeeper.worker.transports.rabbit.amqp.url import parse  # noqa: E402
+from hivekeeper.worker.transports.rabbit.link import WorkLink  # noqa: E402
 
 
 async def _pump(publish: Callable[[bytes], Awaitable[None]], body: bytes, count: int, in_flight: int) -> None:

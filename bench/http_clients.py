@@ -50,7 +50,8 @@ async def _drive(call: Callable[[], Awaitable[int]], seconds: float, concurrency
 async def _one(name: str, url: str, seconds: float, concurrency: int) -> dict[str, float]:
     base = name.split("+", maxsplit=1)[0]
     if base == "hivekeeper":
-        from hivekeeper.worker.http.client import HttpClient, Origin
+        from hivekeeper.worker.http.client import HttpClient
+        from hivekeeper.worker.http_port import Origin
         from hivekeeper.worker.stats import Histogram
 
         client, origin, histogram = HttpClient(), Origin.parse(url), Histogram()

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from hivekeeper.worker.amqp.connection import AmqpConnection, AmqpError, ConnectionLost, Unroutable
+from hivekeeper.worker.transports.rabbit.amqp.connection import AmqpConnection, AmqpError, ConnectionLost, Unroutable
 from testbench.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -81,7 +81,8 @@ async def test_wrong_credentials_are_refused_with_the_brokers_reason(rabbitmq_ur
 
 async def test_a_work_source_declares_its_queue_again_when_someone_deletes_it(rabbitmq_url: str) -> None:
     from hivekeeper.protocol import naming
-    from hivekeeper.worker.rabbit import RabbitSource, WorkLink
+    from hivekeeper.worker.inputs.rabbit import RabbitSource
+    from hivekeeper.worker.transports.rabbit.link import WorkLink
 
     swarm = f"lean-{uuid.uuid4().hex[:8]}"
     queue = naming.work_queue(swarm, "call")

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from hivekeeper.worker.memory import MemoryStore
 from hivekeeper.worker.ports import DataStore
-from hivekeeper.worker.redis_store import RedisStore
+from hivekeeper.worker.transports.memory import MemoryStore
+from hivekeeper.worker.transports.redis.store import RedisStore
 
 pytestmark = pytest.mark.integration
 

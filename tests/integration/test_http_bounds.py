@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from hivekeeper.worker.http.client import DroppedNotRetried, HttpClient, Origin
-from hivekeeper.worker.http.connection import MAX_HEAD_BYTES, HttpProtocolError, HttpTimeout, Response
+from hivekeeper.worker.http.client import DroppedNotRetried, HttpClient
+from hivekeeper.worker.http.connection import MAX_HEAD_BYTES
+from hivekeeper.worker.http_port import HttpProtocolError, HttpTimeout, Origin, Response
 from testbench.pki import make_pki
 from testbench.scripted_http import (
     DROP_SLOWLY_SECONDS,

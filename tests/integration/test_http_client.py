@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from hivekeeper.worker.http.client import RESOLVER, HttpClient, Origin
-from hivekeeper.worker.http.connection import (
+from hivekeeper.worker.http.client import RESOLVER, HttpClient
+from hivekeeper.worker.http_port import (
     ConnectionDropped,
     HttpConnectError,
     HttpProtocolError,
     HttpTimeout,
+    Origin,
     Response,
 )
 from testbench.procs import free_port

@@ -27,12 +27,13 @@ from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import WorkItem, new_item, parse
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.worker import capture
-from hivekeeper.worker.http.client import HttpClient, Origin
-from hivekeeper.worker.memory import MemoryStore
-from hivekeeper.worker.redis_store import RedisStore
+from hivekeeper.worker.http.client import HttpClient
+from hivekeeper.worker.http_port import Origin
 from hivekeeper.worker.roles.base import DropItem, RoleDeps
-from hivekeeper.worker.roles.http_sequence import HttpSequence
-from hivekeeper.worker.runtime import Worker
+from hivekeeper.worker.roles.http_sequence.role import HttpSequence
+from hivekeeper.worker.runtime.worker import Worker
+from hivekeeper.worker.transports.memory import MemoryStore
+from hivekeeper.worker.transports.redis.store import RedisStore
 from testbench.demo import DemoService, demo_service
 from testbench.procs import free_port
 from testbench.scripted_http import ScriptedServer, scripted_server

@@ -10,7 +10,7 @@ import pytest
 
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import new_item
-from hivekeeper.worker.runtime import Worker
+from hivekeeper.worker.runtime.worker import Worker
 from testbench.waiting import eventually
 from testbench.workers import WorkerHarness
 

@@ -36,12 +36,14 @@ import pytest
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import new_item
-from hivekeeper.worker import deadletter, rabbit
-from hivekeeper.worker.amqp import codec
-from hivekeeper.worker.amqp.connection import AmqpConnection, Unroutable
+from hivekeeper.worker import deadletter
+from hivekeeper.worker.outputs.rabbit import RabbitSink
 from hivekeeper.worker.ports import OutputRefused
-from hivekeeper.worker.rabbit_work import RabbitSink
-from hivekeeper.worker.runtime import Worker
+from hivekeeper.worker.runtime.worker import Worker
+from hivekeeper.worker.transports.rabbit import control as rabbit_control
+from hivekeeper.worker.transports.rabbit.amqp import codec
+from hivekeeper.worker.transports.rabbit.amqp.connection import AmqpConnection, Unroutable
+from hivekeeper.worker.transports.rabbit.link import WorkLink
 from testbench.pki import make_pki
 from testbench.procs import free_port
 from testbench.rabbit_swarm import RabbitSwarm
@@ -223,7 +225,7 @@ async def test_an_output_over_the_brokers_max_message_size_is_dead_lettered_once
 
 async def test_an_output_over_the_urls_max_message_size_is_refused_before_it_is_sent(swarm: Swarm) -> None:
     url = f"{swarm.url}?max_message_size=65536"
-    link = rabbit.WorkLink(url, swarm.name)
+    link = WorkLink(url, swarm.name)
     sink = RabbitSink(link, naming.work_routing_key(swarm.name, "out"))
     try:
         await swarm.queue("out")
@@ -388,7 +390,7 @@ async def _both(url: str) -> list[BaseException | None]:
         await connection.close()
 
     async def pika() -> None:
-        connection = await rabbit.connect_plain(url, "url-test")
+        connection = await rabbit_control.connect_plain(url, "url-test")
         await connection.close()
 
     return list(await asyncio.gather(lean(), pika(), return_exceptions=True))
@@ -398,7 +400,7 @@ async def test_name_and_heartbeat_from_the_url_reach_the_broker_from_both_connec
     name = f"url-{uuid.uuid4().hex[:6]}"
     url = f"{own_broker.url}?heartbeat=17&name={name}"
     lean = await AmqpConnection.open(url)
-    pika = await rabbit.connect_plain(url, "ignored: the URL names it")
+    pika = await rabbit_control.connect_plain(url, "ignored: the URL names it")
     try:
 
         async def listed() -> list[str]:

@@ -25,7 +25,7 @@ from hivekeeper.protocol.workitem import WorkItem, new_item
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.worker.http.client import HttpClient
 from hivekeeper.worker.roles.base import RoleDeps
-from hivekeeper.worker.roles.processor import Processor
+from hivekeeper.worker.roles.processor.role import Processor
 from testbench.pki import make_pki
 from testbench.scripted_http import HUGE_BYTES, ScriptedServer, scripted_server
 from testbench.waiting import eventually

@@ -20,8 +20,8 @@ from hivekeeper.api.roles.outputs import PublishRetry
 from hivekeeper.local import demo_sut
 from hivekeeper.protocol.workitem import new_item
 from hivekeeper.worker.ports import DataStore
-from hivekeeper.worker.redis_store import RedisStore
-from hivekeeper.worker.runtime import Worker
+from hivekeeper.worker.runtime.worker import Worker
+from hivekeeper.worker.transports.redis.store import RedisStore
 from testbench.held_replies import held_replies
 from testbench.waiting import eventually
 from testbench.workers import WorkerHarness

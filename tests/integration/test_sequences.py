@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from hivekeeper.templating.engine import TemplateEngine
-from hivekeeper.worker.redis_store import RedisStore
 from hivekeeper.worker.sequences import StoreSequences
+from hivekeeper.worker.transports.redis.store import RedisStore
 
 pytestmark = pytest.mark.integration
 

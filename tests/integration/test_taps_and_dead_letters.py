@@ -30,8 +30,8 @@ from hivekeeper.local.tap import TapOptions, tap
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import new_item
 from hivekeeper.worker import deadletter
-from hivekeeper.worker.memory import MemoryStore
-from hivekeeper.worker.runtime import Worker
+from hivekeeper.worker.runtime.worker import Worker
+from hivekeeper.worker.transports.memory import MemoryStore
 from testbench.waiting import eventually
 
 pytestmark = pytest.mark.integration

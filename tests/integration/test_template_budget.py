@@ -15,8 +15,9 @@ import pytest
 
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
-from hivekeeper.worker import rabbit
-from hivekeeper.worker.runtime import Worker
+from hivekeeper.worker.runtime.worker import Worker
+from hivekeeper.worker.transports.rabbit import control as rabbit_control
+from hivekeeper.worker.transports.rabbit.transports import RabbitTransports
 from testbench.waiting import eventually
 from testbench.workers import first_instance
 
@@ -51,8 +52,8 @@ class Broker:
                 self.events.append(env.parse(message.body))
 
         await events.consume(on_event)
-        await rabbit.declare_work_queue(self.channel, self.swarm, naming.work_queue(self.swarm, "out"))
-        self.transports = rabbit.RabbitTransports(await rabbit.connect(self.url), self.swarm, self.url)
+        await rabbit_control.declare_work_queue(self.channel, self.swarm, naming.work_queue(self.swarm, "out"))
+        self.transports = RabbitTransports(await rabbit_control.connect(self.url), self.swarm, self.url)
         identity = first_instance(self.swarm, "feeder", "generator", in_queue=None, out_alias="out")
         self.worker = Worker(identity, GENERATOR, self.transports, status_interval=0.5)
         await self.worker.start()

@@ -22,7 +22,7 @@ from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.signing import Signer
 from hivekeeper.protocol.workitem import new_item
-from hivekeeper.worker import rabbit
+from hivekeeper.worker.transports.rabbit import control as rabbit_control
 from testbench.procs import free_port
 from testbench.scripted_http import ScriptedServer, scripted_server
 from testbench.waiting import eventually
@@ -178,7 +178,7 @@ async def _publish_call(running: Running, path: str, headers: dict[str, str] | N
     item = new_item(
         orjson.dumps(request).decode(), swarm=swarm, service="builder", instance="b-0", headers=headers or {}
     )
-    work = await rabbit.declare_work_queue(channel, swarm, naming.work_queue(swarm, "call"))
+    work = await rabbit_control.declare_work_queue(channel, swarm, naming.work_queue(swarm, "call"))
     exchange = await channel.get_exchange(naming.work_exchange(swarm))
     await exchange.publish(aio_pika.Message(item.to_json()), routing_key=work.name)
 

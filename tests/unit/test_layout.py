@@ -53,6 +53,16 @@ def test_top_level_folders_of_the_design_exist() -> None:
         assert (REPO / folder).is_dir(), folder
 
 
+def test_no_worker_module_is_over_400_lines() -> None:
+    worker = REPO / "src" / "hivekeeper" / "worker"
+    long = {
+        str(path.relative_to(worker)): lines
+        for path in worker.rglob("*.py")
+        if (lines := len(path.read_text().splitlines())) > 400
+    }
+    assert long == {}, "split these modules along their concepts (DESIGN.md §5)"
+
+
 # Imported by src/ but provided by a declared distribution that pins it exactly (pydantic pins pydantic-core).
 _PROVIDED_BY = {"pydantic_core": "pydantic"}
 

@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from hivekeeper.protocol import naming
 from hivekeeper.worker import capture
 from hivekeeper.worker.ports import DataStore
-from hivekeeper.worker.redis_store import RedisStore
+from hivekeeper.worker.transports.redis.store import RedisStore
 
 REDIS_ENV = "HIVEKEEPER_REDIS_URL"
 TIMEOUT = 15.0

@@ -1,6 +1,6 @@
 """``hivekeeper run``: every role of a Swarm manifest in one process, wired through memory queues.
 
-The workers are the same :class:`~hivekeeper.worker.runtime.Worker` objects a cluster runs; they
+The workers are the same :class:`~hivekeeper.worker.runtime.worker.Worker` objects a cluster runs; they
 start disabled and are enabled by config-update signals from a local controller (consumers before
 producers), exactly as the operator does it. When the run ends, producers are disabled first and
 the pipeline drains before the summary is printed.
@@ -31,12 +31,13 @@ from hivekeeper.local.progress import RoleRow, summary, table
 from hivekeeper.local.queue_books import QueueBook, StageCount
 from hivekeeper.local.transports import BrokerTransports, BrokerUnavailable, MemoryTransports
 from hivekeeper.protocol import naming
+from hivekeeper.worker.identity import Identity
 from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
-from hivekeeper.worker.memory import MemoryBroker, MemoryStore
 from hivekeeper.worker.ports import DataStore
-from hivekeeper.worker.redis_store import RedisStore
-from hivekeeper.worker.runtime import Identity, Worker
+from hivekeeper.worker.runtime.worker import Worker
 from hivekeeper.worker.stats import Histogram
+from hivekeeper.worker.transports.memory import MemoryBroker, MemoryStore
+from hivekeeper.worker.transports.redis.store import RedisStore
 
 DRAIN_SECONDS = 5.0
 

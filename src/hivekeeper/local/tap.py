@@ -30,8 +30,9 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.redaction import redact_tree
 from hivekeeper.protocol.workitem import CALL_ID_HEADER, WorkItemError, parse
-from hivekeeper.worker import deadletter, rabbit
-from hivekeeper.worker.amqp.url import BrokerUrlError
+from hivekeeper.worker import deadletter
+from hivekeeper.worker.transports.rabbit import control as rabbit_control
+from hivekeeper.worker.transports.rabbit.amqp.url import BrokerUrlError
 
 TAP_TTL_MS = 60_000
 """Copies nobody read within a minute expire from the tap queue."""
@@ -169,7 +170,7 @@ async def tap(
     except naming.InvalidName as exc:
         raise TapError(str(exc)) from exc
     try:
-        connection = await rabbit.connect_plain(options.url, "hivekeeper-tap")
+        connection = await rabbit_control.connect_plain(options.url, "hivekeeper-tap")
     except BrokerUrlError as exc:
         raise TapError(f"{exc} ({redact(options.url)})") from exc
     except (OSError, aio_pika.exceptions.AMQPError, TimeoutError) as exc:

@@ -8,12 +8,15 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractRobustConnection
 
 from hivekeeper.protocol import naming
-from hivekeeper.worker import rabbit
-from hivekeeper.worker.amqp.url import BrokerUrl
-from hivekeeper.worker.amqp.url import parse as parse_broker_url
-from hivekeeper.worker.memory import MemoryBroker, MemoryControlBus, MemoryDeadLetters, MemorySink, MemorySource
+from hivekeeper.worker.identity import Identity
+from hivekeeper.worker.inputs.memory import MemorySource
+from hivekeeper.worker.outputs.memory import MemoryDeadLetters, MemorySink
 from hivekeeper.worker.ports import ControlBus, DeadLetters, WorkSink, WorkSource
-from hivekeeper.worker.runtime import Identity
+from hivekeeper.worker.transports.memory import MemoryBroker, MemoryControlBus
+from hivekeeper.worker.transports.rabbit import control as rabbit_control
+from hivekeeper.worker.transports.rabbit.amqp.url import BrokerUrl
+from hivekeeper.worker.transports.rabbit.amqp.url import parse as parse_broker_url
+from hivekeeper.worker.transports.rabbit.transports import RabbitTransports
 
 
 class BrokerUnavailable(ConnectionError):
@@ -68,7 +71,7 @@ class BrokerTransports:
     def __init__(
         self, robust: AbstractRobustConnection, plain: AbstractConnection, swarm: str, url: str | BrokerUrl
     ) -> None:
-        self._inner = rabbit.RabbitTransports(robust, swarm, url)
+        self._inner = RabbitTransports(robust, swarm, url)
         self._plain: AbstractConnection | None = plain
         """Passive declares on a robust connection report 0 messages; a plain one is right, but it does not
         come back by itself after a broker restart: :meth:`_channel` opens it again."""
@@ -81,7 +84,7 @@ class BrokerTransports:
         try:
             if self._plain is None or self._plain.is_closed:
                 self._plain = None
-                self._plain = await rabbit.connect_plain(self._url, "hivekeeper-run")
+                self._plain = await rabbit_control.connect_plain(self._url, "hivekeeper-run")
             return await self._plain.channel()
         except Exception as exc:  # aio-pika says "closed" in several ways (RuntimeError among them) mid-restart
             self._plain = None
@@ -90,7 +93,12 @@ class BrokerTransports:
     @classmethod
     async def connect(cls, url: str, swarm: str) -> BrokerTransports:
         broker = parse_broker_url(url)  # one meaning of the URL's options on all three connections
-        return cls(await rabbit.connect(broker), await rabbit.connect_plain(broker, "hivekeeper-run"), swarm, broker)
+        return cls(
+            await rabbit_control.connect(broker),
+            await rabbit_control.connect_plain(broker, "hivekeeper-run"),
+            swarm,
+            broker,
+        )
 
     @property
     def control(self) -> ControlBus:
@@ -99,7 +107,7 @@ class BrokerTransports:
     async def declare(self, alias: str) -> str:
         name = naming.work_queue(self.swarm, alias)
         channel = await self._channel()
-        await rabbit.declare_work_queue(channel, self.swarm, name)
+        await rabbit_control.declare_work_queue(channel, self.swarm, name)
         await channel.close()
         return name
 

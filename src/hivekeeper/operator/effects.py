@@ -37,8 +37,8 @@ from hivekeeper.operator.topology import Topology
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.signing import Signer
-from hivekeeper.worker import rabbit
-from hivekeeper.worker.amqp.url import parse as parse_broker_url
+from hivekeeper.worker.transports.rabbit import control as rabbit_control
+from hivekeeper.worker.transports.rabbit.amqp.url import parse as parse_broker_url
 
 log = logging.getLogger("hivekeeper.operator")
 FIELD_MANAGER = "hivekeeper-operator"
@@ -171,8 +171,8 @@ class AmqpBroker:
     EVENTS_QUEUE = "hivekeeper.operator.events"
 
     def __init__(self, url: str, observations: Observations, signer: Signer | None = None) -> None:
-        # One meaning of the URL's options for every connection (worker.amqp.url); a bad option fails the
-        # operator's start with the option named, instead of being ignored by one connection only.
+        # One meaning of the URL's options for every connection (worker.transports.rabbit.amqp.url); a bad
+        # option fails the operator's start with the option named, instead of being ignored by one connection only.
         self._url = parse_broker_url(url)
         self.observations = observations
         self._signer = signer
@@ -223,7 +223,7 @@ class AmqpBroker:
         On a plain connection: a robust one reports 0 messages for passive declares.
         """
         if self._plain is None or self._plain.is_closed:
-            self._plain = await rabbit.connect_plain(self._url, "hivekeeper-operator-stats")
+            self._plain = await rabbit_control.connect_plain(self._url, "hivekeeper-operator-stats")
         out = []
         for name in names:
             channel = await self._plain.channel()

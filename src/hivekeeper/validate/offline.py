@@ -66,8 +66,9 @@ def build_problems(stage: Stage, config: dict[str, Any]) -> tuple[BuildProblem, 
 
 
 def _build(stage: Stage, config: dict[str, Any]) -> tuple[BuildProblem, ...]:
-    from hivekeeper.worker.memory import MemoryStore
-    from hivekeeper.worker.runtime import Identity, Worker
+    from hivekeeper.worker.identity import Identity
+    from hivekeeper.worker.runtime.worker import Worker
+    from hivekeeper.worker.transports.memory import MemoryStore
 
     identity = Identity(
         swarm=stage.swarm,
@@ -92,22 +93,22 @@ class _OfflineTransports:
     """Transports that never move anything: a Worker is built only so that its constructors check its config."""
 
     def __init__(self) -> None:
-        from hivekeeper.worker.memory import MemoryBroker, MemoryControlBus
+        from hivekeeper.worker.transports.memory import MemoryBroker, MemoryControlBus
 
         self._broker = MemoryBroker()
         self.control = MemoryControlBus(self._broker, "validate")
 
     def source(self, identity: Any, prefetch: int) -> Any:
-        from hivekeeper.worker.memory import MemorySource
+        from hivekeeper.worker.inputs.memory import MemorySource
 
         return MemorySource(self._broker.declare_queue(identity.work_in or "validate"))
 
     def sink(self, identity: Any) -> Any:
-        from hivekeeper.worker.memory import MemorySink
+        from hivekeeper.worker.outputs.memory import MemorySink
 
         return MemorySink(self._broker, "validate", identity.work_out or "validate")
 
     def dead_letters(self, identity: Any) -> Any:
-        from hivekeeper.worker.memory import MemoryDeadLetters
+        from hivekeeper.worker.outputs.memory import MemoryDeadLetters
 
         return MemoryDeadLetters()

@@ -14,8 +14,8 @@ from typing import Any
 
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.grace import DEFAULT_STOP_GRACE, stop_grace
-from hivekeeper.worker.amqp.url import BrokerUrlError
-from hivekeeper.worker.amqp.url import parse as parse_broker_url
+from hivekeeper.worker.transports.rabbit.amqp.url import BrokerUrlError
+from hivekeeper.worker.transports.rabbit.amqp.url import parse as parse_broker_url
 
 PREFIX = "HIVEKEEPER_"
 

@@ -3,7 +3,7 @@
 A journey is one work item walked through ordered HTTP steps. Its *context* is a JSON object that
 starts as the inbound payload (``{}`` for anything else) and grows as steps extract values from
 responses (``fromJsonPointer`` / ``fromHeader`` / ``fromStatus``) and ``set`` rendered values.
-Nothing here does I/O: the role (``roles/http_sequence.py``) sends the requests and calls these.
+Nothing here does I/O: the role (``roles/http_sequence/``) sends the requests and calls these.
 """
 
 from __future__ import annotations

@@ -13,12 +13,16 @@ from prometheus_client import start_http_server
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.protocol import envelope
 from hivekeeper.protocol.signing import Refusal, SigningKeyError, Verifier
-from hivekeeper.worker import logs, rabbit
+from hivekeeper.worker import logs
 from hivekeeper.worker.env import EnvError, WorkerEnv
+from hivekeeper.worker.identity import Identity
 from hivekeeper.worker.metrics import registry_for
-from hivekeeper.worker.redis_store import RedisStore
-from hivekeeper.worker.runtime import Identity, Transports, Worker
+from hivekeeper.worker.ports import Transports
+from hivekeeper.worker.runtime.worker import Worker
 from hivekeeper.worker.signed_control import VerifiedTransports
+from hivekeeper.worker.transports.rabbit import control as rabbit_control
+from hivekeeper.worker.transports.rabbit.transports import RabbitTransports
+from hivekeeper.worker.transports.redis.store import RedisStore
 
 log = logging.getLogger("hivekeeper.worker")
 
@@ -34,8 +38,8 @@ async def serve(env: WorkerEnv, stop: asyncio.Event, verifier: Verifier | None =
         work_out=env.work_out,
         run_id=env.run_id,
     )
-    connection = await rabbit.connect(env.amqp_url)
-    transports = rabbit.RabbitTransports(connection, env.swarm, env.amqp_url)
+    connection = await rabbit_control.connect(env.amqp_url)
+    transports = RabbitTransports(connection, env.swarm, env.amqp_url)
     # sequence() counters live in Redis when the worker has one, so that every replica shares them.
     store = RedisStore(env.redis_url) if env.redis_url else None
     built: list[Worker] = []

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from hivekeeper.worker.runtime import Worker
+from hivekeeper.worker.runtime.worker import Worker
 
 LABELS = ["swarm", "role", "instance", "run"]
 

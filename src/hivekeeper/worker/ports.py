@@ -1,5 +1,10 @@
-"""The I/O edges of a worker, as small Protocols. Each has an in-memory twin (``memory``) and a
-RabbitMQ implementation (``rabbit``); roles see none of them.
+"""The I/O edges of a worker, as small Protocols: its work input and output, the dead-letter queue, the
+control bus, the data store, and :class:`Transports` that builds them for one worker.
+
+Each has an in-memory twin (``transports.memory``, ``inputs.memory``, ``outputs.memory``) and a real
+implementation (RabbitMQ: ``transports.rabbit``, ``inputs.rabbit``, ``outputs.rabbit``; Redis:
+``transports.redis``). Roles see none of them except the data store; their HTTP edge is
+``worker.http_port``.
 """
 
 from __future__ import annotations
@@ -7,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
+from hivekeeper.worker.identity import Identity
+
 
 class Delivery:
     """One unit of work from an input: a message body (``None`` for a scheduler tick) and how to settle it.
 
     ``redeliveries``: how many times the broker delivered this item before (0 on a first delivery): the
     broker's own count when it keeps one (quorum queues' ``x-delivery-count``), else this worker's
-    count of the redelivered flag (see ``worker.redeliveries``). ``live()``: False once
+    count of the redelivered flag (see ``worker.inputs.redeliveries``). ``live()``: False once
     the delivery can no longer be settled (its channel died; the broker will redeliver it anyway).
     """
 
@@ -134,6 +141,21 @@ class ControlBus(Protocol):
     async def publish(self, routing_key: str, body: bytes) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class Transports(Protocol):
+    """Builds the I/O edges for a worker (memory for ``hivekeeper run``, RabbitMQ in a cluster)."""
+
+    @property
+    def control(self) -> ControlBus: ...
+
+    def source(self, identity: Identity, prefetch: int) -> WorkSource: ...
+
+    def sink(self, identity: Identity) -> WorkSink: ...
+
+    def dead_letters(self, identity: Identity) -> DeadLetters:
+        """The swarm's dead-letter queue (asked for only when a config enables ``deadLetter``)."""
+        ...
 
 
 class StoreUnavailable(ConnectionError):

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol.signing import Refusal, Verifier
-from hivekeeper.worker.ports import ControlBus, ControlHandler, DeadLetters, WorkSink, WorkSource
-from hivekeeper.worker.runtime import Identity, Transports
+from hivekeeper.worker.identity import Identity
+from hivekeeper.worker.ports import ControlBus, ControlHandler, DeadLetters, Transports, WorkSink, WorkSource
 
 Refused = Callable[[Refusal, env.Envelope], None]
 

@@ -10,8 +10,9 @@ import aio_pika
 
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
-from hivekeeper.worker import rabbit
-from hivekeeper.worker.runtime import Worker
+from hivekeeper.worker.runtime.worker import Worker
+from hivekeeper.worker.transports.rabbit import control as rabbit_control
+from hivekeeper.worker.transports.rabbit.transports import RabbitTransports
 from testbench.waiting import eventually
 from testbench.workers import first_instance
 
@@ -30,7 +31,7 @@ class RabbitSwarm:
         self.swarm = f"{self.prefix}-{uuid.uuid4().hex[:8]}"
         self.events: list[env.Envelope] = []
         self.workers: list[Worker] = []
-        self.transports: list[rabbit.RabbitTransports] = []
+        self.transports: list[RabbitTransports] = []
 
     async def start(self) -> None:
         self.connection = await aio_pika.connect(self.url)
@@ -58,7 +59,7 @@ class RabbitSwarm:
         work_out: str | None = None,
         interval: float | None = None,
     ) -> Worker:
-        transports = rabbit.RabbitTransports(await rabbit.connect(self.url), self.swarm, self.url)
+        transports = RabbitTransports(await rabbit_control.connect(self.url), self.swarm, self.url)
         in_queue = naming.work_queue(self.swarm, work_in) if work_in else None
         identity = first_instance(self.swarm, role, kind, in_queue=in_queue, out_alias=work_out)
         worker = Worker(identity, config, transports, status_interval=interval or self.status_interval)
@@ -84,7 +85,7 @@ class RabbitSwarm:
         return await eventually(outcome, timeout=timeout, what="the config-update outcome")
 
     async def queue(self, alias: str) -> aio_pika.abc.AbstractQueue:
-        return await rabbit.declare_work_queue(self.channel, self.swarm, naming.work_queue(self.swarm, alias))
+        return await rabbit_control.declare_work_queue(self.channel, self.swarm, naming.work_queue(self.swarm, alias))
 
     async def depth(self, alias: str) -> int:
         declared = await self.channel.declare_queue(naming.work_queue(self.swarm, alias), passive=True)

@@ -15,9 +15,10 @@ from hivekeeper.local.transports import MemoryTransports
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.schemas import schemas
-from hivekeeper.worker.memory import MemoryBroker
+from hivekeeper.worker.identity import Identity
 from hivekeeper.worker.ports import DataStore
-from hivekeeper.worker.runtime import Identity, Worker
+from hivekeeper.worker.runtime.worker import Worker
+from hivekeeper.worker.transports.memory import MemoryBroker
 from testbench.waiting import eventually
 
 

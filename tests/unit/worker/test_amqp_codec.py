@@ -6,7 +6,7 @@ import pytest
 from pamqp import body as pamqp_body
 from pamqp import commands, frame, header
 
-from hivekeeper.worker.amqp import codec
+from hivekeeper.worker.transports.rabbit.amqp import codec
 
 
 def _frames(data: bytes) -> list[object]:

@@ -12,8 +12,8 @@ from pamqp import body as pamqp_body
 from pamqp import commands, frame, header
 from pamqp.base import Frame
 
-from hivekeeper.worker.amqp import codec
-from hivekeeper.worker.amqp.connection import (
+from hivekeeper.worker.transports.rabbit.amqp import codec
+from hivekeeper.worker.transports.rabbit.amqp.connection import (
     AmqpConnection,
     BlockedTimeout,
     Channel,
@@ -23,7 +23,7 @@ from hivekeeper.worker.amqp.connection import (
     Nacked,
     Unroutable,
 )
-from hivekeeper.worker.amqp.url import parse
+from hivekeeper.worker.transports.rabbit.amqp.url import parse
 
 
 class ScriptedBroker(asyncio.Transport):

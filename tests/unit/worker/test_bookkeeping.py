@@ -8,8 +8,8 @@ import pytest
 
 from hivekeeper.local.progress import RoleRow, table
 from hivekeeper.worker.alerts import AlertThrottle
-from hivekeeper.worker.memory import MemoryBroker, topic_matches
 from hivekeeper.worker.stats import Histogram, RoleStats
+from hivekeeper.worker.transports.memory import MemoryBroker, topic_matches
 
 
 @pytest.mark.parametrize("value_ms", [0.05, 0.9, 1.0, 7.3, 42.0, 999.0, 12_345.0])

@@ -9,14 +9,14 @@ from pathlib import Path
 import aiormq
 import pytest
 
-from hivekeeper.worker.amqp.url import (
+from hivekeeper.worker.env import EnvError, WorkerEnv
+from hivekeeper.worker.transports.rabbit.amqp.url import (
     DEFAULT_HEARTBEAT,
     DEFAULT_MAX_MESSAGE_SIZE,
     OPTIONS,
     BrokerUrlError,
     parse,
 )
-from hivekeeper.worker.env import EnvError, WorkerEnv
 from testbench.pki import make_pki
 
 

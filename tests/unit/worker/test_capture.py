@@ -11,7 +11,7 @@ import pytest
 
 from hivekeeper.worker import capture
 from hivekeeper.worker.capture import CaptureInput, CapturePolicy, JourneyBudget
-from hivekeeper.worker.memory import MemoryStore
+from hivekeeper.worker.transports.memory import MemoryStore
 
 
 def _policy(**kw: Any) -> CapturePolicy:

@@ -8,15 +8,8 @@ import asyncio
 
 import pytest
 
-from hivekeeper.worker.http.client import IDEMPOTENT, is_idempotent
-from hivekeeper.worker.http.connection import (
-    MAX_HEAD_BYTES,
-    HeaderlessConnection,
-    HttpConnection,
-    HttpProtocolError,
-    HttpTimeout,
-    Response,
-)
+from hivekeeper.worker.http.connection import MAX_HEAD_BYTES, HeaderlessConnection, HttpConnection
+from hivekeeper.worker.http_port import IDEMPOTENT, HttpProtocolError, HttpTimeout, Response, is_idempotent
 
 HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"

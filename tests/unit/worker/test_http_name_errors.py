@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from hivekeeper.worker.http.client import HttpClient, Origin
-from hivekeeper.worker.http.connection import HttpConnectError, HttpNameError
+from hivekeeper.worker.http.client import HttpClient
+from hivekeeper.worker.http_port import HttpConnectError, HttpNameError, Origin
 
 
 async def test_an_unresolvable_host_fails_as_dns_naming_the_host(monkeypatch: pytest.MonkeyPatch) -> None:

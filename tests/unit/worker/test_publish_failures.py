@@ -18,11 +18,13 @@ from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import new_item
 from hivekeeper.worker import deadletter, publishing
-from hivekeeper.worker.memory import MemoryBroker, MemoryControlBus, MemoryDeadLetters
+from hivekeeper.worker.identity import Identity
+from hivekeeper.worker.inputs.redeliveries import RedeliveryCounter
 from hivekeeper.worker.metrics import registry_for
+from hivekeeper.worker.outputs.memory import MemoryDeadLetters
 from hivekeeper.worker.ports import Delivery, OutputRefused
-from hivekeeper.worker.redeliveries import RedeliveryCounter
-from hivekeeper.worker.runtime import Identity, Worker
+from hivekeeper.worker.runtime.worker import Worker
+from hivekeeper.worker.transports.memory import MemoryBroker, MemoryControlBus
 from testbench.waiting import eventually
 
 SWARM = "unit"

@@ -15,7 +15,7 @@ from hivekeeper.api import roles as role_configs
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.roles.inputs import RedisDatasetInput
 from hivekeeper.worker.inputs.redis_dataset import LIST_HEADER, RedisDatasetSource, SourcePicker
-from hivekeeper.worker.memory import MemoryStore
+from hivekeeper.worker.transports.memory import MemoryStore
 from testbench.waiting import eventually
 
 

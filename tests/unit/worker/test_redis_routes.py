@@ -13,10 +13,10 @@ from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.roles.outputs import RedisPush, RedisRoute
 from hivekeeper.protocol.workitem import WorkItem, new_item
 from hivekeeper.templating.engine import TemplateEngine
-from hivekeeper.worker import redis_routes as routes
 from hivekeeper.worker.control import WorkerState
-from hivekeeper.worker.memory import MemoryStore
 from hivekeeper.worker.outputs import redis_push
+from hivekeeper.worker.outputs import redis_routes as routes
+from hivekeeper.worker.transports.memory import MemoryStore
 
 
 def _item(payload: str, headers: dict[str, Any] | None = None) -> WorkItem:

@@ -20,29 +20,21 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from hivekeeper.api.http_limits import DEFAULT_MAX_RESPONSE_BYTES
-from hivekeeper.worker.http.connection import (
+from hivekeeper.worker.http.connection import DeadlineWatch, HeaderlessConnection, HttpConnection
+from hivekeeper.worker.http_port import (
     ConnectionDropped,
-    DeadlineWatch,
-    HeaderlessConnection,
     HttpConnectError,
-    HttpConnection,
     HttpError,
     HttpNameError,
+    HttpSettings,
     HttpTimeout,
+    Origin,
     Response,
+    is_idempotent,
     serialise_request,
 )
-
-IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
-"""RFC 9110 §9.2.2: a request with one of these methods may be repeated with the same effect."""
-
-
-def is_idempotent(method: str) -> bool:
-    """Whether a request with ``method`` (upper case) may be retried automatically."""
-    return method in IDEMPOTENT
 
 
 class DroppedNotRetried(ConnectionDropped):
@@ -87,55 +79,6 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-class OriginError(ValueError):
-    """A base URL or absolute URL the client cannot use."""
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where requests go: scheme, host, port, and the base path that relative paths are joined to."""
-
-    scheme: str
-    host: str
-    port: int
-    base_path: str = ""
-
-    @property
-    def host_header(self) -> str:
-        default = 443 if self.scheme == "https" else 80
-        return self.host if self.port == default else f"{self.host}:{self.port}"
-
-    def target(self, path: str) -> str:
-        """The request target for ``path`` under this origin's base path."""
-        if not path.startswith("/"):
-            path = "/" + path
-        return self.base_path + path if self.base_path else path
-
-    @classmethod
-    def parse(cls, url: str) -> Origin:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise OriginError(f"URL {url!r} must start with http:// or https://")
-        if not parts.hostname:
-            raise OriginError(f"URL {url!r} has no host")
-        try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError as exc:
-            raise OriginError(f"URL {url!r} has an invalid port") from exc
-        return cls(parts.scheme, parts.hostname, port, parts.path.rstrip("/"))
-
-
-def route(base: Origin, path: str) -> tuple[Origin, str]:
-    """Where a rendered path goes: an absolute ``https://h:1/a/b?q`` to its own origin (``/a/b?q``), any
-    other path to ``base`` (joined to its base path). Raises :class:`OriginError` for a bad absolute URL."""
-    if not path.startswith(("http://", "https://")):
-        return base, base.target(path)
-    parts = urlsplit(path)
-    origin = Origin.parse(f"{parts.scheme}://{parts.netloc}")
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return origin, target
-
-
 @dataclass
 class HttpClient:
     """Pooled HTTP/1.1 client. One per worker; ``close()`` it when the worker stops."""
@@ -151,6 +94,17 @@ class HttpClient:
     _watch: DeadlineWatch | None = field(default=None, repr=False)
     opened: int = 0
     _closed: bool = field(default=False, repr=False)
+
+    @classmethod
+    def of(cls, settings: HttpSettings) -> HttpClient:
+        """A client with ``settings`` (the runtime builds one per distinct settings of a role's config)."""
+        return cls(
+            ssl_verify=settings.ssl_verify, keep_alive=settings.keep_alive, collect_headers=settings.collect_headers
+        )
+
+    @property
+    def settings(self) -> HttpSettings:
+        return HttpSettings(self.ssl_verify, self.keep_alive, self.collect_headers)
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:

@@ -21,9 +21,11 @@ response heads (informational ones included) may not exceed ``MAX_HEAD_BYTES``.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from typing import cast
 
 import httptools
+
+from hivekeeper.worker.http_port import ConnectionDropped, HttpError, HttpProtocolError, HttpTimeout, Response
 
 PRECISE_BELOW = 0.2
 SWEEP_INTERVAL = 0.01
@@ -58,73 +60,8 @@ class DeadlineWatch:
         self._handle = self._loop.call_later(SWEEP_INTERVAL, self._sweep) if self._watched else None
 
 
-class HttpError(Exception):
-    """Base of transport-level failures (the server never produced a complete response)."""
-
-    kind = "transport"
-    truncated = False
-    """True when body bytes beyond the request's limit had been discarded before it failed."""
-
-
-class HttpTimeout(HttpError):
-    kind = "timeout"
-
-
-class HttpConnectError(HttpError):
-    kind = "connect"
-
-
-class HttpNameError(HttpConnectError):
-    """The SUT's host name does not resolve (kind ``dns``: a typo in baseUrl, or DNS down, not the SUT)."""
-
-    kind = "dns"
-
-
-class HttpProtocolError(HttpError):
-    kind = "protocol"
-
-
-class ConnectionDropped(HttpError):
-    """The server closed the connection before any response byte arrived."""
-
-    kind = "reset"
-
-
 class _Unsolicited(Exception):
     """Raised inside the parser to stop it at a response nobody asked for."""
-
-
-class Response:
-    """A complete HTTP response. Header names are kept as sent (bytes); ``header()`` looks them up.
-
-    ``body`` holds at most the request's limit; ``body_bytes`` is how many body bytes the server
-    sent, and ``truncated`` says that some were discarded.
-    """
-
-    __slots__ = ("body", "body_bytes", "headers", "keep_alive", "status", "truncated")
-
-    def __init__(
-        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, keep_alive: bool, body_bytes: int
-    ) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-        self.keep_alive = keep_alive
-        self.body_bytes = body_bytes
-        self.truncated = body_bytes > len(body)
-
-    def header(self, name: str) -> str | None:
-        wanted = name.lower().encode()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value.decode("latin-1")
-        return None
-
-    def header_map(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for key, value in self.headers:
-            out.setdefault(key.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-        return out
 
 
 class HttpConnection(asyncio.Protocol):
@@ -329,30 +266,6 @@ class HttpConnection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_exception(error)
         self.abort()
-
-
-def serialise_request(
-    method: str, target: str, host_header: str, headers: dict[str, str] | list[Any], body: bytes | None
-) -> bytes:
-    """The bytes of an HTTP/1.1 request; adds Host, Content-Length and keep-alive if absent."""
-    lines = [f"{method} {target} HTTP/1.1\r\n"]
-    items = headers.items() if isinstance(headers, dict) else headers
-    seen = set()
-    for name, value in items:
-        lowered = name.lower()
-        if lowered in ("content-length", "transfer-encoding"):
-            continue  # we frame the body ourselves
-        seen.add(lowered)
-        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-            raise ValueError(f"header {name!r} contains a line break; that would split the request")
-        lines.append(f"{name}: {value}\r\n")
-    if "host" not in seen:
-        lines.append(f"Host: {host_header}\r\n")
-    if body is not None or method in ("POST", "PUT", "PATCH"):
-        lines.append(f"Content-Length: {len(body or b'')}\r\n")
-    lines.append("\r\n")
-    head = "".join(lines).encode("latin-1")
-    return head + body if body else head
 
 
 class HeaderlessConnection(HttpConnection):

@@ -1,1 +1,1 @@
-"""Worker inputs: where items come from (SCHEDULER clock, RabbitMQ queue, datasets)."""
+"""Worker inputs: where items come from (SCHEDULER clock, RabbitMQ queue, Redis datasets, memory queues)."""

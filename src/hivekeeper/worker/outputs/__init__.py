@@ -1,1 +1,2 @@
-"""Worker outputs beyond the RabbitMQ sink: Redis lists (``outputs.type: REDIS``) and the redisUploader."""
+"""Worker outputs: where results go (RabbitMQ with publisher confirms, Redis lists and the redisUploader,
+memory), and the dead-letter queues."""

@@ -1,6 +1,6 @@
 """Pushing items to Redis lists: the ``REDIS`` output and the ``redisUploader`` interceptor.
 
-Both resolve a target list per item (:mod:`hivekeeper.worker.redis_routes`) and push one step's
+Both resolve a target list per item (:mod:`hivekeeper.worker.outputs.redis_routes`) and push one step's
 payload through the worker's :class:`~hivekeeper.worker.ports.DataStore`.
 
 * :class:`RedisOutput` replaces the RabbitMQ sink (``outputs.type: REDIS``). An item with no target is
@@ -28,9 +28,9 @@ from hivekeeper.api.roles.postprocessor.config import PostprocessorConfig
 from hivekeeper.api.roles.redis import NEEDS_REDIS
 from hivekeeper.protocol.workitem import WorkItem, as_template_value, parse
 from hivekeeper.templating.engine import TemplateEngine, TemplateError
-from hivekeeper.worker import redis_routes as routes
 from hivekeeper.worker.cancelling import swallowed_cancel
 from hivekeeper.worker.control import WorkerState
+from hivekeeper.worker.outputs import redis_routes as routes
 from hivekeeper.worker.ports import DataStore, StoreUnavailable
 from hivekeeper.worker.stats import RoleStats
 

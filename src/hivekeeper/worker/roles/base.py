@@ -1,13 +1,26 @@
-"""What every role gets from the runtime, and the small vocabulary roles answer with."""
+"""What every role gets from the runtime, how a role describes itself to it, and the small vocabulary
+roles answer with.
+
+A role is a package under ``worker.roles`` whose ``role`` module defines the role and its
+:class:`RoleKind` (``KIND``); ``worker.roles.registry`` maps the role's name to it. Roles import no
+transport, no other role and no HTTP client: they get ports (:class:`RoleDeps`, :class:`Wiring`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.protocol.workitem import WorkItem, as_template_value
 from hivekeeper.templating.engine import TemplateEngine
+from hivekeeper.worker.http_port import HttpPort, HttpSettings
+from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.stats import RoleStats
+
+AlertFn = Callable[[str, str, dict[str, Any]], None]
+"""Raise an alert: code, message, context (the runtime folds repeats within a window)."""
 
 
 class DropItem(Exception):
@@ -22,14 +35,6 @@ class DropItem(Exception):
         self.code = code
 
 
-class HttpPort(Protocol):
-    """The part of the HTTP client roles use (a fake in unit tests, the pooled client otherwise)."""
-
-    async def send(
-        self, origin: Any, raw: bytes, timeout: float, *, head: bool = False, idempotent: bool = False, limit: int = ...
-    ) -> Any: ...
-
-
 @dataclass
 class RoleDeps:
     """Identity and shared services of one worker instance."""
@@ -40,6 +45,7 @@ class RoleDeps:
     engine: TemplateEngine
     stats: RoleStats = field(default_factory=RoleStats)
     http: HttpPort | None = None
+    """The worker's HTTP client, for roles whose :class:`RoleKind` asks for one (else None)."""
 
 
 class Role(Protocol):
@@ -50,6 +56,32 @@ class Role(Protocol):
     def context(self) -> dict[str, Any]:
         """Role-specific keys for ``status.data.context``."""
         ...
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the runtime hands a role's factory each time a config is applied (at start, on every update)."""
+
+    deps: RoleDeps
+    alert: AlertFn
+    store: DataStore | None
+    """Redis (or its in-memory twin), or None when the worker has none."""
+    forwards: bool
+    """The worker has an output (``outputs.type`` is not NONE): the role's results are published."""
+    previous: Role | None
+    """The role this one replaces (a config update; None at start): for state that outlives a config."""
+
+
+@dataclass(frozen=True)
+class RoleKind:
+    """How the runtime builds and runs one role: its registry entry (``worker.roles.registry``)."""
+
+    build: Callable[[CommonConfig, Wiring], Role]
+    """The role for a validated config; raises ``ConfigError`` for what the models cannot check."""
+    concurrency: Callable[[CommonConfig], int] | None = None
+    """The work loops the role wants (its ``threadCount``); None: the runtime's default."""
+    http: Callable[[CommonConfig, bool], HttpSettings] | None = None
+    """The HTTP client the role needs, given whether the worker forwards results; None: no HTTP."""
 
 
 def template_context(item: WorkItem | None, vars_: dict[str, Any], sut: dict[str, Any]) -> dict[str, Any]:

@@ -22,61 +22,32 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from time import perf_counter
 from typing import Any
 
 import orjson
 
 from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.http_sequence.config import HttpSequenceConfig
 from hivekeeper.api.roles.redis import NEEDS_REDIS
-from hivekeeper.api.swarm import HttpTemplate
 from hivekeeper.protocol.workitem import WorkItem, new_item, now
 from hivekeeper.worker import capture, journey
-from hivekeeper.worker.http.client import Origin, OriginError, is_idempotent, route
-from hivekeeper.worker.http.connection import HttpError, serialise_request
+from hivekeeper.worker.http_port import (
+    HttpError,
+    HttpSettings,
+    Origin,
+    OriginError,
+    is_idempotent,
+    route,
+    serialise_request,
+)
 from hivekeeper.worker.ports import DataStore
-from hivekeeper.worker.roles.base import DropItem, RoleDeps
-from hivekeeper.worker.roles.request_builder import load_template_dir
+from hivekeeper.worker.roles.base import AlertFn, DropItem, Role, RoleDeps, RoleKind, Wiring
+from hivekeeper.worker.roles.http_sequence.steps import ROLE, Request, Step, compile_steps, load_templates
 
-ROLE = "http-sequence"
 CORRELATION_HEADER = "X-Correlation-Id"
 EXAMPLE = "e.g. {{ sut.endpoints.default.baseUrl }}"
-
-AlertFn = Callable[[str, str, dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class _Step:
-    index: int
-    id: str
-    service_id: str
-    call_id: str
-    key: str
-    timeout: float
-    max_response_bytes: int
-    retry: journey.RetryPolicy
-    extracts: list[journey.ExtractRule]
-    sets: list[tuple[str, str, str, bool]]
-    """(template name, to, template, parseJson)."""
-    continue_on_non2xx: bool
-
-
-@dataclass(frozen=True)
-class _Request:
-    origin: Origin
-    method: str
-    target: str
-    headers: dict[str, str]
-    body: str | None
-    raw: bytes
-
-    @property
-    def url(self) -> str:
-        return f"{self.origin.scheme}://{self.origin.host_header}{self.target}"
 
 
 _Captures = list[tuple[journey.StepOutcome, capture.Pending]]
@@ -109,8 +80,8 @@ class HttpSequence:
         except OriginError as exc:
             raise ConfigError(ROLE, [("baseUrl", str(exc))]) from exc
         self.base_url = base
-        self.templates = self._load_templates(config)
-        self.steps = self._compile_steps(config)
+        self.templates = load_templates(config, deps.engine)
+        self.steps = compile_steps(config, self.templates, deps.engine)
         self.policy = capture.CapturePolicy.of(config.debugCapture)
         self._preview = config.debugCapture.bodyPreviewBytes
         if store is None and "debugCapture" not in config.model_fields_set:
@@ -123,68 +94,6 @@ class HttpSequence:
         if deps.http is None:
             raise ConfigError(ROLE, [("http", "the runtime gave the http-sequence no HTTP client")])
         self.http = deps.http
-
-    # -- config ---------------------------------------------------------------------------------
-    def _load_templates(self, config: HttpSequenceConfig) -> dict[str, HttpTemplate]:
-        templates = list(config.templates)
-        if config.templateRoot:
-            try:
-                templates.extend(load_template_dir(Path(config.templateRoot)))
-            except ConfigError as exc:
-                raise ConfigError(ROLE, exc.problems) from exc
-        found: dict[str, HttpTemplate] = {}
-        for t in templates:
-            found[t.key] = t
-            sources = {f"{t.key} method": t.method, f"{t.key} pathTemplate": t.pathTemplate}
-            sources.update({f"{t.key} headersTemplate.{k}": v for k, v in t.headersTemplate.items()})
-            if t.bodyTemplate is not None:
-                sources[f"{t.key} bodyTemplate"] = t.bodyTemplate
-            for name, source in sources.items():
-                self.deps.engine.validate(name, source)
-        return found
-
-    def _compile_steps(self, config: HttpSequenceConfig) -> list[_Step]:
-        steps: list[_Step] = []
-        problems: list[tuple[str, str]] = []
-        known = ", ".join(sorted(self.templates)) or "none (add templates to the swarm or set templateRoot)"
-        for index, step in enumerate(config.steps):
-            service_id = step.serviceId or config.serviceId
-            key = f"{service_id}::{step.callId}"
-            if key not in self.templates:
-                problems.append(
-                    (f"steps[{index}].callId", f"{step.callId!r}: no template {key!r}; known templates: {known}")
-                )
-                continue
-            sets = []
-            for j, entry in enumerate(step.set):
-                name = f"steps[{index}].set[{j}].template"
-                self.deps.engine.validate(name, entry.template)
-                sets.append((name, entry.to, entry.template, entry.parseJson))
-            retry = step.retry
-            steps.append(
-                _Step(
-                    index=index,
-                    id=step.id or f"step{index}",
-                    service_id=service_id,
-                    call_id=step.callId,
-                    key=key,
-                    timeout=(step.timeoutMs or config.timeoutMs) / 1000.0,
-                    max_response_bytes=(
-                        config.maxResponseBytes if step.maxResponseBytes is None else step.maxResponseBytes
-                    ),
-                    retry=journey.RetryPolicy.build(
-                        retry.maxAttempts, retry.initialBackoffMs, retry.backoffMultiplier, retry.maxBackoffMs, retry.on
-                    ),
-                    extracts=[
-                        journey.ExtractRule.of(e.fromJsonPointer, e.fromHeader, e.to, e.required) for e in step.extracts
-                    ],
-                    sets=sets,
-                    continue_on_non2xx=step.continueOnNon2xx,
-                )
-            )
-        if problems:
-            raise ConfigError(ROLE, problems)
-        return steps
 
     # -- journeys -------------------------------------------------------------------------------
     async def handle(self, item: WorkItem | None, seq: int) -> WorkItem | None:
@@ -230,7 +139,7 @@ class HttpSequence:
 
     async def _step(
         self,
-        step: _Step,
+        step: Step,
         ctx: dict[str, Any],
         context: dict[str, Any],
         journey_id: str,
@@ -268,7 +177,7 @@ class HttpSequence:
                 outcome.body_preview = capture.truncate(response.body, self._preview)[0]
         return outcome
 
-    async def _render(self, step: _Step, context: dict[str, Any], journey_id: str) -> _Request:
+    async def _render(self, step: Step, context: dict[str, Any], journey_id: str) -> Request:
         template = self.templates.get(step.key)
         if template is None:
             raise DropItem(
@@ -299,7 +208,7 @@ class HttpSequence:
             raw = serialise_request(method, target, origin.host_header, headers, body.encode() if body else None)
         except ValueError as exc:
             raise DropItem("http-sequence.bad-request", f"step {step.id!r}: {exc}") from exc
-        return _Request(origin, method, target, headers, body, raw)
+        return Request(origin, method, target, headers, body, raw)
 
     async def _text(self, name: str, source: str, context: dict[str, Any]) -> str:
         """``source`` rendered; text without template syntax (a JSON body, say) is used as it is."""
@@ -307,7 +216,7 @@ class HttpSequence:
             return source
         return await self.deps.engine.render_async(name, source, context)
 
-    async def _send(self, step: _Step, request: _Request, outcome: journey.StepOutcome) -> journey.ResponseView:
+    async def _send(self, step: Step, request: Request, outcome: journey.StepOutcome) -> journey.ResponseView:
         stats, retry, origin = self.deps.stats, step.retry, request.origin
         started = perf_counter()
         view = journey.ResponseView(journey.TRANSPORT_ERROR, [], b"")
@@ -348,12 +257,12 @@ class HttpSequence:
 
     def _capture(
         self,
-        step: _Step,
+        step: Step,
         outcome: journey.StepOutcome,
         response: journey.ResponseView,
         journey_id: str,
         budget: capture.JourneyBudget,
-        request: _Request,
+        request: Request,
         captures: _Captures,
     ) -> None:
         """Build the step's capture and queue it for the journey's batch (``debug_ref`` names its key)."""
@@ -441,3 +350,32 @@ class HttpSequence:
             "debugCapture": self.policy.mode,
             **self.counters.snapshot(),
         }
+
+
+def build(config: CommonConfig, wiring: Wiring) -> Role:
+    assert isinstance(config, HttpSequenceConfig)  # the registry pairs this factory with its config model
+    uploader = config.interceptors.redisUploader  # an AFTER uploader pushes the result: build it
+    after = uploader is not None and uploader.enabled and uploader.phase == "AFTER"
+    previous = wiring.previous  # its counters outlive a config
+    return HttpSequence(
+        config,
+        wiring.deps,
+        alert=wiring.alert,
+        store=wiring.store,
+        forward_results=wiring.forwards or after,
+        counters=previous.counters if isinstance(previous, HttpSequence) else None,
+    )
+
+
+def _threads(config: CommonConfig) -> int:
+    assert isinstance(config, HttpSequenceConfig)
+    return config.threadCount
+
+
+def _http(config: CommonConfig, forwards: bool) -> HttpSettings:
+    assert isinstance(config, HttpSequenceConfig)
+    # Response headers always: extracts and captures read them whether or not results go on.
+    return HttpSettings(ssl_verify=config.sslVerify, keep_alive=config.keepAlive, collect_headers=True)
+
+
+KIND = RoleKind(build, concurrency=_threads, http=_http)

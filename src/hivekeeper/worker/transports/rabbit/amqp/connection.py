@@ -9,7 +9,7 @@ a few messages per second, stays on aio-pika.
 
 Failure model: when the connection drops, every pending confirm and RPC fails with
 :class:`ConnectionLost` and :attr:`AmqpConnection.lost` completes; reconnecting and re-declaring is
-the owner's job (``worker.rabbit``), and the broker redelivers whatever was not acknowledged.
+the owner's job (``transports.rabbit.link``), and the broker redelivers whatever was not acknowledged.
 Publishes are bounded in time: one without a confirm after ``confirm_timeout`` fails with
 :class:`ConfirmTimeout`; while the broker blocks the connection (``connection.blocked``: a memory or
 disk alarm) new publishes are held, not written, and any publish still waiting ``blocked_timeout``
@@ -28,9 +28,9 @@ from pamqp import commands, frame
 from pamqp.base import Frame
 
 from hivekeeper import __version__
-from hivekeeper.worker.amqp import codec
-from hivekeeper.worker.amqp.channel import Channel, DeliveryCallback
-from hivekeeper.worker.amqp.errors import (
+from hivekeeper.worker.transports.rabbit.amqp import codec
+from hivekeeper.worker.transports.rabbit.amqp.channel import Channel, DeliveryCallback
+from hivekeeper.worker.transports.rabbit.amqp.errors import (
     AmqpError,
     BlockedTimeout,
     ConfirmTimeout,
@@ -40,7 +40,7 @@ from hivekeeper.worker.amqp.errors import (
     PublishRefused,
     Unroutable,
 )
-from hivekeeper.worker.amqp.url import BrokerUrl, parse
+from hivekeeper.worker.transports.rabbit.amqp.url import BrokerUrl, parse
 
 __all__ = [
     "AmqpConnection",
@@ -111,7 +111,8 @@ class AmqpConnection(asyncio.Protocol):
         blocked_timeout: float = BLOCKED_TIMEOUT,
     ) -> AmqpConnection:
         """Connect as the URL says (heartbeat, connection_timeout, TLS, auth, name, max_message_size:
-        see ``worker.amqp.url``); a string URL is parsed first, so a bad option raises ``BrokerUrlError``."""
+        see ``transports.rabbit.amqp.url``); a string URL is parsed first, so a bad option raises
+        ``BrokerUrlError``."""
         broker = parse(url) if isinstance(url, str) else url
         loop = asyncio.get_running_loop()
         context = broker.ssl_context()

@@ -12,9 +12,10 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.postprocessor.config import PostprocessorConfig
 from hivekeeper.protocol.workitem import WorkItem
-from hivekeeper.worker.roles.base import DropItem, RoleDeps
+from hivekeeper.worker.roles.base import DropItem, Role, RoleDeps, RoleKind, Wiring
 from hivekeeper.worker.stats import Histogram
 
 
@@ -67,3 +68,11 @@ class Postprocessor:
             "statusCodes": {str(k): v for k, v in sorted(stats.statuses.items())},
             "errors": stats.errors,
         }
+
+
+def build(config: CommonConfig, wiring: Wiring) -> Role:
+    assert isinstance(config, PostprocessorConfig)  # the registry pairs this factory with its config model
+    return Postprocessor(config, wiring.deps)
+
+
+KIND = RoleKind(build)

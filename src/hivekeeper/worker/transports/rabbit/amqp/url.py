@@ -116,7 +116,7 @@ class BrokerUrl:
     def aio_pika_url(self) -> str:
         """The URL handed to aio-pika: only what aiormq reads from a URL, with our defaults written out
         (aiormq takes ``heartbeat``, ``name`` and ``auth`` from the query). The rest goes in as arguments:
-        ``timeout=connection_timeout`` and ``ssl_context=ssl_context()`` (see ``worker.rabbit.connect``)."""
+        ``timeout=connection_timeout`` and ``ssl_context=ssl_context()`` (see ``transports.rabbit.control.connect``)."""
         user = quote(self.username, safe="")
         password = quote(self.password, safe="")
         query = [f"heartbeat={self.heartbeat}"]

@@ -23,14 +23,21 @@ from typing import Any
 import orjson
 
 from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.processor.config import ProcessorConfig
 from hivekeeper.protocol.workitem import WorkItem
-from hivekeeper.worker.http.client import Origin, OriginError, is_idempotent, route
-from hivekeeper.worker.http.connection import HttpError, Response, serialise_request
+from hivekeeper.worker.http_port import (
+    HttpError,
+    HttpSettings,
+    Origin,
+    OriginError,
+    Response,
+    is_idempotent,
+    route,
+    serialise_request,
+)
 from hivekeeper.worker.pacing import SlotPacer
-from hivekeeper.worker.roles.base import DropItem, RoleDeps, template_context
-
-AlertFn = Callable[[str, str, dict[str, Any]], None]
+from hivekeeper.worker.roles.base import AlertFn, DropItem, Role, RoleDeps, RoleKind, Wiring, template_context
 
 
 class Processor:
@@ -270,3 +277,22 @@ class Processor:
             "successRatio": round(self.successes / self.transactions, 4) if self.transactions else None,
             "avgLatencyMs": round(self.deps.stats.latency.mean_ms(), 3),
         }
+
+
+def build(config: CommonConfig, wiring: Wiring) -> Role:
+    assert isinstance(config, ProcessorConfig)  # the registry pairs this factory with its config model
+    return Processor(config, wiring.deps, alert=wiring.alert, forward_results=wiring.forwards)
+
+
+def _threads(config: CommonConfig) -> int:
+    assert isinstance(config, ProcessorConfig)
+    return config.threadCount
+
+
+def _http(config: CommonConfig, forwards: bool) -> HttpSettings:
+    assert isinstance(config, ProcessorConfig)
+    # Response headers only when results go on (a processor without an output reads none).
+    return HttpSettings(ssl_verify=config.sslVerify, keep_alive=config.keepAlive, collect_headers=forwards)
+
+
+KIND = RoleKind(build, concurrency=_threads, http=_http)

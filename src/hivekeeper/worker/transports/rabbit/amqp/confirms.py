@@ -20,7 +20,7 @@ import asyncio
 import collections
 from collections.abc import Callable
 
-from hivekeeper.worker.amqp.errors import ConfirmTimeout, Nacked, Unroutable
+from hivekeeper.worker.transports.rabbit.amqp.errors import ConfirmTimeout, Nacked, Unroutable
 
 Record = tuple[asyncio.Future[None], str, str, bytes]
 """A publish sent and not yet confirmed: its future, exchange, routing key and body (kept by reference,

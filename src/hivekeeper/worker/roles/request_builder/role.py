@@ -11,36 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
-from pydantic import ValidationError
 
-from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.request_builder.config import RequestBuilderConfig
 from hivekeeper.api.swarm import HttpTemplate
 from hivekeeper.protocol.workitem import CALL_ID_HEADER, SERVICE_ID_HEADER, WorkItem
-from hivekeeper.worker.roles.base import DropItem, RoleDeps, template_context
-
-
-def load_template_dir(root: Path) -> list[HttpTemplate]:
-    """Every template under ``root``; any unreadable or invalid file is a :class:`ConfigError`."""
-    if not root.is_dir():
-        raise ConfigError("request-builder", [("templateRoot", f"{str(root)!r} is not a directory")])
-    found: list[HttpTemplate] = []
-    for path in sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file()):
-        try:
-            document = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError("request-builder", [("templateRoot", f"{path}: cannot read: {exc}")]) from exc
-        for index, entry in enumerate(document if isinstance(document, list) else [document]):
-            try:
-                found.append(HttpTemplate.model_validate(entry))
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                raise ConfigError(
-                    "request-builder", [("templateRoot", f"{path} entry {index}: {where}: {first['msg']}")]
-                ) from exc
-    return found
+from hivekeeper.worker.roles.base import DropItem, Role, RoleDeps, RoleKind, Wiring, template_context
+from hivekeeper.worker.roles.templates import load_template_dir
 
 
 class RequestBuilder:
@@ -50,7 +27,7 @@ class RequestBuilder:
         self._sut = config.sut.model_dump()
         templates = list(config.templates)
         if config.templateRoot:
-            templates.extend(load_template_dir(Path(config.templateRoot)))
+            templates.extend(load_template_dir(Path(config.templateRoot), "request-builder"))
         self.templates: dict[str, HttpTemplate] = {}
         for template in templates:
             self.templates[template.key] = template
@@ -112,3 +89,11 @@ class RequestBuilder:
             "missingTemplates": self.missing,
             "passThroughOnMissingTemplate": self.config.passThroughOnMissingTemplate,
         }
+
+
+def build(config: CommonConfig, wiring: Wiring) -> Role:
+    assert isinstance(config, RequestBuilderConfig)  # the registry pairs this factory with its config model
+    return RequestBuilder(config, wiring.deps)
+
+
+KIND = RoleKind(build)

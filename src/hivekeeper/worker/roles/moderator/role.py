@@ -17,10 +17,11 @@ import asyncio
 import time
 from typing import Any
 
+from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.moderator.config import ModeratorConfig, ModeratorMode
 from hivekeeper.protocol.workitem import WorkItem
 from hivekeeper.worker.pacing import SinePacer, SlotPacer
-from hivekeeper.worker.roles.base import DropItem, RoleDeps
+from hivekeeper.worker.roles.base import DropItem, Role, RoleDeps, RoleKind, Wiring
 
 
 def _now() -> float:
@@ -102,3 +103,12 @@ class Moderator:
             "forwarded": self.gate.forwarded,
             "waiting": self.gate.waiting,
         }
+
+
+def build(config: CommonConfig, wiring: Wiring) -> Role:
+    assert isinstance(config, ModeratorConfig)  # the registry pairs this factory with its config model
+    previous = wiring.previous  # its gate (pacer, lock) outlives a config: rates change without a jump
+    return Moderator(config, wiring.deps, previous if isinstance(previous, Moderator) else None)
+
+
+KIND = RoleKind(build)

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from functools import lru_cache
 
-from hivekeeper.worker.ports import ControlHandler, Delivery
+from hivekeeper.worker.ports import ControlHandler
 
 DEFAULT_QUEUE_LIMIT = 10_000
 
@@ -72,82 +72,6 @@ class MemoryBroker:
         return len(targets)
 
 
-class MemorySource:
-    """A worker input reading one memory queue."""
-
-    def __init__(self, queue: MemoryQueue) -> None:
-        self._queue = queue
-        self._seq = 0
-        self._queue.consumers += 1
-
-    async def get(self) -> Delivery:
-        body = await self._queue.queue.get()
-        self._seq += 1
-        return Delivery(body, self._seq)
-
-    def buffered(self) -> int:
-        return 0
-
-    async def pause(self) -> None:
-        return None
-
-    async def resume(self) -> None:
-        return None
-
-    def state(self) -> str:
-        return "ok"
-
-    async def close(self) -> None:
-        self._queue.consumers = max(0, self._queue.consumers - 1)
-
-
-class MemorySink:
-    """A worker output publishing to one routing key of a memory exchange."""
-
-    def __init__(self, broker: MemoryBroker, exchange: str, routing_key: str) -> None:
-        self._broker = broker
-        self._exchange = exchange
-        self._routing_key = routing_key
-        self._blocked = False
-
-    async def publish(self, body: bytes) -> None:
-        self._blocked = True
-        try:
-            await self._broker.publish(self._exchange, self._routing_key, body)
-        finally:
-            self._blocked = False
-
-    def state(self) -> str:
-        return "blocked" if self._blocked else "ok"
-
-    async def close(self) -> None:
-        return None
-
-
-class MemoryDeadLetters:
-    """The swarm's dead-letter queue in memory: bounded (the oldest go first) and expiring, like the broker's."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._items: collections.deque[tuple[float, bytes, dict[str, str]]] = collections.deque()
-
-    async def publish(self, body: bytes, headers: dict[str, str], *, max_length: int, ttl_seconds: int) -> None:
-        if self._items.maxlen != max_length:
-            self._items = collections.deque(self._items, maxlen=max_length)
-        self._items.append((self._clock() + ttl_seconds, body, headers))  # a full deque drops its head
-
-    def items(self) -> list[tuple[bytes, dict[str, str]]]:
-        """What the queue holds now, oldest first (expired items are dropped)."""
-        now = self._clock()
-        live = [entry for entry in self._items if entry[0] > now]
-        if len(live) != len(self._items):
-            self._items = collections.deque(live, maxlen=self._items.maxlen)
-        return [(body, headers) for _, body, headers in live]
-
-    def count(self) -> int:
-        return len(self.items())
-
-
 class MemoryControlBus:
     """The control topic exchange in memory; handlers run in their own task per queue."""
 
@@ -179,7 +103,7 @@ class MemoryControlBus:
 
 
 class MemoryStore:
-    """The in-process twin of :class:`~hivekeeper.worker.redis_store.RedisStore` for ``hivekeeper run``:
+    """The in-process twin of :class:`~hivekeeper.worker.transports.redis.store.RedisStore` for ``hivekeeper run``:
     every swarm of one run shares it, as swarms in a cluster share one Redis. TTLs are honoured on read."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:

@@ -1,14 +1,13 @@
-"""RabbitMQ transports for workers: control bus, work input (manual acks) and output (confirms).
+"""The RabbitMQ control plane on aio-pika, and the aio-pika connections it (and tooling) opens.
 
 The control plane uses aio-pika's robust connection (it reconnects and re-declares by itself); the
-work plane, which carries every item, uses the lean client in ``worker.amqp`` on its own connection
-(decision 0003), reopened by :class:`WorkLink` (``worker.rabbit_work``). Consuming: manual acks,
-prefetch bounds what is in flight. Publishing: persistent, ``mandatory``, publisher confirms, so
-``publish`` returns only when the broker has the item. Declarations are idempotent: the operator
-declares the same topology, and a worker run with ``hivekeeper run --broker`` declares it itself.
+work plane, which carries every item, uses the lean client in ``transports.rabbit.amqp`` on its own
+connection (decision 0003), opened by ``transports.rabbit.link``. Declarations are idempotent: the
+operator declares the same topology, and a worker run with ``hivekeeper run --broker`` declares it
+itself.
 
-Both connections read the broker URL through ``worker.amqp.url``: one meaning of its options
-(heartbeat, timeouts, TLS, auth, name, max_message_size) on both, unknown options refused.
+Both connections read the broker URL through ``transports.rabbit.amqp.url``: one meaning of its
+options (heartbeat, timeouts, TLS, auth, name, max_message_size) on both, unknown options refused.
 """
 
 from __future__ import annotations
@@ -25,22 +24,8 @@ from aio_pika.abc import (
 )
 
 from hivekeeper.protocol import naming
-from hivekeeper.worker.amqp.url import BrokerUrl, parse
 from hivekeeper.worker.ports import ControlHandler
-from hivekeeper.worker.rabbit_work import RabbitDeadLetters, RabbitSink, RabbitSource, WorkLink
-from hivekeeper.worker.runtime import Identity
-
-__all__ = [
-    "RabbitControlBus",
-    "RabbitDeadLetters",
-    "RabbitSink",
-    "RabbitSource",
-    "RabbitTransports",
-    "WorkLink",
-    "connect",
-    "connect_plain",
-    "declare_work_queue",
-]
+from hivekeeper.worker.transports.rabbit.amqp.url import BrokerUrl, parse
 
 
 async def connect(url: str | BrokerUrl) -> AbstractRobustConnection:
@@ -107,37 +92,3 @@ class RabbitControlBus:
         if self._channel is not None:
             with contextlib.suppress(Exception):
                 await self._channel.close()
-
-
-class RabbitTransports:
-    """What a worker needs from RabbitMQ: aio-pika for the (quiet) control plane, the lean client for work."""
-
-    def __init__(self, connection: AbstractRobustConnection, swarm: str, url: str | BrokerUrl) -> None:
-        self.connection = connection
-        self.swarm = swarm
-        self._control = RabbitControlBus(connection)
-        self.link = WorkLink(url, swarm)
-        self._dead_letters: RabbitDeadLetters | None = None
-
-    @property
-    def control(self) -> RabbitControlBus:
-        return self._control
-
-    def source(self, identity: Identity, prefetch: int) -> RabbitSource:
-        assert identity.work_in is not None, f"role {identity.role} has no work.in queue"
-        return RabbitSource(self.link, identity.work_in, prefetch)
-
-    def sink(self, identity: Identity) -> RabbitSink:
-        assert identity.work_out is not None, f"role {identity.role} has no work.out queue"
-        return RabbitSink(self.link, identity.work_out)
-
-    def dead_letters(self, identity: Identity) -> RabbitDeadLetters:
-        if self._dead_letters is None:  # one per swarm: every worker on these transports shares it
-            self._dead_letters = RabbitDeadLetters(self.link)
-        return self._dead_letters
-
-    async def close(self) -> None:
-        await self._control.close()
-        await self.link.close()
-        with contextlib.suppress(Exception):
-            await self.connection.close()

@@ -11,9 +11,10 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.generator.config import GeneratorConfig
 from hivekeeper.protocol.workitem import WorkItem, new_item
-from hivekeeper.worker.roles.base import RoleDeps, template_context
+from hivekeeper.worker.roles.base import Role, RoleDeps, RoleKind, Wiring, template_context
 
 
 class Generator:
@@ -68,3 +69,11 @@ class Generator:
 
     def context(self) -> dict[str, Any]:
         return {"bodyType": self.config.message.bodyType}
+
+
+def build(config: CommonConfig, wiring: Wiring) -> Role:
+    assert isinstance(config, GeneratorConfig)  # the registry pairs this factory with its config model
+    return Generator(config, wiring.deps)
+
+
+KIND = RoleKind(build)

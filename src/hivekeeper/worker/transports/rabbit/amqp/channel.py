@@ -17,12 +17,12 @@ from pamqp import commands, frame
 from pamqp.base import Frame
 from pamqp.header import ContentHeader
 
-from hivekeeper.worker.amqp import codec
-from hivekeeper.worker.amqp.confirms import PublishTracker
-from hivekeeper.worker.amqp.errors import AmqpError, ConnectionLost, MessageTooLarge
+from hivekeeper.worker.transports.rabbit.amqp import codec
+from hivekeeper.worker.transports.rabbit.amqp.confirms import PublishTracker
+from hivekeeper.worker.transports.rabbit.amqp.errors import AmqpError, ConnectionLost, MessageTooLarge
 
 if TYPE_CHECKING:
-    from hivekeeper.worker.amqp.connection import AmqpConnection
+    from hivekeeper.worker.transports.rabbit.amqp.connection import AmqpConnection
 
 R = TypeVar("R", bound=Frame)
 DeliveryCallback = Callable[[int, bool, bytes, int | None], None]

@@ -1,0 +1,171 @@
+"""The RabbitMQ work output (publisher confirms) and the swarm's dead-letter queue, on the work-plane
+connection."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+
+from pamqp import commands, frame
+from pamqp.body import ContentBody
+from pamqp.header import ContentHeader
+
+from hivekeeper.protocol import naming
+from hivekeeper.worker.ports import OutputRefused
+from hivekeeper.worker.transports.rabbit.amqp.connection import (
+    AmqpError,
+    Channel,
+    ConnectionLost,
+    MessageTooLarge,
+    PublishRefused,
+    Unroutable,
+)
+from hivekeeper.worker.transports.rabbit.link import WorkLink
+
+log = logging.getLogger("hivekeeper.worker.rabbit")
+
+
+class RabbitSink:
+    """Publishes to the swarm's work exchange, persistent and ``mandatory``, with publisher confirms.
+
+    ``publish`` returns when the broker confirmed the item; concurrent publishes share round trips
+    (their frames go out in one write and confirms come back together). An item the broker can never
+    take (larger than ``max_message_size``, or unroutable even after the queue is declared again)
+    raises :class:`OutputRefused`; other failures are transient (``AmqpError``). While the broker
+    blocks publishing, publishes wait (up to the blocked timeout) and ``state()`` is ``blocked``.
+    """
+
+    REDECLARE_EVERY = 1.0
+    """Seconds between two re-declarations of the output queue after unroutable publishes (someone
+    deleted it); in between, unroutable items are refused without a declaration each."""
+
+    def __init__(self, link: WorkLink, routing_key: str) -> None:
+        self._link = link
+        self._routing_key = routing_key
+        self._exchange = naming.work_exchange(link.swarm)
+        self._channel: Channel | None = None
+        self._lock = asyncio.Lock()
+        self._failing = False
+        self._redeclared = -self.REDECLARE_EVERY
+
+    async def _ensure(self) -> Channel:
+        channel = self._channel
+        if channel is not None and channel.closed is None:
+            return channel
+        async with self._lock:
+            if self._channel is None or self._channel.closed is not None:
+                connection = await self._link.connection()
+                channel = await connection.channel(confirms=True)
+                await self._link.declare(channel, self._routing_key)
+                self._channel = channel
+            return self._channel
+
+    async def publish(self, body: bytes) -> None:
+        channel = self._channel
+        if channel is None or channel.closed is not None:
+            channel = await self._ensure()
+        try:
+            await channel.publish(self._exchange, self._routing_key, body)
+        except Unroutable as exc:
+            if not await self._declared_again(channel):
+                raise OutputRefused(str(exc)) from exc
+            await self.publish(body)  # once: the queue is bound again now, or it is refused for good
+            return
+        except PublishRefused as exc:  # too large: the same every time
+            raise OutputRefused(str(exc)) from exc
+        except AmqpError:
+            self._failing = True
+            raise
+        self._failing = False
+
+    async def _declared_again(self, channel: Channel) -> bool:
+        """Declare the output queue and its binding again (someone deleted them), at most once a second."""
+        now = asyncio.get_running_loop().time()
+        if now - self._redeclared < self.REDECLARE_EVERY or channel.closed is not None:
+            return False
+        self._redeclared = now
+        try:
+            await self._link.declare(channel, self._routing_key)
+        except AmqpError:
+            return False
+        return True
+
+    def state(self) -> str:
+        if self._link.blocked:
+            return "blocked"
+        return "downstream-error" if self._failing else "ok"
+
+    def blocks(self) -> int:
+        return self._link.blocks
+
+    async def close(self) -> None:
+        return None
+
+
+class RabbitDeadLetters:
+    """The swarm's dead-letter queue on the work-plane connection: declared on first use (durable, with
+    :func:`naming.dead_letter_arguments`), then published to through the default exchange.
+
+    Dead letters are diagnostics and rare next to items, so they go out without publisher confirms:
+    one write, no round trip (the lean client's confirmed publish carries no headers). A dropped
+    connection loses the few in flight; the next publish reopens it. Like items, they are never larger
+    than the broker's ``max_message_size``, and while the broker blocks publishing they wait (bounded)
+    instead of piling up in the socket's buffer.
+    """
+
+    def __init__(self, link: WorkLink) -> None:
+        self._link = link
+        self.queue = naming.dead_letter_queue(link.swarm)
+        self._channel: Channel | None = None
+        self._declared: tuple[int, int] | None = None
+        self._lock = asyncio.Lock()
+        self._method: tuple[int, bytes] | None = None
+        """The Basic.Publish frame (the same for every dead letter on a channel), by channel number."""
+
+    async def _ready(self, limits: tuple[int, int]) -> Channel:
+        channel = self._channel
+        if channel is not None and channel.closed is None and self._declared == limits:
+            return channel
+        async with self._lock:
+            if self._channel is None or self._channel.closed is not None:
+                connection = await self._link.connection()
+                self._channel, self._declared = await connection.channel(), None
+            channel = self._channel
+            if self._declared != limits:
+                declare = commands.Queue.Declare(
+                    queue=self.queue, durable=True, arguments=dict(naming.dead_letter_arguments(*limits))
+                )
+                try:
+                    await channel.rpc(declare, commands.Queue.DeclareOk)
+                except ConnectionLost as exc:
+                    if "PRECONDITION_FAILED" not in str(exc):
+                        raise
+                    raise AmqpError(
+                        f"{self.queue} exists with limits other than maxLength {limits[0]}, ttlSeconds "
+                        f"{limits[1]} ({exc}); delete the queue (rabbitmqctl delete_queue {self.queue}) or set "
+                        "deadLetter back to the limits it was declared with"
+                    ) from exc
+                self._declared = limits
+            return channel
+
+    async def publish(self, body: bytes, headers: dict[str, str], *, max_length: int, ttl_seconds: int) -> None:
+        channel = await self._ready((max_length, ttl_seconds))
+        number, connection = channel.number, channel.connection
+        if len(body) > connection.max_message_size:
+            raise MessageTooLarge(
+                f"the item is {len(body)} bytes, more than the broker's max_message_size of "
+                f"{connection.max_message_size} bytes; it cannot be kept"
+            )
+        await connection.wait_unblocked()
+        properties = commands.Basic.Properties(
+            delivery_mode=2, headers=dict(headers), timestamp=dt.datetime.now(dt.UTC).replace(microsecond=0)
+        )
+        if self._method is None or self._method[0] != number:
+            self._method = (number, frame.marshal(commands.Basic.Publish(exchange="", routing_key=self.queue), number))
+        frames = [self._method[1], frame.marshal(ContentHeader(0, len(body), properties), number)]
+        chunk = connection.frame_max - 8
+        frames.extend(frame.marshal(ContentBody(body[i : i + chunk]), number) for i in range(0, len(body), chunk))
+        if channel.closed is not None:
+            raise ConnectionLost(f"channel {number} {channel.closed}")
+        connection.write(b"".join(frames))

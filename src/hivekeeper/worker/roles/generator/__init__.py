@@ -1,0 +1,1 @@
+"""The generator role: the role and its registry entry in ``role`` (``KIND``)."""

@@ -1,0 +1,110 @@
+"""An http-sequence's steps, compiled once per config: the templates they render and what each step does
+with its response (retries, extracts, ``set``); and a rendered request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.http_sequence.config import HttpSequenceConfig
+from hivekeeper.api.swarm import HttpTemplate
+from hivekeeper.templating.engine import TemplateEngine
+from hivekeeper.worker import journey
+from hivekeeper.worker.http_port import Origin
+from hivekeeper.worker.roles.templates import load_template_dir
+
+ROLE = "http-sequence"
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    id: str
+    service_id: str
+    call_id: str
+    key: str
+    timeout: float
+    max_response_bytes: int
+    retry: journey.RetryPolicy
+    extracts: list[journey.ExtractRule]
+    sets: list[tuple[str, str, str, bool]]
+    """(template name, to, template, parseJson)."""
+    continue_on_non2xx: bool
+
+
+@dataclass(frozen=True)
+class Request:
+    origin: Origin
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: str | None
+    raw: bytes
+
+    @property
+    def url(self) -> str:
+        return f"{self.origin.scheme}://{self.origin.host_header}{self.target}"
+
+
+def load_templates(config: HttpSequenceConfig, engine: TemplateEngine) -> dict[str, HttpTemplate]:
+    """The templates a journey may use, by ``serviceId::callId``; each one's templates compiled (a bad one
+    is refused now, not at its first item)."""
+    templates = list(config.templates)
+    if config.templateRoot:
+        templates.extend(load_template_dir(Path(config.templateRoot), ROLE))
+    found: dict[str, HttpTemplate] = {}
+    for t in templates:
+        found[t.key] = t
+        sources = {f"{t.key} method": t.method, f"{t.key} pathTemplate": t.pathTemplate}
+        sources.update({f"{t.key} headersTemplate.{k}": v for k, v in t.headersTemplate.items()})
+        if t.bodyTemplate is not None:
+            sources[f"{t.key} bodyTemplate"] = t.bodyTemplate
+        for name, source in sources.items():
+            engine.validate(name, source)
+    return found
+
+
+def compile_steps(config: HttpSequenceConfig, templates: dict[str, HttpTemplate], engine: TemplateEngine) -> list[Step]:
+    """The configured steps, resolved against ``templates``; every unknown template is named at once."""
+    steps: list[Step] = []
+    problems: list[tuple[str, str]] = []
+    known = ", ".join(sorted(templates)) or "none (add templates to the swarm or set templateRoot)"
+    for index, step in enumerate(config.steps):
+        service_id = step.serviceId or config.serviceId
+        key = f"{service_id}::{step.callId}"
+        if key not in templates:
+            problems.append(
+                (f"steps[{index}].callId", f"{step.callId!r}: no template {key!r}; known templates: {known}")
+            )
+            continue
+        sets = []
+        for j, entry in enumerate(step.set):
+            name = f"steps[{index}].set[{j}].template"
+            engine.validate(name, entry.template)
+            sets.append((name, entry.to, entry.template, entry.parseJson))
+        retry = step.retry
+        steps.append(
+            Step(
+                index=index,
+                id=step.id or f"step{index}",
+                service_id=service_id,
+                call_id=step.callId,
+                key=key,
+                timeout=(step.timeoutMs or config.timeoutMs) / 1000.0,
+                max_response_bytes=(
+                    config.maxResponseBytes if step.maxResponseBytes is None else step.maxResponseBytes
+                ),
+                retry=journey.RetryPolicy.build(
+                    retry.maxAttempts, retry.initialBackoffMs, retry.backoffMultiplier, retry.maxBackoffMs, retry.on
+                ),
+                extracts=[
+                    journey.ExtractRule.of(e.fromJsonPointer, e.fromHeader, e.to, e.required) for e in step.extracts
+                ],
+                sets=sets,
+                continue_on_non2xx=step.continueOnNon2xx,
+            )
+        )
+    if problems:
+        raise ConfigError(ROLE, problems)
+    return steps

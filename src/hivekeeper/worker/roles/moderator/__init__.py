@@ -1,0 +1,1 @@
+"""The moderator role: the role and its registry entry in ``role`` (``KIND``)."""

@@ -1,0 +1,1 @@
+"""The processor role: the role and its registry entry in ``role`` (``KIND``)."""

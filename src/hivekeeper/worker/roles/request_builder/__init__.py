@@ -1,0 +1,1 @@
+"""The request-builder role: the role and its registry entry in ``role`` (``KIND``)."""

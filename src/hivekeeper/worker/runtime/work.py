@@ -1,0 +1,196 @@
+"""The work loops: take an item, hand it to the role, publish the result, then acknowledge the input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hivekeeper.api.roles.common import DeadLetter
+from hivekeeper.protocol import naming
+from hivekeeper.protocol.workitem import Hop, WorkItem, WorkItemError, now, parse
+from hivekeeper.templating.engine import TemplateError
+from hivekeeper.worker import publishing
+from hivekeeper.worker.deadletter import DeadLetterOutbox, failure_headers
+from hivekeeper.worker.ports import Delivery, OutputRefused, StoreUnavailable
+from hivekeeper.worker.roles.base import DropItem
+from hivekeeper.worker.runtime.status import StatusReports
+
+
+def _failure(exc: Exception) -> tuple[str, str]:
+    """The alert code and message of an item a role failed on: what failed, named as such."""
+    if isinstance(exc, TemplateError):  # template.error, or template.budget-exceeded (counted by the engine)
+        return exc.code, str(exc)
+    if isinstance(exc, StoreUnavailable):  # Redis down or hanging (sequence(), ...): not a runtime bug
+        return "redis.unavailable", str(exc)
+    return "runtime.exception", f"{type(exc).__name__}: {exc}"
+
+
+class WorkLoop(StatusReports):
+    """A fixed number of loops (the role's concurrency), each taking one item at a time. Nothing is buffered
+    beyond them, so backlog stays in the broker where it is visible. A result the output refuses for good,
+    and an item delivered too many times, is dead-lettered or dropped; a transient publish failure is
+    retried, then the input goes back (``worker.publishing``)."""
+
+    async def _work(self, index: int) -> None:
+        enabled, stats = self._enabled, self.stats
+        while index < self._loops.target:
+            if not enabled.is_set():
+                await enabled.wait()
+            delivery = await self.source.get()
+            fast = getattr(self.role, "fast_tick", None) if delivery.body is None and self.sink is None else None
+            if fast is not None:
+                stats.in_flight += 1
+                try:
+                    await fast()
+                    stats.processed += 1
+                finally:
+                    stats.in_flight -= 1
+                    if self._draining:
+                        self._settled_one()
+                continue
+            if not self._enabled.is_set():
+                await delivery.requeue()
+                continue
+            await self._process(delivery)
+
+    async def _process(self, delivery: Delivery) -> None:  # noqa: PLR0912 - one pass per item: no helper coroutines
+        stats = self.stats
+        stats.in_flight += 1
+        received = now() if delivery.body is not None else ""
+        try:
+            item: WorkItem | None = None
+            if delivery.body is not None:
+                try:
+                    item = parse(delivery.body)
+                except WorkItemError as exc:
+                    await self._drop(delivery, "work.invalid-item", str(exc), {})
+                    return
+                if delivery.redeliveries:
+                    stats.redelivered += 1
+                if delivery.redeliveries and self._poison(delivery):
+                    self.output.poisoned += 1
+                    limit = self.state.config.inputs.rabbitmq.maxRedeliveries
+                    reason = (
+                        f"the item came back {delivery.redeliveries} times, more than inputs.rabbitmq.maxRedeliveries "
+                        f"({limit}): treated as poison and not processed again (raise maxRedeliveries if the "
+                        "redeliveries were innocent: restarts, dropped connections)"
+                    )
+                    await self._drop(delivery, "work.poison", reason, self._item_context(item))
+                    return
+            uploader = self.uploader
+            if uploader is not None and uploader.before:
+                await uploader.push(item)  # a side output: never raises, never holds the item back
+            try:
+                result = await self.role.handle(item, delivery.seq)
+            except DropItem as exc:
+                await self._drop(delivery, exc.code, str(exc), self._item_context(item))
+                return
+            except Exception as exc:
+                # No per-item logging: the alert below is logged when it is sent (once per window).
+                stats.errors += 1
+                await self._drop(delivery, *_failure(exc), self._item_context(item))
+                return
+            if uploader is not None and not uploader.before:
+                await uploader.push(result if result is not None else item)
+            if result is not None and self.sink is not None:
+                result.observability.hops.append(
+                    Hop.model_construct(
+                        service=self.identity.role,
+                        instance=self.identity.instance,
+                        receivedAt=received or now(),
+                        processedAt=now(),
+                    )
+                )
+                try:
+                    await self._publish(result)
+                except Exception as exc:  # rare: retried, refused or given back (worker.publishing)
+                    if not await self._publish_failed(delivery, item, result, exc):
+                        return
+            stats.processed += 1
+            if delivery.settles:
+                await delivery.ack()
+        finally:
+            stats.in_flight -= 1
+            if self._draining:
+                self._settled_one()
+
+    async def _publish(self, result: WorkItem) -> None:
+        if self.redis_output is not None:
+            await self.redis_output.publish_item(result)  # reads the item itself: no serialising
+        elif self.sink is not None:
+            await self.sink.publish(result.to_json())
+
+    def _poison(self, delivery: Delivery) -> bool:
+        return delivery.redeliveries > self.state.config.inputs.rabbitmq.maxRedeliveries
+
+    async def _publish_failed(
+        self, delivery: Delivery, item: WorkItem | None, result: WorkItem, error: Exception
+    ) -> bool:
+        """After a failed publish: True once a retry published ``result``; else the input was refused for
+        good (dead-lettered or dropped), or given back to its queue after the retries, and counted."""
+        try:
+            await publishing.retry(
+                lambda: self._publish(result), error, self.state.config.outputs.retry, self.output, delivery.live
+            )
+            return True
+        except OutputRefused as exc:
+            self.stats.errors += 1
+            self.output.refused += 1
+            await self._drop(
+                delivery,
+                "io.output-refused",
+                f"{self._output_name()} refused the result: {exc}",
+                self._item_context(item),
+            )
+        except publishing.GaveUp as exc:
+            # Not confirmed: give the input back so nothing acknowledged upstream is lost.
+            self.stats.errors += 1
+            self.alert(
+                "io.downstream-error", f"publishing to {self._output_name()} failed: {exc}", self._item_context(item)
+            )
+            if not exc.input_lost:
+                self.output.given_back += 1
+                await delivery.requeue()
+        return False
+
+    def _output_name(self) -> str:
+        return "Redis" if self.redis_output is not None else str(self.identity.work_out)
+
+    async def _drop(self, delivery: Delivery, code: str, message: str, context: dict[str, Any]) -> None:
+        self.stats.dropped += 1
+        self.stats.drop_reasons[code] += 1
+        dead_letter = self.state.config.deadLetter
+        if dead_letter.enabled and delivery.body is not None:  # a scheduler tick has no item to keep
+            try:
+                self._dead_letter(delivery.body, code, message, dead_letter)
+            except Exception as exc:  # the dead-letter queue must never stop a work loop
+                self.alert("deadletter.publish-failed", f"could not keep a failed item: {exc}", {})
+        await delivery.ack()
+        self.alert(code, message, context)
+
+    _outbox: DeadLetterOutbox | None = None
+    """Created the first time a failed item is kept (``deadLetter.enabled``)."""
+
+    def _dead_letter(self, body: bytes, code: str, message: str, config: DeadLetter) -> None:
+        """Hand a failed item to the dead-letter outbox; never waits (see ``worker.deadletter``)."""
+        if self._outbox is None:
+            self._outbox = DeadLetterOutbox(
+                self.transports.dead_letters(self.identity), naming.dead_letter_queue(self.identity.swarm), self.alert
+            )
+        headers = failure_headers(code, message, self.identity.role, self.identity.instance)
+        task = self._outbox.offer(body, headers, max_length=config.maxLength, ttl_seconds=config.ttlSeconds)
+        if task is not None:
+            self._background.append(task)  # stop() cancels it with the other background tasks
+
+    @staticmethod
+    def _item_context(item: WorkItem | None) -> dict[str, Any]:
+        if item is None:
+            return {}
+        return {
+            "messageId": item.messageId,
+            "correlationId": item.correlation_id,
+            "callId": item.headers.get("x-ph-call-id"),
+        }
+
+    def _settled_one(self) -> None:
+        if self._draining and self.stats.in_flight == 0:
+            self._drained.set()

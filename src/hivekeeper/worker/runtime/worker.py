@@ -1,0 +1,136 @@
+"""A worker: one instance of one role, driven by its control queue.
+
+The wiring of one worker: its role (by name, from ``worker.roles.registry``), the role's HTTP client, its
+input and its output; the parts it is made of are described in ``worker.runtime``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from hivekeeper.api.roles import ConfigError
+from hivekeeper.protocol import envelope as env
+from hivekeeper.protocol import naming
+from hivekeeper.templating.engine import TemplateEngine
+from hivekeeper.worker import publishing
+from hivekeeper.worker.alerts import AlertThrottle
+from hivekeeper.worker.control import WorkerState
+from hivekeeper.worker.http.client import HttpClient
+from hivekeeper.worker.http_port import HttpSettings
+from hivekeeper.worker.identity import Identity
+from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
+from hivekeeper.worker.inputs.scheduler import SchedulerSource
+from hivekeeper.worker.outputs import redis_push
+from hivekeeper.worker.ports import DataStore, Transports, WorkSource
+from hivekeeper.worker.roles.base import Role, RoleDeps, RoleKind, Wiring
+from hivekeeper.worker.roles.registry import ROLES
+from hivekeeper.worker.runtime.parts import Loops, concurrency
+from hivekeeper.worker.runtime.signals import Signals
+from hivekeeper.worker.sequences import StoreSequences
+from hivekeeper.worker.stats import Histogram, RoleStats
+
+
+class Worker(Signals):
+    """One worker, built disabled from its bootstrap config: ``start()`` it, send it config-updates, ``stop()`` it.
+
+    ``transports`` builds its input, output, dead-letter queue and control bus; ``store`` is Redis (or its twin),
+    or None when the worker has none; ``clock`` replaces the event loop's clock in status reports (tests).
+    """
+
+    def __init__(
+        self,
+        identity: Identity,
+        bootstrap: dict[str, Any],
+        transports: Transports,
+        *,
+        status_interval: float = 5.0,
+        clock: Callable[[], float] | None = None,
+        store: DataStore | None = None,
+    ) -> None:
+        self.identity = identity
+        self.transports = transports
+        self.status_interval = status_interval
+        self.store = store
+        self.state = WorkerState.bootstrap(identity.kind, bootstrap, has_out=identity.work_out is not None)
+        self.engine = TemplateEngine(StoreSequences(store) if store is not None else None)
+        self.stats = RoleStats()
+        self.output = publishing.OutputCounters()
+        self.http = None
+        self.role, self.http = self._build_role(self.state)
+        self.source = self._build_source()
+        self.redis_output = self._build_redis_output()
+        self.sink = (
+            self.redis_output
+            if self.redis_output is not None
+            else transports.sink(identity)
+            if self.state.output_type == "RABBITMQ"
+            else None
+        )
+        self.uploader = redis_push.build_uploader(self.state.config, store, self.engine, self.alert)
+        self._enabled = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._draining = False
+        self._loops = Loops()
+        self._throttle = AlertThrottle()
+        self._background = []
+        self._started_at = env.now()
+        self._last_delta = (0.0, 0)
+        self._latency_mark = Histogram()
+        self._blocks_reported = 0
+        self._clock = clock
+        self.control_queue = naming.control_queue(identity.swarm, identity.role, identity.instance)
+
+    # -- wiring ---------------------------------------------------------------------------------
+    @staticmethod
+    def _kind(state: WorkerState) -> RoleKind:
+        kind = ROLES.get(state.role)
+        if kind is None:
+            raise ConfigError(state.role, [("role", f"no runtime for role {state.role!r}")])
+        return kind
+
+    def _build_source(self) -> WorkSource:
+        if self.state.input_type == "SCHEDULER":
+            scheduler = self.state.config.inputs.scheduler
+            return SchedulerSource(scheduler.ratePerSec, scheduler.maxMessages, buffer=concurrency(self.state))
+        dataset = self.state.config.inputs.redis
+        if self.state.input_type == "REDIS_DATASET" and dataset is not None and self.store is not None:
+            ident = self.identity
+            return RedisDatasetSource(
+                self.store, dataset, swarm=ident.swarm, role=ident.role, instance=ident.instance, alert=self.alert
+            )
+        prefetch = self.state.config.inputs.rabbitmq.prefetch or concurrency(self.state)
+        return self.transports.source(self.identity, prefetch)
+
+    def _build_redis_output(self) -> redis_push.RedisOutput | None:
+        """The sink of ``outputs.type: REDIS`` (it replaces the RabbitMQ sink), else None."""
+        if self.state.output_type != "REDIS" or self.store is None:
+            return None
+        pusher = redis_push.output_pusher(self.state.config, self.store, self.engine)
+        return redis_push.RedisOutput(pusher, self.alert, self.stats)
+
+    def _http_for(self, wanted: HttpSettings) -> HttpClient:
+        """The current client when it already has these settings (connections stay warm), else a new one."""
+        current = self.http
+        if current is not None and current.settings == wanted:
+            return current
+        return HttpClient.of(wanted)
+
+    def _build_role(self, state: WorkerState) -> tuple[Role, HttpClient | None]:
+        """The role for ``state`` and the HTTP client it was given (None if its kind wants none)."""
+        # Redis inputs, outputs and the uploader are checked here, before anything is swapped in.
+        redis_push.check(state, has_store=self.store is not None, engine=self.engine)
+        kind = self._kind(state)
+        deps = RoleDeps(
+            swarm=self.identity.swarm,
+            role=self.identity.role,
+            instance=self.identity.instance,
+            engine=self.engine,
+            stats=self.stats,
+        )
+        forwards = state.output_type != "NONE"
+        http = None
+        if kind.http is not None:
+            http = deps.http = self._http_for(kind.http(state.config, forwards))
+        previous = getattr(self, "role", None)  # not set yet while __init__ builds the first role
+        return kind.build(state.config, Wiring(deps, self.alert, self.store, forwards, previous)), http

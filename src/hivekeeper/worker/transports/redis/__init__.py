@@ -1,0 +1,1 @@
+"""Redis: the worker's data store (datasets, pushes, debug captures, ``sequence()`` counters)."""

@@ -1,0 +1,32 @@
+"""Roles built as the runtime builds them (by name, from the registry), on the HTTP port's in-memory twin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hivekeeper.api import roles as role_configs
+from hivekeeper.templating.engine import TemplateEngine
+from hivekeeper.worker.http.memory import MemoryHttp
+from hivekeeper.worker.ports import DataStore
+from hivekeeper.worker.roles.base import Role, RoleDeps, Wiring
+from hivekeeper.worker.roles.registry import ROLES
+from hivekeeper.worker.stats import RoleStats
+
+
+@dataclass
+class RoleBench:
+    """One role on a :class:`MemoryHttp`, its stats and the alerts it raised."""
+
+    http: MemoryHttp = field(default_factory=MemoryHttp)
+    stats: RoleStats = field(default_factory=RoleStats)
+    alerts: list[tuple[str, str]] = field(default_factory=list)
+
+    def build(self, name: str, raw: dict[str, Any], *, forwards: bool = True, store: DataStore | None = None) -> Role:
+        deps = RoleDeps(swarm="unit", role="caller", instance="caller-0", engine=TemplateEngine(), stats=self.stats)
+        deps.http = self.http
+        wiring = Wiring(deps, lambda code, message, _: self.alerts.append((code, message)), store, forwards, None)
+        return ROLES[name].build(role_configs.validate(name, raw), wiring)
+
+    def codes(self) -> list[str]:
+        return [code for code, _ in self.alerts]
