@@ -13,7 +13,7 @@ RUN_SECONDS ?= 5
 BENCH_SECONDS ?= 5
 
 
-.PHONY: help venv run test test-unit lint format services services-down cluster cluster-down bench-install bench crds chart-docs schemas versions clean images kind-up kind-down
+.PHONY: help venv run test test-unit lint format services services-down cluster cluster-down bench-install bench bench-amqp crds chart-docs schemas versions clean images kind-up kind-down
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ cluster-down: $(STAMP) ## remove the node and services: processes, mounts, cgrou
 bench: $(STAMP) ## req/s side by side (wrk, vegeta, Locust, hivekeeper, HTTP clients); pod start and edit latency on the node
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py --seconds $(BENCH_SECONDS) --clients --json .bench/bench.json
+
+bench-amqp: $(STAMP) ## client CPU per message: aio-pika, aiormq, pamqp alone and our work-plane client (decision 0003)
+	$(BIN)/python bench/amqp_clients.py --json .bench/amqp-clients.json
 
 crds: $(STAMP) ## regenerate crds/ and docs/roles.md from the API models, and the Helm chart's copies (CI fails when they drift)
 	rm -f crds/*.yaml

@@ -213,8 +213,9 @@ def _operator(args: argparse.Namespace) -> int:
     kopf.configure(verbose=args.verbose)
     # The Kubernetes client's HTTP library (lightkube uses httpx2; httpx under the same log name in older releases)
     # logs every request at INFO: over a thousand lines in a few minutes of one swarm. They are debugging detail:
-    # shown with --verbose only.
-    for name in ("httpx", "httpx2"):
+    # shown with --verbose only. So are the admission webhook server's access lines (aiohttp.access), one per
+    # `kubectl apply` of a Swarm or WorkerRole.
+    for name in ("httpx", "httpx2", "aiohttp.access"):
         logging.getLogger(name).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     if not args.verbose:
         # kopf says "succeeded" for every timer run (every 2 s per WorkerRole and Swarm) and every watch event:
@@ -225,6 +226,10 @@ def _operator(args: argparse.Namespace) -> int:
     # namespaced RBAC grants none): kopf then neither lists namespaces nor watches CRDs, instead of retrying
     # both for a minute before it falls back to the same. The CRDs must exist when it starts.
     settings.scanning.disabled = bool(args.namespace)
+    if args.webhook_port:
+        from hivekeeper.operator import admission  # registers the admission handler with kopf
+
+        settings.admission.server = admission.server(args.webhook_port, Path(args.webhook_cert_dir))
     _name_this_operator()
     kopf.run(
         **_peering(args),
@@ -510,6 +515,19 @@ def parser() -> argparse.ArgumentParser:
     )
     operator.add_argument(
         "--priority", type=int, help="with --peering: this operator's priority (default: older operators win)"
+    )
+    operator.add_argument(
+        "--webhook-port",
+        type=int,
+        default=0,
+        help="serve the validating admission webhook (Swarm and WorkerRole role configs) over HTTPS on this port "
+        "(default 0: off; the Helm chart turns it on with webhook.enabled)",
+    )
+    operator.add_argument(
+        "--webhook-cert-dir",
+        default="/etc/hivekeeper/webhook",
+        help="with --webhook-port: directory of the serving certificate tls.crt and its key tls.key "
+        "(default: /etc/hivekeeper/webhook, where the chart mounts them)",
     )
     operator.add_argument("--verbose", action="store_true")
     operator.set_defaults(func=_operator)

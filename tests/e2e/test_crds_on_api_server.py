@@ -53,11 +53,18 @@ def test_every_example_is_accepted_and_listed_with_its_columns(kubeconfig: Path,
     assert "swarm.hivekeeper.io/quickstart" in everything.stdout
 
 
-def test_kubectl_explain_describes_role_config(kubeconfig: Path, crds: None) -> None:
+def test_kubectl_explain_says_where_each_roles_config_keys_are_described(kubeconfig: Path, crds: None) -> None:
     explained = run_kubectl(kubeconfig, "explain", "swarm.spec.roles.config")
     assert explained.returncode == 0, explained.stderr
-    assert "config-update" in explained.stdout
-    assert "docs/worker.md" in explained.stdout
+    text = " ".join(explained.stdout.split())  # kubectl wraps the description
+    assert "docs/roles.md lists every key of each" in text
+    for role in ("generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator"):
+        assert f"`{role}`" in text, role
+    assert "hivekeeper validate PATH" in text
+    assert "config-update" in text
+    workerrole = run_kubectl(kubeconfig, "explain", "workerrole.spec.config")
+    assert workerrole.returncode == 0, workerrole.stderr
+    assert "docs/roles.md" in " ".join(workerrole.stdout.split())
 
 
 def _mutated(change: str) -> str:

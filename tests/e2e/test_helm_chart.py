@@ -139,7 +139,10 @@ def test_the_default_values_render_the_operator_with_crds_cluster_rbac_and_the_b
         "CustomResourceDefinition",
         "Deployment",
         "Secret",
+        "Secret",
+        "Service",
         "ServiceAccount",
+        "ValidatingWebhookConfiguration",
     ]
     signing = _one(docs, "Secret", "-signing")
     assert len(base64.b64decode(base64.b64decode(signing["data"]["signingKey"]))) == 32, "an Ed25519 seed"
@@ -151,7 +154,10 @@ def test_the_default_values_render_the_operator_with_crds_cluster_rbac_and_the_b
     container = pod["spec"]["containers"][0]
     assert container["image"] == "hivekeeper/operator:0.1.0"
     assert container["command"] == ["hivekeeper", "operator"]
-    assert container["args"] == ["--health-port", "8080", "--metrics-port", "9090"]
+    assert container["args"] == [
+        *("--health-port", "8080", "--metrics-port", "9090"),
+        *("--webhook-port", "9443", "--webhook-cert-dir", "/etc/hivekeeper/webhook"),
+    ]
     env = {var["name"]: var for var in container["env"]}
     assert env["HIVEKEEPER_AMQP_URL"]["valueFrom"] == {"secretKeyRef": {"name": "hivekeeper-broker", "key": "amqpUrl"}}
     assert env["HIVEKEEPER_WORKER_IMAGE"]["value"] == "hivekeeper/worker:0.1.0"
@@ -164,8 +170,8 @@ def test_the_default_values_render_the_operator_with_crds_cluster_rbac_and_the_b
         "envSecrets": [],
         "secretRefs": ["hivekeeper-*"],
     }, "safe by default: built-in roles only, no Secret reads through env"
-    for probe in ("livenessProbe", "readinessProbe"):
-        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["readinessProbe"]["tcpSocket"] == {"port": "webhook"}, "ready once the webhook listens"
     assert {"name": "health", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
     assert pod["spec"]["serviceAccountName"] == _one(docs, "ServiceAccount")["metadata"]["name"]
 
@@ -238,11 +244,14 @@ def test_the_chart_crds_are_the_repository_crds_with_the_keep_policy(helm: Path)
 
 
 def test_each_optional_part_is_rendered_only_when_enabled(helm: Path) -> None:
-    default = _kinds(_render(helm))
+    default = _kinds(_render(helm, "--set", "webhook.enabled=false"))
     assert "Service" not in default
     assert "ServiceMonitor" not in default
+    assert "ValidatingWebhookConfiguration" not in default
     assert default.count("Secret") == 1, "only the signing key: no connection Secret without URLs"
-    assert "Secret" not in _kinds(_render(helm, "--set", "signing.existingSecret=my-key"))
+    assert "Secret" not in _kinds(
+        _render(helm, "--set", "signing.existingSecret=my-key", "--set", "webhook.enabled=false")
+    )
     metrics = _render(helm, *_values_args("metrics"))
     service = _one(metrics, "Service", "-metrics")
     assert service["spec"]["ports"][0]["port"] == 9090
@@ -264,6 +273,79 @@ def test_each_optional_part_is_rendered_only_when_enabled(helm: Path) -> None:
     assert args[args.index("--peering") + 1] == "hk-hivekeeper"
     rules = _one(peering, "ClusterRole")["rules"]
     assert {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings"]}.items() <= rules[-1].items()
+
+
+def test_the_webhook_gets_a_certificate_for_its_service_signed_by_the_ca_bundle_it_is_called_with(helm: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    docs = _render(helm, "--set", "watchNamespaces={perf}")
+    secret = _one(docs, "Secret", "-webhook-tls")
+    service = _one(docs, "Service", "-webhook")
+    [webhook] = _one(docs, "ValidatingWebhookConfiguration")["webhooks"]
+    assert secret["type"] == "kubernetes.io/tls"
+    assert webhook["clientConfig"]["caBundle"] == secret["data"]["ca.crt"]
+    ca = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["ca.crt"]))
+    serving = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
+    assert serving.issuer == ca.subject
+    hash_algorithm = serving.signature_hash_algorithm
+    assert hash_algorithm is not None
+    ca.public_key().verify(  # Helm's genCA makes an RSA key: PKCS#1 v1.5 and the certificate's hash
+        serving.signature, serving.tbs_certificate_bytes, padding.PKCS1v15(), hash_algorithm
+    )
+    names = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName
+    )
+    assert f"{service['metadata']['name']}.{RENDER_NAMESPACE}.svc" in names, "the name the API server calls"
+
+    assert webhook["clientConfig"]["service"] == {
+        "name": service["metadata"]["name"], "namespace": RENDER_NAMESPACE, "path": "/role-configs", "port": 443,
+    }  # fmt: skip
+    assert service["spec"]["ports"] == [{"name": "webhook", "port": 443, "targetPort": "webhook", "protocol": "TCP"}]
+    deployment = _one(docs, "Deployment", "-operator")
+    assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert (webhook["failurePolicy"], webhook["sideEffects"], webhook["timeoutSeconds"]) == ("Fail", "None", 10)
+    assert webhook["rules"] == [
+        {
+            "apiGroups": ["hivekeeper.io"],
+            "apiVersions": ["v1alpha1"],
+            "resources": ["swarms", "workerroles"],
+            "operations": ["CREATE", "UPDATE"],
+            "scope": "Namespaced",
+        }
+    ]
+    assert webhook["namespaceSelector"]["matchExpressions"][0]["values"] == ["perf"], "only the watched namespaces"
+    conditions = {c["name"]: c["expression"] for c in webhook["matchConditions"]}
+    assert "object.spec != oldObject.spec" in conditions["creations-and-spec-changes"]
+    assert f"system:serviceaccount:{RENDER_NAMESPACE}:hk-hivekeeper" in conditions["not-the-operator"]
+
+    pod = deployment["spec"]["template"]["spec"]
+    [volume] = [v for v in pod["volumes"] if v["name"] == "webhook-tls"]
+    assert volume["secret"]["secretName"] == secret["metadata"]["name"]
+    container = pod["containers"][0]
+    assert {"name": "webhook-tls", "mountPath": "/etc/hivekeeper/webhook", "readOnly": True} in container[
+        "volumeMounts"
+    ]
+    assert {"name": "webhook", "containerPort": 9443, "protocol": "TCP"} in container["ports"]
+
+    switched = _render(helm, "--set", "webhook.failurePolicy=Ignore", "--set", "webhook.timeoutSeconds=3")
+    [webhook] = _one(switched, "ValidatingWebhookConfiguration")["webhooks"]
+    assert (webhook["failurePolicy"], webhook["timeoutSeconds"]) == ("Ignore", 3)
+    assert "namespaceSelector" not in webhook, "cluster-wide: every namespace"
+    off = _render(helm, "--set", "webhook.enabled=false")
+    container = _one(off, "Deployment", "-operator")["spec"]["template"]["spec"]["containers"][0]
+    assert "--webhook-port" not in container["args"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    own = _render(helm, "--set", "webhook.existingSecret=my-tls", "--set", "webhook.caBundle=QUJD")
+    assert not [d for d in own if d["kind"] == "Secret" and d["metadata"]["name"].endswith("-webhook-tls")]
+    [webhook] = _one(own, "ValidatingWebhookConfiguration")["webhooks"]
+    assert webhook["clientConfig"]["caBundle"] == "QUJD"
+    volumes = _one(own, "Deployment", "-operator")["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "webhook-tls", "secret": {"secretName": "my-tls", "defaultMode": 0o440, "items": [
+        {"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "tls.key"}]}} in volumes  # fmt: skip
+    failed = run_helm("template", "hk", str(CHART), "--set", "webhook.failurePolicy=Sometimes")
+    assert failed.returncode != 0
+    assert "failurePolicy" in failed.stderr
 
 
 def test_the_quickstart_bundles_rabbitmq_and_redis_and_writes_matching_urls_into_every_secret(helm: Path) -> None:

@@ -25,7 +25,8 @@ import pytest
 from hivekeeper.api import roles as role_configs
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.swarm import Swarm
-from hivekeeper.local.runner import LocalSwarm, RunOptions, build, run
+from hivekeeper.local.local_swarm import LocalSwarm
+from hivekeeper.local.runner import RunOptions, build, run
 from hivekeeper.local.tap import TapOptions, tap
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import new_item

@@ -21,7 +21,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILES = {"operator": REPO / "operator" / "Dockerfile", "worker": REPO / "worker_image" / "Dockerfile"}
 ENTRYPOINTS = {"operator": ["hivekeeper", "operator"], "worker": ["hivekeeper", "worker"]}
-PORTS = {"operator": {"8080", "9090"}, "worker": {"9464"}}
+PORTS = {"operator": {"8080", "9090", "9443"}, "worker": {"9464"}}
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 OCI_LABELS = {"title", "description", "source", "licenses", "version"}
 

@@ -53,6 +53,7 @@ EXPECTED: dict[str, tuple[type[BaseException], tuple[type[HivekeeperError], ...]
     "templating.regex.RegexError": (ValueError, (InvalidInput,)),
     "templating.sequence_format.SequenceFormatError": (ValueError, (InvalidInput,)),
     "validate.cel_rules.CelUnavailable": (RuntimeError, (Unavailable,)),
+    "worker.control.StaleGeneration": (ValueError, (InvalidInput, Refused)),
     "worker.env.EnvError": (ValueError, (InvalidInput,)),
     "worker.http.client.DroppedNotRetried": (Exception, (Unavailable,)),
     "worker.http.connection._Unsolicited": (Exception, ()),

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.metadata
 import subprocess
 import sys
 import sysconfig
+import tomllib
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,3 +61,38 @@ def test_no_worker_module_is_over_400_lines() -> None:
         if (lines := len(path.read_text().splitlines())) > 400
     }
     assert long == {}, "split these modules along their concepts (DESIGN.md §5)"
+
+
+# Imported by src/ but provided by a declared distribution that pins it exactly (pydantic pins pydantic-core).
+_PROVIDED_BY = {"pydantic_core": "pydantic"}
+
+
+def test_every_third_party_module_src_imports_is_a_declared_dependency() -> None:
+    # A module that only arrives as someone else's dependency (pamqp through aiormq) breaks the day that
+    # dependency drops it or changes its range; declare it with the range our code was written against.
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = {
+        canonicalize_name(Requirement(line).name)
+        for line in [
+            *project["dependencies"],
+            *(d for extra in project["optional-dependencies"].values() for d in extra),
+        ]
+    }
+    imported: set[str] = set()
+    for path in (REPO / "src" / "hivekeeper").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.partition(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.partition(".")[0])
+    third_party = sorted(name for name in imported if name not in sys.stdlib_module_names and name != "hivekeeper")
+    distributions = importlib.metadata.packages_distributions()
+    missing = []
+    for module in third_party:
+        if module in _PROVIDED_BY:
+            assert canonicalize_name(_PROVIDED_BY[module]) in declared, module
+            continue
+        names = {canonicalize_name(name) for name in distributions.get(module, [module])}
+        if not names & declared:
+            missing.append(f"{module} (from {', '.join(sorted(names))})")
+    assert not missing, f"src/ imports modules no dependency in pyproject.toml declares: {missing}; add them there"

@@ -159,3 +159,8 @@ another key of that Secret.
 {{- define "hivekeeper.signingSecretName" -}}
 {{- .Values.signing.existingSecret | default (printf "%s-signing" (include "hivekeeper.fullname" .)) }}
 {{- end }}
+
+{{/* The kubernetes.io/tls Secret the operator serves the admission webhook with. */}}
+{{- define "hivekeeper.webhookSecretName" -}}
+{{- .Values.webhook.existingSecret | default (include "hivekeeper.componentName" (list . "webhook-tls")) }}
+{{- end }}

@@ -14,29 +14,24 @@ import os
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import orjson
-
 from hivekeeper.api import roles as role_configs
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.swarm import Swarm, merged_role_config
 from hivekeeper.errors import HivekeeperError
-from hivekeeper.local import ledger, queue_books
+from hivekeeper.local import ledger, run_report
 from hivekeeper.local.controller import LocalController
-from hivekeeper.local.progress import RoleRow, summary, table
-from hivekeeper.local.queue_books import QueueBook, StageCount
+from hivekeeper.local.local_swarm import LocalSwarm
+from hivekeeper.local.progress import table
 from hivekeeper.local.transports import BrokerTransports, BrokerUnavailable, MemoryTransports
 from hivekeeper.protocol import naming
 from hivekeeper.worker.identity import Identity
-from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.runtime.worker import Worker
-from hivekeeper.worker.stats import Histogram
 from hivekeeper.worker.transports.memory import MemoryBroker, MemoryStore
 from hivekeeper.worker.transports.redis.store import RedisStore
 
@@ -65,123 +60,6 @@ class RunOptions:
 def bootstrap_config(swarm: Swarm, role_config: dict[str, Any]) -> dict[str, Any]:
     """A role's bootstrap config: its own keys plus the swarm's vars, sut, templates and deadLetter."""
     return merged_role_config(swarm.spec, role_config)
-
-
-@dataclass
-class LocalSwarm:
-    swarm: Swarm
-    transports: MemoryTransports | BrokerTransports
-    workers: dict[str, list[Worker]]
-    controller: LocalController
-    started: float = 0.0
-    depths: dict[str, int] = field(default_factory=dict)
-    dead_letters: int = 0
-    """Items in the swarm's dead-letter queue when the run ended (``deadLetter.enabled``)."""
-    _previous: dict[str, tuple[float, int]] = field(default_factory=dict)
-    out: TextIO = sys.stdout
-    broker_down: BrokerUnavailable | None = None
-    """Set while the broker cannot be reached (``--broker``), to what went wrong."""
-    broker_outages: int = 0
-
-    @property
-    def name(self) -> str:
-        return self.swarm.metadata.name
-
-    def producers_last(self) -> list[str]:
-        """Role names in enable order: everything that consumes first, pure producers last."""
-        roles = self.swarm.spec.roles
-        return [r.name for r in roles if r.work.in_] + [r.name for r in roles if not r.work.in_]
-
-    async def set_enabled(self, names: list[str], enabled: bool) -> None:
-        for name in names:
-            await asyncio.gather(
-                *(
-                    self.controller.send("config-update", name, worker.identity.instance, {"enabled": enabled})
-                    for worker in self.workers[name]
-                )
-            )
-
-    def rows(self, now: float) -> list[RoleRow]:
-        rows = []
-        for spec in self.swarm.spec.roles:
-            workers = self.workers[spec.name]
-            latency = Histogram()
-            row = RoleRow(name=spec.name, role=spec.role or spec.image or "?", instances=len(workers))
-            for worker in workers:
-                stats = worker.stats
-                row.processed += stats.processed
-                row.errors += stats.errors
-                row.dropped += stats.dropped
-                row.in_flight += stats.in_flight
-                row.truncated += stats.truncated
-                row.redelivered += stats.redelivered
-                for reason, n in stats.drop_reasons.items():
-                    row.drop_reasons[reason] = row.drop_reasons.get(reason, 0) + n
-                latency.merge(stats.latency)
-                for code, n in stats.statuses.items():
-                    row.status_codes[str(code)] = row.status_codes.get(str(code), 0) + n
-                for kind, n in stats.error_kinds.items():
-                    row.error_kinds[kind] = row.error_kinds.get(kind, 0) + n
-            row.p50, row.p95, row.p99 = (latency.percentile(p) for p in (50, 95, 99))
-            last_t, last_n = self._previous.get(spec.name, (self.started, 0))
-            row.tps = (row.processed - last_n) / (now - last_t) if now > last_t else 0.0
-            self._previous[spec.name] = (now, row.processed)
-            if spec.work.in_:
-                row.queue = naming.work_queue(self.name, spec.work.in_)
-                row.depth = self.depths.get(row.queue)
-            rows.append(row)
-        return rows
-
-    def totals(self, elapsed: float) -> list[RoleRow]:
-        self._previous = {}
-        return self.rows(self.started + elapsed)
-
-    def books(self, rows: list[RoleRow]) -> list[QueueBook]:
-        """Where every item put into a work queue went (``local.queue_books``), from the final rows and depths."""
-        by_name = {row.name: row for row in rows}
-        stages = [
-            StageCount(
-                role=spec.name,
-                work_in=spec.work.in_,
-                work_out=spec.work.out,
-                publishes=any(w.sink is not None for w in self.workers[spec.name]),
-                processed=by_name[spec.name].processed,
-                dropped=by_name[spec.name].dropped,
-                in_flight=sum(w.stats.in_flight + w.source.buffered() for w in self.workers[spec.name]),
-            )
-            for spec in self.swarm.spec.roles
-        ]
-        aliases = {a for r in self.swarm.spec.roles for a in (r.work.in_, r.work.out) if a}
-        depths = {alias: self.depths.get(naming.work_queue(self.name, alias)) or 0 for alias in aliases}
-        return queue_books.books(stages, depths)
-
-    def queue_names(self) -> list[str]:
-        aliases = {a for r in self.swarm.spec.roles for a in (r.work.in_, r.work.out) if a}
-        return sorted(naming.work_queue(self.name, alias) for alias in aliases)
-
-    async def refresh_depths(self) -> None:
-        """Read the queue depths; while the broker is unreachable keep the last ones and say so (once)."""
-        try:
-            self.depths = await self.transports.depths(self.queue_names())
-        except BrokerUnavailable as exc:
-            if self.broker_down is None:
-                self.broker_down = exc
-                self.broker_outages += 1
-                print(f"{self.name}: broker unreachable ({exc}); the workers reconnect by themselves", file=self.out)
-            return
-        if self.broker_down is not None:
-            print(f"{self.name}: broker reachable again", file=self.out)
-            self.broker_down = None
-
-    def busy(self) -> bool:
-        return self.in_flight() > 0
-
-    def in_flight(self) -> int:
-        """Items queued for a consumer, being processed, or between an input and its work loop (as of the
-        last :meth:`refresh_depths`)."""
-        consumed = {naming.work_queue(self.name, r.work.in_) for r in self.swarm.spec.roles if r.work.in_}
-        queued = sum(self.depths.get(q) or 0 for q in consumed)
-        return queued + sum(w.stats.in_flight + w.source.buffered() for ws in self.workers.values() for w in ws)
 
 
 def local_store(redis_url: str | None) -> DataStore:
@@ -341,31 +219,14 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
                     await worker.stop()
             await local.transports.close()
     try:
-        pushed, popped, uncertain = dataset_counts(locals_)
+        pushed, popped, uncertain = run_report.dataset_counts(locals_)
         at_end = {name: await store.llen(name) for name in sorted({*lists, *pushed, *popped})}
     finally:
         await store.close()
     books = ledger.books(at_start, at_end, pushed, popped, in_flight, uncertain) if at_end else None
-    return _report(locals_, options, (elapsed, drained), wall_started, books)
-
-
-def dataset_counts(locals_: list[LocalSwarm]) -> tuple[Counter[str], Counter[str], Counter[str]]:
-    """Elements the run's workers pushed to and popped from each Redis list, and the pushes and pops per list
-    whose answer a lost connection cut off (uncertain)."""
-    pushed: Counter[str] = Counter()
-    popped: Counter[str] = Counter()
-    uncertain: Counter[str] = Counter()
-    for local in locals_:
-        for workers in local.workers.values():
-            for worker in workers:
-                for pusher in (worker.redis_output, worker.uploader):
-                    if pusher is not None:
-                        pushed.update(pusher.pusher.counts.by_list)
-                        uncertain.update(pusher.pusher.counts.uncertain_by_list)
-                if isinstance(worker.source, RedisDatasetSource):
-                    popped.update(worker.source.popped_by_list)
-                    uncertain.update(worker.source.uncertain_by_list)
-    return pushed, popped, uncertain
+    return run_report.report(
+        locals_, (elapsed, drained), wall_started, books, out=options.out, json_path=options.json_path
+    )
 
 
 async def _drive(
@@ -395,77 +256,6 @@ async def _drive(
     draining = loop.time()
     await asyncio.gather(*(drain(local, draining + DRAIN_SECONDS) for local in locals_))
     return elapsed, loop.time() - draining
-
-
-def _report(
-    locals_: list[LocalSwarm],
-    options: RunOptions,
-    timing: tuple[float, float],
-    wall_started: float,
-    books: ledger.DatasetBooks | None,
-) -> dict[str, Any]:
-    out = options.out
-    elapsed, drained = timing
-    results = []
-    for local in locals_:
-        # Consumers go on through the drain, so their rates cover its time too; producers stopped at its start.
-        rows = local.totals(elapsed + drained)
-        producers = {r.name for r in local.swarm.spec.roles if not r.work.in_}
-        for row in rows:
-            if row.name in producers and elapsed > 0:
-                row.tps = row.processed / elapsed
-        for row in rows:
-            row.depth = None  # queues are gone (memory) or shared (broker): depth means nothing after the run
-        print(summary(local.name, elapsed, rows, drained), file=out)
-        if local.dead_letters:
-            queue = naming.dead_letter_queue(local.name)
-            print(f"{local.name}: {local.dead_letters:,} dead letters in {queue}", file=out)
-        ledgers = local.books(rows)
-        for book in ledgers:
-            print(book.line(), file=out)
-        left = {queue: depth for queue, depth in sorted(local.depths.items()) if depth}
-        if left:
-            where = ", ".join(f"{queue}: {depth:,}" for queue, depth in left.items())
-            kept = "they stay on the broker" if isinstance(local.transports, BrokerTransports) else "they are discarded"
-            print(
-                f"{local.name}: {sum(left.values()):,} items left in queues after the drain ({where}); {kept}", file=out
-            )
-        redelivered = sum(row.redelivered for row in rows)
-        if redelivered:
-            who = ", ".join(f"{row.name} {row.redelivered:,}" for row in rows if row.redelivered)
-            print(
-                f"{local.name}: {redelivered:,} items delivered again by the broker ({who}): they may have been "
-                "processed twice (the broker redelivers what was not yet acknowledged when a connection dropped)",
-                file=out,
-            )
-        if local.broker_outages:
-            print(f"{local.name}: the broker was unreachable {local.broker_outages} time(s) during the run", file=out)
-        results.append(
-            {
-                "swarm": local.name,
-                "startedAt": wall_started if not local.swarm.spec.paused else None,
-                "durationSeconds": round(elapsed, 3),
-                "drainSeconds": round(drained, 3),
-                "roles": [row.as_json() for row in rows],
-                "alerts": [a.data for a in local.controller.alerts[-20:]],
-                "deadLetters": local.dead_letters,
-                "leftInQueues": left,
-                "brokerOutages": local.broker_outages,
-                "redelivered": redelivered,
-                "queueBooks": [book.as_json() for book in ledgers],
-            }
-        )
-    if books is not None:
-        print(ledger.render(books), file=out)
-    result: dict[str, Any] = dict(results[0]) if len(results) == 1 else {"swarms": results}
-    if books is not None:
-        result["datasets"] = {b.name: b.end for b in books.lists}
-        result["datasetBooks"] = ledger.as_json(books)
-    if options.json_path:
-        options.json_path.parent.mkdir(parents=True, exist_ok=True)
-        options.json_path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
-        print(f"summary written to {options.json_path}", file=out)
-    return result
 
 
 def run_blocking(

@@ -1,5 +1,5 @@
-"""kopf handlers: the only module that imports kopf. A thin adapter: unpack kopf's arguments into the typed
-bodies, call the operator core, map its errors to kopf's.
+"""kopf handlers: with ``admission`` (the webhook), the only modules that import kopf. A thin adapter: unpack
+kopf's arguments into the typed bodies, call the operator core, map its errors to kopf's.
 
 Swarm → one WorkerRole per role (:mod:`~hivekeeper.operator.swarm_reconcile`). WorkerRole → the swarm's
 queue topology, a Deployment of workers, and its config pushed to the running workers

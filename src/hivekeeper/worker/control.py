@@ -20,6 +20,7 @@ from hivekeeper.api import roles as role_configs
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.live import fixed_changes
+from hivekeeper.errors import Refused
 
 RESERVED = ("enabled", "configGeneration", "replace")
 
@@ -84,6 +85,13 @@ def _fixed_key_problems(old: WorkerState, new: WorkerState) -> list[tuple[str, s
     return fixed_changes(role_configs.ROLES[old.role].live, old.effective(), new.effective())
 
 
+class StaleGeneration(ConfigError, Refused):
+    """An update older than the generation the worker holds: nothing is wrong with its content, it came late.
+
+    A ``ConfigError`` so that it is refused where every other config is; ``Refused`` because the worker declines
+    it for what it is (late), not for its content."""
+
+
 def stale_generation(requested: int, held: int) -> str:
     """Why an update of generation ``requested`` is refused by a worker that holds ``held``."""
     return f"{requested} is older than generation {held} this worker holds; a delayed update cannot roll it back"
@@ -104,7 +112,7 @@ def apply_update(state: WorkerState, data: dict[str, Any]) -> WorkerState:
         problems.append(("configGeneration", f"must be a non-negative integer (got {generation!r})"))
     elif generation < state.generation:
         # Refused before anything else: a delayed update's content does not matter, only that it is old.
-        raise ConfigError(state.role, [("configGeneration", stale_generation(generation, state.generation))])
+        raise StaleGeneration(state.role, [("configGeneration", stale_generation(generation, state.generation))])
     replace = data.get("replace", False)
     body = {k: v for k, v in data.items() if k not in RESERVED}
     raw = copy.deepcopy(body) if replace is True else deep_merge(state.raw, body)

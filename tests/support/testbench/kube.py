@@ -266,6 +266,11 @@ def start_cluster(
 
     try:
         netns.create(namespace, bridge=BRIDGE, address=f"{NODE_IP}/24")
+        # The API server calls an admission webhook at its Service's ClusterIP. Pods reach Services through their
+        # default route; the namespace itself has no route to the Service range, so the API server's connect()
+        # failed with "network is unreachable" before kube-proxy's OUTPUT rules could send it on to the pod. This
+        # route (in the bench's own namespace) lets the packet reach those rules, as a node's default route does.
+        netns.run_in(namespace, "ip", "route", "add", SERVICE_CIDR, "dev", BRIDGE, "src", NODE_IP)
         pki = make_pki(workdir / "pki", node_name=NODE_NAME, node_ip=NODE_IP, api_service_ip=API_SERVICE_IP)
         launch(
             "etcd",

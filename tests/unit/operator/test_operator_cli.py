@@ -34,3 +34,10 @@ def test_auto_binds_a_port_the_kernel_picks_and_reports_it() -> None:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         assert b"hivekeeper_operator_reconciles" in response.read()
     assert metrics.serve(0) is None
+
+
+def test_the_admission_webhook_is_off_unless_a_port_is_given() -> None:
+    assert parser().parse_args(["operator"]).webhook_port == 0
+    args = parser().parse_args(["operator", "--webhook-port", "9443", "--webhook-cert-dir", "/certs"])
+    assert (args.webhook_port, args.webhook_cert_dir) == (9443, "/certs")
+    assert parser().parse_args(["operator"]).webhook_cert_dir == "/etc/hivekeeper/webhook", "where the chart mounts it"

@@ -90,6 +90,21 @@ async def test_a_rejected_update_answers_failed_and_keeps_the_old_config(harness
     assert [a.data["code"] for a in alerts] == ["config.rejected"]
 
 
+async def test_a_delayed_older_update_is_refused_with_a_warning_not_an_error(harness: Harness) -> None:
+    worker = await harness.worker("feeder", "generator", GENERATOR, work_out="build")
+    applied = await harness.signal(worker, "config-update", {"configGeneration": 5})
+    assert applied is not None
+    assert applied.data["status"] == "Applied"
+
+    late = await harness.signal(worker, "config-update", {"configGeneration": 3, "message": {"body": "late"}})
+
+    assert late is not None
+    assert late.data["status"] == "Failed"
+    assert "3 is older than generation 5" in late.data["context"]["reason"]
+    assert worker.state.generation == 5
+    assert [(a.data["code"], a.data["level"]) for a in harness.of("event", "alert")] == [("config.stale", "warning")]
+
+
 async def test_a_template_that_does_not_compile_is_rejected_whole(harness: Harness) -> None:
     worker = await harness.worker("feeder", "generator", GENERATOR, work_out="build")
     outcome = await harness.signal(worker, "config-update", {"message": {"body": "{% if %}"}})

@@ -9,7 +9,7 @@ from hivekeeper.api.roles import ConfigError
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.templating.engine import TemplateError
-from hivekeeper.worker.control import WorkerState, apply_update
+from hivekeeper.worker.control import StaleGeneration, WorkerState, apply_update
 from hivekeeper.worker.http.client import HttpClient
 from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
 from hivekeeper.worker.inputs.scheduler import SchedulerSource
@@ -74,7 +74,11 @@ class Signals(Lifecycle):
             reason = f"the config could not be applied: {type(exc).__name__}: {exc}"
             problems = [("config", reason)]
             log.error("config-update failed", extra=self._log_fields(), exc_info=exc)
-        self.alert("config.rejected", reason, {"problems": [{"path": p, "message": m} for p, m in problems]})
+        context = {"problems": [{"path": p, "message": m} for p, m in problems]}
+        if isinstance(exc, StaleGeneration):  # a late message, not a bad config: worth a warning, not an error
+            self.alert("config.stale", reason, context, level="warning")
+        else:
+            self.alert("config.rejected", reason, context)
         await self._answer(
             signal,
             "Failed",
