@@ -133,7 +133,7 @@ def snapshot(directory: Path) -> dict[str, float]:
 def test_the_wheel_carries_the_embedded_quickstart_and_the_typing_marker(installed: Installed) -> None:
     names = set(zipfile.ZipFile(installed.wheel).namelist())
     assert "hivekeeper/local/data/quickstart.yaml" in names
-    assert "hivekeeper/cli.py" in names
+    assert "hivekeeper/cli/__init__.py" in names
     if (REPO / "src" / "hivekeeper" / "py.typed").exists():
         assert "hivekeeper/py.typed" in names
     assert not [n for n in names if n.startswith(("tests/", "bench/")) or "__pycache__" in n]

@@ -199,7 +199,12 @@ def test_the_build_context_leaves_out_the_venv_bench_state_tests_and_git() -> No
         check=True,
     ).stdout.split()
     sent = {path for path in listed if not dockerignore_excludes(rules, path)}
-    assert {"pyproject.toml", "README.md", "src/hivekeeper/cli.py", "src/hivekeeper/local/data/quickstart.yaml"} <= sent
+    assert {
+        "pyproject.toml",
+        "README.md",
+        "src/hivekeeper/cli/__init__.py",
+        "src/hivekeeper/local/data/quickstart.yaml",
+    } <= sent
     assert "hack/wheelhouse/README.md" in sent
     assert all(
         path.startswith(("src/", "hack/wheelhouse/")) or path in {"pyproject.toml", "README.md"} for path in sent

@@ -1,0 +1,123 @@
+"""`hivekeeper run` (a swarm in one process) and `hivekeeper demo-sut` (the target of local runs)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+MAX_RUN_SECONDS = 7 * 24 * 3600.0
+MIN_INTERVAL = 0.1
+"""The shortest progress refresh: below it the live view floods the terminal (thousands of lines a second)."""
+
+
+def _seconds(option: str, *, low: float, high: float, hint: str, inclusive: bool = False) -> Callable[[str], float]:
+    """An argparse type for a number of seconds in (low, high] (or [low, high] when ``inclusive``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        too_low = value < low if inclusive else value <= low
+        if too_low or value > high or math.isnan(value):
+            bound = f"at least {low:g}" if inclusive else f"more than {low:g}"
+            raise argparse.ArgumentTypeError(f"{option} {text}: must be {bound} and at most {high:g} seconds; {hint}")
+        return value
+
+    return parse
+
+
+def _run(args: argparse.Namespace) -> int:
+    from hivekeeper.api.manifests import ManifestError, load_swarm, load_swarm_text
+    from hivekeeper.api.swarm import Swarm
+    from hivekeeper.local.runner import RunError, RunOptions, run_blocking, with_endpoint
+
+    swarms: list[Swarm] = []
+    try:
+        for manifest in args.manifests:
+            swarms.append(load_swarm(Path(manifest)))
+        if not swarms:
+            text = resources.files("hivekeeper.local").joinpath("data/quickstart.yaml").read_text()
+            swarms.append(load_swarm_text(text, "embedded quickstart.yaml"))
+            print("no manifest given: running the embedded quickstart swarm (examples/quickstart.yaml)")
+    except ManifestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.sut:
+        swarms = [with_endpoint(swarm, args.sut) for swarm in swarms]
+    options = RunOptions(
+        duration=args.duration,
+        json_path=Path(args.json) if args.json else None,
+        demo_sut=args.demo_sut,
+        broker_url=args.broker,
+        redis_url=args.redis,
+        interval=args.interval,
+    )
+    try:
+        run_blocking(swarms if len(swarms) > 1 else swarms[0], options)
+    except RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _demo_sut(args: argparse.Namespace) -> int:
+    from hivekeeper.local import demo_sut
+
+    return demo_sut.main(
+        [
+            "--host",
+            args.host,
+            "--port",
+            str(args.port),
+            "--delay-ms",
+            str(args.delay_ms),
+            "--error-pct",
+            str(args.error_pct),
+        ]
+    )
+
+
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser(
+        "run", help="run Swarm manifests locally, in one process, without a broker (several share one data store)"
+    )
+    run.add_argument(
+        "manifests", nargs="*", metavar="SWARM.yaml", help="Swarm YAML files (default: the embedded quickstart)"
+    )
+    run.add_argument(
+        "--duration",
+        type=_seconds("--duration", low=0.0, high=MAX_RUN_SECONDS, hint="leave it out to run until Ctrl-C"),
+        default=None,
+        help="stop after this many seconds, more than 0 and at most 7 days (default: run until Ctrl-C)",
+    )
+    run.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
+    target = run.add_mutually_exclusive_group()
+    target.add_argument(
+        "--demo-sut",
+        action="store_true",
+        help="start the built-in demo HTTP service and aim sut.endpoints.default at it (not with --sut)",
+    )
+    target.add_argument("--sut", metavar="URL", help="aim sut.endpoints.default at this base URL (not with --demo-sut)")
+    run.add_argument("--broker", metavar="AMQP_URL", help="use this RabbitMQ instead of in-memory queues")
+    run.add_argument("--redis", metavar="REDIS_URL", help="keep sequence() counters in this Redis")
+    run.add_argument(
+        "--interval",
+        type=_seconds("--interval", low=MIN_INTERVAL, high=3600.0, inclusive=True, hint="the default is 1"),
+        default=1.0,
+        help=f"progress refresh in seconds ({MIN_INTERVAL:g} to 3600; default 1)",
+    )
+    run.set_defaults(func=_run)
+
+
+def add_demo_sut(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = sub.add_parser("demo-sut", help="serve the demo cards API (a target for local runs)")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--delay-ms", type=float, default=0.0)
+    demo.add_argument("--error-pct", type=float, default=0.0)
+    demo.set_defaults(func=_demo_sut)
