@@ -4,11 +4,13 @@ or less than before: each class keeps exactly the builtin bases it had, so every
 
 from __future__ import annotations
 
+import ast
 import builtins
 import importlib
 import inspect
 import pkgutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -90,9 +92,12 @@ def _classes_in(owner: object, module: str) -> Iterator[type]:
 
 
 def _exception_classes() -> dict[str, type[BaseException]]:
-    """Every exception class defined in src/hivekeeper, private ones included, by dotted name."""
+    """Every exception class defined in src/hivekeeper, private ones included, by dotted name. ``__main__``
+    modules run their program when imported; they only call ``main()`` (checked by test_main_modules_...)."""
     found: dict[str, type[BaseException]] = {}
     for info in pkgutil.walk_packages(hivekeeper.__path__, "hivekeeper.", onerror=_cannot_import):
+        if info.name.endswith(".__main__"):
+            continue
         module = importlib.import_module(info.name)
         for cls in _classes_in(module, info.name):
             if issubclass(cls, BaseException):
@@ -109,6 +114,11 @@ def _builtins_of(cls: type[BaseException]) -> set[type]:
 
 
 FOUND = _exception_classes()
+
+
+def test_main_modules_define_no_class_so_the_walk_may_skip_them() -> None:
+    for path in Path(hivekeeper.__file__).parent.rglob("__main__.py"):
+        assert not any(isinstance(node, ast.ClassDef) for node in ast.walk(ast.parse(path.read_text()))), path
 
 
 def test_the_walk_finds_the_classes_of_every_layer_private_ones_included() -> None:
