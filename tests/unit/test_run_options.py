@@ -66,3 +66,13 @@ def test_a_bad_hivekeeper_redact_stops_every_command_with_the_name(
 def test_tap_takes_more_names_to_redact() -> None:
     args = parser().parse_args(["tap", "s", "--redact", "X-Tenant", "--redact", "sessionRef"])
     assert args.redact == ["X-Tenant", "sessionRef"]
+
+
+def test_a_broker_url_of_another_scheme_is_an_error_line_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    from hivekeeper.cli import main
+
+    assert main(["run", "--broker", "ftp://broker.invalid", "--duration", "1"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("error: the broker URL must start with amqp:// or amqps:// (got ftp://)")
+    assert "Traceback" not in err

@@ -22,6 +22,7 @@ import argparse
 import sys
 
 from hivekeeper.cli import operator_cmd, run_cmd, tap_cmd, tools_cmd
+from hivekeeper.errors import InvalidInput
 
 
 def parser() -> argparse.ArgumentParser:
@@ -49,5 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     except redaction.RedactionConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except InvalidInput as exc:  # a wrong option, URL or file the command did not word itself: said, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return result
