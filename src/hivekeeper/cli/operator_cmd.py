@@ -27,13 +27,26 @@ ROUTINE_KOPF_LINES = frozenset(
         "Timer 'roll_up' succeeded.",
         "Timer 'swarm_roll_up' succeeded.",
         "Handler 'note_deleted_role' succeeded.",
+        "Webhook 'role-configs' succeeded.",
     }
 )
+WEBHOOK_REFUSAL = "Webhook 'role-configs' failed permanently: "
+"""kopf's words, at ERROR, for every manifest the admission webhook refuses."""
 
 
 def _quiet_routine(record: logging.LogRecord) -> bool:
     """False for kopf's routine success lines of the status timers and the deletion watcher."""
     return record.getMessage() not in ROUTINE_KOPF_LINES
+
+
+def _refusals_as_info(record: logging.LogRecord) -> bool:
+    """kopf logs each refused manifest at ERROR; it is the user's manifest that was wrong, not the operator, and
+    alerting on operator errors must not fire for it: the line is kept, at INFO, saying what it is."""
+    message = record.getMessage()
+    if message.startswith(WEBHOOK_REFUSAL):
+        record.msg, record.args = f"admission refused a manifest: {message[len(WEBHOOK_REFUSAL) :]}", ()
+        record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+    return True
 
 
 def _operator(args: argparse.Namespace) -> int:
@@ -52,6 +65,7 @@ def _operator(args: argparse.Namespace) -> int:
         # kopf says "succeeded" for every timer run (every 2 s per WorkerRole and Swarm) and every watch event:
         # routine, not news. Reconciles, failures and retries are still logged.
         logging.getLogger("kopf.objects").addFilter(_quiet_routine)
+    logging.getLogger("kopf.objects").addFilter(_refusals_as_info)
     settings = kopf.OperatorSettings()
     # Watching only the namespaces it was given, the operator needs no cluster-wide rights (the Helm chart's
     # namespaced RBAC grants none): kopf then neither lists namespaces nor watches CRDs, instead of retrying

@@ -41,3 +41,24 @@ def test_the_admission_webhook_is_off_unless_a_port_is_given() -> None:
     args = parser().parse_args(["operator", "--webhook-port", "9443", "--webhook-cert-dir", "/certs"])
     assert (args.webhook_port, args.webhook_cert_dir) == (9443, "/certs")
     assert parser().parse_args(["operator"]).webhook_cert_dir == "/etc/hivekeeper/webhook", "where the chart mounts it"
+
+
+def test_a_refused_manifest_is_logged_at_info_as_a_refusal_not_an_operator_error() -> None:
+    import logging
+
+    from hivekeeper.cli.operator_cmd import _quiet_routine, _refusals_as_info
+
+    record = logging.LogRecord(
+        "kopf.objects", logging.ERROR, __file__, 1, "%s failed permanently: %s", ("Webhook 'role-configs'", "bad"), None
+    )
+    assert _refusals_as_info(record) is True
+    assert (record.levelno, record.levelname) == (logging.INFO, "INFO")
+    assert record.getMessage() == "admission refused a manifest: bad"
+
+    accepted = logging.LogRecord(
+        "kopf.objects", logging.INFO, __file__, 1, "Webhook 'role-configs' succeeded.", (), None
+    )
+    assert _quiet_routine(accepted) is False, "an accepted manifest is routine: shown with --verbose only"
+    other = logging.LogRecord("kopf.objects", logging.ERROR, __file__, 1, "Handler 'x' failed permanently: y", (), None)
+    assert _refusals_as_info(other) is True
+    assert other.levelno == logging.ERROR, "the operator's own failures stay errors"
