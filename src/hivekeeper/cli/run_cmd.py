@@ -9,6 +9,14 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+EXIT_PASSED = 0
+"""The run passed: every threshold held and items succeeded."""
+EXIT_FAILED = 1
+"""The verdict is Failed: a threshold failed, or nothing succeeded (every call failed, every item dropped)."""
+EXIT_BAD_INPUT = 2
+"""A manifest, option or URL is wrong (said on stderr with the field and the fix); nothing ran."""
+EXIT_RUN_ERROR = 3
+"""The run could not be carried out (the broker cannot be reached, the demo SUT did not start, ...)."""
 MAX_RUN_SECONDS = 7 * 24 * 3600.0
 MIN_INTERVAL = 0.1
 """The shortest progress refresh: below it the live view floods the terminal (thousands of lines a second)."""
@@ -34,7 +42,8 @@ def _seconds(option: str, *, low: float, high: float, hint: str, inclusive: bool
 def _run(args: argparse.Namespace) -> int:
     from hivekeeper.api.manifests import ManifestError, load_swarm, load_swarm_text
     from hivekeeper.api.swarm import Swarm
-    from hivekeeper.local.runner import RunError, RunOptions, run_blocking, with_endpoint
+    from hivekeeper.errors import Unavailable
+    from hivekeeper.local.runner import RunError, RunInputError, RunOptions, run_blocking, with_endpoint
 
     swarms: list[Swarm] = []
     try:
@@ -58,11 +67,15 @@ def _run(args: argparse.Namespace) -> int:
         interval=args.interval,
     )
     try:
-        run_blocking(swarms if len(swarms) > 1 else swarms[0], options)
-    except RunError as exc:
+        result = run_blocking(swarms if len(swarms) > 1 else swarms[0], options)
+    except RunInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return EXIT_BAD_INPUT
+    except (RunError, Unavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RUN_ERROR
+    verdicts = [s.get("verdict") for s in result.get("swarms", [result])]
+    return EXIT_PASSED if all(v is None or v["result"] == "Passed" for v in verdicts) else EXIT_FAILED
 
 
 def _demo_sut(args: argparse.Namespace) -> int:
