@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from xml.etree import ElementTree
+
 import orjson
 import pytest
 
@@ -30,7 +32,8 @@ def _role(result: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def test_a_staged_run_with_a_threshold_it_cannot_meet_ends_by_itself_fails_and_exits_1(tmp_path: Path) -> None:
-    done = _hivekeeper("run", "--demo-sut", str(FAILS), "--json", str(tmp_path / "run.json"))
+    junit = tmp_path / "junit.xml"
+    done = _hivekeeper("run", "--demo-sut", str(FAILS), "--json", str(tmp_path / "run.json"), "--junit", str(junit))
 
     assert done.returncode == 1, done.stdout + done.stderr
     assert "staged-run-fails: run 1 ended: the run's 6 s are over" in done.stdout
@@ -44,6 +47,9 @@ def test_a_staged_run_with_a_threshold_it_cannot_meet_ends_by_itself_fails_and_e
     made = _role(result, "feeder")["processed"]
     assert 850 <= made <= 1050, made
     assert "FAIL caller p99 <= 0.001: observed" in done.stdout
+    suite = ElementTree.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures")) == ("5", "1")
 
 
 def test_a_staged_run_within_its_thresholds_passes_and_exits_0(tmp_path: Path) -> None:

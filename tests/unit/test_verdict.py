@@ -107,3 +107,30 @@ def test_a_step_threshold_reads_the_steps_figures() -> None:
     )
 
     assert verdict(run, [journey]).thresholds[0].observed == 80
+
+
+def test_the_junit_report_has_a_case_per_threshold_and_one_for_items_succeeding() -> None:
+    from xml.etree import ElementTree as ET
+
+    from hivekeeper.local.junit import junit_xml
+
+    root = ET.fromstring(junit_xml([("cards", verdict(RUN, _roles(p95=450.0)), 60.0)]))
+
+    [suite] = root.findall("testsuite")
+    assert (suite.get("name"), suite.get("tests"), suite.get("failures"), suite.get("time")) == (
+        "cards",
+        "5",
+        "1",
+        "60.000",
+    )
+    names = [case.get("name") for case in suite.findall("testcase")]
+    assert names == [
+        "items succeeded",
+        "caller p95 <= 300",
+        "caller errorRate <= 0.01",
+        "caller status5xxRate <= 0.05",
+        "feeder achievedRate >= 0.9",
+    ]
+    [failed] = [case for case in suite.findall("testcase") if case.find("failure") is not None]
+    assert failed.get("name") == "caller p95 <= 300"
+    assert failed.find("failure").get("message") == "caller p95 <= 300: observed 450 (failed)"  # type: ignore[union-attr]

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 EXIT_PASSED = 0
 """The run passed: every threshold held and items succeeded."""
@@ -74,8 +75,25 @@ def _run(args: argparse.Namespace) -> int:
     except (RunError, Unavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_RUN_ERROR
-    verdicts = [s.get("verdict") for s in result.get("swarms", [result])]
+    swarm_results = result.get("swarms", [result])
+    if args.junit:
+        _write_junit(Path(args.junit), swarm_results)
+    verdicts = [s.get("verdict") for s in swarm_results]
     return EXIT_PASSED if all(v is None or v["result"] == "Passed" for v in verdicts) else EXIT_FAILED
+
+
+def _write_junit(path: Path, swarm_results: list[dict[str, Any]]) -> None:
+    from hivekeeper.api.verdict import Verdict
+    from hivekeeper.local.junit import junit_xml
+
+    runs = [
+        (s["swarm"], Verdict.model_validate(s["verdict"]), float(s["durationSeconds"]))
+        for s in swarm_results
+        if s.get("verdict") is not None
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(junit_xml(runs))
+    print(f"JUnit report written to {path}")
 
 
 def _demo_sut(args: argparse.Namespace) -> int:
@@ -109,6 +127,9 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="stop after this many seconds, more than 0 and at most 7 days (default: run until Ctrl-C)",
     )
     run.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
+    run.add_argument(
+        "--junit", metavar="FILE", help="also write the verdict as JUnit XML (one test case per threshold)"
+    )
     target = run.add_mutually_exclusive_group()
     target.add_argument(
         "--demo-sut",
