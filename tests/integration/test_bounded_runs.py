@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-
 from xml.etree import ElementTree
 
 import orjson
