@@ -51,7 +51,7 @@ def test_names_categories_subresources_and_columns() -> None:
     ]
     assert selector["type"] == "string"
     columns = [c["name"] for c in swarm["spec"]["versions"][0]["additionalPrinterColumns"]]
-    assert columns == ["Ready", "Workers", "TPS", "Errors", "Age", "Status"]
+    assert columns == ["Ready", "Workers", "TPS", "Errors", "Run", "Verdict", "Age", "Status", "Reason"]
 
 
 def test_role_config_is_free_form_and_explained() -> None:

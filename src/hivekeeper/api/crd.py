@@ -194,8 +194,21 @@ def swarm_crd() -> dict[str, Any]:
             },
             {"name": "TPS", "type": "number", "jsonPath": ".status.totals.tps"},
             {"name": "Errors", "type": "integer", "jsonPath": ".status.totals.errors"},
+            {
+                "name": "Run",
+                "type": "string",
+                "jsonPath": ".status.run.phase",
+                "description": "The phase of spec.run: Pending, Running, Succeeded or Failed.",
+            },
+            {
+                "name": "Verdict",
+                "type": "string",
+                "jsonPath": ".status.run.verdict.result",
+                "description": "Passed or Failed, once the run ended.",
+            },
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
             {"name": "Status", "type": "string", "jsonPath": _ready("message"), "priority": 1},
+            {"name": "Reason", "type": "string", "jsonPath": ".status.run.verdict.reason", "priority": 1},
         ],
         scale=False,
     )

@@ -205,6 +205,15 @@ def rate_at(stages: RoleStages, elapsed: float) -> float:
     return rate
 
 
+def mean_rate(stages: RoleStages, elapsed: float) -> float | None:
+    """The mean input rate ``stages`` asked for over the first ``elapsed`` seconds (None before the start):
+    what an ``achievedRate`` threshold compares the rate made with."""
+    if elapsed <= 0:
+        return None
+    samples = max(int(elapsed / 0.1), 1)
+    return sum(rate_at(stages, elapsed * (i + 0.5) / samples) for i in range(samples)) / samples
+
+
 def stage_boundaries(stages: RoleStages) -> list[tuple[float, float, str]]:
     """(start, end, label) of each step, for reports."""
     out, start = [], 0.0
@@ -214,7 +223,7 @@ def stage_boundaries(stages: RoleStages) -> list[tuple[float, float, str]]:
     return out
 
 
-def _rate_input(kind: str | None, config: dict[str, object]) -> str | None:
+def rate_input(kind: str | None, config: dict[str, object]) -> str | None:
     """The input type of a role whose rate stages can drive (SCHEDULER, REDIS_DATASET), else None."""
     from hivekeeper.api.roles import ROLES  # the role configs import this module's neighbours: import late
 
@@ -246,7 +255,7 @@ def run_problems(run: RunSpec, roles: list[tuple[str, str | None, dict[str, obje
         where = f"run.stages[{index}].role"
         if stage.role not in kinds:
             problems.append(f"{where}: no role named {stage.role!r} in spec.roles (roles: {names})")
-        elif _rate_input(*kinds[stage.role]) is None:
+        elif rate_input(*kinds[stage.role]) is None:
             problems.append(
                 f"{where}: role {stage.role!r} has no input rate to shape; stages drive a SCHEDULER or "
                 "REDIS_DATASET input (a generator, or a processor in direct mode)"

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hivekeeper.api.run import RunSpec, run_problems
+from hivekeeper.api.run_status import RunStatus
 from hivekeeper.api.status import Condition, QueueStatus, RoleStatus, Totals
 
 BUILTIN_ROLES = ("generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator")
@@ -285,11 +286,15 @@ class SwarmStatus(BaseModel):
     observedGeneration: int = Field(default=0, description="The metadata.generation last reconciled.")
     conditions: list[Condition] = Field(
         default_factory=list,
-        description="Ready (summary), Reconciling, Stalled, QueuesReady, WorkersAvailable, ConfigApplied, Paused.",
+        description=(
+            "Ready (summary), Reconciling, Stalled, QueuesReady, WorkersAvailable, ConfigApplied, Paused, and "
+            "Completed (with spec.run: True once the run ended, reason Passed or Failed)."
+        ),
     )
     roles: list[RoleStatus] = Field(default_factory=list, description="Per-role figures.")
     queues: list[QueueStatus] = Field(default_factory=list, description="Work queues with depth and consumers.")
     totals: Totals = Field(default_factory=Totals, description="Swarm-wide figures.")
+    run: RunStatus | None = Field(default=None, description="The run of spec.run: phase, times, verdict.")
 
 
 class ObjectMeta(BaseModel):

@@ -41,7 +41,7 @@ class ThresholdResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     threshold: str = Field(description="The threshold as written, e.g. `caller p95 <= 300`.")
-    observed: float | None = Field(description="The figure measured; null when the run gave none.")
+    observed: float | None = Field(default=None, description="The figure measured; absent when the run gave none.")
     passed: bool
     message: str
 

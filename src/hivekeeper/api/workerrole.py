@@ -51,6 +51,11 @@ class WorkerRoleStatus(BaseModel):
     appliedGeneration: int = Field(default=0, description="The lowest generation every ready instance acknowledged.")
     tps: float = Field(default=0.0, description="Items per second over all instances.")
     errors: int = Field(default=0, description="Errors over all instances.")
+    processed: int = Field(default=0, description="Items handled over all live instances, since each started.")
+    dropped: int = Field(default=0, description="Items dropped over all live instances, since each started.")
+    statusCodes: dict[str, int] = Field(
+        default_factory=dict, description="HTTP answers by status code over all live instances, since each started."
+    )
     latencyMs: LatencyMs = Field(
         default_factory=LatencyMs,
         description=(

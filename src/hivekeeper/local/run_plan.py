@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from hivekeeper.api.run import RunSpec, rate_at
+from hivekeeper.api.run import RunSpec, mean_rate, rate_at
 from hivekeeper.api.verdict import Figures, RoleFigures, Verdict, judge, verdict
 from hivekeeper.local.local_swarm import LocalSwarm
 from hivekeeper.worker.stats import Histogram
@@ -73,10 +73,7 @@ def figures(local: LocalSwarm, elapsed: float) -> list[RoleFigures]:
 def _target_rate(run: RunSpec | None, role: str, elapsed: float) -> float | None:
     """The mean rate the stages asked of ``role`` over ``elapsed`` seconds (None: no stages for it)."""
     stages = next((s for s in run.stages if s.role == role), None) if run else None
-    if stages is None or elapsed <= 0:
-        return None
-    samples = max(int(elapsed / 0.1), 1)
-    return sum(rate_at(stages, elapsed * (i + 0.5) / samples) for i in range(samples)) / samples
+    return mean_rate(stages, elapsed) if stages is not None else None
 
 
 def judge_now(local: LocalSwarm, elapsed: float) -> Verdict:

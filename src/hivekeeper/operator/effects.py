@@ -9,6 +9,7 @@ out, and turns what it reads into the typed bodies of :mod:`hivekeeper.operator.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import time
 import uuid
@@ -104,6 +105,35 @@ class LightkubeCluster:
     async def delete_workerrole(self, namespace: str, name: str) -> None:
         with contextlib.suppress(ApiError):
             await self.client.delete(WorkerRoleResource, name, namespace=namespace)
+
+    async def delete_swarm(self, namespace: str, name: str) -> None:
+        with _unless_gone():
+            await self.client.delete(SwarmResource, name, namespace=namespace)
+
+    async def event(self, namespace: str, swarm: str, uid: str, type_: str, reason: str, message: str) -> None:
+        """A core/v1 Event on the Swarm (``kubectl describe swarm``, ``kubectl get events``)."""
+        from lightkube.models.core_v1 import EventSource, ObjectReference
+        from lightkube.models.meta_v1 import ObjectMeta
+        from lightkube.resources.core_v1 import Event
+
+        now = dt.datetime.now(dt.UTC)
+        event = Event(
+            metadata=ObjectMeta(name=f"{swarm}.{uuid.uuid4().hex[:12]}", namespace=namespace),
+            involvedObject=ObjectReference(
+                apiVersion="hivekeeper.io/v1alpha1", kind="Swarm", name=swarm, namespace=namespace, uid=uid
+            ),
+            type=type_,
+            reason=reason,
+            message=message,
+            source=EventSource(component=FIELD_MANAGER),
+            firstTimestamp=now,
+            lastTimestamp=now,
+            count=1,
+        )
+        try:
+            await self.client.create(event)
+        except ApiError as exc:
+            log.warning("swarm %s/%s: cannot record the Event %s (%s)", namespace, swarm, reason, exc)
 
     async def pods(self, namespace: str, swarm: str, role: str) -> list[PodView]:
         return [

@@ -36,7 +36,10 @@ class FakeCluster:
     swarm_statuses: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, ...]] = field(default_factory=list)
     """Every call, in order: ("apply", kind, name), ("scale", name, replicas), ("patch-status", kind, name),
-    ("delete", name), ("list-workerroles", swarm), ("get-swarm", name), ("list-pods", role)."""
+    ("delete", name), ("list-workerroles", swarm), ("get-swarm", name), ("list-pods", role),
+    ("delete-swarm", name), ("event", swarm, type, reason)."""
+    events: list[tuple[str, str, str, str]] = field(default_factory=list)
+    """(swarm, type, reason, message) of every Event."""
     on_apply: Callable[[Manifest], None] | None = None
 
     async def apply(self, manifest: Manifest) -> None:
@@ -84,6 +87,14 @@ class FakeCluster:
     async def pods(self, namespace: str, swarm: str, role: str) -> list[Pod]:
         self.calls.append(("list-pods", role))
         return list(self.pod_list.get((namespace, swarm, role), []))
+
+    async def delete_swarm(self, namespace: str, name: str) -> None:
+        self.calls.append(("delete-swarm", name))
+        self.swarms.pop((namespace, name), None)
+
+    async def event(self, namespace: str, swarm: str, uid: str, type_: str, reason: str, message: str) -> None:
+        self.calls.append(("event", swarm, type_, reason))
+        self.events.append((swarm, type_, reason, message))
 
     def workerrole(self, namespace: str, name: str) -> WorkerRoleBody:
         """The WorkerRole as held now (a test's view; not a recorded call)."""

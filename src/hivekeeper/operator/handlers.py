@@ -131,8 +131,8 @@ def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | No
 @kopf.on.create(GROUP, VERSION, "swarms")
 @kopf.on.update(GROUP, VERSION, "swarms")
 @counted("Swarm")
-async def reconcile_swarm(spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> None:
-    await swarm_reconcile.reconcile_swarm(runtime(), _swarm(meta, spec))
+async def reconcile_swarm(spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, **_: Any) -> None:
+    await swarm_reconcile.reconcile_swarm(runtime(), _swarm(meta, spec, status))
 
 
 @kopf.on.delete(GROUP, VERSION, "swarms")

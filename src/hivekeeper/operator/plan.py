@@ -65,17 +65,40 @@ def owner_reference(swarm: Swarm, uid: str) -> dict[str, Any]:
     }
 
 
-def plan_children(swarm: Swarm, uid: str, current_replicas: dict[str, int] | None = None) -> list[ChildPlan]:
+def with_rate(config: dict[str, Any], block: str, rate: float) -> dict[str, Any]:
+    """``config`` with ``inputs.<block>.ratePerSec`` set to ``rate`` (the rest of it as it was)."""
+    inputs = config.get("inputs")
+    inputs = dict(inputs) if isinstance(inputs, dict) else {}
+    held = inputs.get(block)
+    inputs[block] = {**(held if isinstance(held, dict) else {}), "ratePerSec": rate}
+    return {**config, "inputs": inputs}
+
+
+def plan_children(
+    swarm: Swarm,
+    uid: str,
+    current_replicas: dict[str, int] | None = None,
+    *,
+    stopped: frozenset[str] = frozenset(),
+    rates: dict[str, tuple[str, float]] | None = None,
+) -> list[ChildPlan]:
     """The WorkerRoles of ``swarm``, in pipeline order (consumers are listed after their producers).
 
     ``current_replicas`` (WorkerRole name → spec.replicas now) keeps the count of ``autoscaled`` roles:
-    applying it unchanged never fights the autoscaler that set it.
+    applying it unchanged never fights the autoscaler that set it. ``stopped`` (role names) and ``rates``
+    (role → (input block, rate)) are what a bounded run asks now (``run_play.RunControl``): roles held paused,
+    and the staged input rates written into the roles' configs.
     """
     current_replicas = current_replicas or {}
-    enabled = not swarm.spec.paused
+    rates = rates or {}
     children = []
     for role in swarm.spec.roles:
+        paused = swarm.spec.paused or role.name in stopped
+        enabled = not paused
         config = desired_config(swarm, role)
+        if role.name in rates:
+            block, rate = rates[role.name]
+            config = with_rate(config, block, rate)
         digest = config_digest(config, enabled)
         name = workerrole_name(swarm, role)
         replicas = role.replicas
@@ -86,7 +109,7 @@ def plan_children(swarm: Swarm, uid: str, current_replicas: dict[str, int] | Non
             "replicas": replicas,
             "work": role.work.model_dump(by_alias=True, exclude_none=True),
             "config": config,
-            "paused": swarm.spec.paused,
+            "paused": paused,
         }
         if role.role:
             spec["role"] = role.role

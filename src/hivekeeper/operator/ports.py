@@ -47,6 +47,13 @@ class Cluster(Protocol):
     async def pods(self, namespace: str, swarm: str, role: str) -> list[Pod]:
         """The worker pods of one role of ``swarm``."""
 
+    async def delete_swarm(self, namespace: str, name: str) -> None:
+        """Delete a Swarm (its deletion then follows deletionPolicy); one already gone is fine."""
+
+    async def event(self, namespace: str, swarm: str, uid: str, type_: str, reason: str, message: str) -> None:
+        """Record a Kubernetes Event about Swarm ``swarm`` (``type_`` Normal or Warning); a failure is logged,
+        never raised (an Event is a notice, not a step the run depends on)."""
+
 
 class Broker(Protocol):
     """RabbitMQ, as far as the operator core uses it (the event consumer is the adapter's own business)."""

@@ -15,6 +15,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 IO_TEXT_LIMIT = 64
 REASON_LIMIT = 1024
+MAX_CODES = 64
+"""Status codes kept per report: HTTP has fewer than 64 in use; more is someone flooding the operator."""
 
 
 def _number(value: object) -> int:
@@ -51,8 +53,20 @@ class IoState(_Event):
     work: WorkState | None = None
 
 
+def _codes(value: object) -> dict[str, int]:
+    """HTTP answers by status code: a mapping of at most :data:`MAX_CODES` short keys to counts."""
+    if not isinstance(value, dict):
+        raise TypeError(f"statusCodes must be an object, got {type(value).__name__}")
+    if len(value) > MAX_CODES:
+        raise ValueError(f"statusCodes holds {len(value)} codes, more than {MAX_CODES}")
+    return {str(code)[:8]: _number(n) for code, n in value.items()}
+
+
 class StatusContext(_Event):
     errors: Number = 0
+    processed: Number = 0
+    dropped: Number = 0
+    statusCodes: Annotated[dict[str, int], BeforeValidator(_codes)] = Field(default_factory=dict)
     latencyMs: Annotated[tuple[float, float, float] | None, BeforeValidator(_latency)] = None
 
 

@@ -130,10 +130,21 @@ def status_patch(
         "appliedGeneration": rules.applied_generation(observed),
         "tps": round(sum(r.tps for r in live), 2),
         "errors": sum(r.errors for r in live),
+        "processed": sum(r.processed for r in live),
+        "dropped": sum(r.dropped for r in live),
+        "statusCodes": _codes(live),
         "latencyMs": rules.role_latency(observed).model_dump(mode="json"),
         "instances": [i.model_dump(mode="json") for i in rules.instance_statuses(observed)],
         "conditions": [c.model_dump(mode="json") for c in rules.conditions(observed, role.status.conditions, now_text)],
     }
+
+
+def _codes(instances: list[rules.InstanceReport]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for instance in instances:
+        for code, n in instance.status_codes.items():
+            total[code] = total.get(code, 0) + n
+    return dict(sorted(total.items()))
 
 
 def changed(status: Any, patch: dict[str, Any]) -> bool:

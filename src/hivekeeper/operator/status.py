@@ -27,6 +27,10 @@ class InstanceReport:
     seen_at_text: str = ""
     tps: float = 0.0
     errors: int = 0
+    processed: int = 0
+    dropped: int = 0
+    status_codes: dict[str, int] = field(default_factory=dict)
+    """HTTP answers by status code since it started (bounded: :data:`~hivekeeper.operator.reports.MAX_CODES`)."""
     io_input: str = "unknown"
     io_output: str = "unknown"
     rejected_generation: int | None = None

@@ -19,7 +19,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from hivekeeper.operator import plan, topology
+from hivekeeper.operator import plan, run_play, topology
 from hivekeeper.operator.bodies import SwarmBody, WorkerRoleBody
 from hivekeeper.operator.errors import RetryLater
 from hivekeeper.operator.observations import Observations
@@ -49,10 +49,18 @@ class SwarmPlan:
     """WorkerRoles the Swarm owns but no longer lists: deleted last."""
 
 
-def plan_swarm(swarm: SwarmBody, existing: list[WorkerRoleBody]) -> SwarmPlan:
-    """The WorkerRoles of ``swarm`` split into the two groups a pause or resume needs, and the orphans."""
+def plan_swarm(
+    swarm: SwarmBody, existing: list[WorkerRoleBody], control: run_play.RunControl | None = None
+) -> SwarmPlan:
+    """The WorkerRoles of ``swarm`` split into the two groups a pause or resume needs, and the orphans.
+
+    ``control`` is what the Swarm's bounded run asks of its roles now (stopped producers, staged rates), so
+    that an edit of the Swarm during a run neither restarts stopped producers nor resets a staged rate."""
+    control = control or run_play.RunControl()
     current = {role.metadata.name: role.spec.replicas for role in existing}
-    children = plan.plan_children(swarm, uid=swarm.metadata.uid, current_replicas=current)
+    children = plan.plan_children(
+        swarm, uid=swarm.metadata.uid, current_replicas=current, stopped=control.stopped, rates=control.rates
+    )
     by_name = {child.name: child for child in children}
     consumers = [by_name[plan.workerrole_name(swarm, r)] for r in swarm.spec.roles if r.work.in_]
     producers = [by_name[plan.workerrole_name(swarm, r)] for r in swarm.spec.roles if not r.work.in_]
@@ -60,7 +68,10 @@ def plan_swarm(swarm: SwarmBody, existing: list[WorkerRoleBody]) -> SwarmPlan:
     return SwarmPlan(
         first=first,
         second=second,
-        wait_for_first=any(role.spec.paused != swarm.spec.paused for role in existing),
+        wait_for_first=any(
+            role.metadata.name in by_name and role.spec.paused != by_name[role.metadata.name].manifest["spec"]["paused"]
+            for role in existing
+        ),
         orphans=plan.orphans([role.metadata.name for role in existing], children),
     )
 
@@ -81,7 +92,8 @@ async def reconcile_swarm(runtime: Runtime, swarm: SwarmBody) -> None:
     """Apply the Swarm's WorkerRoles (in pause/resume order when ``paused`` changes) and delete orphans."""
     cluster = runtime.cluster
     existing = await cluster.workerroles(swarm.namespace, swarm.metadata.name)
-    decided = plan_swarm(swarm, existing)
+    now = run_play.parse_time(runtime.clock.utc_text())
+    decided = plan_swarm(swarm, existing, run_play.plan_run(swarm, existing, now).control)
     await asyncio.gather(*(cluster.apply(child.manifest) for child in decided.first))
     if decided.wait_for_first:
         await _until_applied(runtime, swarm, decided.first)

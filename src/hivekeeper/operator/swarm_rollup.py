@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from hivekeeper.api.run_status import RunStatus
 from hivekeeper.api.status import QueueStatus, RoleStatus, Totals
-from hivekeeper.operator import metrics, plan
+from hivekeeper.operator import metrics, plan, run_apply
 from hivekeeper.operator import status as rules
 from hivekeeper.operator.bodies import SwarmBody, WorkerRoleBody, WorkerRoleStatusView
 from hivekeeper.operator.role_rollup import changed
@@ -28,9 +29,14 @@ def queue_names(swarm: SwarmBody) -> list[str]:
 
 
 def swarm_status_patch(
-    swarm: SwarmBody, children: list[WorkerRoleBody], queues: list[QueueStatus], now_text: str
+    swarm: SwarmBody,
+    children: list[WorkerRoleBody],
+    queues: list[QueueStatus],
+    now_text: str,
+    run: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The Swarm's status from its WorkerRoles (matched to ``spec.roles`` by their role label) and its queues."""
+    """The Swarm's status from its WorkerRoles (matched to ``spec.roles`` by their role label) and its queues;
+    with ``run`` (``status.run`` as the run's tick wrote it) also the run and its ``Completed`` condition."""
     by_role = {child.metadata.labels.get(plan.LABEL_ROLE): child.status for child in children}
     states: list[rules.ChildState] = []
     roles: list[RoleStatus] = []
@@ -67,13 +73,19 @@ def swarm_status_patch(
         previous=swarm.status.conditions,
         now_text=now_text,
     )
-    return {
+    patch: dict[str, Any] = {
         "observedGeneration": generation,
         "roles": [r.model_dump(mode="json") for r in roles],
         "queues": [q.model_dump(mode="json") for q in queues],
         "totals": totals.model_dump(mode="json"),
-        "conditions": [c.model_dump(mode="json") for c in conditions],
     }
+    if run is not None:
+        state = RunStatus.model_validate({k: v for k, v in run.items() if v is not None})
+        completed = run_apply.completed_condition(state, swarm.status.conditions, generation, now_text)
+        conditions = [*conditions, completed] if completed is not None else conditions
+        patch["run"] = run
+    patch["conditions"] = [c.model_dump(mode="json") for c in conditions]
+    return patch
 
 
 async def roll_up_swarm(runtime: Runtime, swarm: SwarmBody) -> None:
@@ -89,6 +101,9 @@ async def roll_up_swarm(runtime: Runtime, swarm: SwarmBody) -> None:
     except Exception as exc:
         log.info("swarm %s/%s: queue depths unavailable this tick (%s)", namespace, name, exc)
         queues = list(swarm.status.queues)
-    patch = swarm_status_patch(swarm, children, queues, runtime.clock.utc_text())
+    run = await run_apply.play_run(runtime, swarm, children)
+    if swarm.spec.run is not None and run is None:
+        return  # its time to live is over: deleted
+    patch = swarm_status_patch(swarm, children, queues, runtime.clock.utc_text(), run)
     if changed(swarm.status, patch):
         await runtime.cluster.patch_swarm_status(namespace, name, patch)

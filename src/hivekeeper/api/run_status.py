@@ -1,0 +1,46 @@
+"""``status.run`` of a Swarm: where the operator is in playing ``spec.run``, and the verdict once it ended.
+
+Written by the operator's roll-up (docs/runs.md); read by ``kubectl`` (printer columns), ``kubectl wait
+--for=condition=Completed`` (the condition next to it), and the Argo CD / Flux health checks.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hivekeeper.api.verdict import Verdict
+
+RunPhase = Literal["Pending", "Running", "Succeeded", "Failed"]
+
+
+class RunCounters(BaseModel):
+    """A role's counters (since its workers started) when the run started: the run's figures are the
+    counters at its end minus these, so a run started again counts only its own items."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    processed: int = 0
+    errors: int = 0
+    dropped: int = 0
+    statusCodes: dict[str, int] = Field(default_factory=dict)
+
+
+class RunStatus(BaseModel):
+    """The run of `spec.run` with the id `id`: Pending (waiting for every worker), Running, then Succeeded
+    (the verdict passed) or Failed (a threshold failed, or nothing succeeded)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="The spec.run.id this status is about; a new id starts the run again.")
+    phase: RunPhase = Field(default="Pending", description="Pending, Running, Succeeded or Failed.")
+    startedAt: str | None = Field(default=None, description="When the load started (RFC 3339).")
+    finishedAt: str | None = Field(default=None, description="When the run ended (RFC 3339).")
+    endedBecause: str | None = Field(
+        default=None, description="Why it ended: its duration is over, the item budget is made, or aborted."
+    )
+    verdict: Verdict | None = Field(default=None, description="Each threshold's observed value and limit.")
+    baseline: dict[str, RunCounters] = Field(
+        default_factory=dict, description="Each role's counters when the run started (by role name)."
+    )

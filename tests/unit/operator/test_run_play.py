@@ -1,0 +1,287 @@
+"""``spec.run`` on the cluster: the Swarm roll-up starts the run, writes the staged rates, ends it, judges the
+verdict, emits the Event and deletes the Swarm after its time to live; on the fakes."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hivekeeper.api.manifests import load_swarm
+from hivekeeper.operator import plan, run_play, swarm_reconcile
+from hivekeeper.operator.bodies import SwarmBody
+from hivekeeper.operator.swarm_rollup import roll_up_swarm
+from operator_harness import NAMESPACE, REPO, SWARM_UID, Operator
+
+START = "2026-01-01T00:00:00Z"
+
+
+def _at(seconds: int) -> str:
+    minutes, secs = divmod(seconds, 60)
+    return f"2026-01-01T00:{minutes:02d}:{secs:02d}Z"
+
+
+def staged(status: dict[str, Any] | None = None, **run_changes: Any) -> SwarmBody:
+    """examples/staged-run.yaml (feeder staged 0 → 200 → 600 → 200 over 20 s; thresholds on caller and feeder)."""
+    data = load_swarm(REPO / "examples" / "staged-run.yaml").model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["metadata"].update(namespace=NAMESPACE, uid=SWARM_UID, generation=1)
+    data["spec"]["run"].update(run_changes)
+    data["status"] = status or {}
+    return SwarmBody.model_validate(data)
+
+
+def with_children(op: Operator, swarm: SwarmBody, *, ready: bool = True, **figures: dict[str, Any]) -> None:
+    """The Swarm's WorkerRoles as the API server holds them, with every worker reporting (``ready``) and each
+    role's status figures (``figures[role]``: processed, errors, dropped, statusCodes, latencyMs)."""
+    for child in plan.plan_children(swarm, swarm.metadata.uid):
+        role = child.manifest["metadata"]["labels"][plan.LABEL_ROLE]
+        existing = op.cluster.workerrole_bodies.get((NAMESPACE, child.name))
+        body = copy.deepcopy(existing) if existing else copy.deepcopy(child.manifest)
+        replicas = body["spec"]["replicas"]
+        body["status"] = {"readyReplicas": replicas if ready else 0, **figures.get(role, {})}
+        op.cluster.workerrole_bodies[(NAMESPACE, child.name)] = body
+
+
+def stored(op: Operator, swarm: SwarmBody) -> SwarmBody:
+    """The Swarm with the status the roll-up patched (as the next tick would read it)."""
+    status = {**swarm.status.model_dump(mode="json", exclude_unset=True)}
+    for key, value in op.cluster.swarm_statuses.get((NAMESPACE, swarm.metadata.name), {}).items():
+        status[key] = value
+    if isinstance(status.get("run"), dict):
+        status["run"] = {k: v for k, v in status["run"].items() if v is not None}
+    data = swarm.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["status"] = status
+    return SwarmBody.model_validate(data)
+
+
+def run_status(op: Operator) -> dict[str, Any]:
+    run: dict[str, Any] = op.cluster.swarm_statuses[(NAMESPACE, "staged-run")]["run"]
+    return run
+
+
+def completed(op: Operator) -> dict[str, Any]:
+    conditions = op.cluster.swarm_statuses[(NAMESPACE, "staged-run")]["conditions"]
+    [found] = [c for c in conditions if c["type"] == "Completed"]
+    return dict(found)
+
+
+def feeder(op: Operator) -> dict[str, Any]:
+    spec: dict[str, Any] = op.cluster.workerrole_bodies[(NAMESPACE, "staged-run-feeder")]["spec"]
+    return spec
+
+
+def feeder_rate(op: Operator) -> float:
+    return float(feeder(op)["config"]["inputs"]["scheduler"]["ratePerSec"])
+
+
+def applied(op: Operator) -> list[str]:
+    return [call[2] for call in op.cluster.calls if call[0] == "apply"]
+
+
+async def tick(op: Operator, swarm: SwarmBody, wall: str) -> SwarmBody:
+    op.clock.wall = wall
+    await roll_up_swarm(op.runtime, swarm)
+    return stored(op, swarm)
+
+
+async def running(op: Operator, **figures: dict[str, Any]) -> SwarmBody:
+    """A staged Swarm whose run started at START (every worker reporting)."""
+    swarm = staged()
+    with_children(op, swarm, **figures)
+    return await tick(op, swarm, START)
+
+
+CALLER_OK = {
+    "processed": 3000,
+    "errors": 0,
+    "statusCodes": {"200": 3000},
+    "latencyMs": {"p50": 5, "p95": 20, "p99": 40},
+}
+
+
+async def test_the_run_waits_pending_with_the_producers_stopped_until_every_worker_reports() -> None:
+    op = Operator()
+    swarm = staged()
+    with_children(op, swarm, ready=False)
+    swarm = await tick(op, swarm, START)
+    assert run_status(op) == {"id": "1", "phase": "Pending"}
+    assert feeder(op)["paused"] is True  # no load before the start
+    assert op.cluster.workerrole_bodies[(NAMESPACE, "staged-run-caller")]["spec"]["paused"] is False
+    assert completed(op)["status"] == "False"
+    assert completed(op)["reason"] == "Pending"
+
+
+async def test_the_run_starts_once_every_worker_reports_at_the_start_rate_with_the_counters_as_baseline() -> None:
+    op = Operator()
+    swarm = staged()
+    with_children(op, swarm, ready=False)
+    swarm = await tick(op, swarm, START)
+    with_children(op, swarm, caller={"processed": 7, "errors": 1})
+    await tick(op, swarm, _at(3))
+    run = run_status(op)
+    assert (run["phase"], run["startedAt"]) == ("Running", _at(3))
+    assert run["baseline"]["caller"] == {"processed": 7, "errors": 1, "dropped": 0, "statusCodes": {}}
+    assert feeder(op)["paused"] is False
+    assert feeder_rate(op) == 0.0
+    assert completed(op)["reason"] == "Running"
+
+
+async def test_staged_rates_are_written_only_when_they_moved_by_more_than_one_percent() -> None:
+    op = Operator()
+    swarm = await running(op)
+    op.cluster.calls.clear()
+    await tick(op, swarm, _at(2))  # ramp 0 → 200 over 5 s: 80/s
+    assert feeder_rate(op) == 80.0
+    assert applied(op) == ["staged-run-feeder"]
+    # the WorkerRole reconcile pushes it live: the written config is the one a config-update carries
+    assert plan.config_digest(feeder(op)["config"], True) in str(op.cluster.workerrole_bodies)
+    op.cluster.calls.clear()
+    with_children(op, swarm)
+    await tick(op, swarm, _at(2))
+    assert applied(op) == []  # no change, no API call
+    assert run_play.staged_rates(swarm, await op.cluster.workerroles(NAMESPACE, "staged-run"), 2.02) == {
+        "feeder": ("scheduler", 80.0)  # 80.8/s is within 1 % of the 80/s held: left alone
+    }
+    await tick(op, swarm, _at(14))  # the spike: 200 → 600 over 2 s
+    assert feeder_rate(op) == 400.0
+
+
+async def test_the_run_ends_when_its_duration_is_over_stops_the_producers_and_passes() -> None:
+    op = Operator()
+    swarm = await running(op)
+    with_children(op, swarm, caller=CALLER_OK, feeder={"processed": 4900})
+    swarm = await tick(op, swarm, _at(20))
+    run = run_status(op)
+    assert run["phase"] == "Succeeded"
+    assert run["finishedAt"] == _at(20)
+    assert run["endedBecause"] == "the run's 20 s are over"
+    assert run["verdict"]["result"] == "Passed", run["verdict"]
+    assert feeder(op)["paused"] is True  # Stop, not Remove: the consumers drain, pods and queues stay
+    assert op.cluster.workerrole_bodies[(NAMESPACE, "staged-run-caller")]["spec"]["paused"] is False
+    assert completed(op) | {"lastTransitionTime": ""} == {
+        "type": "Completed",
+        "status": "True",
+        "reason": "Passed",
+        "message": "all 4 thresholds held",
+        "lastTransitionTime": "",
+        "observedGeneration": 1,
+    }
+    assert op.cluster.events == [("staged-run", "Normal", "RunPassed", "run 1 passed: all 4 thresholds held")]
+    op.cluster.calls.clear()
+    await tick(op, swarm, _at(25))  # finished: nothing more happens
+    assert op.cluster.events[1:] == []
+    assert applied(op) == []
+
+
+async def test_a_failed_threshold_fails_the_run_with_a_warning_event_naming_it() -> None:
+    op = Operator()
+    swarm = await running(op)
+    slow = {**CALLER_OK, "latencyMs": {"p50": 200, "p95": 900, "p99": 1500}}
+    with_children(op, swarm, caller=slow, feeder={"processed": 4900})
+    await tick(op, swarm, _at(20))
+    run = run_status(op)
+    assert run["phase"] == "Failed"
+    assert run["verdict"]["result"] == "Failed"
+    assert completed(op)["reason"] == "Failed"
+    assert completed(op)["status"] == "True"
+    [(_, kind, reason, message)] = op.cluster.events
+    assert (kind, reason) == ("Warning", "RunFailed")
+    assert message == "run 1 failed: caller p95 <= 300: observed 900 (failed)"
+
+
+async def test_the_figures_count_from_the_run_start_not_from_the_workers_start() -> None:
+    op = Operator()
+    swarm = await running(op, caller={"processed": 1000, "errors": 1000, "statusCodes": {"500": 1000}})
+    # 1000 failed calls before the run (a former run); the run's own 3000 calls all passed
+    caller = {"processed": 4000, "errors": 1000, "statusCodes": {"200": 3000, "500": 1000}, "latencyMs": {"p95": 20}}
+    with_children(op, swarm, caller=caller, feeder={"processed": 4900})
+    await tick(op, swarm, _at(20))
+    assert run_status(op)["verdict"]["result"] == "Passed", run_status(op)["verdict"]
+
+
+async def test_the_run_ends_when_the_producers_made_the_item_budget() -> None:
+    op = Operator()
+    swarm = staged(maxItems=500)
+    with_children(op, swarm)
+    swarm = await tick(op, swarm, START)
+    with_children(op, swarm, feeder={"processed": 499}, caller=CALLER_OK)
+    swarm = await tick(op, swarm, _at(5))
+    assert run_status(op)["phase"] == "Running"
+    with_children(op, swarm, feeder={"processed": 500}, caller=CALLER_OK)
+    await tick(op, swarm, _at(6))
+    assert run_status(op)["endedBecause"] == "the item budget of 500 is made"
+    assert feeder(op)["paused"] is True
+
+
+async def test_abort_on_fail_ends_the_run_early_but_not_before_the_grace_period() -> None:
+    op = Operator()
+    swarm = staged(abort={"onFail": True, "graceSeconds": 5})
+    with_children(op, swarm)
+    swarm = await tick(op, swarm, START)
+    failing = {**CALLER_OK, "errors": 600}
+    with_children(op, swarm, caller=failing, feeder={"processed": 100})
+    swarm = await tick(op, swarm, _at(4))
+    assert run_status(op)["phase"] == "Running"  # within the grace period
+    await tick(op, swarm, _at(6))
+    run = run_status(op)
+    assert run["phase"] == "Failed"
+    assert run["endedBecause"] == "aborted after 6 s: caller errorRate <= 0.01: observed 0.2 (failed)"
+
+
+async def test_a_new_run_id_starts_the_run_again_and_drops_the_last_verdict() -> None:
+    op = Operator()
+    swarm = await running(op)
+    with_children(op, swarm, caller=CALLER_OK, feeder={"processed": 4900})
+    swarm = await tick(op, swarm, _at(20))
+    again = stored(op, staged(status=swarm.status.model_dump(mode="json", exclude_unset=True), id="2"))
+    with_children(op, again, caller=CALLER_OK, feeder={"processed": 4900})
+    again = await tick(op, again, _at(30))
+    run = run_status(op)
+    assert run["id"] == "2"
+    assert run["phase"] == "Running"
+    assert run["startedAt"] == _at(30)
+    assert run["finishedAt"] is None
+    assert run["verdict"] is None
+    assert run["endedBecause"] is None
+    assert feeder(op)["paused"] is False
+    assert again.status.run is not None
+    assert again.status.run.verdict is None
+
+
+async def test_the_swarm_is_deleted_its_ttl_after_the_run_finished() -> None:
+    op = Operator()
+    swarm = staged(ttlSecondsAfterFinished=60)
+    with_children(op, swarm)
+    swarm = await tick(op, swarm, START)
+    with_children(op, swarm, caller=CALLER_OK, feeder={"processed": 4900})
+    swarm = await tick(op, swarm, _at(20))
+    swarm = await tick(op, swarm, _at(79))
+    assert ("delete-swarm", "staged-run") not in op.cluster.calls
+    await tick(op, swarm, _at(80))
+    assert ("delete-swarm", "staged-run") in op.cluster.calls
+
+
+async def test_an_edit_during_the_run_keeps_the_producers_stopped_and_the_staged_rate() -> None:
+    op = Operator()
+    swarm = await running(op)
+    swarm = await tick(op, swarm, _at(10))
+    assert feeder_rate(op) == 200.0
+    await swarm_reconcile.reconcile_swarm(op.runtime, swarm)  # e.g. the caller's replicas edited
+    assert feeder_rate(op) == 200.0
+    assert feeder(op)["paused"] is False
+    with_children(op, swarm, caller=CALLER_OK, feeder={"processed": 4900})
+    swarm = await tick(op, swarm, _at(20))
+    await swarm_reconcile.reconcile_swarm(op.runtime, swarm)
+    assert feeder(op)["paused"] is True
+
+
+async def test_a_swarm_without_a_run_has_no_run_status_and_no_completed_condition() -> None:
+    op = Operator()
+    data = staged().model_dump(mode="json", by_alias=True, exclude_none=True)
+    del data["spec"]["run"]
+    swarm = SwarmBody.model_validate(data)
+    with_children(op, swarm)
+    await roll_up_swarm(op.runtime, swarm)
+    status = op.cluster.swarm_statuses[(NAMESPACE, "staged-run")]
+    assert "run" not in status
+    assert "Completed" not in {c["type"] for c in status["conditions"]}
+    assert feeder(op)["paused"] is False
