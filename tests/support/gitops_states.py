@@ -18,7 +18,10 @@ from typing import Any
 
 import yaml
 
+from hivekeeper.api.run_status import RunStatus
 from hivekeeper.api.status import Condition
+from hivekeeper.api.verdict import ThresholdResult, Verdict
+from hivekeeper.operator import run_apply
 from hivekeeper.operator import status as rules
 from hivekeeper.operator.manifests import selector_string
 from hivekeeper.operator.plan import LABEL_ROLE, LABEL_SWARM
@@ -271,7 +274,60 @@ def fixtures(kind: str) -> dict[str, dict[str, Any]]:
     # The Swarm's finalizer cleans up its queues; a WorkerRole goes by owner reference (foreground here).
     deleting["metadata"]["finalizers"] = ["hivekeeper.io/queue-cleanup" if kind == "Swarm" else "foregroundDeletion"]
     out["progressing-deleting"] = deleting
+    if kind == "Swarm":
+        out["progressing-run-running"] = with_run(resource(kind, "healthy", generation=3), "Running")
+        out["healthy-run-passed"] = with_run(resource(kind, "healthy", generation=3), "Succeeded")
+        out["degraded-run-failed"] = with_run(resource(kind, "healthy", generation=3), "Failed")
     return out
+
+
+RUN = {
+    "id": "7",
+    "duration": "10m",
+    "thresholds": [
+        {"role": "caller", "metric": "p95", "max": 300},
+        {"role": "caller", "metric": "errorRate", "max": 0.01},
+    ],
+}
+
+
+def with_run(swarm: dict[str, Any], phase: str) -> dict[str, Any]:
+    """``swarm`` with ``spec.run`` and the run's status in ``phase``, as the operator's run code writes it."""
+    swarm["spec"]["run"] = RUN
+    state = RunStatus(id="7", phase=phase, startedAt="2026-11-28T11:50:00Z")  # type: ignore[arg-type]
+    if phase in ("Succeeded", "Failed"):
+        slow = phase == "Failed"
+        results = [
+            ThresholdResult(
+                threshold="caller p95 <= 300",
+                observed=912.0 if slow else 41.0,
+                passed=not slow,
+                message=f"caller p95 <= 300: observed {912 if slow else 41}" + (" (failed)" if slow else ""),
+            ),
+            ThresholdResult(
+                threshold="caller errorRate <= 0.01",
+                observed=0.0,
+                passed=True,
+                message="caller errorRate <= 0.01: observed 0",
+            ),
+        ]
+        reason = (
+            "1 of 2 thresholds failed: caller p95 <= 300: observed 912 (failed)" if slow else "all 2 thresholds held"
+        )
+        state = state.model_copy(
+            update={
+                "finishedAt": NOW,
+                "endedBecause": "the run's 600 s are over",
+                "verdict": Verdict(result="Failed" if slow else "Passed", reason=reason, thresholds=results),
+            }
+        )
+    status = swarm["status"]
+    status["run"] = state.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
+    del status["run"]["baseline"]
+    completed = run_apply.completed_condition(state, [], status["observedGeneration"], NOW)
+    assert completed is not None
+    status["conditions"].append(completed.model_dump(mode="json"))
+    return swarm
 
 
 SANDBOX_RUNNER = """

@@ -51,7 +51,8 @@ def completed_condition(
     value = "True" if done else "False"
     reason: str = state.phase
     if done and state.verdict is not None:
-        reason, message = state.verdict.result, state.verdict.reason
+        reason = state.verdict.result
+        message = f"run {state.id} {reason.lower()}: {state.verdict.reason}"
     else:
         message = f"run {state.id} is {state.phase.lower()}" + (
             "" if state.phase == "Running" else ": waiting for every worker to report"

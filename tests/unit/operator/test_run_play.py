@@ -161,7 +161,7 @@ async def test_the_run_ends_when_its_duration_is_over_stops_the_producers_and_pa
         "type": "Completed",
         "status": "True",
         "reason": "Passed",
-        "message": "all 4 thresholds held",
+        "message": "run 1 passed: all 4 thresholds held",
         "lastTransitionTime": "",
         "observedGeneration": 1,
     }

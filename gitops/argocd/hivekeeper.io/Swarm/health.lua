@@ -4,7 +4,10 @@
 --   Progressing  being deleted; no status yet; the current generation not yet observed; Reconciling=True;
 --                the config not yet acknowledged by every worker
 --   Degraded     Stalled=True (pod failures, a missing Secret, a broker outage), or ConfigApplied=False with
---                reason WorkerRejectedConfig (a worker refused the edit and keeps its old config)
+--                reason WorkerRejectedConfig (a worker refused the edit and keeps its old config), or a bounded
+--                run (spec.run) that failed: Completed=True with reason Failed, the failed thresholds named
+--   Progressing  also while a bounded run is pending or running (Completed=False)
+--   Healthy      also a bounded run that passed (Completed=True, reason Passed)
 --   Suspended    Paused=True (work disabled; pods, queues and data stay) once the pause is applied
 --   Healthy      Ready=True for the current generation
 -- Lua 5.1 as Argo CD runs it: no os, io or require.
@@ -67,6 +70,18 @@ end
 local stalled = find(conditions, "Stalled")
 if is(stalled, "True") then
   return result("Degraded", message(stalled, "Stalled"))
+end
+
+-- A Swarm with spec.run: the run's verdict is the object's health once the run ended (only Swarms have it).
+local completed = find(conditions, "Completed")
+if is(completed, "True") and completed.reason == "Failed" then
+  return result("Degraded", message(completed, "The run failed"))
+end
+if is(completed, "True") then
+  return result("Healthy", message(completed, "The run passed"))
+end
+if is(completed, "False") then
+  return result("Progressing", message(completed, "The run has not ended yet"))
 end
 
 local reconciling = find(conditions, "Reconciling")
