@@ -84,6 +84,8 @@ def swarm_status_patch(
         completed = run_apply.completed_condition(state, swarm.status.conditions, generation, now_text)
         conditions = [*conditions, completed] if completed is not None else conditions
         patch["run"] = run
+    elif swarm.spec.run is None and swarm.status.run is not None:
+        patch["run"] = None  # spec.run removed: the Swarm runs on as without it, and its last run goes
     patch["conditions"] = [c.model_dump(mode="json") for c in conditions]
     return patch
 

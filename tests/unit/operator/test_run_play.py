@@ -285,3 +285,18 @@ async def test_a_swarm_without_a_run_has_no_run_status_and_no_completed_conditio
     assert "run" not in status
     assert "Completed" not in {c["type"] for c in status["conditions"]}
     assert feeder(op)["paused"] is False
+
+
+async def test_removing_spec_run_lets_the_producers_run_on_and_drops_the_run_status() -> None:
+    op = Operator()
+    swarm = await running(op)
+    with_children(op, swarm, caller=CALLER_OK, feeder={"processed": 4900})
+    swarm = await tick(op, swarm, _at(20))
+    assert feeder(op)["paused"] is True
+    data = swarm.model_dump(mode="json", by_alias=True, exclude_none=True)
+    del data["spec"]["run"]
+    without = SwarmBody.model_validate(data)
+    await swarm_reconcile.reconcile_swarm(op.runtime, without)
+    assert feeder(op)["paused"] is False
+    await tick(op, without, _at(30))
+    assert op.cluster.swarm_statuses[(NAMESPACE, "staged-run")]["run"] is None
