@@ -21,7 +21,7 @@ import yaml
 from hivekeeper.api.run_status import RunStatus
 from hivekeeper.api.status import Condition
 from hivekeeper.api.verdict import ThresholdResult, Verdict
-from hivekeeper.operator import run_apply
+from hivekeeper.operator import run_apply, run_play
 from hivekeeper.operator import status as rules
 from hivekeeper.operator.manifests import selector_string
 from hivekeeper.operator.plan import LABEL_ROLE, LABEL_SWARM
@@ -322,8 +322,7 @@ def with_run(swarm: dict[str, Any], phase: str) -> dict[str, Any]:
             }
         )
     status = swarm["status"]
-    status["run"] = state.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
-    del status["run"]["baseline"]
+    status["run"] = run_play.status_dump(state, None)
     completed = run_apply.completed_condition(state, [], status["observedGeneration"], NOW)
     assert completed is not None
     status["conditions"].append(completed.model_dump(mode="json"))

@@ -36,11 +36,24 @@ class RunStatus(BaseModel):
     id: str = Field(description="The spec.run.id this status is about; a new id starts the run again.")
     phase: RunPhase = Field(default="Pending", description="Pending, Running, Succeeded or Failed.")
     startedAt: str | None = Field(default=None, description="When the load started (RFC 3339).")
-    finishedAt: str | None = Field(default=None, description="When the run ended (RFC 3339).")
+    finishedAt: str | None = Field(
+        default=None,
+        description=(
+            "When the run ended and the producers stopped (RFC 3339); the verdict follows a few seconds later, "
+            "once the workers' last figures are in (the phase stays Running until then)."
+        ),
+    )
     endedBecause: str | None = Field(
         default=None, description="Why it ended: its duration is over, the item budget is made, or aborted."
     )
     verdict: Verdict | None = Field(default=None, description="Each threshold's observed value and limit.")
+    latencyMs: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description=(
+            "By role, the worst p50/p95/p99 (ms) of the roles' status intervals during the run: what latency "
+            "thresholds are judged on."
+        ),
+    )
     baseline: dict[str, RunCounters] = Field(
         default_factory=dict, description="Each role's counters when the run started (by role name)."
     )

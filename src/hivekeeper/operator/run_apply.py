@@ -57,6 +57,9 @@ def completed_condition(
         message = f"run {state.id} is {state.phase.lower()}" + (
             "" if state.phase == "Running" else ": waiting for every worker to report"
         )
+        if state.endedBecause is not None:
+            reason = "Ending"
+            message = f"run {state.id} ended ({state.endedBecause}); the verdict follows the workers' last figures"
     old = next((c for c in previous if c.type == "Completed"), None)
     since = old.lastTransitionTime if old is not None and old.status == value and old.reason == reason else now_text
     return Condition(

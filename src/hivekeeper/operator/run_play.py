@@ -31,6 +31,12 @@ from hivekeeper.operator.plan import LABEL_ROLE
 
 RATE_TOLERANCE = 0.01
 """A staged rate is written only when it moved by more than this fraction of the rate the WorkerRole holds."""
+LOOK_AHEAD = 1.0
+"""Seconds ahead of now the staged rate is taken at: the rate written holds until the next roll-up (2 s), so
+the rate of the middle of that interval follows a ramp best."""
+SETTLE_SECONDS = 8.0
+"""After the end, the verdict waits this long for the workers' last figures: a worker reports every 5 s, and a
+roll-up every 2 s folds the reports into its WorkerRole's status."""
 
 
 def parse_time(text: str) -> dt.datetime:
@@ -107,12 +113,24 @@ def _since(now: int, before: int) -> int:
     return now - before if now >= before else now
 
 
-def figures(
-    swarm: SwarmBody, children: list[WorkerRoleBody], baseline: dict[str, RunCounters], elapsed: float
-) -> list[RoleFigures]:
-    """Each role's figures over the run, from its WorkerRole's status (counters since the run's start; latency
-    as the status shows it: the live instances' last interval, merged)."""
-    run = swarm.spec.run
+def worst_latency(held: dict[str, dict[str, float]], children: list[WorkerRoleBody]) -> dict[str, dict[str, float]]:
+    """``held`` (role → p50/p95/p99 in ms) with each percentile raised to what the roles' statuses show now (their
+    last status interval, merged over the live instances): the worst interval of the run, an upper bound of the
+    whole run's percentile."""
+    out = {role: dict(values) for role, values in held.items()}
+    for role, child in _by_role(children).items():
+        now = child.status.latencyMs
+        values = out.setdefault(role, {})
+        for name, value in (("p50", now.p50), ("p95", now.p95), ("p99", now.p99)):
+            if value > values.get(name, 0.0):
+                values[name] = value
+    return {role: values for role, values in out.items() if values}
+
+
+def figures(swarm: SwarmBody, children: list[WorkerRoleBody], state: RunStatus, elapsed: float) -> list[RoleFigures]:
+    """Each role's figures over the run: the counters of its WorkerRole's status since the run's start, the
+    latency of the worst status interval of the run (``state.latencyMs``, see :func:`worst_latency`)."""
+    run, baseline = swarm.spec.run, state.baseline
     by_role = _by_role(children)
     out = []
     for role in swarm.spec.roles:
@@ -127,7 +145,7 @@ def figures(
             if _since(n, before.statusCodes.get(code, 0))
         }
         processed = _since(status.processed, before.processed)
-        latency = status.latencyMs
+        latency = state.latencyMs.get(role.name, {})
         stages = next((s for s in run.stages if s.role == role.name), None) if run else None
         target = mean_rate(stages, elapsed) if stages is not None else None
         out.append(
@@ -138,7 +156,7 @@ def figures(
                 errors=_since(status.errors, before.errors),
                 dropped=_since(status.dropped, before.dropped),
                 statusCodes=codes,
-                latencyMs={"p50": latency.p50, "p95": latency.p95, "p99": latency.p99} if processed else {},
+                latencyMs=dict(latency) if processed else {},
                 targetRate=target,
                 achievedRate=processed / elapsed if target is not None and elapsed > 0 else None,
             )
@@ -171,7 +189,7 @@ def staged_rates(swarm: SwarmBody, children: list[WorkerRoleBody], elapsed: floa
         input_type = rate_input(*kinds[stage.role]) if stage.role in kinds else None
         if input_type is None:
             continue
-        wanted = round(rate_at(stage, elapsed), 6)
+        wanted = round(rate_at(stage, elapsed + LOOK_AHEAD), 6)
         held = current_rate(by_role.get(stage.role), input_type)
         if held is not None and abs(wanted - held) <= RATE_TOLERANCE * held:
             wanted = held
@@ -218,22 +236,23 @@ def plan_run(swarm: SwarmBody, children: list[WorkerRoleBody], now: dt.datetime)
         state = state.model_copy(
             update={"phase": "Running", "startedAt": time_text(now), "baseline": counters(children)}
         )
-    if state.phase == "Running":
+    if state.phase == "Running" and state.finishedAt is None:
         elapsed = max((now - parse_time(state.startedAt or time_text(now))).total_seconds(), 0.0)
-        now_figures = figures(swarm, children, state.baseline, elapsed)
+        state = state.model_copy(update={"latencyMs": worst_latency(state.latencyMs, children)})
+        now_figures = figures(swarm, children, state, elapsed)
         made = sum(f.processed for f in now_figures if f.role in stop)
         ended = why_it_ends(run, now_figures, made, elapsed)
         if ended is None:
             return RunStep(status=state, control=RunControl(rates=staged_rates(swarm, children, elapsed)))
-        judged = verdict(run, now_figures)
-        state = state.model_copy(
-            update={
-                "phase": "Succeeded" if judged.passed else "Failed",
-                "finishedAt": time_text(now),
-                "endedBecause": ended,
-                "verdict": judged,
-            }
-        )
+        state = state.model_copy(update={"finishedAt": time_text(now), "endedBecause": ended})
+    if state.phase == "Running":  # ended: the items in the queues at the end drain meanwhile, and count
+        state = state.model_copy(update={"latencyMs": worst_latency(state.latencyMs, children)})
+        finished = parse_time(state.finishedAt or time_text(now))
+        if (now - finished).total_seconds() < SETTLE_SECONDS:
+            return RunStep(status=state, control=RunControl(stopped=stop))
+        elapsed = max((finished - parse_time(state.startedAt or time_text(now))).total_seconds(), 0.0)
+        judged = verdict(run, figures(swarm, children, state, elapsed))
+        state = state.model_copy(update={"phase": "Succeeded" if judged.passed else "Failed", "verdict": judged})
         return RunStep(status=state, control=RunControl(stopped=stop), event=event_of(run.id, judged))
     ttl = run.ttlSecondsAfterFinished
     expired = (
@@ -248,8 +267,8 @@ def status_dump(state: RunStatus, held: RunStatus | None) -> dict[str, Any]:
     """``status.run`` as a merge patch: the fields ``state`` has, and null for those ``held`` (the stored
     ``status.run``) has and ``state`` no longer has (a run started again drops the last run's end and verdict)."""
     dump = state.model_dump(mode="json", exclude_none=True)
-    if not dump["baseline"]:
-        del dump["baseline"]
+    for empty in [key for key in ("baseline", "latencyMs") if not dump[key]]:
+        del dump[empty]
     stored = held.model_dump(mode="json", exclude_none=True) if held is not None else {}
     for key, value in stored.items():
         if key not in dump and value not in (None, {}):

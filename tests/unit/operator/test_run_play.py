@@ -83,6 +83,12 @@ async def tick(op: Operator, swarm: SwarmBody, wall: str) -> SwarmBody:
     return stored(op, swarm)
 
 
+async def end(op: Operator, swarm: SwarmBody, seconds: int) -> SwarmBody:
+    """Ticks at the run's end and once the workers' last figures are in (the verdict's tick)."""
+    swarm = await tick(op, swarm, _at(seconds))
+    return await tick(op, swarm, _at(seconds + int(run_play.SETTLE_SECONDS)))
+
+
 async def running(op: Operator, **figures: dict[str, Any]) -> SwarmBody:
     """A staged Swarm whose run started at START (every worker reporting)."""
     swarm = staged()
@@ -121,7 +127,7 @@ async def test_the_run_starts_once_every_worker_reports_at_the_start_rate_with_t
     assert (run["phase"], run["startedAt"]) == ("Running", _at(3))
     assert run["baseline"]["caller"] == {"processed": 7, "errors": 1, "dropped": 0, "statusCodes": {}}
     assert feeder(op)["paused"] is False
-    assert feeder_rate(op) == 0.0
+    assert feeder_rate(op) == 40.0  # the ramp 1 s ahead (the middle of the interval until the next roll-up)
     assert completed(op)["reason"] == "Running"
 
 
@@ -129,8 +135,8 @@ async def test_staged_rates_are_written_only_when_they_moved_by_more_than_one_pe
     op = Operator()
     swarm = await running(op)
     op.cluster.calls.clear()
-    await tick(op, swarm, _at(2))  # ramp 0 → 200 over 5 s: 80/s
-    assert feeder_rate(op) == 80.0
+    await tick(op, swarm, _at(2))  # ramp 0 → 200 over 5 s, taken 1 s ahead: 120/s
+    assert feeder_rate(op) == 120.0
     assert applied(op) == ["staged-run-feeder"]
     # the WorkerRole reconcile pushes it live: the written config is the one a config-update carries
     assert plan.config_digest(feeder(op)["config"], True) in str(op.cluster.workerrole_bodies)
@@ -139,9 +145,9 @@ async def test_staged_rates_are_written_only_when_they_moved_by_more_than_one_pe
     await tick(op, swarm, _at(2))
     assert applied(op) == []  # no change, no API call
     assert run_play.staged_rates(swarm, await op.cluster.workerroles(NAMESPACE, "staged-run"), 2.02) == {
-        "feeder": ("scheduler", 80.0)  # 80.8/s is within 1 % of the 80/s held: left alone
+        "feeder": ("scheduler", 120.0)  # 120.8/s is within 1 % of the 120/s held: left alone
     }
-    await tick(op, swarm, _at(14))  # the spike: 200 → 600 over 2 s
+    await tick(op, swarm, _at(13))  # the spike: 200 → 600 over 2 s from 13 s
     assert feeder_rate(op) == 400.0
 
 
@@ -149,7 +155,7 @@ async def test_the_run_ends_when_its_duration_is_over_stops_the_producers_and_pa
     op = Operator()
     swarm = await running(op)
     with_children(op, swarm, caller=CALLER_OK, feeder={"processed": 4900})
-    swarm = await tick(op, swarm, _at(20))
+    swarm = await end(op, swarm, 20)
     run = run_status(op)
     assert run["phase"] == "Succeeded"
     assert run["finishedAt"] == _at(20)
@@ -167,7 +173,7 @@ async def test_the_run_ends_when_its_duration_is_over_stops_the_producers_and_pa
     }
     assert op.cluster.events == [("staged-run", "Normal", "RunPassed", "run 1 passed: all 4 thresholds held")]
     op.cluster.calls.clear()
-    await tick(op, swarm, _at(25))  # finished: nothing more happens
+    await tick(op, swarm, _at(35))  # finished: nothing more happens
     assert op.cluster.events[1:] == []
     assert applied(op) == []
 
@@ -177,7 +183,7 @@ async def test_a_failed_threshold_fails_the_run_with_a_warning_event_naming_it()
     swarm = await running(op)
     slow = {**CALLER_OK, "latencyMs": {"p50": 200, "p95": 900, "p99": 1500}}
     with_children(op, swarm, caller=slow, feeder={"processed": 4900})
-    await tick(op, swarm, _at(20))
+    await end(op, swarm, 20)
     run = run_status(op)
     assert run["phase"] == "Failed"
     assert run["verdict"]["result"] == "Failed"
@@ -194,7 +200,7 @@ async def test_the_figures_count_from_the_run_start_not_from_the_workers_start()
     # 1000 failed calls before the run (a former run); the run's own 3000 calls all passed
     caller = {"processed": 4000, "errors": 1000, "statusCodes": {"200": 3000, "500": 1000}, "latencyMs": {"p95": 20}}
     with_children(op, swarm, caller=caller, feeder={"processed": 4900})
-    await tick(op, swarm, _at(20))
+    await end(op, swarm, 20)
     assert run_status(op)["verdict"]["result"] == "Passed", run_status(op)["verdict"]
 
 
@@ -207,7 +213,7 @@ async def test_the_run_ends_when_the_producers_made_the_item_budget() -> None:
     swarm = await tick(op, swarm, _at(5))
     assert run_status(op)["phase"] == "Running"
     with_children(op, swarm, feeder={"processed": 500}, caller=CALLER_OK)
-    await tick(op, swarm, _at(6))
+    await end(op, swarm, 6)
     assert run_status(op)["endedBecause"] == "the item budget of 500 is made"
     assert feeder(op)["paused"] is True
 
@@ -221,7 +227,7 @@ async def test_abort_on_fail_ends_the_run_early_but_not_before_the_grace_period(
     with_children(op, swarm, caller=failing, feeder={"processed": 100})
     swarm = await tick(op, swarm, _at(4))
     assert run_status(op)["phase"] == "Running"  # within the grace period
-    await tick(op, swarm, _at(6))
+    await end(op, swarm, 6)
     run = run_status(op)
     assert run["phase"] == "Failed"
     assert run["endedBecause"] == "aborted after 6 s: caller errorRate <= 0.01: observed 0.2 (failed)"
@@ -231,7 +237,7 @@ async def test_a_new_run_id_starts_the_run_again_and_drops_the_last_verdict() ->
     op = Operator()
     swarm = await running(op)
     with_children(op, swarm, caller=CALLER_OK, feeder={"processed": 4900})
-    swarm = await tick(op, swarm, _at(20))
+    swarm = await end(op, swarm, 20)
     again = stored(op, staged(status=swarm.status.model_dump(mode="json", exclude_unset=True), id="2"))
     with_children(op, again, caller=CALLER_OK, feeder={"processed": 4900})
     again = await tick(op, again, _at(30))
@@ -253,7 +259,7 @@ async def test_the_swarm_is_deleted_its_ttl_after_the_run_finished() -> None:
     with_children(op, swarm)
     swarm = await tick(op, swarm, START)
     with_children(op, swarm, caller=CALLER_OK, feeder={"processed": 4900})
-    swarm = await tick(op, swarm, _at(20))
+    swarm = await end(op, swarm, 20)
     swarm = await tick(op, swarm, _at(79))
     assert ("delete-swarm", "staged-run") not in op.cluster.calls
     await tick(op, swarm, _at(80))
@@ -269,7 +275,7 @@ async def test_an_edit_during_the_run_keeps_the_producers_stopped_and_the_staged
     assert feeder_rate(op) == 200.0
     assert feeder(op)["paused"] is False
     with_children(op, swarm, caller=CALLER_OK, feeder={"processed": 4900})
-    swarm = await tick(op, swarm, _at(20))
+    swarm = await end(op, swarm, 20)
     await swarm_reconcile.reconcile_swarm(op.runtime, swarm)
     assert feeder(op)["paused"] is True
 
@@ -291,7 +297,7 @@ async def test_removing_spec_run_lets_the_producers_run_on_and_drops_the_run_sta
     op = Operator()
     swarm = await running(op)
     with_children(op, swarm, caller=CALLER_OK, feeder={"processed": 4900})
-    swarm = await tick(op, swarm, _at(20))
+    swarm = await end(op, swarm, 20)
     assert feeder(op)["paused"] is True
     data = swarm.model_dump(mode="json", by_alias=True, exclude_none=True)
     del data["spec"]["run"]
@@ -300,3 +306,30 @@ async def test_removing_spec_run_lets_the_producers_run_on_and_drops_the_run_sta
     assert feeder(op)["paused"] is False
     await tick(op, without, _at(30))
     assert op.cluster.swarm_statuses[(NAMESPACE, "staged-run")]["run"] is None
+
+
+async def test_the_verdict_waits_for_the_workers_last_figures_after_the_end() -> None:
+    op = Operator()
+    swarm = await running(op)
+    swarm = await tick(op, swarm, _at(20))
+    run = run_status(op)
+    assert (run["phase"], run["finishedAt"], run["endedBecause"]) == ("Running", _at(20), "the run's 20 s are over")
+    assert feeder(op)["paused"] is True  # the load stops at the end
+    assert completed(op)["reason"] == "Ending"
+    assert op.cluster.events == []
+    with_children(op, swarm, caller=CALLER_OK, feeder={"processed": 4900})  # the last reports came in
+    await tick(op, swarm, _at(28))
+    assert run_status(op)["verdict"]["result"] == "Passed"
+
+
+async def test_latency_thresholds_see_the_worst_status_interval_of_the_run() -> None:
+    op = Operator()
+    swarm = await running(op)
+    spike = {**CALLER_OK, "latencyMs": {"p50": 100, "p95": 450, "p99": 800}}
+    with_children(op, swarm, caller=spike, feeder={"processed": 2000})
+    swarm = await tick(op, swarm, _at(14))
+    with_children(op, swarm, caller=CALLER_OK, feeder={"processed": 4900})
+    await end(op, swarm, 20)
+    run = run_status(op)
+    assert run["latencyMs"]["caller"] == {"p50": 100.0, "p95": 450.0, "p99": 800.0}
+    assert run["verdict"]["reason"] == "1 of 4 thresholds failed: caller p95 <= 300: observed 450 (failed)"
