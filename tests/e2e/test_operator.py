@@ -1007,3 +1007,47 @@ async def test_a_staged_run_ends_by_itself_with_a_passed_verdict_and_an_event(
         reasons = [e["reason"] for e in json.loads(events.stdout)["items"]]
         assert "RunPassed" in reasons, reasons
         assert sum(demo.state.calls.values()) > 100, "the SUT was called"
+
+
+async def test_a_staged_run_that_fails_on_purpose_says_which_threshold_failed(
+    kubeconfig: Path,
+    namespace: str,
+    operator_process: ManagedProcess,
+    pod_rabbitmq_url: str,
+    expose: Callable[[int], str],
+    demo: DemoService,
+) -> None:
+    """examples/staged-run-fails.yaml: Completed with reason Failed, the p99 threshold named in the condition,
+    the verdict and a Warning Event; the other thresholds held."""
+    manifest = yaml.safe_load((REPO / "examples" / "staged-run-fails.yaml").read_text())
+    manifest["spec"]["sut"]["endpoints"]["default"]["baseUrl"] = f"http://{expose(int(demo.url.rsplit(':', 1)[1]))}"
+    async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url):
+        assert _apply(kubeconfig, namespace, manifest).returncode == 0
+        for _ in range(5):
+            waited = await asyncio.to_thread(
+                run_kubectl,
+                kubeconfig,
+                "wait",
+                "-n",
+                namespace,
+                "swarm/staged-run-fails",
+                "--for=condition=Completed",
+                "--timeout=50s",
+            )
+            if waited.returncode == 0:
+                break
+        swarm = json.loads(
+            run_kubectl(kubeconfig, "get", "-n", namespace, "swarm/staged-run-fails", "-o", "json").stdout
+        )
+        context = f"{waited.stderr}\n{json.dumps(swarm.get('status'), indent=1)[-3000:]}"
+        assert waited.returncode == 0, context
+        [completed] = [c for c in swarm["status"]["conditions"] if c["type"] == "Completed"]
+        assert completed["reason"] == "Failed", context
+        assert "caller p99 <= 0.001" in completed["message"], context
+        failed = [t["threshold"] for t in swarm["status"]["run"]["verdict"]["thresholds"] if not t["passed"]]
+        assert failed == ["caller p99 <= 0.001"], context
+        events = run_kubectl(
+            kubeconfig, "get", "events", "-n", namespace, "--field-selector", "involvedObject.kind=Swarm", "-o", "json"
+        )
+        warnings = [(e["type"], e["reason"]) for e in json.loads(events.stdout)["items"]]
+        assert ("Warning", "RunFailed") in warnings, warnings
