@@ -20,6 +20,7 @@ from hivekeeper.errors import InvalidInput
 from hivekeeper.operator.reports import ConfigOutcome, StatusData
 from hivekeeper.operator.status import InstanceReport
 from hivekeeper.protocol.envelope import Envelope
+from hivekeeper.protocol.latency import LatencyHistogram, LatencyReport
 from hivekeeper.protocol.naming import ALL
 
 
@@ -29,6 +30,17 @@ class MalformedEvent(InvalidInput, ValueError):
 
 Key = tuple[str, str]
 """(swarm id, role)"""
+
+
+def _window(since_start: LatencyReport | None, previous: InstanceReport | None) -> LatencyHistogram | None:
+    """The role's requests since the instance's previous report: the difference of the two cumulative
+    histograms. None for the first report heard (its window is unknown); everything this one holds when the
+    previous had no histogram (no request yet) or when this one does not continue it (the worker restarted)."""
+    if since_start is None or previous is None:
+        return None
+    before = previous.latency_since_start
+    window = since_start.role.since(before.role) if before is not None else None
+    return window if window is not None else since_start.role
 
 
 class Observations:
@@ -143,6 +155,8 @@ class Observations:
                 rejected_generation=previous.rejected_generation if previous else None,
                 rejected_reason=previous.rejected_reason if previous else "",
                 latency_ms=status.details.latencyMs,
+                latency_since_start=status.details.latencyHistogram,
+                latency_window=_window(status.details.latencyHistogram, previous),
             )
             if report.rejected_generation is not None and report.config_generation >= report.rejected_generation:
                 report = dataclasses.replace(report, rejected_generation=None, rejected_reason="")

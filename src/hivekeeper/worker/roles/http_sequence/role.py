@@ -242,7 +242,9 @@ class HttpSequence:
                     {"step": step.id, "baseUrl": self.base_url},
                 )
             else:
-                stats.latency.record(perf_counter() - attempt_started)
+                elapsed = perf_counter() - attempt_started
+                stats.latency.record(elapsed)
+                stats.step(step.id).record(elapsed)
                 stats.statuses[response.status] += 1
                 if response.truncated:
                     stats.truncated += 1
