@@ -34,9 +34,10 @@ Key = tuple[str, str]
 
 def _window(since_start: LatencyReport | None, previous: InstanceReport | None) -> LatencyHistogram | None:
     """The role's requests since the instance's previous report: the difference of the two cumulative
-    histograms. None for the first report heard (its window is unknown); everything this one holds when the
-    previous had no histogram (no request yet) or when this one does not continue it (the worker restarted)."""
-    if since_start is None or previous is None:
+    histograms. None when the window is unknown: the first report heard, or the previous one's histogram was
+    not kept. Everything this one holds when the previous had no histogram (no request yet) or when this one
+    does not continue it (the worker restarted)."""
+    if since_start is None or previous is None or not previous.latency_known:
         return None
     before = previous.latency_since_start
     window = since_start.role.since(before.role) if before is not None else None
@@ -104,6 +105,10 @@ class Observations:
                 del reports[min(reports, key=lambda name: reports[name].seen_at)]
             reports[report.name] = report
             return
+        # Latency histograms only matter for a managed role (up to ~160 KB each, see protocol/latency.py): a
+        # waiting report keeps none, and its instance's window is unknown until its next report.
+        if report.latency_since_start is not None or report.latency_window is not None:
+            report = dataclasses.replace(report, latency_since_start=None, latency_window=None, latency_known=False)
         self._unmanaged[(*key, report.name)] = report
         self._unmanaged.move_to_end((*key, report.name))
         while len(self._unmanaged) > self.MAX_UNMANAGED:

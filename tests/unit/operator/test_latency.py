@@ -5,6 +5,7 @@ Swarm statuses the roll-ups write on the fakes."""
 from __future__ import annotations
 
 import dataclasses
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -160,3 +161,36 @@ async def test_the_workerrole_and_swarm_statuses_show_the_merged_percentiles() -
     assert role_status.latencyMs.p99 == pytest.approx(FAST_MS, rel=0.07)
     [caller] = [r for r in op.cluster.swarm_statuses[(NAMESPACE, "quickstart")]["roles"] if r["name"] == "caller"]
     assert caller["latencyMs"]["p95"] == pytest.approx(FAST_MS, rel=0.07), f"not the slow instance's {SLOW_MS} ms"
+
+
+def test_a_report_heard_before_its_role_is_managed_keeps_no_histogram_and_its_next_window_is_unknown() -> None:
+    seen = Observations()
+    stats = _stats(*[0.002] * 50)
+    seen.record(_event("a", stats.snapshot(), "status-full"), now=1.0)  # a restarted operator, role not yet managed
+    seen.manage(SWARM_ID, "caller")
+    [waited] = seen.instances(SWARM_ID, "caller")
+    assert (waited.latency_since_start, waited.latency_known) == (None, False)
+    stats.latency.record(0.3)
+    seen.record(_event("a", stats.snapshot()), now=6.0)
+    [next_report] = seen.instances(SWARM_ID, "caller")
+    assert next_report.latency_window is None, "not the worker's whole life as one interval"
+    stats.latency.record(0.3)
+    seen.record(_event("a", stats.snapshot()), now=11.0)
+    [third] = seen.instances(SWARM_ID, "caller")
+    assert third.latency_window is not None
+    assert third.latency_window.count == 1
+
+
+def test_forged_reports_with_full_histograms_for_roles_nobody_manages_keep_a_bounded_memory() -> None:
+    seen = Observations()
+    wide = {"scheme": 1, "role": {"counts": {str(i): 1000 + i for i in range(512)}, "sumUs": 10**9, "maxUs": 10**6}}
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i in range(3 * Observations.MAX_UNMANAGED):
+        scope = env.Scope(swarmId=f"fake_{i}", role="caller", instance=f"pod-{i}")
+        data = {"enabled": True, "context": {"latencyHistogram": wide}}
+        seen.record(env.metric("status-delta", scope, data, origin=scope.instance), now=float(i))
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert seen.kept() == Observations.MAX_UNMANAGED
+    assert grown < 2_000_000, f"forged histograms grew the operator's memory by {grown} bytes"
