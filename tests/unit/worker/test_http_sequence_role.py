@@ -119,11 +119,11 @@ async def test_each_step_has_its_own_latency_histogram_and_the_role_holds_every_
     await _sequence(bench, steps).handle(_item({"name": "Ada"}), 1)
     stats = bench.stats
     counts = {step: histogram.count for step, histogram in stats.step_latency.items()}
-    assert counts == {"create": 1, "read": 2}, "a transport error has no latency"
+    assert counts == {"create": 1, "read": 2, "order": 0}, "a transport error has no latency"
     assert stats.latency.count == 3
     wire = stats.snapshot()["latencyHistogram"]
     assert isinstance(wire, dict)
-    assert list(wire["steps"]) == ["create", "read"]
+    assert list(wire["steps"]) == ["create", "read", "order"], "every step of the config, in order"
     assert sum(wire["steps"]["read"]["counts"].values()) == 2
 
 
