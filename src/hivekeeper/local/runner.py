@@ -22,8 +22,8 @@ from typing import Any, TextIO
 from hivekeeper.api import roles as role_configs
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.swarm import Swarm, merged_role_config
-from hivekeeper.errors import HivekeeperError
-from hivekeeper.local import ledger, run_report
+from hivekeeper.errors import HivekeeperError, InvalidInput
+from hivekeeper.local import ledger, run_plan, run_report
 from hivekeeper.local.controller import LocalController
 from hivekeeper.local.local_swarm import LocalSwarm
 from hivekeeper.local.progress import table
@@ -40,6 +40,11 @@ DRAIN_SECONDS = 5.0
 
 class RunError(HivekeeperError, RuntimeError):
     """The swarm could not be started; the message says which role and why."""
+
+
+class RunInputError(RunError, InvalidInput):
+    """The manifests cannot run locally as written (a custom image, a config the workers refuse, two swarms of
+    one name): the user's to fix, not the machine's (exit code 2, not 3)."""
 
 
 @dataclass
@@ -81,7 +86,7 @@ async def build(swarm: Swarm, broker_url: str | None = None, store: DataStore | 
     workers: dict[str, list[Worker]] = {}
     for spec in swarm.spec.roles:
         if spec.role is None:
-            raise RunError(
+            raise RunInputError(
                 f"role {spec.name!r} uses a custom image ({spec.image}); `hivekeeper run` runs built-in "
                 "roles only; run custom workers in a cluster"
             )
@@ -104,7 +109,7 @@ async def build(swarm: Swarm, broker_url: str | None = None, store: DataStore | 
             try:
                 workers[spec.name].append(Worker(identity, bootstrap, transports, store=store))
             except ConfigError as exc:
-                raise RunError(f"spec.roles[{spec.name}].config: {exc}") from exc
+                raise RunInputError(f"spec.roles[{spec.name}].config: {exc}") from exc
     return LocalSwarm(swarm, transports, workers, controller)
 
 
@@ -195,7 +200,7 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
     swarms = swarm if isinstance(swarm, list) else [swarm]
     names = [s.metadata.name for s in swarms]
     if len(set(names)) != len(names):
-        raise RunError(f"swarm names must differ to run side by side (got {', '.join(names)}); rename one")
+        raise RunInputError(f"swarm names must differ to run side by side (got {', '.join(names)}); rename one")
     store = local_store(options.redis_url)
     locals_ = [await build(s, options.broker_url, store) for s in swarms]
     for local in locals_:
@@ -208,6 +213,7 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
     try:
         elapsed, drained = await _drive(locals_, options, stop or asyncio.Event(), live)
         for local in locals_:
+            local.verdict = run_plan.judge_now(local, elapsed)
             with contextlib.suppress(BrokerUnavailable):  # said when it went away; the count stays unknown (0)
                 local.dead_letters = await local.transports.dead_letter_count()
             await local.refresh_depths()
@@ -240,6 +246,9 @@ async def _drive(
         for workers in local.workers.values():
             for worker in workers:
                 await worker.start()
+    drivers = [run_plan.RunDriver(local, loop.time) for local in locals_]
+    for driver in drivers:
+        await driver.start_rates()  # a staged role starts at its start rate, not at its config's
     for local in locals_:
         if local.swarm.spec.paused:
             print(f"{local.name}: spec.paused is true: workers stay disabled (set paused: false)", file=options.out)
@@ -248,7 +257,12 @@ async def _drive(
     started = loop.time()
     for local in locals_:
         local.started = started
-    await show_progress(locals_, options, stop, live)
+    playing = asyncio.create_task(run_plan.drive_all(drivers, started, stop))
+    try:
+        await show_progress(locals_, options, stop, live)
+    finally:
+        stop.set()
+        await playing
     elapsed = loop.time() - started
     for local in locals_:
         if not local.swarm.spec.paused:
