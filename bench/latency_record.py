@@ -40,7 +40,6 @@ def main() -> None:
 
     rows = [("role", role)]
     if hasattr(stats, "step"):
-
         steps = [stats.step("login")]  # the role looks each step's histogram up once per config
 
         def role_and_step() -> None:
