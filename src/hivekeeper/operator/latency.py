@@ -3,8 +3,8 @@
 Percentiles do not merge (the p95 of two instances is not the larger of their p95s: a slow instance that
 served 1 % of the requests barely moves the role's p95), histogram counts do. Each worker reports its
 histogram since start (``context.latencyHistogram``, :mod:`hivekeeper.protocol.latency`);
-:class:`~hivekeeper.operator.observations.Observations` keeps each instance's last one and the window
-since its previous report, and these functions merge them over the live instances.
+:class:`~hivekeeper.operator.observations.Observations` keeps each instance's last one and its window over
+its last status interval (:func:`next_window`), and these functions merge them over the live instances.
 """
 
 from __future__ import annotations
@@ -13,7 +13,30 @@ from collections.abc import Iterable
 
 from hivekeeper.api.status import LatencyMs
 from hivekeeper.operator.status import InstanceReport
-from hivekeeper.protocol.latency import LatencyHistogram, merge
+from hivekeeper.protocol.latency import LatencyHistogram, LatencyReport, merge
+
+
+def next_window(
+    since_start: LatencyReport | None, previous: InstanceReport | None, *, delta: bool
+) -> tuple[LatencyHistogram | None, LatencyHistogram | None]:
+    """(window, baseline) of an instance's new report: the role's requests over its last status interval, and
+    the histogram the next interval starts from.
+
+    Windows run from one ``status-delta`` to the next (the worker's interval, as its ``latencyMs``): a
+    ``status-full`` in between (after a config change, on request) keeps the window and the baseline, so it
+    cannot cut a short, noisy interval. The window is unknown (None) for the first report heard and after a
+    report whose histograms were not kept; it is everything the report holds when the baseline had no request
+    yet or when the report does not continue it (the worker restarted)."""
+    current = since_start.role if since_start is not None else None
+    if previous is None or not previous.latency_known:
+        return None, current
+    if not delta:
+        return previous.latency_window, previous.latency_baseline
+    if current is None:
+        return None, None
+    base = previous.latency_baseline
+    window = current.since(base) if base is not None else None
+    return (window if window is not None else current), current
 
 
 def latency_ms(histogram: LatencyHistogram) -> LatencyMs:

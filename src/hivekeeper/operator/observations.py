@@ -17,10 +17,10 @@ import dataclasses
 from collections import OrderedDict, defaultdict
 
 from hivekeeper.errors import InvalidInput
+from hivekeeper.operator.latency import next_window
 from hivekeeper.operator.reports import ConfigOutcome, StatusData
 from hivekeeper.operator.status import InstanceReport
 from hivekeeper.protocol.envelope import Envelope
-from hivekeeper.protocol.latency import LatencyHistogram, LatencyReport
 from hivekeeper.protocol.naming import ALL
 
 
@@ -30,18 +30,6 @@ class MalformedEvent(InvalidInput, ValueError):
 
 Key = tuple[str, str]
 """(swarm id, role)"""
-
-
-def _window(since_start: LatencyReport | None, previous: InstanceReport | None) -> LatencyHistogram | None:
-    """The role's requests since the instance's previous report: the difference of the two cumulative
-    histograms. None when the window is unknown: the first report heard, or the previous one's histogram was
-    not kept. Everything this one holds when the previous had no histogram (no request yet) or when this one
-    does not continue it (the worker restarted)."""
-    if since_start is None or previous is None or not previous.latency_known:
-        return None
-    before = previous.latency_since_start
-    window = since_start.role.since(before.role) if before is not None else None
-    return window if window is not None else since_start.role
 
 
 class Observations:
@@ -108,7 +96,9 @@ class Observations:
         # Latency histograms only matter for a managed role (up to ~160 KB each, see protocol/latency.py): a
         # waiting report keeps none, and its instance's window is unknown until its next report.
         if report.latency_since_start is not None or report.latency_window is not None:
-            report = dataclasses.replace(report, latency_since_start=None, latency_window=None, latency_known=False)
+            report = dataclasses.replace(
+                report, latency_since_start=None, latency_window=None, latency_baseline=None, latency_known=False
+            )
         self._unmanaged[(*key, report.name)] = report
         self._unmanaged.move_to_end((*key, report.name))
         while len(self._unmanaged) > self.MAX_UNMANAGED:
@@ -147,6 +137,8 @@ class Observations:
         if event.kind == "metric" and event.type in ("status-full", "status-delta"):
             status = StatusData.model_validate(event.data)
             kept = previous.config_generation if previous else 0
+            since_start = status.details.latencyHistogram
+            window, baseline = next_window(since_start, previous, delta=event.type == "status-delta")
             report = InstanceReport(
                 name=scope.instance,
                 enabled=status.enabled,
@@ -160,8 +152,9 @@ class Observations:
                 rejected_generation=previous.rejected_generation if previous else None,
                 rejected_reason=previous.rejected_reason if previous else "",
                 latency_ms=status.details.latencyMs,
-                latency_since_start=status.details.latencyHistogram,
-                latency_window=_window(status.details.latencyHistogram, previous),
+                latency_since_start=since_start,
+                latency_window=window,
+                latency_baseline=baseline,
             )
             if report.rejected_generation is not None and report.config_generation >= report.rejected_generation:
                 report = dataclasses.replace(report, rejected_generation=None, rejected_reason="")

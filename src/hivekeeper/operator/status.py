@@ -40,6 +40,8 @@ class InstanceReport:
     latency_window: LatencyHistogram | None = None
     """The role's requests between its previous report and this one; None when unknown (first report heard,
     or the worker restarted)."""
+    latency_baseline: LatencyHistogram | None = None
+    """The role's histogram at its last status-delta (or first report): where the next window starts."""
     latency_known: bool = True
     """False when this report's histograms were not kept (it waited for its role to become managed)."""
 

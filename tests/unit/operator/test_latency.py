@@ -109,11 +109,33 @@ def test_the_consumer_keeps_each_instances_window_between_its_reports() -> None:
     assert (third.latency_window.count, third.latency_window.percentile_ms(50)) == (1, pytest.approx(400, rel=0.07))
     assert third.latency_since_start is not None
     assert third.latency_since_start.role.count == 5
-    restarted = _stats(0.001)
-    seen.record(_event("a", restarted.snapshot(), "status-full"), now=16.0)
+    restarted = _stats(0.001, 0.001)
+    seen.record(_event("a", restarted.snapshot()), now=16.0)
     [fourth] = seen.instances(SWARM_ID, "caller")
     assert fourth.latency_window is not None
-    assert fourth.latency_window.count == 1, "counts from the restart"
+    assert fourth.latency_window.count == 2, "counts from the restart"
+
+
+def test_a_status_full_between_two_deltas_does_not_cut_the_interval() -> None:
+    seen = Observations()
+    seen.manage(SWARM_ID, "caller")
+    stats = _stats(0.002)
+    seen.record(_event("a", stats.snapshot()), now=1.0)
+    for _ in range(3):
+        stats.latency.record(0.002)
+    seen.record(_event("a", stats.snapshot()), now=6.0)
+    stats.latency.record(0.002)
+    seen.record(_event("a", stats.snapshot(), "status-full"), now=7.0)  # a config change, mid-interval
+    [after_full] = seen.instances(SWARM_ID, "caller")
+    assert after_full.latency_window is not None
+    assert after_full.latency_window.count == 3, "the last interval's window stays"
+    assert after_full.latency_since_start is not None
+    assert after_full.latency_since_start.role.count == 5
+    stats.latency.record(0.002)
+    seen.record(_event("a", stats.snapshot()), now=11.0)
+    [next_delta] = seen.instances(SWARM_ID, "caller")
+    assert next_delta.latency_window is not None
+    assert next_delta.latency_window.count == 2, "from the previous delta, through the status-full"
 
 
 @pytest.mark.parametrize(
