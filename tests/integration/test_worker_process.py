@@ -17,6 +17,7 @@ from typing import Any
 import aio_pika
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from hivekeeper.operator import latency
 from hivekeeper.operator.observations import Observations
@@ -24,6 +25,7 @@ from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.signing import Signer
 from hivekeeper.protocol.workitem import new_item
+from hivekeeper.worker.metrics import DURATION
 from hivekeeper.worker.transports.rabbit import control as rabbit_control
 from testbench.procs import free_port
 from testbench.scripted_http import ScriptedServer, scripted_server
@@ -214,6 +216,11 @@ async def test_a_processor_process_calls_the_sut_with_the_correlation_id_and_rep
         metrics = await eventually(counted, timeout=15, what="the processed counter at /metrics")
         assert f'instance="caller-0",role="caller",run="",swarm="{running.swarm}"' in metrics
         assert "hivekeeper_http_responses_total{" in metrics
+        [duration] = [f for f in text_string_to_metric_families(metrics) if f.name == DURATION]
+        buckets = [s for s in duration.samples if s.name.endswith("_bucket")]
+        assert buckets[-1].labels["le"] == "+Inf"
+        assert buckets[-1].value == 1.0, "the one call, in seconds buckets"
+        assert buckets[-1].labels["step"] == ""
         running.process.terminate()
         returncode = await asyncio.wait_for(running.process.wait(), 15)
     log_path, swarm = running.log_path, running.swarm

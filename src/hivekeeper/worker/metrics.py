@@ -35,13 +35,16 @@ EDGES = _edges()
 
 
 def duration_buckets(histogram: Histogram) -> list[tuple[str, float]]:
-    """The cumulative ``(le, count)`` pairs of a histogram, ``+Inf`` last (equal to its count)."""
-    counts, out, seen, start = histogram.counts, [], 0, 0
+    """The cumulative ``(le, count)`` pairs of a histogram, ``+Inf`` last (its count).
+
+    The scrape runs in the metrics server's thread while the event loop records: every figure, ``+Inf``
+    too, is summed from one copy of the bucket counts, so the buckets never go down."""
+    counts, out, seen, start = histogram.counts.copy(), [], 0, 0
     for le, last in EDGES:
         seen += sum(counts[start : last + 1])
         start = last + 1
         out.append((le, float(seen)))
-    out.append(("+Inf", float(histogram.count)))
+    out.append(("+Inf", float(seen + sum(counts[start:]))))
     return out
 
 
@@ -119,7 +122,7 @@ class WorkerCollector(Collector):
             "Request latency (seconds): each HTTP call (attempt) of the role, per step for http-sequence.",
             labels=[*LABELS, "step"],
         )
-        steps = stats.step_latency.items() if stats.step_latency else [("", stats.latency)]
+        steps = list(stats.step_latency.items()) or [("", stats.latency)]  # one copy: the loop may add a step
         for step, histogram in steps:
             duration.add_metric([*labels, step], duration_buckets(histogram), histogram.total_us / 1_000_000)
         yield duration
