@@ -27,6 +27,7 @@ from hivekeeper.protocol.signing import Signer
 from hivekeeper.protocol.workitem import new_item
 from hivekeeper.worker.metrics import DURATION
 from hivekeeper.worker.transports.rabbit import control as rabbit_control
+from testbench.dashboard import dashboard_metrics
 from testbench.procs import free_port
 from testbench.scripted_http import ScriptedServer, scripted_server
 from testbench.waiting import eventually
@@ -221,6 +222,9 @@ async def test_a_processor_process_calls_the_sut_with_the_correlation_id_and_rep
         assert buckets[-1].labels["le"] == "+Inf"
         assert buckets[-1].value == 1.0, "the one call, in seconds buckets"
         assert buckets[-1].labels["step"] == ""
+        exported = {sample.name for family in text_string_to_metric_families(metrics) for sample in family.samples}
+        missing = dashboard_metrics() - exported
+        assert not missing, f"the chart's Grafana dashboard queries metrics this worker does not export: {missing}"
         running.process.terminate()
         returncode = await asyncio.wait_for(running.process.wait(), 15)
     log_path, swarm = running.log_path, running.swarm
