@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 MAX_RUN_SECONDS = 7 * 24 * 3600.0
 MIN_INTERVAL = 0.1
@@ -56,13 +57,26 @@ def _run(args: argparse.Namespace) -> int:
         broker_url=args.broker,
         redis_url=args.redis,
         interval=args.interval,
+        timeseries_interval=args.timeseries_interval,
     )
     try:
-        run_blocking(swarms if len(swarms) > 1 else swarms[0], options)
+        summary = run_blocking(swarms if len(swarms) > 1 else swarms[0], options)
     except RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.report:
+        write_report(Path(args.report), summary)
     return 0
+
+
+def write_report(path: Path, summary: dict[str, Any]) -> None:
+    """Write the self-contained HTML report of a run's JSON summary to ``path``."""
+    from hivekeeper.report import html
+    from hivekeeper.report.model import from_run_summary
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html.render(from_run_summary(summary)), encoding="utf-8")
+    print(f"report written to {path}")
 
 
 def _demo_sut(args: argparse.Namespace) -> int:
@@ -95,7 +109,18 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="stop after this many seconds, more than 0 and at most 7 days (default: run until Ctrl-C)",
     )
-    run.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
+    run.add_argument("--json", metavar="FILE", help="also write the summary (with its time series) as JSON")
+    run.add_argument(
+        "--report",
+        metavar="FILE.html",
+        help="also write a self-contained HTML report (plots of rate, latency and errors per role; no network needed)",
+    )
+    run.add_argument(
+        "--timeseries-interval",
+        type=_seconds("--timeseries-interval", low=MIN_INTERVAL, high=3600.0, inclusive=True, hint="leave it out"),
+        default=None,
+        help="seconds between the time series' points (default: 1 for a --duration under 60 s, else 5)",
+    )
     target = run.add_mutually_exclusive_group()
     target.add_argument(
         "--demo-sut",

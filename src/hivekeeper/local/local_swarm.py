@@ -15,6 +15,7 @@ from hivekeeper.local.progress import RoleRow
 from hivekeeper.local.queue_books import QueueBook, StageCount
 from hivekeeper.local.transports import BrokerTransports, BrokerUnavailable, MemoryTransports
 from hivekeeper.protocol import naming
+from hivekeeper.report.timeseries import TimeSeries
 from hivekeeper.worker.runtime.worker import Worker
 from hivekeeper.worker.stats import Histogram
 
@@ -34,6 +35,8 @@ class LocalSwarm:
     broker_down: BrokerUnavailable | None = None
     """Set while the broker cannot be reached (``--broker``), to what went wrong."""
     broker_outages: int = 0
+    timeseries: TimeSeries | None = None
+    """The run's points per role (``local.recorder``), set when the run ends."""
 
     @property
     def name(self) -> str:

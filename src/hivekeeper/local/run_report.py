@@ -95,6 +95,7 @@ def report(
                 "brokerOutages": local.broker_outages,
                 "redelivered": redelivered,
                 "queueBooks": [book.as_json() for book in ledgers],
+                "timeseries": local.timeseries.as_json() if local.timeseries else None,
             }
         )
     if books is not None:

@@ -27,8 +27,10 @@ from hivekeeper.local import ledger, run_report
 from hivekeeper.local.controller import LocalController
 from hivekeeper.local.local_swarm import LocalSwarm
 from hivekeeper.local.progress import table
+from hivekeeper.local.recorder import Recorder, record
 from hivekeeper.local.transports import BrokerTransports, BrokerUnavailable, MemoryTransports
 from hivekeeper.protocol import naming
+from hivekeeper.report.timeseries import interval_for
 from hivekeeper.worker.identity import Identity
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.runtime.worker import Worker
@@ -55,6 +57,8 @@ class RunOptions:
     out: TextIO = field(default_factory=lambda: sys.stdout)
     live: bool | None = None
     """Redraw the view in place (a terminal) or print a block per interval (logs, CI)."""
+    timeseries_interval: float | None = None
+    """Seconds between the time series' points (default: ``report.timeseries.interval_for(duration)``)."""
 
 
 def bootstrap_config(swarm: Swarm, role_config: dict[str, Any]) -> dict[str, Any]:
@@ -246,16 +250,28 @@ async def _drive(
         else:
             await local.set_enabled(local.producers_last(), True)
     started = loop.time()
-    for local in locals_:
+    recorders = [Recorder(local, options.timeseries_interval or interval_for(options.duration)) for local in locals_]
+    for local, recorder in zip(locals_, recorders, strict=True):
         local.started = started
-    await show_progress(locals_, options, stop, live)
-    elapsed = loop.time() - started
-    for local in locals_:
-        if not local.swarm.spec.paused:
-            await local.set_enabled([r.name for r in local.swarm.spec.roles if not r.work.in_], False)
-    draining = loop.time()
-    await asyncio.gather(*(drain(local, draining + DRAIN_SECONDS) for local in locals_))
-    return elapsed, loop.time() - draining
+        recorder.begin(started)
+    recorded = asyncio.Event()
+    recording = asyncio.create_task(record(recorders, recorded))
+    try:
+        await show_progress(locals_, options, stop, live)
+        elapsed = loop.time() - started
+        for local in locals_:
+            if not local.swarm.spec.paused:
+                await local.set_enabled([r.name for r in local.swarm.spec.roles if not r.work.in_], False)
+        draining = loop.time()
+        await asyncio.gather(*(drain(local, draining + DRAIN_SECONDS) for local in locals_))
+    finally:
+        recorded.set()
+        await recording
+    ended = loop.time()
+    for local, recorder in zip(locals_, recorders, strict=True):
+        await recorder.sample(ended, last=True)  # the drain's tail: every count lands in some point
+        local.timeseries = recorder.series
+    return elapsed, ended - draining
 
 
 def run_blocking(
