@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hivekeeper.api.run import RunSpec, run_problems
 from hivekeeper.api.status import Condition, QueueStatus, RoleStatus, Totals
 
 BUILTIN_ROLES = ("generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator")
@@ -238,6 +239,13 @@ class SwarmSpec(_Model):
         default_factory=DeadLetterSpec,
         description="Keep items the roles fail to process in a bounded queue (default: off, they are dropped).",
     )
+    run: RunSpec | None = Field(
+        default=None,
+        description=(
+            "A bounded run (duration, item budget, load stages, thresholds → a verdict); without it the swarm runs "
+            "until paused or deleted. `hivekeeper run` plays it locally."
+        ),
+    )
 
     @field_validator("roles")
     @classmethod
@@ -262,6 +270,10 @@ class SwarmSpec(_Model):
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
             raise ValueError(f"template {duplicates[0]!r} is defined twice; serviceId::callId must be unique")
+        if self.run is not None:
+            problems = run_problems(self.run, [(r.name, r.role, r.config) for r in self.roles])
+            if problems:
+                raise ValueError("; ".join(problems))
         return self
 
 

@@ -8,8 +8,19 @@ import sys
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from hivekeeper.api.swarm import Swarm
+
+EXIT_PASSED = 0
+"""The run passed: every threshold held and items succeeded."""
+EXIT_FAILED = 1
+"""The verdict is Failed: a threshold failed, or nothing succeeded (every call failed, every item dropped)."""
+EXIT_BAD_INPUT = 2
+"""A manifest, option or URL is wrong (said on stderr with the field and the fix); nothing ran."""
+EXIT_RUN_ERROR = 3
+"""The run could not be carried out (the broker cannot be reached, the demo SUT did not start, ...)."""
 MAX_RUN_SECONDS = 7 * 24 * 3600.0
 MIN_INTERVAL = 0.1
 """The shortest progress refresh: below it the live view floods the terminal (thousands of lines a second)."""
@@ -34,8 +45,8 @@ def _seconds(option: str, *, low: float, high: float, hint: str, inclusive: bool
 
 def _run(args: argparse.Namespace) -> int:
     from hivekeeper.api.manifests import ManifestError, load_swarm, load_swarm_text
-    from hivekeeper.api.swarm import Swarm
-    from hivekeeper.local.runner import RunError, RunOptions, run_blocking, with_endpoint
+    from hivekeeper.errors import Unavailable
+    from hivekeeper.local.runner import RunError, RunInputError, RunOptions, run_blocking, with_endpoint
 
     swarms: list[Swarm] = []
     try:
@@ -60,22 +71,49 @@ def _run(args: argparse.Namespace) -> int:
         timeseries_interval=args.timeseries_interval,
     )
     try:
-        summary = run_blocking(swarms if len(swarms) > 1 else swarms[0], options)
-    except RunError as exc:
+        result = run_blocking(swarms if len(swarms) > 1 else swarms[0], options)
+    except RunInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    except (RunError, Unavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RUN_ERROR
+    swarm_results = result.get("swarms", [result])
+    if args.junit:
+        _write_junit(Path(args.junit), swarm_results)
     if args.report:
-        write_report(Path(args.report), summary)
-    return 0
+        write_report(Path(args.report), result, swarms)
+    verdicts = [s.get("verdict") for s in swarm_results]
+    return EXIT_PASSED if all(v is None or v["result"] == "Passed" for v in verdicts) else EXIT_FAILED
 
 
-def write_report(path: Path, summary: dict[str, Any]) -> None:
-    """Write the self-contained HTML report of a run's JSON summary to ``path``."""
+def _write_junit(path: Path, swarm_results: list[dict[str, Any]]) -> None:
+    from hivekeeper.api.verdict import Verdict
+    from hivekeeper.local.junit import junit_xml
+
+    runs = [
+        (s["swarm"], Verdict.model_validate(s["verdict"]), float(s["durationSeconds"]))
+        for s in swarm_results
+        if s.get("verdict") is not None
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(junit_xml(runs))
+    print(f"JUnit report written to {path}")
+
+
+def write_report(path: Path, summary: dict[str, Any], swarms: list[Swarm]) -> None:
+    """Write the self-contained HTML report of a run's JSON summary to ``path``, with each swarm's stages and
+    thresholds (``spec.run``) drawn."""
     from hivekeeper.report import html
     from hivekeeper.report.model import from_run_summary
+    from hivekeeper.report.run_marks import marks
 
+    runs = {swarm.metadata.name: swarm.spec.run for swarm in swarms}
+    report = from_run_summary(
+        summary, marks=lambda entry: marks(runs.get(str(entry.get("swarm"))), entry.get("verdict"))
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html.render(from_run_summary(summary)), encoding="utf-8")
+    path.write_text(html.render(report), encoding="utf-8")
     print(f"report written to {path}")
 
 
@@ -110,6 +148,9 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="stop after this many seconds, more than 0 and at most 7 days (default: run until Ctrl-C)",
     )
     run.add_argument("--json", metavar="FILE", help="also write the summary (with its time series) as JSON")
+    run.add_argument(
+        "--junit", metavar="FILE", help="also write the verdict as JUnit XML (one test case per threshold)"
+    )
     run.add_argument(
         "--report",
         metavar="FILE.html",

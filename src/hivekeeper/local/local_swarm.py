@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from hivekeeper.api.swarm import Swarm
+from hivekeeper.api.verdict import Verdict
 from hivekeeper.local import queue_books
 from hivekeeper.local.controller import LocalController
 from hivekeeper.local.progress import RoleRow
@@ -35,6 +36,8 @@ class LocalSwarm:
     broker_down: BrokerUnavailable | None = None
     """Set while the broker cannot be reached (``--broker``), to what went wrong."""
     broker_outages: int = 0
+    verdict: Verdict | None = None
+    """Judged when the run ended (``spec.run`` thresholds, and whether anything succeeded)."""
     timeseries: TimeSeries | None = None
     """The run's points per role (``local.recorder``), set when the run ends."""
 

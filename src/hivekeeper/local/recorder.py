@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from hivekeeper.local.local_swarm import LocalSwarm
@@ -137,3 +138,23 @@ async def record(recorders: list[Recorder], stop: asyncio.Event) -> None:
         now = loop.time()
         for recorder in recorders:
             await recorder.sample(now)
+
+
+@contextlib.asynccontextmanager
+async def recording(locals_: list[LocalSwarm], interval: float, started: float) -> AsyncIterator[None]:
+    """Record every swarm's time series from ``started`` while the block runs; when it ends without an error,
+    take the last sample (the drain's tail: every count lands in some point) and set ``local.timeseries``."""
+    recorders = [Recorder(local, interval) for local in locals_]
+    for recorder in recorders:
+        recorder.begin(started)
+    done = asyncio.Event()
+    task = asyncio.create_task(record(recorders, done))
+    try:
+        yield
+    finally:
+        done.set()
+        await task
+    ended = asyncio.get_running_loop().time()
+    for local, recorder in zip(locals_, recorders, strict=True):
+        await recorder.sample(ended, last=True)
+        local.timeseries = recorder.series

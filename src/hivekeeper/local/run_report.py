@@ -9,9 +9,10 @@ from typing import Any, TextIO
 
 import orjson
 
+from hivekeeper.api.verdict import Verdict
 from hivekeeper.local import ledger
 from hivekeeper.local.local_swarm import LocalSwarm
-from hivekeeper.local.progress import summary
+from hivekeeper.local.progress import RoleRow, summary
 from hivekeeper.local.transports import BrokerTransports
 from hivekeeper.protocol import naming
 from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
@@ -72,16 +73,7 @@ def report(
             print(
                 f"{local.name}: {sum(left.values()):,} items left in queues after the drain ({where}); {kept}", file=out
             )
-        redelivered = sum(row.redelivered for row in rows)
-        if redelivered:
-            who = ", ".join(f"{row.name} {row.redelivered:,}" for row in rows if row.redelivered)
-            print(
-                f"{local.name}: {redelivered:,} items delivered again by the broker ({who}): they may have been "
-                "processed twice (the broker redelivers what was not yet acknowledged when a connection dropped)",
-                file=out,
-            )
-        if local.broker_outages:
-            print(f"{local.name}: the broker was unreachable {local.broker_outages} time(s) during the run", file=out)
+        redelivered = _print_notes(local, rows, out)
         results.append(
             {
                 "swarm": local.name,
@@ -95,6 +87,7 @@ def report(
                 "brokerOutages": local.broker_outages,
                 "redelivered": redelivered,
                 "queueBooks": [book.as_json() for book in ledgers],
+                "verdict": local.verdict.model_dump(mode="json") if local.verdict else None,
                 "timeseries": local.timeseries.as_json() if local.timeseries else None,
             }
         )
@@ -109,3 +102,29 @@ def report(
         json_path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
         print(f"summary written to {json_path}", file=out)
     return result
+
+
+def verdict_text(swarm: str, verdict: Verdict) -> str:
+    """``quickstart: PASSED (all 2 thresholds held)`` and one line per threshold."""
+    lines = [f"{swarm}: {verdict.result.upper()} ({verdict.reason})"]
+    for result in verdict.thresholds:
+        mark = "ok  " if result.passed else "FAIL"
+        lines.append(f"  {mark} {result.message}")
+    return "\n".join(lines)
+
+
+def _print_notes(local: LocalSwarm, rows: list[RoleRow], out: TextIO) -> int:
+    """Redeliveries, broker outages and the verdict, under the summary; returns the items redelivered."""
+    redelivered = sum(row.redelivered for row in rows)
+    if redelivered:
+        who = ", ".join(f"{row.name} {row.redelivered:,}" for row in rows if row.redelivered)
+        print(
+            f"{local.name}: {redelivered:,} items delivered again by the broker ({who}): they may have been "
+            "processed twice (the broker redelivers what was not yet acknowledged when a connection dropped)",
+            file=out,
+        )
+    if local.broker_outages:
+        print(f"{local.name}: the broker was unreachable {local.broker_outages} time(s) during the run", file=out)
+    if local.verdict is not None:
+        print(verdict_text(local.name, local.verdict), file=out)
+    return redelivered

@@ -22,12 +22,12 @@ from typing import Any, TextIO
 from hivekeeper.api import roles as role_configs
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.swarm import Swarm, merged_role_config
-from hivekeeper.errors import HivekeeperError
-from hivekeeper.local import ledger, run_report
+from hivekeeper.errors import HivekeeperError, InvalidInput
+from hivekeeper.local import ledger, run_plan, run_report
 from hivekeeper.local.controller import LocalController
 from hivekeeper.local.local_swarm import LocalSwarm
 from hivekeeper.local.progress import table
-from hivekeeper.local.recorder import Recorder, record
+from hivekeeper.local.recorder import recording
 from hivekeeper.local.transports import BrokerTransports, BrokerUnavailable, MemoryTransports
 from hivekeeper.protocol import naming
 from hivekeeper.report.timeseries import interval_for
@@ -42,6 +42,11 @@ DRAIN_SECONDS = 5.0
 
 class RunError(HivekeeperError, RuntimeError):
     """The swarm could not be started; the message says which role and why."""
+
+
+class RunInputError(RunError, InvalidInput):
+    """The manifests cannot run locally as written (a custom image, a config the workers refuse, two swarms of
+    one name): the user's to fix, not the machine's (exit code 2, not 3)."""
 
 
 @dataclass
@@ -85,7 +90,7 @@ async def build(swarm: Swarm, broker_url: str | None = None, store: DataStore | 
     workers: dict[str, list[Worker]] = {}
     for spec in swarm.spec.roles:
         if spec.role is None:
-            raise RunError(
+            raise RunInputError(
                 f"role {spec.name!r} uses a custom image ({spec.image}); `hivekeeper run` runs built-in "
                 "roles only; run custom workers in a cluster"
             )
@@ -108,7 +113,7 @@ async def build(swarm: Swarm, broker_url: str | None = None, store: DataStore | 
             try:
                 workers[spec.name].append(Worker(identity, bootstrap, transports, store=store))
             except ConfigError as exc:
-                raise RunError(f"spec.roles[{spec.name}].config: {exc}") from exc
+                raise RunInputError(f"spec.roles[{spec.name}].config: {exc}") from exc
     return LocalSwarm(swarm, transports, workers, controller)
 
 
@@ -199,7 +204,7 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
     swarms = swarm if isinstance(swarm, list) else [swarm]
     names = [s.metadata.name for s in swarms]
     if len(set(names)) != len(names):
-        raise RunError(f"swarm names must differ to run side by side (got {', '.join(names)}); rename one")
+        raise RunInputError(f"swarm names must differ to run side by side (got {', '.join(names)}); rename one")
     store = local_store(options.redis_url)
     locals_ = [await build(s, options.broker_url, store) for s in swarms]
     for local in locals_:
@@ -212,6 +217,7 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
     try:
         elapsed, drained = await _drive(locals_, options, stop or asyncio.Event(), live)
         for local in locals_:
+            local.verdict = run_plan.judge_now(local, elapsed)
             with contextlib.suppress(BrokerUnavailable):  # said when it went away; the count stays unknown (0)
                 local.dead_letters = await local.transports.dead_letter_count()
             await local.refresh_depths()
@@ -233,6 +239,16 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
     )
 
 
+def expected_seconds(locals_: list[LocalSwarm], options: RunOptions) -> float | None:
+    """How long the load should last: ``--duration``, else the longest ``spec.run`` (None: until Ctrl-C or an
+    item budget), which sets the time series' interval."""
+    ends = [local.swarm.spec.run.seconds if local.swarm.spec.run else None for local in locals_]
+    planned = None if None in ends else max(end for end in ends if end is not None)
+    if options.duration is None:
+        return planned
+    return options.duration if planned is None else min(options.duration, planned)
+
+
 async def _drive(
     locals_: list[LocalSwarm], options: RunOptions, stop: asyncio.Event, live: bool
 ) -> tuple[float, float]:
@@ -244,34 +260,33 @@ async def _drive(
         for workers in local.workers.values():
             for worker in workers:
                 await worker.start()
+    drivers = [run_plan.RunDriver(local, loop.time) for local in locals_]
+    for driver in drivers:
+        await driver.start_rates()  # a staged role starts at its start rate, not at its config's
     for local in locals_:
         if local.swarm.spec.paused:
             print(f"{local.name}: spec.paused is true: workers stay disabled (set paused: false)", file=options.out)
         else:
             await local.set_enabled(local.producers_last(), True)
     started = loop.time()
-    recorders = [Recorder(local, options.timeseries_interval or interval_for(options.duration)) for local in locals_]
-    for local, recorder in zip(locals_, recorders, strict=True):
+    for local in locals_:
         local.started = started
-        recorder.begin(started)
-    recorded = asyncio.Event()
-    recording = asyncio.create_task(record(recorders, recorded))
-    try:
-        await show_progress(locals_, options, stop, live)
+    playing = asyncio.create_task(run_plan.drive_all(drivers, started, stop))
+    async with recording(
+        locals_, options.timeseries_interval or interval_for(expected_seconds(locals_, options)), started
+    ):
+        try:
+            await show_progress(locals_, options, stop, live)
+        finally:
+            stop.set()
+            await playing
         elapsed = loop.time() - started
         for local in locals_:
             if not local.swarm.spec.paused:
                 await local.set_enabled([r.name for r in local.swarm.spec.roles if not r.work.in_], False)
         draining = loop.time()
         await asyncio.gather(*(drain(local, draining + DRAIN_SECONDS) for local in locals_))
-    finally:
-        recorded.set()
-        await recording
-    ended = loop.time()
-    for local, recorder in zip(locals_, recorders, strict=True):
-        await recorder.sample(ended, last=True)  # the drain's tail: every count lands in some point
-        local.timeseries = recorder.series
-    return elapsed, ended - draining
+    return elapsed, loop.time() - draining
 
 
 def run_blocking(

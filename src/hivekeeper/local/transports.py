@@ -94,12 +94,14 @@ class BrokerTransports:
     @classmethod
     async def connect(cls, url: str, swarm: str) -> BrokerTransports:
         broker = parse_broker_url(url)  # one meaning of the URL's options on all three connections
-        return cls(
-            await rabbit_control.connect(broker),
-            await rabbit_control.connect_plain(broker, "hivekeeper-run"),
-            swarm,
-            broker,
-        )
+        try:
+            control = await rabbit_control.connect(broker)
+            plain = await rabbit_control.connect_plain(broker, "hivekeeper-run")
+        except (aio_pika.exceptions.AMQPError, OSError, TimeoutError) as exc:
+            raise BrokerUnavailable(
+                f"cannot reach the broker at {broker.redacted()}: {exc}; start it, or check --broker"
+            ) from exc
+        return cls(control, plain, swarm, broker)
 
     @property
     def control(self) -> ControlBus:

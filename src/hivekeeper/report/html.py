@@ -62,7 +62,7 @@ def render(report: Report) -> str:
     if verdict:
         body.append(f'<p>Verdict: <span class="verdict {escape(verdict)}">{escape(verdict)}</span></p>')
     for run in report.runs:
-        body.append(_run(run, report, multi=len(report.runs) > 1))
+        body.append(_run(run, multi=len(report.runs) > 1))
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -94,7 +94,7 @@ def _num(value: Any, digits: int = 1) -> str:
     return f"{float(value):,.{digits}f}"
 
 
-def _run(run: SwarmRun, report: Report, *, multi: bool) -> str:
+def _run(run: SwarmRun, *, multi: bool) -> str:
     out = [f"<h2>swarm {escape(run.swarm)}</h2>" if multi else f"<h2>Run of swarm {escape(run.swarm)}</h2>"]
     facts = [f"load for {run.duration_seconds:.1f} s"]
     if run.drain_seconds >= 0.05:
@@ -108,12 +108,16 @@ def _run(run: SwarmRun, report: Report, *, multi: bool) -> str:
         if series.downsampled:
             facts.append(f"merged pairwise {series.downsampled} time(s) to stay within {series.max_points} points")
     out.append(f'<p class="note">{escape("; ".join(facts))}.</p>')
+    verdict = run.marks.shown_verdict
+    if verdict and (multi or run.marks.reason):
+        reason = f" {escape(run.marks.reason)}" if run.marks.reason else ""
+        out.append(f'<p>Verdict: <span class="verdict {escape(verdict)}">{escape(verdict)}</span>{reason}</p>')
     out.append("<h3>Summary</h3>" + _summary(run.roles))
     roles = {str(row.get("name")) for row in run.roles} | set(series.roles if series else ())
-    thresholds = [t for t in report.thresholds if t.role in roles]
+    thresholds = [t for t in run.marks.thresholds if t.role in roles]
     if thresholds:
         out.append("<h3>Thresholds</h3>" + _thresholds(thresholds))
-    stages = [s for s in report.stages if s.role is None or s.role in roles]
+    stages = [s for s in run.marks.stages if s.role is None or s.role in roles]
     if stages:
         rows = [[s.label, s.role or "all roles", f"{s.start:g}", f"{s.end:g}"] for s in stages]
         out.append("<h3>Stages</h3>" + _table(["stage", "role", "from (s)", "to (s)"], rows))
@@ -178,8 +182,11 @@ def _thresholds(thresholds: list[ThresholdResult]) -> str:
 
 
 def _bands(run: SwarmRun, role: str | None, stages: list[StageSpan]) -> list[svg.Band]:
-    """The stages of ``role`` (None: the whole run's) and the drain, as shaded bands."""
-    bands = [svg.Band(s.start, s.end, s.label) for s in stages if s.role is None or s.role == role]
+    """The stages and the drain as shaded bands: on a role's plots its own stages and the run-wide ones, or
+    every stage when one role alone has stages (the whole pipeline follows its shape); all on the overview."""
+    staged = {s.role for s in stages if s.role is not None}
+    shown = [s for s in stages if role is None or s.role in (None, role) or len(staged) == 1]
+    bands = [svg.Band(s.start, s.end, s.label) for s in shown]
     if run.drain_seconds >= 0.05:
         bands.append(svg.Band(run.duration_seconds, run.duration_seconds + run.drain_seconds, "drain", "drain"))
     return bands

@@ -6,6 +6,7 @@ stages and thresholds. Plain data, so that a local run and a cluster run fill it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,11 +43,15 @@ class ThresholdResult:
     passed: bool
     unit: str = ""
     step: str | None = None
-    """The http-sequence step it is about, if any."""
+    """The http-sequence step it is about, if any (drawn on no plot: the plots are the role's)."""
+    label: str | None = None
+    """How the threshold reads, e.g. ``caller p95 <= 300`` (default: built from the fields)."""
 
     @property
     def plot(self) -> str | None:
         """Which of the role's plots draws it: latency, rate, errors, or None (listed only)."""
+        if self.step is not None:
+            return None
         if self.metric in LATENCY_METRICS:
             return "latency"
         if self.metric in RATE_METRICS:
@@ -58,32 +63,21 @@ class ThresholdResult:
     def describe(self) -> str:
         target = f"{self.role}/{self.step}" if self.step else self.role
         unit = f" {self.unit}" if self.unit else ""
-        seen = "n/a" if self.observed is None else f"{self.observed:g}{unit}"
+        seen = "n/a" if self.observed is None else f"{self.observed:.4g}{unit}"
         result = "passed" if self.passed else "FAILED"
-        return f"{target} {self.metric} limit {self.limit:g}{unit}: observed {seen}, {result}"
+        written = self.label or f"{target} {self.metric} limit {self.limit:g}{unit}"
+        return f"{written}: observed {seen}, {result}"
 
 
 @dataclass
-class SwarmRun:
-    """One swarm's run: its summary rows (``roles[]`` of the JSON summary) and its time series."""
+class RunMarks:
+    """What a run was asked to do and how it went: drawn on its plots and listed (all optional)."""
 
-    swarm: str
-    duration_seconds: float
-    drain_seconds: float = 0.0
-    started_at: float | None = None
-    """Unix time the load started (None: unknown, or the swarm was paused)."""
-    roles: list[dict[str, Any]] = field(default_factory=list)
-    timeseries: TimeSeries | None = None
-
-
-@dataclass
-class Report:
-    title: str
-    runs: list[SwarmRun]
     stages: list[StageSpan] = field(default_factory=list)
     thresholds: list[ThresholdResult] = field(default_factory=list)
     verdict: str | None = None
-    """Passed / Failed (the caller's verdict); None: derived from the thresholds when there are any."""
+    """Passed / Failed (the runner's verdict); None: derived from the thresholds when there are any."""
+    reason: str | None = None
 
     @property
     def shown_verdict(self) -> str | None:
@@ -94,15 +88,42 @@ class Report:
         return "Passed" if all(t.passed for t in self.thresholds) else "Failed"
 
 
+@dataclass
+class SwarmRun:
+    """One swarm's run: its summary rows (``roles[]`` of the JSON summary), its time series and its marks."""
+
+    swarm: str
+    duration_seconds: float
+    drain_seconds: float = 0.0
+    started_at: float | None = None
+    """Unix time the load started (None: unknown, or the swarm was paused)."""
+    roles: list[dict[str, Any]] = field(default_factory=list)
+    timeseries: TimeSeries | None = None
+    marks: RunMarks = field(default_factory=RunMarks)
+
+
+@dataclass
+class Report:
+    title: str
+    runs: list[SwarmRun]
+
+    @property
+    def shown_verdict(self) -> str | None:
+        """Failed when any run failed, Passed when every judged run passed, None when none was judged."""
+        verdicts = [v for run in self.runs if (v := run.marks.shown_verdict) is not None]
+        if not verdicts:
+            return None
+        return "Passed" if all(v == "Passed" for v in verdicts) else "Failed"
+
+
 def from_run_summary(
     summary: dict[str, Any],
     *,
     title: str | None = None,
-    stages: list[StageSpan] | None = None,
-    thresholds: list[ThresholdResult] | None = None,
-    verdict: str | None = None,
+    marks: Callable[[dict[str, Any]], RunMarks] | None = None,
 ) -> Report:
-    """The report of a ``hivekeeper run`` JSON summary (a swarm's, or ``{"swarms": [...]}``)."""
+    """The report of a ``hivekeeper run`` JSON summary (a swarm's, or ``{"swarms": [...]}``); ``marks`` gives
+    each swarm entry's stages, thresholds and verdict."""
     entries = summary.get("swarms") or [summary]
     runs = [
         SwarmRun(
@@ -112,8 +133,9 @@ def from_run_summary(
             started_at=entry.get("startedAt"),
             roles=list(entry.get("roles") or []),
             timeseries=TimeSeries.from_json(entry["timeseries"]) if entry.get("timeseries") else None,
+            marks=marks(entry) if marks else RunMarks(),
         )
         for entry in entries
     ]
     name = title or "hivekeeper run: " + ", ".join(run.swarm for run in runs)
-    return Report(name, runs, list(stages or []), list(thresholds or []), verdict)
+    return Report(name, runs)

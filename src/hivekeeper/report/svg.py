@@ -113,7 +113,7 @@ def render(chart: Chart) -> str:
             f'<g class="band {cls}"><rect x="{x(band.start)}" y="{TOP}" width="{width}" height="{plot_h}">'
             f"<title>{escape(band.label)}: {_fmt(band.start)} to {_fmt(band.end)} s</title></rect>"
             f'<line x1="{x(band.start)}" y1="{TOP}" x2="{x(band.start)}" y2="{TOP + plot_h}"/>'
-            f'<text x="{x(band.start) + 3}" y="{TOP + 12}">{escape(band.label)}</text></g>'
+            f'<text x="{x(band.start) + 3}" y="{TOP + 12}">{escape(_fit(band.label, width - 6))}</text></g>'
         )
     out.append('<g class="axis y">')
     tick = 0.0
@@ -195,6 +195,14 @@ def _legend(chart: Chart, plot_h: float) -> str:
         x0 += 40 + 7 * len(series.name)
     out.append("</g>")
     return "".join(out)
+
+
+def _fit(label: str, width: float) -> str:
+    """``label`` cut to what ``width`` pixels hold at the band font (the whole label is in the band's tooltip)."""
+    room = int(width / 6.2)
+    if len(label) <= room:
+        return label
+    return label[: room - 1] + "…" if room >= 4 else ""
 
 
 def _describe(chart: Chart) -> str:

@@ -6,6 +6,7 @@ words for it (which role, which key) as its fix."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -58,6 +59,10 @@ def model_findings(doc: Document, data: dict[str, Any]) -> None:
             path = tuple("in" if p == "in_" else p for p in error["loc"])
             shown = show_path(path)
             message = str(error["msg"]).removeprefix("Value error, ")
+            if path == ("spec",) and _RUN_PROBLEM.match(message):
+                for where, said in _run_problems(message):
+                    doc.add("error", "run-reference", where, said, _RUN_FIX)
+                continue
             if doc.has_error_at(shown):
                 _explain_rule(doc, shown, message)
                 continue
@@ -73,6 +78,22 @@ def model_findings(doc: Document, data: dict[str, Any]) -> None:
         return
     if not any(f.severity == "error" for f in doc.findings) and isinstance(parsed, Swarm | WorkerRole):
         doc.model = parsed
+
+
+_RUN_PROBLEM = re.compile(r"run\.[a-zA-Z]+\[\d+\](\.[a-zA-Z]+)?: ")
+_RUN_FIX = "name a role of spec.roles (and, for steps, a step id of that http-sequence role); docs/runs.md"
+
+
+def _run_problems(message: str) -> list[tuple[tuple[str | int, ...], str]]:
+    """The spec.run problems the Swarm model joined into one message, each at its own field."""
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    for part in re.split(r"; (?=run\.[a-zA-Z]+\[\d+\])", message):
+        where, _, said = part.partition(": ")
+        path: list[str | int] = ["spec"]
+        for name, index in re.findall(r"\.?([a-zA-Z]+)(?:\[(\d+)\])?", where):
+            path.extend([name, int(index)] if index else [name])
+        out.append((tuple(path), said))
+    return out
 
 
 def _explain_rule(doc: Document, path: str, message: str) -> None:

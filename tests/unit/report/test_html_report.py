@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from hivekeeper.report import html, svg
-from hivekeeper.report.model import Report, StageSpan, ThresholdResult, from_run_summary
+from hivekeeper.report.model import Report, RunMarks, StageSpan, ThresholdResult, from_run_summary
 from hivekeeper.report.timeseries import Point, TimeSeries
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "col", "area", "base", "source", "wbr"}
@@ -80,8 +80,8 @@ def _summary() -> dict[str, Any]:
     }
 
 
-def _report(**extra: Any) -> str:
-    return html.render(from_run_summary(_summary(), **extra))
+def _report(**marks: Any) -> str:
+    return html.render(from_run_summary(_summary(), marks=lambda entry: RunMarks(**marks)))
 
 
 def _charts(page: str) -> dict[str, ET.Element]:
@@ -158,7 +158,12 @@ def test_the_summary_table_and_the_status_codes_are_listed() -> None:
 
 
 def test_stages_and_thresholds_are_drawn_on_the_plots_and_listed() -> None:
-    stages = [StageSpan(0, 1.5, "ramp"), StageSpan(1.5, 3, "hold"), StageSpan(2, 3, "spike", role="feeder")]
+    stages = [
+        StageSpan(0, 1.5, "ramp"),
+        StageSpan(1.5, 3, "hold"),
+        StageSpan(2, 3, "spike", role="feeder"),
+        StageSpan(2, 3, "calm", role="<caller>"),
+    ]
     thresholds = [
         ThresholdResult("<caller>", "p95", 13.0, 14.0, passed=False, unit="ms"),
         ThresholdResult("<caller>", "rate", 150, 200, passed=True, unit="items/s"),
@@ -171,13 +176,28 @@ def test_stages_and_thresholds_are_drawn_on_the_plots_and_listed() -> None:
     assert failed.get("data-limit") == "13"
     [passed] = [g for g in charts["demo--caller--rate"].iter(f"{SVG_NS}g") if g.get("class") == "limit passed"]
     assert passed.get("data-limit") == "150"
-    bands = [t.text for t in latency.iter(f"{SVG_NS}text") if t.text in {"ramp", "hold", "spike", "drain"}]
-    assert bands == ["ramp", "hold", "drain"]  # the feeder's spike is on the feeder's plots only
-    assert "spike" in [t.text for t in charts["demo-feeder-rate"].iter(f"{SVG_NS}text")]
+    bands = [t.text for t in latency.iter(f"{SVG_NS}text") if t.text in {"ramp", "hold", "spike", "calm", "drain"}]
+    assert bands == ["ramp", "hold", "calm", "drain"]  # two staged roles: each role's stages on its own plots
+    feeder = [t.text for t in charts["demo-feeder-rate"].iter(f"{SVG_NS}text")]
+    assert "spike" in feeder
+    assert "calm" not in feeder
     assert 'class="verdict Failed"' in page
     assert "errorRate" in page
     assert "listed only" in page
     assert "FAILED" in page
+
+
+def test_the_stages_of_the_only_staged_role_are_drawn_on_every_role_s_plots() -> None:
+    charts = _charts(_report(stages=[StageSpan(0, 1, "feeder step 1"), StageSpan(1, 3, "feeder step 2")]))
+    for chart in ("demo--caller--rate", "demo-feeder-rate", "demo-all-rate"):
+        texts = [t.text for t in charts[chart].iter(f"{SVG_NS}text")]
+        assert "feeder step 1" in texts, chart
+
+
+def test_the_verdict_and_its_reason_head_the_run() -> None:
+    page = _report(verdict="Failed", reason="nothing succeeded: role caller made 3 calls and none succeeded")
+    assert 'class="verdict Failed"' in page
+    assert "nothing succeeded: role caller made 3 calls" in page
 
 
 def test_a_report_without_a_time_series_says_so() -> None:
