@@ -9,6 +9,7 @@ initiator and are resolved to nowhere (``--host-resolver-rules``), so they never
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -30,6 +31,7 @@ HOW_TO_INSTALL = (
     "(or `PYTHONPATH=tests/support python -m testbench install tools`)"
 )
 WIDTH = 900
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.yaml"
 MEASURE = """
 <script>
 const charts = [];
@@ -46,9 +48,17 @@ for (const svg of document.querySelectorAll("svg.chart")) {
                  color: path.getAttribute("stroke"), points: JSON.parse(path.dataset.points), circles});
   }
 }
+const marks = [];
+for (const svg of document.querySelectorAll("svg.chart")) {
+  for (const g of svg.querySelectorAll("g.band, g.limit")) {
+    const box = g.querySelector("rect, line").getBoundingClientRect();
+    marks.push({chart: svg.id, kind: g.getAttribute("class"), text: g.querySelector("text").textContent,
+                limit: g.dataset.limit, box: [box.left, box.top + scrollY, box.right, box.bottom + scrollY]});
+  }
+}
 const pre = document.createElement("pre");
 pre.id = "measured";
-pre.textContent = JSON.stringify({charts, height: document.documentElement.scrollHeight});
+pre.textContent = JSON.stringify({charts, marks, height: document.documentElement.scrollHeight});
 document.body.appendChild(pre);
 </script>
 """
@@ -115,15 +125,30 @@ def _page_requests(opened: Opened) -> list[str]:
     ]
 
 
+STAGED = """
+  run:
+    duration: 4s
+    stages:
+      - role: feeder
+        startRate: 100
+        steps: [{duration: 2s, target: 100}, {duration: 2s, target: 300}]
+    thresholds:
+      - {role: caller, metric: p95, max: 300}
+      - {role: caller, metric: errorRate, max: 0.01}
+"""
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """A 4-second run of the quickstart swarm against the demo SUT, with its report and JSON summary."""
+    """A 4-second staged run of the quickstart swarm (hold 100/s, ramp to 300/s; two thresholds) against the
+    demo SUT, with its report and JSON summary."""
     _chromium()  # fail first, with the install hint, before spending the run
     work = tmp_path_factory.mktemp("report")
-    report, summary = work / "report.html", work / "run.json"
+    manifest, report, summary = work / "staged.yaml", work / "report.html", work / "run.json"
+    manifest.write_text(QUICKSTART.read_text().replace("spec:\n", "spec:\n" + STAGED.lstrip("\n"), 1))
     done = subprocess.run(
         [
-            *(sys.executable, "-m", "hivekeeper.cli", "run", "--demo-sut", "--duration", "4", "--interval", "5"),
+            *(sys.executable, "-m", "hivekeeper.cli", "run", str(manifest), "--demo-sut", "--interval", "5"),
             *("--json", str(summary), "--report", str(report)),
         ],
         capture_output=True,
@@ -131,7 +156,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]
         timeout=120,
         check=False,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr  # passed: 0
     assert f"report written to {report}" in done.stdout
     return report, json.loads(summary.read_text())
 
@@ -147,7 +172,7 @@ def _measure(report: Path) -> tuple[dict[str, Any], Opened]:
     opened = _open(copy, report.parent, "--dump-dom")
     found = re.search(r'<pre id="measured">(.*?)</pre>', opened.stdout, flags=re.DOTALL)
     assert found, "the measuring script did not run"
-    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&")), opened
+    return json.loads(html.unescape(found.group(1))), opened
 
 
 def test_every_plot_is_laid_out_from_the_run_s_numbers(run: tuple[Path, dict[str, Any]]) -> None:
@@ -166,6 +191,12 @@ def test_every_plot_is_laid_out_from_the_run_s_numbers(run: tuple[Path, dict[str
         )
     caller_p95 = charts[("quickstart-caller-latency", "p95")]
     assert [v for _, v in caller_p95["points"]] == [p["latencyMs"]["p95"] for p in series["caller"] if p["latencyMs"]]
+    scales: dict[str, float] = {}  # the largest value or limit each chart's y axis has to hold
+    for (chart_id, _), chart in charts.items():
+        scales[chart_id] = max([scales.get(chart_id, 1e-9)] + [v for _, v in chart["points"]])
+    for mark in measured["marks"]:
+        if mark.get("limit") is not None:
+            scales[mark["chart"]] = max(scales.get(mark["chart"], 1e-9), float(mark["limit"]))
     for key, chart in charts.items():
         assert len(chart["circles"]) == len(chart["points"]), key
         if len(chart["points"]) >= 2:
@@ -177,8 +208,32 @@ def test_every_plot_is_laid_out_from_the_run_s_numbers(run: tuple[Path, dict[str
         for (_, a), (_, b), (_, ya), (_, yb) in zip(
             chart["points"], chart["points"][1:], chart["circles"], chart["circles"][1:], strict=False
         ):
-            if abs(a - b) > 0.02 * max(abs(a), abs(b), 1e-9):
+            if abs(a - b) > 0.02 * scales[key[0]]:  # apart by more than a few pixels on that chart's axis
                 assert (ya > yb) == (a < b), f"{key}: {a} drawn at y {ya}, {b} at y {yb}"  # higher value, higher up
+
+
+def test_the_stages_and_the_threshold_are_drawn_where_the_run_s_numbers_put_them(
+    run: tuple[Path, dict[str, Any]],
+) -> None:
+    report, summary = run
+    measured, _ = _measure(report)
+    rate = [m for m in measured["marks"] if m["chart"] == "quickstart-caller-rate"]
+    bands = [m for m in rate if m["kind"].startswith("band stage")]
+    assert [m["text"].split(":")[0] for m in bands] == ["feeder step 1", "feeder step 2"]
+    (_, _, first_right, _), (second_left, _, second_right, _) = bands[0]["box"], bands[1]["box"]
+    assert abs(first_right - second_left) < 1  # the ramp starts where the hold ends, at 2 s
+    assert second_right - second_left == pytest.approx(first_right - bands[0]["box"][0], abs=1)  # both 2 s wide
+    [limit] = [m for m in measured["marks"] if m["chart"] == "quickstart-caller-latency" and "limit" in m["kind"]]
+    assert limit["kind"] == "limit passed"
+    assert limit["limit"] == "300"
+    assert "caller p95 <= 300" in limit["text"]
+    [p95] = [c for c in measured["charts"] if c["chart"] == "quickstart-caller-latency" and c["series"] == "p95"]
+    assert all(y > limit["box"][1] for _, y in p95["circles"])  # every interval's p95 drawn below the 300 ms line
+    assert summary["verdict"]["result"] == "Passed"
+    page = report.read_text()
+    assert "<td>caller</td><td>errorRate</td>" in page  # a ratio threshold: listed
+    assert "<td>listed only</td>" in page
+    assert "<h3>Per stage</h3>" in page
 
 
 def test_the_screenshot_shows_each_point_in_its_series_colour(run: tuple[Path, dict[str, Any]]) -> None:

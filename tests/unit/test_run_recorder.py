@@ -3,10 +3,12 @@ latency histograms between samples (never since the start)."""
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
-from hivekeeper.local.recorder import Recorder
+from hivekeeper.local.recorder import Recorder, finish, recording
+from hivekeeper.report.timeseries import TimeSeries
 from hivekeeper.worker.stats import RoleStats
 
 
@@ -25,6 +27,8 @@ class FakeSwarm:
         self.swarm = SimpleNamespace(spec=SimpleNamespace(roles=roles))
         self.depths = {"hivekeeper.demo.call": 0}
         self.refreshed = 0
+        self.recorder: Recorder | None = None
+        self.timeseries: TimeSeries | None = None
 
     async def refresh_depths(self) -> None:
         self.refreshed += 1
@@ -46,7 +50,6 @@ def _work(stats: RoleStats, n: int, seconds: float, **kinds: int) -> None:
 
 async def test_each_point_counts_only_its_interval_summed_over_the_roles_workers() -> None:
     fake = FakeSwarm()
-    _work(fake.caller[0].stats, 100, 0.001, timeout=4)  # before the load started: not in any point
     recorder = _recorder(fake)
     recorder.begin(100.0)
     _work(fake.caller[0].stats, 30, 0.002)
@@ -69,6 +72,16 @@ async def test_each_point_counts_only_its_interval_summed_over_the_roles_workers
     feeder = recorder.series.roles["feeder"][0]
     assert (feeder.processed, feeder.queue_depth, feeder.p50, feeder.latency_count) == (50, None, None, 0)
     assert fake.refreshed == 2
+
+
+async def test_what_the_workers_did_before_the_load_started_is_in_the_first_point() -> None:
+    fake = FakeSwarm()
+    _work(fake.feeder[0].stats, 2, 0.001)  # a producer enabled a moment before time 0
+    recorder = _recorder(fake)
+    recorder.begin(10.0)
+    _work(fake.feeder[0].stats, 5, 0.001)
+    await recorder.sample(11.0)
+    assert recorder.series.roles["feeder"][0].processed == 7
 
 
 async def test_a_short_last_interval_joins_the_point_before_it_with_exact_percentiles() -> None:
@@ -119,3 +132,21 @@ async def test_no_time_passed_adds_no_point() -> None:
     recorder.begin(5.0)
     await recorder.sample(5.0, last=True)
     assert recorder.series.roles == {}
+
+
+async def test_recording_samples_every_interval_and_finish_adds_the_last_point() -> None:
+    fake = FakeSwarm()
+    local: Any = fake
+    loop = asyncio.get_running_loop()
+    async with recording([local], 0.05, loop.time()):
+        for _ in range(4):
+            _work(fake.caller[0].stats, 3, 0.001)
+            await asyncio.sleep(0.03)  # the time passing is what is recorded
+    _work(fake.caller[1].stats, 1, 0.001)  # after the load: counted by the summary, so by the series too
+    refreshed = fake.refreshed
+    await finish(local)
+    assert fake.timeseries is not None
+    points = fake.timeseries.roles["caller"]
+    assert len(points) >= 2
+    assert sum(p.processed for p in points) == 13
+    assert fake.refreshed == refreshed  # the last sample reads no depths: the transports may be closed

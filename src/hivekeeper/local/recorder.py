@@ -50,9 +50,11 @@ class Recorder:
         """The ``downsampled`` count when ``_windows`` were taken (after a downsampling they cover half a point)."""
 
     def begin(self, now: float) -> None:
+        """Time 0 of the series is ``now``; counting starts from zero, not from the workers' counts at ``now``:
+        a producer enabled a moment before ``now`` may have made an item already, and the summary counts it."""
         self._started = now
         self._last_t = 0.0
-        self._previous = {name: self._totals(name) for name in self.local.workers}
+        self._previous = {name: _Totals() for name in self.local.workers}
 
     def _totals(self, role: str) -> _Totals:
         totals = _Totals()
@@ -71,14 +73,15 @@ class Recorder:
             return None
         return self.local.depths.get(naming.work_queue(self.local.name, spec.work.in_))
 
-    async def sample(self, now: float, *, last: bool = False) -> None:
+    async def sample(self, now: float, *, last: bool = False, refresh: bool = True) -> None:
         """Add one point per role for the time since the previous sample (``last``: the run's final one, folded
-        into the previous point when it is short)."""
+        into the previous point when it is short; ``refresh``: read the queue depths first)."""
         t = now - self._started
         seconds = t - self._last_t
         if seconds <= 0:
             return
-        await self.local.refresh_depths()
+        if refresh:
+            await self.local.refresh_depths()
         generation = self.series.downsampled
         fold = last and seconds < FOLD_FRACTION * self.series.interval and bool(self._windows)
         for role in self.local.workers:
@@ -142,11 +145,12 @@ async def record(recorders: list[Recorder], stop: asyncio.Event) -> None:
 
 @contextlib.asynccontextmanager
 async def recording(locals_: list[LocalSwarm], interval: float, started: float) -> AsyncIterator[None]:
-    """Record every swarm's time series from ``started`` while the block runs; when it ends without an error,
-    take the last sample (the drain's tail: every count lands in some point) and set ``local.timeseries``."""
+    """Record every swarm's time series from ``started`` while the block runs (``local.recorder``); the last
+    sample is :func:`finish`'s, once the workers have stopped."""
     recorders = [Recorder(local, interval) for local in locals_]
-    for recorder in recorders:
+    for local, recorder in zip(locals_, recorders, strict=True):
         recorder.begin(started)
+        local.recorder = recorder
     done = asyncio.Event()
     task = asyncio.create_task(record(recorders, done))
     try:
@@ -154,7 +158,13 @@ async def recording(locals_: list[LocalSwarm], interval: float, started: float) 
     finally:
         done.set()
         await task
-    ended = asyncio.get_running_loop().time()
-    for local, recorder in zip(locals_, recorders, strict=True):
-        await recorder.sample(ended, last=True)
-        local.timeseries = recorder.series
+
+
+async def finish(local: LocalSwarm) -> None:
+    """Take the last sample and set ``local.timeseries``. Called after the workers stopped, so that every item
+    the summary counts (a producer's last one after the drain included) lands in exactly one point; the queue
+    depths are the last ones read (the transports may be closed)."""
+    if local.recorder is None:
+        return
+    await local.recorder.sample(asyncio.get_running_loop().time(), last=True, refresh=False)
+    local.timeseries = local.recorder.series

@@ -27,7 +27,7 @@ from hivekeeper.local import ledger, run_plan, run_report
 from hivekeeper.local.controller import LocalController
 from hivekeeper.local.local_swarm import LocalSwarm
 from hivekeeper.local.progress import table
-from hivekeeper.local.recorder import recording
+from hivekeeper.local.recorder import finish, recording
 from hivekeeper.local.transports import BrokerTransports, BrokerUnavailable, MemoryTransports
 from hivekeeper.protocol import naming
 from hivekeeper.report.timeseries import interval_for
@@ -228,6 +228,8 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
                 for worker in workers:
                     await worker.stop()
             await local.transports.close()
+    for local in locals_:
+        await finish(local)  # the workers stopped: the last counts are final
     try:
         pushed, popped, uncertain = run_report.dataset_counts(locals_)
         at_end = {name: await store.llen(name) for name in sorted({*lists, *pushed, *popped})}

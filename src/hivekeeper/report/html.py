@@ -15,7 +15,7 @@ from typing import Any
 
 from hivekeeper.report import svg
 from hivekeeper.report.model import Report, StageSpan, SwarmRun, ThresholdResult
-from hivekeeper.report.timeseries import Point
+from hivekeeper.report.timeseries import Point, within
 
 _NUMERIC = re.compile(r"-|n/a|-?[\d.,]+( [a-z/%]+)?")
 """Cells aligned right (numbers, with a unit or not)."""
@@ -124,11 +124,34 @@ def _run(run: SwarmRun, *, multi: bool) -> str:
     if series is None or not series.roles:
         out.append('<p class="note">No time series was recorded for this run.</p>')
         return "".join(out)
+    if stages:
+        out.append(_per_stage(stages, series.roles))
     x_max = max([run.duration_seconds + run.drain_seconds] + [p.t for ps in series.roles.values() for p in ps])
     out.append(_overview(run, series.roles, x_max, stages))
     for role, points in series.roles.items():
         out.append(_role(run, role, points, x_max, stages, thresholds))
     return "".join(out)
+
+
+def _per_stage(stages: list[StageSpan], roles: dict[str, list[Point]]) -> str:
+    """Each role during each stage, from the points whose interval falls in it."""
+    rows = []
+    for stage in stages:
+        for role, points in roles.items():
+            seen = within(points, stage.start, stage.end)
+            if seen is None:
+                continue
+            rows.append(
+                [stage.label, role]
+                + [_num(seen.rate(n)) for n in (seen.processed, seen.errors, seen.dropped)]
+                + [_num(seen.p95, 2), _num(seen.p99, 2)]
+            )
+    headers = ["stage", "role", "items/s", "errors/s", "dropped/s", "highest p95 ms", "highest p99 ms"]
+    note = (
+        '<p class="note">Rates are means over the stage\'s intervals; the percentiles are the highest of an '
+        "interval in the stage (an upper bound of the stage's own).</p>"
+    )
+    return "<h3>Per stage</h3>" + _table(headers, rows) + note
 
 
 def _overview(run: SwarmRun, roles: dict[str, list[Point]], x_max: float, stages: list[StageSpan]) -> str:

@@ -158,6 +158,18 @@ class TimeSeries:
         )
 
 
+def within(points: list[Point], start: float, end: float) -> Point | None:
+    """The points whose interval's middle lies in [start, end) merged into one (see :meth:`Point.merged`: exact
+    rates, the highest interval percentiles), or None when there are none."""
+    inside = [p for p in points if start <= p.t - p.seconds / 2 < end]
+    if not inside:
+        return None
+    merged = inside[0]
+    for point in inside[1:]:
+        merged = merged.merged(point)
+    return merged
+
+
 def _larger(a: _N | None, b: _N | None) -> _N | None:
     if a is None:
         return b

@@ -194,6 +194,15 @@ def test_the_stages_of_the_only_staged_role_are_drawn_on_every_role_s_plots() ->
         assert "feeder step 1" in texts, chart
 
 
+def test_each_stage_gets_each_role_s_rates_and_highest_percentiles() -> None:
+    page = _report(stages=[StageSpan(0, 2, "warm-up"), StageSpan(2, 3, "peak")])
+    table = page.split("<h3>Per stage</h3>", 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", table)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows]
+    assert ["warm-up", "&lt;caller&gt;", "205.0", "1.5", "0.0", "14.00", "28.00"] in cells
+    assert ["peak", "feeder", "190.0", "0.0", "0.0", "-", "-"] in cells
+
+
 def test_the_verdict_and_its_reason_head_the_run() -> None:
     page = _report(verdict="Failed", reason="nothing succeeded: role caller made 3 calls and none succeeded")
     assert 'class="verdict Failed"' in page

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from hivekeeper.report.timeseries import MAX_POINTS, Point, TimeSeries, interval_for
+from hivekeeper.report.timeseries import MAX_POINTS, Point, TimeSeries, interval_for, within
 
 
 def _point(t: float, processed: int, *, p95: float | None = None, depth: int | None = None, **kinds: int) -> Point:
@@ -85,3 +85,12 @@ def test_the_json_form_reads_back_to_the_same_series() -> None:
     again = TimeSeries.from_json(orjson.loads(text))
     assert again == series
     assert orjson.loads(text)["roles"][0]["points"][0]["latencyMs"] == {"p50": 1.75, "p95": 3.5, "p99": 7.0}
+
+
+def test_a_stage_s_figures_merge_the_points_whose_interval_falls_in_it() -> None:
+    points = [_point(1, 10, p95=2.0), _point(2, 20, p95=9.0), _point(3, 30, p95=4.0), _point(4, 40, p95=1.0)]
+    stage = within(points, 1.0, 3.0)  # intervals (1, 2] and (2, 3]: middles 1.5 and 2.5
+    assert stage is not None
+    assert (stage.processed, stage.seconds, stage.p95) == (50, 2.0, 9.0)
+    assert stage.rate(stage.processed) == 25.0
+    assert within(points, 10.0, 20.0) is None
