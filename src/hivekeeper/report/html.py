@@ -60,7 +60,8 @@ def render(report: Report) -> str:
     verdict = report.shown_verdict
     body = [f"<h1>{escape(report.title)}</h1>"]
     if verdict:
-        body.append(f'<p>Verdict: <span class="verdict {escape(verdict)}">{escape(verdict)}</span></p>')
+        reason = report.runs[0].marks.reason if len(report.runs) == 1 else None
+        body.append(_verdict(verdict, reason))
     for run in report.runs:
         body.append(_run(run, multi=len(report.runs) > 1))
     return (
@@ -70,6 +71,13 @@ def render(report: Report) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(report.title)}</title><style>{STYLE}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
+    )
+
+
+def _verdict(verdict: str, reason: str | None) -> str:
+    said = f" {escape(reason)}" if reason else ""
+    return (
+        f'<p class="verdict-line">Verdict: <span class="verdict {escape(verdict)}">{escape(verdict)}</span>{said}</p>'
     )
 
 
@@ -109,9 +117,8 @@ def _run(run: SwarmRun, *, multi: bool) -> str:
             facts.append(f"merged pairwise {series.downsampled} time(s) to stay within {series.max_points} points")
     out.append(f'<p class="note">{escape("; ".join(facts))}.</p>')
     verdict = run.marks.shown_verdict
-    if verdict and (multi or run.marks.reason):
-        reason = f" {escape(run.marks.reason)}" if run.marks.reason else ""
-        out.append(f'<p>Verdict: <span class="verdict {escape(verdict)}">{escape(verdict)}</span>{reason}</p>')
+    if verdict and multi:  # a single run's verdict heads the page
+        out.append(_verdict(verdict, run.marks.reason))
     out.append("<h3>Summary</h3>" + _summary(run.roles))
     roles = {str(row.get("name")) for row in run.roles} | set(series.roles if series else ())
     thresholds = [t for t in run.marks.thresholds if t.role in roles]
