@@ -22,6 +22,8 @@ MAX_MARKERS = 240
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442")
 """Okabe-Ito: told apart with the common colour-vision deficiencies; dash patterns tell them apart too."""
 DASHES = ("", "6 3", "2 3", "8 3 2 3")
+FAR_LIMIT = 5.0
+"""A limit more than this many times the highest value is marked on the top edge instead of setting the scale."""
 
 
 @dataclass
@@ -83,7 +85,11 @@ def _fmt(value: float) -> str:
 def render(chart: Chart) -> str:
     """The chart as an ``<svg>`` element."""
     values = [v for s in chart.series for _, v in s.points if v is not None]
-    values += [limit.value for limit in chart.limits]
+    highest = max(values, default=0.0)
+    # A limit far above the data (p95 <= 300 ms on 2 ms latencies) would flatten them: it sits on the top edge
+    # (its label below the stage labels).
+    far = [limit for limit in chart.limits if highest > 0 and limit.value > FAR_LIMIT * highest]
+    values += [limit.value for limit in chart.limits if limit not in far]
     # 5 % headroom keeps a flat line at the maximum off the frame; all zero (no errors) still gets a 0..1 axis.
     top = max(values, default=0.0) * 1.05 or 1.0
     y_step = nice_step(top)
@@ -141,11 +147,13 @@ def render(chart: Chart) -> str:
         "time since the run started (s)</text></g>"
     )
     for limit in chart.limits:
-        cls = "limit passed" if limit.passed else "limit failed"
+        cls = ("limit passed" if limit.passed else "limit failed") + (" far" if limit in far else "")
+        at = TOP if limit in far else y(limit.value)
+        label = f"↑ {limit.label} (limit above this scale)" if limit in far else limit.label
         out.append(
-            f'<g class="{cls}" data-limit="{limit.value:g}"><line x1="{LEFT}" y1="{y(limit.value)}" '
-            f'x2="{LEFT + plot_w}" y2="{y(limit.value)}"/><text x="{LEFT + plot_w - 4}" y="{y(limit.value) - 4}" '
-            f'text-anchor="end">{escape(limit.label)}</text></g>'
+            f'<g class="{cls}" data-limit="{limit.value:g}"><line x1="{LEFT}" y1="{at}" x2="{LEFT + plot_w}" '
+            f'y2="{at}"/><text x="{LEFT + plot_w - 4}" y="{at + 28 if limit in far else at - 4}" '
+            f'text-anchor="end">{escape(label)}</text></g>'
         )
     for index, series in enumerate(chart.series):
         out.append(_series(series, index, x, y))

@@ -228,5 +228,21 @@ def test_several_swarms_get_a_section_each() -> None:
     assert "other-all-rate" in page
 
 
+def test_a_limit_far_above_the_data_sits_on_the_top_edge_and_leaves_the_scale_to_the_data() -> None:
+    series = [svg.Series("p95", [(1.0, 2.0), (2.0, 3.0)])]
+    far = ET.fromstring(
+        svg.render(svg.Chart("c", "latency", "ms", series, 2.0, limits=[svg.Limit(300, "p95 <= 300", True)]))
+    )
+    near = ET.fromstring(
+        svg.render(svg.Chart("c", "latency", "ms", series, 2.0, limits=[svg.Limit(10, "p95 <= 10", True)]))
+    )
+    ticks = [t.text for t in far.iter(f"{SVG_NS}text") if t.text and t.text.replace(".", "").isdigit()]
+    assert "300" not in ticks  # the y axis stays at the data's scale
+    [limit] = [g for g in far.iter(f"{SVG_NS}g") if (g.get("class") or "").startswith("limit")]
+    assert limit.get("class") == "limit passed far"
+    assert "above this scale" in "".join(limit.itertext())
+    assert any(t.text == "10" for t in near.iter(f"{SVG_NS}text"))  # a near limit sets the scale: its line shows
+
+
 def test_axis_steps_are_round_numbers() -> None:
     assert [svg.nice_step(span) for span in (1, 7, 230, 0.03, 0)] == [0.2, 2, 50, 0.01, 1.0]
