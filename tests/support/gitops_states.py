@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from hivekeeper.api.status import Condition
+from hivekeeper.operator import latency
 from hivekeeper.operator import status as rules
 from hivekeeper.operator.manifests import selector_string
 from hivekeeper.operator.plan import LABEL_ROLE, LABEL_SWARM
@@ -108,7 +109,7 @@ def workerrole_status(facts: Facts, generation: int) -> dict[str, Any]:
         "appliedGeneration": rules.applied_generation(observed),
         "tps": round(sum(r.tps for r in live), 2),
         "errors": 0,
-        "latencyMs": rules.role_latency(observed).model_dump(mode="json"),
+        "latencyMs": latency.recent_latency(rules.live_instances(observed)).model_dump(mode="json"),
         "instances": [i.model_dump(mode="json") for i in rules.instance_statuses(observed)],
         "conditions": _dump(rules.conditions(observed, [], NOW)),
     }
