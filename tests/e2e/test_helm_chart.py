@@ -34,6 +34,7 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "hivekeeper"
 SERVICEMONITOR_CRD = REPO / "tests" / "support" / "helm" / "servicemonitor-crd.yaml"
+PODMONITOR_CRD = REPO / "tests" / "support" / "helm" / "podmonitor-crd.yaml"
 SCENARIOS = {path.name.removesuffix("-values.yaml"): path for path in sorted((CHART / "ci").glob("*-values.yaml"))}
 RENDER_NAMESPACE = "hk-chart-render"
 SCENARIO_NAMESPACES = ("perf", "perf-2")
@@ -84,13 +85,16 @@ def render_namespaces(kubeconfig: Path) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def servicemonitor_crd(kubeconfig: Path) -> None:
-    """A minimal monitoring.coreos.com ServiceMonitor CRD (tests/support/helm), so ServiceMonitors can be checked."""
-    applied = run_kubectl(kubeconfig, "apply", "--server-side", "-f", str(SERVICEMONITOR_CRD))
-    assert applied.returncode == 0, applied.stderr
-    waited = run_kubectl(
-        kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", "crd/servicemonitors.monitoring.coreos.com"
-    )
-    assert waited.returncode == 0, waited.stderr
+    """Minimal monitoring.coreos.com ServiceMonitor and PodMonitor CRDs (tests/support/helm), so the chart's monitors
+    can be checked."""
+    for crd, name in (
+        (SERVICEMONITOR_CRD, "servicemonitors.monitoring.coreos.com"),
+        (PODMONITOR_CRD, "podmonitors.monitoring.coreos.com"),
+    ):
+        applied = run_kubectl(kubeconfig, "apply", "--server-side", "-f", str(crd))
+        assert applied.returncode == 0, applied.stderr
+        waited = run_kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}")
+        assert waited.returncode == 0, waited.stderr
 
 
 def test_helm_lint_passes_for_the_default_values_and_every_documented_scenario(helm: Path) -> None:
@@ -259,6 +263,15 @@ def test_each_optional_part_is_rendered_only_when_enabled(helm: Path) -> None:
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert monitor["spec"]["endpoints"][0]["interval"] == "15s"
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert "PodMonitor" not in default
+    assert "ConfigMap" not in default, "the Grafana dashboard is off by default"
+    pods = _one(metrics, "PodMonitor")
+    assert pods["spec"]["selector"]["matchExpressions"] == [{"key": "hivekeeper.io/swarm", "operator": "Exists"}]
+    assert pods["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    assert pods["spec"]["namespaceSelector"] == {"any": True}
+    dashboard = _one(metrics, "ConfigMap", "-dashboards")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(dashboard["data"]["hivekeeper-swarms.json"])["uid"] == "hivekeeper-swarms"
     peering = _render(helm, *_values_args("peering"))
     assert sorted(d["metadata"]["name"] for d in peering if d["kind"] == "CustomResourceDefinition") == [
         "clusterkopfpeerings.kopf.dev",

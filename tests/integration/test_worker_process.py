@@ -17,12 +17,17 @@ from typing import Any
 import aio_pika
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from hivekeeper.operator import latency
+from hivekeeper.operator.observations import Observations
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.signing import Signer
 from hivekeeper.protocol.workitem import new_item
+from hivekeeper.worker.metrics import DURATION
 from hivekeeper.worker.transports.rabbit import control as rabbit_control
+from testbench.dashboard import dashboard_metrics
 from testbench.procs import free_port
 from testbench.scripted_http import ScriptedServer, scripted_server
 from testbench.waiting import eventually
@@ -110,6 +115,8 @@ async def processor_process(
     metrics_port: int = 0,
     signer: Signer | None = None,
     swarm: str | None = None,
+    instance: str = "caller-0",
+    work_in: str = "call",
     **extra_env: str,
 ) -> AsyncIterator[Running]:
     """Start the worker as its pod would, wait for its start-up status, enable it; on exit, SIGTERM."""
@@ -127,9 +134,9 @@ async def processor_process(
                 HIVEKEEPER_SWARM_ID=swarm,
                 HIVEKEEPER_ROLE="caller",
                 HIVEKEEPER_ROLE_KIND="processor",
-                HIVEKEEPER_INSTANCE="caller-0",
+                HIVEKEEPER_INSTANCE=instance,
                 HIVEKEEPER_AMQP_URL=rabbitmq_url,
-                HIVEKEEPER_WORK_IN="call",
+                HIVEKEEPER_WORK_IN=work_in,
                 HIVEKEEPER_CONFIG=orjson.dumps(config).decode(),
                 HIVEKEEPER_METRICS_PORT=str(metrics_port),
                 HIVEKEEPER_STATUS_INTERVAL="1",
@@ -152,17 +159,17 @@ async def processor_process(
         await listener.consume(collect)
 
         async def started() -> list[env.Envelope]:
-            return [e for e in events if e.type == "status-full"]
+            return [e for e in events if e.type == "status-full" and e.scope.instance == instance]
 
         [first] = await eventually(started, timeout=30, what="the worker's start-up status-full")
         assert first.data["enabled"] is False
-        assert first.data["io"]["work"]["queues"]["in"] == [naming.work_queue(swarm, "call")]
+        assert first.data["io"]["work"]["queues"]["in"] == [naming.work_queue(swarm, work_in)]
 
         signal = env.signal("config-update", first.scope, {"enabled": True}, origin="test")
         if signer is not None:
             signal = signer.sign(signal)
         await control.publish(
-            aio_pika.Message(signal.to_json()), naming.signal_key("config-update", swarm, "caller", "caller-0")
+            aio_pika.Message(signal.to_json()), naming.signal_key("config-update", swarm, "caller", instance)
         )
         yield Running(swarm, process, channel, events, log_path, control, signal)
     finally:
@@ -172,13 +179,15 @@ async def processor_process(
         await connection.close()
 
 
-async def _publish_call(running: Running, path: str, headers: dict[str, str] | None = None) -> None:
+async def _publish_call(
+    running: Running, path: str, headers: dict[str, str] | None = None, alias: str = "call"
+) -> None:
     swarm, channel = running.swarm, running.channel
     request = {"kind": "http.request", "request": {"method": "GET", "path": path, "headers": {}}}
     item = new_item(
         orjson.dumps(request).decode(), swarm=swarm, service="builder", instance="b-0", headers=headers or {}
     )
-    work = await rabbit_control.declare_work_queue(channel, swarm, naming.work_queue(swarm, "call"))
+    work = await rabbit_control.declare_work_queue(channel, swarm, naming.work_queue(swarm, alias))
     exchange = await channel.get_exchange(naming.work_exchange(swarm))
     await exchange.publish(aio_pika.Message(item.to_json()), routing_key=work.name)
 
@@ -208,6 +217,14 @@ async def test_a_processor_process_calls_the_sut_with_the_correlation_id_and_rep
         metrics = await eventually(counted, timeout=15, what="the processed counter at /metrics")
         assert f'instance="caller-0",role="caller",run="",swarm="{running.swarm}"' in metrics
         assert "hivekeeper_http_responses_total{" in metrics
+        [duration] = [f for f in text_string_to_metric_families(metrics) if f.name == DURATION]
+        buckets = [s for s in duration.samples if s.name.endswith("_bucket")]
+        assert buckets[-1].labels["le"] == "+Inf"
+        assert buckets[-1].value == 1.0, "the one call, in seconds buckets"
+        assert buckets[-1].labels["step"] == ""
+        exported = {sample.name for family in text_string_to_metric_families(metrics) for sample in family.samples}
+        missing = dashboard_metrics() - exported
+        assert not missing, f"the chart's Grafana dashboard queries metrics this worker does not export: {missing}"
         running.process.terminate()
         returncode = await asyncio.wait_for(running.process.wait(), 15)
     log_path, swarm = running.log_path, running.swarm
@@ -337,3 +354,43 @@ async def test_a_sigkilled_worker_loses_no_item_and_repeats_only_those_it_had_in
     )
     assert set(calls) == set(ids), "nothing lost"
     assert repeated <= in_flight_at_kill, f"only calls in flight at the kill repeat: {calls}"
+
+
+async def test_two_processes_status_histograms_merge_to_the_percentile_of_all_their_requests(
+    rabbitmq_url: str, sut: ScriptedServer, tmp_path: Path
+) -> None:
+    """One caller answers 98 fast calls, the other 2 slow ones (1 s): the role's p95, merged from the histograms
+    their status reports carry (read as the operator reads them), is the fast calls', not the slow instance's."""
+    swarm = f"lat-{uuid.uuid4().hex[:6]}"
+    config = {"baseUrl": sut.url, "threadCount": 8, "timeoutMs": 5000}
+    async with (
+        processor_process(rabbitmq_url, config, tmp_path, swarm=swarm, instance="caller-fast", work_in="fast") as fast,
+        processor_process(rabbitmq_url, config, tmp_path, swarm=swarm, instance="caller-slow", work_in="slow") as slow,
+    ):
+        for _ in range(98):
+            await _publish_call(fast, "/hello", alias="fast")
+        for _ in range(2):
+            await _publish_call(slow, "/slow", alias="slow")
+        events = fast.events  # both listeners hear every event of the swarm
+
+        async def reported() -> Observations | None:
+            seen = Observations()
+            seen.manage(swarm, "caller")
+            for event in list(events):
+                seen.record(event, now=0.0)  # as the operator's consumer does: validated, malformed refused
+            instances = seen.instances(swarm, "caller")
+            done = [i for i in instances if i.latency_since_start and i.latency_since_start.role.count]
+            return seen if sum(i.latency_since_start.role.count for i in done if i.latency_since_start) == 100 else None
+
+        seen = await eventually(reported, timeout=30, what="status reports covering all 100 calls")
+        instances = seen.instances(swarm, "caller")
+        merged = latency.since_start(instances)
+        slow_only = latency.since_start([i for i in instances if i.name == "caller-slow"])
+        assert merged.count == 100
+        assert merged.percentile_ms(95) < 500, f"p95 of all calls is a fast one: {merged.percentile_ms(95)} ms"
+        assert merged.percentile_ms(99) >= 1000, "the 99th call is a slow one"
+        assert slow_only.percentile_ms(95) >= 1000, "the worst-instance rule would have said over 1 s"
+        [last_slow] = [e for e in events if e.scope.instance == "caller-slow" and e.type == "status-delta"][-1:]
+        since_start = last_slow.data["context"]["latencyMsSinceStart"]
+        assert since_start["p95"] == slow_only.percentile_ms(95), "the wire form gives the worker's own percentiles"
+    assert slow.process.returncode is not None

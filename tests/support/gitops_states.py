@@ -21,7 +21,7 @@ import yaml
 from hivekeeper.api.run_status import RunStatus
 from hivekeeper.api.status import Condition
 from hivekeeper.api.verdict import ThresholdResult, Verdict
-from hivekeeper.operator import run_apply, run_play
+from hivekeeper.operator import latency, run_apply, run_play
 from hivekeeper.operator import status as rules
 from hivekeeper.operator.manifests import selector_string
 from hivekeeper.operator.plan import LABEL_ROLE, LABEL_SWARM
@@ -111,7 +111,7 @@ def workerrole_status(facts: Facts, generation: int) -> dict[str, Any]:
         "appliedGeneration": rules.applied_generation(observed),
         "tps": round(sum(r.tps for r in live), 2),
         "errors": 0,
-        "latencyMs": rules.role_latency(observed).model_dump(mode="json"),
+        "latencyMs": latency.recent_latency(rules.live_instances(observed)).model_dump(mode="json"),
         "instances": [i.model_dump(mode="json") for i in rules.instance_statuses(observed)],
         "conditions": _dump(rules.conditions(observed, [], NOW)),
     }

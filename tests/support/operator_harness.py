@@ -53,10 +53,21 @@ class Workers:
         for name in names:
             self.status(swarm_id, role, name, generation=generation, enabled=enabled)
 
-    def status(self, swarm_id: str, role: str, name: str, *, generation: int, enabled: bool = True) -> None:
+    def status(
+        self,
+        swarm_id: str,
+        role: str,
+        name: str,
+        *,
+        generation: int,
+        enabled: bool = True,
+        context: dict[str, Any] | None = None,
+        kind: str = "status-full",
+    ) -> None:
+        """One status report; ``context`` as a worker's ``RoleStats.snapshot()`` gives it (default: no errors)."""
         scope = env.Scope(swarmId=swarm_id, role=role, instance=name)
-        data = {"enabled": enabled, "configGeneration": generation, "tps": 10.0, "context": {"errors": 0}}
-        self.observations.record(env.metric("status-full", scope, data, origin=name), self.clock.now)
+        data = {"enabled": enabled, "configGeneration": generation, "tps": 10.0, "context": context or {"errors": 0}}
+        self.observations.record(env.metric(kind, scope, data, origin=name), self.clock.now)
 
     def on_signal(self, swarm_id: str, role: str, instance: str, data: dict[str, Any]) -> None:
         if not self.answering:

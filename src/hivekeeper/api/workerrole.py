@@ -59,8 +59,8 @@ class WorkerRoleStatus(BaseModel):
     latencyMs: LatencyMs = Field(
         default_factory=LatencyMs,
         description=(
-            "Request latency over the workers' last status interval (5 s by default): per percentile, the worst "
-            "live instance; 0 when no request completed in it."
+            "Request latency over the workers' last status interval (5 s by default): the percentiles of all "
+            "the live instances' requests (their histograms merged); 0 when no request completed in it."
         ),
     )
     instances: list[InstanceStatus] = Field(default_factory=list, description="Each instance as it last reported.")

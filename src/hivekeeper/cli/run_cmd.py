@@ -8,7 +8,10 @@ import sys
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hivekeeper.api.swarm import Swarm
 
 EXIT_PASSED = 0
 """The run passed: every threshold held and items succeeded."""
@@ -42,7 +45,6 @@ def _seconds(option: str, *, low: float, high: float, hint: str, inclusive: bool
 
 def _run(args: argparse.Namespace) -> int:
     from hivekeeper.api.manifests import ManifestError, load_swarm, load_swarm_text
-    from hivekeeper.api.swarm import Swarm
     from hivekeeper.errors import Unavailable
     from hivekeeper.local.runner import RunError, RunInputError, RunOptions, run_blocking, with_endpoint
 
@@ -66,6 +68,7 @@ def _run(args: argparse.Namespace) -> int:
         broker_url=args.broker,
         redis_url=args.redis,
         interval=args.interval,
+        timeseries_interval=args.timeseries_interval,
     )
     try:
         result = run_blocking(swarms if len(swarms) > 1 else swarms[0], options)
@@ -78,6 +81,8 @@ def _run(args: argparse.Namespace) -> int:
     swarm_results = result.get("swarms", [result])
     if args.junit:
         _write_junit(Path(args.junit), swarm_results)
+    if args.report:
+        write_report(Path(args.report), result, swarms)
     verdicts = [s.get("verdict") for s in swarm_results]
     return EXIT_PASSED if all(v is None or v["result"] == "Passed" for v in verdicts) else EXIT_FAILED
 
@@ -94,6 +99,22 @@ def _write_junit(path: Path, swarm_results: list[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(junit_xml(runs))
     print(f"JUnit report written to {path}")
+
+
+def write_report(path: Path, summary: dict[str, Any], swarms: list[Swarm]) -> None:
+    """Write the self-contained HTML report of a run's JSON summary to ``path``, with each swarm's stages and
+    thresholds (``spec.run``) drawn."""
+    from hivekeeper.report import html
+    from hivekeeper.report.model import from_run_summary
+    from hivekeeper.report.run_marks import marks
+
+    runs = {swarm.metadata.name: swarm.spec.run for swarm in swarms}
+    report = from_run_summary(
+        summary, marks=lambda entry: marks(runs.get(str(entry.get("swarm"))), entry.get("verdict"))
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html.render(report), encoding="utf-8")
+    print(f"report written to {path}")
 
 
 def _demo_sut(args: argparse.Namespace) -> int:
@@ -126,9 +147,20 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="stop after this many seconds, more than 0 and at most 7 days (default: run until Ctrl-C)",
     )
-    run.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
+    run.add_argument("--json", metavar="FILE", help="also write the summary (with its time series) as JSON")
     run.add_argument(
         "--junit", metavar="FILE", help="also write the verdict as JUnit XML (one test case per threshold)"
+    )
+    run.add_argument(
+        "--report",
+        metavar="FILE.html",
+        help="also write a self-contained HTML report (plots of rate, latency and errors per role; no network needed)",
+    )
+    run.add_argument(
+        "--timeseries-interval",
+        type=_seconds("--timeseries-interval", low=MIN_INTERVAL, high=3600.0, inclusive=True, hint="leave it out"),
+        default=None,
+        help="seconds between the time series' points (default: 1 for a --duration under 60 s, else 5)",
     )
     target = run.add_mutually_exclusive_group()
     target.add_argument(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from hivekeeper.api.swarm import Swarm
 from hivekeeper.api.verdict import Verdict
@@ -16,8 +16,12 @@ from hivekeeper.local.progress import RoleRow
 from hivekeeper.local.queue_books import QueueBook, StageCount
 from hivekeeper.local.transports import BrokerTransports, BrokerUnavailable, MemoryTransports
 from hivekeeper.protocol import naming
+from hivekeeper.report.timeseries import TimeSeries
 from hivekeeper.worker.runtime.worker import Worker
 from hivekeeper.worker.stats import Histogram
+
+if TYPE_CHECKING:
+    from hivekeeper.local.recorder import Recorder
 
 
 @dataclass
@@ -37,6 +41,10 @@ class LocalSwarm:
     broker_outages: int = 0
     verdict: Verdict | None = None
     """Judged when the run ended (``spec.run`` thresholds, and whether anything succeeded)."""
+    recorder: Recorder | None = None
+    """Records the time series while the load runs (``local.recorder.recording``)."""
+    timeseries: TimeSeries | None = None
+    """The run's points per role, set when the run ends (``local.recorder.finish``)."""
 
     @property
     def name(self) -> str:

@@ -39,6 +39,7 @@ def figures(local: LocalSwarm, elapsed: float) -> list[RoleFigures]:
     for spec in local.swarm.spec.roles:
         workers = local.workers[spec.name]
         latency = Histogram()
+        steps: dict[str, Histogram] = {}
         codes: dict[str, int] = {}
         processed = errors = dropped = 0
         for worker in workers:
@@ -47,12 +48,11 @@ def figures(local: LocalSwarm, elapsed: float) -> list[RoleFigures]:
             errors += stats.errors
             dropped += stats.dropped
             latency.merge(stats.latency)
+            for step, histogram in stats.step_latency.items():  # http-sequence: each step's calls
+                steps.setdefault(step, Histogram()).merge(histogram)
             for code, n in stats.statuses.items():
                 codes[str(code)] = codes.get(str(code), 0) + n
-        latency_ms = {}
-        if latency.count:
-            latency_ms = {name: latency.percentile(pct) for name, pct in _PERCENTILES}
-            latency_ms.update(max=latency.max_us / 1000.0, mean=latency.mean_ms())
+        latency_ms = _latency_ms(latency)
         target = _target_rate(run, spec.name, elapsed)
         out.append(
             RoleFigures(
@@ -65,9 +65,19 @@ def figures(local: LocalSwarm, elapsed: float) -> list[RoleFigures]:
                 latencyMs=latency_ms,
                 targetRate=target,
                 achievedRate=processed / elapsed if elapsed > 0 and target is not None else None,
+                steps={step: Figures(latencyMs=_latency_ms(histogram)) for step, histogram in steps.items()},
             )
         )
     return out
+
+
+def _latency_ms(latency: Histogram) -> dict[str, float]:
+    """p50, p90, p95, p99, max and mean (ms) of a merged histogram; empty when nothing was recorded."""
+    if not latency.count:
+        return {}
+    latency_ms = {name: latency.percentile(pct) for name, pct in _PERCENTILES}
+    latency_ms.update(max=latency.max_us / 1000.0, mean=latency.mean_ms())
+    return latency_ms
 
 
 def _target_rate(run: RunSpec | None, role: str, elapsed: float) -> float | None:

@@ -88,6 +88,7 @@ def report(
                 "redelivered": redelivered,
                 "queueBooks": [book.as_json() for book in ledgers],
                 "verdict": local.verdict.model_dump(mode="json") if local.verdict else None,
+                "timeseries": local.timeseries.as_json() if local.timeseries else None,
             }
         )
     if books is not None:

@@ -27,8 +27,10 @@ from hivekeeper.local import ledger, run_plan, run_report
 from hivekeeper.local.controller import LocalController
 from hivekeeper.local.local_swarm import LocalSwarm
 from hivekeeper.local.progress import table
+from hivekeeper.local.recorder import finish, recording
 from hivekeeper.local.transports import BrokerTransports, BrokerUnavailable, MemoryTransports
 from hivekeeper.protocol import naming
+from hivekeeper.report.timeseries import interval_for
 from hivekeeper.worker.identity import Identity
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.runtime.worker import Worker
@@ -60,6 +62,8 @@ class RunOptions:
     out: TextIO = field(default_factory=lambda: sys.stdout)
     live: bool | None = None
     """Redraw the view in place (a terminal) or print a block per interval (logs, CI)."""
+    timeseries_interval: float | None = None
+    """Seconds between the time series' points (default: ``report.timeseries.interval_for(duration)``)."""
 
 
 def bootstrap_config(swarm: Swarm, role_config: dict[str, Any]) -> dict[str, Any]:
@@ -224,6 +228,8 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
                 for worker in workers:
                     await worker.stop()
             await local.transports.close()
+    for local in locals_:
+        await finish(local)  # the workers stopped: the last counts are final
     try:
         pushed, popped, uncertain = run_report.dataset_counts(locals_)
         at_end = {name: await store.llen(name) for name in sorted({*lists, *pushed, *popped})}
@@ -233,6 +239,16 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
     return run_report.report(
         locals_, (elapsed, drained), wall_started, books, out=options.out, json_path=options.json_path
     )
+
+
+def expected_seconds(locals_: list[LocalSwarm], options: RunOptions) -> float | None:
+    """How long the load should last: ``--duration``, else the longest ``spec.run`` (None: until Ctrl-C or an
+    item budget), which sets the time series' interval."""
+    ends = [local.swarm.spec.run.seconds if local.swarm.spec.run else None for local in locals_]
+    planned = None if None in ends else max(end for end in ends if end is not None)
+    if options.duration is None:
+        return planned
+    return options.duration if planned is None else min(options.duration, planned)
 
 
 async def _drive(
@@ -258,17 +274,20 @@ async def _drive(
     for local in locals_:
         local.started = started
     playing = asyncio.create_task(run_plan.drive_all(drivers, started, stop))
-    try:
-        await show_progress(locals_, options, stop, live)
-    finally:
-        stop.set()
-        await playing
-    elapsed = loop.time() - started
-    for local in locals_:
-        if not local.swarm.spec.paused:
-            await local.set_enabled([r.name for r in local.swarm.spec.roles if not r.work.in_], False)
-    draining = loop.time()
-    await asyncio.gather(*(drain(local, draining + DRAIN_SECONDS) for local in locals_))
+    async with recording(
+        locals_, options.timeseries_interval or interval_for(expected_seconds(locals_, options)), started
+    ):
+        try:
+            await show_progress(locals_, options, stop, live)
+        finally:
+            stop.set()
+            await playing
+        elapsed = loop.time() - started
+        for local in locals_:
+            if not local.swarm.spec.paused:
+                await local.set_enabled([r.name for r in local.swarm.spec.roles if not r.work.in_], False)
+        draining = loop.time()
+        await asyncio.gather(*(drain(local, draining + DRAIN_SECONDS) for local in locals_))
     return elapsed, loop.time() - draining
 
 

@@ -17,6 +17,7 @@ import dataclasses
 from collections import OrderedDict, defaultdict
 
 from hivekeeper.errors import InvalidInput
+from hivekeeper.operator.latency import next_window
 from hivekeeper.operator.reports import ConfigOutcome, StatusData
 from hivekeeper.operator.status import InstanceReport
 from hivekeeper.protocol.envelope import Envelope
@@ -92,6 +93,12 @@ class Observations:
                 del reports[min(reports, key=lambda name: reports[name].seen_at)]
             reports[report.name] = report
             return
+        # Latency histograms only matter for a managed role (up to ~160 KB each, see protocol/latency.py): a
+        # waiting report keeps none, and its instance's window is unknown until its next report.
+        if report.latency_since_start is not None or report.latency_window is not None:
+            report = dataclasses.replace(
+                report, latency_since_start=None, latency_window=None, latency_baseline=None, latency_known=False
+            )
         self._unmanaged[(*key, report.name)] = report
         self._unmanaged.move_to_end((*key, report.name))
         while len(self._unmanaged) > self.MAX_UNMANAGED:
@@ -130,6 +137,8 @@ class Observations:
         if event.kind == "metric" and event.type in ("status-full", "status-delta"):
             status = StatusData.model_validate(event.data)
             kept = previous.config_generation if previous else 0
+            since_start = status.details.latencyHistogram
+            window, baseline = next_window(since_start, previous, delta=event.type == "status-delta")
             report = InstanceReport(
                 name=scope.instance,
                 enabled=status.enabled,
@@ -146,6 +155,9 @@ class Observations:
                 rejected_generation=previous.rejected_generation if previous else None,
                 rejected_reason=previous.rejected_reason if previous else "",
                 latency_ms=status.details.latencyMs,
+                latency_since_start=since_start,
+                latency_window=window,
+                latency_baseline=baseline,
             )
             if report.rejected_generation is not None and report.config_generation >= report.rejected_generation:
                 report = dataclasses.replace(report, rejected_generation=None, rejected_reason="")

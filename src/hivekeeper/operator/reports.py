@@ -2,7 +2,9 @@
 
 Anyone holding a broker credential can publish events, so these models are strict where a value is
 used as a number (a generation or a count must be a number, not text or a boolean) and forgiving where a
-bad value costs nothing (an unreadable latency summary is no summary; long texts are cut). A body that
+bad value costs nothing (an unreadable latency summary is no summary; long texts are cut). A latency
+histogram is merged with the other instances', so it is checked whole against its bounds
+(:mod:`hivekeeper.protocol.latency`): a malformed or oversized one makes the event malformed. A body that
 does not fit raises ``ValueError`` (pydantic's ``ValidationError``) or ``TypeError``/``OverflowError``;
 :class:`~hivekeeper.operator.observations.Observations` turns those into ``MalformedEvent``.
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from hivekeeper.protocol.latency import LatencyReport
 
 IO_TEXT_LIMIT = 64
 REASON_LIMIT = 1024
@@ -68,6 +72,7 @@ class StatusContext(_Event):
     dropped: Number = 0
     statusCodes: Annotated[dict[str, int], BeforeValidator(_codes)] = Field(default_factory=dict)
     latencyMs: Annotated[tuple[float, float, float] | None, BeforeValidator(_latency)] = None
+    latencyHistogram: LatencyReport | None = None
 
 
 class StatusData(_Event):

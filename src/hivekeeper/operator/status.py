@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hivekeeper.api.status import Condition, InstanceStatus, IoState, LatencyMs
+from hivekeeper.api.status import Condition, InstanceStatus, IoState
+from hivekeeper.protocol.latency import LatencyHistogram, LatencyReport
 
 STALE_AFTER_SECONDS = 20.0
 """An instance silent for this long (four status intervals) no longer counts as ready."""
@@ -36,7 +37,17 @@ class InstanceReport:
     rejected_generation: int | None = None
     rejected_reason: str = ""
     latency_ms: tuple[float, float, float] | None = None
-    """(p50, p95, p99) of its requests since it started; None for roles that send none."""
+    """(p50, p95, p99) of its requests over its last status interval, as it reported them; None for roles
+    that send none. Used only when no instance sends a histogram (``operator/latency.py``)."""
+    latency_since_start: LatencyReport | None = None
+    """Its latency histograms since it started (the role's and its steps'), as last reported."""
+    latency_window: LatencyHistogram | None = None
+    """The role's requests between its previous report and this one; None when unknown (first report heard,
+    or the worker restarted)."""
+    latency_baseline: LatencyHistogram | None = None
+    """The role's histogram at its last status-delta (or first report): where the next window starts."""
+    latency_known: bool = True
+    """False when this report's histograms were not kept (it waited for its role to become managed)."""
 
 
 @dataclass(frozen=True)
@@ -205,14 +216,6 @@ def conditions(observed: Observed, previous: list[Condition], now_text: str) -> 
         now_text,
     )
     return [ready_condition, reconciling, stalled, queues, workers, config, paused]
-
-
-def role_latency(observed: Observed) -> LatencyMs:
-    """The role's request latency: per percentile, the worst live instance (percentiles do not average)."""
-    reports = [i.latency_ms for i in live_instances(observed) if i.latency_ms is not None]
-    if not reports:
-        return LatencyMs()
-    return LatencyMs(p50=max(r[0] for r in reports), p95=max(r[1] for r in reports), p99=max(r[2] for r in reports))
 
 
 def instance_statuses(observed: Observed) -> list[InstanceStatus]:

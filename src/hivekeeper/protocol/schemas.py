@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from hivekeeper.protocol.envelope import Envelope
+from hivekeeper.protocol.latency import LatencyReport
 from hivekeeper.protocol.workitem import WorkItem
 
 BASE = "https://hivekeeper.io/schemas"
@@ -18,6 +19,11 @@ def schemas() -> dict[str, dict[str, Any]]:
     for name, model, title in (
         ("control-envelope.schema.json", Envelope, "hivekeeper control-plane envelope v1"),
         ("workitem.schema.json", WorkItem, "hivekeeper WorkItem v1"),
+        (
+            "latency-histogram.schema.json",
+            LatencyReport,
+            "hivekeeper latency histograms of a status report (data.context.latencyHistogram), scheme 1",
+        ),
     ):
         schema = model.model_json_schema(mode="serialization")
         # Every field is always serialised, so every property is required on the wire.

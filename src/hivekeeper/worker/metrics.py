@@ -1,22 +1,58 @@
-"""Prometheus metrics of a worker, read from its counters at scrape time (nothing on the hot path)."""
+"""Prometheus metrics of a worker, read from its counters at scrape time (nothing on the hot path).
+
+Request latency is a classic Prometheus histogram in seconds, ``hivekeeper_request_duration_seconds``
+(``_bucket{le}``, ``_sum``, ``_count``), built at scrape time from the worker's log-linear counts
+(:mod:`hivekeeper.worker.stats`): every ``le`` is an exact edge of that scheme (2^k and 1.5·2^k µs from
+256 µs to ~67 s), so a bucket counts exactly the requests below it; aggregate across pods with
+``sum by (le, role)`` and ``histogram_quantile``. http-sequence workers export one series per step (label
+``step``; ``sum without (step)`` is the role), other roles one series with ``step=""``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from hivekeeper.protocol.latency import bucket_index
 from hivekeeper.worker.runtime.worker import Worker
+from hivekeeper.worker.stats import Histogram
 
 LABELS = ["swarm", "role", "instance", "run"]
+DURATION = "hivekeeper_request_duration_seconds"
+
+
+def _edges() -> list[tuple[str, int]]:
+    """(le in seconds, the last log-linear bucket below it): 2^k and 1.5·2^k µs, 256 µs to 2^26 µs (~67 s).
+
+    A request of ``v`` whole µs is in bucket ``le`` when ``v < le`` (it was shorter than ``le`` seconds)."""
+    edges_us = sorted([1 << k for k in range(8, 27)] + [3 << k for k in range(7, 25)])
+    return [(str(edge / 1_000_000), bucket_index(edge - 1)) for edge in edges_us]
+
+
+EDGES = _edges()
+
+
+def duration_buckets(histogram: Histogram) -> list[tuple[str, float]]:
+    """The cumulative ``(le, count)`` pairs of a histogram, ``+Inf`` last (its count).
+
+    The scrape runs in the metrics server's thread while the event loop records: every figure, ``+Inf``
+    too, is summed from one copy of the bucket counts, so the buckets never go down."""
+    counts, out, seen, start = histogram.counts.copy(), [], 0, 0
+    for le, last in EDGES:
+        seen += sum(counts[start : last + 1])
+        start = last + 1
+        out.append((le, float(seen)))
+    out.append(("+Inf", float(seen + sum(counts[start:]))))
+    return out
 
 
 class WorkerCollector(Collector):
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         ident = self.worker.identity
         labels = [ident.swarm, ident.role, ident.instance, ident.run_id]
         stats = self.worker.stats
@@ -81,12 +117,15 @@ class WorkerCollector(Collector):
         generation = GaugeMetricFamily("hivekeeper_config_generation", "Applied config generation.", labels=LABELS)
         generation.add_metric(labels, self.worker.state.generation)
         yield generation
-        latency = GaugeMetricFamily(
-            "hivekeeper_latency_ms", "Request latency percentiles since start (ms).", labels=[*LABELS, "quantile"]
+        duration = HistogramMetricFamily(
+            DURATION,
+            "Request latency (seconds): each HTTP call (attempt) of the role, per step for http-sequence.",
+            labels=[*LABELS, "step"],
         )
-        for quantile in (50, 95, 99):
-            latency.add_metric([*labels, str(quantile / 100)], stats.latency.percentile(quantile))
-        yield latency
+        steps = list(stats.step_latency.items()) or [("", stats.latency)]  # one copy: the loop may add a step
+        for step, histogram in steps:
+            duration.add_metric([*labels, step], duration_buckets(histogram), histogram.total_us / 1_000_000)
+        yield duration
         statuses = CounterMetricFamily(
             "hivekeeper_http_responses", "HTTP responses by status code.", labels=[*LABELS, "code"]
         )

@@ -2,7 +2,10 @@
 
 The histogram is log-linear over microseconds (like HDR histograms at 4 significant bits): each
 power of two is split into 16 buckets, so any recorded value is reported within ~6 %. Recording
-is a couple of integer operations and a list increment; no allocation, no lock (one event loop).
+is a couple of integer operations and a list increment; no allocation, no lock (one event loop). The
+bucket scheme and the histogram's wire form (what a status report carries, mergeable across instances)
+are in :mod:`hivekeeper.protocol.latency`; the Prometheus buckets are derived from these counts at
+scrape time (:mod:`hivekeeper.worker.metrics`), never per request.
 """
 
 from __future__ import annotations
@@ -10,25 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-_SUB_BITS = 4
-_SUB = 1 << _SUB_BITS
-_BUCKETS = 64 * _SUB
+from hivekeeper.protocol.latency import SUB, SUB_BITS, LatencyHistogram, LatencyReport, bucket_upper_us
 
-
-def _bucket(micros: int) -> int:
-    if micros < _SUB:
-        return max(micros, 0)
-    exponent = micros.bit_length() - _SUB_BITS - 1
-    return ((exponent + 1) << _SUB_BITS) + ((micros >> exponent) & (_SUB - 1))
-
-
-def _bucket_value(index: int) -> int:
-    """The upper bound (µs) of a bucket."""
-    if index < _SUB:
-        return index
-    exponent = (index >> _SUB_BITS) - 1
-    mantissa = index & (_SUB - 1)
-    return ((_SUB + mantissa + 1) << exponent) - 1
+_BUCKETS = 64 * SUB
 
 
 class Histogram:
@@ -42,11 +29,11 @@ class Histogram:
 
     def record(self, seconds: float) -> None:
         micros = int(seconds * 1_000_000)
-        if micros < _SUB:
+        if micros < SUB:
             index = max(micros, 0)
-        else:  # _bucket() inlined: this runs once per request
-            exponent = micros.bit_length() - _SUB_BITS - 1
-            index = ((exponent + 1) << _SUB_BITS) + ((micros >> exponent) & (_SUB - 1))
+        else:  # protocol.latency.bucket_index() inlined: this runs once per request
+            exponent = micros.bit_length() - SUB_BITS - 1
+            index = ((exponent + 1) << SUB_BITS) + ((micros >> exponent) & (SUB - 1))
         self.counts[index] += 1
         self.count += 1
         self.total_us += micros
@@ -61,7 +48,7 @@ class Histogram:
         for index, n in enumerate(self.counts):
             seen += n
             if seen >= rank:
-                return min(_bucket_value(index), self.max_us) / 1000.0
+                return min(bucket_upper_us(index), self.max_us) / 1000.0
         return self.max_us / 1000.0
 
     def mean_ms(self) -> float:
@@ -92,8 +79,12 @@ class Histogram:
         window.count = self.count - earlier.count
         window.total_us = self.total_us - earlier.total_us
         top = next((i for i in range(_BUCKETS - 1, -1, -1) if window.counts[i]), None)
-        window.max_us = 0 if top is None else min(_bucket_value(top), self.max_us)
+        window.max_us = 0 if top is None else min(bucket_upper_us(top), self.max_us)
         return window
+
+    def to_wire(self) -> LatencyHistogram:
+        """The sparse, bounded wire form (status reports); see :mod:`hivekeeper.protocol.latency`."""
+        return LatencyHistogram.from_dense(self.counts, self.total_us, self.max_us)
 
     def summary(self) -> dict[str, float]:
         return {
@@ -114,6 +105,8 @@ class RoleStats:
     dropped: int = 0
     in_flight: int = 0
     latency: Histogram = field(default_factory=Histogram)
+    step_latency: dict[str, Histogram] = field(default_factory=dict)
+    """Per step id, for roles whose calls are steps (http-sequence); each call is also in ``latency``."""
     statuses: Counter[int] = field(default_factory=Counter)
     error_kinds: Counter[str] = field(default_factory=Counter)
     truncated: int = 0
@@ -123,9 +116,17 @@ class RoleStats:
     """Dropped items by alert code (work.invalid-item, template.budget-exceeded, work.poison, ...)."""
     """Items the broker delivered again (after a restart or a lost connection): possibly duplicates downstream."""
 
+    def step(self, step_id: str) -> Histogram:
+        """The latency histogram of one step (created at its first call)."""
+        histogram = self.step_latency.get(step_id)
+        if histogram is None:
+            histogram = self.step_latency[step_id] = Histogram()
+        return histogram
+
     def snapshot(self, recent: Histogram | None = None) -> dict[str, object]:
         """Counters since start; ``latencyMs`` from ``recent`` (the last status interval's latencies) when
-        given, so that a status shows how the SUT answers now, and ``latencyMsSinceStart`` for the run."""
+        given, so that a status shows how the SUT answers now, and ``latencyMsSinceStart`` for the run;
+        ``latencyHistogram`` is the mergeable form since start (the role's and its steps')."""
         out: dict[str, object] = {
             "processed": self.processed,
             "errors": self.errors,
@@ -140,6 +141,9 @@ class RoleStats:
                 out["latencyMs"] = recent.summary()
             if self.latency.count:
                 out["latencyMsSinceStart"] = self.latency.summary()
+        if self.latency.count or self.step_latency:
+            steps = ((step, histogram.to_wire()) for step, histogram in self.step_latency.items())
+            out["latencyHistogram"] = LatencyReport.build(self.latency.to_wire(), steps).to_json()
         if self.statuses:
             out["statusCodes"] = {str(code): n for code, n in sorted(self.statuses.items())}
         if self.error_kinds:

@@ -22,7 +22,8 @@ from testbench.packages import NODE, ensure_debian_packages
 
 ALL = ["rabbitmq", "redis", "kube"]
 TOOLS = "tools"
-"""Linters and helpers the tests run (npm tools, shellcheck); installed by a bare ``install``, never started."""
+"""Linters and helpers the tests run (npm tools, shellcheck, headless chromium); installed by a bare ``install``,
+never started."""
 
 
 def install(services: list[str]) -> None:
@@ -55,7 +56,7 @@ def install_tools() -> None:
     from testbench.npmtools import ensure_npm_tools, prefix
 
     began = time.monotonic()
-    installed = ensure_debian_packages(["shellcheck"])
+    installed = ensure_debian_packages(["shellcheck", "chromium"])
     if installed:
         print(f"installed {' '.join(installed)} in {time.monotonic() - began:.1f}s")
     began = time.monotonic()

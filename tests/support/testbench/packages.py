@@ -24,6 +24,8 @@ DEBIAN_PACKAGES: Mapping[str, tuple[str, str]] = {
     "wrk": ("wrk", "/usr/bin/wrk"),
     # linters the tests run (tests/unit/test_kind_scripts.py)
     "shellcheck": ("shellcheck", "/usr/bin/shellcheck"),
+    # the headless browser that opens `hivekeeper run --report` (tests/integration/test_report_browser.py)
+    "chromium": ("chromium", "/usr/bin/chromium"),
     # the images built without a registry (images.py): a Debian root for the base, a throwaway engine
     "debootstrap": ("debootstrap", "/usr/sbin/debootstrap"),
     "dockerd": ("docker.io", "/usr/sbin/dockerd"),

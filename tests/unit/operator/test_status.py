@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from hivekeeper.api.status import Condition
 from hivekeeper.operator.status import (
     InstanceReport,
@@ -11,7 +9,6 @@ from hivekeeper.operator.status import (
     applied_generation,
     conditions,
     instance_statuses,
-    role_latency,
 )
 
 NOW = 1000.0
@@ -177,16 +174,6 @@ def test_the_swarm_is_ready_when_every_role_is_and_names_the_role_that_is_not() 
     assert mixed["Ready"].status == "False"
     assert mixed["ConfigApplied"].message.startswith("caller: waiting for generation 3")
     assert mixed["Paused"].status == "True"
-
-
-def test_role_latency_is_the_worst_live_instance_per_percentile() -> None:
-    fast = dataclasses.replace(_instance("a", 3), latency_ms=(2.0, 9.0, 30.0))
-    slow = dataclasses.replace(_instance("b", 3), latency_ms=(5.0, 7.0, 12.0))
-    silent = dataclasses.replace(_instance("c", 3, seen=NOW - 600), latency_ms=(500.0, 900.0, 999.0))
-    generator = _instance("d", 3)
-    latency = role_latency(_observed(fast, slow, silent, generator))
-    assert (latency.p50, latency.p95, latency.p99) == (5.0, 9.0, 30.0)
-    assert role_latency(_observed(generator)).p95 == 0.0
 
 
 def test_a_refused_config_carries_its_reason_up_to_the_swarm() -> None:

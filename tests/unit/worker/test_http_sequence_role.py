@@ -108,6 +108,25 @@ async def test_a_5xx_is_retried_until_it_succeeds() -> None:
     assert dict(bench.stats.statuses) == {503: 1, 502: 1, 201: 1}
 
 
+async def test_each_step_has_its_own_latency_histogram_and_the_role_holds_every_attempt() -> None:
+    bench = RoleBench()
+    bench.http.script(Reply(201, b'{"id": "c-1"}'), Reply(503), Reply(200), HttpConnectError("refused"))
+    steps = [
+        {"id": "create", "callId": "createCustomer", "extracts": [{"fromJsonPointer": "/id", "to": "customerId"}]},
+        {"id": "read", "callId": "readCustomer", "retry": {"maxAttempts": 2, **NO_WAIT}},
+        {"id": "order", "callId": "order", "continueOnNon2xx": True},
+    ]
+    await _sequence(bench, steps).handle(_item({"name": "Ada"}), 1)
+    stats = bench.stats
+    counts = {step: histogram.count for step, histogram in stats.step_latency.items()}
+    assert counts == {"create": 1, "read": 2, "order": 0}, "a transport error has no latency"
+    assert stats.latency.count == 3
+    wire = stats.snapshot()["latencyHistogram"]
+    assert isinstance(wire, dict)
+    assert list(wire["steps"]) == ["create", "read", "order"], "every step of the config, in order"
+    assert sum(wire["steps"]["read"]["counts"].values()) == 2
+
+
 async def test_a_transport_error_is_retried_on_exception_and_alerted_each_time() -> None:
     bench = RoleBench()
     bench.http.script(HttpConnectError("connection refused"), Reply(200))

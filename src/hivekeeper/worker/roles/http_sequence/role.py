@@ -82,6 +82,8 @@ class HttpSequence:
         self.base_url = base
         self.templates = load_templates(config, deps.engine)
         self.steps = compile_steps(config, self.templates, deps.engine)
+        self._step_latency = [deps.stats.step(step.id) for step in self.steps]
+        """Each step's latency histogram, by step index (looked up once per config, not per call)."""
         self.policy = capture.CapturePolicy.of(config.debugCapture)
         self._preview = config.debugCapture.bodyPreviewBytes
         if store is None and "debugCapture" not in config.model_fields_set:
@@ -242,7 +244,9 @@ class HttpSequence:
                     {"step": step.id, "baseUrl": self.base_url},
                 )
             else:
-                stats.latency.record(perf_counter() - attempt_started)
+                elapsed = perf_counter() - attempt_started
+                stats.latency.record(elapsed)
+                self._step_latency[step.index].record(elapsed)
                 stats.statuses[response.status] += 1
                 if response.truncated:
                     stats.truncated += 1
