@@ -7,6 +7,7 @@ carried out by :mod:`~hivekeeper.operator.run_apply`. Everything here is level-b
 
 - **Pending** until every role has its workers reporting (a run must not spend its minutes pulling images);
   the producing roles (no ``work.in``) are held stopped meanwhile, so no load reaches the SUT before the start.
+  Then the producers are released at their start rate, and the run starts once their workers acknowledged it.
 - **Running** from ``startedAt``: each staged role gets the rate :func:`~hivekeeper.api.run.rate_at` gives for
   the time elapsed, written into its WorkerRole's config (the WorkerRole reconcile pushes it live); a rate that
   moved by 1 % or less of the one the WorkerRole holds is not written (bounded API traffic).
@@ -26,6 +27,7 @@ from typing import Any, Literal
 from hivekeeper.api.run import RunSpec, mean_rate, rate_at, rate_input
 from hivekeeper.api.run_status import RunCounters, RunStatus
 from hivekeeper.api.verdict import RoleFigures, Verdict, judge, verdict
+from hivekeeper.operator import plan
 from hivekeeper.operator.bodies import SwarmBody, WorkerRoleBody
 from hivekeeper.operator.plan import LABEL_ROLE
 
@@ -91,6 +93,24 @@ def all_reporting(swarm: SwarmBody, children: list[WorkerRoleBody]) -> bool:
     for role in swarm.spec.roles:
         child = by_role.get(role.name)
         if child is None or child.status.readyReplicas < role.replicas:
+            return False
+    return True
+
+
+def producers_running(swarm: SwarmBody, children: list[WorkerRoleBody], control: RunControl) -> bool:
+    """Whether every producer's WorkerRole holds the config ``control`` asks (enabled, at its staged rate) and its
+    workers acknowledged it: the run's clock starts then, not when the operator asked (a push takes a moment,
+    which would count against a short run's achieved rate)."""
+    wanted = plan.plan_children(swarm, uid=swarm.metadata.uid, stopped=control.stopped, rates=control.rates)
+    by_name = {child.metadata.name: child for child in children}
+    for child in wanted:
+        if child.manifest["metadata"]["labels"][LABEL_ROLE] not in producers(swarm):
+            continue
+        held = by_name.get(child.name)
+        if held is None or held.spec.paused or held.spec.config != child.config:
+            return False
+        status = held.status
+        if status.configDigest != child.digest or status.appliedGeneration != status.configGeneration:
             return False
     return True
 
@@ -222,6 +242,16 @@ def event_of(run_id: str, judged: Verdict) -> RunEvent:
     return RunEvent("Warning", "RunFailed", f"run {run_id} failed: {detail}"[:1024])
 
 
+def _start(swarm: SwarmBody, children: list[WorkerRoleBody], state: RunStatus, now: dt.datetime) -> RunStep | RunStatus:
+    """A pending run: what to do while it waits (a step), or its state as it starts now."""
+    if swarm.spec.paused or not all_reporting(swarm, children):
+        return RunStep(status=state, control=RunControl(stopped=producers(swarm)))
+    released = RunControl(rates=staged_rates(swarm, children, 0.0))
+    if not producers_running(swarm, children, released):
+        return RunStep(status=state, control=released)
+    return state.model_copy(update={"phase": "Running", "startedAt": time_text(now), "baseline": counters(children)})
+
+
 def plan_run(swarm: SwarmBody, children: list[WorkerRoleBody], now: dt.datetime) -> RunStep:
     """The run's next step (see the module docstring)."""
     run, state = swarm.spec.run, swarm.status.run
@@ -231,11 +261,10 @@ def plan_run(swarm: SwarmBody, children: list[WorkerRoleBody], now: dt.datetime)
         state = RunStatus(id=run.id)
     stop = producers(swarm)
     if state.phase == "Pending":
-        if swarm.spec.paused or not all_reporting(swarm, children):
-            return RunStep(status=state, control=RunControl(stopped=stop))
-        state = state.model_copy(
-            update={"phase": "Running", "startedAt": time_text(now), "baseline": counters(children)}
-        )
+        waiting = _start(swarm, children, state, now)
+        if isinstance(waiting, RunStep):
+            return waiting
+        state = waiting
     if state.phase == "Running" and state.finishedAt is None:
         elapsed = max((now - parse_time(state.startedAt or time_text(now))).total_seconds(), 0.0)
         state = state.model_copy(update={"latencyMs": worst_latency(state.latencyMs, children)})

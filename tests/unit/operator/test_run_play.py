@@ -37,7 +37,12 @@ def with_children(op: Operator, swarm: SwarmBody, *, ready: bool = True, **figur
         existing = op.cluster.workerrole_bodies.get((NAMESPACE, child.name))
         body = copy.deepcopy(existing) if existing else copy.deepcopy(child.manifest)
         replicas = body["spec"]["replicas"]
-        body["status"] = {"readyReplicas": replicas if ready else 0, **figures.get(role, {})}
+        acknowledged = {  # the workers run the config the WorkerRole holds
+            "configGeneration": 1,
+            "appliedGeneration": 1,
+            "configDigest": plan.config_digest(body["spec"]["config"], not body["spec"]["paused"]),
+        }
+        body["status"] = {"readyReplicas": replicas if ready else 0, **acknowledged, **figures.get(role, {})}
         op.cluster.workerrole_bodies[(NAMESPACE, child.name)] = body
 
 
@@ -89,11 +94,17 @@ async def end(op: Operator, swarm: SwarmBody, seconds: int) -> SwarmBody:
     return await tick(op, swarm, _at(seconds + int(run_play.SETTLE_SECONDS)))
 
 
+async def start(op: Operator, swarm: SwarmBody, wall: str, **figures: dict[str, Any]) -> SwarmBody:
+    """Every worker reporting: the producers are released, their workers acknowledge, the run starts."""
+    with_children(op, swarm, **figures)
+    swarm = await tick(op, swarm, wall)
+    with_children(op, swarm, **figures)
+    return await tick(op, swarm, wall)
+
+
 async def running(op: Operator, **figures: dict[str, Any]) -> SwarmBody:
     """A staged Swarm whose run started at START (every worker reporting)."""
-    swarm = staged()
-    with_children(op, swarm, **figures)
-    return await tick(op, swarm, START)
+    return await start(op, staged(), START, **figures)
 
 
 CALLER_OK = {
@@ -122,7 +133,10 @@ async def test_the_run_starts_once_every_worker_reports_at_the_start_rate_with_t
     with_children(op, swarm, ready=False)
     swarm = await tick(op, swarm, START)
     with_children(op, swarm, caller={"processed": 7, "errors": 1})
-    await tick(op, swarm, _at(3))
+    swarm = await tick(op, swarm, _at(3))
+    assert run_status(op)["phase"] == "Pending"  # the producers are released: the run starts once they run
+    assert feeder(op)["paused"] is False
+    await start(op, swarm, _at(3), caller={"processed": 7, "errors": 1})
     run = run_status(op)
     assert (run["phase"], run["startedAt"]) == ("Running", _at(3))
     assert run["baseline"]["caller"] == {"processed": 7, "errors": 1, "dropped": 0, "statusCodes": {}}
@@ -206,9 +220,7 @@ async def test_the_figures_count_from_the_run_start_not_from_the_workers_start()
 
 async def test_the_run_ends_when_the_producers_made_the_item_budget() -> None:
     op = Operator()
-    swarm = staged(maxItems=500)
-    with_children(op, swarm)
-    swarm = await tick(op, swarm, START)
+    swarm = await start(op, staged(maxItems=500), START)
     with_children(op, swarm, feeder={"processed": 499}, caller=CALLER_OK)
     swarm = await tick(op, swarm, _at(5))
     assert run_status(op)["phase"] == "Running"
@@ -220,9 +232,7 @@ async def test_the_run_ends_when_the_producers_made_the_item_budget() -> None:
 
 async def test_abort_on_fail_ends_the_run_early_but_not_before_the_grace_period() -> None:
     op = Operator()
-    swarm = staged(abort={"onFail": True, "graceSeconds": 5})
-    with_children(op, swarm)
-    swarm = await tick(op, swarm, START)
+    swarm = await start(op, staged(abort={"onFail": True, "graceSeconds": 5}), START)
     failing = {**CALLER_OK, "errors": 600}
     with_children(op, swarm, caller=failing, feeder={"processed": 100})
     swarm = await tick(op, swarm, _at(4))
@@ -241,13 +251,14 @@ async def test_a_new_run_id_starts_the_run_again_and_drops_the_last_verdict() ->
     again = stored(op, staged(status=swarm.status.model_dump(mode="json", exclude_unset=True), id="2"))
     with_children(op, again, caller=CALLER_OK, feeder={"processed": 4900})
     again = await tick(op, again, _at(30))
+    pending = run_status(op)
+    assert (pending["id"], pending["phase"]) == ("2", "Pending")
+    assert pending["finishedAt"] is None  # merge-patch nulls: the last run's end and verdict go
+    assert pending["verdict"] is None
+    assert pending["endedBecause"] is None
+    again = await start(op, again, _at(31), caller=CALLER_OK, feeder={"processed": 4900})
     run = run_status(op)
-    assert run["id"] == "2"
-    assert run["phase"] == "Running"
-    assert run["startedAt"] == _at(30)
-    assert run["finishedAt"] is None
-    assert run["verdict"] is None
-    assert run["endedBecause"] is None
+    assert (run["id"], run["phase"], run["startedAt"]) == ("2", "Running", _at(31))
     assert feeder(op)["paused"] is False
     assert again.status.run is not None
     assert again.status.run.verdict is None
@@ -255,9 +266,7 @@ async def test_a_new_run_id_starts_the_run_again_and_drops_the_last_verdict() ->
 
 async def test_the_swarm_is_deleted_its_ttl_after_the_run_finished() -> None:
     op = Operator()
-    swarm = staged(ttlSecondsAfterFinished=60)
-    with_children(op, swarm)
-    swarm = await tick(op, swarm, START)
+    swarm = await start(op, staged(ttlSecondsAfterFinished=60), START)
     with_children(op, swarm, caller=CALLER_OK, feeder={"processed": 4900})
     swarm = await end(op, swarm, 20)
     swarm = await tick(op, swarm, _at(79))
