@@ -109,8 +109,9 @@ def producers_running(swarm: SwarmBody, children: list[WorkerRoleBody], control:
         held = by_name.get(child.name)
         if held is None or held.spec.paused or held.spec.config != child.config:
             return False
-        status = held.status
-        if status.configDigest != child.digest or status.appliedGeneration != status.configGeneration:
+        status = held.status  # the digest as the WorkerRole reconcile computes it: from the config as stored
+        digest = plan.config_digest(dict(held.spec.config), True)
+        if status.configDigest != digest or status.appliedGeneration != status.configGeneration:
             return False
     return True
 

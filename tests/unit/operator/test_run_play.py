@@ -342,3 +342,15 @@ async def test_latency_thresholds_see_the_worst_status_interval_of_the_run() -> 
     run = run_status(op)
     assert run["latencyMs"]["caller"] == {"p50": 100.0, "p95": 450.0, "p99": 800.0}
     assert run["verdict"]["reason"] == "1 of 4 thresholds failed: caller p95 <= 300: observed 450 (failed)"
+
+
+async def test_the_run_starts_when_the_api_server_stored_the_released_rate_as_a_whole_number() -> None:
+    """The API server keeps 40.0 as 40: the digest the WorkerRole reconcile wrote is of the config as stored."""
+    op = Operator()
+    swarm = staged()
+    with_children(op, swarm)
+    swarm = await tick(op, swarm, START)  # the producers released at 40/s
+    feeder(op)["config"]["inputs"]["scheduler"]["ratePerSec"] = 40  # as stored: JSON has one number type
+    with_children(op, swarm)
+    await tick(op, swarm, _at(1))
+    assert run_status(op)["phase"] == "Running"
