@@ -6,9 +6,9 @@ Written by the operator's roll-up (docs/runs.md); read by ``kubectl`` (printer c
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from hivekeeper.api.verdict import Verdict
 
@@ -56,4 +56,49 @@ class RunStatus(BaseModel):
     )
     baseline: dict[str, RunCounters] = Field(
         default_factory=dict, description="Each role's counters when the run started (by role name)."
+    )
+    items: int | None = Field(
+        default=None, description="Items the producing roles (no work.in) made during the run; set with the verdict."
+    )
+
+
+HISTORY_LENGTH = 10
+"""``status.runs`` keeps the last this many finished runs."""
+MAX_RECORDED_THRESHOLDS = 20
+"""A history entry keeps at most this many failed labels and this many observed values."""
+MAX_TEXT = 200
+"""A history entry's texts (reason, why it ended, threshold labels) are cut to this many characters."""
+
+
+class ThresholdFigure(BaseModel):
+    """One threshold's observed value in a finished run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: str = Field(max_length=MAX_TEXT, description="The threshold as written, e.g. `caller p95 <= 300`.")
+    observed: float | None = Field(default=None, description="The figure measured; absent when the run gave none.")
+    passed: bool
+
+
+class RunRecord(BaseModel):
+    """A finished run in status.runs: its verdict and key figures, bounded in size (decision 0012)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(max_length=63, description="The spec.run.id of the run.")
+    result: Literal["Passed", "Failed"] = Field(description="The verdict: Passed or Failed.")
+    startedAt: str | None = Field(default=None, description="When the load started (RFC 3339).")
+    finishedAt: str | None = Field(default=None, description="When the run ended (RFC 3339).")
+    endedBecause: str | None = Field(default=None, max_length=MAX_TEXT, description="Why it ended.")
+    reason: str = Field(max_length=MAX_TEXT, description="The verdict's reason (cut to 200 characters).")
+    failed: list[Annotated[str, StringConstraints(max_length=MAX_TEXT)]] = Field(
+        default_factory=list,
+        max_length=MAX_RECORDED_THRESHOLDS,
+        description="The labels of the thresholds that failed (at most 20).",
+    )
+    items: int | None = Field(default=None, description="Items the producing roles made during the run.")
+    thresholds: list[ThresholdFigure] = Field(
+        default_factory=list,
+        max_length=MAX_RECORDED_THRESHOLDS,
+        description="Each threshold's observed value (at most 20, the failed ones first).",
     )

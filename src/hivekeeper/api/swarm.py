@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hivekeeper.api.run import RunSpec, run_problems
-from hivekeeper.api.run_status import RunStatus
+from hivekeeper.api.run_status import HISTORY_LENGTH, RunRecord, RunStatus
 from hivekeeper.api.status import Condition, QueueStatus, RoleStatus, Totals
 
 BUILTIN_ROLES = ("generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator")
@@ -295,6 +295,11 @@ class SwarmStatus(BaseModel):
     queues: list[QueueStatus] = Field(default_factory=list, description="Work queues with depth and consumers.")
     totals: Totals = Field(default_factory=Totals, description="Swarm-wide figures.")
     run: RunStatus | None = Field(default=None, description="The run of spec.run: phase, times, verdict.")
+    runs: list[RunRecord] = Field(
+        default_factory=list,
+        max_length=HISTORY_LENGTH,
+        description="The last 10 finished runs, newest first: verdict, times and key figures.",
+    )
 
 
 class ObjectMeta(BaseModel):

@@ -281,8 +281,11 @@ def plan_run(swarm: SwarmBody, children: list[WorkerRoleBody], now: dt.datetime)
         if (now - finished).total_seconds() < SETTLE_SECONDS:
             return RunStep(status=state, control=RunControl(stopped=stop))
         elapsed = max((finished - parse_time(state.startedAt or time_text(now))).total_seconds(), 0.0)
-        judged = verdict(run, figures(swarm, children, state, elapsed))
-        state = state.model_copy(update={"phase": "Succeeded" if judged.passed else "Failed", "verdict": judged})
+        end_figures = figures(swarm, children, state, elapsed)
+        judged = verdict(run, end_figures)
+        made = sum(f.processed for f in end_figures if f.role in stop)
+        update = {"phase": "Succeeded" if judged.passed else "Failed", "verdict": judged, "items": made}
+        state = state.model_copy(update=update)
         return RunStep(status=state, control=RunControl(stopped=stop), event=event_of(run.id, judged))
     ttl = run.ttlSecondsAfterFinished
     expired = (

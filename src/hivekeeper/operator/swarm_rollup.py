@@ -12,7 +12,7 @@ from typing import Any
 
 from hivekeeper.api.run_status import RunStatus
 from hivekeeper.api.status import QueueStatus, RoleStatus, Totals
-from hivekeeper.operator import metrics, plan, run_apply
+from hivekeeper.operator import metrics, plan, run_apply, run_history
 from hivekeeper.operator import status as rules
 from hivekeeper.operator.bodies import SwarmBody, WorkerRoleBody, WorkerRoleStatusView
 from hivekeeper.operator.role_rollup import changed
@@ -36,7 +36,8 @@ def swarm_status_patch(
     run: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The Swarm's status from its WorkerRoles (matched to ``spec.roles`` by their role label) and its queues;
-    with ``run`` (``status.run`` as the run's tick wrote it) also the run and its ``Completed`` condition."""
+    with ``run`` (``status.run`` as the run's tick wrote it) also the run and its ``Completed`` condition, and
+    ``runs`` (the history) once the run has its verdict."""
     by_role = {child.metadata.labels.get(plan.LABEL_ROLE): child.status for child in children}
     states: list[rules.ChildState] = []
     roles: list[RoleStatus] = []
@@ -84,6 +85,9 @@ def swarm_status_patch(
         completed = run_apply.completed_condition(state, swarm.status.conditions, generation, now_text)
         conditions = [*conditions, completed] if completed is not None else conditions
         patch["run"] = run
+        history = run_history.recorded(list(swarm.status.runs), state)
+        if history is not None:  # the run just got its verdict: in front of the last runs
+            patch["runs"] = [r.model_dump(mode="json", exclude_none=True) for r in history]
     elif swarm.spec.run is None and swarm.status.run is not None:
         patch["run"] = None  # spec.run removed: the Swarm runs on as without it, and its last run goes
     patch["conditions"] = [c.model_dump(mode="json") for c in conditions]

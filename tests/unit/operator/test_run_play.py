@@ -354,3 +354,43 @@ async def test_the_run_starts_when_the_api_server_stored_the_released_rate_as_a_
     with_children(op, swarm)
     await tick(op, swarm, _at(1))
     assert run_status(op)["phase"] == "Running"
+
+
+async def test_the_roll_up_records_each_finished_run_once_newest_first() -> None:
+    op = Operator()
+    swarm = await running(op)
+    with_children(op, swarm, caller=CALLER_OK, feeder={"processed": 4900})
+    swarm = await tick(op, swarm, _at(20))
+    assert "runs" not in op.cluster.swarm_statuses[(NAMESPACE, "staged-run")]  # ended, no verdict yet
+    swarm = await end(op, swarm, 20)
+    [first] = op.cluster.swarm_statuses[(NAMESPACE, "staged-run")]["runs"]
+    assert first["id"] == "1"
+    assert first["result"] == "Passed"
+    assert first["reason"] == "all 4 thresholds held"
+    assert (first["startedAt"], first["finishedAt"]) == ("2026-01-01T00:00:00Z", _at(20))
+    assert first["items"] == 4900
+    assert first["failed"] == []
+    assert len(first["thresholds"]) == 4
+    assert run_status(op)["items"] == 4900
+    op.cluster.calls.clear()
+    swarm = await tick(op, swarm, _at(40))
+    assert not [c for c in op.cluster.calls if c[0] == "patch-swarm-status"]  # nothing changed: no write
+    again = stored(op, staged(status=swarm.status.model_dump(mode="json", exclude_unset=True), id="2"))
+    with_children(op, again, caller=CALLER_OK, feeder={"processed": 4900})
+    again = await tick(op, again, _at(45))
+    assert len(again.status.runs) == 1  # the new run is pending: the last one stays listed
+    with_children(op, again, caller=CALLER_OK, feeder={"processed": 4900})
+    again = await tick(op, again, _at(46))
+    slow = {
+        **CALLER_OK,
+        "processed": 6000,
+        "statusCodes": {"200": 6000},
+        "latencyMs": {"p50": 200, "p95": 900, "p99": 1500},
+    }
+    with_children(op, again, caller=slow, feeder={"processed": 9800})
+    again = await end(op, again, 66)
+    runs = op.cluster.swarm_statuses[(NAMESPACE, "staged-run")]["runs"]
+    assert [(r["id"], r["result"]) for r in runs] == [("2", "Failed"), ("1", "Passed")]
+    assert runs[0]["failed"] == ["caller p95 <= 300"]
+    assert runs[0]["thresholds"][0] == {"threshold": "caller p95 <= 300", "observed": 900.0, "passed": False}
+    assert runs[0]["items"] == 4900
