@@ -25,6 +25,7 @@ EXPECTED: dict[str, tuple[type[BaseException], tuple[type[HivekeeperError], ...]
     "api.crd.SchemaError": (ValueError, (InvalidInput,)),
     "api.manifests.ManifestError": (ValueError, (InvalidInput,)),
     "api.roles.ConfigError": (ValueError, (InvalidInput,)),
+    "cli.history_cmd.SwarmNotFound": (Exception, (InvalidInput,)),
     "errors.HivekeeperError": (Exception, ()),
     "errors.InvalidInput": (Exception, (InvalidInput,)),
     "errors.Unavailable": (Exception, (Unavailable,)),

@@ -6,6 +6,7 @@ hivekeeper tap SWARM [ALIAS] [--namespace NS] [--amqp URL] [--count N] [--full] 
 hivekeeper operator [--namespace NS] [--health-port N] [--metrics-port N] [--peering NAME [--priority N]]
                     [--webhook-port N [--webhook-cert-dir DIR]] [--verbose]
 hivekeeper worker
+hivekeeper history NAMESPACE/SWARM [--json]
 hivekeeper debug SWARM [--namespace NS] [--redis URL] [--role R] [--last N] [--full] | --key KEY
 hivekeeper import BUNDLE_DIR [--sut ID] [--profile ID] [--name NAME] [-o FILE]
 hivekeeper validate PATH... [--format text|json|github|gitlab] [--strict]
@@ -21,7 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hivekeeper.cli import operator_cmd, run_cmd, tap_cmd, tools_cmd
+from hivekeeper.cli import history_cmd, operator_cmd, run_cmd, tap_cmd, tools_cmd
 from hivekeeper.errors import InvalidInput
 
 
@@ -32,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
     run_cmd.add_demo_sut(sub)
     tap_cmd.add_tap(sub)
     operator_cmd.add(sub)
+    history_cmd.add(sub)
     tap_cmd.add_debug(sub)
     tools_cmd.add_validate(sub)
     tools_cmd.add_import(sub)
