@@ -1,7 +1,8 @@
 """`hivekeeper history NAMESPACE/SWARM`: the table and the JSON of a Swarm's runs, from a Swarm body as the
 Kubernetes API returns it; bad input and an unreachable cluster are one `error:` line with exit 2 / 3.
 
-The call to the API (``read_swarm``) is replaced here; it is the same lightkube get the operator makes."""
+The command's tests replace ``read_swarm``; ``read_swarm`` itself is tested against a loopback HTTP server standing
+in for the API server (no cluster)."""
 
 from __future__ import annotations
 
@@ -124,3 +125,56 @@ def test_without_a_kubeconfig_the_command_says_so_in_one_line(
     err = capsys.readouterr().err
     assert err.startswith("error: cannot read swarm perf/s from the Kubernetes API")
     assert err.count("\n") == 1
+
+
+def test_the_swarm_is_read_from_the_api_path_of_its_namespace_and_a_404_is_an_unknown_swarm(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``read_swarm`` against a loopback HTTP server standing in for the API server (no cluster)."""
+    import http.server
+    import threading
+
+    stored = body({"id": "2", "phase": "Succeeded"}, [PASSED])
+    paths: list[str] = []
+
+    class ApiServer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            paths.append(self.path)
+            found = self.path == "/apis/hivekeeper.io/v1alpha1/namespaces/perf/swarms/s"
+            data = json.dumps(stored if found else {"kind": "Status", "code": 404, "reason": "NotFound"}).encode()
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ApiServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}],
+                "users": [{"name": "u", "user": {}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    try:
+        assert history_cmd.read_swarm("perf", "s")["status"]["runs"] == [PASSED]
+        with pytest.raises(history_cmd.SwarmNotFound, match="kubectl get swarms -n perf"):
+            history_cmd.read_swarm("perf", "nope")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert paths == [
+        "/apis/hivekeeper.io/v1alpha1/namespaces/perf/swarms/s",
+        "/apis/hivekeeper.io/v1alpha1/namespaces/perf/swarms/nope",
+    ]
