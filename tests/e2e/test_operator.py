@@ -1052,3 +1052,22 @@ async def test_a_staged_run_that_fails_on_purpose_says_which_threshold_failed(
         )
         warnings = [(e["type"], e["reason"]) for e in json.loads(events.stdout)["items"]]
         assert ("Warning", "RunFailed") in warnings, warnings
+
+        async def history() -> list[dict[str, Any]] | None:
+            got = run_kubectl(kubeconfig, "get", "-n", namespace, "swarm/staged-run-fails", "-o", "json")
+            return json.loads(got.stdout).get("status", {}).get("runs") or None
+
+        [record] = await eventually(history, timeout=20, what="the finished run in status.runs")
+        assert (record["id"], record["result"]) == ("1", "Failed"), record
+        assert "caller p99 <= 0.001" in record["failed"], record
+        listed = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "hivekeeper.cli", "history", f"{namespace}/staged-run-fails"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert "Failed" in listed.stdout, listed.stdout
