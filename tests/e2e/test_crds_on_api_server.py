@@ -48,7 +48,7 @@ def test_every_example_is_accepted_and_listed_with_its_columns(kubeconfig: Path,
         created = run_kubectl(kubeconfig, "apply", "-n", namespace, "-f", str(example))
         assert created.returncode == 0, f"{example.name}: {created.stderr}"
     listed = run_kubectl(kubeconfig, "get", "sw", "-n", namespace)
-    assert listed.stdout.split()[:6] == ["NAME", "READY", "WORKERS", "TPS", "ERRORS", "AGE"]
+    assert listed.stdout.split()[:8] == ["NAME", "READY", "WORKERS", "TPS", "ERRORS", "RUN", "VERDICT", "AGE"]
     everything = run_kubectl(kubeconfig, "get", "hivekeeper", "-n", namespace, "-o", "name")
     assert "swarm.hivekeeper.io/quickstart" in everything.stdout
 
