@@ -326,7 +326,9 @@ async def test_many_publishes_in_flight_with_some_unroutable_fail_exactly_those_
 async def test_a_memory_alarm_blocks_publishing_reports_blocked_and_loses_nothing_once_cleared(
     own_broker: RabbitMQ, swarm: Swarm
 ) -> None:
-    total = 600
+    # 8 s of work at 300/s: on a loaded machine rabbitmqctl can take seconds to set the alarm, and with 600 items
+    # the generator had sometimes finished before the broker blocked it, leaving no publish to hold.
+    total = 2400
     config = {"inputs": {"scheduler": {"ratePerSec": 300, "maxMessages": total}}, "message": {"body": '{"n": 1}'}}
     feeder = await swarm.worker("feeder", "generator", config, work_out="out")
     await swarm.queue("out")
