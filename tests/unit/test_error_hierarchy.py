@@ -44,6 +44,7 @@ EXPECTED: dict[str, tuple[type[BaseException], tuple[type[HivekeeperError], ...]
     "operator.errors.InvalidResource": (Exception, (InvalidInput,)),
     "operator.errors.SettingsError": (Exception, (InvalidInput,)),
     "operator.observations.MalformedEvent": (ValueError, (InvalidInput,)),
+    "operator.run_store.RunRecordError": (Exception, (InvalidInput,)),
     "protocol.envelope.EnvelopeError": (ValueError, (InvalidInput,)),
     "protocol.naming.InvalidName": (ValueError, (InvalidInput,)),
     "protocol.redaction.RedactionConfigError": (ValueError, (InvalidInput,)),

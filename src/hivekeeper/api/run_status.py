@@ -51,7 +51,8 @@ class RunStatus(BaseModel):
         default_factory=dict,
         description=(
             "By role, the worst p50/p95/p99 (ms) of the roles' status intervals during the run: what latency "
-            "thresholds are judged on."
+            "thresholds fall back to when the operator lost the run's record (the whole run's percentiles come "
+            "from the record)."
         ),
     )
     baseline: dict[str, RunCounters] = Field(
@@ -59,6 +60,14 @@ class RunStatus(BaseModel):
     )
     items: int | None = Field(
         default=None, description="Items the producing roles (no work.in) made during the run; set with the verdict."
+    )
+    series: str | None = Field(
+        default=None,
+        max_length=253,
+        description=(
+            "The ConfigMap holding the run's record (figures, verdict, time series); `hivekeeper report "
+            "NAMESPACE/SWARM` renders it."
+        ),
     )
 
 
@@ -97,6 +106,9 @@ class RunRecord(BaseModel):
         description="The labels of the thresholds that failed (at most 20).",
     )
     items: int | None = Field(default=None, description="Items the producing roles made during the run.")
+    series: str | None = Field(
+        default=None, max_length=253, description="The ConfigMap holding the run's record and time series."
+    )
     thresholds: list[ThresholdFigure] = Field(
         default_factory=list,
         max_length=MAX_RECORDED_THRESHOLDS,

@@ -110,6 +110,29 @@ class LightkubeCluster:
         with _unless_gone():
             await self.client.delete(SwarmResource, name, namespace=namespace)
 
+    async def configmap_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        from lightkube.resources.core_v1 import ConfigMap
+
+        try:
+            found = await self.client.get(ConfigMap, name, namespace=namespace)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                return None
+            raise
+        return dict(found.data or {})
+
+    async def configmaps(self, namespace: str, labels: dict[str, str]) -> list[str]:
+        from lightkube.resources.core_v1 import ConfigMap
+
+        found = self.client.list(ConfigMap, namespace=namespace, labels=dict(labels.items()))
+        return sorted([item.metadata.name async for item in found if item.metadata and item.metadata.name])
+
+    async def delete_configmap(self, namespace: str, name: str) -> None:
+        from lightkube.resources.core_v1 import ConfigMap
+
+        with _unless_gone():
+            await self.client.delete(ConfigMap, name, namespace=namespace)
+
     async def event(self, namespace: str, swarm: str, uid: str, type_: str, reason: str, message: str) -> None:
         """A core/v1 Event on the Swarm (``kubectl describe swarm``, ``kubectl get events``)."""
         from lightkube.models.core_v1 import EventSource, ObjectReference

@@ -34,10 +34,13 @@ class FakeCluster:
     swarms: dict[tuple[str, str], str] = field(default_factory=dict)
     """(namespace, name) → uid of each live Swarm."""
     swarm_statuses: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    configmap_bodies: dict[tuple[str, str], Manifest] = field(default_factory=dict)
+    """(namespace, name) → each ConfigMap as applied (the runs' records)."""
     calls: list[tuple[str, ...]] = field(default_factory=list)
     """Every call, in order: ("apply", kind, name), ("scale", name, replicas), ("patch-status", kind, name),
     ("delete", name), ("list-workerroles", swarm), ("get-swarm", name), ("list-pods", role),
-    ("delete-swarm", name), ("event", swarm, type, reason)."""
+    ("delete-swarm", name), ("event", swarm, type, reason), ("get-configmap", name), ("list-configmaps", *labels),
+    ("delete-configmap", name)."""
     events: list[tuple[str, str, str, str]] = field(default_factory=list)
     """(swarm, type, reason, message) of every Event."""
     on_apply: Callable[[Manifest], None] | None = None
@@ -51,6 +54,8 @@ class FakeCluster:
             held.update({k: copy.deepcopy(v) for k, v in manifest.items() if k != "status"})
         elif manifest["kind"] == "Deployment":
             self.deployments[key] = copy.deepcopy(manifest)
+        elif manifest["kind"] == "ConfigMap":
+            self.configmap_bodies[key] = copy.deepcopy(manifest)
         if self.on_apply is not None:
             self.on_apply(manifest)
 
@@ -91,6 +96,23 @@ class FakeCluster:
     async def delete_swarm(self, namespace: str, name: str) -> None:
         self.calls.append(("delete-swarm", name))
         self.swarms.pop((namespace, name), None)
+
+    async def configmap_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        self.calls.append(("get-configmap", name))
+        held = self.configmap_bodies.get((namespace, name))
+        return dict(held.get("data") or {}) if held is not None else None
+
+    async def configmaps(self, namespace: str, labels: dict[str, str]) -> list[str]:
+        self.calls.append(("list-configmaps", *sorted(labels.values())))
+        return sorted(
+            name
+            for (ns, name), body in self.configmap_bodies.items()
+            if ns == namespace and labels.items() <= (body["metadata"].get("labels") or {}).items()
+        )
+
+    async def delete_configmap(self, namespace: str, name: str) -> None:
+        self.calls.append(("delete-configmap", name))
+        self.configmap_bodies.pop((namespace, name), None)
 
     async def event(self, namespace: str, swarm: str, uid: str, type_: str, reason: str, message: str) -> None:
         self.calls.append(("event", swarm, type_, reason))

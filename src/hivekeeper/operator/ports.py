@@ -50,6 +50,15 @@ class Cluster(Protocol):
     async def delete_swarm(self, namespace: str, name: str) -> None:
         """Delete a Swarm (its deletion then follows deletionPolicy); one already gone is fine."""
 
+    async def configmap_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        """A ConfigMap's data (None when there is no such ConfigMap)."""
+
+    async def configmaps(self, namespace: str, labels: dict[str, str]) -> list[str]:
+        """The names of the ConfigMaps carrying all of ``labels``."""
+
+    async def delete_configmap(self, namespace: str, name: str) -> None:
+        """Delete a ConfigMap; one already gone is fine."""
+
     async def event(self, namespace: str, swarm: str, uid: str, type_: str, reason: str, message: str) -> None:
         """Record a Kubernetes Event about Swarm ``swarm`` (``type_`` Normal or Warning); a failure is logged,
         never raised (an Event is a notice, not a step the run depends on)."""

@@ -14,8 +14,9 @@ from typing import Any
 
 from hivekeeper.api.run_status import RunStatus
 from hivekeeper.api.status import Condition
-from hivekeeper.operator import plan, run_play
+from hivekeeper.operator import plan, run_play, run_record
 from hivekeeper.operator.bodies import SwarmBody, WorkerRoleBody
+from hivekeeper.operator.run_series import RunLatency
 from hivekeeper.operator.runtime import Runtime
 
 log = logging.getLogger("hivekeeper.operator")
@@ -72,11 +73,20 @@ def completed_condition(
     )
 
 
-async def play_run(runtime: Runtime, swarm: SwarmBody, children: list[WorkerRoleBody]) -> dict[str, Any] | None:
-    """One tick of the Swarm's run: apply what it asks of the WorkerRoles, emit the Event when it just ended,
-    delete the Swarm whose time to live is over. Returns ``status.run`` to write (None: no run)."""
+async def play_run(
+    runtime: Runtime, swarm: SwarmBody, children: list[WorkerRoleBody], depths: dict[str, int] | None = None
+) -> dict[str, Any] | None:
+    """One tick of the Swarm's run: fold the workers' reports into the run's recording, apply what the run asks
+    of the WorkerRoles, write the run's record when due, emit the Event when it just ended, delete the Swarm
+    whose time to live is over. ``depths``: queue name → messages waiting. Returns ``status.run`` to write
+    (None: no run)."""
     now_text = runtime.clock.utc_text()
-    step = run_play.plan_run(swarm, children, run_play.parse_time(now_text))
+    recording = await run_record.recording_for(runtime, swarm)
+    measured: dict[str, RunLatency] = {}
+    if recording is not None:
+        run_record.feed(runtime, swarm, recording, depths or {})
+        measured = {r.name: known for r in swarm.spec.roles if (known := recording.latency(r.name)) is not None}
+    step = run_play.plan_run(swarm, children, run_play.parse_time(now_text), measured)
     if swarm.spec.run is None:
         return None
     namespace, name = swarm.namespace, swarm.metadata.name
@@ -95,4 +105,8 @@ async def play_run(runtime: Runtime, swarm: SwarmBody, children: list[WorkerRole
         event = step.event
         log.info("swarm %s/%s: %s", namespace, name, event.message)
         await runtime.cluster.event(namespace, name, swarm.metadata.uid, event.type, event.reason, event.message)
-    return run_play.status_dump(step.status, swarm.status.run) if step.status is not None else None
+    recording = recording or run_record.started(runtime, swarm, step)
+    state = step.status
+    if recording is not None:
+        state = await run_record.write(runtime, swarm, children, recording, step)
+    return run_play.status_dump(state, swarm.status.run) if state is not None else None

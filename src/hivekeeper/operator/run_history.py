@@ -7,7 +7,8 @@ status patch that failed, or an operator restarted between the verdict and the p
 
 The record keeps only what a reader compares runs by (times, the verdict's reason, the failed thresholds, the
 producers' items, each threshold's observed value), every text and list cut to a bound: the whole list stays
-under :data:`MAX_HISTORY_BYTES` of JSON. The runs' time series are not kept in the cluster (decision 0012).
+under :data:`MAX_HISTORY_BYTES` of JSON. Each run's figures and time series are in its own ConfigMap (``series``,
+decision 0012), deleted when its record drops out of the list.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def record_of(state: RunStatus) -> RunRecord | None:
         reason=clip(judged.reason),
         failed=[clip(r.threshold) for r in judged.thresholds if not r.passed][:MAX_RECORDED_THRESHOLDS],
         items=state.items,
+        series=state.series,
         thresholds=[
             ThresholdFigure(threshold=clip(r.threshold), observed=r.observed, passed=r.passed)
             for r in ordered[:MAX_RECORDED_THRESHOLDS]

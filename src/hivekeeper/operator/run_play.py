@@ -21,15 +21,17 @@ A new ``spec.run.id`` starts the run again (Pending, then Running), without dele
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hivekeeper.api.run import RunSpec, mean_rate, rate_at, rate_input
 from hivekeeper.api.run_status import RunCounters, RunStatus
-from hivekeeper.api.verdict import RoleFigures, Verdict, judge, verdict
+from hivekeeper.api.verdict import Figures, RoleFigures, Verdict, judge, verdict
 from hivekeeper.operator import plan
 from hivekeeper.operator.bodies import SwarmBody, WorkerRoleBody
 from hivekeeper.operator.plan import LABEL_ROLE
+from hivekeeper.operator.run_series import RunLatency
 
 RATE_TOLERANCE = 0.01
 """A staged rate is written only when it moved by more than this fraction of the rate the WorkerRole holds."""
@@ -77,6 +79,8 @@ class RunStep:
     control: RunControl = field(default_factory=RunControl)
     event: RunEvent | None = None
     delete: bool = False
+    figures: list[RoleFigures] | None = None
+    """The run's figures as judged at this look (None: not Running); the run's record shows them."""
 
 
 def producers(swarm: SwarmBody) -> frozenset[str]:
@@ -148,9 +152,17 @@ def worst_latency(held: dict[str, dict[str, float]], children: list[WorkerRoleBo
     return {role: values for role, values in out.items() if values}
 
 
-def figures(swarm: SwarmBody, children: list[WorkerRoleBody], state: RunStatus, elapsed: float) -> list[RoleFigures]:
-    """Each role's figures over the run: the counters of its WorkerRole's status since the run's start, the
-    latency of the worst status interval of the run (``state.latencyMs``, see :func:`worst_latency`)."""
+def figures(
+    swarm: SwarmBody,
+    children: list[WorkerRoleBody],
+    state: RunStatus,
+    elapsed: float,
+    measured: Mapping[str, RunLatency] | None = None,
+) -> list[RoleFigures]:
+    """Each role's figures over the run: the counters of its WorkerRole's status since the run's start; the
+    latency of the whole run (``measured``: the run's recording, its steps' too) or, for a role it does not
+    hold (an operator restarted without the run's record), the worst status interval of the run
+    (``state.latencyMs``, see :func:`worst_latency`)."""
     run, baseline = swarm.spec.run, state.baseline
     by_role = _by_role(children)
     out = []
@@ -166,7 +178,9 @@ def figures(swarm: SwarmBody, children: list[WorkerRoleBody], state: RunStatus, 
             if _since(n, before.statusCodes.get(code, 0))
         }
         processed = _since(status.processed, before.processed)
-        latency = state.latencyMs.get(role.name, {})
+        whole = (measured or {}).get(role.name)
+        latency = whole.role if whole is not None else state.latencyMs.get(role.name, {})
+        steps = {step: Figures(latencyMs=values) for step, values in whole.steps.items()} if whole else {}
         stages = next((s for s in run.stages if s.role == role.name), None) if run else None
         target = mean_rate(stages, elapsed) if stages is not None else None
         out.append(
@@ -180,6 +194,7 @@ def figures(swarm: SwarmBody, children: list[WorkerRoleBody], state: RunStatus, 
                 latencyMs=dict(latency) if processed else {},
                 targetRate=target,
                 achievedRate=processed / elapsed if target is not None and elapsed > 0 else None,
+                steps=steps,
             )
         )
     return out
@@ -253,8 +268,14 @@ def _start(swarm: SwarmBody, children: list[WorkerRoleBody], state: RunStatus, n
     return state.model_copy(update={"phase": "Running", "startedAt": time_text(now), "baseline": counters(children)})
 
 
-def plan_run(swarm: SwarmBody, children: list[WorkerRoleBody], now: dt.datetime) -> RunStep:
-    """The run's next step (see the module docstring)."""
+def plan_run(
+    swarm: SwarmBody,
+    children: list[WorkerRoleBody],
+    now: dt.datetime,
+    measured: Mapping[str, RunLatency] | None = None,
+) -> RunStep:
+    """The run's next step (see the module docstring); ``measured``: each role's latency over the run so far
+    (the operator's recording of it), where known."""
     run, state = swarm.spec.run, swarm.status.run
     if run is None:
         return RunStep(status=state)
@@ -269,24 +290,26 @@ def plan_run(swarm: SwarmBody, children: list[WorkerRoleBody], now: dt.datetime)
     if state.phase == "Running" and state.finishedAt is None:
         elapsed = max((now - parse_time(state.startedAt or time_text(now))).total_seconds(), 0.0)
         state = state.model_copy(update={"latencyMs": worst_latency(state.latencyMs, children)})
-        now_figures = figures(swarm, children, state, elapsed)
+        now_figures = figures(swarm, children, state, elapsed, measured)
         made = sum(f.processed for f in now_figures if f.role in stop)
         ended = why_it_ends(run, now_figures, made, elapsed)
         if ended is None:
-            return RunStep(status=state, control=RunControl(rates=staged_rates(swarm, children, elapsed)))
+            control = RunControl(rates=staged_rates(swarm, children, elapsed))
+            return RunStep(status=state, control=control, figures=now_figures)
         state = state.model_copy(update={"finishedAt": time_text(now), "endedBecause": ended})
     if state.phase == "Running":  # ended: the items in the queues at the end drain meanwhile, and count
         state = state.model_copy(update={"latencyMs": worst_latency(state.latencyMs, children)})
         finished = parse_time(state.finishedAt or time_text(now))
-        if (now - finished).total_seconds() < SETTLE_SECONDS:
-            return RunStep(status=state, control=RunControl(stopped=stop))
         elapsed = max((finished - parse_time(state.startedAt or time_text(now))).total_seconds(), 0.0)
-        end_figures = figures(swarm, children, state, elapsed)
+        end_figures = figures(swarm, children, state, elapsed, measured)
+        if (now - finished).total_seconds() < SETTLE_SECONDS:
+            return RunStep(status=state, control=RunControl(stopped=stop), figures=end_figures)
         judged = verdict(run, end_figures)
         made = sum(f.processed for f in end_figures if f.role in stop)
         update = {"phase": "Succeeded" if judged.passed else "Failed", "verdict": judged, "items": made}
         state = state.model_copy(update=update)
-        return RunStep(status=state, control=RunControl(stopped=stop), event=event_of(run.id, judged))
+        event = event_of(run.id, judged)
+        return RunStep(status=state, control=RunControl(stopped=stop), event=event, figures=end_figures)
     ttl = run.ttlSecondsAfterFinished
     expired = (
         ttl is not None

@@ -19,6 +19,7 @@ from hivekeeper.operator.manifests import WorkerDefaults
 from hivekeeper.operator.observations import Observations
 from hivekeeper.operator.policy import Policy
 from hivekeeper.operator.ports import Broker, Cluster
+from hivekeeper.operator.run_series import RunRecording
 from hivekeeper.operator.settings import Timing
 
 
@@ -48,6 +49,8 @@ class Runtime:
     timing: Timing = field(default_factory=Timing)
     clock: Clock = field(default_factory=Clock)
     started: float = field(default=-1.0)
+    recordings: dict[str, RunRecording] = field(default_factory=dict)
+    """Swarm uid → the recording of its run in progress (``operator/run_record.py``): one per Swarm at most."""
 
     def __post_init__(self) -> None:
         if self.started < 0:

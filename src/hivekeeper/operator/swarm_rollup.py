@@ -12,7 +12,7 @@ from typing import Any
 
 from hivekeeper.api.run_status import RunStatus
 from hivekeeper.api.status import QueueStatus, RoleStatus, Totals
-from hivekeeper.operator import metrics, plan, run_apply, run_history
+from hivekeeper.operator import metrics, plan, run_apply, run_history, run_record
 from hivekeeper.operator import status as rules
 from hivekeeper.operator.bodies import SwarmBody, WorkerRoleBody, WorkerRoleStatusView
 from hivekeeper.operator.role_rollup import changed
@@ -107,9 +107,12 @@ async def roll_up_swarm(runtime: Runtime, swarm: SwarmBody) -> None:
     except Exception as exc:
         log.info("swarm %s/%s: queue depths unavailable this tick (%s)", namespace, name, exc)
         queues = list(swarm.status.queues)
-    run = await run_apply.play_run(runtime, swarm, children)
+    run = await run_apply.play_run(runtime, swarm, children, {q.name: q.depth for q in queues})
     if swarm.spec.run is not None and run is None:
         return  # its time to live is over: deleted
     patch = swarm_status_patch(swarm, children, queues, runtime.clock.utc_text(), run)
     if changed(swarm.status, patch):
         await runtime.cluster.patch_swarm_status(namespace, name, patch)
+    if "runs" in patch:  # a run got its verdict: the records the history no longer names go
+        keep = {r["series"] for r in patch["runs"] if r.get("series")} | {str((run or {}).get("series") or "")}
+        await run_record.prune(runtime, swarm, keep)
