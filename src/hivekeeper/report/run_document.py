@@ -25,7 +25,7 @@ from hivekeeper.api.run import RunSpec
 from hivekeeper.api.verdict import Verdict
 
 DATA_KEY = "run.json"
-FORMAT = "hivekeeper.io/run-record"
+FORMAT: Literal["hivekeeper.io/run-record"] = "hivekeeper.io/run-record"
 VERSION: Literal[1] = 1
 MAX_DOCUMENT_BYTES = 900 * 1024
 """Under the API server's 1 MiB bound for a ConfigMap's data, with room for its metadata."""
