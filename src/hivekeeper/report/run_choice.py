@@ -58,7 +58,8 @@ def choose(ref: str, body: dict[str, Any], run_id: str | None = None) -> tuple[s
             f"swarm {ref} has no runs: it has no spec.run, or the operator has not started it yet "
             f"(hivekeeper history {ref} shows its runs once it has)"
         )
-    listed = ", ".join(run.describe() for run in runs)
+    current_id = runs[0].id if runs[0].current else None
+    listed = ", ".join(run.describe() for run in runs if run.current or run.id != current_id)
     if run_id is not None:
         matching = [run for run in runs if run.id == run_id]
         if not matching:
