@@ -91,14 +91,14 @@ def _shown(text: str) -> str:
 
 def subtitle(document: RunDocument) -> str:
     """One line on where and when it ran, and, while it runs, that the verdict is still to come."""
-    started = f"Ran on the cluster in namespace {document.namespace}: started {_shown(document.startedAt)}"
+    started = f"on the cluster in namespace {document.namespace}: started {_shown(document.startedAt)}"
     if document.phase == "Running":
         judged = len(document.run.thresholds)
         later = f"; its {judged} threshold(s) are judged when it ends" if judged else ""
-        return f"{started}; running, last updated at {_shown(document.updatedAt)}: no verdict yet{later}."
+        return f"Running {started}; last updated at {_shown(document.updatedAt)}: no verdict yet{later}."
     finished = f", finished {_shown(document.finishedAt)}" if document.finishedAt else ""
     missing = "" if document.verdict is not None else "; no verdict was recorded"
-    return f"{started}{finished} ({document.phase}){missing}."
+    return f"Ran {started}{finished} ({document.phase}){missing}."
 
 
 def to_report(document: RunDocument) -> Report:

@@ -171,7 +171,10 @@ def test_the_plots_carry_the_record_s_points_with_its_stages_and_limits() -> Non
 
 def test_a_running_run_renders_without_a_verdict_and_says_when_it_was_last_updated() -> None:
     page = _page(phase="Running", finishedAt=None, verdict=None, updatedAt="2026-01-01T10:00:10Z", durationSeconds=10.0)
-    assert "running, last updated at 2026-01-01 10:00:10 UTC: no verdict yet; its 2 threshold(s) are judged" in page
+    assert (
+        '<p class="note subtitle">Running on the cluster in namespace perf: started 2026-01-01 10:00:00 UTC; '
+        "last updated at 2026-01-01 10:00:10 UTC: no verdict yet; its 2 threshold(s) are judged when it ends.</p>"
+    ) in page
     assert "verdict Failed" not in page
     assert "verdict Passed" not in page
     assert "<h3>Thresholds</h3>" not in page  # not judged yet: no row may read FAILED
