@@ -7,6 +7,7 @@ hivekeeper operator [--namespace NS] [--health-port N] [--metrics-port N] [--pee
                     [--webhook-port N [--webhook-cert-dir DIR]] [--verbose]
 hivekeeper worker
 hivekeeper history NAMESPACE/SWARM [--json]
+hivekeeper report NAMESPACE/SWARM [--run ID] [-o FILE.html] [--json FILE]
 hivekeeper debug SWARM [--namespace NS] [--redis URL] [--role R] [--last N] [--full] | --key KEY
 hivekeeper import BUNDLE_DIR [--sut ID] [--profile ID] [--name NAME] [-o FILE]
 hivekeeper validate PATH... [--format text|json|github|gitlab] [--strict]
@@ -22,7 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hivekeeper.cli import history_cmd, operator_cmd, run_cmd, tap_cmd, tools_cmd
+from hivekeeper.cli import history_cmd, operator_cmd, report_cmd, run_cmd, tap_cmd, tools_cmd
 from hivekeeper.errors import InvalidInput
 
 
@@ -34,6 +35,7 @@ def parser() -> argparse.ArgumentParser:
     tap_cmd.add_tap(sub)
     operator_cmd.add(sub)
     history_cmd.add(sub)
+    report_cmd.add(sub)
     tap_cmd.add_debug(sub)
     tools_cmd.add_validate(sub)
     tools_cmd.add_import(sub)

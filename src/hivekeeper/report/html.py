@@ -59,6 +59,8 @@ def render(report: Report) -> str:
     """The whole page as a string (UTF-8 when written)."""
     verdict = report.shown_verdict
     body = [f"<h1>{escape(report.title)}</h1>"]
+    if report.subtitle:
+        body.append(f'<p class="note subtitle">{escape(report.subtitle)}</p>')
     if verdict:
         reason = report.runs[0].marks.reason if len(report.runs) == 1 else None
         body.append(_verdict(verdict, reason))

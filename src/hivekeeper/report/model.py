@@ -106,6 +106,8 @@ class SwarmRun:
 class Report:
     title: str
     runs: list[SwarmRun]
+    subtitle: str | None = None
+    """A line under the title: where and when the run ran (a cluster run's), or None."""
 
     @property
     def shown_verdict(self) -> str | None:

@@ -25,6 +25,7 @@ from hivekeeper.api.run import RunSpec
 from hivekeeper.api.verdict import Verdict
 
 DATA_KEY = "run.json"
+FORMAT: Literal["hivekeeper.io/run-record"] = "hivekeeper.io/run-record"
 VERSION: Literal[1] = 1
 MAX_DOCUMENT_BYTES = 900 * 1024
 """Under the API server's 1 MiB bound for a ConfigMap's data, with room for its metadata."""
@@ -56,7 +57,7 @@ class RunDocument(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    format: Literal["hivekeeper.io/run-record"] = "hivekeeper.io/run-record"
+    format: Literal["hivekeeper.io/run-record"] = FORMAT
     version: Literal[1] = VERSION
     namespace: str
     swarm: str
