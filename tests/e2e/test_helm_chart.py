@@ -763,6 +763,8 @@ async def test_helm_install_runs_a_hardened_operator_pod_as_its_account_that_rea
         ("list", "swarms.hivekeeper.io", namespaces.swarms, "yes"),
         ("patch", "deployments.apps", namespaces.swarms, "yes"),
         ("get", "secrets", namespaces.swarms, "no"),
+        ("patch", "configmaps", namespaces.swarms, "yes"),  # each run's record
+        ("delete", "configmaps", namespaces.swarms, "yes"),
         ("list", "swarms.hivekeeper.io", namespaces.release, "no"),
     ):
         answer = await _kubectl(kubeconfig, "auth", "can-i", verb, resource, "-n", namespace, f"--as={account}")
@@ -771,6 +773,7 @@ async def test_helm_install_runs_a_hardened_operator_pod_as_its_account_that_rea
 
     quickstart = yaml.safe_load((REPO / "examples" / "quickstart.yaml").read_text())
     quickstart["spec"]["sut"]["endpoints"]["default"]["baseUrl"] = sut_url
+    quickstart["spec"]["run"] = {"id": "helm", "duration": "5m"}  # a bounded run: its record needs ConfigMap rights
     await _apply(kubeconfig, namespaces.swarms, quickstart)
     await _wait_ready(kubeconfig, namespaces.swarms, "quickstart", namespaces.release)
     roles = (await _kubectl(kubeconfig, "get", "workerroles", "-n", namespaces.swarms, "-o", "name")).stdout.split()
@@ -796,6 +799,15 @@ async def test_helm_install_runs_a_hardened_operator_pod_as_its_account_that_rea
         assert "args" not in worker["spec"]["containers"][0], "the image's entry point runs the worker"
     caller = next(p for p in workers["items"] if p["metadata"]["labels"]["hivekeeper.io/role"] == "caller")
     await _assert_hardened_by_the_runtime(kubeconfig, namespaces.swarms, caller["metadata"]["name"], "worker")
+
+    async def run_record() -> dict[str, Any] | None:  # written by the operator pod as its run starts
+        got = await _kubectl(
+            kubeconfig, "get", "configmap", "quickstart-run-helm", "-n", namespaces.swarms, "-o", "json"
+        )
+        return json.loads(got.stdout) if got.returncode == 0 else None
+
+    record = await eventually(run_record, timeout=30, what="the run's record (ConfigMap quickstart-run-helm)")
+    assert json.loads(record["data"]["run.json"])["runId"] == "helm"
 
     # The Swarm goes first, while the operator still runs its queue-cleanup finalizer.
     await _delete_swarm(kubeconfig, namespaces.swarms, "quickstart")

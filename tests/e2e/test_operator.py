@@ -959,44 +959,71 @@ async def test_the_operator_policy_refuses_secret_reads_and_reserved_names_and_h
             ), "a role without resources gets the operator's defaults"
 
 
-async def test_a_staged_run_ends_by_itself_with_a_passed_verdict_and_an_event(
+async def _run_example_to_its_end(
+    kubeconfig: Path, namespace: str, example: str, demo: DemoService, expose: Callable[[int], str]
+) -> tuple[dict[str, Any], str]:
+    """Apply ``examples/<example>.yaml`` aimed at the demo SUT and wait (kubectl wait) for its run's Completed
+    condition: the pods start, then the run plays. Returns the Swarm as kubectl shows it and a context for
+    failures (the status, the operator's log is the caller's)."""
+    manifest = yaml.safe_load((REPO / "examples" / f"{example}.yaml").read_text())
+    manifest["spec"]["sut"]["endpoints"]["default"]["baseUrl"] = f"http://{expose(int(demo.url.rsplit(':', 1)[1]))}"
+    name = manifest["metadata"]["name"]
+    applied = _apply(kubeconfig, namespace, manifest)
+    assert applied.returncode == 0, applied.stderr
+    for _ in range(5):  # pods start, then the 20 s run; kubectl itself runs in a thread: the SUT is ours
+        waited = await asyncio.to_thread(
+            run_kubectl,
+            kubeconfig,
+            "wait",
+            "-n",
+            namespace,
+            f"swarm/{name}",
+            "--for=condition=Completed",
+            "--timeout=50s",
+        )
+        if waited.returncode == 0:
+            break
+    swarm = json.loads(run_kubectl(kubeconfig, "get", "-n", namespace, f"swarm/{name}", "-o", "json").stdout or "{}")
+    context = (
+        f"{waited.stderr}\nstatus {json.dumps(swarm.get('status'), indent=1)[-3000:]}\n"
+        f"{pods_report(kubeconfig, namespace)}"
+    )
+    assert waited.returncode == 0, context
+    return swarm, context
+
+
+def _hivekeeper(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The hivekeeper CLI as a user runs it, against the bench's cluster."""
+    return subprocess.run(
+        [sys.executable, "-m", "hivekeeper.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+    )
+
+
+async def test_a_staged_run_ends_by_itself_with_a_passed_verdict_an_event_and_a_report(
     kubeconfig: Path,
     namespace: str,
     operator_process: ManagedProcess,
     pod_rabbitmq_url: str,
     expose: Callable[[int], str],
     demo: DemoService,
+    tmp_path: Path,
 ) -> None:
-    manifest = yaml.safe_load((REPO / "examples" / "staged-run.yaml").read_text())
-    manifest["spec"]["sut"]["endpoints"]["default"]["baseUrl"] = f"http://{expose(int(demo.url.rsplit(':', 1)[1]))}"
+    """examples/staged-run.yaml on the node: Succeeded by itself, the producer paused, a RunPassed Event, the whole
+    run's percentiles in the verdict, and its record (a ConfigMap owned by the Swarm) rendered by
+    ``hivekeeper report`` with the run's points."""
     async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url):
-        applied = _apply(kubeconfig, namespace, manifest)
-        assert applied.returncode == 0, applied.stderr
-        for _ in range(5):  # pods start, then the 20 s run; kubectl itself runs in a thread: the SUT is ours
-            waited = await asyncio.to_thread(
-                run_kubectl,
-                kubeconfig,
-                "wait",
-                "-n",
-                namespace,
-                "swarm/staged-run",
-                "--for=condition=Completed",
-                "--timeout=50s",
-            )
-            if waited.returncode == 0:
-                break
-        got = run_kubectl(kubeconfig, "get", "-n", namespace, "swarm/staged-run", "-o", "json")
-        swarm = json.loads(got.stdout or "{}")
-        context = (
-            f"{waited.stderr}\nstatus {json.dumps(swarm.get('status'), indent=1)[-3000:]}\n"
-            f"operator log: {operator_process.log_path.read_text(errors='replace')[-3000:]}\n"
-            f"{pods_report(kubeconfig, namespace)}"
-        )
-        assert waited.returncode == 0, context
+        swarm, context = await _run_example_to_its_end(kubeconfig, namespace, "staged-run", demo, expose)
+        context += f"\noperator log: {operator_process.log_path.read_text(errors='replace')[-3000:]}"
         run = swarm["status"]["run"]
         assert run["phase"] == "Succeeded", context
         assert run["verdict"]["result"] == "Passed", context
         assert run["endedBecause"] == "the run's 20 s are over"
+        assert run["series"] == "staged-run-run-1", context
         feeder = json.loads(
             run_kubectl(kubeconfig, "get", "-n", namespace, "workerrole/staged-run-feeder", "-o", "json").stdout
         )
@@ -1007,6 +1034,33 @@ async def test_a_staged_run_ends_by_itself_with_a_passed_verdict_and_an_event(
         reasons = [e["reason"] for e in json.loads(events.stdout)["items"]]
         assert "RunPassed" in reasons, reasons
         assert sum(demo.state.calls.values()) > 100, "the SUT was called"
+
+        held = json.loads(
+            run_kubectl(kubeconfig, "get", "-n", namespace, "configmap/staged-run-run-1", "-o", "json").stdout
+        )
+        [owner] = held["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["uid"]) == ("Swarm", swarm["metadata"]["uid"])
+        record = json.loads(held["data"]["run.json"])
+        assert (record["phase"], record["verdict"]["result"]) == ("Succeeded", "Passed")
+        caller = next(r for r in record["roles"] if r["name"] == "caller")
+        assert caller["processed"] > 100, record["roles"]
+        assert set(caller["latencyMs"]) == {"p50", "p90", "p95", "p99", "max", "mean"}, caller
+        [p95] = [t for t in run["verdict"]["thresholds"] if t["threshold"] == "caller p95 <= 300"]
+        assert p95["observed"] == caller["latencyMs"]["p95"], "the verdict judged the whole run's p95"
+        points = {r["role"]: r["points"] for r in record["timeseries"]["roles"]}
+        assert len(points["caller"]) >= 3, points["caller"]
+        made = sum(p["processed"] for p in points["caller"])  # the series and the verdict fold the same reports
+        assert made == pytest.approx(caller["processed"], rel=0.1), (made, caller["processed"])
+
+        out = tmp_path / "staged-run.html"
+        written = await asyncio.to_thread(_hivekeeper, kubeconfig, "report", f"{namespace}/staged-run", "-o", str(out))
+        assert written.returncode == 0, written.stderr
+        page = out.read_text()
+        assert "Passed" in page
+        for role in ("feeder", "builder", "caller", "stats"):
+            assert role in page
+        assert "caller p95 &lt;= 300" in page or "caller p95 <= 300" in page
+        assert page.count("<svg") >= 3, "rate, latency and error plots"
 
 
 async def test_a_staged_run_that_fails_on_purpose_says_which_threshold_failed(
@@ -1019,28 +1073,8 @@ async def test_a_staged_run_that_fails_on_purpose_says_which_threshold_failed(
 ) -> None:
     """examples/staged-run-fails.yaml: Completed with reason Failed, the p99 threshold named in the condition,
     the verdict and a Warning Event; the other thresholds held."""
-    manifest = yaml.safe_load((REPO / "examples" / "staged-run-fails.yaml").read_text())
-    manifest["spec"]["sut"]["endpoints"]["default"]["baseUrl"] = f"http://{expose(int(demo.url.rsplit(':', 1)[1]))}"
     async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url):
-        assert _apply(kubeconfig, namespace, manifest).returncode == 0
-        for _ in range(5):
-            waited = await asyncio.to_thread(
-                run_kubectl,
-                kubeconfig,
-                "wait",
-                "-n",
-                namespace,
-                "swarm/staged-run-fails",
-                "--for=condition=Completed",
-                "--timeout=50s",
-            )
-            if waited.returncode == 0:
-                break
-        swarm = json.loads(
-            run_kubectl(kubeconfig, "get", "-n", namespace, "swarm/staged-run-fails", "-o", "json").stdout
-        )
-        context = f"{waited.stderr}\n{json.dumps(swarm.get('status'), indent=1)[-3000:]}"
-        assert waited.returncode == 0, context
+        swarm, context = await _run_example_to_its_end(kubeconfig, namespace, "staged-run-fails", demo, expose)
         [completed] = [c for c in swarm["status"]["conditions"] if c["type"] == "Completed"]
         assert completed["reason"] == "Failed", context
         assert "caller p99 <= 0.001" in completed["message"], context
@@ -1060,14 +1094,6 @@ async def test_a_staged_run_that_fails_on_purpose_says_which_threshold_failed(
         [record] = await eventually(history, timeout=20, what="the finished run in status.runs")
         assert (record["id"], record["result"]) == ("1", "Failed"), record
         assert "caller p99 <= 0.001" in record["failed"], record
-        listed = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "hivekeeper.cli", "history", f"{namespace}/staged-run-fails"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            env={**os.environ, "KUBECONFIG": str(kubeconfig)},
-        )
+        listed = await asyncio.to_thread(_hivekeeper, kubeconfig, "history", f"{namespace}/staged-run-fails")
         assert listed.returncode == 0, listed.stderr
         assert "Failed" in listed.stdout, listed.stdout

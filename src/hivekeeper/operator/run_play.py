@@ -13,7 +13,8 @@ carried out by :mod:`~hivekeeper.operator.run_apply`. Everything here is level-b
   moved by 1 % or less of the one the WorkerRole holds is not written (bounded API traffic).
 - **Succeeded / Failed** once the duration is over, the item budget is made, or (``abort.onFail``) a threshold
   fails after ``graceSeconds``: the producers are stopped (Stop, not Remove: consumers drain, pods, queues and
-  data stay) and the verdict is judged on the figures of the WorkerRoles' statuses.
+  data stay) and the verdict is judged on the figures of the WorkerRoles' statuses, with each role's latency over
+  the whole run from the run's recording (``measured``, :mod:`~hivekeeper.operator.run_series`).
 
 A new ``spec.run.id`` starts the run again (Pending, then Running), without deleting anything.
 """
