@@ -76,7 +76,9 @@ async def test_the_worker_user_works_its_own_queues_and_cannot_send_signals(own_
     connection = await aio_pika.connect(_with_user(own_broker.url, "hivekeeper-worker", password))
     try:
         channel = await connection.channel()
-        queue = await rabbit_control.declare_work_queue(channel, swarm, naming.work_queue(swarm, "call"))
+        queue = await rabbit_control.declare_work_queue(
+            channel, naming.work_exchange(swarm), naming.work_queue(swarm, "call")
+        )
         control = await channel.declare_exchange(naming.CONTROL_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
         mine = await channel.declare_queue(naming.control_queue(swarm, "caller", "c-0"), exclusive=True)
         for binding in naming.control_bindings(swarm, "caller", "c-0"):
@@ -112,11 +114,13 @@ async def test_a_namespace_user_works_its_own_swarms_and_cannot_touch_another_te
     team = await aio_pika.connect(_with_user(own_broker.url, "hk-team-a", password))
     try:
         setup = await admin.channel()
-        await rabbit_control.declare_work_queue(setup, theirs, naming.work_queue(theirs, "call"))
+        await rabbit_control.declare_work_queue(setup, naming.work_exchange(theirs), naming.work_queue(theirs, "call"))
         await setup.declare_exchange(naming.CONTROL_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
 
         channel = await team.channel()
-        queue = await rabbit_control.declare_work_queue(channel, mine, naming.work_queue(mine, "call"))
+        queue = await rabbit_control.declare_work_queue(
+            channel, naming.work_exchange(mine), naming.work_queue(mine, "call")
+        )
         await (await channel.get_exchange(naming.work_exchange(mine))).publish(aio_pika.Message(b"{}"), queue.name)
         control = await channel.get_exchange(naming.CONTROL_EXCHANGE)
         scope = env.Scope(swarmId=mine, role="caller", instance="c-0")

@@ -43,21 +43,23 @@ async def test_rogue_events_keep_the_operators_memory_bounded_and_it_keeps_heari
 
         for n in range(FORGED):
             scope = env.Scope(swarmId=f"fake_{n}", role="caller", instance=f"pod-{n}")
-            status = env.metric("status-full", scope, {"enabled": True, "configGeneration": 1}, origin="pod")
+            status = env.metric(
+                "status-full", scope, {"enabled": True, "context": {"configGeneration": 1}}, origin="pod"
+            )
             await send(status.to_json(), naming.metric_key("status-full", f"fake_{n}", "caller", f"pod-{n}"))
         key = naming.metric_key("status-full", mine, "caller", "c-0")
         scope = env.Scope(swarmId=mine, role="caller", instance="c-0")
         bad = [
             b"not json at all",
             b'{"kind": "metric"}',
-            env.metric("status-full", scope, {"configGeneration": "three"}, origin="c-0").to_json(),
+            env.metric("status-full", scope, {"context": {"configGeneration": "three"}}, origin="c-0").to_json(),
             env.metric("status-full", scope, {"context": ["x"]}, origin="c-0").to_json(),
         ]
         for body in bad:
             await send(body, key)
         lying = env.metric("status-full", env.Scope(swarmId=mine, role="caller", instance="c-9"), {}, origin="x")
         await send(lying.to_json(), naming.metric_key("status-full", "fake_1", "caller", "pod-1"))
-        honest = env.metric("status-full", scope, {"enabled": True, "configGeneration": 4}, origin="c-0")
+        honest = env.metric("status-full", scope, {"enabled": True, "context": {"configGeneration": 4}}, origin="c-0")
         await send(honest.to_json(), key)
 
         async def heard_everything() -> bool:

@@ -72,7 +72,7 @@ async def test_a_live_rate_change_shows_in_the_next_status_interval(cluster: Clu
 
     async def steady(rate: float, after: int) -> list[float]:
         async def seen() -> list[float] | None:
-            rates = [e.data["tps"] for e in deltas()[after:]]
+            rates = [e.data["context"]["processedPerSec"] for e in deltas()[after:]]
             return rates if len(rates) >= 2 else None
 
         return await eventually(seen, timeout=10, what=f"two status-deltas after switching to {rate}/s")

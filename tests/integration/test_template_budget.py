@@ -52,7 +52,9 @@ class Broker:
                 self.events.append(env.parse(message.body))
 
         await events.consume(on_event)
-        await rabbit_control.declare_work_queue(self.channel, self.swarm, naming.work_queue(self.swarm, "out"))
+        await rabbit_control.declare_work_queue(
+            self.channel, naming.work_exchange(self.swarm), naming.work_queue(self.swarm, "out")
+        )
         self.transports = RabbitTransports(await rabbit_control.connect(self.url), self.swarm, self.url)
         identity = first_instance(self.swarm, "feeder", "generator", in_queue=None, out_alias="out")
         self.worker = Worker(identity, GENERATOR, self.transports, status_interval=0.5)
@@ -135,7 +137,7 @@ async def test_a_bomb_config_is_refused_and_the_worker_keeps_its_config_its_work
         return len(broker.of("status-delta")) >= statuses + 2
 
     await eventually(reporting, timeout=10, what="status-deltas after the refusal")
-    assert broker.of("status-delta")[-1].data["configGeneration"] == 1
+    assert broker.of("status-delta")[-1].data["context"]["configGeneration"] == 1
 
 
 async def test_a_bomb_only_a_render_finds_drops_its_items_and_the_worker_stays_responsive(broker: Broker) -> None:

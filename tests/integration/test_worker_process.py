@@ -23,7 +23,7 @@ from hivekeeper.operator import latency
 from hivekeeper.operator.observations import Observations
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
-from hivekeeper.protocol.signing import Signer
+from hivekeeper.protocol.signing import SIGNATURE_HEADER, Signer
 from hivekeeper.protocol.workitem import new_item
 from hivekeeper.worker.metrics import DURATION
 from hivekeeper.worker.transports.rabbit import control as rabbit_control
@@ -103,8 +103,14 @@ class Running:
     events: list[env.Envelope]
     log_path: Path
     control: aio_pika.abc.AbstractExchange
-    enabling: env.Envelope
-    """The config-update that enabled it, as sent."""
+    enabling: aio_pika.Message
+    """The config-update that enabled it, as sent (signed: with the signature header)."""
+
+
+def _message(signal: env.Envelope, signer: Signer | None) -> aio_pika.Message:
+    """``signal`` as its sender publishes it: signed by ``signer`` in the header beside the body, when given."""
+    body = signal.to_json()
+    return aio_pika.Message(body, headers={SIGNATURE_HEADER: signer.sign(body)} if signer else None)
 
 
 @asynccontextmanager
@@ -165,13 +171,9 @@ async def processor_process(
         assert first.data["enabled"] is False
         assert first.data["io"]["work"]["queues"]["in"] == [naming.work_queue(swarm, work_in)]
 
-        signal = env.signal("config-update", first.scope, {"enabled": True}, origin="test")
-        if signer is not None:
-            signal = signer.sign(signal)
-        await control.publish(
-            aio_pika.Message(signal.to_json()), naming.signal_key("config-update", swarm, "caller", instance)
-        )
-        yield Running(swarm, process, channel, events, log_path, control, signal)
+        enabling = _message(env.signal("config-update", first.scope, {"enabled": True}, origin="test"), signer)
+        await control.publish(enabling, naming.signal_key("config-update", swarm, "caller", instance))
+        yield Running(swarm, process, channel, events, log_path, control, enabling)
     finally:
         if process.returncode is None:
             process.terminate()
@@ -187,7 +189,9 @@ async def _publish_call(
     item = new_item(
         orjson.dumps(request).decode(), swarm=swarm, service="builder", instance="b-0", headers=headers or {}
     )
-    work = await rabbit_control.declare_work_queue(channel, swarm, naming.work_queue(swarm, alias))
+    work = await rabbit_control.declare_work_queue(
+        channel, naming.work_exchange(swarm), naming.work_queue(swarm, alias)
+    )
     exchange = await channel.get_exchange(naming.work_exchange(swarm))
     await exchange.publish(aio_pika.Message(item.to_json()), routing_key=work.name)
 
@@ -275,13 +279,13 @@ async def test_a_worker_with_a_signal_key_obeys_only_its_operators_fresh_signed_
             update={"timestamp": (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)).isoformat()}
         )
         forged = [
-            (env.signal("config-update", scope, steer, origin="operator"), "unsigned", "is not signed"),
-            (intruder.sign(env.signal("config-update", scope, steer, origin="operator")), "forged", "does not match"),
-            (operator.sign(stale), "stale", "signals older than 300s are refused"),
+            (_message(env.signal("config-update", scope, steer, origin="operator"), None), "unsigned", "is not signed"),
+            (_message(env.signal("config-update", scope, steer, origin="o"), intruder), "forged", "does not match"),
+            (_message(stale, operator), "stale", "signals older than 300s are refused"),
             (running.enabling, "replayed", "already received (a replay)"),
         ]
         for message, _, _ in forged:
-            await running.control.publish(aio_pika.Message(message.to_json()), key)
+            await running.control.publish(message, key)
 
         async def refusals() -> dict[str, str] | None:
             found = {
@@ -294,7 +298,7 @@ async def test_a_worker_with_a_signal_key_obeys_only_its_operators_fresh_signed_
         alerts = await eventually(refusals, timeout=15, what="one control.signal-* alert per forged signal")
         for _, code, why in forged:
             assert why in alerts[f"control.signal-{code}"], alerts
-        assert running.enabling.signature not in running.log_path.read_text()
+        assert str((running.enabling.headers or {})[SIGNATURE_HEADER]) not in running.log_path.read_text()
 
         await _publish_call(running, "/still-here")
 
@@ -303,8 +307,8 @@ async def test_a_worker_with_a_signal_key_obeys_only_its_operators_fresh_signed_
 
         await eventually(called, timeout=15, what="the call at the real SUT: the forged baseUrl was never applied")
 
-        signed = operator.sign(env.signal("config-update", scope, {"threadCount": 3}, origin="operator"))
-        await running.control.publish(aio_pika.Message(signed.to_json()), key)
+        signed = env.signal("config-update", scope, {"threadCount": 3}, origin="operator")
+        await running.control.publish(_message(signed, operator), key)
 
         async def applied() -> bool:
             return any(

@@ -66,7 +66,8 @@ class Workers:
     ) -> None:
         """One status report; ``context`` as a worker's ``RoleStats.snapshot()`` gives it (default: no errors)."""
         scope = env.Scope(swarmId=swarm_id, role=role, instance=name)
-        data = {"enabled": enabled, "configGeneration": generation, "tps": 10.0, "context": context or {"errors": 0}}
+        details = {"configGeneration": generation, **(context or {"errors": 0})}
+        data = {"enabled": enabled, "tps": 10, "context": details}
         self.observations.record(env.metric(kind, scope, data, origin=name), self.clock.now)
 
     def on_signal(self, swarm_id: str, role: str, instance: str, data: dict[str, Any]) -> None:

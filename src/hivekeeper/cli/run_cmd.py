@@ -10,6 +10,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hivekeeper.protocol import naming
+
 if TYPE_CHECKING:
     from hivekeeper.api.swarm import Swarm
 
@@ -61,12 +63,18 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     if args.sut:
         swarms = [with_endpoint(swarm, args.sut) for swarm in swarms]
+    try:
+        exchanges = naming.Exchanges(control=args.control_exchange, work=args.work_exchange)
+    except naming.InvalidName as exc:
+        print(f"error: --control-exchange / --work-exchange: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     options = RunOptions(
         duration=args.duration,
         json_path=Path(args.json) if args.json else None,
         demo_sut=args.demo_sut,
         broker_url=args.broker,
         redis_url=args.redis,
+        exchanges=exchanges,
         interval=args.interval,
         timeseries_interval=args.timeseries_interval,
     )
@@ -171,6 +179,20 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     target.add_argument("--sut", metavar="URL", help="aim sut.endpoints.default at this base URL (not with --demo-sut)")
     run.add_argument("--broker", metavar="AMQP_URL", help="use this RabbitMQ instead of in-memory queues")
     run.add_argument("--redis", metavar="REDIS_URL", help="keep sequence() counters in this Redis")
+    run.add_argument(
+        "--control-exchange",
+        metavar="NAME",
+        default=naming.CONTROL_EXCHANGE,
+        help=f"the control exchange (default {naming.CONTROL_EXCHANGE}; {naming.POCKETHIVE_CONTROL_EXCHANGE} "
+        "lets PocketHive's tools read the run's control traffic on --broker)",
+    )
+    run.add_argument(
+        "--work-exchange",
+        metavar="TEMPLATE",
+        default=naming.WORK_EXCHANGE,
+        help=f"the work exchange, {{swarm}} standing for the swarm's name (default {naming.WORK_EXCHANGE}; "
+        f"PocketHive's: {naming.POCKETHIVE_WORK_EXCHANGE})",
+    )
     run.add_argument(
         "--interval",
         type=_seconds("--interval", low=MIN_INTERVAL, high=3600.0, inclusive=True, hint="the default is 1"),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hivekeeper.protocol import naming
+
 
 def _tap(args: argparse.Namespace) -> int:
     import asyncio
@@ -25,6 +27,11 @@ def _tap(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        naming.Exchanges(work=args.work_exchange)
+    except naming.InvalidName as exc:
+        print(f"error: --work-exchange: {exc}", file=sys.stderr)
+        return 2
     options = TapOptions(
         swarm=args.swarm,
         alias=args.alias,
@@ -36,6 +43,7 @@ def _tap(args: argparse.Namespace) -> int:
         dead_letters=args.dead_letters,
         peek=args.peek,
         show_secrets=args.show_secrets,
+        work_exchange=args.work_exchange,
     )
 
     async def main() -> int:
@@ -67,6 +75,13 @@ def add_tap(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     tapper.add_argument("--amqp", metavar="URL", help="RabbitMQ URL (default: $HIVEKEEPER_AMQP_URL)")
     tapper.add_argument("--count", type=int, default=10, help="stop after this many items (default 10)")
+    tapper.add_argument(
+        "--work-exchange",
+        metavar="TEMPLATE",
+        default=naming.WORK_EXCHANGE,
+        help="the work exchange as the operator (Helm `exchanges.work`) or `hivekeeper run --work-exchange` names "
+        f"it, {{swarm}} standing for the swarm id (default {naming.WORK_EXCHANGE})",
+    )
     tapper.add_argument("--full", action="store_true", help="print each whole item as JSON, not a summary line")
     tapper.add_argument(
         "--show-secrets",

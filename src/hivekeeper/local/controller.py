@@ -12,7 +12,7 @@ from typing import Any
 from hivekeeper.errors import HivekeeperError
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
-from hivekeeper.worker.ports import ControlBus
+from hivekeeper.worker.ports import ControlBus, ControlMessage
 
 
 class OutcomeFailed(HivekeeperError, RuntimeError):
@@ -31,9 +31,9 @@ class LocalController:
     async def start(self) -> None:
         await self.bus.listen(self.EVENTS_QUEUE, [naming.events_binding(self.swarm)], self._on_event)
 
-    async def _on_event(self, body: bytes) -> None:
+    async def _on_event(self, received: ControlMessage) -> None:
         try:
-            message = env.parse(body)
+            message = env.parse(received.body)
         except env.EnvelopeError:
             return
         if message.kind == "outcome" and message.correlationId in self._waiting:

@@ -56,6 +56,8 @@ class RunOptions:
     demo_sut: bool = False
     broker_url: str | None = None
     """Run the workers against this RabbitMQ instead of in-memory queues."""
+    exchanges: naming.Exchanges = naming.DEFAULT_EXCHANGES
+    """The control and work exchange names (``--control-exchange``, ``--work-exchange``)."""
     redis_url: str | None = None
     """Use this Redis (sequence() counters, datasets, captures) instead of an in-memory store."""
     interval: float = 1.0
@@ -76,16 +78,21 @@ def local_store(redis_url: str | None) -> DataStore:
     return RedisStore(redis_url) if redis_url else MemoryStore()
 
 
-async def build(swarm: Swarm, broker_url: str | None = None, store: DataStore | None = None) -> LocalSwarm:
+async def build(
+    swarm: Swarm,
+    broker_url: str | None = None,
+    store: DataStore | None = None,
+    exchanges: naming.Exchanges = naming.DEFAULT_EXCHANGES,
+) -> LocalSwarm:
     name = swarm.metadata.name
     # One store for the whole run: sequence() numbers never repeat across roles or replicas, and
     # datasets pushed by one swarm are there for the next.
     store = store if store is not None else MemoryStore()
     transports: MemoryTransports | BrokerTransports
     if broker_url:
-        transports = await BrokerTransports.connect(broker_url, name)
+        transports = await BrokerTransports.connect(broker_url, name, exchanges)
     else:
-        transports = MemoryTransports(MemoryBroker(), name)
+        transports = MemoryTransports(MemoryBroker(), name, exchanges)
     controller = LocalController(transports.control, name)
     workers: dict[str, list[Worker]] = {}
     for spec in swarm.spec.roles:
@@ -206,7 +213,7 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
     if len(set(names)) != len(names):
         raise RunInputError(f"swarm names must differ to run side by side (got {', '.join(names)}); rename one")
     store = local_store(options.redis_url)
-    locals_ = [await build(s, options.broker_url, store) for s in swarms]
+    locals_ = [await build(s, options.broker_url, store, options.exchanges) for s in swarms]
     for local in locals_:
         local.out = options.out
     live = options.live if options.live is not None else options.out.isatty()

@@ -70,6 +70,8 @@ class TapOptions:
     peek: bool = False
     show_secrets: bool = False
     """Print credential-named values (``Authorization``, cookies, tokens, API keys) as they are."""
+    work_exchange: str = naming.WORK_EXCHANGE
+    """The work exchange's name template, as the swarm's operator or run has it (``naming.Exchanges``)."""
 
 
 @dataclass
@@ -212,7 +214,7 @@ async def _tap_alias(
     on_ready: Callable[[str], None] | None,
 ) -> TapResult:
     assert options.alias is not None
-    exchange = naming.work_exchange(swarm)
+    exchange = naming.work_exchange(swarm, options.work_exchange)
     work_queue = naming.work_queue(swarm, options.alias)
     channel = await connection.channel()
     try:

@@ -25,10 +25,13 @@ class BrokerUnavailable(Unavailable, ConnectionError):
 
 
 class MemoryTransports:
-    def __init__(self, broker: MemoryBroker, swarm: str) -> None:
+    def __init__(
+        self, broker: MemoryBroker, swarm: str, exchanges: naming.Exchanges = naming.DEFAULT_EXCHANGES
+    ) -> None:
         self.broker = broker
         self.swarm = swarm
-        self._control = MemoryControlBus(broker, naming.CONTROL_EXCHANGE)
+        self.work_exchange = exchanges.work_exchange(swarm)
+        self._control = MemoryControlBus(broker, exchanges.control)
         self.held_dead_letters = MemoryDeadLetters()
 
     @property
@@ -38,7 +41,7 @@ class MemoryTransports:
     def declare_work_queue(self, alias: str) -> str:
         name = naming.work_queue(self.swarm, alias)
         self.broker.declare_queue(name)
-        self.broker.bind(naming.work_exchange(self.swarm), name, naming.work_routing_key(self.swarm, alias))
+        self.broker.bind(self.work_exchange, name, naming.work_routing_key(self.swarm, alias))
         return name
 
     async def declare(self, alias: str) -> str:
@@ -53,7 +56,7 @@ class MemoryTransports:
 
     def sink(self, identity: Identity) -> WorkSink:
         assert identity.work_out is not None, f"role {identity.role} has no work.out queue"
-        return MemorySink(self.broker, naming.work_exchange(self.swarm), identity.work_out)
+        return MemorySink(self.broker, self.work_exchange, identity.work_out)
 
     def dead_letters(self, identity: Identity) -> DeadLetters:
         return self.held_dead_letters
@@ -70,9 +73,14 @@ class BrokerTransports:
     """Every worker of the local swarm on one real RabbitMQ connection (``hivekeeper run --broker``)."""
 
     def __init__(
-        self, robust: AbstractRobustConnection, plain: AbstractConnection, swarm: str, url: str | BrokerUrl
+        self,
+        robust: AbstractRobustConnection,
+        plain: AbstractConnection,
+        swarm: str,
+        url: str | BrokerUrl,
+        exchanges: naming.Exchanges = naming.DEFAULT_EXCHANGES,
     ) -> None:
-        self._inner = RabbitTransports(robust, swarm, url)
+        self._inner = RabbitTransports(robust, swarm, url, exchanges)
         self._plain: AbstractConnection | None = plain
         """Passive declares on a robust connection report 0 messages; a plain one is right, but it does not
         come back by itself after a broker restart: :meth:`_channel` opens it again."""
@@ -92,7 +100,9 @@ class BrokerTransports:
             raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
     @classmethod
-    async def connect(cls, url: str, swarm: str) -> BrokerTransports:
+    async def connect(
+        cls, url: str, swarm: str, exchanges: naming.Exchanges = naming.DEFAULT_EXCHANGES
+    ) -> BrokerTransports:
         broker = parse_broker_url(url)  # one meaning of the URL's options on all three connections
         try:
             control = await rabbit_control.connect(broker)
@@ -101,7 +111,7 @@ class BrokerTransports:
             raise BrokerUnavailable(
                 f"cannot reach the broker at {broker.redacted()}: {exc}; start it, or check --broker"
             ) from exc
-        return cls(control, plain, swarm, broker)
+        return cls(control, plain, swarm, broker, exchanges)
 
     @property
     def control(self) -> ControlBus:
@@ -110,7 +120,7 @@ class BrokerTransports:
     async def declare(self, alias: str) -> str:
         name = naming.work_queue(self.swarm, alias)
         channel = await self._channel()
-        await rabbit_control.declare_work_queue(channel, self.swarm, name)
+        await rabbit_control.declare_work_queue(channel, self._inner.link.exchange, name)
         await channel.close()
         return name
 

@@ -37,7 +37,7 @@ from hivekeeper.operator.pods import Pod as PodView
 from hivekeeper.operator.topology import Topology
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
-from hivekeeper.protocol.signing import Signer
+from hivekeeper.protocol.signing import SIGNATURE_HEADER, Signer
 from hivekeeper.worker.transports.rabbit import control as rabbit_control
 from hivekeeper.worker.transports.rabbit.amqp.url import parse as parse_broker_url
 
@@ -217,18 +217,34 @@ def _merge() -> Any:
     return PatchType.MERGE
 
 
+def signal_message(signal: env.Envelope, signer: Signer | None) -> aio_pika.Message:
+    """A signal as the operator publishes it: the envelope as the body and, with a signing key, the body's
+    signature in a header beside it (the envelope keeps exactly the protocol's keys)."""
+    body = signal.to_json()
+    if signer is None:
+        return aio_pika.Message(body, content_type="application/json")
+    return aio_pika.Message(body, content_type="application/json", headers={SIGNATURE_HEADER: signer.sign(body)})
+
+
 class AmqpBroker:
     """:class:`hivekeeper.operator.ports.Broker` on RabbitMQ through aio-pika: topology declarations, config
     pushes and status requests on one robust connection, and the consumer of the workers' events."""
 
     EVENTS_QUEUE = "hivekeeper.operator.events"
 
-    def __init__(self, url: str, observations: Observations, signer: Signer | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        observations: Observations,
+        signer: Signer | None = None,
+        exchanges: naming.Exchanges = naming.DEFAULT_EXCHANGES,
+    ) -> None:
         # One meaning of the URL's options for every connection (worker.transports.rabbit.amqp.url); a bad
         # option fails the operator's start with the option named, instead of being ignored by one connection only.
         self._url = parse_broker_url(url)
         self.observations = observations
         self._signer = signer
+        self._exchanges = exchanges
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._control: AbstractExchange | None = None
@@ -245,7 +261,7 @@ class AmqpBroker:
         )
         self._channel = await self._connection.channel()
         self._control = await self._channel.declare_exchange(
-            naming.CONTROL_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+            self._exchanges.control, aio_pika.ExchangeType.TOPIC, durable=True
         )
         # One queue per operator process: exclusive queues cannot be shared, and two operators on one broker
         # (peering replicas, or two namespaced releases) must each hear every worker.
@@ -297,11 +313,13 @@ class AmqpBroker:
         assert self._channel is not None
         for queue in topology.queues:
             await self._channel.queue_delete(queue.name, if_unused=False, if_empty=False)
-        await self._channel.exchange_delete(topology.exchange, if_unused=False)
+        await self._channel.exchange_delete(self._exchanges.work_exchange(topology.swarm_id), if_unused=False)
 
     async def declare(self, topology: Topology) -> None:
         assert self._channel is not None
-        exchange = await self._channel.declare_exchange(topology.exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        exchange = await self._channel.declare_exchange(
+            self._exchanges.work_exchange(topology.swarm_id), aio_pika.ExchangeType.TOPIC, durable=True
+        )
         for queue in topology.queues:
             declared = await self._channel.declare_queue(queue.name, durable=True)
             await declared.bind(exchange, routing_key=queue.routing_key)
@@ -309,22 +327,20 @@ class AmqpBroker:
     async def signal(self, swarm_id: str, role: str, instance: str, data: dict[str, Any]) -> None:
         assert self._control is not None
         scope = env.Scope(swarmId=swarm_id, role=role, instance=instance)
-        message = self._signed(env.signal("config-update", scope, data, origin="hivekeeper-operator"))
         await self._control.publish(
-            aio_pika.Message(message.to_json(), content_type="application/json"),
+            self._signed(env.signal("config-update", scope, data, origin="hivekeeper-operator")),
             routing_key=naming.signal_key("config-update", swarm_id, role, instance),
         )
 
-    def _signed(self, signal: env.Envelope) -> env.Envelope:
-        return self._signer.sign(signal) if self._signer is not None else signal
+    def _signed(self, signal: env.Envelope) -> aio_pika.Message:
+        return signal_message(signal, self._signer)
 
     async def request_status(self) -> None:
         """Ask every worker on the broker for a status-full (a restarted operator relearns the state at once)."""
         assert self._control is not None
         scope = env.Scope(swarmId=naming.ALL, role=naming.ALL, instance=naming.ALL)
-        message = self._signed(env.signal("status-request", scope, {}, origin="hivekeeper-operator"))
         await self._control.publish(
-            aio_pika.Message(message.to_json(), content_type="application/json"),
+            self._signed(env.signal("status-request", scope, {}, origin="hivekeeper-operator")),
             routing_key=naming.signal_key("status-request", naming.ALL, naming.ALL, naming.ALL),
         )
 

@@ -20,6 +20,7 @@ from hivekeeper.operator.pods import Pod
 from hivekeeper.operator.ports import Broker, Cluster, Manifest
 from hivekeeper.operator.runtime import Clock
 from hivekeeper.operator.topology import Topology
+from hivekeeper.protocol import naming
 
 
 @dataclass
@@ -139,6 +140,8 @@ class FakeBroker:
     failing: Exception | None = None
     """When set, every call raises it (a broker that is down)."""
     on_signal: Callable[[str, str, str, dict[str, Any]], None] | None = None
+    exchanges: naming.Exchanges = naming.DEFAULT_EXCHANGES
+    """Names the work exchange a declare or delete records, as :class:`~.effects.AmqpBroker` names it."""
 
     def _check(self, call: tuple[str, ...]) -> None:
         self.calls.append(call)
@@ -146,12 +149,12 @@ class FakeBroker:
             raise self.failing
 
     async def declare(self, topology: Topology) -> None:
-        self._check(("declare", topology.exchange))
+        self._check(("declare", self.exchanges.work_exchange(topology.swarm_id)))
         for queue in topology.queues:
             self.queues.setdefault(queue.name, QueueStatus(name=queue.name))
 
     async def delete(self, topology: Topology) -> None:
-        self._check(("delete", topology.exchange))
+        self._check(("delete", self.exchanges.work_exchange(topology.swarm_id)))
         self.deleted.append(topology)
         for queue in topology.queues:
             self.queues.pop(queue.name, None)

@@ -18,6 +18,7 @@ import orjson
 from hivekeeper.api.workerrole import WorkerRoleSpec
 from hivekeeper.operator.bodies import EnvVar
 from hivekeeper.operator.plan import LABEL_ROLE, LABEL_SWARM
+from hivekeeper.protocol import naming
 from hivekeeper.protocol.grace import STOP_GRACE_VARIABLE, stop_grace
 
 METRICS_PORT = 9464
@@ -35,9 +36,12 @@ class WorkerDefaults:
     redis_url_key: str = "redisUrl"
     pull_policy: str = "IfNotPresent"
     resources: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_RESOURCES))
+    """Requests and limits of a role without ``resources`` (Helm value ``workers.resources``)."""
     signal_key: str = ""
     """The public key workers verify the operator's signals with (``HIVEKEEPER_SIGNAL_KEY``); '' when unsigned."""
-    """Requests and limits of a role without ``resources`` (Helm value ``workers.resources``)."""
+    exchanges: naming.Exchanges = naming.DEFAULT_EXCHANGES
+    """The exchange names (Helm ``exchanges``); told to workers only when not ours, so that default pods stay
+    as they were."""
 
 
 DEFAULT_RESOURCES: dict[str, Any] = {
@@ -99,6 +103,9 @@ def deployment(
     ]
     if defaults.signal_key:
         env.append({"name": "HIVEKEEPER_SIGNAL_KEY", "value": defaults.signal_key})
+    if defaults.exchanges != naming.DEFAULT_EXCHANGES:
+        env.append({"name": "HIVEKEEPER_CONTROL_EXCHANGE", "value": defaults.exchanges.control})
+        env.append({"name": "HIVEKEEPER_WORK_EXCHANGE", "value": defaults.exchanges.work})
     if spec.work.in_:
         env.append({"name": "HIVEKEEPER_WORK_IN", "value": spec.work.in_})
     if spec.work.out:

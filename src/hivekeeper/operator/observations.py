@@ -142,10 +142,10 @@ class Observations:
             report = InstanceReport(
                 name=scope.instance,
                 enabled=status.enabled,
-                config_generation=status.configGeneration if status.configGeneration is not None else kept,
+                config_generation=kept if status.details.configGeneration is None else status.details.configGeneration,
                 seen_at=now,
                 seen_at_text=event.timestamp,
-                tps=status.tps,
+                tps=status.rate,
                 errors=status.details.errors,
                 processed=status.details.processed,
                 dropped=status.details.dropped,

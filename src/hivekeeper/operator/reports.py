@@ -29,7 +29,17 @@ def _number(value: object) -> int:
     return int(value)  # OverflowError for inf, ValueError for nan: both malformed
 
 
+def _rate(value: object) -> float:
+    """A rate: a finite number of at least 0 (a negative, infinite or non-numeric rate makes the event malformed)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"must be a number, got {type(value).__name__}")
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"must be a finite number of at least 0, got {value!r}")
+    return float(value)
+
+
 Number = Annotated[int, BeforeValidator(_number)]
+Rate = Annotated[float, BeforeValidator(_rate)]
 Truthy = Annotated[bool, BeforeValidator(bool)]
 IoText = Annotated[str, BeforeValidator(lambda v: str(v)[:IO_TEXT_LIMIT])]
 
@@ -67,6 +77,12 @@ def _codes(value: object) -> dict[str, int]:
 
 
 class StatusContext(_Event):
+    """A status report's ``data.context``: where everything of ours that the protocol has no key for lives."""
+
+    configGeneration: Number | None = None
+    """Absent in a PocketHive worker's report: the generation the last report (or outcome) said stays."""
+    processedPerSec: Rate | None = None
+    """The exact rate that ``data.tps`` rounds to a whole number."""
     errors: Number = 0
     processed: Number = 0
     dropped: Number = 0
@@ -79,11 +95,15 @@ class StatusData(_Event):
     """The data of a ``status-full`` or ``status-delta`` metric."""
 
     enabled: Truthy = False
-    configGeneration: Number | None = None
-    """Absent in a delta: the generation the last full status said stays."""
-    tps: float = 0.0
+    tps: Rate = 0.0
     ioState: IoState | None = None
     context: StatusContext | None = None
+
+    @property
+    def rate(self) -> float:
+        """Items per second: the context's exact rate, else the protocol's whole-number ``tps``."""
+        exact = self.details.processedPerSec
+        return exact if exact is not None else self.tps
 
     @property
     def work(self) -> WorkState:

@@ -21,6 +21,7 @@ import pydantic
 from hivekeeper.operator import policy
 from hivekeeper.operator.errors import SettingsError
 from hivekeeper.operator.manifests import DEFAULT_RESOURCES, WorkerDefaults
+from hivekeeper.protocol import naming
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ class Settings:
     """``HIVEKEEPER_BROKER_SECRET``: the Secret workers read broker and Redis URLs from by default."""
     worker_resources: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_RESOURCES))
     """``HIVEKEEPER_WORKER_RESOURCES`` (JSON): requests and limits of a role without ``resources``."""
+    exchanges: naming.Exchanges = naming.DEFAULT_EXCHANGES
+    """``HIVEKEEPER_CONTROL_EXCHANGE`` and ``HIVEKEEPER_WORK_EXCHANGE`` (Helm ``exchanges``): the exchange names,
+    told to every worker pod too."""
     policy: policy.Policy = field(default_factory=policy.Policy)
     """``HIVEKEEPER_POLICY`` (JSON): what Swarm authors may ask for (see :mod:`hivekeeper.operator.policy`)."""
     timing: Timing = field(default_factory=Timing)
@@ -84,6 +88,14 @@ class Settings:
             rules = policy.parse(environ.get("HIVEKEEPER_POLICY"))
         except pydantic.ValidationError as exc:
             problems.append(f"HIVEKEEPER_POLICY is not a valid operator policy: {exc}")
+        exchanges = naming.DEFAULT_EXCHANGES
+        try:
+            exchanges = naming.Exchanges(
+                control=environ.get("HIVEKEEPER_CONTROL_EXCHANGE", "").strip() or naming.CONTROL_EXCHANGE,
+                work=environ.get("HIVEKEEPER_WORK_EXCHANGE", "").strip() or naming.WORK_EXCHANGE,
+            )
+        except naming.InvalidName as exc:
+            problems.append(f"HIVEKEEPER_CONTROL_EXCHANGE / HIVEKEEPER_WORK_EXCHANGE: {exc} (Helm values `exchanges`)")
         if problems:
             raise SettingsError("the operator cannot start; fix its environment:\n  " + "\n  ".join(problems))
         kubeconfig = environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
@@ -95,6 +107,7 @@ class Settings:
             worker_image=environ.get("HIVEKEEPER_WORKER_IMAGE", WorkerDefaults.image),
             broker_secret=environ.get("HIVEKEEPER_BROKER_SECRET", WorkerDefaults.secret_name),
             worker_resources=resources,
+            exchanges=exchanges,
             policy=rules,
         )
 
@@ -105,6 +118,7 @@ class Settings:
             secret_name=self.broker_secret,
             resources=self.worker_resources,
             signal_key=signal_key,
+            exchanges=self.exchanges,
         )
 
 

@@ -1,5 +1,7 @@
 """The RabbitMQ topology of a swarm (pure): one topic exchange, one durable queue per alias, bindings.
 
+The exchange's name is the broker's to make (``naming.Exchanges``, an operator setting), from ``swarm_id``.
+
 The operator declares this idempotently on every reconcile (so a queue someone deleted comes back),
 and deletes the queues with the swarm unless ``deletionPolicy: Retain``.
 """
@@ -19,7 +21,8 @@ class Queue:
 
 @dataclass(frozen=True)
 class Topology:
-    exchange: str
+    swarm_id: str
+    """Names the swarm's work exchange (``naming.Exchanges.work_exchange``)."""
     queues: tuple[Queue, ...]
 
 
@@ -28,7 +31,7 @@ def topology(swarm_id: str, aliases: set[str]) -> Topology:
     queues = tuple(
         Queue(naming.work_queue(swarm_id, alias), naming.work_routing_key(swarm_id, alias)) for alias in sorted(aliases)
     )
-    return Topology(exchange=naming.work_exchange(swarm_id), queues=queues)
+    return Topology(swarm_id=naming.segment(swarm_id, "swarmId"), queues=queues)
 
 
 def role_aliases(work_in: str | None, work_out: str | None) -> set[str]:

@@ -31,7 +31,7 @@ async def start(settings: Settings) -> Runtime:
             "HIVEKEEPER_SIGNING_KEY is not set: signals go out unsigned and workers accept signals from anyone "
             "holding a broker credential (the Helm chart always sets a key; see docs/decisions/0007)"
         )
-    broker = AmqpBroker(settings.amqp_url, observations, signer)
+    broker = AmqpBroker(settings.amqp_url, observations, signer, settings.exchanges)
     await broker.start()
     rules = settings.policy
     log.info(

@@ -1,7 +1,12 @@
-"""The control-plane envelope (PocketHive's control envelope v1 shape, DESIGN.md §3).
+"""The control-plane envelope (PocketHive's control envelope v1 shape, docs/architecture.md §9).
 
-Signals, outcomes, metrics and alerts share one envelope. Every field is always serialised (``null``
-where it does not apply) so that readers never guess whether a key is missing or empty.
+Signals, outcomes, metrics and alerts share one envelope of exactly PocketHive's keys, so that tools
+speaking that protocol read our traffic. Every field is always serialised (``null`` where it does not
+apply) so that readers never guess whether a key is missing or empty, with one exception that protocol
+makes: ``runtime`` belongs to outcomes, metrics and alerts only, so a signal carries no ``runtime`` key
+at all (not even ``null``). Anything of ours that protocol has no key for travels in ``data.context``;
+the operator's signature of a signal travels beside the body, in an AMQP header
+(:mod:`hivekeeper.protocol.signing`).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import uuid
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hivekeeper.errors import InvalidInput
 from hivekeeper.protocol import decoding
@@ -48,19 +53,21 @@ class Envelope(BaseModel):
     idempotencyKey: str | None = Field(description="Stable per user action across retries.")
     data: dict[str, Any] = Field(default_factory=dict)
     runtime: dict[str, Any] | None = Field(
-        default=None, description="`templateId`, `runId`, ... on outcomes, metrics and alerts of a swarm."
-    )
-    signature: str | None = Field(
         default=None,
-        max_length=128,
         description=(
-            "Signals from an operator: base64 Ed25519 signature of this envelope serialised with `signature` "
-            "null; workers given HIVEKEEPER_SIGNAL_KEY refuse signals without a valid one. Null elsewhere."
+            "`templateId`, `runId`, ... on outcomes, metrics and alerts of a swarm; a signal has no `runtime` key."
         ),
     )
 
+    @model_validator(mode="after")
+    def _signals_carry_no_runtime(self) -> Envelope:
+        if self.kind == "signal" and self.runtime is not None:
+            raise ValueError("runtime: a signal carries no runtime (only outcomes, metrics and alerts do); drop it")
+        return self
+
     def to_json(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"))
+        """The wire form: every key, ``null`` included, except ``runtime`` on signals (they have none)."""
+        return orjson.dumps(self.model_dump(mode="json", exclude={"runtime"} if self.kind == "signal" else None))
 
 
 class EnvelopeError(InvalidInput, ValueError):

@@ -9,11 +9,18 @@ value and the fix.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Final, Literal
 
 from hivekeeper.errors import InvalidInput
 
 CONTROL_EXCHANGE: Final = "hivekeeper.control"
+"""The control exchange's name unless configured (:class:`Exchanges`)."""
+WORK_EXCHANGE: Final = "hivekeeper.{swarm}.work"
+"""The name template of a swarm's work exchange unless configured (:class:`Exchanges`)."""
+POCKETHIVE_CONTROL_EXCHANGE: Final = "ph.control"
+POCKETHIVE_WORK_EXCHANGE: Final = "ph.{swarm}.hive"
+"""PocketHive's exchange names: configured so, a swarm's traffic is where PocketHive's tools look for it."""
 ALL: Final = "ALL"
 """The fan-out segment: a signal to role ``ALL`` or instance ``ALL`` reaches every one of them."""
 
@@ -45,9 +52,45 @@ def swarm_id(name: str, namespace: str | None = None) -> str:
     return f"{segment(namespace, 'namespace')}_{name}"
 
 
-def work_exchange(swarm: str) -> str:
-    """The topic exchange that carries a swarm's work items."""
-    return f"hivekeeper.{segment(swarm, 'swarmId')}.work"
+def work_exchange(swarm: str, template: str = WORK_EXCHANGE) -> str:
+    """The topic exchange that carries a swarm's work items: ``template`` with ``{swarm}`` replaced."""
+    return template.replace("{swarm}", segment(swarm, "swarmId"))
+
+
+_EXCHANGE = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+
+
+@dataclass(frozen=True)
+class Exchanges:
+    """The two exchange names of the wire, set once per operator (Helm ``exchanges``), worker
+    (``HIVEKEEPER_CONTROL_EXCHANGE``, ``HIVEKEEPER_WORK_EXCHANGE``) or local run (``--control-exchange``,
+    ``--work-exchange``): ours by default, or PocketHive's (``ph.control``, ``ph.{swarm}.hive``) so that its
+    tools read a swarm's traffic. Queue names do not change."""
+
+    control: str = CONTROL_EXCHANGE
+    work: str = WORK_EXCHANGE
+    """A template: ``{swarm}`` stands for the swarm id and must appear exactly once."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        for value, what in ((self.control, "control exchange"), (self.work.replace("{swarm}", "s"), "work exchange")):
+            if not _EXCHANGE.match(value):
+                problems.append(
+                    f"{what} {value!r}: use 1-200 letters, digits, '-', '_', '.' or ':' (e.g. {CONTROL_EXCHANGE!r})"
+                )
+        if self.work.count("{swarm}") != 1:
+            problems.append(
+                f"work exchange {self.work!r} must hold '{{swarm}}' exactly once, where the swarm id goes "
+                f"(e.g. {WORK_EXCHANGE!r} or {POCKETHIVE_WORK_EXCHANGE!r})"
+            )
+        if problems:
+            raise InvalidName("; ".join(problems))
+
+    def work_exchange(self, swarm: str) -> str:
+        return work_exchange(swarm, self.work)
+
+
+DEFAULT_EXCHANGES: Final = Exchanges()
 
 
 def work_queue(swarm: str, alias: str) -> str:

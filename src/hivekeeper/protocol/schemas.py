@@ -26,8 +26,13 @@ def schemas() -> dict[str, dict[str, Any]]:
         ),
     ):
         schema = model.model_json_schema(mode="serialization")
-        # Every field is always serialised, so every property is required on the wire.
+        # Every field is always serialised, so every property is required on the wire...
         schema["required"] = sorted(schema.get("properties", {}))
+        if model is Envelope:  # ...but runtime, which only outcomes, metrics and alerts carry (never a signal)
+            schema["required"].remove("runtime")
+            schema["if"] = {"properties": {"kind": {"const": "signal"}}}
+            schema["then"] = {"not": {"required": ["runtime"]}}
+            schema["else"] = {"required": ["runtime"]}
         schema = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"{BASE}/{name}",

@@ -6,8 +6,9 @@ holds (a Secret in its own namespace), and each worker pod gets the public key
 (``HIVEKEEPER_SIGNAL_KEY``, not a secret) and refuses a signal that is unsigned, signed by another key,
 altered, older than :data:`MAX_AGE_SECONDS` or a replay of one it has already seen.
 
-The signature covers the envelope's JSON as serialised with ``signature`` null (``Envelope.to_json`` is
-deterministic: fixed field order, orjson), so scope, type, data and timestamp are all covered.
+The signature covers the exact bytes of the signal's body, so scope, type, data and timestamp are all
+covered, and travels beside it in the AMQP header :data:`SIGNATURE_HEADER`: the envelope itself keeps
+exactly PocketHive's keys (docs/architecture.md §9).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from hivekeeper.protocol.envelope import Envelope
 
 MAX_AGE_SECONDS = 300.0
 """A signal older (or further in the future) than this is refused: bounds replays and clock skew."""
+SIGNATURE_HEADER = "hivekeeper-signature"
+"""The AMQP header of a signed signal: the base64 Ed25519 signature of the message body."""
+SIGNATURE_MAX_LENGTH = 128
+"""Characters of a signature header read at most (an Ed25519 signature is 88 in base64)."""
 REMEMBERED = 4096
 """Signals (by correlation id) remembered to refuse a replay within MAX_AGE_SECONDS."""
 
@@ -72,10 +77,9 @@ class Signer:
         raw = self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         return base64.b64encode(raw).decode()
 
-    def sign(self, signal: Envelope) -> Envelope:
-        unsigned = signal.model_copy(update={"signature": None})
-        signature = self._private.sign(unsigned.to_json())
-        return unsigned.model_copy(update={"signature": base64.b64encode(signature).decode()})
+    def sign(self, body: bytes) -> str:
+        """The base64 signature of a signal's ``body``, to publish in its :data:`SIGNATURE_HEADER`."""
+        return base64.b64encode(self._private.sign(body)).decode()
 
 
 class Verifier:
@@ -89,13 +93,17 @@ class Verifier:
     def from_text(cls, text: str, what: str = "HIVEKEEPER_SIGNAL_KEY") -> Verifier:
         return cls(Ed25519PublicKey.from_public_bytes(_b64(text, what)))
 
-    def problem(self, signal: Envelope, now: dt.datetime | None = None) -> Refusal | None:
-        """Why ``signal`` must be refused, or None when it is the operator's, fresh and new."""
-        if not signal.signature:
+    def problem(
+        self, body: bytes, signature: str | None, signal: Envelope, now: dt.datetime | None = None
+    ) -> Refusal | None:
+        """Why ``signal`` (read from ``body``, which came with ``signature``) must be refused, or None when it is
+        the operator's, fresh and new."""
+        if not signature:
             return Refusal("unsigned", "the signal is not signed; this worker accepts signals from its operator only")
         try:
-            signature = base64.b64decode(signal.signature, validate=True)
-            self._public.verify(signature, signal.model_copy(update={"signature": None}).to_json())
+            if len(signature) > SIGNATURE_MAX_LENGTH:
+                raise ValueError("longer than any Ed25519 signature")
+            self._public.verify(base64.b64decode(signature, validate=True), body)
         except (InvalidSignature, binascii.Error, ValueError):
             return Refusal("forged", "the signal's signature does not match the operator's key (forged or altered)")
         try:
@@ -108,7 +116,7 @@ class Verifier:
             return Refusal(
                 "stale", f"the signal is {age:.0f}s old; signals older than {limit} are refused (replay or clock skew)"
             )
-        key = signal.correlationId or signal.signature
+        key = signal.correlationId or signature
         if key in self._seen:
             return Refusal("replayed", f"the signal {key} was already received (a replay)")
         self._seen[key] = None

@@ -39,6 +39,10 @@ OPTIONAL: dict[str, str] = {
     "HIVEKEEPER_STOP_GRACE_SECONDS": "on SIGTERM, seconds items in flight may finish (default 20; 0 stops at once)",
     "HIVEKEEPER_SIGNAL_KEY": "the operator's public key (base64): only its signed signals are obeyed (set by it)",
     "HIVEKEEPER_REDACT": "more header/field names to redact in logs, captures and messages (comma-separated)",
+    "HIVEKEEPER_CONTROL_EXCHANGE": f"control exchange (default {naming.CONTROL_EXCHANGE}; PocketHive's: "
+    f"{naming.POCKETHIVE_CONTROL_EXCHANGE})",
+    "HIVEKEEPER_WORK_EXCHANGE": f"work exchange, {{swarm}} standing for the swarm id (default {naming.WORK_EXCHANGE}; "
+    f"PocketHive's: {naming.POCKETHIVE_WORK_EXCHANGE})",
 }
 
 
@@ -61,6 +65,7 @@ class WorkerEnv:
     metrics_port: int
     status_interval: float
     stop_grace: float = DEFAULT_STOP_GRACE
+    exchanges: naming.Exchanges = naming.DEFAULT_EXCHANGES
 
     def __repr__(self) -> str:  # never show the URLs: they carry credentials
         return f"WorkerEnv(swarm={self.swarm!r}, role={self.role!r}, kind={self.kind!r}, instance={self.instance!r})"
@@ -108,6 +113,7 @@ class WorkerEnv:
                 f"(default {DEFAULT_STOP_GRACE:g})"
             )
             grace = DEFAULT_STOP_GRACE
+        exchanges = _exchanges(environ, problems)
         if problems:
             raise EnvError("the worker cannot start; fix its environment:\n  " + "\n  ".join(problems))
         swarm = environ["HIVEKEEPER_SWARM_ID"]
@@ -126,7 +132,20 @@ class WorkerEnv:
             metrics_port=int(port),
             status_interval=seconds,
             stop_grace=grace,
+            exchanges=exchanges,
         )
+
+
+def _exchanges(environ: Mapping[str, str], problems: list[str]) -> naming.Exchanges:
+    """The exchange names the environment sets (ours when unset); a bad one is added to ``problems``."""
+    try:
+        return naming.Exchanges(
+            control=environ.get("HIVEKEEPER_CONTROL_EXCHANGE") or naming.CONTROL_EXCHANGE,
+            work=environ.get("HIVEKEEPER_WORK_EXCHANGE") or naming.WORK_EXCHANGE,
+        )
+    except naming.InvalidName as exc:
+        problems.append(f"HIVEKEEPER_CONTROL_EXCHANGE / HIVEKEEPER_WORK_EXCHANGE: {exc}")
+        return naming.DEFAULT_EXCHANGES
 
 
 def _config(environ: Mapping[str, str]) -> tuple[dict[str, Any], str | None]:

@@ -39,7 +39,7 @@ async def serve(env: WorkerEnv, stop: asyncio.Event, verifier: Verifier | None =
         run_id=env.run_id,
     )
     connection = await rabbit_control.connect(env.amqp_url)
-    transports = RabbitTransports(connection, env.swarm, env.amqp_url)
+    transports = RabbitTransports(connection, env.swarm, env.amqp_url, env.exchanges)
     # sequence() counters live in Redis when the worker has one, so that every replica shares them.
     store = RedisStore(env.redis_url) if env.redis_url else None
     built: list[Worker] = []

@@ -10,6 +10,7 @@ implementation (RabbitMQ: ``transports.rabbit``, ``inputs.rabbit``, ``outputs.ra
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from hivekeeper.errors import Refused, Unavailable
@@ -131,7 +132,16 @@ class DeadLetters(Protocol):
     async def publish(self, body: bytes, headers: dict[str, str], *, max_length: int, ttl_seconds: int) -> None: ...
 
 
-ControlHandler = Callable[[bytes], Awaitable[None]]
+@dataclass(frozen=True)
+class ControlMessage:
+    """One message of a control queue: its body (an envelope's JSON) and, on a signal its operator signed, the
+    signature of that body (the AMQP header ``protocol.signing.SIGNATURE_HEADER``, beside the envelope)."""
+
+    body: bytes
+    signature: str | None = None
+
+
+ControlHandler = Callable[[ControlMessage], Awaitable[None]]
 
 
 class ControlBus(Protocol):

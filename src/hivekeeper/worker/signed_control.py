@@ -14,7 +14,15 @@ from collections.abc import Callable
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol.signing import Refusal, Verifier
 from hivekeeper.worker.identity import Identity
-from hivekeeper.worker.ports import ControlBus, ControlHandler, DeadLetters, Transports, WorkSink, WorkSource
+from hivekeeper.worker.ports import (
+    ControlBus,
+    ControlHandler,
+    ControlMessage,
+    DeadLetters,
+    Transports,
+    WorkSink,
+    WorkSource,
+)
 
 Refused = Callable[[Refusal, env.Envelope], None]
 
@@ -27,17 +35,19 @@ class VerifiedControlBus:
         self.refused = 0
 
     async def listen(self, queue: str, bindings: list[str], handler: ControlHandler) -> None:
-        async def verified(body: bytes) -> None:
+        async def verified(received: ControlMessage) -> None:
             try:
-                message = env.parse(body)
+                message = env.parse(received.body)
             except env.EnvelopeError:
-                await handler(body)  # the worker reports unreadable messages itself
+                await handler(received)  # the worker reports unreadable messages itself
                 return
-            if message.kind == "signal" and (problem := self._verifier.problem(message)):
+            if message.kind == "signal" and (
+                problem := self._verifier.problem(received.body, received.signature, message)
+            ):
                 self.refused += 1
                 self._refused(problem, message)
                 return
-            await handler(body)
+            await handler(received)
 
         await self._inner.listen(queue, bindings, verified)
 

@@ -85,7 +85,9 @@ class RabbitSwarm:
         return await eventually(outcome, timeout=timeout, what="the config-update outcome")
 
     async def queue(self, alias: str) -> aio_pika.abc.AbstractQueue:
-        return await rabbit_control.declare_work_queue(self.channel, self.swarm, naming.work_queue(self.swarm, alias))
+        return await rabbit_control.declare_work_queue(
+            self.channel, naming.work_exchange(self.swarm), naming.work_queue(self.swarm, alias)
+        )
 
     async def depth(self, alias: str) -> int:
         declared = await self.channel.declare_queue(naming.work_queue(self.swarm, alias), passive=True)

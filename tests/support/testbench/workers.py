@@ -11,12 +11,13 @@ from typing import Any
 import jsonschema
 import orjson
 
+import pockethive_wire
 from hivekeeper.local.transports import MemoryTransports
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.schemas import schemas
 from hivekeeper.worker.identity import Identity
-from hivekeeper.worker.ports import DataStore
+from hivekeeper.worker.ports import ControlMessage, DataStore
 from hivekeeper.worker.runtime.worker import Worker
 from hivekeeper.worker.transports.memory import MemoryBroker
 from testbench.waiting import eventually
@@ -37,7 +38,9 @@ def first_instance(swarm: str, role: str, kind: str, *, in_queue: str | None, ou
 class WorkerHarness:
     """A memory broker, the transports, the workers started on them, and every event they publish.
 
-    With ``check_schema``, every event is validated against the control-envelope schema as it arrives.
+    With ``check_schema``, every event is validated against the control-envelope schema as it arrives, and
+    checked against PocketHive's wire format (``pockethive_wire``): what does not conform is kept in
+    ``nonconforming``, and :meth:`stop` fails on it.
     """
 
     def __init__(self, swarm: str, store: DataStore | None = None, *, check_schema: bool = False) -> None:
@@ -48,12 +51,14 @@ class WorkerHarness:
         self.events: list[env.Envelope] = []
         self.workers: list[Worker] = []
         self._schema = schemas()["control-envelope.schema.json"] if check_schema else None
+        self.nonconforming: list[str] = []
 
     async def start(self) -> None:
-        async def record(body: bytes) -> None:
+        async def record(message: ControlMessage) -> None:
             if self._schema is not None:
-                jsonschema.validate(orjson.loads(body), self._schema)
-            self.events.append(env.parse(body))
+                jsonschema.validate(orjson.loads(message.body), self._schema)
+                self.nonconforming.extend(pockethive_wire.problems(message.body))
+            self.events.append(env.parse(message.body))
 
         await self.transports.control.listen("events", [naming.events_binding(self.swarm)], record)
 
@@ -133,3 +138,4 @@ class WorkerHarness:
         for worker in self.workers:
             await worker.stop()
         await self.transports.control.close()
+        assert not self.nonconforming, f"events not in PocketHive's wire format: {self.nonconforming[:5]}"

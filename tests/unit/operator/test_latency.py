@@ -85,7 +85,7 @@ def test_since_start_merges_the_role_and_each_step() -> None:
 
 def _event(name: str, context: dict[str, Any], kind: str = "status-delta") -> env.Envelope:
     scope = env.Scope(swarmId=SWARM_ID, role="caller", instance=name)
-    data = {"enabled": True, "configGeneration": 1, "tps": 1.0, "context": context}
+    data = {"enabled": True, "tps": 1, "context": {"configGeneration": 1, **context}}
     return env.metric(kind, scope, data, origin=name)
 
 

@@ -21,10 +21,14 @@ def _managed() -> Observations:
 def _status(kind: str, generation: int, enabled: bool = True) -> env.Envelope:
     data = {
         "enabled": enabled,
-        "configGeneration": generation,
-        "tps": 12.5,
+        "tps": 12,
         "ioState": {"work": {"input": "ok", "output": "ok"}},
-        "context": {"errors": 3, "latencyMs": {"p50": 1.5, "p95": 4.0, "p99": 9.25, "max": 12.0, "mean": 2.0}},
+        "context": {
+            "configGeneration": generation,
+            "processedPerSec": 12.5,
+            "errors": 3,
+            "latencyMs": {"p50": 1.5, "p95": 4.0, "p99": 9.25, "max": 12.0, "mean": 2.0},
+        },
     }
     return env.metric(kind, SCOPE, data, origin=SCOPE.instance)
 
@@ -139,7 +143,20 @@ def test_push_times_are_bounded_per_role() -> None:
 
 def _forged(swarm: str, role: str, instance: str, **data: object) -> env.Envelope:
     scope = env.Scope(swarmId=swarm, role=role, instance=instance)
-    return env.metric("status-full", scope, {"enabled": True, "configGeneration": 1, **data}, origin=instance)
+    return env.metric(
+        "status-full", scope, {"enabled": True, "context": {"configGeneration": 1}, **data}, origin=instance
+    )
+
+
+def test_the_rate_is_the_contexts_exact_one_else_the_whole_number_tps() -> None:
+    """``data.tps`` is a whole number (PocketHive's status); ours also says the exact rate in the context, and a
+    PocketHive worker's report, without it, counts at its ``tps``."""
+    seen = _managed()
+    seen.record(_forged("perf_q", "caller", "caller-abc", tps=3, context={"configGeneration": 2}), now=1.0)
+    assert seen.instances("perf_q", "caller")[0].tps == 3.0
+    seen.record(_forged("perf_q", "caller", "caller-abc", tps=0, context={"processedPerSec": 0.4}), now=2.0)
+    [report] = seen.instances("perf_q", "caller")
+    assert (report.tps, report.config_generation) == (0.4, 2), "a report without a generation keeps the last one"
 
 
 def test_100k_events_for_swarms_nobody_manages_keep_a_bounded_memory() -> None:
@@ -190,13 +207,16 @@ def test_a_deleted_role_is_forgotten_and_its_later_events_are_not_kept_as_manage
 @pytest.mark.parametrize(
     "data",
     [
-        {"configGeneration": "three"},
-        {"configGeneration": [1]},
-        {"configGeneration": float("inf")},
+        {"context": {"configGeneration": "three"}},
+        {"context": {"configGeneration": [1]}},
+        {"context": {"configGeneration": float("inf")}},
         {"context": "not an object"},
         {"context": {"errors": {"many": 1}}},
+        {"context": {"processedPerSec": -2.5}},
         {"ioState": ["work"]},
         {"tps": "fast"},
+        {"tps": -1},
+        {"tps": float("nan")},
     ],
 )
 def test_a_malformed_status_raises_malformed_event_and_stores_nothing(data: dict[str, object]) -> None:

@@ -10,6 +10,7 @@ from hivekeeper.api.manifests import load_swarm
 from hivekeeper.api.swarm import Swarm
 from hivekeeper.api.workerrole import WorkerRoleSpec
 from hivekeeper.operator import manifests, plan, topology
+from hivekeeper.protocol import naming
 
 QUICKSTART = Path(__file__).resolve().parents[3] / "examples" / "quickstart.yaml"
 
@@ -118,6 +119,31 @@ def test_the_deployment_carries_the_env_contract_with_credentials_from_a_secret(
     assert manifests.selector_string("quickstart", "caller") == expected
 
 
+def test_workers_are_told_the_exchange_names_only_when_they_are_not_ours() -> None:
+    swarm = _swarm()
+    child = plan.plan_children(swarm, "u")[2]
+
+    def env_of(defaults: manifests.WorkerDefaults) -> dict[str, str]:
+        deployment = manifests.deployment(
+            name=child.name,
+            namespace="perf",
+            swarm="quickstart",
+            swarm_id="perf_quickstart",
+            role="caller",
+            spec=WorkerRoleSpec.model_validate(child.manifest["spec"]),
+            bootstrap_config=child.config,
+            owner={"apiVersion": "hivekeeper.io/v1alpha1", "kind": "WorkerRole", "name": child.name, "uid": "1"},
+            defaults=defaults,
+        )
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        return {e["name"]: e.get("value", "") for e in container["env"]}
+
+    assert "HIVEKEEPER_CONTROL_EXCHANGE" not in env_of(manifests.WorkerDefaults()), "default pods stay as they were"
+    pockethive = naming.Exchanges(naming.POCKETHIVE_CONTROL_EXCHANGE, naming.POCKETHIVE_WORK_EXCHANGE)
+    told = env_of(manifests.WorkerDefaults(exchanges=pockethive))
+    assert (told["HIVEKEEPER_CONTROL_EXCHANGE"], told["HIVEKEEPER_WORK_EXCHANGE"]) == ("ph.control", "ph.{swarm}.hive")
+
+
 def test_the_pod_grace_period_covers_a_longer_worker_stop_grace() -> None:
     assert manifests.termination_grace([]) == 30, "Kubernetes' default covers the worker's 20 s"
     assert manifests.termination_grace([{"name": "HIVEKEEPER_STOP_GRACE_SECONDS", "value": "5"}]) == 30
@@ -149,7 +175,9 @@ def test_only_image_resources_env_work_and_role_roll_the_pods() -> None:
 
 def test_topology_has_one_exchange_and_a_queue_per_alias() -> None:
     planned = topology.topology("perf_quickstart", {"build", "call", "results"})
-    assert planned.exchange == "hivekeeper.perf_quickstart.work"
+    assert naming.DEFAULT_EXCHANGES.work_exchange(planned.swarm_id) == "hivekeeper.perf_quickstart.work"
+    pockethive = naming.Exchanges(naming.POCKETHIVE_CONTROL_EXCHANGE, naming.POCKETHIVE_WORK_EXCHANGE)
+    assert pockethive.work_exchange(planned.swarm_id) == "ph.perf_quickstart.hive", "queue names stay ours"
     assert [q.name for q in planned.queues] == [
         "hivekeeper.perf_quickstart.build",
         "hivekeeper.perf_quickstart.call",

@@ -17,7 +17,7 @@ SWARM_ID = naming.swarm_id("quickstart", NAMESPACE)
 
 def _report(instance: str, context: dict[str, object]) -> env.Envelope:
     scope = env.Scope(swarmId=SWARM_ID, role="caller", instance=instance)
-    data = {"enabled": True, "configGeneration": 1, "tps": 5.0, "context": context}
+    data = {"enabled": True, "tps": 5, "context": {"configGeneration": 1, **context}}
     return env.metric("status-full", scope, data, origin=instance)
 
 

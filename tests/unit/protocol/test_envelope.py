@@ -8,31 +8,30 @@ import pytest
 from hivekeeper.protocol import envelope
 
 SCOPE = envelope.Scope(swarmId="demo", role="caller", instance="caller-0")
-FIELDS = {
-    "timestamp",
-    "version",
-    "kind",
-    "type",
-    "origin",
-    "scope",
-    "correlationId",
-    "idempotencyKey",
-    "data",
-    "runtime",
-    "signature",
-}
+FIELDS = {"timestamp", "version", "kind", "type", "origin", "scope", "correlationId", "idempotencyKey", "data"}
+"""Exactly the keys PocketHive's signal envelope allows; outcomes, metrics and alerts add ``runtime``."""
 
 
-def test_every_kind_serialises_every_field_including_nulls() -> None:
+def test_a_signal_has_exactly_the_protocols_keys_and_the_other_kinds_add_runtime() -> None:
     sig = envelope.signal("config-update", SCOPE, {"enabled": True}, origin="operator")
-    messages = [
-        sig,
-        envelope.outcome(sig, "Applied", SCOPE, origin="caller-0"),
-        envelope.metric("status-full", SCOPE, {"enabled": False}, origin="caller-0"),
-        envelope.alert("runtime.exception", "boom", SCOPE, origin="caller-0"),
+    runtime = {"templateId": "demo", "runId": "r-1"}
+    others = [
+        envelope.outcome(sig, "Applied", SCOPE, origin="caller-0", runtime=runtime),
+        envelope.metric("status-full", SCOPE, {"enabled": False}, origin="caller-0", runtime=runtime),
+        envelope.alert("runtime.exception", "boom", SCOPE, origin="caller-0", runtime=runtime),
     ]
-    for message in messages:
-        assert set(orjson.loads(message.to_json())) == FIELDS
+    assert set(orjson.loads(sig.to_json())) == FIELDS, "no runtime key on a signal, not even null"
+    for message in others:
+        assert set(orjson.loads(message.to_json())) == FIELDS | {"runtime"}
+    assert orjson.loads(envelope.metric("status-delta", SCOPE, {}, origin="i").to_json())["correlationId"] is None
+
+
+def test_a_signal_with_a_runtime_is_refused_naming_the_key() -> None:
+    body = orjson.loads(envelope.signal("status-request", SCOPE, {}, origin="cli").to_json())
+    with pytest.raises(envelope.EnvelopeError, match="runtime: a signal carries no runtime"):
+        envelope.parse(orjson.dumps({**body, "runtime": {"templateId": "t", "runId": "r"}}))
+    with pytest.raises(envelope.EnvelopeError, match="signature: Extra inputs are not permitted"):
+        envelope.parse(orjson.dumps({**body, "signature": "abc"}))
 
 
 def test_signals_and_outcomes_carry_ids_metrics_and_alerts_do_not() -> None:

@@ -16,21 +16,12 @@ def test_docs_schemas_match_the_models_run_make_schemas_to_update() -> None:
         assert (DOCS / name).read_bytes() == render(schema), f"docs/schemas/{name} is stale: run `make schemas`"
 
 
-def test_every_envelope_field_is_required_on_the_wire() -> None:
+def test_every_envelope_field_is_required_on_the_wire_and_runtime_on_all_but_signals() -> None:
     schema = schemas()["control-envelope.schema.json"]
     assert schema["required"] == sorted(
-        [
-            "timestamp",
-            "version",
-            "kind",
-            "type",
-            "origin",
-            "scope",
-            "correlationId",
-            "idempotencyKey",
-            "data",
-            "runtime",
-            "signature",
-        ]
+        ["timestamp", "version", "kind", "type", "origin", "scope", "correlationId", "idempotencyKey", "data"]
     )
+    assert schema["additionalProperties"] is False
+    assert schema["then"] == {"not": {"required": ["runtime"]}}, "a signal has no runtime key"
+    assert schema["else"] == {"required": ["runtime"]}
     assert orjson.loads(render(schema))["$schema"].endswith("2020-12/schema")

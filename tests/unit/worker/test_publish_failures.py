@@ -22,7 +22,7 @@ from hivekeeper.worker.identity import Identity
 from hivekeeper.worker.inputs.redeliveries import RedeliveryCounter
 from hivekeeper.worker.metrics import registry_for
 from hivekeeper.worker.outputs.memory import MemoryDeadLetters
-from hivekeeper.worker.ports import Delivery, OutputRefused
+from hivekeeper.worker.ports import ControlMessage, Delivery, OutputRefused
 from hivekeeper.worker.runtime.worker import Worker
 from hivekeeper.worker.transports.memory import MemoryBroker, MemoryControlBus
 from testbench.waiting import eventually
@@ -128,8 +128,8 @@ class Running:
         self.worker = Worker(identity, config, self.transports, status_interval=60)
 
     async def start(self, config: dict[str, Any]) -> None:
-        async def record(body: bytes) -> None:
-            self.events.append(env.parse(body))
+        async def record(message: ControlMessage) -> None:
+            self.events.append(env.parse(message.body))
 
         await self.transports.control.listen("events", [naming.events_binding(SWARM)], record)
         await self.worker.start()

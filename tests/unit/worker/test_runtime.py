@@ -75,7 +75,7 @@ async def test_enabling_answers_applied_echoing_ids_and_work_flows(harness: Harn
     item = orjson.loads(body)
     assert item["headers"]["x-ph-call-id"] == "balance"
     assert item["steps"][0]["headers"]["ph.step.service"] == "feeder"
-    assert harness.of("metric", "status-full")[-1].data["configGeneration"] == 2
+    assert harness.of("metric", "status-full")[-1].data["context"]["configGeneration"] == 2
 
 
 async def test_a_rejected_update_answers_failed_and_keeps_the_old_config(harness: Harness) -> None:
@@ -148,8 +148,9 @@ async def test_status_request_gets_a_status_full_and_deltas_keep_coming(harness:
 
     await eventually(deltas, timeout=5, what="two status-delta metrics")
     delta = harness.of("metric", "status-delta")[-1]
-    assert set(delta.data) >= {"enabled", "tps", "ioState", "context", "configGeneration"}
-    assert "config" not in delta.data
+    assert set(delta.data) == {"enabled", "tps", "ioState", "context"}, "exactly PocketHive's status-delta keys"
+    assert isinstance(delta.data["tps"], int)
+    assert delta.data["context"]["configGeneration"] == 0
 
 
 async def test_an_invalid_work_item_is_dropped_counted_and_alerted(harness: Harness) -> None:

@@ -43,7 +43,7 @@ class RabbitSink:
     def __init__(self, link: WorkLink, routing_key: str) -> None:
         self._link = link
         self._routing_key = routing_key
-        self._exchange = naming.work_exchange(link.swarm)
+        self._exchange = link.exchange
         self._channel: Channel | None = None
         self._lock = asyncio.Lock()
         self._failing = False

@@ -14,7 +14,7 @@ from hivekeeper.worker.control import WorkerState
 from hivekeeper.worker.http.client import HttpClient
 from hivekeeper.worker.identity import Identity
 from hivekeeper.worker.outputs import redis_push
-from hivekeeper.worker.ports import DataStore, Transports, WorkSink, WorkSource
+from hivekeeper.worker.ports import ControlMessage, DataStore, Transports, WorkSink, WorkSource
 from hivekeeper.worker.roles.base import Role
 from hivekeeper.worker.roles.registry import ROLES
 from hivekeeper.worker.stats import Histogram, RoleStats
@@ -81,7 +81,7 @@ class WorkerParts:
     _clock: Callable[[], float] | None
 
     # Implemented by the parts named; declared here so that the others can call them.
-    async def on_control(self, body: bytes) -> None:
+    async def on_control(self, message: ControlMessage) -> None:
         """Handle one message of the control queue (``runtime.signals``)."""
         raise NotImplementedError
 

@@ -14,6 +14,7 @@ from hivekeeper.worker.http.client import HttpClient
 from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
 from hivekeeper.worker.inputs.scheduler import SchedulerSource
 from hivekeeper.worker.outputs import redis_push
+from hivekeeper.worker.ports import ControlMessage
 from hivekeeper.worker.roles.base import Role
 from hivekeeper.worker.runtime.lifecycle import Lifecycle
 from hivekeeper.worker.runtime.parts import DRAIN_ON_DISABLE, SIGNAL_TYPES, concurrency
@@ -25,9 +26,9 @@ class Signals(Lifecycle):
     """A config-update is validated and swapped in whole, or rejected whole with the old config kept, and
     answered with exactly one outcome; ``enabled`` starts and stops work."""
 
-    async def on_control(self, body: bytes) -> None:
+    async def on_control(self, message: ControlMessage) -> None:
         try:
-            signal = env.parse(body)
+            signal = env.parse(message.body)
         except env.EnvelopeError as exc:
             self.alert("control.invalid-message", str(exc), {"queue": self.control_queue})
             return

@@ -26,12 +26,20 @@ class StatusReports(WorkerParts):
         return self._clock() if self._clock else asyncio.get_running_loop().time()
 
     def status_data(self, full: bool) -> dict[str, Any]:
+        """A status report's ``data``: exactly the keys PocketHive's ``status-full`` / ``status-delta`` allow
+        (docs/architecture.md §9); everything else of ours (the config generation, counters, latencies, the
+        exact rate) lives in ``context``."""
         now_s = self._time()
         last_t, last_n = self._last_delta
         elapsed = now_s - last_t if last_t else 0.0
-        tps = round((self.stats.processed - last_n) / elapsed, 2) if elapsed > 0 else 0.0
+        rate = max(0.0, (self.stats.processed - last_n) / elapsed) if elapsed > 0 else 0.0
         io_state = {"work": {"input": self.source.state(), "output": self._output_state()}}
-        context = {**self.stats.snapshot(recent=self.stats.latency.since(self._latency_mark)), **self.role.context()}
+        context = {
+            "configGeneration": self.state.generation,
+            "processedPerSec": round(rate, 2),
+            **self.stats.snapshot(recent=self.stats.latency.since(self._latency_mark)),
+            **self.role.context(),
+        }
         if isinstance(self.source, SchedulerSource):
             context["scheduler"] = self.source.context()
         elif isinstance(self.source, RedisDatasetSource):
@@ -47,10 +55,9 @@ class StatusReports(WorkerParts):
             context["output"] = output.snapshot()
         data: dict[str, Any] = {
             "enabled": self.state.enabled,
-            "tps": tps,
+            "tps": round(rate),  # the protocol's tps is a whole number; processedPerSec keeps the fraction
             "ioState": io_state,
             "context": context,
-            "configGeneration": self.state.generation,
         }
         if full:
             data.update(

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from functools import lru_cache
 
-from hivekeeper.worker.ports import ControlHandler
+from hivekeeper.worker.ports import ControlHandler, ControlMessage
 
 DEFAULT_QUEUE_LIMIT = 10_000
 
@@ -88,7 +88,7 @@ class MemoryControlBus:
         async def pump() -> None:
             while True:
                 body = await q.queue.get()
-                await handler(body)
+                await handler(ControlMessage(body))  # in memory, signals come from the local controller: unsigned
 
         self._tasks.append(asyncio.create_task(pump(), name=f"control:{queue}"))
 

@@ -24,7 +24,8 @@ from aio_pika.abc import (
 )
 
 from hivekeeper.protocol import naming
-from hivekeeper.worker.ports import ControlHandler
+from hivekeeper.protocol.signing import SIGNATURE_HEADER
+from hivekeeper.worker.ports import ControlHandler, ControlMessage
 from hivekeeper.worker.transports.rabbit.amqp.url import BrokerUrl, parse
 
 
@@ -50,16 +51,18 @@ async def connect_plain(url: str | BrokerUrl, name: str) -> aio_pika.abc.Abstrac
     )
 
 
-async def declare_work_queue(channel: AbstractChannel, swarm: str, queue: str) -> AbstractQueue:
-    exchange = await channel.declare_exchange(naming.work_exchange(swarm), aio_pika.ExchangeType.TOPIC, durable=True)
+async def declare_work_queue(channel: AbstractChannel, exchange_name: str, queue: str) -> AbstractQueue:
+    """Declare ``queue`` and bind it, by its own name, to the work exchange ``exchange_name`` (declared too)."""
+    exchange = await channel.declare_exchange(exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
     declared = await channel.declare_queue(queue, durable=True)
     await declared.bind(exchange, routing_key=queue)
     return declared
 
 
 class RabbitControlBus:
-    def __init__(self, connection: AbstractRobustConnection) -> None:
+    def __init__(self, connection: AbstractRobustConnection, exchange: str = naming.CONTROL_EXCHANGE) -> None:
         self._connection = connection
+        self.exchange = exchange
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
 
@@ -67,7 +70,7 @@ class RabbitControlBus:
         if self._exchange is None:
             self._channel = await self._connection.channel()
             self._exchange = await self._channel.declare_exchange(
-                naming.CONTROL_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+                self.exchange, aio_pika.ExchangeType.TOPIC, durable=True
             )
         return self._exchange
 
@@ -80,7 +83,8 @@ class RabbitControlBus:
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             async with message.process(ignore_processed=True):
-                await handler(message.body)
+                signature = (message.headers or {}).get(SIGNATURE_HEADER)
+                await handler(ControlMessage(message.body, signature if isinstance(signature, str) else None))
 
         await declared.consume(on_message)
 

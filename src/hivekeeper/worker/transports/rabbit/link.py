@@ -34,11 +34,14 @@ class WorkLink:
         url: str | BrokerUrl,
         swarm: str,
         *,
+        exchange: str | None = None,
         confirm_timeout: float = CONFIRM_TIMEOUT,
         blocked_timeout: float = BLOCKED_TIMEOUT,
     ) -> None:
         self.broker = parse(url) if isinstance(url, str) else url
         self.swarm = swarm
+        self.exchange = exchange or naming.work_exchange(swarm)
+        """The swarm's work exchange (``naming.Exchanges``); items go there, routed by queue name."""
         self.confirm_timeout = confirm_timeout
         self.blocked_timeout = blocked_timeout
         self._connection: AmqpConnection | None = None
@@ -88,10 +91,9 @@ class WorkLink:
             return self._connection
 
     async def declare(self, channel: Channel, queue: str) -> None:
-        exchange = naming.work_exchange(self.swarm)
-        await channel.exchange_declare(exchange)
+        await channel.exchange_declare(self.exchange)
         await channel.queue_declare(queue)
-        await channel.queue_bind(queue, exchange, queue)
+        await channel.queue_bind(queue, self.exchange, queue)
 
     async def close(self) -> None:
         if self._connection is not None:

@@ -12,6 +12,7 @@ import contextlib
 
 from aio_pika.abc import AbstractRobustConnection
 
+from hivekeeper.protocol import naming
 from hivekeeper.worker.identity import Identity
 from hivekeeper.worker.inputs.rabbit import RabbitSource
 from hivekeeper.worker.outputs.rabbit import RabbitDeadLetters, RabbitSink
@@ -23,11 +24,17 @@ from hivekeeper.worker.transports.rabbit.link import WorkLink
 class RabbitTransports:
     """What a worker needs from RabbitMQ: aio-pika for the (quiet) control plane, the lean client for work."""
 
-    def __init__(self, connection: AbstractRobustConnection, swarm: str, url: str | BrokerUrl) -> None:
+    def __init__(
+        self,
+        connection: AbstractRobustConnection,
+        swarm: str,
+        url: str | BrokerUrl,
+        exchanges: naming.Exchanges = naming.DEFAULT_EXCHANGES,
+    ) -> None:
         self.connection = connection
         self.swarm = swarm
-        self._control = RabbitControlBus(connection)
-        self.link = WorkLink(url, swarm)
+        self._control = RabbitControlBus(connection, exchanges.control)
+        self.link = WorkLink(url, swarm, exchange=exchanges.work_exchange(swarm))
         self._dead_letters: RabbitDeadLetters | None = None
 
     @property
