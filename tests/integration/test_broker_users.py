@@ -55,16 +55,26 @@ def _run(broker: RabbitMQ, script: Path, **variables: str) -> None:
         assert done.returncode == 0, done.stderr + done.stdout
 
 
-def _run_script(broker: RabbitMQ, worker: str, password: str) -> None:
+def _run_script(broker: RabbitMQ, worker: str, password: str, **names: str) -> None:
     operator = urlsplit(broker.url).username or "guest"
-    _run(broker, SCRIPT, OPERATOR_USER=operator, WORKER_USER=worker, WORKER_PASS=password)
+    _run(broker, SCRIPT, OPERATOR_USER=operator, WORKER_USER=worker, WORKER_PASS=password, **names)
 
 
-async def test_the_worker_user_works_its_own_queues_and_cannot_send_signals(own_broker: RabbitMQ) -> None:
+POCKETHIVE = naming.Exchanges(naming.POCKETHIVE_CONTROL_EXCHANGE, naming.POCKETHIVE_WORK_EXCHANGE)
+PATTERNS = {  # as helm/hivekeeper/templates/rabbitmq.yaml renders them from the chart's `exchanges`
+    naming.DEFAULT_EXCHANGES: {},
+    POCKETHIVE: {"CONTROL_EXCHANGE": "ph.control", "EXCHANGE_PATTERN": r"ph\.control|ph\.[A-Za-z0-9_-]+\.hive"},
+}
+
+
+@pytest.mark.parametrize("exchanges", list(PATTERNS), ids=["our-exchanges", "pockethive-exchanges"])
+async def test_the_worker_user_works_its_own_queues_and_cannot_send_signals(
+    own_broker: RabbitMQ, exchanges: naming.Exchanges
+) -> None:
     password = uuid.uuid4().hex
     operator = urlsplit(own_broker.url).username or "guest"
     before = own_broker.ctl("list_users", "--quiet", "--no-table-headers")
-    _run_script(own_broker, "hivekeeper-worker", password)
+    _run_script(own_broker, "hivekeeper-worker", password, **PATTERNS[exchanges])
     users = own_broker.ctl("list_users", "--quiet", "--no-table-headers")
     tags = dict(line.split("\t", 1) for line in users.strip().splitlines())
     if "administrator" in before:  # the session's own broker: give its user back what the script took
@@ -77,9 +87,9 @@ async def test_the_worker_user_works_its_own_queues_and_cannot_send_signals(own_
     try:
         channel = await connection.channel()
         queue = await rabbit_control.declare_work_queue(
-            channel, naming.work_exchange(swarm), naming.work_queue(swarm, "call")
+            channel, exchanges.work_exchange(swarm), naming.work_queue(swarm, "call")
         )
-        control = await channel.declare_exchange(naming.CONTROL_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        control = await channel.declare_exchange(exchanges.control, aio_pika.ExchangeType.TOPIC, durable=True)
         mine = await channel.declare_queue(naming.control_queue(swarm, "caller", "c-0"), exclusive=True)
         for binding in naming.control_bindings(swarm, "caller", "c-0"):
             await mine.bind(control, binding)
@@ -88,12 +98,12 @@ async def test_the_worker_user_works_its_own_queues_and_cannot_send_signals(own_
         await control.publish(
             aio_pika.Message(status.to_json()), naming.metric_key("status-full", swarm, "caller", "c-0")
         )
-        await (await channel.get_exchange(naming.work_exchange(swarm))).publish(aio_pika.Message(b"{}"), queue.name)
+        await (await channel.get_exchange(exchanges.work_exchange(swarm))).publish(aio_pika.Message(b"{}"), queue.name)
         assert (await channel.declare_queue(queue.name, passive=True)).declaration_result.message_count == 1
 
         signal = env.signal("config-update", scope, {"baseUrl": "http://192.0.2.1"}, origin="intruder")
         refused = await connection.channel()  # publisher confirms: the publish waits for the broker's answer
-        refused_control = await refused.get_exchange(naming.CONTROL_EXCHANGE)
+        refused_control = await refused.get_exchange(exchanges.control)
         message = aio_pika.Message(signal.to_json())
         key = naming.signal_key("config-update", swarm, "ALL", "ALL")
         with pytest.raises(aiormq.exceptions.ChannelAccessRefused, match=r"signal\.config-update"):
