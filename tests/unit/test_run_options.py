@@ -76,3 +76,18 @@ def test_a_broker_url_of_another_scheme_is_an_error_line_not_a_traceback(capsys:
     err = capsys.readouterr().err
     assert err.startswith("error: the broker URL must start with amqp:// or amqps:// (got ftp://)")
     assert "Traceback" not in err
+
+
+def test_exchange_names_that_cannot_be_are_refused_naming_the_option_and_why(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert "--control-exchange ph control: control exchange 'ph control'" in _refused(
+        ["--control-exchange", "ph control"], capsys
+    )
+    said = _refused(["--work-exchange", "ph.hive"], capsys)
+    assert "--work-exchange ph.hive: work exchange 'ph.hive' must hold '{swarm}' exactly once" in said
+
+
+def test_pockethives_exchange_names_pass() -> None:
+    args = parser().parse_args(["run", "--control-exchange", "ph.control", "--work-exchange", "ph.{swarm}.hive"])
+    assert (args.control_exchange, args.work_exchange) == ("ph.control", "ph.{swarm}.hive")

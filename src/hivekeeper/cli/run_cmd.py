@@ -45,6 +45,18 @@ def _seconds(option: str, *, low: float, high: float, hint: str, inclusive: bool
     return parse
 
 
+def _exchange(option: str, check: Callable[[str], str]) -> Callable[[str], str]:
+    """An argparse type: the exchange name (or template) ``check`` accepts, else the option and why."""
+
+    def parse(text: str) -> str:
+        try:
+            return check(text)
+        except naming.InvalidName as exc:
+            raise argparse.ArgumentTypeError(f"{option} {text}: {exc}") from exc
+
+    return parse
+
+
 def _run(args: argparse.Namespace) -> int:
     from hivekeeper.api.manifests import ManifestError, load_swarm, load_swarm_text
     from hivekeeper.errors import Unavailable
@@ -63,18 +75,13 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     if args.sut:
         swarms = [with_endpoint(swarm, args.sut) for swarm in swarms]
-    try:
-        exchanges = naming.Exchanges(control=args.control_exchange, work=args.work_exchange)
-    except naming.InvalidName as exc:
-        print(f"error: --control-exchange / --work-exchange: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     options = RunOptions(
         duration=args.duration,
         json_path=Path(args.json) if args.json else None,
         demo_sut=args.demo_sut,
         broker_url=args.broker,
         redis_url=args.redis,
-        exchanges=exchanges,
+        exchanges=naming.Exchanges(control=args.control_exchange, work=args.work_exchange),
         interval=args.interval,
         timeseries_interval=args.timeseries_interval,
     )
@@ -182,6 +189,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument(
         "--control-exchange",
         metavar="NAME",
+        type=_exchange("--control-exchange", naming.control_exchange_option),
         default=naming.CONTROL_EXCHANGE,
         help=f"the control exchange (default {naming.CONTROL_EXCHANGE}; {naming.POCKETHIVE_CONTROL_EXCHANGE} "
         "lets PocketHive's tools read the run's control traffic on --broker)",
@@ -189,6 +197,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument(
         "--work-exchange",
         metavar="TEMPLATE",
+        type=_exchange("--work-exchange", naming.work_exchange_option),
         default=naming.WORK_EXCHANGE,
         help=f"the work exchange, {{swarm}} standing for the swarm's name (default {naming.WORK_EXCHANGE}; "
         f"PocketHive's: {naming.POCKETHIVE_WORK_EXCHANGE})",

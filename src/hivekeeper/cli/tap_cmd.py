@@ -9,6 +9,13 @@ import sys
 from hivekeeper.protocol import naming
 
 
+def _work_exchange(text: str) -> str:
+    try:
+        return naming.work_exchange_option(text)
+    except naming.InvalidName as exc:
+        raise argparse.ArgumentTypeError(f"--work-exchange {text}: {exc}") from exc
+
+
 def _tap(args: argparse.Namespace) -> int:
     import asyncio
     import os
@@ -26,11 +33,6 @@ def _tap(args: argparse.Namespace) -> int:
             "key of the hivekeeper-broker Secret)",
             file=sys.stderr,
         )
-        return 2
-    try:
-        naming.Exchanges(work=args.work_exchange)
-    except naming.InvalidName as exc:
-        print(f"error: --work-exchange: {exc}", file=sys.stderr)
         return 2
     options = TapOptions(
         swarm=args.swarm,
@@ -78,6 +80,7 @@ def add_tap(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tapper.add_argument(
         "--work-exchange",
         metavar="TEMPLATE",
+        type=_work_exchange,
         default=naming.WORK_EXCHANGE,
         help="the work exchange as the operator (Helm `exchanges.work`) or `hivekeeper run --work-exchange` names "
         f"it, {{swarm}} standing for the swarm id (default {naming.WORK_EXCHANGE})",

@@ -93,6 +93,16 @@ class Exchanges:
 DEFAULT_EXCHANGES: Final = Exchanges()
 
 
+def control_exchange_option(value: str) -> str:
+    """``value`` if it can name the control exchange, else :class:`InvalidName` saying why (for option parsers)."""
+    return Exchanges(control=value).control
+
+
+def work_exchange_option(value: str) -> str:
+    """``value`` if it can be the work exchange's template, else :class:`InvalidName` saying why."""
+    return Exchanges(work=value).work
+
+
 def work_queue(swarm: str, alias: str) -> str:
     """The durable queue behind a ``work`` alias; it is bound with its own name as routing key."""
     return f"hivekeeper.{segment(swarm, 'swarmId')}.{segment(alias, 'queue alias')}"

@@ -13,6 +13,7 @@ from hivekeeper.operator.errors import InvalidResource, RetryLater, SettingsErro
 from hivekeeper.operator.manifests import DEFAULT_RESOURCES, WorkerDefaults
 from hivekeeper.operator.policy import Policy
 from hivekeeper.operator.settings import Settings
+from hivekeeper.protocol import naming
 
 
 def test_only_the_broker_url_is_required_and_everything_else_has_the_charts_defaults() -> None:
@@ -36,6 +37,8 @@ def test_every_variable_the_chart_sets_is_read() -> None:
             "HIVEKEEPER_BROKER_SECRET": "hivekeeper-team",
             "HIVEKEEPER_WORKER_RESOURCES": '{"limits": {"memory": "1Gi"}}',
             "HIVEKEEPER_POLICY": '{"allowedImages": ["team/*"]}',
+            "HIVEKEEPER_CONTROL_EXCHANGE": "ph.control",
+            "HIVEKEEPER_WORK_EXCHANGE": "ph.{swarm}.hive",
         }
     )
     assert (settings.in_cluster, settings.signing_seed) == (True, "seed")
@@ -43,16 +46,25 @@ def test_every_variable_the_chart_sets_is_read() -> None:
     assert (defaults.image, defaults.secret_name, defaults.signal_key) == ("team/worker:2", "hivekeeper-team", "pub")
     assert defaults.resources == {"limits": {"memory": "1Gi"}}
     assert settings.policy.allowedImages == ("team/*",)
+    assert defaults.exchanges == settings.exchanges == naming.Exchanges("ph.control", "ph.{swarm}.hive")
 
 
 def test_every_bad_variable_is_named_at_once_with_the_fix() -> None:
     with pytest.raises(SettingsError) as raised:
-        Settings.from_environ({"HIVEKEEPER_WORKER_RESOURCES": "{limits", "HIVEKEEPER_POLICY": '{"allowedImage": []}'})
+        Settings.from_environ(
+            {
+                "HIVEKEEPER_WORKER_RESOURCES": "{limits",
+                "HIVEKEEPER_POLICY": '{"allowedImage": []}',
+                "HIVEKEEPER_WORK_EXCHANGE": "ph.hive",
+            }
+        )
     message = str(raised.value)
     assert "HIVEKEEPER_AMQP_URL is not set" in message
     assert "HIVEKEEPER_WORKER_RESOURCES is not JSON" in message
     assert "HIVEKEEPER_POLICY is not a valid operator policy" in message
     assert "allowedImage" in message
+    assert "work exchange 'ph.hive' must hold '{swarm}' exactly once" in message
+    assert "(Helm values `exchanges`)" in message
 
 
 def test_the_core_errors_become_kopf_errors_only_in_the_handlers() -> None:

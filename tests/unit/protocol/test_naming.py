@@ -61,3 +61,18 @@ def test_routing_keys_parse_back_into_their_parts() -> None:
     )
     with pytest.raises(naming.InvalidName, match="neither"):
         naming.parse_routing_key("event.metric")
+
+
+def test_exchange_names_are_ours_by_default_or_pockethives_and_a_bad_one_is_refused_with_the_fix() -> None:
+    assert (naming.DEFAULT_EXCHANGES.control, naming.DEFAULT_EXCHANGES.work_exchange("ns_s")) == (
+        "hivekeeper.control",
+        "hivekeeper.ns_s.work",
+    )
+    pockethive = naming.Exchanges(naming.POCKETHIVE_CONTROL_EXCHANGE, naming.POCKETHIVE_WORK_EXCHANGE)
+    assert (pockethive.control, pockethive.work_exchange("ns_s")) == ("ph.control", "ph.ns_s.hive")
+    with pytest.raises(naming.InvalidName, match=r"must hold '\{swarm\}' exactly once, .*'ph\.\{swarm\}\.hive'"):
+        naming.Exchanges(work="ph.{swarm}.{swarm}")
+    with pytest.raises(naming.InvalidName, match="control exchange 'a b': use 1-200 letters, digits"):
+        naming.Exchanges(control="a b")
+    with pytest.raises(naming.InvalidName, match=r"swarmId 'a\.b'"):
+        pockethive.work_exchange("a.b")

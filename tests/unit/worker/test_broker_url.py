@@ -9,6 +9,7 @@ from pathlib import Path
 import aiormq
 import pytest
 
+from hivekeeper.protocol import naming
 from hivekeeper.worker.env import EnvError, WorkerEnv
 from hivekeeper.worker.transports.rabbit.amqp.url import (
     DEFAULT_HEARTBEAT,
@@ -119,3 +120,19 @@ def test_a_worker_with_a_bad_broker_url_option_does_not_start_and_says_why() -> 
     with pytest.raises(EnvError, match="HIVEKEEPER_AMQP_URL: broker URL option heartbeet='5' is refused") as caught:
         WorkerEnv.from_environ(environ)
     assert "s3cret" not in str(caught.value)
+
+
+def test_a_worker_reads_its_exchange_names_and_refuses_a_bad_one_naming_it() -> None:
+    environ = {
+        "HIVEKEEPER_SWARM_ID": "s",
+        "HIVEKEEPER_ROLE": "r",
+        "HIVEKEEPER_ROLE_KIND": "processor",
+        "HIVEKEEPER_INSTANCE": "i",
+        "HIVEKEEPER_AMQP_URL": "amqp://u:p@h/",
+    }
+    assert WorkerEnv.from_environ(environ).exchanges == naming.DEFAULT_EXCHANGES
+    pockethive = {**environ, "HIVEKEEPER_CONTROL_EXCHANGE": "ph.control", "HIVEKEEPER_WORK_EXCHANGE": "ph.{swarm}.hive"}
+    assert WorkerEnv.from_environ(pockethive).exchanges.work_exchange("s") == "ph.s.hive"
+    refused = r"HIVEKEEPER_CONTROL_EXCHANGE / HIVEKEEPER_WORK_EXCHANGE: control exchange 'ph control'"
+    with pytest.raises(EnvError, match=refused):
+        WorkerEnv.from_environ({**environ, "HIVEKEEPER_CONTROL_EXCHANGE": "ph control"})
