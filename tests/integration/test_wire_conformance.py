@@ -2,9 +2,10 @@
 
 The quickstart runs as `hivekeeper run --broker --control-exchange ph.control --work-exchange 'ph.{swarm}.hive'`
 runs it (``runner.run`` on the real RabbitMQ), and the operator's own broker code (``AmqpBroker``, signing)
-sends a status-request and a config-update into it meanwhile. A tool bound to ``ph.control`` and
-``ph.<swarm>.hive`` as PocketHive's would be captures every control message and every item; each control
-message is checked against the schemas written from PocketHive's facts (tests/support/pockethive_wire).
+sends a status-request and a config-update into it meanwhile. Bound to ``ph.control`` and ``ph.<swarm>.hive``
+as a PocketHive tool would be, the test captures every control message and every item, and checks each control
+message against the schemas written from PocketHive's facts (tests/support/pockethive_wire); ``hivekeeper tap``
+given the work exchange's name reads the items too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from hivekeeper.api.manifests import load_swarm
 from hivekeeper.api.swarm import Swarm
 from hivekeeper.local import demo_sut
 from hivekeeper.local.runner import RunOptions, run, with_endpoint
+from hivekeeper.local.tap import TapOptions, tap
 from hivekeeper.operator.effects import AmqpBroker
 from hivekeeper.operator.observations import Observations
 from hivekeeper.protocol import naming
@@ -64,14 +66,14 @@ async def test_every_control_message_of_a_quickstart_run_conforms_on_pockethives
     # What a PocketHive tool binds to: the control exchange and the swarm's work exchange, by their names.
     for exchange_name, into in ((POCKETHIVE.control, control), (POCKETHIVE.work_exchange(name), items)):
         exchange = await channel.declare_exchange(exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
-        tap = await channel.declare_queue("", exclusive=True)
-        await tap.bind(exchange, "#")
+        copy = await channel.declare_queue("", exclusive=True)
+        await copy.bind(exchange, "#")
 
         async def keep(message: aio_pika.abc.AbstractIncomingMessage, into: list[bytes] = into) -> None:
             async with message.process():
                 into.append(message.body)
 
-        await tap.consume(keep)
+        await copy.consume(keep)
 
     def ours() -> list[dict[str, Any]]:
         loaded = [orjson.loads(body) for body in control]
@@ -90,6 +92,9 @@ async def test_every_control_message_of_a_quickstart_run_conforms_on_pockethives
         await eventually(every_worker_reported, timeout=30, what="each worker's start-up status-full on ph.control")
         await operator.request_status()
         await operator.signal(name, "caller", naming.ALL, {"enabled": True, "configGeneration": 1})
+        tapped = io.StringIO()
+        options = TapOptions(swarm=name, alias="call", url=rabbitmq_url, count=3, work_exchange=POCKETHIVE.work)
+        shown = await asyncio.wait_for(tap(options, tapped, io.StringIO()), 30)
         result = await asyncio.wait_for(running, 60)
     finally:
         await operator.close()
@@ -115,6 +120,7 @@ async def test_every_control_message_of_a_quickstart_run_conforms_on_pockethives
     assert any(m["data"]["status"] == "Applied" for m in applied), "the operator's signed config-update was obeyed"
     assert len(items) >= 4, "the items travelled on ph.<swarm>.hive"
     assert all(parse_item(body).messageId for body in items)
+    assert (shown.shown, len(tapped.getvalue().splitlines())) == (3, 3), "hivekeeper tap reads ph.<swarm>.hive too"
     caller = next(r for r in result["roles"] if r["name"] == "caller")
     assert caller["processed"] > 0
     assert caller["errors"] == 0
