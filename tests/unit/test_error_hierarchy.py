@@ -46,6 +46,7 @@ EXPECTED: dict[str, tuple[type[BaseException], tuple[type[HivekeeperError], ...]
     "operator.errors.SettingsError": (Exception, (InvalidInput,)),
     "operator.observations.MalformedEvent": (ValueError, (InvalidInput,)),
     "operator.run_store.RunRecordError": (Exception, (InvalidInput,)),
+    "worker.transports.rabbit.control.ControlUnavailable": (Exception, (Unavailable,)),
     "protocol.envelope.EnvelopeError": (ValueError, (InvalidInput,)),
     "protocol.naming.InvalidName": (ValueError, (InvalidInput,)),
     "protocol.redaction.RedactionConfigError": (ValueError, (InvalidInput,)),

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from hivekeeper.api import roles as role_configs
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.swarm import Swarm, merged_role_config
-from hivekeeper.errors import HivekeeperError, InvalidInput
+from hivekeeper.errors import HivekeeperError, InvalidInput, Unavailable
 from hivekeeper.local import ledger, run_plan, run_report
 from hivekeeper.local.controller import LocalController
 from hivekeeper.local.local_swarm import LocalSwarm
@@ -285,7 +285,10 @@ async def _drive(
         elapsed = loop.time() - started
         for local in locals_:
             if not local.swarm.spec.paused:
-                await local.set_enabled([r.name for r in local.swarm.spec.roles if not r.work.in_], False)
+                try:
+                    await local.set_enabled([r.name for r in local.swarm.spec.roles if not r.work.in_], False)
+                except Unavailable as exc:  # the broker is gone for good: the drain and the summary still follow
+                    print(f"{local.name}: cannot stop the producers before the drain: {exc}", file=options.out)
         draining = loop.time()
         await asyncio.gather(*(drain(local, draining + DRAIN_SECONDS) for local in locals_))
     return elapsed, loop.time() - draining
