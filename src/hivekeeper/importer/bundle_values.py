@@ -67,7 +67,7 @@ def resolve_sut(bundle: Bundle, wanted: str | None, collect: Collector) -> Sut:
     endpoints = data.get("endpoints")
     result = Sut(sut_id)
     if not isinstance(endpoints, dict) or not endpoints:
-        collect.error(
+        collect.warning(
             "sut-invalid",
             source,
             ("endpoints",),
@@ -79,7 +79,7 @@ def resolve_sut(bundle: Bundle, wanted: str | None, collect: Collector) -> Sut:
         endpoint = mapping(value)
         base = str(endpoint.get("baseUrl") or "").strip()
         if not base:
-            collect.error(
+            collect.warning(
                 "sut-invalid",
                 source,
                 ("endpoints", name, "baseUrl"),
@@ -129,7 +129,7 @@ def resolve_vars(
     if sut_id is not None and isinstance(per_sut.get(sut_id), dict):
         for name, value in per_sut[sut_id].items():
             if name in resolved:
-                collect.error(
+                collect.warning(
                     "var-collision",
                     source,
                     ("values", "sut", profile, sut_id, name),
@@ -159,7 +159,7 @@ def _check(
             if definition.get("required"):
                 scope = str(definition.get("scope") or "global")
                 place = f"values.sut.{profile}.{sut_id or '<sutId>'}" if scope == "sut" else f"values.global.{profile}"
-                collect.error(
+                collect.warning(
                     "var-missing",
                     source,
                     where,
@@ -171,7 +171,7 @@ def _check(
         allowed = _TYPES.get(kind)
         wrong_bool = kind in ("int", "float") and isinstance(value, bool)
         if allowed is not None and (not isinstance(value, allowed) or wrong_bool):
-            collect.error(
+            collect.warning(
                 "var-type",
                 source,
                 where,

@@ -25,6 +25,8 @@ _QUIET = ("schemaRef",)
 @dataclass
 class CallTemplates:
     templates: list[dict[str, Any]] = field(default_factory=list)
+    origins: list[tuple[SourceFile, Path_]] = field(default_factory=list)
+    """Where each of :attr:`templates` is: its file and its path in it."""
     var_refs: dict[str, tuple[SourceFile, Path_]] = field(default_factory=dict)
     endpoint_refs: dict[str, tuple[SourceFile, Path_]] = field(default_factory=dict)
 
@@ -53,7 +55,7 @@ def translate(bundle: Bundle, settings: TemplateSettings, collect: Collector) ->
                 continue
             key = f"{template['serviceId']}::{template['callId']}"
             if key in seen:
-                collect.error(
+                collect.warning(
                     "template-duplicate",
                     source,
                     (*base, "callId"),
@@ -63,9 +65,10 @@ def translate(bundle: Bundle, settings: TemplateSettings, collect: Collector) ->
                 continue
             seen[key] = source.rel
             result.templates.append(template)
+            result.origins.append((source, base))
     if len(result.templates) > MAX_TEMPLATES:
         extra = [f"{t['serviceId']}::{t['callId']}" for t in result.templates[MAX_TEMPLATES:]]
-        collect.error(
+        collect.warning(
             "too-many-templates",
             None,
             (),
@@ -74,6 +77,7 @@ def translate(bundle: Bundle, settings: TemplateSettings, collect: Collector) ->
             "split the scenario into several swarms, or drop calls it does not make",
         )
         del result.templates[MAX_TEMPLATES:]
+        del result.origins[MAX_TEMPLATES:]
     return result
 
 
@@ -86,7 +90,7 @@ def _one(
     collect: Collector,
 ) -> dict[str, Any] | None:
     if not isinstance(entry, dict) or not entry.get("callId"):
-        collect.error(
+        collect.warning(
             "template-invalid",
             source,
             base,
@@ -96,7 +100,7 @@ def _one(
         return None
     protocol = str(entry.get("protocol") or "").upper()
     if protocol not in ("", "HTTP"):
-        collect.error(
+        collect.warning(
             "protocol-unsupported",
             source,
             (*base, "protocol"),

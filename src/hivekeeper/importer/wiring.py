@@ -166,7 +166,7 @@ class Wiring:
             if not ports:
                 continue
             if len(ports) > 1:
-                ctx.error(
+                ctx.warning(
                     "work-multiple-ports",
                     ("template", "bees", index, "work", side),
                     f"work.{side} has {len(ports)} ports ({', '.join(f'{p}: {s}' for p, s in ports)}); a stage "
