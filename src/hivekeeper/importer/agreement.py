@@ -44,17 +44,16 @@ class Origins:
     def place(self, manifest_path: str) -> tuple[SourceFile, Path_]:
         """The bundle file and path that the manifest path ``spec.roles[1].config.x`` comes from."""
         parts = relative_path(manifest_path) if manifest_path else ()
-        if len(parts) >= 3 and parts[:2] == ("spec", "roles") and isinstance(parts[2], int):
-            if parts[2] < len(self.roles):
-                bee, lifted = self.roles[parts[2]]
-                rest = parts[3:]
-                if len(rest) >= 2 and rest[0] == "config" and rest[1] in lifted:
-                    rest = ("config", "worker", *rest[1:])
-                return self.scenario, ("template", "bees", bee, *rest)
-        if len(parts) >= 3 and parts[:2] == ("spec", "templates") and isinstance(parts[2], int):
-            if parts[2] < len(self.templates):
-                source, base = self.templates[parts[2]]
-                return source, (*base, *parts[3:])
+        index = parts[2] if len(parts) >= 3 and isinstance(parts[2], int) else -1
+        if parts[:2] == ("spec", "roles") and 0 <= index < len(self.roles):
+            bee, lifted = self.roles[index]
+            rest = parts[3:]
+            if len(rest) >= 2 and rest[0] == "config" and rest[1] in lifted:
+                rest = ("config", "worker", *rest[1:])
+            return self.scenario, ("template", "bees", bee, *rest)
+        if parts[:2] == ("spec", "templates") and 0 <= index < len(self.templates):
+            source, base = self.templates[index]
+            return source, (*base, *parts[3:])
         if parts[:2] == ("spec", "vars") and self.variables is not None:
             return self.variables, ("values",)
         if parts[:2] == ("spec", "sut") and self.sut is not None:

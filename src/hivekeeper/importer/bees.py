@@ -294,14 +294,13 @@ def _repair(config: dict[str, Any], kind: str, loc: tuple[str | int, ...], ctx: 
                     "see docs/import.md (what is not translated), adapt the scenario by hand and remove the key",
                 )
             return False
-        else:
-            del holder[key]
-            ctx.warning(
-                "key-dropped",
-                ctx.src(*loc),
-                f"config.{dotted}: PocketHive's {shown} has no hivekeeper equivalent and was dropped",
-                "nothing to do unless the scenario relied on it (docs/import.md lists what is not translated)",
-            )
+        del holder[key]
+        ctx.warning(
+            "key-dropped",
+            ctx.src(*loc),
+            f"config.{dotted}: PocketHive's {shown} has no hivekeeper equivalent and was dropped",
+            "nothing to do unless the scenario relied on it (docs/import.md lists what is not translated)",
+        )
         return True
     match = _VAR_ONLY.match(value) if isinstance(value, str) else None
     known = ctx.extras.get("vars", {})

@@ -89,15 +89,16 @@ def import_bundle(options: ImportOptions) -> ImportResult:
     extras = {"vars": variables, "sut": spec.get("sut", {}), "templates": calls.templates}
     var_refs = dict(calls.var_refs)
     endpoint_refs = dict(calls.endpoint_refs)
-    roles: dict[int, dict[str, Any] | None] = {}
+    roles: dict[int, dict[str, Any]] = {}
     lifted: dict[int, frozenset[str]] = {}
     for index, bee in enumerate(template["bees"]):
         ctx = bees.BeeContext(index, bundle.scenario, collect, extras, sut.upstream, sut.endpoints, booleans)
-        roles[index] = _role(index, bee, wiring, ctx)
+        role = _role(index, bee, wiring, ctx)
+        if role is not None:
+            roles[index] = role
         lifted[index] = frozenset(ctx.lifted)
         var_refs.update({n: (bundle.scenario, p) for n, p in ctx.var_refs.items() if n not in var_refs})
         endpoint_refs.update({n: (bundle.scenario, p) for n, p in ctx.endpoint_refs.items() if n not in endpoint_refs})
-    roles = {index: role for index, role in roles.items() if role is not None}
     wiring.fold_journey_sinks(roles, collect)
     spec["roles"] = [roles[index] for index in sorted(roles)]
     _check_refs(variables, var_refs, sut, endpoint_refs, collect)

@@ -16,7 +16,7 @@ def journey_sink_findings(doc: Document, roles: list[Role]) -> None:
     """A postprocessor whose ``work.in`` is an http-sequence's ``work.out``."""
     journeys = {role.work_out: role for role in roles if role.kind == "http-sequence" and role.work_out}
     for role in roles:
-        feeder = journeys.get(role.work_in) if role.kind == "postprocessor" else None
+        feeder = journeys.get(role.work_in) if role.kind == "postprocessor" and role.work_in else None
         if feeder is None:
             continue
         doc.add(
