@@ -29,6 +29,7 @@ from hivekeeper.validate.run import validate_text
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
+TEXTS = {path: path.read_text() for path in EXAMPLES}
 BUNDLES = sorted(p for p in (REPO / "tests" / "bundles").iterdir() if (p / "scenario.yaml").is_file())
 RUN_SECONDS = 2.0
 
@@ -108,7 +109,8 @@ async def _config_caused(text: str, url: str, redis_url: str) -> list[str]:
         result = await run(swarm, RunOptions(duration=RUN_SECONDS, redis_url=redis_url, out=io.StringIO()))
     except InvalidInput as exc:
         return [f"refused: {exc}"]
-    shown = [f"{r['name']}: {code}" for r in result["roles"] for code in r.get("droppedBy", {}) if code in CONFIG_CAUSED]
+    drops = [(r["name"], code) for r in result["roles"] for code in r.get("droppedBy", {})]
+    shown = [f"{name}: {code}" for name, code in drops if code in CONFIG_CAUSED]
     return shown + [f"alert {a['code']}" for a in result["alerts"] if a["code"] in CONFIG_CAUSED]
 
 
@@ -126,7 +128,7 @@ async def _check(name: str, text: str, url: str, redis_url: str) -> None:
 
 @pytest.mark.parametrize("example", _params(EXAMPLES))
 async def test_an_example_that_validates_runs_without_config_drops(example: Path, sut_url: str, redis_url: str) -> None:
-    await _check(example.stem, example.read_text(), sut_url, redis_url)
+    await _check(example.stem, TEXTS[example], sut_url, redis_url)
 
 
 @pytest.mark.parametrize("bundle", _params(BUNDLES))
