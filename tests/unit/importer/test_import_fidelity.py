@@ -18,7 +18,8 @@ from hivekeeper.validate.run import validate_text
 BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
 OPTIONS = {"customers-variables": {"sut": "local", "profile": "smoke"}}
 GENERATOR = {"role": "gen", "image": "generator:latest", "work": {"out": {"out": "q"}}, "config": {}}
-QUIET = {"enabled", "templateRoot", "historyPolicy", "connectionReuse", "txOutcomeSinkMode", "dropTxOutcomeWithoutCallId"}
+QUIET = {"enabled", "templateRoot", "historyPolicy", "connectionReuse", "txOutcomeSinkMode"}
+QUIET |= {"dropTxOutcomeWithoutCallId"}
 """Bundle keys documented as dropped quietly (docs/import.md, Config keys): what hivekeeper does anyway, or
 carried elsewhere (the templates of templateRoot are in spec.templates)."""
 RENAMED = {("inputs", "rabbit"): ("inputs", "rabbitmq")}
@@ -136,12 +137,10 @@ def _shown(path: tuple[Any, ...]) -> str:
 
 def _has(config: Any, path: tuple[Any, ...]) -> bool:
     for part in path:
-        if isinstance(config, dict) and part in config:
-            config = config[part]
-        elif isinstance(config, list) and isinstance(part, int) and part < len(config):
-            config = config[part]
-        else:
+        in_list = isinstance(config, list) and isinstance(part, int) and part < len(config)
+        if not (in_list or (isinstance(config, dict) and part in config)):
             return False
+        config = config[part]
     return True
 
 
