@@ -71,7 +71,8 @@ def resolve_sut(bundle: Bundle, wanted: str | None, collect: Collector) -> Sut:
             "sut-invalid",
             source,
             ("endpoints",),
-            f"SUT {sut_id!r} has no endpoints map",
+            f"SUT {sut_id!r} has no endpoints map; a template reading an endpoint is an error there "
+            "(sut-endpoint-undefined)",
             "add endpoints: {default: {baseUrl: http://...}} to sut.yaml",
         )
         return result
@@ -83,7 +84,8 @@ def resolve_sut(bundle: Bundle, wanted: str | None, collect: Collector) -> Sut:
                 "sut-invalid",
                 source,
                 ("endpoints", name, "baseUrl"),
-                f"endpoint {name!r} has no baseUrl",
+                f"endpoint {name!r} has no baseUrl and was left out; a template reading it is an error there "
+                "(sut-endpoint-undefined)",
                 "set endpoints.<id>.baseUrl, e.g. http://cards-api:8080",
             )
             continue
@@ -133,9 +135,8 @@ def resolve_vars(
                     "var-collision",
                     source,
                     ("values", "sut", profile, sut_id, name),
-                    f"variable "
-                    f"{name!r} is set both globally and for SUT {sut_id!r}; the SUT's value {value!r} "
-                    "was used",
+                    f"variable {name!r} is set both globally and for SUT {sut_id!r}; PocketHive refuses that, "
+                    f"the manifest uses the SUT's value {value!r}",
                     "keep the variable in one scope",
                 )
             resolved[name] = value
@@ -163,7 +164,8 @@ def _check(
                     "var-missing",
                     source,
                     where,
-                    f"required variable {name!r} has no value in {place}",
+                    f"required variable {name!r} has no value in {place}; a template or key reading it is an "
+                    "error there (var-undefined)",
                     f"set {place}.{name} in variables.yaml",
                 )
             continue
@@ -175,7 +177,8 @@ def _check(
                 "var-type",
                 source,
                 where,
-                f"variable {name!r} is declared {kind} but is {value!r}",
+                f"variable {name!r} is declared {kind} but is {value!r}; PocketHive refuses that, the manifest "
+                "uses the value as written",
                 f"give {name} a {kind} value for profile {profile!r}",
             )
     if definitions:

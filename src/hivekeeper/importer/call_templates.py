@@ -59,7 +59,7 @@ def translate(bundle: Bundle, settings: TemplateSettings, collect: Collector) ->
                     "template-duplicate",
                     source,
                     (*base, "callId"),
-                    f"call {key} is defined again (first in {seen[key]}); this one was skipped",
+                    f"call {key} is defined again (first in {seen[key]}); this one was skipped, the first is used",
                     "give each call a unique callId",
                 )
                 continue
@@ -73,7 +73,8 @@ def translate(bundle: Bundle, settings: TemplateSettings, collect: Collector) ->
             None,
             (),
             f"the bundle has {len(result.templates)} call templates; a Swarm holds at most {MAX_TEMPLATES}: "
-            f"{len(extra)} were left out ({', '.join(extra[:5])}{', ...' if len(extra) > 5 else ''})",
+            f"{len(extra)} were left out ({', '.join(extra[:5])}{', ...' if len(extra) > 5 else ''}); calling one "
+            "is an error there (template-missing)",
             "split the scenario into several swarms, or drop calls it does not make",
         )
         del result.templates[MAX_TEMPLATES:]
@@ -94,7 +95,8 @@ def _one(
             "template-invalid",
             source,
             base,
-            "a call template needs at least callId (and pathTemplate)",
+            "a call template needs at least callId (and pathTemplate); this one was skipped, and a generator or "
+            "step calling it is an error there (template-missing)",
             "add callId: <name> to this file",
         )
         return None
@@ -104,7 +106,8 @@ def _one(
             "protocol-unsupported",
             source,
             (*base, "protocol"),
-            f"call {entry['callId']!r} uses protocol {protocol}; hivekeeper sends HTTP only; the call was skipped",
+            f"call {entry['callId']!r} uses protocol {protocol}; hivekeeper sends HTTP only; the call was skipped, "
+            "and a generator or step calling it is an error there (template-missing)",
             "drop this call or replace it by an HTTP call",
         )
         return None
