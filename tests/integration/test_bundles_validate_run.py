@@ -71,7 +71,12 @@ EXPECT: dict[str, Expect] = {
 }
 """Bundles and examples with something to say. Every entry names its reason; nothing is skipped."""
 
-XFAIL: dict[str, str] = {}
+XFAIL: dict[str, str] = {
+    "context-names": "templ (issue 16 item 2): PocketHive's template context (swarmId, correlationId) is not "
+    "provided yet, so validate passes a body the run drops on every item ('swarmId' is undefined)",
+    "oauth-call": "auth (issue 16 items 1 and 7): auth profiles are not mapped yet, so the import reports the "
+    "call as sent without its token (auth-unsupported) and validate, which sees no auth, cannot agree",
+}
 """Bundles that cannot pass yet, with the helper item of issue 16 that fixes them (xfail, strict)."""
 
 

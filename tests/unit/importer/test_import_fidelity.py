@@ -1,5 +1,6 @@
 """Import fidelity: what a bundle says reaches the manifest or is reported (nothing dropped without a finding),
-YAML keys such as ``on:`` survive, and the import's errors are validate's errors on the manifest."""
+YAML keys such as ``on:`` survive, and the import's errors are validate's errors on the manifest (for every
+bundle of tests/bundles that is checked with the run, in tests/integration/test_bundles_validate_run.py)."""
 
 from __future__ import annotations
 
@@ -164,10 +165,3 @@ def test_every_config_key_of_every_bundle_is_mapped_or_reported(bundle: str) -> 
             quiet = leaf[0] in QUIET or leaf[-1] in REDIS_CONNECTION_KEYS
             folded = role is None and any(f"template.bees[{index}]" in p for p in reported)
             assert mapped or said or quiet or folded, f"{bundle}: {where} was dropped without a finding"
-
-
-@pytest.mark.parametrize("bundle", sorted(p.name for p in BUNDLES.iterdir() if (p / "scenario.yaml").is_file()))
-def test_import_and_validate_agree_on_the_errors_of_every_bundle(bundle: str) -> None:
-    result = import_bundle(ImportOptions(bundle=BUNDLES / bundle, **OPTIONS.get(bundle, {})))
-    validated = [f for f in validate_text(result.text).findings if f.severity == "error"]
-    assert len(_errors(result)) == len(validated), (_errors(result), [(f.code, f.path) for f in validated])
