@@ -167,14 +167,17 @@ def test_every_config_key_of_every_bundle_is_mapped_or_reported(bundle: str) -> 
             assert mapped or said or quiet or folded, f"{bundle}: {where} was dropped without a finding"
 
 
-def _journey_bundle(root: Path, body: str = "{}", call: dict[str, Any] | None = None, **files: Any) -> Path:
-    """generator -> request-builder -> processor, the generator's body ``body``, one call ``c``."""
-    generator = {**GENERATOR, "config": {"message": {"body": body, "headers": {"x-ph-call-id": "c"}}}}
+def _journey_bundle(
+    root: Path, body: str = "{}", call: dict[str, Any] | None = None, inputs: dict[str, Any] | None = None
+) -> Path:
+    """generator -> request-builder -> processor, the generator's body ``body`` (and ``inputs``), one call ``c``."""
+    config: dict[str, Any] = {"message": {"body": body, "headers": {"x-ph-call-id": "c"}}}
+    generator = {**GENERATOR, "config": {**config, **({"inputs": inputs} if inputs else {})}}
     builder = {"role": "b", "image": "request-builder:latest", "work": {"in": {"in": "q"}, "out": {"out": "r"}}}
     processor = {"role": "p", "image": "processor:latest", "work": {"in": {"in": "r"}}}
     processor["config"] = {"baseUrl": "{{ sut.endpoints['default'].baseUrl }}", "outputs": {"type": "NONE"}}
     template = {"callId": "c", "protocol": "HTTP", "pathTemplate": "/x", **(call or {})}
-    files["templates/http/c.yaml"] = template
+    files: dict[str, Any] = {"templates/http/c.yaml": template}
     files["sut/demo/sut.yaml"] = {"endpoints": {"default": {"kind": "http", "baseUrl": "http://sut:8080"}}}
     return _bundle(root, [generator, builder, processor], files)
 
@@ -190,6 +193,10 @@ IMPORT_ERRORS: dict[str, tuple[dict[str, Any], str]] = {
     "var-undefined": ({"body": "{{ vars.missing }}"}, ""),
     "sut-endpoint-undefined": ({"call": {"pathTemplate": "{{ sut.endpoints['other'].baseUrl }}/x"}}, ""),
     "sut-field-unsupported": ({"call": {"pathTemplate": "{{ sut.endpoints['default'].upstreamBaseUrl }}/x"}}, ""),
+    "input-unsupported": (
+        {"inputs": {"type": "CSV_DATASET", "csv": {"filePath": "/data/cards.csv"}}},
+        "csv (issue 16 item 8): CSV_DATASET inputs are removed on import until hivekeeper has a CSV input",
+    ),
     "auth-unsupported": (
         {"call": {"authRef": {"profileId": "p", "applyAs": "HTTP_AUTHORIZATION_BEARER"}}},
         "auth (issue 16 items 1 and 7): the importer does not map auth profiles yet, so validate sees no auth",
