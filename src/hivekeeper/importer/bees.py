@@ -3,15 +3,19 @@
 Most keys keep their names (DESIGN.md §4), so the config is copied and then adjusted:
 
 - the newer ``config.worker`` block is lifted to the root, ``enabled`` is dropped (our controller
-  enables workers), ``templateRoot`` is dropped (the templates go into ``spec.templates``);
+  enables workers); a built-in role's ``templateRoot`` under the bundle's ``templates/`` is carried as
+  ``spec.templates`` (another is reported); a custom image keeps every key;
+- a value naming another file of the bundle (``/app/scenario/...``) is left in place with an error
+  (``bundle-file``): the manifest cannot carry the file;
 - Redis connection keys (``host``/``port``/``username``/``password``/``ssl`` in ``inputs.redis``,
   ``outputs.redis``, ``interceptors.redisUploader``, and the whole ``config.redis`` block) are dropped:
   ours comes from the Secret's ``redisUrl``, and a password is never copied into a manifest;
 - ``inputs.rabbit`` is ``inputs.rabbitmq``; ``ARTEMIS`` inputs/outputs become ``RABBITMQ``;
 - every template string is rewritten (:mod:`.pebble`);
-- keys our role does not know are dropped with a finding (an error for those whose loss changes what
-  the scenario does), and a number written as ``{{ vars.x }}`` is inlined;
-- what is left is validated by the role config models the workers use (:mod:`hivekeeper.api.roles`).
+- keys our role does not know are dropped with a warning, except those whose loss changes what the scenario
+  does: they are left in place with an error, so that the role (and validate) refuse the config until it is
+  adapted; a number written as ``{{ vars.x }}`` is inlined;
+- what the role still refuses is reported by validate's checks of the whole manifest (:mod:`.agreement`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ The mapping (docs/import.md has the tables):
 - ``config`` keeps its keys (:mod:`.bees` says what changes);
 - ``templates/http/**`` become ``spec.templates`` (:mod:`.call_templates`), their Pebble and SpEL
   rewritten for our Jinja sandbox (:mod:`.pebble`);
-- the chosen SUT becomes ``spec.sut`` and the chosen variables profile ``spec.vars`` (:mod:`.bundle_values`).
+- the chosen SUT becomes ``spec.sut`` and the chosen variables profile ``spec.vars`` (:mod:`.bundle_values`);
+- the manifest then goes through ``hivekeeper validate``'s checks, and the import's errors are validate's errors,
+  placed back in the bundle (:mod:`.agreement`).
 
 The output is deterministic (no dates, sorted inputs): importing twice gives the same text.
 """
