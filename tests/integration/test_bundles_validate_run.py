@@ -11,11 +11,13 @@ seconds against the demo SUT, with a real Redis), and what validate says is what
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
 from hivekeeper.api.manifests import load_swarm_text
 from hivekeeper.api.swarm import Swarm
@@ -61,9 +63,16 @@ class Expect:
     """Import options (``--sut``, ``--profile``) of a bundle with several."""
     unexercised: str = ""
     """Why validate's errors cannot show in a short run (the problem is in something no item reaches)."""
+    datasets: tuple[str, ...] = ()
+    """Redis lists the swarm reads, filled with card records before the run (else it would get no item)."""
+
+
+CARDS = [f'{{"cardId": "card-{i}", "segment": "retail", "cardStatus": "active"}}' for i in range(20)]
 
 
 EXPECT: dict[str, Expect] = {
+    "usage": Expect(datasets=("cards.topup", "cards.active", "cards.suspended")),
+    "cards-usage-redis": Expect(datasets=("import-usage.cards.topup", "import-usage.cards.active")),
     "customers-variables": Expect(
         options=(("sut", "local"), ("profile", "smoke")),
         unexercised="the untranslatable eval() is in the legacyAudit call, which the generator never selects",
@@ -92,6 +101,17 @@ def _marks(name: str) -> list[Any]:
 
 
 @pytest.fixture
+async def own_redis(redis_url: str) -> AsyncIterator[str]:
+    """The bench's Redis, database 8, emptied around each case: the examples and bundles use fixed list names."""
+    url = redis_url.rsplit("/", 1)[0] + "/8"
+    client = aioredis.Redis.from_url(url)
+    await client.flushdb()
+    yield url
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture
 async def sut_url() -> Any:
     server = await demo_sut.serve("127.0.0.1", 0)
     yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
@@ -107,24 +127,31 @@ def _aimed(swarm: Swarm, url: str) -> Swarm:
     return Swarm.model_validate(data)
 
 
-async def _config_caused(text: str, url: str, redis_url: str) -> list[str]:
-    """What the run shows of config problems: drop and alert codes, or the refusal of the manifest."""
+async def _config_caused(text: str, url: str, redis_url: str) -> tuple[list[str], int]:
+    """What the run shows of config problems (drop and alert codes, or the refusal of the manifest), and how
+    many items its roles took (a run that did nothing shows nothing either)."""
     try:
         swarm = _aimed(load_swarm_text(text, "manifest"), url)
         result = await run(swarm, RunOptions(duration=RUN_SECONDS, redis_url=redis_url, out=io.StringIO()))
     except InvalidInput as exc:
-        return [f"refused: {exc}"]
+        return [f"refused: {exc}"], 0
     drops = [(r["name"], code) for r in result["roles"] for code in r.get("droppedBy", {})]
     shown = [f"{name}: {code}" for name, code in drops if code in CONFIG_CAUSED]
-    return shown + [f"alert {a['code']}" for a in result["alerts"] if a["code"] in CONFIG_CAUSED]
+    alerts = [f"alert {a['code']}" for a in result["alerts"] if a["code"] in CONFIG_CAUSED]
+    return shown + alerts, sum(r["processed"] + r["dropped"] for r in result["roles"])
 
 
 async def _check(name: str, text: str, url: str, redis_url: str) -> None:
     errors = [f for f in validate_text(text, name).findings if f.severity == "error"]
-    shown = await _config_caused(text, url, redis_url)
     expect = EXPECT.get(name, Expect())
+    client = aioredis.Redis.from_url(redis_url)
+    for list_name in expect.datasets:
+        await client.rpush(list_name, *CARDS)
+    await client.aclose()
+    shown, taken = await _config_caused(text, url, redis_url)
     if not errors:
         assert shown == [], f"validate passes {name}, but the run shows config problems: {shown}"
+        assert taken > 0, f"the run of {name} took no item, so it shows nothing either way"
     elif expect.unexercised:
         assert shown == [], f"{name}: {expect.unexercised}, yet the run shows {shown}"
     else:
@@ -132,13 +159,13 @@ async def _check(name: str, text: str, url: str, redis_url: str) -> None:
 
 
 @pytest.mark.parametrize("example", _params(EXAMPLES))
-async def test_an_example_that_validates_runs_without_config_drops(example: Path, sut_url: str, redis_url: str) -> None:
-    await _check(example.stem, TEXTS[example], sut_url, redis_url)
+async def test_an_example_that_validates_runs_without_config_drops(example: Path, sut_url: str, own_redis: str) -> None:
+    await _check(example.stem, TEXTS[example], sut_url, own_redis)
 
 
 @pytest.mark.parametrize("bundle", _params(BUNDLES))
 async def test_an_imported_bundle_validates_as_it_imports_and_runs_as_it_validates(
-    bundle: Path, sut_url: str, redis_url: str
+    bundle: Path, sut_url: str, own_redis: str
 ) -> None:
     expect = EXPECT.get(bundle.name, Expect())
     imported = import_bundle(ImportOptions(bundle=bundle, **dict(expect.options)))
@@ -148,4 +175,4 @@ async def test_an_imported_bundle_validates_as_it_imports_and_runs_as_it_validat
         f"import: {[(f.code, f.path) for f in import_errors]}; validate: {[(f.code, f.path) for f in validated]}"
     )
     assert all(f.file.startswith(str(bundle)) for f in import_errors), "the import names the bundle's files"
-    await _check(bundle.name, imported.text, sut_url, redis_url)
+    await _check(bundle.name, imported.text, sut_url, own_redis)
