@@ -26,7 +26,7 @@ Scopes = list[tuple[str, dict[str, Any]]]
 
 def role_templates(checks: RoleChecks, role: Role) -> Iterator[tuple[DocPath, str]]:
     """(manifest path, source) of every template the role's workers render from their own config."""
-    config, base = role.config, role.config_path
+    config, base = role.refs, role.config_path
     if config is None:
         return
     if isinstance(config, GeneratorConfig):
