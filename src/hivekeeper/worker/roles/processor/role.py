@@ -37,7 +37,8 @@ from hivekeeper.worker.http_port import (
     serialise_request,
 )
 from hivekeeper.worker.pacing import SlotPacer
-from hivekeeper.worker.roles.base import AlertFn, DropItem, Role, RoleDeps, RoleKind, Wiring, template_context
+from hivekeeper.templating.context import template_context
+from hivekeeper.worker.roles.base import AlertFn, DropItem, Role, RoleDeps, RoleKind, Wiring
 
 
 class Processor:
