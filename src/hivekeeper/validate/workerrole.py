@@ -7,7 +7,7 @@ from hivekeeper.api.workerrole import WorkerRole
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.validate.document import Document
 from hivekeeper.validate.roles import Role, RoleChecks
-from hivekeeper.validate.templates import check_template, role_templates
+from hivekeeper.validate.templates import check_template, role_templates, semantics_of
 
 
 class WorkerRoleCheck(RoleChecks):
@@ -36,5 +36,5 @@ class WorkerRoleCheck(RoleChecks):
         endpoints = role.config.sut.endpoints
         scopes = [(f"{role.label} (its config.vars)", role.config.vars)]
         for path, source in role_templates(self, role):
-            check_template(self.doc, self.engine, path, source, scopes, endpoints)
+            check_template(self.doc, self.engine, path, source, scopes, endpoints, semantics_of(role.config))
         self.build_worker(role, spec.swarmRef)
