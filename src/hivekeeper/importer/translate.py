@@ -10,7 +10,8 @@ The mapping (docs/import.md has the tables):
 - ``config`` keeps its keys (:mod:`.bees` says what changes);
 - ``templates/http/**`` become ``spec.templates`` (:mod:`.call_templates`), their Pebble and SpEL
   rewritten for our Jinja sandbox (:mod:`.pebble`);
-- the chosen SUT becomes ``spec.sut`` and the chosen variables profile ``spec.vars`` (:mod:`.bundle_values`).
+- the chosen SUT becomes ``spec.sut`` and the chosen variables profile ``spec.vars`` (:mod:`.bundle_values`);
+- ``spec.templating`` gets PocketHive's template rules (:data:`PEBBLE_SEMANTICS`).
 
 The output is deterministic (no dates, sorted inputs): importing twice gives the same text.
 """
@@ -30,6 +31,9 @@ from hivekeeper.importer.wiring import Wiring, bee_kind, dns_name
 from hivekeeper.validate.findings import Finding
 
 SUPPORTED_MAJOR = "2"
+PEBBLE_SEMANTICS = {"undefined": "empty", "tagNewline": "trim"}
+"""PocketHive's template rules (``spec.templating``): an undefined name renders as "", and the newline right
+after a tag is not output; every imported swarm gets them, so its templates render as they did there."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ def import_bundle(options: ImportOptions) -> ImportResult:
         spec["vars"] = variables
     if calls.templates:
         spec["templates"] = calls.templates
+    spec["templating"] = dict(PEBBLE_SEMANTICS)
     extras = {"vars": variables, "sut": spec.get("sut", {}), "templates": calls.templates}
     var_refs = dict(calls.var_refs)
     endpoint_refs = dict(calls.endpoint_refs)
