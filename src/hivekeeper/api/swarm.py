@@ -176,7 +176,7 @@ UndefinedRule = Literal["strict", "empty"]
 TagNewlineRule = Literal["keep", "trim"]
 UNDEFINED_HELP = (
     "A name a template reads that is not defined: `strict` fails the render (the item is dropped; `hivekeeper "
-    "validate` names it first), `empty` renders it as \"\" (PocketHive's rule; written by `hivekeeper import`)."
+    'validate` names it first), `empty` renders it as "" (PocketHive\'s rule; written by `hivekeeper import`).'
 )
 TAG_NEWLINE_HELP = (
     "The newline right after a tag (`}}`, `%}`, `#}`): `keep` outputs it (Jinja's rule), `trim` does not "

@@ -89,4 +89,4 @@ def test_the_documented_context_names_are_the_ones_rendered() -> None:
     engine = TemplateEngine()
     context = {"payload": {}, "payloadRaw": "", "headers": {}, "workItem": None, "vars": {}, "sut": {}}
     for name in CONTEXT_NAMES:
-        assert engine.render("t", "{{ %s is defined }}" % name, context) == "True", name
+        assert engine.render("t", f"{{{{ {name} is defined }}}}", context) == "True", name

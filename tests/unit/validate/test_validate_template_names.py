@@ -43,8 +43,10 @@ def test_the_names_every_render_has_pass() -> None:
 def test_strict_makes_an_undefined_name_an_error_naming_it_the_template_and_the_fix() -> None:
     [(severity, code, path, message, fix)] = findings(manifest('{"t": "{{ tenantId }}"}'))
     assert (severity, code, path) == ("error", "template-name-undefined", "spec.roles[0].config.message.body")
-    assert "tenantId" in message and "every item" in message
-    assert "vars.tenantId" in fix and "spec.templating.undefined: empty" in fix
+    assert "tenantId" in message
+    assert "every item" in message
+    assert "vars.tenantId" in fix
+    assert "spec.templating.undefined: empty" in fix
 
 
 def test_empty_makes_it_a_warning_that_says_it_renders_empty() -> None:

@@ -93,9 +93,7 @@ async def test_an_update_to_empty_and_trim_takes_effect_live(harness: WorkerHarn
 async def test_a_refused_update_leaves_the_semantics_in_force(harness: WorkerHarness) -> None:
     config = generator("<x>{{ tenantId }}</x>", undefined="empty")
     worker = await harness.worker("feeder", "generator", config, work_out="out")
-    refused = await harness.configure(
-        worker, {"templating": {"undefined": "strict"}, "message": {"body": "{{ broken"}}
-    )
+    refused = await harness.configure(worker, {"templating": {"undefined": "strict"}, "message": {"body": "{{ broken"}})
     assert refused.data["status"] == "Failed"
     assert worker.engine.semantics.undefined == "empty"
     await harness.enable(worker)
