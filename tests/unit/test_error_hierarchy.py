@@ -34,6 +34,7 @@ EXPECTED: dict[str, tuple[type[BaseException], tuple[type[HivekeeperError], ...]
     "errors.Refused": (Exception, (Refused,)),
     "importer.bundle.BundleError": (Exception, (InvalidInput,)),
     "importer.spel.SpelUnsupported": (ValueError, (InvalidInput,)),
+    "local.endpoints.SutFlagError": (ValueError, (InvalidInput,)),
     "local.controller.OutcomeFailed": (RuntimeError, ()),
     "local.debug_cli.DebugError": (RuntimeError, ()),
     "local.runner.RunError": (RuntimeError, ()),

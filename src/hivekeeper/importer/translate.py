@@ -11,6 +11,7 @@ The mapping (docs/import.md has the tables):
 - ``templates/http/**`` become ``spec.templates`` (:mod:`.call_templates`), their Pebble and SpEL
   rewritten for our Jinja sandbox (:mod:`.pebble`);
 - the chosen SUT becomes ``spec.sut`` and the chosen variables profile ``spec.vars`` (:mod:`.bundle_values`);
+- ``spec.templating`` gets PocketHive's template rules (:data:`PEBBLE_SEMANTICS`);
 - the manifest then goes through ``hivekeeper validate``'s checks, and the import's errors are validate's errors,
   placed back in the bundle (:mod:`.agreement`).
 
@@ -31,6 +32,9 @@ from hivekeeper.importer.wiring import Wiring, bee_kind, dns_name
 from hivekeeper.validate.findings import Finding
 
 SUPPORTED_MAJOR = "2"
+PEBBLE_SEMANTICS = {"undefined": "empty", "tagNewline": "trim"}
+"""PocketHive's template rules (``spec.templating``): an undefined name renders as "", and the newline right
+after a tag is not output; every imported swarm gets them, so its templates render as they did there."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ def import_bundle(options: ImportOptions) -> ImportResult:
         spec["vars"] = variables
     if calls.templates:
         spec["templates"] = calls.templates
+    spec["templating"] = dict(PEBBLE_SEMANTICS)
     extras = {"vars": variables, "sut": spec.get("sut", {}), "templates": calls.templates}
     var_refs = dict(calls.var_refs)
     endpoint_refs = dict(calls.endpoint_refs)

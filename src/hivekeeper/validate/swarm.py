@@ -12,7 +12,7 @@ from hivekeeper.validate.document import Document
 from hivekeeper.validate.journey_sinks import journey_sink_findings
 from hivekeeper.validate.paths import DocPath, relative_path
 from hivekeeper.validate.roles import Role, RoleChecks
-from hivekeeper.validate.templates import check_template, http_template_sources, role_templates
+from hivekeeper.validate.templates import check_template, http_template_sources, role_templates, semantics_of
 
 DEFAULT_SECRET = "hivekeeper-broker"
 TEMPLATE_RENDERERS = ("request-builder", "http-sequence")
@@ -66,13 +66,22 @@ class SwarmCheck(RoleChecks):
         endpoints = spec.sut.endpoints
         for role in self.roles:
             scopes = [(f"{role.label} (spec.vars and its config.vars)", role.vars())]
+            semantics = semantics_of(role.refs) if role.refs is not None else semantics_of(spec.templating)
             for path, source in role_templates(self, role):
-                check_template(doc, self.engine, path, source, scopes, endpoints)
+                check_template(doc, self.engine, path, source, scopes, endpoints, semantics)
         renderers = [r for r in self.roles if r.kind in TEMPLATE_RENDERERS and r.refs is not None]
         scopes = [(f"{r.label} (spec.vars and its config.vars)", r.vars()) for r in renderers]
         for index, template in enumerate(spec.templates):
             for path, source in http_template_sources(("spec", "templates", index), template):
-                check_template(doc, self.engine, path, source, scopes or [("spec.vars", spec.vars)], endpoints)
+                check_template(
+                    doc,
+                    self.engine,
+                    path,
+                    source,
+                    scopes or [("spec.vars", spec.vars)],
+                    endpoints,
+                    semantics_of(spec.templating),
+                )
         call_id_findings(doc, self.roles)
         step_findings(doc, self.roles)
         journey_sink_findings(doc, self.roles)

@@ -8,7 +8,7 @@ from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.validate.bundle_paths import bundle_path_findings
 from hivekeeper.validate.document import Document
 from hivekeeper.validate.roles import Role, RoleChecks
-from hivekeeper.validate.templates import check_template, role_templates
+from hivekeeper.validate.templates import check_template, role_templates, semantics_of
 
 
 class WorkerRoleCheck(RoleChecks):
@@ -39,6 +39,6 @@ class WorkerRoleCheck(RoleChecks):
         endpoints = role.refs.sut.endpoints
         scopes = [(f"{role.label} (its config.vars)", role.refs.vars)]
         for path, source in role_templates(self, role):
-            check_template(self.doc, self.engine, path, source, scopes, endpoints)
+            check_template(self.doc, self.engine, path, source, scopes, endpoints, semantics_of(role.refs))
         if role.config is not None:
             self.build_worker(role, spec.swarmRef)
