@@ -81,8 +81,6 @@ EXPECT: dict[str, Expect] = {
 """Bundles and examples with something to say. Every entry names its reason; nothing is skipped."""
 
 XFAIL: dict[str, str] = {
-    "context-names": "templ (issue 16 item 2): PocketHive's template context (swarmId, correlationId) is not "
-    "provided yet, so validate passes a body the run drops on every item ('swarmId' is undefined)",
     "oauth-call": "auth (issue 16 items 1 and 7): auth profiles are not mapped yet, so the import reports the "
     "call as sent without its token (auth-unsupported) and validate, which sees no auth, cannot agree",
 }

@@ -215,11 +215,12 @@ def _check_refs(
 ) -> None:
     for name, (source, path) in sorted(var_refs.items()):
         if name not in variables:
-            collect.error(
+            collect.warning(  # the manifest keeps PocketHive's rule (spec.templating.undefined: empty)
                 "var-undefined",
                 source,
                 path,
-                f"vars.{name} is read here but has no value (variables: {', '.join(sorted(variables)) or 'none'})",
+                f"vars.{name} is read here but has no value (variables: {', '.join(sorted(variables)) or 'none'}); "
+                'it renders as "" as in PocketHive',
                 f"define {name} in variables.yaml (definitions and values for the profile) or pass --profile",
             )
     for name, (source, path) in sorted(endpoint_refs.items()):
