@@ -1,5 +1,5 @@
 """A `protocol: pockethive` role on a real RabbitMQ: the operator core (its real broker adapter; the Kubernetes API
-in memory) plans the Deployment, a stand-in for a PocketHive worker image (tests/support/pockethive_worker.py,
+in memory) plans the Deployment, a stand-in for a PocketHive worker image (tests/support/pockethive_stand_in,
 speaking exactly the measured facts) starts from that Deployment's environment as the kubelet would resolve it,
 and the operator pushes configs it applies or refuses, asks it for its status where it binds, and our next role
 consumes its WorkItems."""
@@ -32,7 +32,7 @@ from hivekeeper.protocol import naming, workitem
 from hivekeeper.worker.runtime.worker import Worker
 from hivekeeper.worker.transports.rabbit import control as rabbit_control
 from hivekeeper.worker.transports.rabbit.transports import RabbitTransports
-from pockethive_worker import PocketHiveWorker
+from pockethive_stand_in.worker import PocketHiveWorker
 from testbench.waiting import eventually
 from testbench.workers import first_instance
 
