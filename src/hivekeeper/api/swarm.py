@@ -17,6 +17,8 @@ from hivekeeper.api.run_status import HISTORY_LENGTH, RunRecord, RunStatus
 from hivekeeper.api.status import Condition, QueueStatus, RoleStatus, Totals
 
 BUILTIN_ROLES = ("generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator")
+WorkerProtocol = Literal["hivekeeper", "pockethive"]
+"""What a worker image speaks; decides the environment the operator gives its pods and how signals reach it."""
 BuiltinRole = Literal["generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator"]
 _ALIAS_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 MAX_ROLES = 32
@@ -107,13 +109,26 @@ class StageSpec(_Model):
             (
                 "has(self.role) != has(self.image)",
                 "set exactly one of role (a built-in role) or image (a custom worker image)",
-            )
+            ),
+            (
+                "!has(self.protocol) || self.protocol == 'hivekeeper' || has(self.image)",
+                "protocol: pockethive needs image (a PocketHive worker image); built-in roles speak hivekeeper",
+            ),
         ),
     )
 
     role: BuiltinRole | None = Field(default=None, description="Built-in role the workers run.")
     image: str | None = Field(
-        default=None, max_length=512, description="Custom worker image speaking the hivekeeper protocol."
+        default=None,
+        max_length=512,
+        description="Custom worker image; it speaks the hivekeeper protocol unless `protocol` says otherwise.",
+    )
+    protocol: WorkerProtocol = Field(
+        default="hivekeeper",
+        description="What the image speaks: `hivekeeper` (the HIVEKEEPER_* environment, docs/worker.md) or "
+        "`pockethive` (a PocketHive worker image: the operator gives it the SPRING_RABBITMQ_* and POCKETHIVE_* "
+        "environment it reads and addresses its signals so its bindings receive them; docs/custom-images.md). "
+        "Only with `image`; an edit rolls this stage.",
     )
     replicas: int = Field(
         default=1, ge=0, description="Worker instances (pods); a WorkerRole's is also driven through /scale."
@@ -143,6 +158,11 @@ class StageSpec(_Model):
             raise ValueError(
                 f"{self._label()}: set exactly one of `role` (a built-in role: "
                 f"{', '.join(BUILTIN_ROLES)}) or `image` (a custom worker image)"
+            )
+        if self.protocol == "pockethive" and self.image is None:
+            raise ValueError(
+                f"{self._label()}: protocol: pockethive is for a PocketHive worker image: set `image` to it, or "
+                "drop `protocol` to run the built-in role"
             )
         return self
 
