@@ -90,7 +90,7 @@ async def test_every_control_message_of_a_quickstart_run_conforms_on_pockethives
             return reported >= {"feeder-0", "builder-0", "caller-0", "stats-0"}
 
         await eventually(every_worker_reported, timeout=30, what="each worker's start-up status-full on ph.control")
-        await operator.request_status()
+        await operator.request_status(naming.ALL, naming.ALL, naming.ALL)
         await operator.signal(name, "caller", naming.ALL, {"enabled": True, "configGeneration": 1})
         tapped = io.StringIO()
         options = TapOptions(swarm=name, alias="call", url=rabbitmq_url, count=3, work_exchange=POCKETHIVE.work)

@@ -324,24 +324,26 @@ class AmqpBroker:
             declared = await self._channel.declare_queue(queue.name, durable=True)
             await declared.bind(exchange, routing_key=queue.routing_key)
 
-    async def signal(self, swarm_id: str, role: str, instance: str, data: dict[str, Any]) -> None:
+    async def signal(
+        self, swarm_id: str, role: str, instance: str, data: dict[str, Any], *, correlation_id: str | None = None
+    ) -> None:
         assert self._control is not None
         scope = env.Scope(swarmId=swarm_id, role=role, instance=instance)
+        signal = env.signal("config-update", scope, data, origin="hivekeeper-operator", correlation_id=correlation_id)
         await self._control.publish(
-            self._signed(env.signal("config-update", scope, data, origin="hivekeeper-operator")),
+            self._signed(signal),
             routing_key=naming.signal_key("config-update", swarm_id, role, instance),
         )
 
     def _signed(self, signal: env.Envelope) -> aio_pika.Message:
         return signal_message(signal, self._signer)
 
-    async def request_status(self) -> None:
-        """Ask every worker on the broker for a status-full (a restarted operator relearns the state at once)."""
+    async def request_status(self, swarm_id: str, role: str, instance: str) -> None:
         assert self._control is not None
-        scope = env.Scope(swarmId=naming.ALL, role=naming.ALL, instance=naming.ALL)
+        scope = env.Scope(swarmId=swarm_id, role=role, instance=instance)
         await self._control.publish(
             self._signed(env.signal("status-request", scope, {}, origin="hivekeeper-operator")),
-            routing_key=naming.signal_key("status-request", naming.ALL, naming.ALL, naming.ALL),
+            routing_key=naming.signal_key("status-request", swarm_id, role, instance),
         )
 
     async def close(self) -> None:

@@ -21,6 +21,9 @@ WORK_EXCHANGE: Final = "hivekeeper.{swarm}.work"
 POCKETHIVE_CONTROL_EXCHANGE: Final = "ph.control"
 POCKETHIVE_WORK_EXCHANGE: Final = "ph.{swarm}.hive"
 """PocketHive's exchange names: configured so, a swarm's traffic is where PocketHive's tools look for it."""
+CONTROL_QUEUE_PREFIX: Final = "hivekeeper.control"
+"""Every instance's control queue is ``<prefix>.<swarmId>.<role>.<instance>`` (:func:`control_queue`); queue
+names stay ours whatever the exchanges are called."""
 ALL: Final = "ALL"
 """The fan-out segment: a signal to role ``ALL`` or instance ``ALL`` reaches every one of them."""
 
@@ -136,7 +139,7 @@ def dead_letter_arguments(max_length: int, ttl_seconds: int) -> dict[str, int | 
 
 def control_queue(swarm: str, role: str, instance: str) -> str:
     """The exclusive per-instance queue that receives this instance's signals."""
-    return f"hivekeeper.control.{segment(swarm, 'swarmId')}.{segment(role, 'role')}.{segment(instance, 'instance')}"
+    return f"{CONTROL_QUEUE_PREFIX}.{segment(swarm, 'swarmId')}.{segment(role, 'role')}.{segment(instance, 'instance')}"
 
 
 def signal_key(signal: str, swarm: str, role: str, instance: str) -> str:
