@@ -24,7 +24,8 @@ import pytest
 from hivekeeper.api.manifests import load_swarm
 from hivekeeper.api.swarm import Swarm
 from hivekeeper.local import demo_sut
-from hivekeeper.local.runner import RunOptions, run, with_endpoint
+from hivekeeper.local.endpoints import DEFAULT, aimed
+from hivekeeper.local.runner import RunOptions, run
 from hivekeeper.local.tap import TapOptions, tap
 from hivekeeper.operator.effects import AmqpBroker
 from hivekeeper.operator.observations import Observations
@@ -49,7 +50,7 @@ async def sut_url() -> AsyncIterator[str]:
 
 
 def _quickstart(name: str, url: str) -> Swarm:
-    data = with_endpoint(load_swarm(QUICKSTART), url).model_dump(mode="json", by_alias=True)
+    data = aimed(load_swarm(QUICKSTART), {DEFAULT: url}).model_dump(mode="json", by_alias=True)
     data["metadata"]["name"] = name
     data["spec"]["roles"][0]["config"]["inputs"]["scheduler"] = {"ratePerSec": 50, "maxMessages": 0}
     return Swarm.model_validate(data)
