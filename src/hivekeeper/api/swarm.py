@@ -8,10 +8,12 @@ CEL rules (``x-kubernetes-validations``) that the API server enforces.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hivekeeper.api.auth import AUTH_NAME_PATTERN, MAX_PROFILES, AuthProfile
 from hivekeeper.api.run import RunSpec, run_problems
 from hivekeeper.api.run_status import HISTORY_LENGTH, RunRecord, RunStatus
 from hivekeeper.api.status import Condition, QueueStatus, RoleStatus, Totals
@@ -41,6 +43,12 @@ class Endpoint(_Model):
     """One endpoint of the system under test."""
 
     baseUrl: str = Field(max_length=2048, description="Base URL, e.g. `http://cards-api.perf.svc:8080`.")
+    auth: str | None = Field(
+        default=None,
+        pattern=AUTH_NAME_PATTERN,
+        description="Name of a spec.auth profile every request to this endpoint uses (unless its template or "
+        "step names another).",
+    )
 
 
 class Sut(_Model):
@@ -63,6 +71,11 @@ class HttpTemplate(_Model):
     pathTemplate: str = Field(default="/", description="Path (joined to the processor's baseUrl) or absolute URL.")
     headersTemplate: dict[str, str] = Field(default_factory=dict, description="Header templates by name.")
     bodyTemplate: str | None = Field(default=None, description="Body template; JSON-looking bodies stay text.")
+    auth: str | None = Field(
+        default=None,
+        pattern=AUTH_NAME_PATTERN,
+        description="Name of a spec.auth profile this call authenticates with (over its endpoint's).",
+    )
 
     @property
     def key(self) -> str:
@@ -225,6 +238,12 @@ class SwarmSpec(_Model):
     templates: list[HttpTemplate] = Field(
         default_factory=list, max_length=MAX_TEMPLATES, description="HTTP call templates, by serviceId::callId."
     )
+    auth: dict[str, AuthProfile] = Field(
+        default_factory=dict,
+        max_length=MAX_PROFILES,
+        description="Auth profiles by name, referenced by sut.endpoints.<id>.auth, templates[].auth and "
+        "http-sequence steps[].auth (docs/auth.md). Credentials come from Secrets (secretKeyRef), never inline.",
+    )
     roles: list[RoleSpec] = Field(min_length=1, max_length=MAX_ROLES, description="The pipeline stages.")
     secretRef: SecretRef | None = Field(
         default=None,
@@ -267,6 +286,8 @@ class SwarmSpec(_Model):
                     f"role {role.name!r} consumes work.in {role.work.in_!r}, but no role has work.out "
                     f"{role.work.in_!r}; produced aliases: {sorted(produced) or 'none'}"
                 )
+        for problem in auth_reference_problems(self):
+            raise ValueError(problem)
         keys = [t.key for t in self.templates]
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
@@ -321,8 +342,40 @@ class Swarm(_Model):
     status: SwarmStatus | None = None
 
 
+def auth_reference_problems(spec: SwarmSpec) -> list[str]:
+    """Every endpoint or template that names an auth profile spec.auth does not declare, with the fix."""
+    declared = sorted(spec.auth)
+    known = f"declared profiles: {', '.join(declared)}" if declared else "spec.auth declares none"
+    problems = []
+    named = [(f"sut.endpoints.{key}.auth", e.auth) for key, e in spec.sut.endpoints.items()]
+    named += [(f"templates[{i}].auth ({t.key})", t.auth) for i, t in enumerate(spec.templates)]
+    for where, name in named:
+        if name is not None and name not in spec.auth:
+            problems.append(
+                f"{where} names auth profile {name!r}, which spec.auth does not declare ({known}); "
+                f"declare it under spec.auth.{name} or fix the name"
+            )
+    for name in declared:
+        if not re.match(AUTH_NAME_PATTERN, name):
+            problems.append(
+                f"spec.auth key {name!r} is not a valid profile name; use lower case letters, digits "
+                "and '-' (at most 63, starting and ending alphanumeric)"
+            )
+    return problems
+
+
+def _template_config(template: HttpTemplate) -> dict[str, Any]:
+    """A template as a role's config carries it (no ``auth: null`` on templates without a profile, so a config's
+    digest is what it was before templates could name one)."""
+    dumped = template.model_dump(mode="json")
+    if dumped.get("auth") is None:
+        dumped.pop("auth", None)
+    return dumped
+
+
 def merged_role_config(spec: SwarmSpec, role_config: dict[str, Any]) -> dict[str, Any]:
-    """The config a role's workers get: its own keys plus the swarm's vars, sut, templates and deadLetter.
+    """The config a role's workers get: its own keys plus the swarm's vars, sut, templates, auth profiles and
+    deadLetter.
 
     One merge for the operator (the config-update it pushes), ``hivekeeper run`` (the bootstrap config) and
     ``hivekeeper validate``. A role's ``vars`` and ``deadLetter`` override the swarm's key by key; its
@@ -332,9 +385,13 @@ def merged_role_config(spec: SwarmSpec, role_config: dict[str, Any]) -> dict[str
     config = dict(role_config)
     own_vars, own_templates = role_config.get("vars", {}), role_config.get("templates", [])
     config["vars"] = {**spec.vars, **own_vars} if isinstance(own_vars, dict) else own_vars
-    spec_templates = [t.model_dump(mode="json") for t in spec.templates]
+    spec_templates = [_template_config(t) for t in spec.templates]
     config["templates"] = spec_templates + own_templates if isinstance(own_templates, list) else own_templates
-    config["sut"] = spec.sut.model_dump(mode="json")
+    config["sut"] = spec.sut.model_dump(mode="json", exclude_none=True)
+    if spec.auth:
+        config["auth"] = {
+            name: p.model_dump(mode="json", by_alias=True, exclude_unset=True) for name, p in spec.auth.items()
+        }
     own = role_config.get("deadLetter", {})
     config["deadLetter"] = {**spec.deadLetter.model_dump(mode="json"), **own} if isinstance(own, dict) else own
     return config

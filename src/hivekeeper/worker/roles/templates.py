@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
 from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.swarm import HttpTemplate
+from hivekeeper.worker.auth_port import EndpointAuth
 
 
 def load_template_dir(root: Path, role: str) -> list[HttpTemplate]:
@@ -31,3 +34,24 @@ def load_template_dir(root: Path, role: str) -> list[HttpTemplate]:
                 where = ".".join(str(p) for p in first["loc"])
                 raise ConfigError(role, [("templateRoot", f"{path} entry {index}: {where}: {first['msg']}")]) from exc
     return found
+
+
+def unknown_profile(name: str, source: str, declared: Mapping[str, object]) -> str:
+    """The message for an auth profile a template, step or endpoint names but the swarm does not declare."""
+    known = f"declared: {', '.join(sorted(declared))}" if declared else "spec.auth declares none"
+    return (
+        f"auth profile {name!r}{source} is not declared ({known}); declare it under the Swarm's "
+        f"spec.auth.{name}, or name a declared one"
+    )
+
+
+def endpoint_auth(config: CommonConfig, role: str) -> EndpointAuth:
+    """The auth profiles of ``config``'s SUT endpoints; a profile the swarm does not declare is a
+    :class:`ConfigError` naming the endpoint."""
+    endpoints = config.sut.model_dump(mode="json")["endpoints"]
+    for key, endpoint in endpoints.items():
+        name = endpoint.get("auth")
+        if name is not None and name not in config.auth:
+            problem = unknown_profile(name, f" (of sut.endpoints.{key})", config.auth)
+            raise ConfigError(role, [(f"sut.endpoints.{key}.auth", problem)])
+    return EndpointAuth.of(endpoints)
