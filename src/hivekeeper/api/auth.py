@@ -168,7 +168,10 @@ class AuthProfile(_Model):
         missing = sorted(_REQUIRED[self.type] - given)
         if missing:
             raise ValueError(f"type {self.type} needs {', '.join(missing)}")
-        foreign = sorted(given - _ALLOWED[self.type] - _COMMON)
+        # A key of another type is refused unless it holds its default (a full dump of a profile carries them).
+        defaults = {("in" if n == "in_" else n): f.default for n, f in type(self).model_fields.items()}
+        values = {("in" if n == "in_" else n): getattr(self, n) for n in self.model_fields_set}
+        foreign = sorted(n for n in given - _ALLOWED[self.type] - _COMMON if values[n] != defaults[n])
         if foreign:
             raise ValueError(
                 f"type {self.type} does not use {', '.join(foreign)}; its keys: "

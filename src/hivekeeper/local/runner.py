@@ -23,7 +23,7 @@ from hivekeeper.api import roles as role_configs
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.swarm import Swarm, merged_role_config
 from hivekeeper.errors import HivekeeperError, InvalidInput
-from hivekeeper.local import ledger, run_plan, run_report
+from hivekeeper.local import demo_auth, ledger, run_plan, run_report
 from hivekeeper.local.controller import LocalController
 from hivekeeper.local.local_swarm import LocalSwarm
 from hivekeeper.local.progress import table
@@ -31,6 +31,7 @@ from hivekeeper.local.recorder import finish, recording
 from hivekeeper.local.transports import BrokerTransports, BrokerUnavailable, MemoryTransports
 from hivekeeper.protocol import naming
 from hivekeeper.report.timeseries import interval_for
+from hivekeeper.worker.auth.secrets import SecretReader
 from hivekeeper.worker.identity import Identity
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.runtime.worker import Worker
@@ -64,6 +65,16 @@ class RunOptions:
     """Redraw the view in place (a terminal) or print a block per interval (logs, CI)."""
     timeseries_interval: float | None = None
     """Seconds between the time series' points (default: ``report.timeseries.interval_for(duration)``)."""
+    secrets_dirs: tuple[Path, ...] = ()
+    """Directories of Secrets as ``<name>/<key>`` files, for auth profiles' ``secretKeyRef`` (``--secrets``)."""
+    provided_secrets: dict[tuple[str, str], str] = field(default_factory=dict)
+    """Secrets in memory by (name, key): the demo SUT's own under ``--demo-sut``."""
+
+
+def local_secrets(options: RunOptions) -> SecretReader:
+    """How the workers of a local run read credentials: ``--secrets`` directories, the demo SUT's Secret (with
+    ``--demo-sut``), and this process's environment and files."""
+    return SecretReader(options.secrets_dirs, dict(os.environ), dict(options.provided_secrets))
 
 
 def bootstrap_config(swarm: Swarm, role_config: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +87,9 @@ def local_store(redis_url: str | None) -> DataStore:
     return RedisStore(redis_url) if redis_url else MemoryStore()
 
 
-async def build(swarm: Swarm, broker_url: str | None = None, store: DataStore | None = None) -> LocalSwarm:
+async def build(
+    swarm: Swarm, broker_url: str | None = None, store: DataStore | None = None, secrets: SecretReader | None = None
+) -> LocalSwarm:
     name = swarm.metadata.name
     # One store for the whole run: sequence() numbers never repeat across roles or replicas, and
     # datasets pushed by one swarm are there for the next.
@@ -111,7 +124,9 @@ async def build(swarm: Swarm, broker_url: str | None = None, store: DataStore | 
                 run_id=f"local-{os.getpid()}",
             )
             try:
-                workers[spec.name].append(Worker(identity, bootstrap, transports, store=store))
+                workers[spec.name].append(
+                    Worker(identity, bootstrap, transports, store=store, secrets=secrets or SecretReader())
+                )
             except ConfigError as exc:
                 raise RunInputError(f"spec.roles[{spec.name}].config: {exc}") from exc
     return LocalSwarm(swarm, transports, workers, controller)
@@ -137,8 +152,9 @@ def demo_service() -> Any:
 
 def with_endpoint(swarm: Swarm, base_url: str) -> Swarm:
     """The swarm aimed at ``base_url`` (its ``default`` SUT endpoint replaced)."""
-    data = swarm.model_dump(mode="json", by_alias=True)
-    data["spec"].setdefault("sut", {}).setdefault("endpoints", {})["default"] = {"baseUrl": base_url}
+    data = swarm.model_dump(mode="json", by_alias=True, exclude_none=True)
+    endpoints = data["spec"].setdefault("sut", {}).setdefault("endpoints", {})
+    endpoints["default"] = {**endpoints.get("default", {}), "baseUrl": base_url}  # its auth profile stays
     return Swarm.model_validate(data)
 
 
@@ -206,7 +222,8 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
     if len(set(names)) != len(names):
         raise RunInputError(f"swarm names must differ to run side by side (got {', '.join(names)}); rename one")
     store = local_store(options.redis_url)
-    locals_ = [await build(s, options.broker_url, store) for s in swarms]
+    reader = local_secrets(options)
+    locals_ = [await build(s, options.broker_url, store, reader) for s in swarms]
     for local in locals_:
         local.out = options.out
     live = options.live if options.live is not None else options.out.isatty()
@@ -306,6 +323,8 @@ def run_blocking(
         if options.demo_sut:
             with demo_service() as url:
                 print(f"demo SUT at {url}", file=options.out)
+                # Its credentials are public: they are the Secret hivekeeper-demo-sut of this run.
+                options.provided_secrets = {**demo_auth.DEMO_SECRET, **options.provided_secrets}
                 aimed = [with_endpoint(s, url) for s in swarm] if isinstance(swarm, list) else with_endpoint(swarm, url)
                 return await run(aimed, options, stop)
         return await run(swarm, options, stop)

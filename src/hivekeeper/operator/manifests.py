@@ -1,6 +1,7 @@
 """The Deployment of a WorkerRole (pure): worker image, env contract, labels, hardened pod.
 
-Credentials reach the pod only as ``secretKeyRef`` env (never in the spec, the CR or the status).
+Credentials reach the pod only as ``secretKeyRef`` env or, for auth profiles, as the Secrets they name mounted
+read-only at ``/var/run/hivekeeper/secrets/<name>`` (never in the spec, the CR or the status).
 The bootstrap config is the desired config at the time the pod template was written; the operator
 brings running pods to the current config with config-updates, so a config edit never changes the
 pod template (and never restarts a pod). Only image, resources, env and wiring do.
@@ -15,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.auth import SECRETS_MOUNT, secret_names
 from hivekeeper.api.workerrole import WorkerRoleSpec
 from hivekeeper.operator.bodies import EnvVar
 from hivekeeper.operator.plan import LABEL_ROLE, LABEL_SWARM
@@ -122,6 +124,13 @@ def deployment(
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
     container["resources"] = spec.resources or dict(defaults.resources)
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}]
+    for index, mounted in enumerate(auth_secrets(spec)):
+        # Files, not env: a rotated Secret reaches a running pod (the worker reads it at each token request),
+        # and TLS keys are read by path.
+        volume = f"auth-secret-{index}"
+        volumes.append({"name": volume, "secret": {"secretName": mounted, "defaultMode": 0o440}})
+        container["volumeMounts"].append({"name": volume, "mountPath": f"{SECRETS_MOUNT}/{mounted}", "readOnly": True})
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -140,7 +149,7 @@ def deployment(
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [container],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}],
+                    "volumes": volumes,
                     "terminationGracePeriodSeconds": termination_grace(spec.env or []),
                 },
             },
@@ -167,8 +176,21 @@ ROLLOUT_FIELDS = ("image", "resources", "env", "work", "role", "secretRef")
 """The fields of a WorkerRole spec whose change must roll the pods (everything else is live)."""
 
 
+def auth_secrets(spec: WorkerRoleSpec) -> list[str]:
+    """The Secrets the role's auth profiles read (``config.auth.*.<field>.secretKeyRef.name``), mounted into its
+    pods; sorted."""
+    profiles = spec.config.get("auth")
+    return secret_names(profiles) if isinstance(profiles, dict) else []
+
+
 def rollout_fingerprint(spec: WorkerRoleSpec) -> dict[str, Any]:
     """The parts of a WorkerRole spec whose change must roll the pods, as the API server holds them (a field
-    the object does not set is None, as it always was: the digest of an unchanged object stays the same)."""
+    the object does not set is None, as it always was: the digest of an unchanged object stays the same).
+    The Secrets its auth profiles read are mounted volumes: naming another one rolls the pods (present only
+    when there are some, so the digests of roles without auth are what they were)."""
     written = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    return {key: written.get(key) for key in ROLLOUT_FIELDS}
+    fingerprint = {key: written.get(key) for key in ROLLOUT_FIELDS}
+    secrets = auth_secrets(spec)
+    if secrets:
+        fingerprint["authSecrets"] = secrets
+    return fingerprint
