@@ -25,6 +25,7 @@ import yaml
 
 from hivekeeper.api.manifests import ManifestError, parse_swarm
 from hivekeeper.importer import bees, bundle_values, call_templates
+from hivekeeper.importer.auth_profiles import AuthImport
 from hivekeeper.importer.bundle import Bundle, Collector, mapping, read_bundle
 from hivekeeper.importer.wiring import Wiring, bee_kind, dns_name
 from hivekeeper.validate.findings import Finding
@@ -48,6 +49,8 @@ class ImportResult:
     text: str
     """The manifest as YAML with its header comment ("" when refused)."""
     findings: list[Finding] = field(default_factory=list)
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
+    """Credentials of the imported auth profiles by Secret and key; never in ``text`` (``--secrets-dir``)."""
 
     @property
     def errors(self) -> int:
@@ -76,13 +79,17 @@ def import_bundle(options: ImportOptions) -> ImportResult:
     variables, profile = bundle_values.resolve_vars(bundle, options.profile, sut.id, collect)
     wiring = Wiring.of(bundle, template["bees"], collect)
     booleans = frozenset(name for name, value in variables.items() if isinstance(value, bool))
+    auth = AuthImport.of(bundle, bundle_id, sut.endpoints, template["bees"])
     settings = call_templates.TemplateSettings(
-        wiring.default_service(collect), wiring.journey_keys(), sut.upstream, booleans, _auth_types(bundle)
+        wiring.default_service(collect), wiring.journey_keys(), sut.upstream, booleans, auth
     )
     calls = call_templates.translate(bundle, settings, collect)
+    auth.findings(collect)
     spec: dict[str, Any] = {}
     if sut.endpoints:
         spec["sut"] = {"endpoints": {name: {"baseUrl": url} for name, url in sut.endpoints.items()}}
+    if auth.profiles:
+        spec["auth"] = auth.profiles
     if variables:
         spec["vars"] = variables
     if calls.templates:
@@ -93,7 +100,7 @@ def import_bundle(options: ImportOptions) -> ImportResult:
     roles: dict[int, dict[str, Any]] = {}
     for index, bee in enumerate(template["bees"]):
         ctx = bees.BeeContext(index, bundle.scenario, collect, extras, sut.upstream, sut.endpoints, booleans)
-        role = _role(index, bee, wiring, ctx)
+        role = _role(index, bee, wiring, ctx, auth.credential_env)
         if role is not None:
             roles[index] = role
         var_refs.update({n: (bundle.scenario, p) for n, p in ctx.var_refs.items() if n not in var_refs})
@@ -110,17 +117,13 @@ def import_bundle(options: ImportOptions) -> ImportResult:
     except ManifestError as exc:
         collect.error("manifest-invalid", None, (), str(exc), "fix the findings above, or edit the manifest by hand")
     header = _header(bundle_id, scenario, sut.id, profile, collect)
-    return ImportResult(bundle_id, document, header + dump_yaml(document), _in_file_order(collect.findings))
+    secrets = {auth.secret: dict(auth.secrets)} if auth.secrets else {}
+    return ImportResult(bundle_id, document, header + dump_yaml(document), _in_file_order(collect.findings), secrets)
 
 
 def _in_file_order(findings: list[Finding]) -> list[Finding]:
     """Findings by file, then line (whole-bundle findings first); same-place findings keep their order."""
     return sorted(findings, key=lambda f: (f.file, f.line or 0))
-
-
-def _auth_types(bundle: Bundle) -> dict[str, str]:
-    profiles = mapping(mapping(bundle.auth_profiles.data if bundle.auth_profiles else None).get("profiles"))
-    return {str(name): str(mapping(p).get("type")) for name, p in profiles.items() if mapping(p).get("type")}
 
 
 def _protocol_ok(bundle: Bundle, collect: Collector) -> bool:
@@ -148,7 +151,7 @@ def _protocol_ok(bundle: Bundle, collect: Collector) -> bool:
     return True
 
 
-def _role(index: int, bee: Any, wiring: Wiring, ctx: bees.BeeContext) -> dict[str, Any] | None:
+def _role(index: int, bee: Any, wiring: Wiring, ctx: bees.BeeContext, credentials: set[str]) -> dict[str, Any] | None:
     if not isinstance(bee, dict):
         ctx.error(
             "bee-invalid",
@@ -186,8 +189,10 @@ def _role(index: int, bee: Any, wiring: Wiring, ctx: bees.BeeContext) -> dict[st
     if config:
         role["config"] = config
     env = bee.get("env")
-    if isinstance(env, dict) and env:
-        role["env"] = [{"name": str(k), "value": str(v)} for k, v in env.items()]
+    if isinstance(env, dict) and env:  # a credential an auth profile read went to its Secret instead
+        kept = [{"name": str(k), "value": str(v)} for k, v in env.items() if str(k) not in credentials]
+        if kept:
+            role["env"] = kept
     return role
 
 
