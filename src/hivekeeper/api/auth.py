@@ -93,7 +93,7 @@ _OAUTH2_KEYS = {
 }
 _REQUIRED: dict[str, set[str]] = {
     "oauth2-client-credentials": {"tokenUrl", "clientId", "clientSecret"},
-    "oauth2-password": {"tokenUrl", "clientId", "username", "password"},
+    "oauth2-password": {"tokenUrl", "username", "password"},
     "bearer": {"token"},
     "basic": {"username", "password"},
     "api-key": {"name", "value"},
@@ -116,7 +116,7 @@ FILE_FIELDS = ("cert", "key", "ca")
 class AuthProfile(_Model):
     """One way of authenticating to the system under test. `type` decides which other keys it takes:
     `oauth2-client-credentials` (tokenUrl, clientId, clientSecret; scope, audience, clientAuth),
-    `oauth2-password` (the same plus username, password; clientSecret optional), `bearer` (token),
+    `oauth2-password` (tokenUrl, username, password; clientId, clientSecret optional), `bearer` (token),
     `basic` (username, password), `api-key` (in: header|query, name, value), `mtls` (cert, key; ca).
     OAuth2 tokens are fetched per worker, cached, refreshed ahead of expiry, fetched once for any number of
     concurrent requests, and refreshed once on a 401 (the request retried once)."""

@@ -40,7 +40,6 @@ class TokenRequest:
 
     @classmethod
     def of(cls, name: str, profile: AuthProfile, url: str, secrets: dict[str, str]) -> TokenRequest:
-        assert profile.clientId is not None  # the model requires it for the OAuth2 types
         if profile.type == "oauth2-password":
             form = {"grant_type": "password", "username": profile.username or "", "password": secrets["password"]}
         else:
@@ -51,9 +50,9 @@ class TokenRequest:
             form["audience"] = profile.audience
         client_secret = secrets.get("clientSecret")
         basic = None
-        if profile.clientAuth == "basic" and client_secret is not None:
+        if profile.clientId is not None and profile.clientAuth == "basic" and client_secret is not None:
             basic = (profile.clientId, client_secret)
-        else:
+        elif profile.clientId is not None:  # a public client (password grant) names itself in the form
             form["client_id"] = profile.clientId
             if client_secret is not None:
                 form["client_secret"] = client_secret
