@@ -68,7 +68,7 @@ class MockMappings:
         return 404, {"Content-Type": "text/plain"}, b"no mapping matched"
 
 
-def _matches(  # noqa: PLR0911 - one return per criterion
+def _matches(
     request: dict[str, Any],
     method: str,
     path: str,

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from hivekeeper.worker.auth.tokens import Token, TokenCache
 from hivekeeper.worker.auth_port import AuthFailed
 
