@@ -90,11 +90,10 @@ class DemoAuth:
 
     def allows(self, authorization: bytes | None) -> bool:
         """Whether ``authorization`` carries a token issued here that has not expired."""
-        if authorization is None or authorization[:7].lower() != b"bearer ":
-            return False
-        expires = self.tokens.get(authorization[7:].strip().decode("latin-1"))
-        if expires is not None and self.clock() < expires:
-            return True
+        if authorization is not None and authorization[:7].lower() == b"bearer ":
+            expires = self.tokens.get(authorization[7:].strip().decode("latin-1"))
+            if expires is not None and self.clock() < expires:
+                return True
         self.unauthorized += 1
         return False
 
