@@ -60,7 +60,7 @@ async def test_every_journey_of_an_oauth2_bundle_makes_its_six_calls_with_the_to
     assert journeys["processed"] > 0
     unmatched = [(s.method, s.path, s.headers.get("authorization")) for s in mocks.seen if s.mapping is None]
     assert unmatched == [], "every request matched a mapping: the right token, path, query and body"
-    prefix = bundle.split("-")[0]
+    prefix = bundle.split("-", maxsplit=1)[0]
     for call in CALLS[bundle]:
         assert mocks.answered(f"{prefix}-{call}") == journeys["processed"], call
     assert journeys["statusCodes"] == {"200": 6 * journeys["processed"]}, "token requests are not SUT calls"
