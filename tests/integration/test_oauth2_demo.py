@@ -14,9 +14,15 @@ from typing import Any
 
 import pytest
 
+from hivekeeper.api.auth import AuthProfile
 from hivekeeper.api.manifests import load_swarm
+from hivekeeper.api.swarm import Swarm
 from hivekeeper.local.demo_auth import DEMO_SECRET
 from hivekeeper.local.runner import RunOptions, run, with_endpoint
+from hivekeeper.templating.engine import TemplateEngine
+from hivekeeper.worker.auth.profiles import Authenticator
+from hivekeeper.worker.auth.secrets import SecretReader
+from hivekeeper.worker.stats import AuthStats
 from testbench.demo import DemoService, demo_service
 
 pytestmark = pytest.mark.integration
@@ -92,3 +98,81 @@ def test_hivekeeper_run_demo_sut_passes_the_example_and_prints_the_token_fetches
     assert "onboard auth (not in the figures above): token fetches" in summary
     assert "failed 0" in summary
     assert "PASSED" in summary
+
+
+async def test_fifty_concurrent_requests_without_a_token_make_one_token_request_to_the_real_endpoint() -> None:
+
+    async with demo_service(token_ttl=60.0) as demo:
+        profile = AuthProfile.model_validate(
+            {
+                "type": "oauth2-client-credentials",
+                "tokenUrl": f"{demo.url}/oauth/token",
+                "clientId": "hivekeeper-demo",
+                "clientSecret": {"secretKeyRef": {"name": "hivekeeper-demo-sut", "key": "clientSecret"}},
+            }
+        )
+        stats = AuthStats()
+        auth = Authenticator(SecretReader(provided=DEMO_SECRET), stats, TemplateEngine()).prepare(
+            {"api": profile}, {}, ssl_verify=True
+        )
+        given = await asyncio.gather(*(auth.credentials("api") for _ in range(50)))
+        auth.close()
+        issued = demo.state.auth.issued
+    assert issued == stats.token_fetches == 1
+    assert len({c.token for c in given}) == 1
+
+
+async def test_a_request_builder_pipeline_carries_the_profile_name_and_the_processor_adds_the_token() -> None:
+
+    spec = {
+        "sut": {"endpoints": {"default": {"baseUrl": "http://unused"}}},
+        "auth": {
+            "api": {
+                "type": "oauth2-client-credentials",
+                "tokenUrl": "{{ sut.endpoints.default.baseUrl }}/oauth/token",
+                "clientId": "hivekeeper-demo",
+                "clientSecret": {"secretKeyRef": {"name": "hivekeeper-demo-sut", "key": "clientSecret"}},
+            }
+        },
+        "templates": [
+            {
+                "serviceId": "cards",
+                "callId": "balance",
+                "pathTemplate": "/secure/cards/{{ payload.id }}/balance",
+                "auth": "api",
+            }
+        ],
+        "roles": [
+            {
+                "name": "feeder",
+                "role": "generator",
+                "work": {"out": "build"},
+                "config": {
+                    "inputs": {"type": "SCHEDULER", "scheduler": {"ratePerSec": 50}},
+                    "message": {"body": '{"id": "c-1"}', "headers": {"x-ph-call-id": "balance"}},
+                },
+            },
+            {
+                "name": "builder",
+                "role": "request-builder",
+                "work": {"in": "build", "out": "call"},
+                "config": {"serviceId": "cards"},
+            },
+            {
+                "name": "caller",
+                "role": "processor",
+                "work": {"in": "call"},
+                "config": {"baseUrl": "{{ sut.endpoints.default.baseUrl }}"},
+            },
+        ],
+    }
+    async with demo_service(token_ttl=1.0) as demo:
+        swarm = with_endpoint(Swarm.model_validate({"metadata": {"name": "pipeline"}, "spec": spec}), demo.url)
+        options = RunOptions(duration=3.0, out=io.StringIO(), provided_secrets=dict(DEMO_SECRET))
+        result = await run(swarm, options)
+        auth = demo.state.auth
+    caller = next(r for r in result["roles"] if r["name"] == "caller")
+    assert caller["errors"] == 0
+    assert caller["statusCodes"]["200"] == caller["processed"] > 100
+    assert auth.unauthorized == 0
+    assert caller["auth"]["tokenFetches"] == auth.issued >= 3, "1 s tokens over 3 s, fetched by the processor"
