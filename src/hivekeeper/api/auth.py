@@ -194,6 +194,20 @@ def secret_fields(profile: AuthProfile) -> dict[str, SecretValue]:
     return found
 
 
+SENDING_ROLES = ("processor", "http-sequence")
+"""The built-in roles that call the SUT: only their workers read credentials (the request-builder passes a
+profile's name along, nothing more)."""
+
+
+def role_secret_names(role: str | None, config: dict[str, Any]) -> list[str]:
+    """The Secrets the workers of ``role`` read for the auth profiles in their ``config``: what the operator mounts
+    into their pods and what its policy checks."""
+    profiles = config.get("auth")
+    if role not in SENDING_ROLES or not isinstance(profiles, dict):
+        return []
+    return secret_names(profiles)
+
+
 def secret_names(profiles: dict[str, Any]) -> list[str]:
     """The Secrets that raw (unvalidated) profiles read through ``secretKeyRef``, sorted; for the operator,
     which mounts them into the workers. Anything malformed is skipped: validation names it."""

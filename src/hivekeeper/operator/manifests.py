@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from hivekeeper.api.auth import SECRETS_MOUNT, secret_names
+from hivekeeper.api.auth import SECRETS_MOUNT, role_secret_names
 from hivekeeper.api.workerrole import WorkerRoleSpec
 from hivekeeper.operator.bodies import EnvVar
 from hivekeeper.operator.plan import LABEL_ROLE, LABEL_SWARM
@@ -178,9 +178,8 @@ ROLLOUT_FIELDS = ("image", "resources", "env", "work", "role", "secretRef")
 
 def auth_secrets(spec: WorkerRoleSpec) -> list[str]:
     """The Secrets the role's auth profiles read (``config.auth.*.<field>.secretKeyRef.name``), mounted into its
-    pods; sorted."""
-    profiles = spec.config.get("auth")
-    return secret_names(profiles) if isinstance(profiles, dict) else []
+    pods when it calls the SUT (a processor or an http-sequence); sorted."""
+    return role_secret_names(spec.role, spec.config)
 
 
 def rollout_fingerprint(spec: WorkerRoleSpec) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import fnmatch
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hivekeeper.api.auth import secret_names
+from hivekeeper.api.auth import role_secret_names
 from hivekeeper.api.workerrole import WorkerRoleSpec
 from hivekeeper.operator.bodies import EnvVar
 
@@ -101,8 +101,7 @@ def violations(spec: WorkerRoleSpec, policy: Policy) -> list[str]:
                 f"env[{index}] ({name}) reads Secret {secret!r}, which the operator policy does not allow "
                 f"(policy.envSecrets: {allowed}); ask the operator's admin to allow it, or pass the value another way"
             )
-    profiles = spec.config.get("auth")
-    for secret in secret_names(profiles) if isinstance(profiles, dict) else []:
+    for secret in role_secret_names(spec.role, spec.config):
         if not _matches(secret, policy.authSecrets):
             found.append(
                 f"auth profiles read Secret {secret!r} (secretKeyRef), which the operator policy does not allow "

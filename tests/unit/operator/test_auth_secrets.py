@@ -53,10 +53,15 @@ def test_each_secret_an_auth_profile_reads_is_mounted_once_read_only_where_the_w
     assert not any("token" in str(e.get("valueFrom", "")) for e in env), "no credential as env"
 
 
-def test_a_role_without_auth_gets_no_secret_volume_and_keeps_its_rollout_digest() -> None:
+def test_a_role_without_auth_or_that_calls_no_sut_gets_no_secret_volume_and_keeps_its_rollout_digest() -> None:
     pod = _pod(_spec())
     assert [v["name"] for v in pod["volumes"]] == ["tmp"]
     assert "authSecrets" not in manifests.rollout_fingerprint(_spec())
+    builder = WorkerRoleSpec.model_validate(
+        {"swarmRef": "s", "role": "request-builder", "config": {"auth": _auth("hivekeeper-idp")}}
+    )
+    assert [v["name"] for v in _pod(builder)["volumes"]] == ["tmp"], "it passes a profile's name, reads nothing"
+    assert policy.violations(builder, Policy(authSecrets=())) == []
 
 
 def test_naming_another_secret_rolls_the_pods_but_editing_a_profile_otherwise_does_not() -> None:
