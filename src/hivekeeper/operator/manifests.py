@@ -124,11 +124,18 @@ def deployment(
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
     container["resources"] = spec.resources or dict(defaults.resources)
+    pod_security: dict[str, Any] = {
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "runAsGroup": 65532,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}]
     for index, mounted in enumerate(auth_secrets(spec)):
         # Files, not env: a rotated Secret reaches a running pod (the worker reads it at each token request),
         # and TLS keys are read by path.
         volume = f"auth-secret-{index}"
+        pod_security["fsGroup"] = 65532  # the files are the worker's group's to read (mode 0440), nobody else's
         volumes.append({"name": volume, "secret": {"secretName": mounted, "defaultMode": 0o440}})
         container["volumeMounts"].append({"name": volume, "mountPath": f"{SECRETS_MOUNT}/{mounted}", "readOnly": True})
     return {
@@ -142,12 +149,7 @@ def deployment(
                 "metadata": {"labels": labels},
                 "spec": {
                     "automountServiceAccountToken": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": 65532,
-                        "runAsGroup": 65532,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": pod_security,
                     "containers": [container],
                     "volumes": volumes,
                     "terminationGracePeriodSeconds": termination_grace(spec.env or []),

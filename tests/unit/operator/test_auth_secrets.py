@@ -49,6 +49,8 @@ def test_each_secret_an_auth_profile_reads_is_mounted_once_read_only_where_the_w
     assert set(mounted) == {"hivekeeper-api", "hivekeeper-idp"}
     for name, mount in mounted.items():
         assert mount == {**mount, "mountPath": f"{SECRETS_MOUNT}/{name}", "readOnly": True}
+    assert {v["secret"]["defaultMode"] for v in volumes.values() if "secret" in v} == {0o440}
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsUser"], "readable by the worker only"
     env = pod["containers"][0]["env"]
     assert not any("token" in str(e.get("valueFrom", "")) for e in env), "no credential as env"
 
@@ -56,6 +58,7 @@ def test_each_secret_an_auth_profile_reads_is_mounted_once_read_only_where_the_w
 def test_a_role_without_auth_or_that_calls_no_sut_gets_no_secret_volume_and_keeps_its_rollout_digest() -> None:
     pod = _pod(_spec())
     assert [v["name"] for v in pod["volumes"]] == ["tmp"]
+    assert "fsGroup" not in pod["securityContext"]
     assert "authSecrets" not in manifests.rollout_fingerprint(_spec())
     builder = WorkerRoleSpec.model_validate(
         {"swarmRef": "s", "role": "request-builder", "config": {"auth": _auth("hivekeeper-idp")}}
