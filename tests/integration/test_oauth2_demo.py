@@ -18,7 +18,8 @@ from hivekeeper.api.auth import AuthProfile
 from hivekeeper.api.manifests import load_swarm
 from hivekeeper.api.swarm import Swarm
 from hivekeeper.local.demo_auth import DEMO_SECRET
-from hivekeeper.local.runner import RunOptions, run, with_endpoint
+from hivekeeper.local.endpoints import aimed
+from hivekeeper.local.runner import RunOptions, run
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.worker.auth.profiles import Authenticator
 from hivekeeper.worker.auth.secrets import SecretReader
@@ -34,7 +35,7 @@ def _onboard(result: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _run(demo: DemoService, seconds: float, during: Any = None) -> dict[str, Any]:
-    swarm = with_endpoint(load_swarm(EXAMPLE), demo.url)
+    swarm = aimed(load_swarm(EXAMPLE), {"default": demo.url})
     options = RunOptions(duration=seconds, out=io.StringIO(), provided_secrets=dict(DEMO_SECRET))
     running = asyncio.create_task(run(swarm, options))
     if during is not None:
@@ -167,7 +168,7 @@ async def test_a_request_builder_pipeline_carries_the_profile_name_and_the_proce
         ],
     }
     async with demo_service(token_ttl=1.0) as demo:
-        swarm = with_endpoint(Swarm.model_validate({"metadata": {"name": "pipeline"}, "spec": spec}), demo.url)
+        swarm = aimed(Swarm.model_validate({"metadata": {"name": "pipeline"}, "spec": spec}), {"default": demo.url})
         options = RunOptions(duration=3.0, out=io.StringIO(), provided_secrets=dict(DEMO_SECRET))
         result = await run(swarm, options)
         auth = demo.state.auth

@@ -185,6 +185,26 @@ class SecretRef(_Model):
     redisUrlKey: str = Field(default="redisUrl", description="Key holding the Redis URL (optional in the Secret).")
 
 
+UndefinedRule = Literal["strict", "empty"]
+TagNewlineRule = Literal["keep", "trim"]
+UNDEFINED_HELP = (
+    "A name a template reads that is not defined: `strict` fails the render (the item is dropped; `hivekeeper "
+    'validate` names it first), `empty` renders it as "" (PocketHive\'s rule; written by `hivekeeper import`).'
+)
+TAG_NEWLINE_HELP = (
+    "The newline right after a tag (`}}`, `%}`, `#}`): `keep` outputs it (Jinja's rule), `trim` does not "
+    "(PocketHive's rule, so XML bodies written one tag a line start without blank lines; written by import)."
+)
+
+
+class TemplatingSpec(_Model):
+    """How every template of the swarm treats undefined names and the newline after a tag (a role's
+    `config.templating` overrides it key by key)."""
+
+    undefined: UndefinedRule = Field(default="strict", description=UNDEFINED_HELP)
+    tagNewline: TagNewlineRule = Field(default="keep", description=TAG_NEWLINE_HELP)
+
+
 class DeadLetterSpec(_Model):
     """Opt-in dead-letter queue `hivekeeper.<swarmId>.dead-letters`: items a role fails to process (invalid
     item, missing template, template or runtime error) are kept there with the reason in headers; read them
@@ -243,6 +263,10 @@ class SwarmSpec(_Model):
         max_length=MAX_PROFILES,
         description="Auth profiles by name, referenced by sut.endpoints.<id>.auth, templates[].auth and "
         "http-sequence steps[].auth (docs/auth.md). Credentials come from Secrets (secretKeyRef), never inline.",
+    )
+    templating: TemplatingSpec = Field(
+        default_factory=TemplatingSpec,
+        description="Template semantics: undefined names (strict or empty) and the newline after a tag (keep or trim).",
     )
     roles: list[RoleSpec] = Field(min_length=1, max_length=MAX_ROLES, description="The pipeline stages.")
     secretRef: SecretRef | None = Field(
@@ -374,11 +398,11 @@ def _template_config(template: HttpTemplate) -> dict[str, Any]:
 
 
 def merged_role_config(spec: SwarmSpec, role_config: dict[str, Any]) -> dict[str, Any]:
-    """The config a role's workers get: its own keys plus the swarm's vars, sut, templates, auth profiles and
-    deadLetter.
+    """The config a role's workers get: its own keys plus the swarm's vars, sut, templates, auth profiles,
+    templating (with ``spec.run.id`` as ``templating.runId``) and deadLetter.
 
     One merge for the operator (the config-update it pushes), ``hivekeeper run`` (the bootstrap config) and
-    ``hivekeeper validate``. A role's ``vars`` and ``deadLetter`` override the swarm's key by key; its
+    ``hivekeeper validate``. A role's ``vars``, ``templating`` and ``deadLetter`` override the swarm's key by key; its
     ``templates`` come after the swarm's. It never raises: a value of the wrong type is passed on for the
     worker's validation to name.
     """
@@ -392,6 +416,12 @@ def merged_role_config(spec: SwarmSpec, role_config: dict[str, Any]) -> dict[str
         config["auth"] = {
             name: p.model_dump(mode="json", by_alias=True, exclude_unset=True) for name, p in spec.auth.items()
         }
+    templating = spec.templating.model_dump(mode="json", exclude_defaults=True)
+    if spec.run is not None:
+        templating["runId"] = spec.run.id  # templates read it as {{ runId }}
+    own_templating = role_config.get("templating", {})
+    if templating:  # only when set: a swarm without it keeps the exact config it had
+        config["templating"] = {**templating, **own_templating} if isinstance(own_templating, dict) else own_templating
     own = role_config.get("deadLetter", {})
     config["deadLetter"] = {**spec.deadLetter.model_dump(mode="json"), **own} if isinstance(own, dict) else own
     return config

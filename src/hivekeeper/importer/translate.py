@@ -10,7 +10,10 @@ The mapping (docs/import.md has the tables):
 - ``config`` keeps its keys (:mod:`.bees` says what changes);
 - ``templates/http/**`` become ``spec.templates`` (:mod:`.call_templates`), their Pebble and SpEL
   rewritten for our Jinja sandbox (:mod:`.pebble`);
-- the chosen SUT becomes ``spec.sut`` and the chosen variables profile ``spec.vars`` (:mod:`.bundle_values`).
+- the chosen SUT becomes ``spec.sut`` and the chosen variables profile ``spec.vars`` (:mod:`.bundle_values`);
+- ``spec.templating`` gets PocketHive's template rules (:data:`PEBBLE_SEMANTICS`);
+- the manifest then goes through ``hivekeeper validate``'s checks, and the import's errors are validate's errors,
+  placed back in the bundle (:mod:`.agreement`).
 
 The output is deterministic (no dates, sorted inputs): importing twice gives the same text.
 """
@@ -23,14 +26,16 @@ from typing import Any
 
 import yaml
 
-from hivekeeper.api.manifests import ManifestError, parse_swarm
-from hivekeeper.importer import bees, bundle_values, call_templates
+from hivekeeper.importer import agreement, bees, bundle_values, call_templates
 from hivekeeper.importer.auth_profiles import AuthImport
 from hivekeeper.importer.bundle import Bundle, Collector, mapping, read_bundle
 from hivekeeper.importer.wiring import Wiring, bee_kind, dns_name
 from hivekeeper.validate.findings import Finding
 
 SUPPORTED_MAJOR = "2"
+PEBBLE_SEMANTICS = {"undefined": "empty", "tagNewline": "trim"}
+"""PocketHive's template rules (``spec.templating``): an undefined name renders as "", and the newline right
+after a tag is not output; every imported swarm gets them, so its templates render as they did there."""
 
 
 @dataclass(frozen=True)
@@ -85,24 +90,18 @@ def import_bundle(options: ImportOptions) -> ImportResult:
     )
     calls = call_templates.translate(bundle, settings, collect)
     auth.findings(collect)
-    spec: dict[str, Any] = {}
-    if sut.endpoints:
-        spec["sut"] = {"endpoints": {name: {"baseUrl": url} for name, url in sut.endpoints.items()}}
-    if auth.profiles:
-        spec["auth"] = auth.profiles
-    if variables:
-        spec["vars"] = variables
-    if calls.templates:
-        spec["templates"] = calls.templates
+    spec = _spec_head(sut.endpoints, auth.profiles, variables, calls.templates)
     extras = {"vars": variables, "sut": spec.get("sut", {}), "templates": calls.templates}
     var_refs = dict(calls.var_refs)
     endpoint_refs = dict(calls.endpoint_refs)
     roles: dict[int, dict[str, Any]] = {}
+    lifted: dict[int, frozenset[str]] = {}
     for index, bee in enumerate(template["bees"]):
         ctx = bees.BeeContext(index, bundle.scenario, collect, extras, sut.upstream, sut.endpoints, booleans)
         role = _role(index, bee, wiring, ctx, auth.credential_env)
         if role is not None:
             roles[index] = role
+        lifted[index] = frozenset(ctx.lifted)
         var_refs.update({n: (bundle.scenario, p) for n, p in ctx.var_refs.items() if n not in var_refs})
         endpoint_refs.update({n: (bundle.scenario, p) for n, p in ctx.endpoint_refs.items() if n not in endpoint_refs})
     wiring.fold_journey_sinks(roles, collect)
@@ -112,13 +111,38 @@ def import_bundle(options: ImportOptions) -> ImportResult:
     _not_translated(bundle, scenario, collect)
     name = options.name or dns_name(bundle_id, "imported")
     document = {"apiVersion": "hivekeeper.io/v1alpha1", "kind": "Swarm", "metadata": {"name": name}, "spec": spec}
-    try:
-        parse_swarm(document, "the imported manifest")
-    except ManifestError as exc:
-        collect.error("manifest-invalid", None, (), str(exc), "fix the findings above, or edit the manifest by hand")
-    header = _header(bundle_id, scenario, sut.id, profile, collect)
+    origins = agreement.Origins(
+        str(options.bundle),
+        bundle.scenario,
+        roles=[(index, lifted[index]) for index in sorted(roles)],
+        templates=calls.origins,
+        variables=bundle.variables,
+        sut=bundle.suts.get(sut.id) if sut.id else None,
+    )
+    body = dump_yaml(document)
+    validated = agreement.checked(body, f"{options.bundle}/(imported manifest)", origins)
+    findings = _in_file_order(agreement.reconcile(collect.findings, validated))
+    header = _header(bundle_id, scenario, sut.id, profile, findings)
     secrets = {auth.secret: dict(auth.secrets)} if auth.secrets else {}
-    return ImportResult(bundle_id, document, header + dump_yaml(document), _in_file_order(collect.findings), secrets)
+    return ImportResult(bundle_id, document, header + body, findings, secrets)
+
+
+def _spec_head(
+    endpoints: dict[str, str], auth: dict[str, Any], variables: dict[str, Any], templates: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """``spec`` up to its roles: the SUT, the auth profiles, the variables, the templates, PocketHive's template
+    semantics."""
+    spec: dict[str, Any] = {}
+    if endpoints:
+        spec["sut"] = {"endpoints": {name: {"baseUrl": url} for name, url in endpoints.items()}}
+    if auth:
+        spec["auth"] = auth
+    if variables:
+        spec["vars"] = variables
+    if templates:
+        spec["templates"] = templates
+    spec["templating"] = dict(PEBBLE_SEMANTICS)
+    return spec
 
 
 def _in_file_order(findings: list[Finding]) -> list[Finding]:
@@ -156,10 +180,10 @@ def _role(index: int, bee: Any, wiring: Wiring, ctx: bees.BeeContext, credential
         ctx.error(
             "bee-invalid",
             ("template", "bees", index),
-            f"bee {index} is {bee!r}, not a mapping",
+            f"bee {index} is {bee!r}, not a mapping; its stage has only a name",
             "write each bee as a mapping with role, image, work and config",
         )
-        return None
+        return {"name": wiring.names[index]}  # kept, so that the manifest says it too (no role, no image)
     kind = bee_kind(bee)
     image = str(bee.get("image") or "")
     raw = mapping(bee.get("config"))
@@ -245,7 +269,9 @@ def _not_translated(bundle: Bundle, scenario: dict[str, Any], collect: Collector
         )
 
 
-def _header(bundle_id: str, scenario: dict[str, Any], sut: str | None, profile: str | None, c: Collector) -> str:
+def _header(
+    bundle_id: str, scenario: dict[str, Any], sut: str | None, profile: str | None, findings: list[Finding]
+) -> str:
     lines = [f"# Imported by `hivekeeper import` from the PocketHive scenario bundle {bundle_id!r}."]
     title, about = str(scenario.get("name") or bundle_id), str(scenario.get("description") or "")
     description = " ".join(f"{title}: {about}".split()) if about else title
@@ -254,9 +280,10 @@ def _header(bundle_id: str, scenario: dict[str, Any], sut: str | None, profile: 
         cut = cut if cut > 0 else len(description)
         lines.append(f"# {description[:cut]}")
         description = description[cut:].strip()
-    warnings = len(c.findings) - c.errors
+    errors = sum(1 for f in findings if f.severity == "error")
+    warnings = len(findings) - errors
     lines.append(
-        f"# SUT: {sut or 'none'}; variables profile: {profile or 'none'}; import findings: {c.errors} errors, "
+        f"# SUT: {sut or 'none'}; variables profile: {profile or 'none'}; import findings: {errors} errors, "
         f"{warnings} warnings."
     )
     return "\n".join(lines) + "\n"

@@ -128,9 +128,10 @@ def new_item(
     instance: str,
     headers: dict[str, Any] | None = None,
     content_type: str = "application/json",
+    message_id: str | None = None,
 ) -> WorkItem:
-    """A fresh item with one step, a new message id, and a correlation id (kept if given)."""
-    message_id = str(uuid.uuid4())
+    """A fresh item with one step, a message id (new unless given), and a correlation id (kept if given)."""
+    message_id = message_id or str(uuid.uuid4())
     item_headers = dict(headers or {})
     item_headers.setdefault(CORRELATION_HEADER, message_id)
     stamp = now()

@@ -247,7 +247,8 @@ def test_templates_without_service_id_take_the_request_builders_and_non_http_aut
         },
     }
     files["authProfiles.yaml"] = {"profiles": {"signer": {"type": "HMAC_SIGNATURE", "secretKey": "x"}}}
-    result = _import(_bundle(tmp_path, [GENERATOR, builder, caller], files))
+    generator = {**GENERATOR, "config": {"message": {"headers": {"x-ph-call-id": "balance"}}}}
+    result = _import(_bundle(tmp_path, [generator, builder, caller], files))
     assert result.document["spec"]["templates"] == [
         {"serviceId": "cards", "callId": "balance", "method": "GET", "pathTemplate": "/b"},
         {"serviceId": "auth", "callId": "me", "pathTemplate": "/me"},
@@ -269,8 +270,8 @@ def test_more_templates_than_a_swarm_holds_are_cut_at_the_limit_with_the_count_a
     files = {f"templates/http/t{i:03d}.yaml": {"callId": f"c{i:03d}", "protocol": "HTTP"} for i in range(count)}
     result = _import(_bundle(tmp_path, [GENERATOR, PROCESSOR], files))
     assert len(result.document["spec"]["templates"]) == MAX_TEMPLATES
-    [finding] = result.findings
-    assert finding.code == "too-many-templates"
+    [finding] = [f for f in result.findings if f.code == "too-many-templates"]
+    assert finding.severity == "warning", "a call left out is an error only where it is called (template-missing)"
     assert f"{count} call templates; a Swarm holds at most {MAX_TEMPLATES}: 3 were left out" in finding.message
 
 
@@ -350,14 +351,17 @@ def test_unknown_pockethive_keys_are_dropped_with_a_warning_and_behaviour_changi
             "steps": [{"callId": "poll", "retry": {"maxAttempts": 3, "whileJson": [{"fromJsonPointer": "/s"}]}}],
         },
     }
-    result = _import(_bundle(tmp_path, [generator, journey]))
+    poll = {"templates/http/poll.yaml": {"callId": "poll", "protocol": "HTTP"}}
+    result = _import(_bundle(tmp_path, [generator, journey], poll))
     assert [(f.severity, f.code, f.path) for f in result.findings] == [
         ("warning", "key-dropped", "template.bees[0].config.historyPolicy"),
         ("warning", "key-dropped", "template.bees[0].config.inputs.scheduler.tickIntervalMs"),
         ("error", "key-unsupported", "template.bees[1].config.steps[0].retry.whileJson"),
     ]
     assert "historyPolicy: 'LATEST_ONLY'" in result.findings[0].message
-    assert _role(result, "journey")["config"]["steps"] == [{"callId": "poll", "retry": {"maxAttempts": 3}}]
+    kept = {"callId": "poll", "retry": {"maxAttempts": 3, "whileJson": [{"fromJsonPointer": "/s"}]}}
+    assert _role(result, "journey")["config"]["steps"] == [kept], "left in place: the role refuses it until adapted"
+    assert validate_text(result.text).errors == 1, "validate refuses the manifest for the same key"
 
 
 def test_transports_are_mapped_and_a_csv_input_is_an_error(tmp_path: Path) -> None:
@@ -408,7 +412,8 @@ def test_a_redis_sink_postprocessor_after_an_http_sequence_becomes_its_redis_upl
         "config": {"outputs": {"type": "REDIS", "redis": redis}, "worker": {"forwardToOutput": True}},
     }
     variables = {"values": {"global": {"only": {"list": "customers"}}}}
-    result = _import(_bundle(tmp_path, [GENERATOR, journey, sink], {"variables.yaml": variables}))
+    files = {"variables.yaml": variables, "templates/http/c.yaml": {"callId": "c", "protocol": "HTTP"}}
+    result = _import(_bundle(tmp_path, [GENERATOR, journey, sink], files))
     assert [r["name"] for r in result.document["spec"]["roles"]] == ["gen", "onboard-journey"]
     journey_role = _role(result, "onboard-journey")
     assert journey_role["work"] == {"in": "q"}
@@ -435,13 +440,16 @@ def test_a_postprocessor_after_an_http_sequence_is_an_error(tmp_path: Path) -> N
         "config": {"baseUrl": "http://sut", "steps": [{"callId": "c"}]},
     }
     post = {"role": "sink", "image": "postprocessor:latest", "work": {"in": {"in": "done"}}}
-    result = _import(_bundle(tmp_path, [GENERATOR, journey, post]))
+    call = {"templates/http/c.yaml": {"callId": "c", "protocol": "HTTP"}}
+    result = _import(_bundle(tmp_path, [GENERATOR, journey, post], call))
     [finding] = result.findings
     assert (finding.code, finding.path) == ("postprocessor-after-journey", "template.bees[2].work.in")
     assert "interceptors.redisUploader" in finding.fix
+    [again] = validate_text(result.text).findings
+    assert (again.code, again.path) == ("postprocessor-after-journey", "spec.roles[2].work.in"), "validate says it too"
 
 
-def test_several_work_ports_keep_the_first_with_an_error_and_an_unread_redis_output_queue_is_dropped(
+def test_several_work_ports_keep_the_first_with_a_warning_and_an_unread_redis_output_queue_is_dropped(
     tmp_path: Path,
 ) -> None:
     generator = {**GENERATOR, "work": {"out": {"out": "q", "copy": "q2"}}}
@@ -450,7 +458,7 @@ def test_several_work_ports_keep_the_first_with_an_error_and_an_unread_redis_out
     result = _import(_bundle(tmp_path, [generator, processor]))
     assert _role(result, "gen")["work"] == {"out": "q"}
     assert _role(result, "proc")["work"] == {"in": "q"}
-    assert _codes(result) == [("error", "work-multiple-ports"), ("warning", "work-out-unused")]
+    assert _codes(result) == [("warning", "work-multiple-ports"), ("warning", "work-out-unused")]
 
 
 def test_topology_edges_that_disagree_with_the_work_ports_are_a_warning(tmp_path: Path) -> None:

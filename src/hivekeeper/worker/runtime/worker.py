@@ -12,7 +12,8 @@ from typing import Any
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
-from hivekeeper.templating.engine import TemplateEngine
+from hivekeeper.templating.context import Origin
+from hivekeeper.templating.engine import Semantics, TemplateEngine
 from hivekeeper.worker import publishing
 from hivekeeper.worker.alerts import AlertThrottle
 from hivekeeper.worker.auth.profiles import Authenticator
@@ -124,7 +125,25 @@ class Worker(Signals):
 
     def _build_role(self, state: WorkerState) -> tuple[Role, HttpClient | None, Authenticator]:
         """The role for ``state``, the HTTP client it was given (None if its kind wants none) and its auth
-        profiles (the current ones where the config did not change them: their tokens stay cached)."""
+        profiles (the current ones where the config did not change them: their tokens stay cached).
+
+        The engine takes the config's template semantics first, so the role compiles its templates under them;
+        a config refused here leaves the engine as it was."""
+        previous = self.engine.semantics, self.engine.origin
+        self.engine.configure(*self._template_settings(state))
+        try:
+            return self._build_role_with(state)
+        except BaseException:
+            self.engine.configure(*previous)
+            raise
+
+    def _template_settings(self, state: WorkerState) -> tuple[Semantics, Origin]:
+        templating, ident = state.config.templating, self.identity
+        run_id = templating.runId or ident.run_id
+        origin = Origin(swarm=ident.swarm, role=ident.role, instance=ident.instance, run_id=run_id)
+        return Semantics(templating.undefined, templating.tagNewline), origin
+
+    def _build_role_with(self, state: WorkerState) -> tuple[Role, HttpClient | None, Authenticator]:
         # Redis inputs, outputs and the uploader are checked here, before anything is swapped in.
         redis_push.check(state, has_store=self.store is not None, engine=self.engine)
         kind = self._kind(state)
