@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from hivekeeper.api.auth import AuthProfile, secret_names
 from hivekeeper.api.swarm import Swarm, merged_role_config
+from hivekeeper.validate.run import validate_text
 
 SECRET = {"secretKeyRef": {"name": "hivekeeper-idp", "key": "clientSecret"}}
 
@@ -49,16 +51,51 @@ def test_a_credential_is_never_a_value_in_the_manifest() -> None:
         AuthProfile.model_validate({"type": "bearer", "token": {"env": "T", "file": "/t"}})
 
 
-def test_an_endpoint_or_template_naming_an_undeclared_profile_is_refused_with_the_declared_ones() -> None:
-    with pytest.raises(ValidationError) as refused:
-        _swarm(
-            {"idp": {"type": "bearer", "token": SECRET}},
-            sut={"endpoints": {"default": {"baseUrl": "http://x", "auth": "ipd"}}},
-        )
-    assert "sut.endpoints.default.auth names auth profile 'ipd'" in str(refused.value)
-    assert "declared profiles: idp" in str(refused.value)
-    with pytest.raises(ValidationError, match=r"templates\[0\].auth \(default::a\) names auth profile 'x'"):
-        _swarm({}, templates=[{"callId": "a", "auth": "x"}])
+def test_an_endpoint_template_or_step_naming_an_undeclared_profile_is_a_finding_at_its_path() -> None:
+    manifest = {
+        "apiVersion": "hivekeeper.io/v1alpha1",
+        "kind": "Swarm",
+        "metadata": {"name": "s"},
+        "spec": {
+            "sut": {"endpoints": {"default": {"baseUrl": "http://x", "auth": "ipd"}}},
+            "auth": {"idp": {"type": "bearer", "token": SECRET}},
+            "templates": [{"callId": "a", "auth": "x"}, {"callId": "b"}],
+            "roles": [
+                {
+                    "name": "feed",
+                    "role": "generator",
+                    "work": {"out": "j"},
+                    "config": {"inputs": {"type": "SCHEDULER"}, "message": {"body": "{}"}},
+                },
+                {
+                    "name": "journey",
+                    "role": "http-sequence",
+                    "work": {"in": "j"},
+                    "config": {
+                        "baseUrl": "http://x",
+                        "steps": [{"callId": "a"}, {"callId": "b", "auth": "idq"}],
+                    },
+                },
+            ],
+        },
+    }
+    findings = validate_text(yaml.safe_dump(manifest), "s").findings
+    errors = {f.path: f.message for f in findings if f.severity == "error"}
+    assert set(errors) == {
+        "spec.sut.endpoints.default.auth",
+        "spec.templates[0].auth",
+        "spec.roles[1].config.steps[1].auth",
+    }, errors
+    assert (
+        "auth profile 'ipd' (of sut.endpoints.default) is not declared (declared: idp)"
+        in errors["spec.sut.endpoints.default.auth"]
+    )
+    assert "declare it under the Swarm's spec.auth.x" in errors["spec.templates[0].auth"]
+
+
+def test_a_profile_name_must_be_a_dns_label() -> None:
+    with pytest.raises(ValidationError, match="auth profile name 'Bad_Name' is not valid"):
+        _swarm({"Bad_Name": {"type": "bearer", "token": SECRET}})
 
 
 def test_the_workers_get_the_profiles_with_their_references_and_templates_without_a_profile_stay_as_they_were() -> None:

@@ -291,6 +291,17 @@ class SwarmSpec(_Model):
         ),
     )
 
+    @field_validator("auth")
+    @classmethod
+    def _profile_names(cls, auth: dict[str, AuthProfile]) -> dict[str, AuthProfile]:
+        for name in auth:
+            if not re.match(AUTH_NAME_PATTERN, name):
+                raise ValueError(
+                    f"auth profile name {name!r} is not valid; use lower case letters, digits and '-' (at most 63, "
+                    "starting and ending alphanumeric)"
+                )
+        return auth
+
     @field_validator("roles")
     @classmethod
     def _unique_names(cls, roles: list[RoleSpec]) -> list[RoleSpec]:
@@ -310,8 +321,6 @@ class SwarmSpec(_Model):
                     f"role {role.name!r} consumes work.in {role.work.in_!r}, but no role has work.out "
                     f"{role.work.in_!r}; produced aliases: {sorted(produced) or 'none'}"
                 )
-        for problem in auth_reference_problems(self):
-            raise ValueError(problem)
         keys = [t.key for t in self.templates]
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
@@ -364,28 +373,6 @@ class Swarm(_Model):
     metadata: ObjectMeta
     spec: SwarmSpec
     status: SwarmStatus | None = None
-
-
-def auth_reference_problems(spec: SwarmSpec) -> list[str]:
-    """Every endpoint or template that names an auth profile spec.auth does not declare, with the fix."""
-    declared = sorted(spec.auth)
-    known = f"declared profiles: {', '.join(declared)}" if declared else "spec.auth declares none"
-    problems = []
-    named = [(f"sut.endpoints.{key}.auth", e.auth) for key, e in spec.sut.endpoints.items()]
-    named += [(f"templates[{i}].auth ({t.key})", t.auth) for i, t in enumerate(spec.templates)]
-    for where, name in named:
-        if name is not None and name not in spec.auth:
-            problems.append(
-                f"{where} names auth profile {name!r}, which spec.auth does not declare ({known}); "
-                f"declare it under spec.auth.{name} or fix the name"
-            )
-    for name in declared:
-        if not re.match(AUTH_NAME_PATTERN, name):
-            problems.append(
-                f"spec.auth key {name!r} is not a valid profile name; use lower case letters, digits "
-                "and '-' (at most 63, starting and ending alphanumeric)"
-            )
-    return problems
 
 
 def _template_config(template: HttpTemplate) -> dict[str, Any]:

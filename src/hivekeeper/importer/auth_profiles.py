@@ -73,8 +73,9 @@ class AuthImport:
         source = self.bundle.auth_profiles
         return mapping(mapping(source.data if source is not None else None).get("profiles"))
 
-    def reference(self, source: SourceFile, path: Path_, ref: Any, call: str, collect: Collector) -> str | None:
-        """The hivekeeper profile an ``authRef`` becomes (declared on first use), or None after an error."""
+    def reference(self, source: SourceFile, path: Path_, ref: Any, call: str, collect: Collector) -> str:
+        """The hivekeeper profile an ``authRef`` becomes (declared on first use); after an error, the name of a
+        profile left undeclared (the error stays visible to validate)."""
         ref = mapping(ref)
         profile_id = str(ref.get("profileId") or "")
         raw = self._raw_profiles().get(profile_id)
@@ -89,7 +90,7 @@ class AuthImport:
                 f"define profiles.{profile_id or '<id>'} in authProfiles.yaml (type, and its credentials), or fix "
                 "authRef.profileId",
             )
-            return None
+            return self._left_in_place(profile_id)
         self._used.add(profile_id)
         apply_as = _norm(ref.get("applyAs")) or "HTTP_AUTHORIZATION_BEARER"
         header = str(ref.get("headerName") or raw.get("headerName") or "Authorization")
@@ -108,7 +109,7 @@ class AuthImport:
                 "declare an equivalent profile under spec.auth by hand (docs/auth.md lists the types) and name it in "
                 "the template's auth",
             )
-            return None
+            return self._left_in_place(profile_id)
         name = dns_name(profile_id, "auth")
         taken = set(self.profiles)
         if name in taken:
@@ -119,6 +120,12 @@ class AuthImport:
         self.profiles[name] = translated
         self._by_use[use] = name
         return name
+
+    def _left_in_place(self, profile_id: str) -> str:
+        """The name the template keeps for a profile that could not be declared: the manifest names a profile
+        spec.auth lacks, so validate (and the workers) refuse it until it is declared by hand."""
+        name = dns_name(profile_id, "auth")
+        return name if name not in self.profiles else f"{name}-undeclared"
 
     def _translate(
         self, profile_id: str, raw: dict[str, Any], apply_as: str, header: str, query: str

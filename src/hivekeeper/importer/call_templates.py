@@ -140,9 +140,9 @@ def _one(
     if "authRef" in entry:
         if settings.auth is None:
             raise AssertionError("the importer always passes the bundle's auth profiles")
-        profile = settings.auth.reference(source, (*base, "authRef"), entry["authRef"], template["callId"], collect)
-        if profile is not None:
-            template["auth"] = profile
+        template["auth"] = settings.auth.reference(
+            source, (*base, "authRef"), entry["authRef"], template["callId"], collect
+        )
     _leftovers(source, base, entry, collect)
     return template
 

@@ -11,6 +11,7 @@ import yaml
 
 from hivekeeper.importer.command import main
 from hivekeeper.importer.translate import ImportOptions, ImportResult, import_bundle
+from hivekeeper.validate.run import validate_text
 
 JOURNEY = {
     "role": "journey",
@@ -145,6 +146,10 @@ def test_a_call_needing_an_undefined_profile_or_an_unsupported_one_is_an_error_n
     assert found["auth-unsupported"].severity == "error"
     assert "'spare' is not referenced" in found["auth-unused"].message
     assert "auth" not in _spec(result), "nothing usable was declared"
+    assert [t.get("auth") for t in _spec(result)["templates"]] == ["oauth", "hmac"], "named, left undeclared"
+    validated = [f for f in validate_text(result.text).findings if f.severity == "error"]
+    assert sorted(f.path for f in validated) == ["spec.templates[0].auth", "spec.templates[1].auth"]
+    assert result.errors == len(validated), "import and validate count the same errors"
 
 
 def test_secrets_dir_writes_each_credential_as_a_file_the_run_reads(tmp_path: Path) -> None:

@@ -45,13 +45,27 @@ def unknown_profile(name: str, source: str, declared: Mapping[str, object]) -> s
     )
 
 
-def endpoint_auth(config: CommonConfig, role: str) -> EndpointAuth:
-    """The auth profiles of ``config``'s SUT endpoints; a profile the swarm does not declare is a
-    :class:`ConfigError` naming the endpoint."""
-    endpoints = config.sut.model_dump(mode="json")["endpoints"]
-    for key, endpoint in endpoints.items():
-        name = endpoint.get("auth")
-        if name is not None and name not in config.auth:
-            problem = unknown_profile(name, f" (of sut.endpoints.{key})", config.auth)
-            raise ConfigError(role, [(f"sut.endpoints.{key}.auth", problem)])
-    return EndpointAuth.of(endpoints)
+def auth_problems(config: CommonConfig) -> list[tuple[str, str]]:
+    """Every SUT endpoint and every one of ``config.templates`` naming an auth profile the swarm does not
+    declare, at its path (``sut.endpoints.<id>.auth``, ``templates[i].auth``: validate places them in the
+    manifest)."""
+    problems = [
+        (f"sut.endpoints.{key}.auth", unknown_profile(e.auth, f" (of sut.endpoints.{key})", config.auth))
+        for key, e in config.sut.endpoints.items()
+        if e.auth is not None and e.auth not in config.auth
+    ]
+    problems += [
+        (f"templates[{i}].auth", unknown_profile(t.auth, f" (of template {t.key!r})", config.auth))
+        for i, t in enumerate(config.templates)
+        if t.auth is not None and t.auth not in config.auth
+    ]
+    return problems
+
+
+def endpoint_auth(config: CommonConfig, role: str, problems: list[tuple[str, str]] | None = None) -> EndpointAuth:
+    """The auth profiles of ``config``'s SUT endpoints; raises :class:`ConfigError` with :func:`auth_problems`
+    (and ``problems`` the role found itself), all at once."""
+    found = [*auth_problems(config), *(problems or [])]
+    if found:
+        raise ConfigError(role, found)
+    return EndpointAuth.of(config.sut.model_dump(mode="json")["endpoints"])

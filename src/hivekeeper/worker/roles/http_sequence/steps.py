@@ -12,7 +12,7 @@ from hivekeeper.api.swarm import HttpTemplate
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.worker import auth_port, journey
 from hivekeeper.worker.http_port import Origin, is_idempotent
-from hivekeeper.worker.roles.templates import load_template_dir, unknown_profile
+from hivekeeper.worker.roles.templates import auth_problems, load_template_dir, unknown_profile
 
 ROLE = "http-sequence"
 
@@ -92,9 +92,10 @@ def compile_steps(config: HttpSequenceConfig, templates: dict[str, HttpTemplate]
             )
             continue
         auth = step.auth or templates[key].auth
-        if auth is not None and auth not in config.auth:
-            where = f"steps[{index}].auth" if step.auth else f"steps[{index}].callId"
-            source = "" if step.auth else f" (the auth of template {key!r})"
+        inline = any(t.key == key for t in config.templates)  # their profiles: templates.auth_problems
+        if auth is not None and auth not in config.auth and (step.auth or not inline):
+            where = f"steps[{index}].auth" if step.auth else "templateRoot"
+            source = "" if step.auth else f" (of template {key!r})"
             problems.append((where, unknown_profile(auth, source, config.auth)))
         sets = []
         for j, entry in enumerate(step.set):
@@ -124,6 +125,7 @@ def compile_steps(config: HttpSequenceConfig, templates: dict[str, HttpTemplate]
                 auth=auth,
             )
         )
+    problems.extend(auth_problems(config))
     if problems:
         raise ConfigError(ROLE, problems)
     return steps

@@ -19,7 +19,7 @@ from hivekeeper.api.swarm import HttpTemplate
 from hivekeeper.protocol.workitem import CALL_ID_HEADER, SERVICE_ID_HEADER, WorkItem
 from hivekeeper.templating.context import template_context
 from hivekeeper.worker.roles.base import DropItem, Role, RoleDeps, RoleKind, Wiring
-from hivekeeper.worker.roles.templates import load_template_dir, unknown_profile
+from hivekeeper.worker.roles.templates import endpoint_auth, load_template_dir, unknown_profile
 
 
 class RequestBuilder:
@@ -31,10 +31,11 @@ class RequestBuilder:
         if config.templateRoot:
             templates.extend(load_template_dir(Path(config.templateRoot), "request-builder"))
         self.templates: dict[str, HttpTemplate] = {}
+        endpoint_auth(config, "request-builder")  # every template's (and endpoint's) profile is declared
         for template in templates:
-            if template.auth is not None and template.auth not in config.auth:
+            if template.auth is not None and template.auth not in config.auth:  # one of templateRoot's
                 problem = unknown_profile(template.auth, f" (of template {template.key!r})", config.auth)
-                raise ConfigError("request-builder", [("templates", problem)])
+                raise ConfigError("request-builder", [("templateRoot", problem)])
             self.templates[template.key] = template
             for name, source in self._sources(template).items():
                 deps.engine.validate(name, source)
