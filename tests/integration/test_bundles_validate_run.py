@@ -81,10 +81,7 @@ EXPECT: dict[str, Expect] = {
 }
 """Bundles and examples with something to say. Every entry names its reason; nothing is skipped."""
 
-XFAIL: dict[str, str] = {
-    "context-names": "templ (issue 16 item 2): PocketHive's template context (swarmId, correlationId) is not "
-    "provided yet, so validate passes a body the run drops on every item ('swarmId' is undefined)",
-}
+XFAIL: dict[str, str] = {}
 """Bundles that cannot pass yet, with the helper item of issue 16 that fixes them (xfail, strict)."""
 
 

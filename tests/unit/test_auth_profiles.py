@@ -10,7 +10,8 @@ import yaml
 from pydantic import ValidationError
 
 from hivekeeper.api.auth import AuthProfile, secret_names
-from hivekeeper.api.swarm import Swarm, merged_role_config
+from hivekeeper.api.role_config import merged_role_config
+from hivekeeper.api.swarm import Swarm
 from hivekeeper.validate.run import validate_text
 
 SECRET = {"secretKeyRef": {"name": "hivekeeper-idp", "key": "clientSecret"}}

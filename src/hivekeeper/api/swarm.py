@@ -19,6 +19,8 @@ from hivekeeper.api.run_status import HISTORY_LENGTH, RunRecord, RunStatus
 from hivekeeper.api.status import Condition, QueueStatus, RoleStatus, Totals
 
 BUILTIN_ROLES = ("generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator")
+WorkerProtocol = Literal["hivekeeper", "pockethive"]
+"""What a worker image speaks; decides the environment the operator gives its pods and how signals reach it."""
 BuiltinRole = Literal["generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator"]
 _ALIAS_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 MAX_ROLES = 32
@@ -120,13 +122,26 @@ class StageSpec(_Model):
             (
                 "has(self.role) != has(self.image)",
                 "set exactly one of role (a built-in role) or image (a custom worker image)",
-            )
+            ),
+            (
+                "!has(self.protocol) || self.protocol == 'hivekeeper' || has(self.image)",
+                "protocol: pockethive needs image (a PocketHive worker image); built-in roles speak hivekeeper",
+            ),
         ),
     )
 
     role: BuiltinRole | None = Field(default=None, description="Built-in role the workers run.")
     image: str | None = Field(
-        default=None, max_length=512, description="Custom worker image speaking the hivekeeper protocol."
+        default=None,
+        max_length=512,
+        description="Custom worker image; it speaks the hivekeeper protocol unless `protocol` says otherwise.",
+    )
+    protocol: WorkerProtocol = Field(
+        default="hivekeeper",
+        description="What the image speaks: `hivekeeper` (the HIVEKEEPER_* environment, docs/worker.md) or "
+        "`pockethive` (a PocketHive worker image: the operator gives it the SPRING_RABBITMQ_* and POCKETHIVE_* "
+        "environment it reads and addresses its signals so its bindings receive them; docs/custom-images.md). "
+        "Only with `image`; an edit rolls this stage.",
     )
     replicas: int = Field(
         default=1, ge=0, description="Worker instances (pods); a WorkerRole's is also driven through /scale."
@@ -156,6 +171,11 @@ class StageSpec(_Model):
             raise ValueError(
                 f"{self._label()}: set exactly one of `role` (a built-in role: "
                 f"{', '.join(BUILTIN_ROLES)}) or `image` (a custom worker image)"
+            )
+        if self.protocol == "pockethive" and self.image is None:
+            raise ValueError(
+                f"{self._label()}: protocol: pockethive is for a PocketHive worker image: set `image` to it, or "
+                "drop `protocol` to run the built-in role"
             )
         return self
 
@@ -373,42 +393,3 @@ class Swarm(_Model):
     metadata: ObjectMeta
     spec: SwarmSpec
     status: SwarmStatus | None = None
-
-
-def _template_config(template: HttpTemplate) -> dict[str, Any]:
-    """A template as a role's config carries it (no ``auth: null`` on templates without a profile, so a config's
-    digest is what it was before templates could name one)."""
-    dumped = template.model_dump(mode="json")
-    if dumped.get("auth") is None:
-        dumped.pop("auth", None)
-    return dumped
-
-
-def merged_role_config(spec: SwarmSpec, role_config: dict[str, Any]) -> dict[str, Any]:
-    """The config a role's workers get: its own keys plus the swarm's vars, sut, templates, auth profiles,
-    templating (with ``spec.run.id`` as ``templating.runId``) and deadLetter.
-
-    One merge for the operator (the config-update it pushes), ``hivekeeper run`` (the bootstrap config) and
-    ``hivekeeper validate``. A role's ``vars``, ``templating`` and ``deadLetter`` override the swarm's key by key; its
-    ``templates`` come after the swarm's. It never raises: a value of the wrong type is passed on for the
-    worker's validation to name.
-    """
-    config = dict(role_config)
-    own_vars, own_templates = role_config.get("vars", {}), role_config.get("templates", [])
-    config["vars"] = {**spec.vars, **own_vars} if isinstance(own_vars, dict) else own_vars
-    spec_templates = [_template_config(t) for t in spec.templates]
-    config["templates"] = spec_templates + own_templates if isinstance(own_templates, list) else own_templates
-    config["sut"] = spec.sut.model_dump(mode="json", exclude_none=True)
-    if spec.auth:
-        config["auth"] = {
-            name: p.model_dump(mode="json", by_alias=True, exclude_unset=True) for name, p in spec.auth.items()
-        }
-    templating = spec.templating.model_dump(mode="json", exclude_defaults=True)
-    if spec.run is not None:
-        templating["runId"] = spec.run.id  # templates read it as {{ runId }}
-    own_templating = role_config.get("templating", {})
-    if templating:  # only when set: a swarm without it keeps the exact config it had
-        config["templating"] = {**templating, **own_templating} if isinstance(own_templating, dict) else own_templating
-    own = role_config.get("deadLetter", {})
-    config["deadLetter"] = {**spec.deadLetter.model_dump(mode="json"), **own} if isinstance(own, dict) else own
-    return config

@@ -5,7 +5,8 @@ The mapping (docs/import.md has the tables):
 - each ``template.bees[]`` entry becomes a ``spec.roles[]`` stage: the image of a known PocketHive
   role (``generator``, ``request-builder``, ``processor``, ``postprocessor``, ``http-sequence``)
   becomes our built-in ``role``; a ``moderator`` is folded away (its queues merged); another image is
-  kept as a custom ``image``. Bee ``role`` names become stage names, made valid and unique;
+  kept as a custom ``image`` with ``protocol: pockethive`` (a bee image is a PocketHive worker). Bee
+  ``role`` names become stage names, made valid and unique;
 - the ``work`` port maps' queue suffixes become our ``work`` aliases (sanitised, reserved ones renamed);
 - ``config`` keeps its keys (:mod:`.bees` says what changes);
 - ``templates/http/**`` become ``spec.templates`` (:mod:`.call_templates`), their Pebble and SpEL
@@ -201,12 +202,14 @@ def _role(index: int, bee: Any, wiring: Wiring, ctx: bees.BeeContext, credential
         ctx.warning(
             "custom-image",
             ("template", "bees", index, "image"),
-            f"image {image!r} is not a PocketHive role hivekeeper has built in; it was kept as a custom worker image",
-            "such a worker must speak hivekeeper's protocol (PocketHive's images do not): replace it with a "
-            "built-in role or a hivekeeper-compatible image",
+            f"image {image!r} is not a PocketHive role hivekeeper has built in; it was kept as a custom worker image "
+            "with protocol: pockethive (its pods get the environment a PocketHive worker reads)",
+            "build or pull the image where the cluster can run it and have the operator policy allow it "
+            "(policy.allowedImages); or replace it with a built-in role (docs/custom-images.md)",
         )
         config = bees.translate(None, raw, ctx)
         role["image"] = image
+        role["protocol"] = "pockethive"
     work = wiring.work(index, config, ctx)
     if work:
         role["work"] = work
@@ -229,11 +232,12 @@ def _check_refs(
 ) -> None:
     for name, (source, path) in sorted(var_refs.items()):
         if name not in variables:
-            collect.error(
+            collect.warning(  # the manifest keeps PocketHive's rule (spec.templating.undefined: empty)
                 "var-undefined",
                 source,
                 path,
-                f"vars.{name} is read here but has no value (variables: {', '.join(sorted(variables)) or 'none'})",
+                f"vars.{name} is read here but has no value (variables: {', '.join(sorted(variables)) or 'none'}); "
+                'it renders as "" as in PocketHive',
                 f"define {name} in variables.yaml (definitions and values for the profile) or pass --profile",
             )
     for name, (source, path) in sorted(endpoint_refs.items()):

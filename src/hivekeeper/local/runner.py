@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hivekeeper.api import roles as role_configs
+from hivekeeper.api.role_config import merged_role_config
 from hivekeeper.api.roles import ConfigError
-from hivekeeper.api.swarm import Swarm, merged_role_config
+from hivekeeper.api.swarm import Swarm
 from hivekeeper.errors import HivekeeperError, InvalidInput, Unavailable
 from hivekeeper.local import demo_auth, endpoints, ledger, run_plan, run_report
 from hivekeeper.local.controller import LocalController

@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 
 from hivekeeper.api import API_VERSION
-from hivekeeper.api.swarm import RoleSpec, Swarm, merged_role_config
+from hivekeeper.api.role_config import merged_role_config
+from hivekeeper.api.swarm import RoleSpec, Swarm
 from hivekeeper.protocol import naming
 
 LABEL_SWARM = "hivekeeper.io/swarm"
@@ -115,6 +116,8 @@ def plan_children(
             spec["role"] = role.role
         if role.image:
             spec["image"] = role.image
+        if role.protocol != "hivekeeper":
+            spec["protocol"] = role.protocol
         if role.resources is not None:
             spec["resources"] = role.resources
         if role.env is not None:

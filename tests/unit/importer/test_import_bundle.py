@@ -185,10 +185,15 @@ def test_images_of_known_pockethive_roles_become_built_in_roles(tmp_path: Path, 
     assert _role(result, "stage")["role"] == role
 
 
-def test_an_unknown_image_is_kept_as_a_custom_worker_image_with_a_warning(tmp_path: Path) -> None:
+def test_an_unknown_image_is_kept_as_a_pockethive_worker_image_with_a_warning(tmp_path: Path) -> None:
     bee = {"role": "trigger", "image": "trigger:latest", "work": {}, "config": {"intervalMs": 500}}
     result = _import(_bundle(tmp_path, [GENERATOR, PROCESSOR, bee]))
-    assert _role(result, "trigger") == {"name": "trigger", "image": "trigger:latest", "config": {"intervalMs": 500}}
+    assert _role(result, "trigger") == {
+        "name": "trigger",
+        "image": "trigger:latest",
+        "protocol": "pockethive",
+        "config": {"intervalMs": 500},
+    }, "a bee image is a PocketHive worker: its pods get their environment"
     [finding] = result.findings
     assert (finding.severity, finding.code, finding.path) == ("warning", "custom-image", "template.bees[2].image")
     assert "'trigger:latest'" in finding.message

@@ -190,7 +190,6 @@ IMPORT_ERRORS: dict[str, tuple[dict[str, Any], str]] = {
         "templ (issue 16 items 2 and 3): a Java method left in a template is not an undefined name validate checks",
     ),
     "template-syntax": ({"body": "{% if true %}never closed"}, ""),
-    "var-undefined": ({"body": "{{ vars.missing }}"}, ""),
     "sut-endpoint-undefined": ({"call": {"pathTemplate": "{{ sut.endpoints['other'].baseUrl }}/x"}}, ""),
     "sut-field-unsupported": ({"call": {"pathTemplate": "{{ sut.endpoints['default'].upstreamBaseUrl }}/x"}}, ""),
     "input-unsupported": (

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 
 import aio_pika
-import aiormq
 from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
@@ -105,7 +104,7 @@ class RabbitControlBus:
                 exchange = await self._ready()
                 await exchange.publish(aio_pika.Message(body, content_type="application/json"), routing_key=routing_key)
                 return
-            except (aiormq.exceptions.ChannelInvalidStateError, aiormq.exceptions.AMQPConnectionError) as exc:
+            except (aio_pika.exceptions.ChannelInvalidStateError, aio_pika.exceptions.AMQPConnectionError) as exc:
                 if asyncio.get_running_loop().time() >= deadline:
                     raise ControlUnavailable(
                         f"cannot publish {routing_key} on the control exchange: the broker connection did not come "
