@@ -25,6 +25,7 @@ from hivekeeper.errors import InvalidInput
 from hivekeeper.importer.agreement import INVOCATION
 from hivekeeper.importer.translate import ImportOptions, import_bundle
 from hivekeeper.local import demo_sut
+from hivekeeper.local.demo_auth import DEMO_SECRET
 from hivekeeper.local.runner import RunOptions, run
 from hivekeeper.validate.run import validate_text
 
@@ -80,10 +81,7 @@ EXPECT: dict[str, Expect] = {
 }
 """Bundles and examples with something to say. Every entry names its reason; nothing is skipped."""
 
-XFAIL: dict[str, str] = {
-    "oauth-call": "auth (issue 16 items 1 and 7): auth profiles are not mapped yet, so the import reports the "
-    "call as sent without its token (auth-unsupported) and validate, which sees no auth, cannot agree",
-}
+XFAIL: dict[str, str] = {}
 """Bundles that cannot pass yet, with the helper item of issue 16 that fixes them (xfail, strict)."""
 
 
@@ -120,17 +118,21 @@ async def sut_url() -> Any:
 def _aimed(swarm: Swarm, url: str) -> Swarm:
     data = swarm.model_dump(mode="json", by_alias=True)
     endpoints = data["spec"].setdefault("sut", {}).setdefault("endpoints", {})
-    for endpoint in [*endpoints.values(), endpoints.setdefault("default", {"baseUrl": url})]:
+    for endpoint in [*endpoints.values(), endpoints.setdefault("default", {"baseUrl": url})]:  # auth stays
         endpoint["baseUrl"] = url
     return Swarm.model_validate(data)
 
 
-async def _config_caused(text: str, url: str, redis_url: str) -> tuple[list[str], int]:
+async def _config_caused(
+    text: str, url: str, redis_url: str, secrets: dict[tuple[str, str], str]
+) -> tuple[list[str], int]:
     """What the run shows of config problems (drop and alert codes, or the refusal of the manifest), and how
-    many items its roles took (a run that did nothing shows nothing either)."""
+    many items its roles took (a run that did nothing shows nothing either). ``secrets``: what auth profiles read
+    (the demo SUT's own, as ``--demo-sut`` provides them, and a bundle's credentials)."""
     try:
         swarm = _aimed(load_swarm_text(text, "manifest"), url)
-        result = await run(swarm, RunOptions(duration=RUN_SECONDS, redis_url=redis_url, out=io.StringIO()))
+        options = RunOptions(duration=RUN_SECONDS, redis_url=redis_url, out=io.StringIO(), provided_secrets=secrets)
+        result = await run(swarm, options)
     except InvalidInput as exc:
         return [f"refused: {exc}"], 0
     drops = [(r["name"], code) for r in result["roles"] for code in r.get("droppedBy", {})]
@@ -139,14 +141,16 @@ async def _config_caused(text: str, url: str, redis_url: str) -> tuple[list[str]
     return shown + alerts, sum(r["processed"] + r["dropped"] for r in result["roles"])
 
 
-async def _check(name: str, text: str, url: str, redis_url: str) -> None:
+async def _check(
+    name: str, text: str, url: str, redis_url: str, secrets: dict[tuple[str, str], str] | None = None
+) -> None:
     errors = [f for f in validate_text(text, name).findings if f.severity == "error"]
     expect = EXPECT.get(name, Expect())
     client = aioredis.Redis.from_url(redis_url)
     for list_name in expect.datasets:
         await client.rpush(list_name, *CARDS)
     await client.aclose()
-    shown, taken = await _config_caused(text, url, redis_url)
+    shown, taken = await _config_caused(text, url, redis_url, {**DEMO_SECRET, **(secrets or {})})
     if not errors:
         assert shown == [], f"validate passes {name}, but the run shows config problems: {shown}"
         assert taken > 0, f"the run of {name} took no item, so it shows nothing either way"
@@ -173,4 +177,5 @@ async def test_an_imported_bundle_validates_as_it_imports_and_runs_as_it_validat
         f"import: {[(f.code, f.path) for f in import_errors]}; validate: {[(f.code, f.path) for f in validated]}"
     )
     assert all(f.file.startswith(str(bundle)) for f in import_errors), "the import names the bundle's files"
-    await _check(bundle.name, imported.text, sut_url, own_redis)
+    secrets = {(name, key): value for name, keys in imported.secrets.items() for key, value in keys.items()}
+    await _check(bundle.name, imported.text, sut_url, own_redis, secrets)
