@@ -67,6 +67,7 @@ EXPECTED: dict[str, tuple[type[BaseException], tuple[type[HivekeeperError], ...]
     "worker.http.client.DroppedNotRetried": (Exception, (Unavailable,)),
     "worker.http.connection._Unsolicited": (Exception, ()),
     "worker.http_port.OriginError": (ValueError, (InvalidInput,)),
+    "worker.inputs.csv_table.CsvError": (ValueError, (InvalidInput,)),
     "worker.http_port.HttpError": (Exception, (Unavailable,)),
     "worker.http_port.HttpTimeout": (Exception, (Unavailable,)),
     "worker.http_port.HttpConnectError": (Exception, (Unavailable,)),

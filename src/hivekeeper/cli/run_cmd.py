@@ -49,9 +49,11 @@ def _run(args: argparse.Namespace) -> int:
     from hivekeeper.local.runner import RunError, RunInputError, RunOptions, run_blocking, with_endpoint
 
     swarms: list[Swarm] = []
+    datasets: dict[str, Path] = {}
     try:
         for manifest in args.manifests:
             swarms.append(load_swarm(Path(manifest)))
+            datasets[swarms[-1].metadata.name] = Path(manifest).resolve().parent
         if not swarms:
             text = resources.files("hivekeeper.local").joinpath("data/quickstart.yaml").read_text()
             swarms.append(load_swarm_text(text, "embedded quickstart.yaml"))
@@ -69,6 +71,7 @@ def _run(args: argparse.Namespace) -> int:
         redis_url=args.redis,
         interval=args.interval,
         timeseries_interval=args.timeseries_interval,
+        datasets=datasets,
     )
     try:
         result = run_blocking(swarms if len(swarms) > 1 else swarms[0], options)

@@ -63,6 +63,9 @@ class RunOptions:
     live: bool | None = None
     """Redraw the view in place (a terminal) or print a block per interval (logs, CI)."""
     timeseries_interval: float | None = None
+    datasets: dict[str, Path] = field(default_factory=dict)
+    """Where each swarm's relative dataset files (``inputs.csv.filePath``) are read, by swarm name: the
+    directory of its manifest; a swarm not named here reads them under the current directory."""
     """Seconds between the time series' points (default: ``report.timeseries.interval_for(duration)``)."""
 
 
@@ -76,7 +79,11 @@ def local_store(redis_url: str | None) -> DataStore:
     return RedisStore(redis_url) if redis_url else MemoryStore()
 
 
-async def build(swarm: Swarm, broker_url: str | None = None, store: DataStore | None = None) -> LocalSwarm:
+async def build(
+    swarm: Swarm, broker_url: str | None = None, store: DataStore | None = None, datasets: Path | None = None
+) -> LocalSwarm:
+    """The workers of ``swarm``, built disabled; ``datasets`` is where relative dataset files are read
+    (the manifest's directory; default the current directory)."""
     name = swarm.metadata.name
     # One store for the whole run: sequence() numbers never repeat across roles or replicas, and
     # datasets pushed by one swarm are there for the next.
@@ -111,7 +118,9 @@ async def build(swarm: Swarm, broker_url: str | None = None, store: DataStore | 
                 run_id=f"local-{os.getpid()}",
             )
             try:
-                workers[spec.name].append(Worker(identity, bootstrap, transports, store=store))
+                workers[spec.name].append(
+                    Worker(identity, bootstrap, transports, store=store, datasets=datasets or Path.cwd())
+                )
             except ConfigError as exc:
                 raise RunInputError(f"spec.roles[{spec.name}].config: {exc}") from exc
     return LocalSwarm(swarm, transports, workers, controller)
@@ -206,7 +215,7 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
     if len(set(names)) != len(names):
         raise RunInputError(f"swarm names must differ to run side by side (got {', '.join(names)}); rename one")
     store = local_store(options.redis_url)
-    locals_ = [await build(s, options.broker_url, store) for s in swarms]
+    locals_ = [await build(s, options.broker_url, store, options.datasets.get(s.metadata.name)) for s in swarms]
     for local in locals_:
         local.out = options.out
     live = options.live if options.live is not None else options.out.isatty()
