@@ -3,7 +3,8 @@
 Credentials reach the pod only as ``secretKeyRef`` env (never in the spec, the CR or the status).
 The bootstrap config is the desired config at the time the pod template was written; the operator
 brings running pods to the current config with config-updates, so a config edit never changes the
-pod template (and never restarts a pod). Only image, resources, env and wiring do.
+pod template (and never restarts a pod). Only image, resources, env and wiring do, and the file of a
+CSV_DATASET input: it is read when a worker starts, from the ConfigMap mounted at ``DATASET_DIR``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import orjson
 from hivekeeper.api.workerrole import WorkerRoleSpec
 from hivekeeper.operator.bodies import EnvVar
 from hivekeeper.operator.plan import LABEL_ROLE, LABEL_SWARM
+from hivekeeper.protocol.datasets import DATASET_DIR, DATASET_VOLUME
 from hivekeeper.protocol.grace import STOP_GRACE_VARIABLE, stop_grace
 
 METRICS_PORT = 9464
@@ -122,6 +124,13 @@ def deployment(
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
     container["resources"] = spec.resources or dict(defaults.resources)
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}]
+    dataset = csv_dataset(bootstrap_config)
+    if dataset is not None and dataset.get("configMap"):
+        # Read-only, and not optional: without its file the worker could not start, so the pod waits for the
+        # ConfigMap (kubectl describe names it) rather than crash-looping.
+        volumes.append({"name": DATASET_VOLUME, "configMap": {"name": dataset["configMap"]}})
+        container["volumeMounts"].append({"name": DATASET_VOLUME, "mountPath": DATASET_DIR, "readOnly": True})
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -140,7 +149,7 @@ def deployment(
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [container],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}],
+                    "volumes": volumes,
                     "terminationGracePeriodSeconds": termination_grace(spec.env or []),
                 },
             },
@@ -169,6 +178,26 @@ ROLLOUT_FIELDS = ("image", "resources", "env", "work", "role", "secretRef")
 
 def rollout_fingerprint(spec: WorkerRoleSpec) -> dict[str, Any]:
     """The parts of a WorkerRole spec whose change must roll the pods, as the API server holds them (a field
-    the object does not set is None, as it always was: the digest of an unchanged object stays the same)."""
+    the object does not set is None, as it always was: the digest of an unchanged object stays the same).
+
+    A CSV_DATASET input's file keys are part of it (and only then, so other roles' digests do not change):
+    the worker reads the file when it starts, so a new file, ConfigMap or column type needs new pods."""
     written = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    return {key: written.get(key) for key in ROLLOUT_FIELDS}
+    fingerprint = {key: written.get(key) for key in ROLLOUT_FIELDS}
+    dataset = csv_dataset(spec.config)
+    if dataset is not None:
+        fingerprint["csvDataset"] = {key: dataset.get(key) for key in CSV_FILE_KEYS}
+    return fingerprint
+
+
+CSV_FILE_KEYS = ("filePath", "configMap", "columns", "delimiter")
+"""The keys of ``inputs.csv`` a worker reads only at start (its rate and rotate are live)."""
+
+
+def csv_dataset(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``inputs.csv`` block of a config whose input is CSV_DATASET, else None."""
+    inputs = config.get("inputs")
+    if not isinstance(inputs, Mapping) or inputs.get("type") != "CSV_DATASET":
+        return None
+    block = inputs.get("csv")
+    return dict(block) if isinstance(block, Mapping) else None

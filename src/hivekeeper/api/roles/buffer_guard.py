@@ -12,9 +12,6 @@ from pydantic import Field, model_validator
 from hivekeeper.api.roles.base import RoleModel
 from hivekeeper.api.swarm import _ALIAS_PATTERN
 
-RATE_INPUTS = ("SCHEDULER", "REDIS_DATASET", "CSV_DATASET")
-"""The inputs whose rate a buffer guard (and a run's stages) can slow."""
-
 
 class BufferGuard(RoleModel):
     """Slow this producer while a downstream queue is deep; restore its rate once the queue drains."""

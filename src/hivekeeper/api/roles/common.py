@@ -59,6 +59,7 @@ COMMON_LIVE = frozenset(
         "inputs.rabbitmq",
         "inputs.redis",
         "inputs.csv.ratePerSec",
+        "inputs.csv.rotate",
         "outputs.redis",
         "outputs.retry",
         "vars",
@@ -72,4 +73,4 @@ COMMON_LIVE = frozenset(
 )
 """The keys of :class:`CommonConfig` a running worker takes live: everything but ``inputs.type`` and
 ``outputs.type``, which choose the transports a worker opened at start, and the CSV input's file and columns,
-read once at start (only its rate is live)."""
+read once at start (its rate and rotate are live)."""

@@ -215,8 +215,10 @@ class CsvDatasetSource:
         self._running.set()
 
     def configure(self, config: CsvDatasetInput) -> None:
-        """Apply a config-update: only the rate is live (the file is read once, at start)."""
+        """Apply a config-update: the rate and ``rotate`` are live (the file is read once, at start)."""
         self.pacer.set_rate(config.ratePerSec, asyncio.get_running_loop().time())
+        if config.rotate and self._state == "out-of-data":
+            self._state = "ok"  # the end of the file is a new pass now
         self.config = config
 
     def state(self) -> str:
