@@ -7,6 +7,7 @@ from __future__ import annotations
 from hivekeeper.api.swarm import RoleSpec, Swarm, merged_role_config
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.validate.call_ids import call_id_findings, step_findings
+from hivekeeper.validate.datasets import dataset_findings
 from hivekeeper.validate.document import Document
 from hivekeeper.validate.paths import DocPath, relative_path
 from hivekeeper.validate.roles import Role, RoleChecks
@@ -73,6 +74,7 @@ class SwarmCheck(RoleChecks):
                 check_template(doc, self.engine, path, source, scopes or [("spec.vars", spec.vars)], endpoints)
         call_id_findings(doc, self.roles)
         step_findings(doc, self.roles)
+        dataset_findings(doc, self.roles)
         for role in self.roles:
             if role.config is not None:
                 self.build_worker(role, self.swarm.metadata.name)
