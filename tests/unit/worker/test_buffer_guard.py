@@ -86,7 +86,7 @@ def feeder(**guard: Any) -> dict[str, Any]:
 
 
 def rate(worker: Worker) -> float:
-    return worker.source.pacer.rate_per_sec  # type: ignore[attr-defined, no-any-return]
+    return worker.source.pacer.rate_per_sec
 
 
 async def test_a_producer_is_slowed_while_its_queue_is_deep_and_restored_once_it_drained(
@@ -116,7 +116,7 @@ async def test_a_producer_is_slowed_while_its_queue_is_deep_and_restored_once_it
         return rate(worker) == 400
 
     await eventually(restored, timeout=10, what="the configured rate back")
-    assert worker.guard.context()["state"] == "open"  # type: ignore[index]
+    assert worker.guard.context()["state"] == "open"
     assert worker.guard.state.trips == 1
 
 

@@ -128,7 +128,7 @@ async def test_replicas_share_one_cursor_through_the_store_so_each_row_goes_out_
     await eventually(done, timeout=10, what="every replica at the end of the file")
     rows = Counter(item["headers"]["x-ph-csv-row"] for item in shared.drain("out"))
     assert rows == Counter(range(1, ROWS + 1)), "each row exactly once over the three replicas"
-    contexts = [w.source.context() for w in workers]  # type: ignore[attr-defined]
+    contexts = [w.source.context() for w in workers]
     assert {c["cursor"] for c in contexts} == {"shared"}
     assert sum(c["dispatched"] for c in contexts) == ROWS
 
@@ -147,7 +147,7 @@ async def test_the_rate_and_rotate_are_live_but_the_file_is_not(harness: WorkerH
     worker = await harness.worker("feeder", "generator", generator(rate=5), work_out="out", datasets=datasets)
     applied = await harness.configure(worker, {"inputs": {"csv": {"ratePerSec": 50, "rotate": True}}})
     assert applied.data["status"] == "Applied"
-    assert worker.source.context()["ratePerSec"] == 50  # type: ignore[attr-defined]
+    assert worker.source.context()["ratePerSec"] == 50
     refused = await harness.configure(worker, {"inputs": {"csv": {"filePath": "other.csv"}}})
     assert refused.data["status"] == "Failed"
     assert (
