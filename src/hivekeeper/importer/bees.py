@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from hivekeeper.api import roles as role_configs
 from hivekeeper.api.manifests import field_path
 from hivekeeper.api.roles import ConfigError
-from hivekeeper.importer import pebble
+from hivekeeper.importer import datasets, pebble
 from hivekeeper.importer.bundle import Collector, Path_, SourceFile, mapping
 
 REDIS_CONNECTION_KEYS = ("host", "port", "username", "password", "ssl")
@@ -189,17 +189,8 @@ def _transports(config: dict[str, Any], ctx: BeeContext) -> None:
                 f"{side}.type ARTEMIS became RABBITMQ (hivekeeper's work queues are RabbitMQ queues)",
                 "nothing to do; the Artemis settings were dropped",
             )
-        if side == "inputs" and str(block.get("type", "")).upper() == "CSV_DATASET":
-            ctx.error(
-                "input-unsupported",
-                ctx.src(side, "type"),
-                f"inputs.type CSV_DATASET ({block.get('csv', {}).get('filePath', '?')}) is not available",
-                "load the rows into a Redis list and read it with inputs.type REDIS_DATASET",
-            )
-            block.pop("type")
-            block.pop("csv", None)
-            if not block:
-                del config[side]
+        if side == "inputs" and isinstance(block.get("csv"), dict):
+            block["csv"] = datasets.csv_input(block["csv"], ctx.src(side, "csv"), ctx.scenario, ctx.collect)
 
 
 def _rewrite_strings(value: Any, path: tuple[str | int, ...], ctx: BeeContext, *, raw_payload: bool) -> Any:
