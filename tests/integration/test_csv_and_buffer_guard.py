@@ -1,18 +1,27 @@
 """The CSV dataset's shared cursor on a real Redis (two workers, each with its own connection, as two pods have:
 every row exactly once per pass) and the buffer guard on a real RabbitMQ (a producer slowed while its consumer
-is paused and its queue fills, restored once the consumer drained it)."""
+is paused and its queue fills, restored once the consumer drained it); and examples/csv-dataset.yaml run by
+`hivekeeper run` against the demo SUT."""
 
 from __future__ import annotations
 
 import dataclasses
+import io
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
+from hivekeeper.api.manifests import load_swarm
+from hivekeeper.api.swarm import Swarm
+from hivekeeper.local import demo_sut
+from hivekeeper.local.runner import RunOptions, run, with_endpoint
 from hivekeeper.protocol import envelope as env
 from hivekeeper.worker.runtime.worker import Worker
 from hivekeeper.worker.transports.redis.store import RedisStore
@@ -167,3 +176,52 @@ async def test_the_guard_slows_a_producer_while_its_consumer_is_paused_and_resto
     assert producer.guard.state.trips == 1
     assert producer.guard.state.read_errors == 0
     assert not [e for e in rabbit.events if e.type == "alert" and e.data["code"] == "io.buffer-guard-unavailable"]
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "csv-dataset.yaml"
+EXAMPLE_ROWS = 40
+
+
+def test_the_cli_runs_the_csv_example_reading_the_file_next_to_the_manifest(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hivekeeper.cli",
+            "run",
+            "--demo-sut",
+            "--duration",
+            "2",
+            "--json",
+            "out.json",
+            *[str(EXAMPLE)],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,  # elsewhere: the file is found next to the manifest, not in the working directory
+    )
+    assert done.returncode == 0, done.stderr
+    summary = orjson.loads((tmp_path / "out.json").read_bytes())
+    caller = next(r for r in summary["roles"] if r["name"] == "caller")
+    assert caller["processed"] > EXAMPLE_ROWS, "rotate: more than one pass"
+    assert caller["errors"] == 0
+    assert caller["statusCodes"] == {"200": caller["processed"]}
+
+
+async def test_without_rotate_the_examples_two_replicas_send_each_row_once_and_stop(tmp_path: Path) -> None:
+    server = await demo_sut.serve("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        data = with_endpoint(load_swarm(EXAMPLE), url).model_dump(mode="json", by_alias=True)
+        data["spec"]["roles"][0]["config"]["inputs"]["csv"]["rotate"] = False
+        swarm = Swarm.model_validate(data)
+        options = RunOptions(duration=2.0, out=io.StringIO(), datasets={swarm.metadata.name: EXAMPLE.parent})
+        result = await run(swarm, options)
+    finally:
+        server.close()
+    roles = {r["name"]: r for r in result["roles"]}
+    assert roles["feeder"]["processed"] == EXAMPLE_ROWS, "every row once over the two replicas, then nothing"
+    assert roles["caller"]["statusCodes"] == {"200": EXAMPLE_ROWS}
+    assert [a["code"] for a in result["alerts"] if a["code"] == "io.out-of-data"], "the end of the file is said"
