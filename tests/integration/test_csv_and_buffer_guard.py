@@ -194,7 +194,7 @@ def test_the_cli_runs_the_csv_example_reading_the_file_next_to_the_manifest(tmp_
             "2",
             "--json",
             "out.json",
-            *[str(EXAMPLE)],
+            str(EXAMPLE),
         ],
         capture_output=True,
         text=True,
