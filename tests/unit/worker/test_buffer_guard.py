@@ -13,6 +13,7 @@ from hivekeeper.api import roles as role_configs
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.roles.buffer_guard import BufferGuard
 from hivekeeper.worker.buffer_guard import GuardState, guarded_rate, throttled_after
+from hivekeeper.worker.runtime.guard import BufferGuardRunner
 from hivekeeper.worker.runtime.worker import Worker
 from testbench.waiting import eventually
 from testbench.workers import WorkerHarness
@@ -165,3 +166,24 @@ async def test_an_unknown_queue_keeps_the_rate_and_warns(harness: WorkerHarness)
     await eventually(warned, timeout=10, what="the unreadable depth alerted")
     assert rate(worker) == 400
     assert "hivekeeper.guard.nowhere" in harness.alerts("io.buffer-guard-unavailable")[0].data["message"]
+
+
+async def test_failed_reads_wait_longer_each_time_and_a_good_read_goes_back_to_the_interval() -> None:
+    readings: list[int | Exception] = [ConnectionError("gone"), ConnectionError("gone"), 5]
+
+    async def depth(queue: str) -> int:
+        reading = readings.pop(0)
+        if isinstance(reading, Exception):
+            raise reading
+        return reading
+
+    guard = BufferGuard(queue="out", high=10, low=2, intervalMs=500)
+    runner = BufferGuardRunner(
+        guard, depth=depth, on_change=lambda: None, alert=lambda *a, **k: None, queue_name=lambda alias: alias
+    )
+    waits = []
+    for _ in range(3):
+        await runner.check(guard)
+        waits.append(runner.wait(guard))
+    assert waits == [1.0, 2.0, 0.5]
+    assert runner.state.read_errors == 2

@@ -23,6 +23,9 @@ log = logging.getLogger("hivekeeper.worker")
 IDLE_INTERVAL = 1.0
 """Seconds between looks at the config while no guard is configured (one may be added live)."""
 
+MAX_RETRY_INTERVAL = 30.0
+"""Longest wait between depth reads while they fail (each failure doubles the wait, from intervalMs)."""
+
 AlertFn = Callable[..., None]
 
 
@@ -44,6 +47,8 @@ class BufferGuardRunner:
         self._on_change = on_change
         self._alert = alert
         self._queue_name = queue_name
+        self._failures = 0
+        """Depth reads failed in a row: the next read waits longer (a missing queue is not asked every second)."""
 
     @property
     def throttled(self) -> bool:
@@ -62,7 +67,15 @@ class BufferGuardRunner:
                 await asyncio.sleep(IDLE_INTERVAL)
                 continue
             await self.check(config)
-            await asyncio.sleep(config.intervalMs / 1000)
+            await asyncio.sleep(self.wait(config))
+
+    def wait(self, config: BufferGuard) -> float:
+        """Seconds until the next read: ``intervalMs``, doubled per read failed in a row (capped)."""
+        interval = config.intervalMs / 1000
+        if not self._failures:
+            return interval
+        backoff: float = interval * 2 ** min(self._failures, 10)
+        return max(interval, min(MAX_RETRY_INTERVAL, backoff))
 
     async def check(self, config: BufferGuard) -> None:
         """Read the depth once and act on it."""
@@ -72,6 +85,7 @@ class BufferGuardRunner:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            self._failures += 1
             self.state.failed(f"{type(exc).__name__}: {exc}")
             self._alert(
                 "io.buffer-guard-unavailable",
@@ -81,6 +95,7 @@ class BufferGuardRunner:
                 level="warning",
             )
             return
+        self._failures = 0
         if not self.state.observe(depth, config, now()):
             return
         self._on_change()
