@@ -381,6 +381,14 @@ def test_the_quickstart_bundles_rabbitmq_and_redis_and_writes_matching_urls_into
     assert worker_password != password
     worker_amqp = f"amqp://hivekeeper-worker:{worker_password}@hk-hivekeeper-rabbitmq.{RENDER_NAMESPACE}.svc:5672/"
     assert decoded("perf", "hivekeeper-broker", "amqpUrl") == worker_amqp, "workers get their least-privilege user"
+    parts = {key: decoded("perf", "hivekeeper-broker", key) for key in ("amqpHost", "amqpPort", "amqpUsername")}
+    assert parts == {
+        "amqpHost": f"hk-hivekeeper-rabbitmq.{RENDER_NAMESPACE}.svc",
+        "amqpPort": "5672",
+        "amqpUsername": "hivekeeper-worker",
+    }, "the URL's parts, for PocketHive worker images"
+    assert decoded("perf", "hivekeeper-broker", "amqpPassword") == worker_password
+    assert decoded("perf", "hivekeeper-broker", "amqpVhost") == "/"
     for where in ((RENDER_NAMESPACE, "hk-hivekeeper-connection"), ("perf", "hivekeeper-broker")):
         assert decoded(*where, "redisUrl") == redis, where
     rabbit = _one(docs, "Deployment", "-rabbitmq")["spec"]["template"]["spec"]["containers"][0]

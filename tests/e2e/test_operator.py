@@ -865,6 +865,81 @@ async def test_every_built_in_role_and_an_image_worker_run_from_the_example_agai
             raise AssertionError(f"{exc}\nroles: {json.dumps(seen)}\n{pods_report(kubeconfig, namespace)}") from exc
 
 
+def _broker_parts(url: str) -> dict[str, str]:
+    """The workers' Secret with the URL's parts, as the chart writes it (what a PocketHive worker image reads)."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    return {
+        "amqpUrl": url,
+        "amqpHost": parts.hostname or "",
+        "amqpPort": str(parts.port or 5672),
+        "amqpUsername": unquote(parts.username or ""),
+        "amqpPassword": unquote(parts.password or ""),
+        "amqpVhost": unquote(parts.path[1:]) if len(parts.path) > 1 else "/",
+    }
+
+
+async def test_a_pockethive_worker_image_applies_the_swarms_configs_and_feeds_our_next_role(
+    kubeconfig: Path,
+    namespace: str,
+    cluster: Cluster,
+    operator_process: ManagedProcess,
+    pod_rabbitmq_url: str,
+) -> None:
+    """A ``protocol: pockethive`` role running the stand-in for a PocketHive worker image
+    (tests/support/pockethive_stand_in, built FROM our worker image for its Python, sharing no code with
+    hivekeeper): its pod starts from the SPRING_RABBITMQ_* parts of the workers' Secret and the POCKETHIVE_*
+    names, applies each config the Swarm pushes without naming a generation (the Swarm gets Ready with
+    ConfigApplied), a refused edit shows the worker's exception in ConfigApplied, and our moderator consumes
+    the items it makes (hops in epoch milliseconds)."""
+    from testbench.images import ensure_image_from
+
+    stand_in = "example.test/pockethive-stand-in:1"
+    cluster.load_images([ensure_image_from(REPO / "tests" / "support" / "pockethive_stand_in", stand_in)])
+    async with _namespace(kubeconfig, namespace, amqp_url=None) as kube:
+        secret = {k: base64.b64encode(v.encode()).decode() for k, v in _broker_parts(pod_rabbitmq_url).items()}
+        await kube.create(Secret(metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace), data=secret))
+        feeder = {"inputs": {"type": "SCHEDULER", "scheduler": {"ratePerSec": 5}}, "message": {"body": "{}"}}
+        swarm = {
+            "apiVersion": "hivekeeper.io/v1alpha1",
+            "kind": "Swarm",
+            "metadata": {"name": "ph"},
+            "spec": {
+                "roles": [
+                    {"name": "feeder", "image": stand_in, "protocol": "pockethive", "work": {"out": "made"},
+                     "config": feeder},
+                    {"name": "mover", "role": "moderator", "work": {"in": "made", "out": "moved"},
+                     "config": {"mode": {"type": "pass-through"}}},
+                ]
+            },
+        }  # fmt: skip
+        assert _apply(kubeconfig, namespace, swarm).returncode == 0
+        waited = run_kubectl(kubeconfig, "wait", "-n", namespace, "sw/ph", "--for=condition=Ready", "--timeout=90s")
+        assert waited.returncode == 0, f"{waited.stderr}\n{pods_report(kubeconfig, namespace)}"
+        [pod] = [p async for p in kube.list(Pod, namespace=namespace, labels={"hivekeeper.io/role": "feeder"})]
+        logs = run_kubectl(kubeconfig, "logs", "-n", namespace, pod.metadata.name).stdout
+        assert f"hivekeeper.control.{namespace}_ph.feeder.{pod.metadata.name}" in logs, logs
+
+        async def mover_flows() -> bool:
+            status = (await kube.get(SwarmResource, "ph", namespace=namespace)).get("status") or {}
+            roles = {r["name"]: r for r in status.get("roles", [])}
+            return roles.get("mover", {}).get("tps", 0) > 0 and roles["mover"].get("errors", 0) == 0
+
+        await eventually(mover_flows, timeout=60, interval=0.5, what="our moderator moving the stand-in's items")
+        feeder["inputs"] = {"type": "SCHEDULER", "scheduler": {"ratePerSec": -1}}
+        assert _apply(kubeconfig, namespace, swarm).returncode == 0
+
+        async def refused() -> str | None:
+            role = await kube.get(WorkerRole, "ph-feeder", namespace=namespace)
+            conditions = {c["type"]: c for c in (role.get("status") or {}).get("conditions", [])}
+            applied = conditions.get("ConfigApplied", {})
+            return applied.get("message") if applied.get("reason") == "WorkerRejectedConfig" else None
+
+        message = await eventually(refused, timeout=30, interval=0.5, what="the refused edit in ConfigApplied")
+        assert "IllegalArgumentException: inputs.scheduler.ratePerSec must be >= 0" in message, message
+
+
 async def test_a_worker_over_its_memory_limit_is_oomkilled_and_the_swarm_names_it(
     kubeconfig: Path,
     namespace: str,

@@ -15,7 +15,8 @@ import pytest
 from hivekeeper.api.manifests import load_swarm
 from hivekeeper.api.swarm import Swarm
 from hivekeeper.local import demo_sut
-from hivekeeper.local.runner import RunOptions, run, with_endpoint
+from hivekeeper.local.endpoints import DEFAULT, aimed
+from hivekeeper.local.runner import RunOptions, run
 from testbench.procs import free_port
 
 pytestmark = pytest.mark.integration
@@ -32,7 +33,7 @@ async def sut_url() -> AsyncIterator[str]:
 
 
 def _quickstart(url: str, rate: float, max_messages: int) -> Swarm:
-    data = with_endpoint(load_swarm(QUICKSTART), url).model_dump(mode="json", by_alias=True)
+    data = aimed(load_swarm(QUICKSTART), {DEFAULT: url}).model_dump(mode="json", by_alias=True)
     feeder = data["spec"]["roles"][0]["config"]
     feeder["inputs"]["scheduler"] = {"ratePerSec": rate, "maxMessages": max_messages}
     return Swarm.model_validate(data)

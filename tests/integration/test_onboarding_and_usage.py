@@ -16,7 +16,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from hivekeeper.api.manifests import load_swarm
-from hivekeeper.local.runner import RunOptions, run, with_endpoint
+from hivekeeper.local.endpoints import DEFAULT, aimed
+from hivekeeper.local.runner import RunOptions, run
 from testbench.demo import demo_service
 
 pytestmark = pytest.mark.integration
@@ -42,7 +43,8 @@ def _role(swarm: dict[str, Any], name: str) -> dict[str, Any]:
 async def test_onboarding_feeds_usage_and_every_card_is_in_exactly_one_list(own_redis: str) -> None:
     async with demo_service() as demo:
         swarms = [
-            with_endpoint(load_swarm(REPO / "examples" / f"{name}.yaml"), demo.url) for name in ("onboarding", "usage")
+            aimed(load_swarm(REPO / "examples" / f"{name}.yaml"), {DEFAULT: demo.url})
+            for name in ("onboarding", "usage")
         ]
         out = io.StringIO()
         result = await run(swarms, RunOptions(duration=6.0, redis_url=own_redis, out=out))

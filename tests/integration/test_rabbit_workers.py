@@ -15,7 +15,8 @@ from hivekeeper.api.manifests import load_swarm
 from hivekeeper.api.roles.generator.config import GeneratorConfig
 from hivekeeper.api.swarm import Swarm
 from hivekeeper.local import demo_sut
-from hivekeeper.local.runner import RunOptions, run, with_endpoint
+from hivekeeper.local.endpoints import DEFAULT, aimed
+from hivekeeper.local.runner import RunOptions, run
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol.workitem import new_item
 from testbench import registry
@@ -48,7 +49,7 @@ async def test_a_four_role_pipeline_delivers_every_item_exactly_once(rabbitmq_ur
     server = await demo_sut.serve("127.0.0.1", 0)
     url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     try:
-        data = with_endpoint(load_swarm(QUICKSTART), url).model_dump(mode="json", by_alias=True)
+        data = aimed(load_swarm(QUICKSTART), {DEFAULT: url}).model_dump(mode="json", by_alias=True)
         data["metadata"]["name"] = f"pipe-{uuid.uuid4().hex[:6]}"
         data["spec"]["roles"][0]["config"]["inputs"]["scheduler"] = {"ratePerSec": 1000, "maxMessages": 800}
         result = await run(

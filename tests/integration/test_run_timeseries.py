@@ -12,7 +12,8 @@ import pytest
 from hivekeeper.api.manifests import load_swarm
 from hivekeeper.api.swarm import Swarm
 from hivekeeper.local import demo_sut
-from hivekeeper.local.runner import RunOptions, run, with_endpoint
+from hivekeeper.local.endpoints import DEFAULT, aimed
+from hivekeeper.local.runner import RunOptions, run
 
 pytestmark = pytest.mark.integration
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.yaml"
@@ -27,7 +28,7 @@ async def sut_url() -> AsyncIterator[str]:
 
 
 async def test_every_item_lands_in_exactly_one_point_of_its_role(sut_url: str) -> None:
-    data = with_endpoint(load_swarm(QUICKSTART), sut_url).model_dump(mode="json", by_alias=True)
+    data = aimed(load_swarm(QUICKSTART), {DEFAULT: sut_url}).model_dump(mode="json", by_alias=True)
     data["spec"]["roles"][0]["config"]["inputs"]["scheduler"] = {"ratePerSec": 300, "maxMessages": 600}
     result = await run(Swarm.model_validate(data), RunOptions(duration=3.0, out=io.StringIO()))
     series = result["timeseries"]

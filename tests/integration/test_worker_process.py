@@ -235,6 +235,21 @@ async def test_a_processor_process_calls_the_sut_with_the_correlation_id_and_rep
     assert rabbitmq_url not in log_path.read_text()
 
 
+async def test_a_worker_process_renders_who_it_is_from_its_pod_environment(
+    rabbitmq_url: str, sut: ScriptedServer, tmp_path: Path
+) -> None:
+    names = "{{ swarmId }}/{{ role }}/{{ instanceId }}/{{ runId }}-{{ tenantId }}-end"
+    config = {"baseUrl": f"{sut.url}/{names}", "templating": {"runId": "run-3", "undefined": "empty"}}
+    async with processor_process(rabbitmq_url, config, tmp_path, instance="caller-7f9c") as running:
+        await _publish_call(running, "/hello")
+        prefix = f"GET /{running.swarm}/caller/caller-7f9c/run-3--end/hello ".encode()
+
+        async def called() -> bytes | None:
+            return next((r for r in sut.requests if r.startswith(prefix)), None)
+
+        await eventually(called, timeout=15, what=f"a request to {prefix!r} at the SUT")
+
+
 async def test_sigterm_lets_a_call_in_flight_finish_and_acknowledges_it_instead_of_redelivering(
     rabbitmq_url: str, sut: ScriptedServer, tmp_path: Path
 ) -> None:

@@ -36,15 +36,11 @@ def test_an_interval_outside_a_tenth_of_a_second_to_an_hour_is_refused(
     )
 
 
-def test_the_demo_sut_and_a_sut_url_are_not_given_together(capsys: pytest.CaptureFixture[str]) -> None:
-    assert "argument --sut: not allowed with argument --demo-sut" in _refused(
-        ["--demo-sut", "--sut", "http://x"], capsys
-    )
-
-
 def test_sensible_options_pass() -> None:
     args = parser().parse_args(["run", "--duration", "2.5", "--interval", "0.1", "--sut", "http://127.0.0.1:1"])
-    assert (args.duration, args.interval, args.sut, args.demo_sut) == (2.5, 0.1, "http://127.0.0.1:1", False)
+    assert (args.duration, args.interval, args.sut, args.demo_sut) == (2.5, 0.1, ["http://127.0.0.1:1"], False)
+    named = parser().parse_args(["run", "--demo-sut", "--sut", "auth=http://127.0.0.1:2", "--sut", "http://h:1"])
+    assert (named.sut, named.demo_sut) == (["auth=http://127.0.0.1:2", "http://h:1"], True)
     assert parser().parse_args(["run"]).duration is None, "no duration: until Ctrl-C"
 
 

@@ -164,3 +164,24 @@ another key of that Secret.
 {{- define "hivekeeper.webhookSecretName" -}}
 {{- .Values.webhook.existingSecret | default (include "hivekeeper.componentName" (list . "webhook-tls")) }}
 {{- end }}
+
+{{/*
+An AMQP URL's parts as Secret data (amqpHost, amqpPort, amqpUsername, amqpPassword, amqpVhost), for worker images
+that read the broker in parts rather than as a URL (a `protocol: pockethive` role, docs/custom-images.md). Nothing
+when the user or password holds %-escapes, which a template cannot decode: such a Secret needs the keys by hand.
+*/}}
+{{- define "hivekeeper.amqpParts" -}}
+{{- $url := urlParse . }}
+{{- if not (contains "%" $url.userinfo) }}
+{{- $hostPort := splitList ":" $url.host }}
+{{- $port := ternary "5671" "5672" (eq $url.scheme "amqps") }}
+{{- if gt (len $hostPort) 1 }}{{ $port = last $hostPort }}{{ end }}
+{{- $user := splitList ":" $url.userinfo }}
+{{- $vhost := trimPrefix "/" $url.path | default "/" }}
+amqpHost: {{ first $hostPort | b64enc | quote }}
+amqpPort: {{ $port | b64enc | quote }}
+amqpUsername: {{ first $user | b64enc | quote }}
+amqpPassword: {{ rest $user | join ":" | b64enc | quote }}
+amqpVhost: {{ $vhost | b64enc | quote }}
+{{- end }}
+{{- end }}

@@ -17,6 +17,8 @@ from hivekeeper.api.run_status import HISTORY_LENGTH, RunRecord, RunStatus
 from hivekeeper.api.status import Condition, QueueStatus, RoleStatus, Totals
 
 BUILTIN_ROLES = ("generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator")
+WorkerProtocol = Literal["hivekeeper", "pockethive"]
+"""What a worker image speaks; decides the environment the operator gives its pods and how signals reach it."""
 BuiltinRole = Literal["generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator"]
 _ALIAS_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 MAX_ROLES = 32
@@ -107,13 +109,26 @@ class StageSpec(_Model):
             (
                 "has(self.role) != has(self.image)",
                 "set exactly one of role (a built-in role) or image (a custom worker image)",
-            )
+            ),
+            (
+                "!has(self.protocol) || self.protocol == 'hivekeeper' || has(self.image)",
+                "protocol: pockethive needs image (a PocketHive worker image); built-in roles speak hivekeeper",
+            ),
         ),
     )
 
     role: BuiltinRole | None = Field(default=None, description="Built-in role the workers run.")
     image: str | None = Field(
-        default=None, max_length=512, description="Custom worker image speaking the hivekeeper protocol."
+        default=None,
+        max_length=512,
+        description="Custom worker image; it speaks the hivekeeper protocol unless `protocol` says otherwise.",
+    )
+    protocol: WorkerProtocol = Field(
+        default="hivekeeper",
+        description="What the image speaks: `hivekeeper` (the HIVEKEEPER_* environment, docs/worker.md) or "
+        "`pockethive` (a PocketHive worker image: the operator gives it the SPRING_RABBITMQ_* and POCKETHIVE_* "
+        "environment it reads and addresses its signals so its bindings receive them; docs/custom-images.md). "
+        "Only with `image`; an edit rolls this stage.",
     )
     replicas: int = Field(
         default=1, ge=0, description="Worker instances (pods); a WorkerRole's is also driven through /scale."
@@ -144,6 +159,11 @@ class StageSpec(_Model):
                 f"{self._label()}: set exactly one of `role` (a built-in role: "
                 f"{', '.join(BUILTIN_ROLES)}) or `image` (a custom worker image)"
             )
+        if self.protocol == "pockethive" and self.image is None:
+            raise ValueError(
+                f"{self._label()}: protocol: pockethive is for a PocketHive worker image: set `image` to it, or "
+                "drop `protocol` to run the built-in role"
+            )
         return self
 
     def _label(self) -> str:
@@ -170,6 +190,26 @@ class SecretRef(_Model):
     name: str = Field(max_length=253, description="Secret name.")
     amqpUrlKey: str = Field(default="amqpUrl", description="Key holding the RabbitMQ URL.")
     redisUrlKey: str = Field(default="redisUrl", description="Key holding the Redis URL (optional in the Secret).")
+
+
+UndefinedRule = Literal["strict", "empty"]
+TagNewlineRule = Literal["keep", "trim"]
+UNDEFINED_HELP = (
+    "A name a template reads that is not defined: `strict` fails the render (the item is dropped; `hivekeeper "
+    'validate` names it first), `empty` renders it as "" (PocketHive\'s rule; written by `hivekeeper import`).'
+)
+TAG_NEWLINE_HELP = (
+    "The newline right after a tag (`}}`, `%}`, `#}`): `keep` outputs it (Jinja's rule), `trim` does not "
+    "(PocketHive's rule, so XML bodies written one tag a line start without blank lines; written by import)."
+)
+
+
+class TemplatingSpec(_Model):
+    """How every template of the swarm treats undefined names and the newline after a tag (a role's
+    `config.templating` overrides it key by key)."""
+
+    undefined: UndefinedRule = Field(default="strict", description=UNDEFINED_HELP)
+    tagNewline: TagNewlineRule = Field(default="keep", description=TAG_NEWLINE_HELP)
 
 
 class DeadLetterSpec(_Model):
@@ -224,6 +264,10 @@ class SwarmSpec(_Model):
     vars: dict[str, Any] = Field(default_factory=dict, description="Scenario variables, `vars.*` in templates.")
     templates: list[HttpTemplate] = Field(
         default_factory=list, max_length=MAX_TEMPLATES, description="HTTP call templates, by serviceId::callId."
+    )
+    templating: TemplatingSpec = Field(
+        default_factory=TemplatingSpec,
+        description="Template semantics: undefined names (strict or empty) and the newline after a tag (keep or trim).",
     )
     roles: list[RoleSpec] = Field(min_length=1, max_length=MAX_ROLES, description="The pipeline stages.")
     secretRef: SecretRef | None = Field(
@@ -322,10 +366,11 @@ class Swarm(_Model):
 
 
 def merged_role_config(spec: SwarmSpec, role_config: dict[str, Any]) -> dict[str, Any]:
-    """The config a role's workers get: its own keys plus the swarm's vars, sut, templates and deadLetter.
+    """The config a role's workers get: its own keys plus the swarm's vars, sut, templates, templating (with
+    ``spec.run.id`` as ``templating.runId``) and deadLetter.
 
     One merge for the operator (the config-update it pushes), ``hivekeeper run`` (the bootstrap config) and
-    ``hivekeeper validate``. A role's ``vars`` and ``deadLetter`` override the swarm's key by key; its
+    ``hivekeeper validate``. A role's ``vars``, ``templating`` and ``deadLetter`` override the swarm's key by key; its
     ``templates`` come after the swarm's. It never raises: a value of the wrong type is passed on for the
     worker's validation to name.
     """
@@ -335,6 +380,12 @@ def merged_role_config(spec: SwarmSpec, role_config: dict[str, Any]) -> dict[str
     spec_templates = [t.model_dump(mode="json") for t in spec.templates]
     config["templates"] = spec_templates + own_templates if isinstance(own_templates, list) else own_templates
     config["sut"] = spec.sut.model_dump(mode="json")
+    templating = spec.templating.model_dump(mode="json", exclude_defaults=True)
+    if spec.run is not None:
+        templating["runId"] = spec.run.id  # templates read it as {{ runId }}
+    own_templating = role_config.get("templating", {})
+    if templating:  # only when set: a swarm without it keeps the exact config it had
+        config["templating"] = {**templating, **own_templating} if isinstance(own_templating, dict) else own_templating
     own = role_config.get("deadLetter", {})
     config["deadLetter"] = {**spec.deadLetter.model_dump(mode="json"), **own} if isinstance(own, dict) else own
     return config

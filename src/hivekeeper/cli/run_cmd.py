@@ -46,7 +46,8 @@ def _seconds(option: str, *, low: float, high: float, hint: str, inclusive: bool
 def _run(args: argparse.Namespace) -> int:
     from hivekeeper.api.manifests import ManifestError, load_swarm, load_swarm_text
     from hivekeeper.errors import Unavailable
-    from hivekeeper.local.runner import RunError, RunInputError, RunOptions, run_blocking, with_endpoint
+    from hivekeeper.local import endpoints
+    from hivekeeper.local.runner import RunError, RunInputError, RunOptions, run_blocking
 
     swarms: list[Swarm] = []
     datasets: dict[str, Path] = {}
@@ -61,12 +62,16 @@ def _run(args: argparse.Namespace) -> int:
     except ManifestError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.sut:
-        swarms = [with_endpoint(swarm, args.sut) for swarm in swarms]
+    try:
+        sut = endpoints.parse(args.sut, demo=args.demo_sut)
+        endpoints.check(sut, swarms)
+    except endpoints.SutFlagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     options = RunOptions(
         duration=args.duration,
         json_path=Path(args.json) if args.json else None,
-        demo_sut=args.demo_sut,
+        sut=sut,
         broker_url=args.broker,
         redis_url=args.redis,
         interval=args.interval,
@@ -165,13 +170,19 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="seconds between the time series' points (default: 1 for a --duration under 60 s, else 5)",
     )
-    target = run.add_mutually_exclusive_group()
-    target.add_argument(
+    run.add_argument(
         "--demo-sut",
         action="store_true",
-        help="start the built-in demo HTTP service and aim sut.endpoints.default at it (not with --sut)",
+        help="start the built-in demo HTTP service and aim every SUT endpoint no --sut names at it",
     )
-    target.add_argument("--sut", metavar="URL", help="aim sut.endpoints.default at this base URL (not with --demo-sut)")
+    run.add_argument(
+        "--sut",
+        metavar="URL|NAME=URL",
+        action="append",
+        default=[],
+        help="aim sut.endpoints.default (URL) or sut.endpoints.NAME (NAME=URL) at this base URL; repeat for "
+        "several endpoints",
+    )
     run.add_argument("--broker", metavar="AMQP_URL", help="use this RabbitMQ instead of in-memory queues")
     run.add_argument("--redis", metavar="REDIS_URL", help="keep sequence() counters in this Redis")
     run.add_argument(

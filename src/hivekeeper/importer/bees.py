@@ -3,15 +3,19 @@
 Most keys keep their names (DESIGN.md §4), so the config is copied and then adjusted:
 
 - the newer ``config.worker`` block is lifted to the root, ``enabled`` is dropped (our controller
-  enables workers), ``templateRoot`` is dropped (the templates go into ``spec.templates``);
+  enables workers); a built-in role's ``templateRoot`` under the bundle's ``templates/`` is carried as
+  ``spec.templates`` (another is reported); a custom image keeps every key;
+- a value naming another file of the bundle (``/app/scenario/...``) is left in place with an error
+  (``bundle-file``): the manifest cannot carry the file;
 - Redis connection keys (``host``/``port``/``username``/``password``/``ssl`` in ``inputs.redis``,
   ``outputs.redis``, ``interceptors.redisUploader``, and the whole ``config.redis`` block) are dropped:
   ours comes from the Secret's ``redisUrl``, and a password is never copied into a manifest;
 - ``inputs.rabbit`` is ``inputs.rabbitmq``; ``ARTEMIS`` inputs/outputs become ``RABBITMQ``;
 - every template string is rewritten (:mod:`.pebble`);
-- keys our role does not know are dropped with a finding (an error for those whose loss changes what
-  the scenario does), and a number written as ``{{ vars.x }}`` is inlined;
-- what is left is validated by the role config models the workers use (:mod:`hivekeeper.api.roles`).
+- keys our role does not know are dropped with a warning, except those whose loss changes what the scenario
+  does: they are left in place with an error, so that the role (and validate) refuse the config until it is
+  adapted; a number written as ``{{ vars.x }}`` is inlined;
+- what the role still refuses is reported by validate's checks of the whole manifest (:mod:`.agreement`).
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from pydantic import ValidationError
 
 from hivekeeper.api import roles as role_configs
 from hivekeeper.api.manifests import field_path
-from hivekeeper.api.roles import ConfigError
 from hivekeeper.importer import datasets, pebble
 from hivekeeper.importer.bundle import Collector, Path_, SourceFile, mapping
+from hivekeeper.validate.bundle_paths import BUNDLE_MOUNT, bundle_paths
 
 REDIS_CONNECTION_KEYS = ("host", "port", "username", "password", "ssl")
 _REDIS_BLOCKS = (("inputs", "redis"), ("outputs", "redis"), ("interceptors", "redisUploader"))
@@ -38,7 +42,7 @@ _QUIET_ANY = ("dropTxOutcomeWithoutCallId", "ports")
 SEMANTIC_KEYS = ("whileJson", "failJson", "tcpTransport", "txOutcomeSinkMode", "csv", "templating")
 """Keys whose loss changes what the scenario does: dropping them is an error, not a warning."""
 _VAR_ONLY = re.compile(r"^\s*\{\{\s*vars\.([A-Za-z_]\w*)\s*\}\}\s*$")
-_SCENARIO_MOUNT = "/app/scenario"
+TEMPLATES_MOUNT = f"{BUNDLE_MOUNT}/templates"
 
 
 @dataclass
@@ -58,12 +62,15 @@ class BeeContext:
     var_refs: dict[str, Path_] = field(default_factory=dict)
     """Variables the templates read, each with where it was first read."""
     endpoint_refs: dict[str, Path_] = field(default_factory=dict)
-    _from_worker: set[str] = field(default_factory=set)
+    lifted: set[str] = field(default_factory=set)
+    kept: set[tuple[str | int, ...]] = field(default_factory=set)
+    """Config paths of keys left in place although the role refuses them (``key-unsupported``)."""
+    """Keys that came from the newer ``config.worker`` block (lifted to the config root)."""
 
     def src(self, *path: str | int) -> Path_:
         """Where ``config.<path>`` was in scenario.yaml (keys lifted from ``config.worker`` included)."""
         base: Path_ = ("template", "bees", self.index, "config")
-        return (*base, "worker", *path) if path and path[0] in self._from_worker else (*base, *path)
+        return (*base, "worker", *path) if path and path[0] in self.lifted else (*base, *path)
 
     def error(self, code: str, path: Path_, message: str, fix: str) -> None:
         self.collect.error(code, self.scenario, path, message, fix)
@@ -77,26 +84,19 @@ def translate(kind: str | None, raw: dict[str, Any], ctx: BeeContext) -> dict[st
     config = copy.deepcopy(raw)
     worker = config.pop("worker", None)
     if isinstance(worker, dict):
-        ctx._from_worker = set(worker)
+        ctx.lifted = set(worker)
         config.update(worker)
     config.pop("enabled", None)
     _drop_redis_connection(config, ctx)
     _transports(config, ctx)
-    root = config.pop("templateRoot", None)
-    if root is not None and not str(root).startswith(_SCENARIO_MOUNT):
-        ctx.warning(
-            "template-root-outside-bundle",
-            ctx.src("templateRoot"),
-            f"templateRoot {root!r} is outside the bundle ({_SCENARIO_MOUNT}); its templates were not imported",
-            "copy those templates into the bundle's templates/http folder and import again",
-        )
+    if kind is not None:
+        _template_root(config.pop("templateRoot", None), ctx)
+    _bundle_files(config, ctx)
     for key, quiet in _QUIET.items():
         if config.get(key) == quiet:
             del config[key]
     for key in _QUIET_ANY:
         config.pop(key, None)
-    if kind == "http-sequence":
-        _yaml_on_keys(config)
     config = {k: _rewrite_strings(v, (k,), ctx, raw_payload=kind != "http-sequence") for k, v in config.items()}
     if kind in role_configs.ROLES:
         _fit(kind, config, ctx)
@@ -133,12 +133,36 @@ def moderator(raw: dict[str, Any], ctx: BeeContext) -> dict[str, Any]:
     return translate("moderator", config, ctx)
 
 
-def _yaml_on_keys(config: dict[str, Any]) -> None:
-    """YAML 1.1 reads an unquoted ``on:`` key as ``true``: write ``steps[].retry.on`` back as ``on``."""
-    for step in config.get("steps") or []:
-        retry = step.get("retry") if isinstance(step, dict) else None
-        if isinstance(retry, dict) and True in retry and "on" not in retry:
-            retry["on"] = retry.pop(True)
+def _template_root(root: Any, ctx: BeeContext) -> None:
+    """A built-in role's ``templateRoot``: the calls of the bundle's ``templates/`` are in ``spec.templates``,
+    so a root there is carried; any other root's templates were not read, which is said."""
+    shown = str(root or "").strip().rstrip("/")
+    if not shown or shown == TEMPLATES_MOUNT or shown.startswith(f"{TEMPLATES_MOUNT}/"):
+        return
+    inside = shown.startswith(f"{BUNDLE_MOUNT}/")
+    ctx.warning(
+        "template-root-outside-bundle",
+        ctx.src("templateRoot"),
+        f"templateRoot {root!r} is "
+        + (f"not under {TEMPLATES_MOUNT}" if inside else f"outside the bundle ({BUNDLE_MOUNT})")
+        + "; the importer reads call templates from the bundle's templates/ folder only, so its templates were "
+        "not imported",
+        "move those templates into the bundle's templates/ folder and import again",
+    )
+
+
+def _bundle_files(config: dict[str, Any], ctx: BeeContext) -> None:
+    """A config value naming another file of the bundle: the manifest cannot carry it (hivekeeper's pods have
+    no bundle folder), so it is an error, which validate finds again on the value left in place."""
+    for path, value in bundle_paths(config):
+        ctx.error(
+            "bundle-file",
+            ctx.src(*path),
+            f"config.{field_path(path)}: {value!r} is a file of the bundle; hivekeeper's pods have no "
+            f"{BUNDLE_MOUNT} folder and the manifest cannot carry it (the value was left in place)",
+            "give the worker that file another way (built into its image, or its content in a config value), "
+            "then change or remove this key",
+        )
 
 
 def _drop_redis_connection(config: dict[str, Any], ctx: BeeContext) -> None:
@@ -191,6 +215,7 @@ def _transports(config: dict[str, Any], ctx: BeeContext) -> None:
             )
         if side == "inputs" and isinstance(block.get("csv"), dict):
             block["csv"] = datasets.csv_input(block["csv"], ctx.src(side, "csv"), ctx.scenario, ctx.collect)
+            ctx.kept.update(("inputs", "csv", key) for key in datasets.LEFT_IN_PLACE if key in block["csv"])
 
 
 def _rewrite_strings(value: Any, path: tuple[str | int, ...], ctx: BeeContext, *, raw_payload: bool) -> Any:
@@ -218,25 +243,16 @@ def _rewrite_strings(value: Any, path: tuple[str | int, ...], ctx: BeeContext, *
 
 
 def _fit(kind: str, config: dict[str, Any], ctx: BeeContext) -> None:
-    """Drop the keys ``kind`` does not know and inline ``{{ vars.x }}`` numbers, then validate."""
+    """Drop the keys ``kind`` does not know and inline ``{{ vars.x }}`` numbers. What the role still refuses
+    is reported by validate's checks of the manifest (:mod:`.agreement`), as ``role-config``."""
     model = role_configs.ROLES[kind].model
     for _ in range(20):
         try:
             model.model_validate(_merged(config, ctx))
             break
         except ValidationError as exc:
-            if not any(_repair(config, err["type"], tuple(err["loc"]), ctx) for err in exc.errors()):
+            if not [err for err in exc.errors() if _repair(config, err["type"], tuple(err["loc"]), ctx)]:
                 break
-    try:
-        role_configs.validate(kind, _merged(config, ctx))
-    except ConfigError as exc:
-        for where, message in exc.problems:
-            ctx.error(
-                "role-config",
-                ctx.src(*parse_path(where)),
-                f"config.{where}: {message}",
-                "fix the value in the bundle (or in the imported manifest); docs/roles.md lists the role's keys",
-            )
 
 
 def _merged(config: dict[str, Any], ctx: BeeContext) -> dict[str, Any]:
@@ -261,24 +277,28 @@ def _repair(config: dict[str, Any], kind: str, loc: tuple[str | int, ...], ctx: 
         return False
     value = holder[key]
     if kind == "extra_forbidden":
-        del holder[key]
         shown = f"{key}: {value!r}" if not isinstance(value, dict | list) else f"{key} (a {type(value).__name__})"
         dotted = field_path(loc)
-        if key in SEMANTIC_KEYS:
-            ctx.error(
-                "key-unsupported",
-                ctx.src(*loc),
-                f"config.{dotted}: PocketHive's {shown} has no hivekeeper "
-                "equivalent and was dropped; the scenario behaves differently without it",
-                "see docs/import.md (what is not translated) and adapt the scenario by hand",
-            )
-        else:
-            ctx.warning(
-                "key-dropped",
-                ctx.src(*loc),
-                f"config.{dotted}: PocketHive's {shown} has no hivekeeper equivalent and was dropped",
-                "nothing to do unless the scenario relied on it (docs/import.md lists what is not translated)",
-            )
+        # Left in place, so that the role refuses the config until it is adapted: a key whose loss changes what
+        # the scenario does, or one reported already with its own error (a CSV file's charset).
+        if key in SEMANTIC_KEYS or loc in ctx.kept:
+            if loc not in ctx.kept:
+                ctx.kept.add(loc)
+                ctx.error(
+                    "key-unsupported",
+                    ctx.src(*loc),
+                    f"config.{dotted}: PocketHive's {shown} has no hivekeeper equivalent; the scenario behaves "
+                    "differently without it, so it was left in place and the role refuses the config",
+                    "see docs/import.md (what is not translated), adapt the scenario by hand and remove the key",
+                )
+            return False
+        del holder[key]
+        ctx.warning(
+            "key-dropped",
+            ctx.src(*loc),
+            f"config.{dotted}: PocketHive's {shown} has no hivekeeper equivalent and was dropped",
+            "nothing to do unless the scenario relied on it (docs/import.md lists what is not translated)",
+        )
         return True
     match = _VAR_ONLY.match(value) if isinstance(value, str) else None
     known = ctx.extras.get("vars", {})
@@ -306,11 +326,3 @@ def _ssl_note(kind: str, config: dict[str, Any], ctx: BeeContext) -> None:
             f"baseUrl {base!r} is https: PocketHive trusts every certificate by default, hivekeeper verifies them",
             "set sslVerify: false on this role if the SUT's certificate is self-signed (tests only)",
         )
-
-
-def parse_path(dotted: str) -> Path_:
-    """``steps[0].callId`` -> ``('steps', 0, 'callId')`` (``(root)`` -> ``()``)."""
-    if dotted in ("", "(root)"):
-        return ()
-    parts = dotted.replace("[", ".").replace("]", "").split(".")
-    return tuple(int(p) if p.isdigit() else p for p in parts if p)

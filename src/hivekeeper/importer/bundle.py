@@ -9,6 +9,7 @@ else is reported as :class:`~hivekeeper.validate.findings.Finding` values by the
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,25 @@ class Bundle:
     auth_profiles: SourceFile | None
 
 
+class BundleLoader(yaml.SafeLoader):
+    """YAML as PocketHive reads its bundles: only ``true`` and ``false`` are booleans, so ``on:``, ``off``,
+    ``yes`` and ``no`` stay strings (YAML 1.1 would read ``retry: {on: [...]}`` as ``{true: [...]}``)."""
+
+
+BundleLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+BundleLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def load_yaml(text: str) -> Any:
+    """One YAML document read with :class:`BundleLoader`."""
+    return yaml.load(text, Loader=BundleLoader)
+
+
 def read_yaml(root: Path, path: Path) -> SourceFile:
     rel = path.relative_to(root).as_posix()
     try:
@@ -81,7 +101,7 @@ def read_yaml(root: Path, path: Path) -> SourceFile:
     except (OSError, UnicodeDecodeError) as exc:
         raise BundleError(f"{root / rel}: cannot read: {exc}") from exc
     try:
-        loader = yaml.SafeLoader(text)
+        loader = BundleLoader(text)
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None

@@ -67,11 +67,12 @@ def resolve_sut(bundle: Bundle, wanted: str | None, collect: Collector) -> Sut:
     endpoints = data.get("endpoints")
     result = Sut(sut_id)
     if not isinstance(endpoints, dict) or not endpoints:
-        collect.error(
+        collect.warning(
             "sut-invalid",
             source,
             ("endpoints",),
-            f"SUT {sut_id!r} has no endpoints map",
+            f"SUT {sut_id!r} has no endpoints map; a template reading an endpoint is an error there "
+            "(sut-endpoint-undefined)",
             "add endpoints: {default: {baseUrl: http://...}} to sut.yaml",
         )
         return result
@@ -79,11 +80,12 @@ def resolve_sut(bundle: Bundle, wanted: str | None, collect: Collector) -> Sut:
         endpoint = mapping(value)
         base = str(endpoint.get("baseUrl") or "").strip()
         if not base:
-            collect.error(
+            collect.warning(
                 "sut-invalid",
                 source,
                 ("endpoints", name, "baseUrl"),
-                f"endpoint {name!r} has no baseUrl",
+                f"endpoint {name!r} has no baseUrl and was left out; a template reading it is an error there "
+                "(sut-endpoint-undefined)",
                 "set endpoints.<id>.baseUrl, e.g. http://cards-api:8080",
             )
             continue
@@ -129,13 +131,12 @@ def resolve_vars(
     if sut_id is not None and isinstance(per_sut.get(sut_id), dict):
         for name, value in per_sut[sut_id].items():
             if name in resolved:
-                collect.error(
+                collect.warning(
                     "var-collision",
                     source,
                     ("values", "sut", profile, sut_id, name),
-                    f"variable "
-                    f"{name!r} is set both globally and for SUT {sut_id!r}; the SUT's value {value!r} "
-                    "was used",
+                    f"variable {name!r} is set both globally and for SUT {sut_id!r}; PocketHive refuses that, "
+                    f"the manifest uses the SUT's value {value!r}",
                     "keep the variable in one scope",
                 )
             resolved[name] = value
@@ -159,11 +160,12 @@ def _check(
             if definition.get("required"):
                 scope = str(definition.get("scope") or "global")
                 place = f"values.sut.{profile}.{sut_id or '<sutId>'}" if scope == "sut" else f"values.global.{profile}"
-                collect.error(
+                collect.warning(
                     "var-missing",
                     source,
                     where,
-                    f"required variable {name!r} has no value in {place}",
+                    f"required variable {name!r} has no value in {place}; a template or key reading it is an "
+                    "error there (var-undefined)",
                     f"set {place}.{name} in variables.yaml",
                 )
             continue
@@ -171,11 +173,12 @@ def _check(
         allowed = _TYPES.get(kind)
         wrong_bool = kind in ("int", "float") and isinstance(value, bool)
         if allowed is not None and (not isinstance(value, allowed) or wrong_bool):
-            collect.error(
+            collect.warning(
                 "var-type",
                 source,
                 where,
-                f"variable {name!r} is declared {kind} but is {value!r}",
+                f"variable {name!r} is declared {kind} but is {value!r}; PocketHive refuses that, the manifest "
+                "uses the value as written",
                 f"give {name} a {kind} value for profile {profile!r}",
             )
     if definitions:

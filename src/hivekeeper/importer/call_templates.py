@@ -25,6 +25,8 @@ _QUIET = ("schemaRef",)
 @dataclass
 class CallTemplates:
     templates: list[dict[str, Any]] = field(default_factory=list)
+    origins: list[tuple[SourceFile, Path_]] = field(default_factory=list)
+    """Where each of :attr:`templates` is: its file and its path in it."""
     var_refs: dict[str, tuple[SourceFile, Path_]] = field(default_factory=dict)
     endpoint_refs: dict[str, tuple[SourceFile, Path_]] = field(default_factory=dict)
 
@@ -53,27 +55,30 @@ def translate(bundle: Bundle, settings: TemplateSettings, collect: Collector) ->
                 continue
             key = f"{template['serviceId']}::{template['callId']}"
             if key in seen:
-                collect.error(
+                collect.warning(
                     "template-duplicate",
                     source,
                     (*base, "callId"),
-                    f"call {key} is defined again (first in {seen[key]}); this one was skipped",
+                    f"call {key} is defined again (first in {seen[key]}); this one was skipped, the first is used",
                     "give each call a unique callId",
                 )
                 continue
             seen[key] = source.rel
             result.templates.append(template)
+            result.origins.append((source, base))
     if len(result.templates) > MAX_TEMPLATES:
         extra = [f"{t['serviceId']}::{t['callId']}" for t in result.templates[MAX_TEMPLATES:]]
-        collect.error(
+        collect.warning(
             "too-many-templates",
             None,
             (),
             f"the bundle has {len(result.templates)} call templates; a Swarm holds at most {MAX_TEMPLATES}: "
-            f"{len(extra)} were left out ({', '.join(extra[:5])}{', ...' if len(extra) > 5 else ''})",
+            f"{len(extra)} were left out ({', '.join(extra[:5])}{', ...' if len(extra) > 5 else ''}); calling one "
+            "is an error there (template-missing)",
             "split the scenario into several swarms, or drop calls it does not make",
         )
         del result.templates[MAX_TEMPLATES:]
+        del result.origins[MAX_TEMPLATES:]
     return result
 
 
@@ -86,21 +91,23 @@ def _one(
     collect: Collector,
 ) -> dict[str, Any] | None:
     if not isinstance(entry, dict) or not entry.get("callId"):
-        collect.error(
+        collect.warning(
             "template-invalid",
             source,
             base,
-            "a call template needs at least callId (and pathTemplate)",
+            "a call template needs at least callId (and pathTemplate); this one was skipped, and a generator or "
+            "step calling it is an error there (template-missing)",
             "add callId: <name> to this file",
         )
         return None
     protocol = str(entry.get("protocol") or "").upper()
     if protocol not in ("", "HTTP"):
-        collect.error(
+        collect.warning(
             "protocol-unsupported",
             source,
             (*base, "protocol"),
-            f"call {entry['callId']!r} uses protocol {protocol}; hivekeeper sends HTTP only; the call was skipped",
+            f"call {entry['callId']!r} uses protocol {protocol}; hivekeeper sends HTTP only; the call was skipped, "
+            "and a generator or step calling it is an error there (template-missing)",
             "drop this call or replace it by an HTTP call",
         )
         return None

@@ -20,6 +20,8 @@ SCENARIO_MOUNT = "/app/scenario/"
 
 _KEPT = ("filePath", "ratePerSec", "rotate", "delimiter")
 _UTF8 = {"utf-8", "utf8"}
+LEFT_IN_PLACE = ("charset",)
+"""Keys :func:`csv_input` reports as errors and leaves in place, so that the role (and validate) refuses them."""
 _GUARD_KEYS = ("enabled", "queueAlias", "maxDepth", "targetDepth", "minDepth", "adjust")
 """The keys of PocketHive's bufferGuard the translation uses."""
 
@@ -42,12 +44,13 @@ def csv_input(block: dict[str, Any], where: Path_, source: SourceFile, collect: 
         )
     charset = str(block.get("charset", "UTF-8"))
     if charset.lower() not in _UTF8:
+        csv["charset"] = block["charset"]  # left in place: the role refuses it (validate too) until it is removed
         collect.error(
             "csv-charset",
             source,
             (*where, "charset"),
             f"inputs.csv.charset {charset} is not read: hivekeeper reads CSV files as UTF-8",
-            "convert the file to UTF-8 (iconv -f <charset> -t UTF-8)",
+            "convert the file to UTF-8 (iconv -f <charset> -t UTF-8), then remove inputs.csv.charset",
         )
     if block.get("skipHeader") is False:
         collect.warning(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from jinja2.filters import FILTERS as JINJA_FILTERS
 
-from hivekeeper.importer import spel
+from hivekeeper.importer import spel, spel_built
 from hivekeeper.importer.pebble_tokens import (
     CLOSE,
     OPEN,
@@ -97,19 +97,32 @@ class ExpressionRewriter:
                     "pebble-unsupported", code, "the range operator .. is not translated", "use range(start, end + 1)"
                 )
 
+    def _value(self, code: str) -> str:
+        """A computed part of a SpEL text built at run time, rewritten (its reads are noted here too)."""
+        inner = ExpressionRewriter(self.raw_payload, self.upstream, self.issues, self.vars, self.endpoints)
+        return inner.rewrite(code, expression=True).strip()
+
     # -- passes ---------------------------------------------------------------------------------
     def _evals(self, tokens: Tokens) -> Tokens:
         def apply(tokens: Tokens, i: int) -> tuple[Tokens, int]:
             paren = next_(tokens, i)
             if name_at(tokens, i) != "eval" or is_(tokens, prev(tokens, i), ".") or not is_(tokens, paren, "("):
                 return tokens, i + 1
-            close, arg = match_forward(tokens, paren), next_(tokens, paren)
+            close = match_forward(tokens, paren)
             whole = text(tokens, i, close if close >= 0 else len(tokens) - 1)
-            if close < 0 or tokens[arg].kind != "str" or next_(tokens, arg) != close:
-                self.issue("spel-unsupported", whole, "eval(...) takes one string literal", TRANSLATE_BY_HAND)
+            operands = spel_built.parts(tokens[paren + 1 : close]) if close >= 0 else None
+            built = spel_built.build(operands, self._value) if operands else None
+            if built is None:
+                self.issue(
+                    "spel-unsupported",
+                    whole,
+                    "eval(...) takes a SpEL text: a string literal, or literals joined with ~ to values "
+                    "(here no part of the SpEL text is known before run time)",
+                    TRANSLATE_BY_HAND,
+                )
                 return tokens, i + 1
             try:
-                done = spel.translate(unquote(tokens[arg].text), raw_payload=self.raw_payload)
+                done = spel.translate(built.text, raw_payload=self.raw_payload, holes=built.holes)
             except spel.SpelUnsupported as exc:
                 self.issue("spel-unsupported", whole, exc.problem, exc.fix)
                 return tokens, close + 1

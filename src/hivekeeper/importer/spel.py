@@ -14,9 +14,11 @@ the part that is not translated and what to write instead.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hivekeeper.errors import InvalidInput
+from hivekeeper.importer.spel_built import HOLE, interpolated
 
 HELPERS: dict[str, tuple[str, int, int, str]] = {
     "uuid": ("uuid", 0, 0, "str"),
@@ -46,6 +48,7 @@ _TOKEN = re.compile(
     r"""(?P<ws>\s+)
     |(?P<str>'(?:[^']|'')*'|"(?:[^"]|"")*")
     |(?P<num>0[xX][0-9a-fA-F]+[lL]?|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[lLfFdD]?)
+    |(?P<hole>\ue000\d+\ue001)
     |(?P<name>[A-Za-z_$][\w$]*)
     |(?P<op>\?\.|\?:|==|!=|<=|>=|&&|\|\||\.[?!^$]\[|[-+*/%^!<>?:.,()\[\]{}@#&=|])
     """,
@@ -106,13 +109,15 @@ def untranslated_date_letters(pattern: str) -> str:
     return "".join(sorted({c for c in text if c.isascii() and c.isalpha()}))
 
 
-def translate(expression: str, *, raw_payload: bool = True) -> Translation:
+def translate(expression: str, *, raw_payload: bool = True, holes: Mapping[int, str] | None = None) -> Translation:
     """The Jinja expression for SpEL ``expression``; raises :class:`SpelUnsupported`.
 
     ``raw_payload``: PocketHive's ``payload`` is the raw text here (generator, request-builder and
     processor templates); ours is the parsed JSON, so a bare ``payload`` becomes ``payloadRaw``.
+    ``holes``: for a SpEL text built at run time, the Jinja expression of each computed part, marked in
+    ``expression`` by :func:`.spel_built.hole`: inside a string literal the part is its text, elsewhere its value.
     """
-    parser = _Parser(expression, raw_payload)
+    parser = _Parser(expression, raw_payload, dict(holes or {}))
     expr = parser.ternary()
     if parser.peek() is not None:
         raise parser.unsupported(f"unexpected {parser.peek()!r}")
@@ -120,9 +125,10 @@ def translate(expression: str, *, raw_payload: bool = True) -> Translation:
 
 
 class _Parser:
-    def __init__(self, expression: str, raw_payload: bool) -> None:
-        self.expression = expression
+    def __init__(self, expression: str, raw_payload: bool, holes: dict[int, str]) -> None:
+        self.expression = HOLE.sub(lambda m: "' ~ " + holes.get(int(m.group(1)), "?") + " ~ '", expression)
         self.raw_payload = raw_payload
+        self.holes = holes
         self.tokens = self._tokenize(expression)
         self.pos = 0
         self.vars: set[str] = set()
@@ -286,8 +292,9 @@ class _Parser:
     def primary(self) -> Expr:
         kind, token = self.kind(), self.take()
         if kind == "str":
-            value = token[1:-1].replace(token[0] * 2, token[0])
-            return Expr(jinja_string(value), "str", literal=value)
+            return self._string(token)
+        if kind == "hole":
+            return Expr(f"({self.holes[int(token[1:-1])]})")
         if kind == "num":
             return Expr(self._number(token), "num")
         if token == "(":
@@ -303,6 +310,13 @@ class _Parser:
         if token in ("@", "&"):
             raise self.unsupported("bean references are not available in the sandbox")
         raise self.unsupported(f"unexpected {token!r}")
+
+    def _string(self, token: str) -> Expr:
+        """A string literal; one with computed parts (holes) is their concatenation: 'id-' ~ value."""
+        value = token[1:-1].replace(token[0] * 2, token[0])
+        if HOLE.search(value):
+            return Expr(interpolated(value, self.holes, jinja_string), "str", atomic=False)
+        return Expr(jinja_string(value), "str", literal=value)
 
     @staticmethod
     def _number(token: str) -> str:
@@ -343,6 +357,11 @@ class _Parser:
             self.vars.add(literal[1:-1])
 
     def function(self) -> Expr:
+        if self.kind() == "hole":
+            raise self.unsupported(
+                "the function's name is computed at run time, so which helper it calls is unknown",
+                "name the helper in the text (#sha256_hex(...), #md5_hex(...)) and compute only its arguments",
+            )
         if self.kind() != "name":
             raise self.unsupported("expected a function name after #")
         name = self.take()

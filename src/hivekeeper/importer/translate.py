@@ -5,12 +5,16 @@ The mapping (docs/import.md has the tables):
 - each ``template.bees[]`` entry becomes a ``spec.roles[]`` stage: the image of a known PocketHive
   role (``generator``, ``request-builder``, ``processor``, ``postprocessor``, ``http-sequence``)
   becomes our built-in ``role``; a ``moderator`` is folded away (its queues merged); another image is
-  kept as a custom ``image``. Bee ``role`` names become stage names, made valid and unique;
+  kept as a custom ``image`` with ``protocol: pockethive`` (a bee image is a PocketHive worker). Bee
+  ``role`` names become stage names, made valid and unique;
 - the ``work`` port maps' queue suffixes become our ``work`` aliases (sanitised, reserved ones renamed);
 - ``config`` keeps its keys (:mod:`.bees` says what changes);
 - ``templates/http/**`` become ``spec.templates`` (:mod:`.call_templates`), their Pebble and SpEL
   rewritten for our Jinja sandbox (:mod:`.pebble`);
-- the chosen SUT becomes ``spec.sut`` and the chosen variables profile ``spec.vars`` (:mod:`.bundle_values`).
+- the chosen SUT becomes ``spec.sut`` and the chosen variables profile ``spec.vars`` (:mod:`.bundle_values`);
+- ``spec.templating`` gets PocketHive's template rules (:data:`PEBBLE_SEMANTICS`);
+- the manifest then goes through ``hivekeeper validate``'s checks, and the import's errors are validate's errors,
+  placed back in the bundle (:mod:`.agreement`).
 
 The output is deterministic (no dates, sorted inputs): importing twice gives the same text.
 """
@@ -23,13 +27,15 @@ from typing import Any
 
 import yaml
 
-from hivekeeper.api.manifests import ManifestError, parse_swarm
-from hivekeeper.importer import bees, bundle_values, call_templates, datasets
+from hivekeeper.importer import agreement, bees, bundle_values, call_templates, datasets
 from hivekeeper.importer.bundle import Bundle, Collector, mapping, read_bundle
 from hivekeeper.importer.wiring import Wiring, bee_kind, dns_name
 from hivekeeper.validate.findings import Finding
 
 SUPPORTED_MAJOR = "2"
+PEBBLE_SEMANTICS = {"undefined": "empty", "tagNewline": "trim"}
+"""PocketHive's template rules (``spec.templating``): an undefined name renders as "", and the newline right
+after a tag is not output; every imported swarm gets them, so its templates render as they did there."""
 
 
 @dataclass(frozen=True)
@@ -87,15 +93,18 @@ def import_bundle(options: ImportOptions) -> ImportResult:
         spec["vars"] = variables
     if calls.templates:
         spec["templates"] = calls.templates
+    spec["templating"] = dict(PEBBLE_SEMANTICS)
     extras = {"vars": variables, "sut": spec.get("sut", {}), "templates": calls.templates}
     var_refs = dict(calls.var_refs)
     endpoint_refs = dict(calls.endpoint_refs)
     roles: dict[int, dict[str, Any]] = {}
+    lifted: dict[int, frozenset[str]] = {}
     for index, bee in enumerate(template["bees"]):
         ctx = bees.BeeContext(index, bundle.scenario, collect, extras, sut.upstream, sut.endpoints, booleans)
         role = _role(index, bee, wiring, ctx)
         if role is not None:
             roles[index] = role
+        lifted[index] = frozenset(ctx.lifted)
         var_refs.update({n: (bundle.scenario, p) for n, p in ctx.var_refs.items() if n not in var_refs})
         endpoint_refs.update({n: (bundle.scenario, p) for n, p in ctx.endpoint_refs.items() if n not in endpoint_refs})
     wiring.fold_journey_sinks(roles, collect)
@@ -108,12 +117,19 @@ def import_bundle(options: ImportOptions) -> ImportResult:
         datasets.buffer_guard(policy, wiring.aliases, spec["roles"], bundle.scenario, collect)
     name = options.name or dns_name(bundle_id, "imported")
     document = {"apiVersion": "hivekeeper.io/v1alpha1", "kind": "Swarm", "metadata": {"name": name}, "spec": spec}
-    try:
-        parse_swarm(document, "the imported manifest")
-    except ManifestError as exc:
-        collect.error("manifest-invalid", None, (), str(exc), "fix the findings above, or edit the manifest by hand")
-    header = _header(bundle_id, scenario, sut.id, profile, collect)
-    return ImportResult(bundle_id, document, header + dump_yaml(document), _in_file_order(collect.findings))
+    origins = agreement.Origins(
+        str(options.bundle),
+        bundle.scenario,
+        roles=[(index, lifted[index]) for index in sorted(roles)],
+        templates=calls.origins,
+        variables=bundle.variables,
+        sut=bundle.suts.get(sut.id) if sut.id else None,
+    )
+    body = dump_yaml(document)
+    validated = agreement.checked(body, f"{options.bundle}/(imported manifest)", origins)
+    findings = _in_file_order(agreement.reconcile(collect.findings, validated))
+    header = _header(bundle_id, scenario, sut.id, profile, findings)
+    return ImportResult(bundle_id, document, header + body, findings)
 
 
 def _in_file_order(findings: list[Finding]) -> list[Finding]:
@@ -156,10 +172,10 @@ def _role(index: int, bee: Any, wiring: Wiring, ctx: bees.BeeContext) -> dict[st
         ctx.error(
             "bee-invalid",
             ("template", "bees", index),
-            f"bee {index} is {bee!r}, not a mapping",
+            f"bee {index} is {bee!r}, not a mapping; its stage has only a name",
             "write each bee as a mapping with role, image, work and config",
         )
-        return None
+        return {"name": wiring.names[index]}  # kept, so that the manifest says it too (no role, no image)
     kind = bee_kind(bee)
     image = str(bee.get("image") or "")
     raw = mapping(bee.get("config"))
@@ -177,12 +193,14 @@ def _role(index: int, bee: Any, wiring: Wiring, ctx: bees.BeeContext) -> dict[st
         ctx.warning(
             "custom-image",
             ("template", "bees", index, "image"),
-            f"image {image!r} is not a PocketHive role hivekeeper has built in; it was kept as a custom worker image",
-            "such a worker must speak hivekeeper's protocol (PocketHive's images do not): replace it with a "
-            "built-in role or a hivekeeper-compatible image",
+            f"image {image!r} is not a PocketHive role hivekeeper has built in; it was kept as a custom worker image "
+            "with protocol: pockethive (its pods get the environment a PocketHive worker reads)",
+            "build or pull the image where the cluster can run it and have the operator policy allow it "
+            "(policy.allowedImages); or replace it with a built-in role (docs/custom-images.md)",
         )
         config = bees.translate(None, raw, ctx)
         role["image"] = image
+        role["protocol"] = "pockethive"
     work = wiring.work(index, config, ctx)
     if work:
         role["work"] = work
@@ -203,11 +221,12 @@ def _check_refs(
 ) -> None:
     for name, (source, path) in sorted(var_refs.items()):
         if name not in variables:
-            collect.error(
+            collect.warning(  # the manifest keeps PocketHive's rule (spec.templating.undefined: empty)
                 "var-undefined",
                 source,
                 path,
-                f"vars.{name} is read here but has no value (variables: {', '.join(sorted(variables)) or 'none'})",
+                f"vars.{name} is read here but has no value (variables: {', '.join(sorted(variables)) or 'none'}); "
+                'it renders as "" as in PocketHive',
                 f"define {name} in variables.yaml (definitions and values for the profile) or pass --profile",
             )
     for name, (source, path) in sorted(endpoint_refs.items()):
@@ -244,7 +263,9 @@ def _not_translated(bundle: Bundle, scenario: dict[str, Any], collect: Collector
         )
 
 
-def _header(bundle_id: str, scenario: dict[str, Any], sut: str | None, profile: str | None, c: Collector) -> str:
+def _header(
+    bundle_id: str, scenario: dict[str, Any], sut: str | None, profile: str | None, findings: list[Finding]
+) -> str:
     lines = [f"# Imported by `hivekeeper import` from the PocketHive scenario bundle {bundle_id!r}."]
     title, about = str(scenario.get("name") or bundle_id), str(scenario.get("description") or "")
     description = " ".join(f"{title}: {about}".split()) if about else title
@@ -253,9 +274,10 @@ def _header(bundle_id: str, scenario: dict[str, Any], sut: str | None, profile: 
         cut = cut if cut > 0 else len(description)
         lines.append(f"# {description[:cut]}")
         description = description[cut:].strip()
-    warnings = len(c.findings) - c.errors
+    errors = sum(1 for f in findings if f.severity == "error")
+    warnings = len(findings) - errors
     lines.append(
-        f"# SUT: {sut or 'none'}; variables profile: {profile or 'none'}; import findings: {c.errors} errors, "
+        f"# SUT: {sut or 'none'}; variables profile: {profile or 'none'}; import findings: {errors} errors, "
         f"{warnings} warnings."
     )
     return "\n".join(lines) + "\n"

@@ -166,11 +166,12 @@ class Wiring:
             if not ports:
                 continue
             if len(ports) > 1:
-                ctx.error(
+                ctx.warning(
                     "work-multiple-ports",
                     ("template", "bees", index, "work", side),
                     f"work.{side} has {len(ports)} ports ({', '.join(f'{p}: {s}' for p, s in ports)}); a stage "
-                    f"has one {side} queue, {ports[0][1]!r} was kept",
+                    f"has one {side} queue, {ports[0][1]!r} was kept (a stage that then gets nothing is an error "
+                    "where it consumes)",
                     "split the bee into one stage per queue",
                 )
             work[side] = self.aliases[ports[0][1]]

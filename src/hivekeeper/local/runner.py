@@ -22,8 +22,8 @@ from typing import Any, TextIO
 from hivekeeper.api import roles as role_configs
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.swarm import Swarm, merged_role_config
-from hivekeeper.errors import HivekeeperError, InvalidInput
-from hivekeeper.local import ledger, run_plan, run_report
+from hivekeeper.errors import HivekeeperError, InvalidInput, Unavailable
+from hivekeeper.local import endpoints, ledger, run_plan, run_report
 from hivekeeper.local.controller import LocalController
 from hivekeeper.local.local_swarm import LocalSwarm
 from hivekeeper.local.progress import table
@@ -53,7 +53,8 @@ class RunInputError(RunError, InvalidInput):
 class RunOptions:
     duration: float | None = None
     json_path: Path | None = None
-    demo_sut: bool = False
+    sut: endpoints.SutFlags = field(default_factory=endpoints.SutFlags)
+    """``--sut`` and ``--demo-sut``: :func:`run_blocking` aims the swarms' SUT endpoints as they say."""
     broker_url: str | None = None
     """Run the workers against this RabbitMQ instead of in-memory queues."""
     redis_url: str | None = None
@@ -142,13 +143,6 @@ def demo_service() -> Any:
         proc.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
-
-
-def with_endpoint(swarm: Swarm, base_url: str) -> Swarm:
-    """The swarm aimed at ``base_url`` (its ``default`` SUT endpoint replaced)."""
-    data = swarm.model_dump(mode="json", by_alias=True)
-    data["spec"].setdefault("sut", {}).setdefault("endpoints", {})["default"] = {"baseUrl": base_url}
-    return Swarm.model_validate(data)
 
 
 async def drain(local: LocalSwarm, until: float) -> None:
@@ -294,7 +288,10 @@ async def _drive(
         elapsed = loop.time() - started
         for local in locals_:
             if not local.swarm.spec.paused:
-                await local.set_enabled([r.name for r in local.swarm.spec.roles if not r.work.in_], False)
+                try:
+                    await local.set_enabled([r.name for r in local.swarm.spec.roles if not r.work.in_], False)
+                except Unavailable as exc:  # the broker is gone for good: the drain and the summary still follow
+                    print(f"{local.name}: cannot stop the producers before the drain: {exc}", file=options.out)
         draining = loop.time()
         await asyncio.gather(*(drain(local, draining + DRAIN_SECONDS) for local in locals_))
     return elapsed, loop.time() - draining
@@ -312,12 +309,11 @@ def run_blocking(
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        if options.demo_sut:
+        if options.sut.demo:
             with demo_service() as url:
                 print(f"demo SUT at {url}", file=options.out)
-                aimed = [with_endpoint(s, url) for s in swarm] if isinstance(swarm, list) else with_endpoint(swarm, url)
-                return await run(aimed, options, stop)
-        return await run(swarm, options, stop)
+                return await run(endpoints.aim(swarm, options.sut, url), options, stop)
+        return await run(endpoints.aim(swarm, options.sut, None), options, stop)
 
     try:
         import uvloop

@@ -306,10 +306,13 @@ class AmqpBroker:
             declared = await self._channel.declare_queue(queue.name, durable=True)
             await declared.bind(exchange, routing_key=queue.routing_key)
 
-    async def signal(self, swarm_id: str, role: str, instance: str, data: dict[str, Any]) -> None:
+    async def signal(
+        self, swarm_id: str, role: str, instance: str, data: dict[str, Any], *, correlation_id: str | None = None
+    ) -> None:
         assert self._control is not None
         scope = env.Scope(swarmId=swarm_id, role=role, instance=instance)
-        message = self._signed(env.signal("config-update", scope, data, origin="hivekeeper-operator"))
+        signal = env.signal("config-update", scope, data, origin="hivekeeper-operator", correlation_id=correlation_id)
+        message = self._signed(signal)
         await self._control.publish(
             aio_pika.Message(message.to_json(), content_type="application/json"),
             routing_key=naming.signal_key("config-update", swarm_id, role, instance),
@@ -318,14 +321,13 @@ class AmqpBroker:
     def _signed(self, signal: env.Envelope) -> env.Envelope:
         return self._signer.sign(signal) if self._signer is not None else signal
 
-    async def request_status(self) -> None:
-        """Ask every worker on the broker for a status-full (a restarted operator relearns the state at once)."""
+    async def request_status(self, swarm_id: str, role: str, instance: str) -> None:
         assert self._control is not None
-        scope = env.Scope(swarmId=naming.ALL, role=naming.ALL, instance=naming.ALL)
+        scope = env.Scope(swarmId=swarm_id, role=role, instance=instance)
         message = self._signed(env.signal("status-request", scope, {}, origin="hivekeeper-operator"))
         await self._control.publish(
             aio_pika.Message(message.to_json(), content_type="application/json"),
-            routing_key=naming.signal_key("status-request", naming.ALL, naming.ALL, naming.ALL),
+            routing_key=naming.signal_key("status-request", swarm_id, role, instance),
         )
 
     async def close(self) -> None:

@@ -134,6 +134,10 @@ class FakeBroker:
     queues: dict[str, QueueStatus] = field(default_factory=dict)
     signals: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
     """(swarm id, role, instance, data) of every signal, in order."""
+    correlation_ids: list[str | None] = field(default_factory=list)
+    """The correlation id each of ``signals`` was sent with (None: a new one), in the same order."""
+    status_requests: list[tuple[str, str, str]] = field(default_factory=list)
+    """(swarm id, role, instance) of every status-request, in order."""
     deleted: list[Topology] = field(default_factory=list)
     calls: list[tuple[str, ...]] = field(default_factory=list)
     failing: Exception | None = None
@@ -156,11 +160,18 @@ class FakeBroker:
         for queue in topology.queues:
             self.queues.pop(queue.name, None)
 
-    async def signal(self, swarm_id: str, role: str, instance: str, data: dict[str, Any]) -> None:
+    async def signal(
+        self, swarm_id: str, role: str, instance: str, data: dict[str, Any], *, correlation_id: str | None = None
+    ) -> None:
         self._check(("signal", role, instance))
         self.signals.append((swarm_id, role, instance, copy.deepcopy(data)))
+        self.correlation_ids.append(correlation_id)
         if self.on_signal is not None:
             self.on_signal(swarm_id, role, instance, data)
+
+    async def request_status(self, swarm_id: str, role: str, instance: str) -> None:
+        self._check(("status-request", swarm_id, role, instance))
+        self.status_requests.append((swarm_id, role, instance))
 
     async def queue_stats(self, names: list[str]) -> list[QueueStatus]:
         self._check(("queue-stats", *names))

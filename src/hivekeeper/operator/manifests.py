@@ -19,6 +19,7 @@ import orjson
 from hivekeeper.api.workerrole import WorkerRoleSpec
 from hivekeeper.operator.bodies import EnvVar
 from hivekeeper.operator.plan import LABEL_ROLE, LABEL_SWARM
+from hivekeeper.operator.pockethive_env import pockethive_env
 from hivekeeper.protocol.datasets import DATASET_DIR, DATASET_VOLUME
 from hivekeeper.protocol.grace import STOP_GRACE_VARIABLE, stop_grace
 
@@ -72,8 +73,14 @@ def deployment(
     owner: dict[str, Any],
     defaults: WorkerDefaults,
     secret_name: str | None = None,
+    run_id: str = "",
 ) -> dict[str, Any]:
-    """The Deployment running ``spec.replicas`` workers of one WorkerRole."""
+    """The Deployment running ``spec.replicas`` workers of one WorkerRole.
+
+    Its environment is the contract the image speaks (``spec.protocol``): ours (``HIVEKEEPER_*``, docs/worker.md)
+    or a PocketHive worker's (:mod:`hivekeeper.operator.pockethive_env`, whose run id is ``run_id``, the
+    Swarm's uid; default: the swarm id).
+    """
     labels = {
         **selector_labels(swarm, role),
         "app.kubernetes.io/name": "hivekeeper-worker",
@@ -84,27 +91,13 @@ def deployment(
     }
     ref = spec.secretRef
     secret = secret_name or (ref.name if ref else "") or defaults.secret_name
-    amqp_key = (ref.amqpUrlKey if ref else "") or defaults.amqp_url_key
-    redis_key = (ref.redisUrlKey if ref else "") or defaults.redis_url_key
-    env: list[dict[str, Any]] = [
-        {"name": "HIVEKEEPER_SWARM_ID", "value": swarm_id},
-        {"name": "HIVEKEEPER_ROLE", "value": role},
-        {"name": "HIVEKEEPER_ROLE_KIND", "value": spec.role or "custom"},
-        {"name": "HIVEKEEPER_INSTANCE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-        {"name": "HIVEKEEPER_AMQP_URL", "valueFrom": {"secretKeyRef": {"name": secret, "key": amqp_key}}},
-        {
-            "name": "HIVEKEEPER_REDIS_URL",
-            "valueFrom": {"secretKeyRef": {"name": secret, "key": redis_key, "optional": True}},
-        },
-        {"name": "HIVEKEEPER_CONFIG", "value": orjson.dumps(bootstrap_config, option=orjson.OPT_SORT_KEYS).decode()},
-        {"name": "HIVEKEEPER_METRICS_PORT", "value": str(METRICS_PORT)},
-    ]
-    if defaults.signal_key:
-        env.append({"name": "HIVEKEEPER_SIGNAL_KEY", "value": defaults.signal_key})
-    if spec.work.in_:
-        env.append({"name": "HIVEKEEPER_WORK_IN", "value": spec.work.in_})
-    if spec.work.out:
-        env.append({"name": "HIVEKEEPER_WORK_OUT", "value": spec.work.out})
+    env = (
+        pockethive_env(swarm_id=swarm_id, role=role, spec=spec, secret=secret, run_id=run_id or swarm_id)
+        if spec.protocol == "pockethive"
+        else _hivekeeper_env(
+            swarm_id=swarm_id, role=role, spec=spec, secret=secret, bootstrap=bootstrap_config, defaults=defaults
+        )
+    )
     env.extend(spec.env or [])
     container: dict[str, Any] = {
         "name": "worker",
@@ -113,7 +106,6 @@ def deployment(
         # No command or args: the worker image's ENTRYPOINT is already `hivekeeper worker`, and a custom image
         # (spec.image) brings its own. Adding args here once made every built-in worker pod crash-loop.
         "env": env,
-        "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
         "securityContext": {
             "runAsNonRoot": True,
             "readOnlyRootFilesystem": True,
@@ -123,6 +115,8 @@ def deployment(
         # The root filesystem is read-only; HOME and TMPDIR point at /tmp, which is this small scratch volume.
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
+    if spec.protocol == "hivekeeper":  # a PocketHive worker serves no metrics on our port
+        container["ports"] = [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}]
     container["resources"] = spec.resources or dict(defaults.resources)
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}]
     dataset = csv_dataset(bootstrap_config)
@@ -157,6 +151,41 @@ def deployment(
     }
 
 
+def _hivekeeper_env(
+    *,
+    swarm_id: str,
+    role: str,
+    spec: WorkerRoleSpec,
+    secret: str,
+    bootstrap: dict[str, Any],
+    defaults: WorkerDefaults,
+) -> list[dict[str, Any]]:
+    """Our workers' environment (``worker/env.py`` reads it)."""
+    ref = spec.secretRef
+    amqp_key = (ref.amqpUrlKey if ref else "") or defaults.amqp_url_key
+    redis_key = (ref.redisUrlKey if ref else "") or defaults.redis_url_key
+    env: list[dict[str, Any]] = [
+        {"name": "HIVEKEEPER_SWARM_ID", "value": swarm_id},
+        {"name": "HIVEKEEPER_ROLE", "value": role},
+        {"name": "HIVEKEEPER_ROLE_KIND", "value": spec.role or "custom"},
+        {"name": "HIVEKEEPER_INSTANCE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "HIVEKEEPER_AMQP_URL", "valueFrom": {"secretKeyRef": {"name": secret, "key": amqp_key}}},
+        {
+            "name": "HIVEKEEPER_REDIS_URL",
+            "valueFrom": {"secretKeyRef": {"name": secret, "key": redis_key, "optional": True}},
+        },
+        {"name": "HIVEKEEPER_CONFIG", "value": orjson.dumps(bootstrap, option=orjson.OPT_SORT_KEYS).decode()},
+        {"name": "HIVEKEEPER_METRICS_PORT", "value": str(METRICS_PORT)},
+    ]
+    if defaults.signal_key:
+        env.append({"name": "HIVEKEEPER_SIGNAL_KEY", "value": defaults.signal_key})
+    if spec.work.in_:
+        env.append({"name": "HIVEKEEPER_WORK_IN", "value": spec.work.in_})
+    if spec.work.out:
+        env.append({"name": "HIVEKEEPER_WORK_OUT", "value": spec.work.out})
+    return env
+
+
 TERMINATION_GRACE = 30
 """Kubernetes' default, which covers the worker's default stop grace (20 s) and closing its connections."""
 
@@ -173,7 +202,7 @@ def termination_grace(env: list[dict[str, Any]]) -> int:
 
 
 ROLLOUT_FIELDS = ("image", "resources", "env", "work", "role", "secretRef")
-"""The fields of a WorkerRole spec whose change must roll the pods (everything else is live)."""
+"""The fields of a WorkerRole spec whose change must roll the pods (everything else is live), and ``protocol``."""
 
 
 def rollout_fingerprint(spec: WorkerRoleSpec) -> dict[str, Any]:
@@ -184,6 +213,9 @@ def rollout_fingerprint(spec: WorkerRoleSpec) -> dict[str, Any]:
     the worker reads the file when it starts, so a new file, ConfigMap or column type needs new pods."""
     written = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
     fingerprint = {key: written.get(key) for key in ROLLOUT_FIELDS}
+    protocol = written.get("protocol", "hivekeeper")
+    if protocol != "hivekeeper":  # newer than the others: the digests of roles of our protocol stay as they were
+        fingerprint["protocol"] = protocol
     dataset = csv_dataset(spec.config)
     if dataset is not None:
         fingerprint["csvDataset"] = {key: dataset.get(key) for key in CSV_FILE_KEYS}

@@ -5,7 +5,10 @@ Workers report ``status-full`` (on start, on request, after a config change), ``
 into the last known :class:`~hivekeeper.operator.status.InstanceReport` per instance, which the
 status functions and the level-based config re-send read. Deltas never erase what a full status
 said (they carry no config), a ``Failed`` outcome is remembered with the generation it refused, and an
-outcome for a generation older than the one the instance reported changes nothing (a late answer).
+outcome for a generation older than the one the instance reported changes nothing (a late answer). A worker
+that names no generation in its outcomes (a PocketHive worker: no ``configGeneration`` when it applies, no
+``requestedGeneration`` when it refuses) is matched by the outcome's ``correlationId`` to the push it answers,
+whose generation it then runs or refused.
 
 It also remembers when each generation was pushed, so that an instance's first acknowledgement of
 it yields the push-to-ack latency the operator exports as a metric.
@@ -32,6 +35,32 @@ Key = tuple[str, str]
 """(swarm id, role)"""
 
 
+class PushedSignals:
+    """The correlation ids of the config-updates pushed lately, each with the (swarm, role) and generation it
+    carried: a worker that reports no generation (a PocketHive worker) is matched to the push it answers.
+
+    Bounded (oldest first out): an answer is due within seconds, and the level-based re-send pushes again
+    with a new id when one goes unanswered.
+    """
+
+    KEPT = 4096
+
+    def __init__(self) -> None:
+        self._ids: OrderedDict[str, tuple[str, str, int]] = OrderedDict()
+
+    def remember(self, correlation_id: str, swarm_id: str, role: str, generation: int) -> None:
+        self._ids[correlation_id] = (swarm_id, role, generation)
+        self._ids.move_to_end(correlation_id)
+        while len(self._ids) > self.KEPT:
+            self._ids.popitem(last=False)
+
+    def generation(self, key: Key, correlation_id: str | None) -> int | None:
+        """The generation pushed in ``correlation_id`` to role ``key``; None when it is not one of ours (an
+        id sent to another role answers nothing here)."""
+        found = self._ids.get(correlation_id or "")
+        return found[2] if found is not None and found[:2] == key else None
+
+
 class Observations:
     """Last reports per instance, for the roles this operator manages, with bounded memory.
 
@@ -55,15 +84,20 @@ class Observations:
         self._pushed: dict[tuple[str, str, str], dict[int, float]] = defaultdict(dict)
         self._managed: set[Key] = set()
         self._unmanaged: OrderedDict[tuple[str, str, str], InstanceReport] = OrderedDict()
+        self._signals = PushedSignals()
 
-    def manage(self, swarm_id: str, role: str) -> None:
-        """Start keeping reports for (swarm, role); the ones heard before it was managed move over."""
+    def manage(self, swarm_id: str, role: str) -> bool:
+        """Start keeping reports for (swarm, role); the ones heard before it was managed move over.
+
+        True when the role was not managed before (the operator then asks a role whose workers did not hear
+        its first status request for their status)."""
         key = (swarm_id, role)
         if key in self._managed:
-            return
+            return False
         self._managed.add(key)
         for waiting in [k for k in self._unmanaged if k[:2] == key]:
             self._instances[key][waiting[2]] = self._unmanaged.pop(waiting)
+        return True
 
     def unmanage(self, swarm_id: str, role: str) -> None:
         """Forget everything about (swarm, role): its WorkerRole is gone."""
@@ -104,12 +138,17 @@ class Observations:
         while len(self._unmanaged) > self.MAX_UNMANAGED:
             self._unmanaged.popitem(last=False)
 
-    def pushed(self, swarm_id: str, role: str, instance: str, generation: int, now: float) -> None:
-        """Remember that ``generation`` was sent to ``instance`` (or to every instance: ``ALL``) at ``now``."""
+    def pushed(
+        self, swarm_id: str, role: str, instance: str, generation: int, now: float, *, correlation_id: str = ""
+    ) -> None:
+        """Remember that ``generation`` was sent to ``instance`` (or to every instance: ``ALL``) at ``now``, in the
+        signal ``correlation_id``: an outcome that names no generation is matched to it by that id."""
         times = self._pushed[(swarm_id, role, instance)]
         times[generation] = now
         for old in sorted(times)[: -self.KEPT_PUSHES]:
             del times[old]
+        if correlation_id:
+            self._signals.remember(correlation_id, swarm_id, role, generation)
 
     def _ack_latency(self, swarm_id: str, role: str, instance: str, generation: int, now: float) -> float | None:
         for target in (instance, ALL):
@@ -163,41 +202,43 @@ class Observations:
                 report = dataclasses.replace(report, rejected_generation=None, rejected_reason="")
             self._store(key, report)
         elif event.kind == "outcome" and event.type == "config-update" and previous is not None:
-            outcome = ConfigOutcome.model_validate(event.data)
-            # An outcome for a generation older than the one the instance already reported is a late answer to an
-            # earlier push (or a worker refusing that stale push): it changes nothing, so it can neither move the
-            # instance back nor mark it as refusing the config it runs.
-            if outcome.failed:
-                requested = outcome.requestedGeneration
-                # A worker also refuses a delayed update older than what it holds: that refusal must not
-                # replace the refusal of a newer generation (the one the operator wants), or the role would
-                # flap to ConfigPending and that newer config would be re-sent.
-                delayed = requested is not None and (
-                    requested <= previous.config_generation
-                    or (previous.rejected_generation is not None and requested < previous.rejected_generation)
-                )
-                if requested is not None and not delayed:
-                    self._store(
-                        key,
-                        dataclasses.replace(
-                            previous,
-                            rejected_generation=requested,
-                            rejected_reason=outcome.reason,
-                            seen_at=now,
-                        ),
-                    )
-            else:
-                generation = (
-                    outcome.configGeneration if outcome.configGeneration is not None else previous.config_generation
-                )
-                if generation < previous.config_generation:
-                    return None
-                enabled = outcome.enabled if outcome.enabled is not None else previous.enabled
+            return self._outcome(event, key, previous, now)
+        return None
+
+    def _outcome(self, event: Envelope, key: Key, previous: InstanceReport, now: float) -> float | None:
+        outcome = ConfigOutcome.model_validate(event.data)
+        # A worker that names no generation (a PocketHive worker) answered the push this outcome echoes the ids of.
+        pushed = self._signals.generation(key, event.correlationId)
+        # An outcome for a generation older than the one the instance already reported is a late answer to an
+        # earlier push (or a worker refusing that stale push): it changes nothing, so it can neither move the
+        # instance back nor mark it as refusing the config it runs.
+        if outcome.failed:
+            requested = outcome.requestedGeneration if outcome.requestedGeneration is not None else pushed
+            # A worker also refuses a delayed update older than what it holds: that refusal must not
+            # replace the refusal of a newer generation (the one the operator wants), or the role would
+            # flap to ConfigPending and that newer config would be re-sent.
+            delayed = requested is not None and (
+                requested <= previous.config_generation
+                or (previous.rejected_generation is not None and requested < previous.rejected_generation)
+            )
+            if requested is not None and not delayed:
                 self._store(
-                    key, dataclasses.replace(previous, config_generation=generation, seen_at=now, enabled=enabled)
+                    key,
+                    dataclasses.replace(
+                        previous, rejected_generation=requested, rejected_reason=outcome.reason, seen_at=now
+                    ),
                 )
-                if generation > previous.config_generation:
-                    return self._ack_latency(scope.swarmId, scope.role, scope.instance, generation, now)
+            return None
+        generation = next((g for g in (outcome.configGeneration, pushed) if g is not None), previous.config_generation)
+        if generation < previous.config_generation:
+            return None
+        enabled = outcome.enabled if outcome.enabled is not None else previous.enabled
+        report = dataclasses.replace(previous, config_generation=generation, seen_at=now, enabled=enabled)
+        if report.rejected_generation is not None and generation >= report.rejected_generation:
+            report = dataclasses.replace(report, rejected_generation=None, rejected_reason="")
+        self._store(key, report)
+        if generation > previous.config_generation:
+            return self._ack_latency(event.scope.swarmId, event.scope.role, event.scope.instance, generation, now)
         return None
 
     def instances(self, swarm_id: str, role: str) -> list[InstanceReport]:

@@ -115,6 +115,8 @@ def plan_children(
             spec["role"] = role.role
         if role.image:
             spec["image"] = role.image
+        if role.protocol != "hivekeeper":
+            spec["protocol"] = role.protocol
         if role.resources is not None:
             spec["resources"] = role.resources
         if role.env is not None:

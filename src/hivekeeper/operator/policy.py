@@ -9,7 +9,9 @@ in effect, a privilege the Swarm author borrows. The policy comes from the Helm 
 - ``envSecrets``: Secret names (patterns) a role's ``env[].valueFrom.secretKeyRef`` may read. Empty (the
   default): none, so a Swarm author cannot read a Secret of the namespace through a worker's environment.
 - ``secretRefs``: Secret names (patterns) ``spec.secretRef`` may name (default ``hivekeeper-*``).
-- Reserved ``HIVEKEEPER_*`` variables (identity, credentials, wiring, config) can never be set by ``env``.
+- Reserved ``HIVEKEEPER_*`` variables (identity, credentials, wiring, config) can never be set by ``env``; nor,
+  on a ``protocol: pockethive`` role, the ``SPRING_RABBITMQ_*`` and ``POCKETHIVE_*`` variables the operator
+  gives it (:data:`hivekeeper.protocol.pockethive.VARIABLES`).
 
 A refused spec changes nothing that runs: the WorkerRole keeps its Deployment as it was, and its
 ``Stalled`` condition (reason ``PolicyViolation``) names the field, the rule and the fix.
@@ -23,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hivekeeper.api.workerrole import WorkerRoleSpec
 from hivekeeper.operator.bodies import EnvVar
+from hivekeeper.protocol import pockethive
 
 RESERVED_ENV = frozenset(
     {
@@ -79,10 +82,11 @@ def violations(spec: WorkerRoleSpec, policy: Policy) -> list[str]:
             f"image {image!r} is not allowed by the operator policy (policy.allowedImages: {allowed}); "
             "use a built-in role, or ask the operator's admin to add a pattern matching it"
         )
+    reserved = RESERVED_ENV | set(pockethive.VARIABLES) if spec.protocol == "pockethive" else RESERVED_ENV
     for index, raw in enumerate(spec.env or []):
         var = EnvVar.model_validate(raw)
         name = var.name
-        if name in RESERVED_ENV:
+        if name in reserved:
             found.append(
                 f"env[{index}].name {name!r} is reserved: the operator sets it on every worker; "
                 "remove it from the role's env"

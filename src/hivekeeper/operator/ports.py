@@ -73,8 +73,15 @@ class Broker(Protocol):
     async def delete(self, topology: Topology) -> None:
         """Delete the queues (even if not empty) and the exchange."""
 
-    async def signal(self, swarm_id: str, role: str, instance: str, data: dict[str, Any]) -> None:
-        """Publish one (signed) config-update to ``instance`` of ``role`` (or ``naming.ALL``)."""
+    async def signal(
+        self, swarm_id: str, role: str, instance: str, data: dict[str, Any], *, correlation_id: str | None = None
+    ) -> None:
+        """Publish one (signed) config-update to ``instance`` of ``role`` (or ``naming.ALL``), with
+        ``correlation_id`` when given (else a new one)."""
+
+    async def request_status(self, swarm_id: str, role: str, instance: str) -> None:
+        """Publish one (signed) status-request to ``signal.status-request.<swarm_id>.<role>.<instance>`` (each may
+        be ``naming.ALL``): the workers it reaches answer with a status-full."""
 
     async def queue_stats(self, names: list[str]) -> list[QueueStatus]:
         """Depth and consumers of each of ``names`` that exists; missing queues are left out."""

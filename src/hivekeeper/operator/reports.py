@@ -94,8 +94,22 @@ class StatusData(_Event):
         return self.context or StatusContext()
 
 
+def _text(value: object) -> str | None:
+    """A reason as text, cut to :data:`REASON_LIMIT`; an object's ``message`` when it has one."""
+    if value is None:
+        return None
+    if isinstance(value, dict) and "message" in value:
+        value = value["message"]
+    return str(value)[:REASON_LIMIT]
+
+
+Reason = Annotated[str | None, BeforeValidator(_text)]
+
+
 class OutcomeContext(_Event):
-    reason: Annotated[str, BeforeValidator(lambda v: str(v)[:REASON_LIMIT])] = "no reason given"
+    reason: Reason = None
+    exception: Reason = None
+    """Where a PocketHive worker puts why it refused a config."""
 
 
 def _requested(value: object) -> int | None:
@@ -119,4 +133,6 @@ class ConfigOutcome(_Event):
 
     @property
     def reason(self) -> str:
-        return self.context.reason if self.context is not None else "no reason given"
+        """Why a worker refused: our workers' ``context.reason``, else a PocketHive worker's ``context.exception``."""
+        context = self.context or OutcomeContext()
+        return context.reason or context.exception or "no reason given"

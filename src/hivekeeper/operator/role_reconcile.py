@@ -104,6 +104,7 @@ def plan_role(
             bootstrap_config=config,
             owner=owner_reference(role),
             defaults=defaults,
+            run_id=role.swarm_owner_uid() or role.metadata.uid,
         )
         patch["rolloutDigest"] = rollout
     enabled = not spec.paused
@@ -128,7 +129,7 @@ def plan_role(
 async def reconcile_role(runtime: Runtime, role: WorkerRoleBody) -> None:
     """Carry out :func:`plan_role` for ``role``."""
     swarm_id = naming.swarm_id(role.spec.swarmRef, role.namespace)
-    runtime.observations.manage(swarm_id, role.role)
+    await runtime.manage(swarm_id, role)
     held = (report.config_generation for report in runtime.observations.instances(swarm_id, role.role))
     decided = plan_role(role, runtime.defaults, runtime.policy, workers_hold=max(held, default=0))
     if decided.refused:

@@ -160,7 +160,7 @@ async def roll_up_role(runtime: Runtime, role: WorkerRoleBody) -> None:
     """Fold the workers' last reports into the WorkerRole's status; re-send config to instances behind."""
     swarm_id = naming.swarm_id(role.spec.swarmRef, role.namespace)
     observations, clock = runtime.observations, runtime.clock
-    observations.manage(swarm_id, role.role)
+    await runtime.manage(swarm_id, role)
     pods = await runtime.cluster.pods(role.namespace, role.spec.swarmRef, role.role)
     alive = {p.name for p in pods if p.alive}
     reported = {r.name for r in observations.instances(swarm_id, role.role)}

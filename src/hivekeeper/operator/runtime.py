@@ -21,6 +21,8 @@ from hivekeeper.operator.policy import Policy
 from hivekeeper.operator.ports import Broker, Cluster
 from hivekeeper.operator.run_series import RunRecording
 from hivekeeper.operator.settings import Timing
+from hivekeeper.protocol import envelope as env
+from hivekeeper.protocol import pockethive
 
 
 def _utc_text() -> str:
@@ -57,10 +59,23 @@ class Runtime:
             self.started = self.clock.monotonic()
 
     async def push_config(self, swarm_id: str, role: str, instance: str, data: dict[str, Any], *, reason: str) -> None:
-        """Publish one config-update and remember when, so the workers' acks can be timed."""
-        await self.broker.signal(swarm_id, role, instance, data)
-        self.observations.pushed(swarm_id, role, instance, int(data["configGeneration"]), self.clock.monotonic())
+        """Publish one config-update and remember when and in which signal, so the workers' acks can be timed and
+        an answer that names no generation is matched to it (remembered first: the answer may come back before
+        the publish returns)."""
+        correlation_id = env.new_id()
+        generation = int(data["configGeneration"])
+        self.observations.pushed(
+            swarm_id, role, instance, generation, self.clock.monotonic(), correlation_id=correlation_id
+        )
+        await self.broker.signal(swarm_id, role, instance, data, correlation_id=correlation_id)
         metrics.CONFIG_PUSHES.labels(reason).inc()
+
+    async def manage(self, swarm_id: str, role: WorkerRoleBody) -> None:
+        """Keep the workers' reports of ``role``. A PocketHive role newly managed is asked for its status where
+        its workers listen (``<swarm>.<role>.ALL``): they never hear the ``ALL.ALL.ALL`` request the operator
+        sends at start, and would otherwise be unknown until their next periodic report."""
+        if self.observations.manage(swarm_id, role.role) and role.spec.protocol == "pockethive":
+            await self.broker.request_status(*pockethive.status_request_scope(swarm_id, role.role))
 
     async def swarm_lives(self, role: WorkerRoleBody) -> bool:
         """False when the Swarm that owns this WorkerRole is gone or being deleted.

@@ -14,6 +14,7 @@ from hivekeeper.operator.effects import AmqpBroker, LightkubeCluster
 from hivekeeper.operator.observations import Observations
 from hivekeeper.operator.runtime import Runtime
 from hivekeeper.operator.settings import Settings
+from hivekeeper.protocol import naming
 from hivekeeper.protocol.signing import Signer
 
 log = logging.getLogger("hivekeeper.operator")
@@ -48,7 +49,9 @@ async def start(settings: Settings) -> Runtime:
         policy=rules,
         timing=settings.timing,
     )
-    await broker.request_status()
+    # Every worker of ours binds ALL.ALL.ALL: a restarted operator relearns the state at once. PocketHive
+    # workers bind no such key; their roles are asked one by one when first managed (Runtime.manage).
+    await broker.request_status(naming.ALL, naming.ALL, naming.ALL)
     return runtime
 
 

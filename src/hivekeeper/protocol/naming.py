@@ -14,6 +14,8 @@ from typing import Final, Literal
 from hivekeeper.errors import InvalidInput
 
 CONTROL_EXCHANGE: Final = "hivekeeper.control"
+CONTROL_QUEUE_PREFIX: Final = "hivekeeper.control"
+"""Every instance's control queue is ``<prefix>.<swarmId>.<role>.<instance>`` (:func:`control_queue`)."""
 ALL: Final = "ALL"
 """The fan-out segment: a signal to role ``ALL`` or instance ``ALL`` reaches every one of them."""
 
@@ -83,7 +85,7 @@ def dead_letter_arguments(max_length: int, ttl_seconds: int) -> dict[str, int | 
 
 def control_queue(swarm: str, role: str, instance: str) -> str:
     """The exclusive per-instance queue that receives this instance's signals."""
-    return f"hivekeeper.control.{segment(swarm, 'swarmId')}.{segment(role, 'role')}.{segment(instance, 'instance')}"
+    return f"{CONTROL_QUEUE_PREFIX}.{segment(swarm, 'swarmId')}.{segment(role, 'role')}.{segment(instance, 'instance')}"
 
 
 def signal_key(signal: str, swarm: str, role: str, instance: str) -> str:

@@ -12,10 +12,10 @@ import base64
 import datetime as dt
 import time
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from hivekeeper.errors import InvalidInput
 from hivekeeper.protocol import decoding
@@ -40,15 +40,37 @@ class Step(BaseModel):
     )
 
 
+EPOCH_MILLIS_FROM = 100_000_000_000
+"""A number this large or larger is epoch milliseconds (in seconds it would be after the year 5000; in
+milliseconds anything below it is before March 1973): the magnitude tells seconds from milliseconds."""
+
+
+def _timestamp(value: object) -> object:
+    """A hop time as RFC 3339 text. Ours is text already; PocketHive's workers write epoch numbers, in seconds
+    or in milliseconds (told apart by :data:`EPOCH_MILLIS_FROM`), which are turned into the same text so every
+    reader of ``hops`` sees one format."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value  # text is checked as text; anything else fails as "not a string"
+    seconds = value / 1000 if abs(value) >= EPOCH_MILLIS_FROM else value
+    try:
+        moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ValueError(f"epoch time {value!r} is not a date (seconds or milliseconds since 1970)") from exc
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+HopTime = Annotated[str, BeforeValidator(_timestamp)]
+
+
 class Hop(BaseModel):
-    """When a role received and finished an item."""
+    """When a role received and finished an item: RFC 3339 text (epoch numbers are read and turned into it)."""
 
     model_config = ConfigDict(extra="forbid")
 
     service: str
     instance: str
-    receivedAt: str
-    processedAt: str | None = None
+    receivedAt: HopTime
+    processedAt: HopTime | None = None
 
 
 class Observability(BaseModel):
@@ -128,9 +150,10 @@ def new_item(
     instance: str,
     headers: dict[str, Any] | None = None,
     content_type: str = "application/json",
+    message_id: str | None = None,
 ) -> WorkItem:
-    """A fresh item with one step, a new message id, and a correlation id (kept if given)."""
-    message_id = str(uuid.uuid4())
+    """A fresh item with one step, a message id (new unless given), and a correlation id (kept if given)."""
+    message_id = message_id or str(uuid.uuid4())
     item_headers = dict(headers or {})
     item_headers.setdefault(CORRELATION_HEADER, message_id)
     stamp = now()

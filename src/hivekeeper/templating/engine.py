@@ -1,9 +1,13 @@
 """The template engine: a Jinja2 sandbox with our helpers and a compiled-template cache.
 
 Templates are Pebble-like (``{{ }}``, ``{% set %}``, ``| default('x')``) and run in Jinja2's
-immutable sandbox: no attribute access to internals, no mutation of the context. An undefined
-name is an error (not an empty string), reported with the template name, the line and the name, so
-a typo in a 10k-rps scenario fails loudly instead of sending empty fields.
+immutable sandbox: no attribute access to internals, no mutation of the context.
+
+Two rules are a Swarm's choice (``spec.templating``, :class:`Semantics`): an undefined name is an error
+(``strict``, the default: reported with the template name, the line and the name, so a typo in a 10k-rps
+scenario fails loudly instead of sending empty fields) or renders as "" (``empty``, PocketHive's rule,
+written by ``hivekeeper import``); and the newline right after a tag is output (``keep``, Jinja's rule) or
+not (``trim``, PocketHive's: :mod:`.tag_newline`).
 
 Every compile and render is bounded by a :class:`~hivekeeper.templating.budget.Budget` (time, output,
 sizes, integers, ranges, recursion; see ``templating.sandbox``); going past it raises
@@ -14,7 +18,8 @@ from __future__ import annotations
 
 import traceback
 from collections import Counter, OrderedDict
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import jinja2
 from jinja2.exceptions import SecurityError
@@ -22,6 +27,8 @@ from jinja2.exceptions import SecurityError
 from hivekeeper.errors import InvalidInput, LimitExceeded
 from hivekeeper.templating import helpers, regex, sandbox
 from hivekeeper.templating.budget import DEFAULT, Budget, BudgetExceeded
+from hivekeeper.templating.context import CONTEXT_NAMES, Origin
+from hivekeeper.templating.tag_newline import trim_tag_newlines
 
 CACHE_SIZE = 512
 """Compiled templates kept per engine; enough for every template of a large scenario."""
@@ -51,49 +58,93 @@ class TemplateBudgetError(TemplateError, LimitExceeded):
         super().__init__(template, line, str(exc))
 
 
-class TemplateEngine:
-    """Compiles and renders templates; one engine per worker (it owns seeded-pick state)."""
+Undefined = Literal["strict", "empty"]
+TagNewline = Literal["keep", "trim"]
 
-    def __init__(self, sequences: helpers.Sequences | None = None, budget: Budget = DEFAULT) -> None:
+
+@dataclass(frozen=True)
+class Semantics:
+    """How templates treat an undefined name and the newline after a tag (a Swarm's ``spec.templating``)."""
+
+    undefined: Undefined = "strict"
+    """``strict``: rendering fails naming the name; ``empty``: it renders as "" (``a.b.c`` too)."""
+    tag_newline: TagNewline = "keep"
+    """``keep``: Jinja's whitespace; ``trim``: the newline right after a tag is not output (PocketHive's)."""
+
+
+STRICT = Semantics()
+_UNDEFINED: dict[str, type[jinja2.Undefined]] = {"strict": jinja2.StrictUndefined, "empty": jinja2.ChainableUndefined}
+
+
+class TemplateEngine:
+    """Compiles and renders templates; one engine per worker (it owns seeded-pick state).
+
+    ``semantics`` is the worker's :class:`Semantics` and ``origin`` who renders (``swarmId``, ``runId``, ...,
+    in every render's context); :meth:`configure` changes them when a config is applied.
+    """
+
+    def __init__(
+        self,
+        sequences: helpers.Sequences | None = None,
+        budget: Budget = DEFAULT,
+        semantics: Semantics = STRICT,
+        origin: Origin | None = None,
+    ) -> None:
         self.budget = budget
+        self.semantics = semantics
+        self.origin = origin or Origin()
+        self._names = self.origin.names()
         self.budget_exceeded: Counter[str] = Counter()
         """Renders refused by the budget, by limit (reported in status and metrics)."""
         self.picks = helpers.SeededPicks()
         self.sequences = sequences or helpers.MemorySequences()
-        self._env = self._environment(enable_async=False)
-        # Templates that call sequence() need an awaited helper (Redis INCR), so they compile in an
-        # async environment; everything else stays on the cheaper synchronous one.
-        self._async_env = self._environment(enable_async=True)
-        counters = helpers.sequence_helpers(self.sequences)
-        self._async_env.globals.update(counters)
-        self._env.globals.update(dict.fromkeys(counters, _sequence_needs_async))
-        self._env.trust_globals()
-        self._async_env.trust_globals()
-        self._cache: OrderedDict[tuple[str, str], jinja2.Template] = OrderedDict()
+        # One environment per (undefined rule, async): templates that call sequence() need an awaited helper
+        # (Redis INCR), so they compile in an async environment; everything else stays on the cheaper
+        # synchronous one. Environments are made on first use.
+        self._envs: dict[tuple[str, bool], sandbox.BudgetedSandbox] = {}
+        self._cache: OrderedDict[tuple[str, str, Semantics], jinja2.Template] = OrderedDict()
 
-    def _environment(self, *, enable_async: bool) -> sandbox.BudgetedSandbox:
+    def configure(self, semantics: Semantics, origin: Origin | None = None) -> None:
+        """Render with ``semantics`` (and as ``origin``, when given) from now on; templates compiled under other
+        semantics stay cached."""
+        self.semantics = semantics
+        if origin is not None:
+            self.origin = origin
+            self._names = origin.names()
+
+    def _environment(self, undefined: str, enable_async: bool) -> sandbox.BudgetedSandbox:
+        env = self._envs.get((undefined, enable_async))
+        if env is not None:
+            return env
         env = sandbox.BudgetedSandbox(
             self.budget,
-            undefined=jinja2.StrictUndefined,
+            undefined=_UNDEFINED[undefined],
             autoescape=False,
             keep_trailing_newline=True,
-            cache_size=0,  # we cache compiled templates ourselves, keyed by name and source
+            cache_size=0,  # we cache compiled templates ourselves, keyed by name, source and semantics
             enable_async=enable_async,
         )
         env.globals.update(helpers.globals_for(self.picks))
         env.add_filters(helpers.FILTERS)
+        counters = helpers.sequence_helpers(self.sequences)
+        env.globals.update(counters if enable_async else dict.fromkeys(counters, _sequence_needs_async))
+        env.trust_globals()
+        self._envs[(undefined, enable_async)] = env
         return env
 
     def compile(self, name: str, source: str) -> jinja2.Template:
-        """The compiled template for ``source``; syntax errors name the template and line."""
-        key = (name, source)
+        """The compiled template for ``source`` under the current semantics; syntax errors name the template
+        and line."""
+        semantics = self.semantics
+        key = (name, source, semantics)
         template = self._cache.get(key)
         if template is not None:
             self._cache.move_to_end(key)
             return template
-        env = self._async_env if helpers.uses_sequence(source) else self._env
+        env = self._environment(semantics.undefined, helpers.uses_sequence(source))
+        text = trim_tag_newlines(source) if semantics.tag_newline == "trim" else source
         try:
-            template = env.from_string(source)
+            template = env.from_string(text)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(name, exc.lineno, f"syntax error: {exc.message}") from exc
         except BudgetExceeded as exc:
@@ -129,7 +180,7 @@ class TemplateEngine:
             )
         template = self.compile(name, source)
         try:
-            return sandbox.render(template, context)
+            return sandbox.render(template, {**self._names, **context})
         except Exception as exc:
             raise self._render_error(name, exc) from exc
 
@@ -139,7 +190,7 @@ class TemplateEngine:
             return self.render(name, source, context)
         template = self.compile(name, source)
         try:
-            return await sandbox.render_async(template, context)
+            return await sandbox.render_async(template, {**self._names, **context})
         except ConnectionError:
             raise  # sequence()'s store is unreachable: not the template's fault; the worker says what it is
         except Exception as exc:
@@ -153,7 +204,7 @@ class TemplateEngine:
 
     def function_names(self) -> frozenset[str]:
         """Every name a template can call: our helpers and Jinja's own globals (range, dict, ...)."""
-        return frozenset(self._async_env.globals) | frozenset(self._env.globals)
+        return frozenset(self._environment("strict", False).globals)
 
     def reseed(self) -> None:
         """Restart every ``pickWeightedSeeded`` stream (config-update ``templating.reseed``)."""
@@ -173,7 +224,7 @@ class TemplateEngine:
         template = self.compile(name, source)
         if is_literal(source) or helpers.uses_sequence(source):
             return
-        probe = {**(context or _PROBE), "pickWeightedSeeded": _unseeded_pick}  # no seeded stream moves
+        probe = {**self._names, **(context or _PROBE), "pickWeightedSeeded": _unseeded_pick}  # no stream moves
         try:
             sandbox.render(template, probe)
         except BudgetExceeded as exc:
@@ -236,4 +287,7 @@ def _undefined(exc: jinja2.UndefinedError) -> str:
     if "has no attribute" in message:
         missing = message.split("has no attribute", 1)[1].strip()
         return f"{missing} is not defined in the context (use `| default(...)` when it may be absent)"
-    return f"{message}; defined names are payload, payloadRaw, headers, workItem, vars, sut and the helpers"
+    return (
+        f"{message}; defined names are {', '.join(CONTEXT_NAMES)} and the helpers (or set "
+        "spec.templating.undefined: empty to render undefined names as empty, as PocketHive does)"
+    )

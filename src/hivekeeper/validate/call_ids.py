@@ -24,10 +24,10 @@ if TYPE_CHECKING:
 def call_id_findings(doc: Document, roles: list[Role]) -> None:
     """Every x-ph-call-id a generator can send has a template in each request-builder it feeds."""
     for generator in roles:
-        config = generator.config
+        config = generator.refs
         if not isinstance(config, GeneratorConfig) or not generator.work_out:
             continue
-        builders = [r for r in roles if r.work_in == generator.work_out and isinstance(r.config, RequestBuilderConfig)]
+        builders = [r for r in roles if r.work_in == generator.work_out and isinstance(r.refs, RequestBuilderConfig)]
         if not builders:
             continue
         headers_path = (*generator.config_path, "message", "headers")
@@ -66,7 +66,7 @@ def call_id_findings(doc: Document, roles: list[Role]) -> None:
 def step_findings(doc: Document, roles: list[Role]) -> None:
     """Every http-sequence step's serviceId::callId has a template."""
     for role in roles:
-        config = role.config
+        config = role.refs
         if not isinstance(config, HttpSequenceConfig):
             continue
         known = _known_templates(doc, role)
@@ -88,8 +88,8 @@ def step_findings(doc: Document, roles: list[Role]) -> None:
 
 def _known_templates(doc: Document, role: Role) -> list[str] | None:
     """The ``serviceId::callId`` keys ``role`` renders, or None when they cannot all be known."""
-    assert role.config is not None
-    template_root = getattr(role.config, "templateRoot", None)
+    assert role.refs is not None
+    template_root = getattr(role.refs, "templateRoot", None)
     if template_root:
         doc.note(
             f"{role.label} also loads templates from templateRoot {template_root} (a directory in its pods): "
@@ -97,7 +97,7 @@ def _known_templates(doc: Document, role: Role) -> list[str] | None:
             (*role.config_path, "templateRoot"),
         )
         return None
-    return sorted(t.key for t in role.config.templates)
+    return sorted(t.key for t in role.refs.templates)
 
 
 def _literal_values(doc: Document, generator: Role, header: str, source: str) -> set[str] | None:
@@ -126,12 +126,12 @@ def _literal_values(doc: Document, generator: Role, header: str, source: str) ->
 def _check_call_ids(
     doc: Document, generator: Role, builder: Role, call_ids: list[str], service_ids: set[str] | None
 ) -> None:
-    assert isinstance(builder.config, RequestBuilderConfig)
+    assert isinstance(builder.refs, RequestBuilderConfig)
     known = _known_templates(doc, builder)
     if known is None:
         return
-    services = sorted(service_ids) if service_ids else [builder.config.serviceId]
-    severity: Severity = "warning" if builder.config.passThroughOnMissingTemplate else "error"
+    services = sorted(service_ids) if service_ids else [builder.refs.serviceId]
+    severity: Severity = "warning" if builder.refs.passThroughOnMissingTemplate else "error"
     effect = (
         "passes those items on unchanged (passThroughOnMissingTemplate)"
         if severity == "warning"

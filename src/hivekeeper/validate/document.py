@@ -28,7 +28,7 @@ class Document:
     notes: list[Note] = field(default_factory=list)
     kind: str = ""
     model: Swarm | WorkerRole | None = None
-    """The parsed resource, once every check before the role configs passed."""
+    """The parsed resource, once its API model accepts it (the role configs are checked only then)."""
 
     @property
     def data(self) -> Any:

@@ -14,6 +14,7 @@ from hivekeeper.validate import offline
 from hivekeeper.validate.document import Document
 from hivekeeper.validate.fixes import config_fix, problem_text
 from hivekeeper.validate.io_combinations import io_findings
+from hivekeeper.validate.lenient import without_refused
 from hivekeeper.validate.paths import DocPath, relative_path, show_path
 from hivekeeper.worker.control import WorkerState
 
@@ -37,6 +38,10 @@ class Role:
     """How many of the merged templates come from spec.templates (they come first)."""
     config: CommonConfig | None = None
     state: WorkerState | None = None
+    refs: CommonConfig | None = None
+    """The config the reference checks read (call ids, steps, templates): :attr:`config`, or, when some keys
+    were refused, the config without those keys, so that one refused value does not hide the problems of
+    the references (:func:`.lenient.without_refused`)."""
 
     @property
     def config_path(self) -> DocPath:
@@ -98,8 +103,9 @@ class RoleChecks:
                     f"{role.label}: {relative}: {problem_text(message)}",
                     config_fix(relative, message),
                 )
+            role.refs = without_refused(role.kind, role.merged, exc)
             return
-        role.config = role.state.config
+        role.config = role.refs = role.state.config
         io_findings(self.doc, role)
 
     def build_worker(self, role: Role, swarm: str) -> None:

@@ -50,7 +50,7 @@ def cel_findings(doc: Document, data: dict[str, Any], aliases: list[Finding]) ->
 
 
 def model_findings(doc: Document, data: dict[str, Any]) -> None:
-    """Parse the resource with its API model; sets ``doc.model`` when no error was found so far."""
+    """Parse the resource with its API model; sets ``doc.model`` when the model accepts it."""
     model: type[BaseModel] = Swarm if doc.kind == "Swarm" else WorkerRole
     try:
         parsed = model.model_validate(data)
@@ -76,7 +76,9 @@ def model_findings(doc: Document, data: dict[str, Any]) -> None:
                 config_fix(shown, message),
             )
         return
-    if not any(f.severity == "error" for f in doc.findings) and isinstance(parsed, Swarm | WorkerRole):
+    if isinstance(parsed, Swarm | WorkerRole):
+        # the models accept it: the role configs and references are checked too, in the same pass, even when
+        # the schema or a CEL rule refused something (each finding is about its own field)
         doc.model = parsed
 
 

@@ -111,7 +111,7 @@ class Run:
         model_findings(doc, data)
         if doc.model is None:
             if any(f.severity == "error" for f in doc.findings):
-                doc.note(f"{doc.label}: role configs and references were not checked; fix the errors above first")
+                doc.note(f"{doc.label}: role configs and references were not checked: the API models refuse it")
             return
         if isinstance(doc.model, Swarm):
             SwarmCheck(doc, self.engine, doc.model, strict=self.strict).run()

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from hivekeeper.api.swarm import RoleSpec, Swarm, merged_role_config
 from hivekeeper.templating.engine import TemplateEngine
+from hivekeeper.validate.bundle_paths import bundle_path_findings
 from hivekeeper.validate.call_ids import call_id_findings, step_findings
 from hivekeeper.validate.datasets import dataset_findings
 from hivekeeper.validate.document import Document
+from hivekeeper.validate.journey_sinks import journey_sink_findings
 from hivekeeper.validate.paths import DocPath, relative_path
 from hivekeeper.validate.roles import Role, RoleChecks
-from hivekeeper.validate.templates import check_template, http_template_sources, role_templates
+from hivekeeper.validate.templates import check_template, http_template_sources, role_templates, semantics_of
 
 DEFAULT_SECRET = "hivekeeper-broker"
 TEMPLATE_RENDERERS = ("request-builder", "http-sequence")
@@ -65,15 +67,25 @@ class SwarmCheck(RoleChecks):
         endpoints = spec.sut.endpoints
         for role in self.roles:
             scopes = [(f"{role.label} (spec.vars and its config.vars)", role.vars())]
+            semantics = semantics_of(role.refs) if role.refs is not None else semantics_of(spec.templating)
             for path, source in role_templates(self, role):
-                check_template(doc, self.engine, path, source, scopes, endpoints)
-        renderers = [r for r in self.roles if r.kind in TEMPLATE_RENDERERS and r.config is not None]
+                check_template(doc, self.engine, path, source, scopes, endpoints, semantics)
+        renderers = [r for r in self.roles if r.kind in TEMPLATE_RENDERERS and r.refs is not None]
         scopes = [(f"{r.label} (spec.vars and its config.vars)", r.vars()) for r in renderers]
         for index, template in enumerate(spec.templates):
             for path, source in http_template_sources(("spec", "templates", index), template):
-                check_template(doc, self.engine, path, source, scopes or [("spec.vars", spec.vars)], endpoints)
+                check_template(
+                    doc,
+                    self.engine,
+                    path,
+                    source,
+                    scopes or [("spec.vars", spec.vars)],
+                    endpoints,
+                    semantics_of(spec.templating),
+                )
         call_id_findings(doc, self.roles)
         step_findings(doc, self.roles)
+        journey_sink_findings(doc, self.roles)
         dataset_findings(doc, self.roles)
         for role in self.roles:
             if role.config is not None:
@@ -81,6 +93,8 @@ class SwarmCheck(RoleChecks):
 
     def add_role(self, index: int, spec_role: RoleSpec) -> None:
         base: DocPath = ("spec", "roles", index)
+        label = f"{spec_role.role or 'custom image'} {spec_role.name!r}"
+        bundle_path_findings(self.doc, label, (*base, "config"), spec_role.config)
         if spec_role.role is None:
             self.doc.note(
                 f"role {spec_role.name!r} runs the custom image {spec_role.image}: its config is not checked",

@@ -5,6 +5,7 @@
   ``{% if %}`` / ``x if c else y``. Anything computed is :data:`DYNAMIC`.
 * :func:`references`: the keys read below a top-level name (``vars.currency`` -> ``("currency",)``), except
   where the template guards them (``| default(...)``, ``is defined``, ``vars.get(...)``).
+* :func:`free_names`: the top-level names a template reads without defining or guarding them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from functools import lru_cache
 from itertools import product
 
 import jinja2
-from jinja2 import nodes
+from jinja2 import meta, nodes
 
 DYNAMIC = None
 """An output that depends on the item or on a helper's result: it cannot be known without rendering."""
@@ -158,3 +159,29 @@ def called_names(tree: nodes.Template) -> set[str]:
         for call in tree.find_all(nodes.Call)
         if isinstance(call.node, nodes.Name) and call.node.name not in defined
     }
+
+
+def free_names(tree: nodes.Template) -> set[str]:
+    """Top-level names the template reads that it neither defines (``{% set %}``, loops, macros) nor guards
+    anywhere (``| default(...)``, ``{% if x is defined %}``) nor calls (``template-unknown-function`` says those):
+    each must come from the render's context."""
+    read: set[str] = set()
+    guarded: set[str] = set()
+    _names(tree, False, read, guarded)
+    return (meta.find_undeclared_variables(tree) & read) - guarded - called_names(tree)
+
+
+def _names(node: nodes.Node, under_guard: bool, read: set[str], guarded: set[str]) -> None:
+    if isinstance(node, nodes.Filter) and node.name in _GUARDING_FILTERS:
+        if node.node is not None:
+            _names(node.node, True, read, guarded)
+        for argument in (*node.args, *(kw.value for kw in node.kwargs)):
+            _names(argument, under_guard, read, guarded)
+        return
+    if isinstance(node, nodes.Test) and node.name in _GUARDING_TESTS:
+        _names(node.node, True, read, guarded)
+        return
+    if isinstance(node, nodes.Name) and node.ctx == "load":
+        (guarded if under_guard else read).add(node.name)
+    for child in node.iter_child_nodes():
+        _names(child, under_guard, read, guarded)

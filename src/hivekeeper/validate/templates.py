@@ -1,5 +1,7 @@
 """Step 5, templates: each template a role renders compiles within its budget, calls only template helpers,
-and reads only the vars and SUT endpoints its renderers have (:mod:`.template_refs` reads its syntax tree)."""
+and reads only names, vars and SUT endpoints its renderers have (:mod:`.template_refs` reads its syntax tree).
+What an undefined name does depends on the role's ``templating.undefined``: ``strict`` fails every render (an
+error here), ``empty`` renders "" (a warning)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,15 @@ import yaml
 from hivekeeper.api.roles.generator.config import GeneratorConfig
 from hivekeeper.api.roles.http_sequence.config import HttpSequenceConfig
 from hivekeeper.api.roles.processor.config import ProcessorConfig
-from hivekeeper.templating.engine import TemplateBudgetError, TemplateEngine, TemplateError, is_literal
+from hivekeeper.templating.context import CONTEXT_NAMES
+from hivekeeper.templating.engine import (
+    STRICT,
+    Semantics,
+    TemplateBudgetError,
+    TemplateEngine,
+    TemplateError,
+    is_literal,
+)
 from hivekeeper.validate import locate, template_refs
 from hivekeeper.validate.paths import DocPath, show_path
 
@@ -22,11 +32,19 @@ if TYPE_CHECKING:
 
 Scopes = list[tuple[str, dict[str, Any]]]
 """(who renders the template, the vars they have), for each renderer."""
+JOURNEY_NAMES = frozenset(("ctx",))
+"""Names http-sequence templates also read (the journey's context)."""
+
+
+def semantics_of(config: Any) -> Semantics:
+    """The template semantics of a role config (``templating``) or of a Swarm's ``spec.templating``."""
+    templating = getattr(config, "templating", config)
+    return Semantics(templating.undefined, templating.tagNewline)
 
 
 def role_templates(checks: RoleChecks, role: Role) -> Iterator[tuple[DocPath, str]]:
     """(manifest path, source) of every template the role's workers render from their own config."""
-    config, base = role.config, role.config_path
+    config, base = role.refs, role.config_path
     if config is None:
         return
     if isinstance(config, GeneratorConfig):
@@ -67,11 +85,18 @@ def http_template_sources(base: DocPath, template: Any) -> Iterator[tuple[DocPat
 
 
 def check_template(
-    doc: Document, engine: TemplateEngine, path: DocPath, source: str, scopes: Scopes, endpoints: dict[str, Any]
+    doc: Document,
+    engine: TemplateEngine,
+    path: DocPath,
+    source: str,
+    scopes: Scopes,
+    endpoints: dict[str, Any],
+    semantics: Semantics = STRICT,
 ) -> None:
-    """Syntax, then the vars and SUT endpoints it reads; ``scopes`` are (who renders it, their vars)."""
+    """Syntax, then the names, vars and SUT endpoints it reads; ``scopes`` are (who renders it, their vars)."""
     if is_literal(source):
         return
+    engine.configure(semantics)
     try:
         engine.validate(show_path(path), source)
         tree = template_refs.parse(source)
@@ -107,6 +132,9 @@ def check_template(
             "use a helper from docs/worker.md (uuid, randInt, pickWeighted, sequence, date_format, ...); "
             'SpEL `eval("#fn(...)")` from PocketHive becomes a direct call, e.g. {{ uuid() }}',
         )
+    _undefined_names(doc, engine, path, tree, semantics)
+    strict = semantics.undefined == "strict"
+    effect = "rendering fails on every item" if strict else 'it renders as "" (spec.templating.undefined: empty)'
     reported: set[str] = set()
     for chain in template_refs.references(tree, "vars"):
         key = chain[0]
@@ -115,11 +143,10 @@ def check_template(
                 reported.add(key)
                 known = ", ".join(sorted(defined)) or "none"
                 doc.add(
-                    "error",
+                    "error" if strict else "warning",
                     "var-undefined",
                     path,
-                    f"the template reads vars.{key}, but {who} has no such var (defined: {known}); "
-                    "rendering fails on every item",
+                    f"the template reads vars.{key}, but {who} has no such var (defined: {known}); {effect}",
                     f"add {key} to spec.vars (or the role's config.vars), fix the name, or write "
                     f"{{{{ vars.{key} | default('...') }}}}",
                 )
@@ -145,6 +172,36 @@ def check_template(
                 path,
                 f"the template reads sut.endpoints.{endpoint}.{chain[2]}, but an endpoint has only baseUrl",
                 f"use sut.endpoints.{endpoint}.baseUrl",
+            )
+
+
+def _undefined_names(
+    doc: Document, engine: TemplateEngine, path: DocPath, tree: jinja2.nodes.Template, semantics: Semantics
+) -> None:
+    """Top-level names no render defines: an error under ``strict`` (every render fails), a warning under
+    ``empty`` (each renders as "")."""
+    known = {*CONTEXT_NAMES, *JOURNEY_NAMES, *engine.function_names()}
+    names = ", ".join(CONTEXT_NAMES)
+    for name in sorted(template_refs.free_names(tree) - known):
+        if semantics.undefined == "strict":
+            doc.add(
+                "error",
+                "template-name-undefined",
+                path,
+                f"the template reads {name}, which no render defines ('{name}' is undefined): rendering fails on "
+                "every item and the item is dropped",
+                f"use a name templates have ({names}), vars.{name} for a scenario variable, "
+                f"{{{{ {name} | default('') }}}}, or set spec.templating.undefined: empty to render undefined "
+                'names as "" (PocketHive\'s rule)',
+            )
+        else:
+            doc.add(
+                "warning",
+                "template-name-undefined",
+                path,
+                f'the template reads {name}, which no render defines: it renders as "" '
+                "(spec.templating.undefined: empty)",
+                f"use a name templates have ({names}) or vars.{name}, or remove it if an empty value is meant",
             )
 
 

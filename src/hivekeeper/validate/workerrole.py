@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from hivekeeper.api.workerrole import WorkerRole
 from hivekeeper.templating.engine import TemplateEngine
+from hivekeeper.validate.bundle_paths import bundle_path_findings
 from hivekeeper.validate.document import Document
 from hivekeeper.validate.roles import Role, RoleChecks
-from hivekeeper.validate.templates import check_template, role_templates
+from hivekeeper.validate.templates import check_template, role_templates, semantics_of
 
 
 class WorkerRoleCheck(RoleChecks):
@@ -17,6 +18,8 @@ class WorkerRoleCheck(RoleChecks):
 
     def run(self) -> None:
         spec = self.workerrole.spec
+        label = f"{spec.role or 'custom image'} {self.workerrole.metadata.name!r}"
+        bundle_path_findings(self.doc, label, ("spec", "config"), spec.config)
         if spec.role is None:
             self.doc.note(f"{self.doc.label} runs the custom image {spec.image}: its config is not checked")
             return
@@ -31,10 +34,11 @@ class WorkerRoleCheck(RoleChecks):
         )
         self.roles.append(role)
         self.check_role(role)
-        if role.config is None:
+        if role.refs is None:
             return
-        endpoints = role.config.sut.endpoints
-        scopes = [(f"{role.label} (its config.vars)", role.config.vars)]
+        endpoints = role.refs.sut.endpoints
+        scopes = [(f"{role.label} (its config.vars)", role.refs.vars)]
         for path, source in role_templates(self, role):
-            check_template(self.doc, self.engine, path, source, scopes, endpoints)
-        self.build_worker(role, spec.swarmRef)
+            check_template(self.doc, self.engine, path, source, scopes, endpoints, semantics_of(role.refs))
+        if role.config is not None:
+            self.build_worker(role, spec.swarmRef)

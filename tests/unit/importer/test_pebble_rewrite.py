@@ -178,9 +178,46 @@ def test_an_unsupported_eval_leaves_the_rest_of_the_template_translated() -> Non
     assert [i.code for i in done.issues] == ["spel-unsupported"]
 
 
-def test_eval_of_something_else_than_one_string_literal_is_an_issue() -> None:
+def test_eval_of_a_spel_text_known_only_at_run_time_is_an_issue_naming_it() -> None:
     done = pebble.rewrite("{{ eval(vars.expr) }}")
-    assert [(i.code, i.message) for i in done.issues] == [("spel-unsupported", "eval(...) takes one string literal")]
+    [issue] = done.issues
+    assert (issue.code, issue.expression) == ("spel-unsupported", "eval(vars.expr)")
+    assert "no part of the SpEL text is known before run time" in issue.message
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("""{{ eval("#sha256_hex('" ~ payload ~ "')") }}""", "{{ sha256((payloadRaw | string)) }}"),
+        (
+            """{{ eval("#md5_hex('" ~ vars.salt ~ payloadAsJson.id ~ "')") }}""",
+            "{{ md5((vars.salt | string) ~ (payload.id | string)) }}",
+        ),
+        (
+            """{{ eval("#hmac_sha256_hex('k', 'card-" + payload.cardId + "')") }}""",
+            "{{ hmacSha256('k', 'card-' ~ (payload.cardId | string)) }}",
+        ),
+        ("""{{ eval("#randInt(1, " ~ vars.max ~ ")") }}""", "{{ randInt(1, (vars.max)) }}"),
+    ],
+)
+def test_eval_of_a_spel_text_built_around_values_calls_the_named_helper_on_them(source: str, expected: str) -> None:
+    done = pebble.rewrite(source)
+    assert done.issues == []
+    assert done.text == expected
+
+
+def test_a_built_spel_text_notes_the_vars_its_values_read() -> None:
+    assert pebble.rewrite("""{{ eval("#md5_hex('" ~ vars.salt ~ "')") }}""").vars == {"salt"}
+
+
+def test_a_helper_whose_name_is_computed_is_an_issue_naming_the_call() -> None:
+    source = """{{ eval("#" ~ vars.hash ~ "('x')") }}"""
+    done = pebble.rewrite(source)
+    [issue] = done.issues
+    assert issue.code == "spel-unsupported"
+    assert issue.expression == source[3:-3]
+    assert "computed at run time" in issue.message
+    assert done.text == source
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
+from hivekeeper.templating import sandbox
 from hivekeeper.templating.budget import Budget, BudgetExceeded, Meter
 from hivekeeper.templating.engine import TemplateBudgetError, TemplateEngine, TemplateError
 
@@ -187,7 +188,7 @@ def test_any_exception_while_compiling_becomes_a_template_error(
     def broken(*args: object, **kwargs: object) -> None:
         raise ValueError("something Jinja did not expect")
 
-    monkeypatch.setattr(type(engine._env), "_parse", broken)
+    monkeypatch.setattr(sandbox.BudgetedSandbox, "_parse", broken)
     with pytest.raises(TemplateError, match="does not compile: ValueError: something Jinja did not expect"):
         engine.validate("t", "{{ 1 }}")
 

@@ -41,7 +41,7 @@ def test_every_rule_of_the_generated_crds_compiles() -> None:
         for path, rule in cel_rules.rules(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]):
             assert cel_rules.compiled(rule["rule"]), f"{path}: {rule['rule']}"
             found += 1
-    assert found == 5
+    assert found == 7
 
 
 def test_property_names_are_escaped_like_kubernetes_does() -> None:
@@ -127,3 +127,15 @@ def test_the_kubernetes_extension_functions_evaluate(rule: str) -> None:
         "x-kubernetes-validations": [{"rule": rule, "message": "m"}],
     }
     assert _check(schema, {"names": ["a12", "b"], "sizes": [1, 2, 3]}) == ([], [])
+
+
+def test_the_pockethive_protocol_rule_refuses_it_on_a_built_in_role_and_passes_it_on_an_image() -> None:
+    crd = all_crds()["workerroles.hivekeeper.io.yaml"]
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    base = {"swarmRef": "s", "replicas": 1}
+    failures, _ = _check(schema, {**base, "role": "processor", "protocol": "pockethive"})
+    assert [f.message for f in failures] == [
+        "protocol: pockethive needs image (a PocketHive worker image); built-in roles speak hivekeeper"
+    ]
+    assert _check(schema, {**base, "image": "ph/processor:1", "protocol": "pockethive"})[0] == []
+    assert _check(schema, {**base, "role": "processor"})[0] == [], "the default protocol fits a built-in role"

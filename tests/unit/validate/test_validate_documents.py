@@ -174,7 +174,10 @@ def test_a_hand_written_workerrole_has_its_config_checked_as_written() -> None:
             threadCount: 0
         """
     )
-    assert codes(summary) == [("error", "role-config", "spec.config.threadCount")]
+    assert codes(summary) == [
+        ("error", "sut-endpoint-undefined", "spec.config.baseUrl"),  # as written: its config has no sut
+        ("error", "role-config", "spec.config.threadCount"),
+    ]
     assert "swarm 'elsewhere' is not among the checked manifests" in summary.notes[0].message
 
 

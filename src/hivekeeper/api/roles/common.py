@@ -16,11 +16,29 @@ from hivekeeper.api.roles.base import RoleModel
 from hivekeeper.api.roles.buffer_guard import BufferGuard
 from hivekeeper.api.roles.inputs import Inputs
 from hivekeeper.api.roles.outputs import Interceptors, Outputs
-from hivekeeper.api.swarm import DEAD_LETTER_MAX_LENGTH, DEAD_LETTER_MAX_TTL, HttpTemplate, Sut
+from hivekeeper.api.swarm import (
+    DEAD_LETTER_MAX_LENGTH,
+    DEAD_LETTER_MAX_TTL,
+    TAG_NEWLINE_HELP,
+    UNDEFINED_HELP,
+    HttpTemplate,
+    Sut,
+    TagNewlineRule,
+    UndefinedRule,
+)
 
 
 class Templating(RoleModel):
+    """How this role's templates render: the swarm's ``spec.templating``, then the role's own keys."""
+
     reseed: bool = Field(default=False, description="Restart every pickWeightedSeeded stream when applied.")
+    undefined: UndefinedRule = Field(default="strict", description=UNDEFINED_HELP)
+    tagNewline: TagNewlineRule = Field(default="keep", description=TAG_NEWLINE_HELP)
+    runId: str = Field(
+        default="",
+        max_length=63,
+        description="What templates read as `runId`: spec.run.id (set with the swarm's run); empty: the worker's.",
+    )
 
 
 class DeadLetter(RoleModel):

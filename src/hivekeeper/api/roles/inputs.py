@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from hivekeeper.api.roles.base import RoleModel
+from hivekeeper.api.roles.base import OptionalText, RoleModel
 from hivekeeper.api.roles.redis import RedisBlock
 
 
@@ -48,7 +48,7 @@ class RedisSource(RoleModel):
 class RedisDatasetInput(RedisBlock):
     """REDIS_DATASET: each item is one LPOP'd list element, at a live-adjustable rate."""
 
-    listName: str | None = Field(default=None, min_length=1, description="The one list to read (or use sources).")
+    listName: OptionalText = Field(default=None, min_length=1, description="The one list to read (or use sources).")
     sources: list[RedisSource] | None = Field(default=None, description="Several lists, each with a weight.")
     pickStrategy: Literal["ROUND_ROBIN", "WEIGHTED_RANDOM"] = Field(
         default="ROUND_ROBIN", description="Which list the next item is taken from; an empty one falls through."

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from hivekeeper.api.roles.base import RoleModel
+from hivekeeper.api.roles.base import OptionalText, RoleModel
 from hivekeeper.api.roles.redis import RedisBlock
 from hivekeeper.templating import regex
 
@@ -24,9 +24,9 @@ def _regex(value: str | None) -> str | None:
 class RedisRoute(RoleModel):
     """Items whose payload and/or header match go to ``list``; the first matching route wins."""
 
-    match: str | None = Field(default=None, description="Regex searched in the payload being pushed.")
-    header: str | None = Field(default=None, min_length=1, description="Header name (needs headerMatch).")
-    headerMatch: str | None = Field(default=None, description="Regex searched in that header's value.")
+    match: OptionalText = Field(default=None, description="Regex searched in the payload being pushed.")
+    header: OptionalText = Field(default=None, min_length=1, description="Header name (needs headerMatch).")
+    headerMatch: OptionalText = Field(default=None, description="Regex searched in that header's value.")
     list: str = Field(default="", description="Target Redis list (required).")
 
     _check_match = field_validator("match", "headerMatch")(_regex)

@@ -17,6 +17,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from hivekeeper.api.roles import ROLES
+from hivekeeper.api.roles.base import blank_is_unset
 from hivekeeper.api.roles.common import COMMON_LIVE, CommonConfig
 from hivekeeper.api.roles.definition import RoleDefinition
 
@@ -131,7 +132,8 @@ def _type(annotation: Any, info: FieldInfo) -> str:
         for attr, word in (("min_length", "min"), ("max_length", "max"))
         if getattr(m, attr, None) is not None
     ]
-    return ", ".join([text, *bounds, *lengths]) if bounds or lengths else text
+    blank = ["blank = unset"] if any(getattr(m, "func", None) is blank_is_unset for m in info.metadata) else []
+    return ", ".join([text, *bounds, *lengths, *blank])
 
 
 def _type_name(annotation: Any) -> str:

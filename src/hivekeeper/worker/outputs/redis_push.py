@@ -124,6 +124,7 @@ class RedisPusher:
             "payloadRaw": text,
             "headers": item.headers,
             "workItem": item,
+            "correlationId": item.correlation_id,
             **self.scope,
         }
         return await self.engine.render_async(self.template_name, self.template, context)

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.errors import Refused
-from hivekeeper.protocol.workitem import WorkItem, as_template_value
+from hivekeeper.protocol.workitem import WorkItem
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.worker.http_port import HttpPort, HttpSettings
 from hivekeeper.worker.ports import DataStore
@@ -83,18 +83,3 @@ class RoleKind:
     """The work loops the role wants (its ``threadCount``); None: the runtime's default."""
     http: Callable[[CommonConfig, bool], HttpSettings] | None = None
     """The HTTP client the role needs, given whether the worker forwards results; None: no HTTP."""
-
-
-def template_context(item: WorkItem | None, vars_: dict[str, Any], sut: dict[str, Any]) -> dict[str, Any]:
-    """The one templating context every role uses (DESIGN.md §4)."""
-    if item is None:
-        return {"payload": {}, "payloadRaw": "", "headers": {}, "workItem": None, "vars": vars_, "sut": sut}
-    raw = item.payload
-    return {
-        "payload": as_template_value(raw),
-        "payloadRaw": raw,
-        "headers": item.headers,
-        "workItem": item,
-        "vars": vars_,
-        "sut": sut,
-    }

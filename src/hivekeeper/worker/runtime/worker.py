@@ -14,7 +14,8 @@ from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.roles.inputs import CsvDatasetInput
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
-from hivekeeper.templating.engine import TemplateEngine
+from hivekeeper.templating.context import Origin
+from hivekeeper.templating.engine import Semantics, TemplateEngine
 from hivekeeper.worker import publishing
 from hivekeeper.worker.alerts import AlertThrottle
 from hivekeeper.worker.buffer_guard import guarded_rate
@@ -169,7 +170,25 @@ class Worker(Signals):
         return HttpClient.of(wanted)
 
     def _build_role(self, state: WorkerState) -> tuple[Role, HttpClient | None]:
-        """The role for ``state`` and the HTTP client it was given (None if its kind wants none)."""
+        """The role for ``state`` and the HTTP client it was given (None if its kind wants none).
+
+        The engine takes the config's template semantics first, so the role compiles its templates under them;
+        a config refused here leaves the engine as it was."""
+        previous = self.engine.semantics, self.engine.origin
+        self.engine.configure(*self._template_settings(state))
+        try:
+            return self._build_role_with(state)
+        except BaseException:
+            self.engine.configure(*previous)
+            raise
+
+    def _template_settings(self, state: WorkerState) -> tuple[Semantics, Origin]:
+        templating, ident = state.config.templating, self.identity
+        run_id = templating.runId or ident.run_id
+        origin = Origin(swarm=ident.swarm, role=ident.role, instance=ident.instance, run_id=run_id)
+        return Semantics(templating.undefined, templating.tagNewline), origin
+
+    def _build_role_with(self, state: WorkerState) -> tuple[Role, HttpClient | None]:
         # Redis inputs, outputs and the uploader are checked here, before anything is swapped in.
         redis_push.check(state, has_store=self.store is not None, engine=self.engine)
         kind = self._kind(state)

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from hivekeeper.api.http_limits import DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES_HELP, MAX_RESPONSE_BYTES_LIMIT
-from hivekeeper.api.roles.base import RoleModel
+from hivekeeper.api.roles.base import OptionalText, RoleModel
 from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.http_sequence.capture import DebugCapture
 from hivekeeper.api.roles.http_sequence.checks import check_path, check_token
@@ -50,7 +50,7 @@ class Extract(RoleModel):
     """Copy one value of a step's response into the journey context at ``to``."""
 
     fromJsonPointer: str | None = Field(default=None, description="RFC 6901 pointer into the JSON body.")
-    fromHeader: str | None = Field(default=None, min_length=1, description="Response header (case-insensitive).")
+    fromHeader: OptionalText = Field(default=None, min_length=1, description="Response header (case-insensitive).")
     fromStatus: bool = Field(default=False, description="The status code (-1 after a transport error).")
     to: str = Field(min_length=1, description="Dotted context path; missing maps are created.")
     required: bool = Field(default=False, description="Fail the journey (drop the item) when absent.")
@@ -93,9 +93,9 @@ class SetEntry(RoleModel):
 class Step(RoleModel):
     """One HTTP call of a journey, rendered from the template ``serviceId::callId``."""
 
-    id: str | None = Field(default=None, min_length=1, description="Step id; default `step<index>` (from 0).")
+    id: OptionalText = Field(default=None, min_length=1, description="Step id; default `step<index>` (from 0).")
     callId: str = Field(min_length=1, description="Template call id (required).")
-    serviceId: str | None = Field(default=None, min_length=1, description="Overrides the role's serviceId.")
+    serviceId: OptionalText = Field(default=None, min_length=1, description="Overrides the role's serviceId.")
     continueOnNon2xx: bool = Field(default=False, description="Go on after a non-2xx or a transport error.")
     timeoutMs: int | None = Field(default=None, ge=1, le=600000, description="Per attempt; default the role's.")
     maxResponseBytes: int | None = Field(
@@ -120,7 +120,7 @@ class HttpSequenceConfig(CommonConfig):
     )
     keepAlive: bool = True
     sslVerify: bool = Field(default=True, description="Verify TLS certificates (set false only for tests).")
-    templateRoot: str | None = Field(default=None, description="Directory of *.yaml/*.json templates.")
+    templateRoot: OptionalText = Field(default=None, description="Directory of *.yaml/*.json templates.")
     steps: list[Step] = Field(min_length=1, description="The calls of a journey, in order.")
     debugCapture: DebugCapture = Field(default_factory=DebugCapture)
 

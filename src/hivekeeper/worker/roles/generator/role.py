@@ -7,14 +7,16 @@ from ``message.method/path/headers/body``, ready for a processor.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import orjson
 
 from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.generator.config import GeneratorConfig
-from hivekeeper.protocol.workitem import WorkItem, new_item
-from hivekeeper.worker.roles.base import Role, RoleDeps, RoleKind, Wiring, template_context
+from hivekeeper.protocol.workitem import CORRELATION_HEADER, WorkItem, new_item
+from hivekeeper.templating.context import template_context
+from hivekeeper.worker.roles.base import Role, RoleDeps, RoleKind, Wiring
 
 
 class Generator:
@@ -40,9 +42,13 @@ class Generator:
     async def handle(self, item: WorkItem | None, seq: int) -> WorkItem | None:
         engine = self.deps.engine
         message = self.config.message
-        context = template_context(item, self._vars, self._sut)
+        # The item made here carries this correlation id, so templates print the id its request will carry.
+        message_id = str(uuid.uuid4())
+        correlation_id = item.correlation_id if item is not None else message_id
+        context = template_context(item, self._vars, self._sut, correlation_id)
         body = await engine.render_async("message.body", message.body, context)
         headers: dict[str, Any] = dict(item.headers) if item is not None else {}
+        headers[CORRELATION_HEADER] = correlation_id
         headers["x-ph-seq"] = seq
         if message.headers:
             if self._literal_headers:
@@ -64,7 +70,12 @@ class Generator:
             }
             body = orjson.dumps(envelope).decode()
         return new_item(
-            body, swarm=self.deps.swarm, service=self.deps.role, instance=self.deps.instance, headers=headers
+            body,
+            swarm=self.deps.swarm,
+            service=self.deps.role,
+            instance=self.deps.instance,
+            headers=headers,
+            message_id=message_id,
         )
 
     def context(self) -> dict[str, Any]:

@@ -111,6 +111,7 @@ class HttpSequence:
             "workItem": item,
             "vars": self.config.vars,
             "sut": self._sut,
+            "correlationId": journey_id,
         }
         budget = capture.JourneyBudget(self.policy.max_journey_bytes) if self.policy.active else None
         captures: _Captures = []

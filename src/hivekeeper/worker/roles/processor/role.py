@@ -26,6 +26,7 @@ from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.processor.config import ProcessorConfig
 from hivekeeper.protocol.workitem import WorkItem
+from hivekeeper.templating.context import template_context
 from hivekeeper.worker.http_port import (
     HttpError,
     HttpSettings,
@@ -37,7 +38,7 @@ from hivekeeper.worker.http_port import (
     serialise_request,
 )
 from hivekeeper.worker.pacing import SlotPacer
-from hivekeeper.worker.roles.base import AlertFn, DropItem, Role, RoleDeps, RoleKind, Wiring, template_context
+from hivekeeper.worker.roles.base import AlertFn, DropItem, Role, RoleDeps, RoleKind, Wiring
 
 
 class Processor:

@@ -16,7 +16,8 @@ from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.request_builder.config import RequestBuilderConfig
 from hivekeeper.api.swarm import HttpTemplate
 from hivekeeper.protocol.workitem import CALL_ID_HEADER, SERVICE_ID_HEADER, WorkItem
-from hivekeeper.worker.roles.base import DropItem, Role, RoleDeps, RoleKind, Wiring, template_context
+from hivekeeper.templating.context import template_context
+from hivekeeper.worker.roles.base import DropItem, Role, RoleDeps, RoleKind, Wiring
 from hivekeeper.worker.roles.templates import load_template_dir
 
 

@@ -12,6 +12,7 @@ options (heartbeat, timeouts, TLS, auth, name, max_message_size) on both, unknow
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 import aio_pika
@@ -23,6 +24,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
+from hivekeeper.errors import Unavailable
 from hivekeeper.protocol import naming
 from hivekeeper.worker.ports import ControlHandler
 from hivekeeper.worker.transports.rabbit.amqp.url import BrokerUrl, parse
@@ -57,6 +59,15 @@ async def declare_work_queue(channel: AbstractChannel, swarm: str, queue: str) -
     return declared
 
 
+PUBLISH_WAIT = 30.0
+"""Seconds a control message waits for a restored channel (a broker restart takes ~5-20 s to come back)."""
+PUBLISH_RETRY = 0.25
+
+
+class ControlUnavailable(Unavailable):
+    """A control message could not be published: the broker did not come back in time."""
+
+
 class RabbitControlBus:
     def __init__(self, connection: AbstractRobustConnection) -> None:
         self._connection = connection
@@ -85,8 +96,21 @@ class RabbitControlBus:
         await declared.consume(on_message)
 
     async def publish(self, routing_key: str, body: bytes) -> None:
-        exchange = await self._ready()
-        await exchange.publish(aio_pika.Message(body, content_type="application/json"), routing_key=routing_key)
+        """Publish one control message. While the robust connection is restoring its channel (a broker restart),
+        retry for up to :data:`PUBLISH_WAIT` seconds; past that, :class:`ControlUnavailable` says so."""
+        deadline = asyncio.get_running_loop().time() + PUBLISH_WAIT
+        while True:
+            try:
+                exchange = await self._ready()
+                await exchange.publish(aio_pika.Message(body, content_type="application/json"), routing_key=routing_key)
+                return
+            except (aio_pika.exceptions.ChannelInvalidStateError, aio_pika.exceptions.AMQPConnectionError) as exc:
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise ControlUnavailable(
+                        f"cannot publish {routing_key} on the control exchange: the broker connection did not come "
+                        f"back within {PUBLISH_WAIT:g} s ({type(exc).__name__})"
+                    ) from exc
+                await asyncio.sleep(PUBLISH_RETRY)
 
     async def close(self) -> None:
         if self._channel is not None:
