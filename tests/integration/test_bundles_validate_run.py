@@ -125,12 +125,15 @@ def _aimed(swarm: Swarm, url: str) -> Swarm:
     return Swarm.model_validate(data)
 
 
-async def _config_caused(text: str, url: str, redis_url: str) -> tuple[list[str], int]:
+async def _config_caused(text: str, url: str, redis_url: str, directory: Path | None) -> tuple[list[str], int]:
     """What the run shows of config problems (drop and alert codes, or the refusal of the manifest), and how
-    many items its roles took (a run that did nothing shows nothing either)."""
+    many items its roles took (a run that did nothing shows nothing either). ``directory``: where the manifest
+    is, so that its dataset files are read next to it, as ``hivekeeper run FILE`` reads them."""
     try:
         swarm = _aimed(load_swarm_text(text, "manifest"), url)
-        result = await run(swarm, RunOptions(duration=RUN_SECONDS, redis_url=redis_url, out=io.StringIO()))
+        datasets = {swarm.metadata.name: directory} if directory is not None else {}
+        options = RunOptions(duration=RUN_SECONDS, redis_url=redis_url, out=io.StringIO(), datasets=datasets)
+        result = await run(swarm, options)
     except InvalidInput as exc:
         return [f"refused: {exc}"], 0
     drops = [(r["name"], code) for r in result["roles"] for code in r.get("droppedBy", {})]
@@ -139,14 +142,16 @@ async def _config_caused(text: str, url: str, redis_url: str) -> tuple[list[str]
     return shown + alerts, sum(r["processed"] + r["dropped"] for r in result["roles"])
 
 
-async def _check(name: str, text: str, url: str, redis_url: str) -> None:
-    errors = [f for f in validate_text(text, name).findings if f.severity == "error"]
+async def _check(name: str, text: str, url: str, redis_url: str, file: Path | None = None) -> None:
+    """``file``: the manifest's file, when it has one (validate and the run then read its dataset files next to
+    it, as `hivekeeper validate FILE` and `hivekeeper run FILE` do)."""
+    errors = [f for f in validate_text(text, str(file) if file else name).findings if f.severity == "error"]
     expect = EXPECT.get(name, Expect())
     client = aioredis.Redis.from_url(redis_url)
     for list_name in expect.datasets:
         await client.rpush(list_name, *CARDS)
     await client.aclose()
-    shown, taken = await _config_caused(text, url, redis_url)
+    shown, taken = await _config_caused(text, url, redis_url, file.parent if file else None)
     if not errors:
         assert shown == [], f"validate passes {name}, but the run shows config problems: {shown}"
         assert taken > 0, f"the run of {name} took no item, so it shows nothing either way"
@@ -158,7 +163,7 @@ async def _check(name: str, text: str, url: str, redis_url: str) -> None:
 
 @pytest.mark.parametrize("example", _params(EXAMPLES))
 async def test_an_example_that_validates_runs_without_config_drops(example: Path, sut_url: str, own_redis: str) -> None:
-    await _check(example.stem, TEXTS[example], sut_url, own_redis)
+    await _check(example.stem, TEXTS[example], sut_url, own_redis, example)
 
 
 @pytest.mark.parametrize("bundle", _params(BUNDLES))
