@@ -21,7 +21,8 @@ import pytest
 from hivekeeper.api.manifests import load_swarm
 from hivekeeper.api.swarm import Swarm
 from hivekeeper.local import demo_sut
-from hivekeeper.local.runner import RunOptions, run, with_endpoint
+from hivekeeper.local.endpoints import DEFAULT, aimed
+from hivekeeper.local.runner import RunOptions, run
 from hivekeeper.protocol import envelope as env
 from hivekeeper.worker.runtime.worker import Worker
 from hivekeeper.worker.transports.redis.store import RedisStore
@@ -214,7 +215,7 @@ async def test_without_rotate_the_examples_two_replicas_send_each_row_once_and_s
     server = await demo_sut.serve("127.0.0.1", 0)
     url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     try:
-        data = with_endpoint(load_swarm(EXAMPLE), url).model_dump(mode="json", by_alias=True)
+        data = aimed(load_swarm(EXAMPLE), {DEFAULT: url}).model_dump(mode="json", by_alias=True)
         data["spec"]["roles"][0]["config"]["inputs"]["csv"]["rotate"] = False
         swarm = Swarm.model_validate(data)
         options = RunOptions(duration=2.0, out=io.StringIO(), datasets={swarm.metadata.name: EXAMPLE.parent})
