@@ -1172,3 +1172,52 @@ async def test_a_staged_run_that_fails_on_purpose_says_which_threshold_failed(
         listed = await asyncio.to_thread(_hivekeeper, kubeconfig, "history", f"{namespace}/staged-run-fails")
         assert listed.returncode == 0, listed.stderr
         assert "Failed" in listed.stdout, listed.stdout
+
+
+async def test_the_oauth2_example_runs_on_the_node_with_its_credentials_mounted_from_a_secret(
+    kubeconfig: Path,
+    namespace: str,
+    operator_process: ManagedProcess,
+    pod_rabbitmq_url: str,
+    expose: Callable[[int], str],
+    demo: DemoService,
+) -> None:
+    """examples/oauth2-journey.yaml on the node: the client secret and password come from the Secret
+    hivekeeper-demo-sut, mounted read-only into the journey's pods (never in an env, the CR or the status); every
+    call to the demo's /secure/ paths carries a token fetched ahead of its expiry (2 s tokens over a 12 s run),
+    and the run passes with no error."""
+    from hivekeeper.local.demo_auth import DEMO_SECRET, DEMO_SECRET_NAME
+
+    async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        values = {key: value for (name, key), value in DEMO_SECRET.items() if name == DEMO_SECRET_NAME}
+        await kube.create(
+            Secret(
+                metadata=ObjectMeta(name=DEMO_SECRET_NAME, namespace=namespace),
+                data={key: base64.b64encode(value.encode()).decode() for key, value in values.items()},
+            )
+        )
+        swarm, context = await _run_example_to_its_end(kubeconfig, namespace, "oauth2-journey", demo, expose)
+        context += f"\noperator log: {operator_process.log_path.read_text(errors='replace')[-3000:]}"
+        run = swarm["status"]["run"]
+        assert (run["phase"], run["verdict"]["result"]) == ("Succeeded", "Passed"), context
+        auth = demo.state.auth
+        assert auth.issued >= 6, f"tokens refreshed over the run: {auth.stats()}"
+        assert auth.unauthorized == 0, f"no call without a valid token: {auth.stats()}"
+        assert demo.state.calls.get("POST /customers", 0) > 20, demo.state.calls
+        pods = [p async for p in kube.list(Pod, namespace=namespace, labels={"hivekeeper.io/role": "onboard"})]
+        assert pods, context
+        for pod in pods:
+            assert pod.spec is not None
+            volumes = {v.name: v for v in pod.spec.volumes or []}
+            mounted = [v.secret.secretName for v in volumes.values() if v.secret is not None]
+            assert mounted == [DEMO_SECRET_NAME], mounted
+            env = pod.spec.containers[0].env or []
+            assert not any(
+                e.valueFrom and e.valueFrom.secretKeyRef and e.valueFrom.secretKeyRef.name == DEMO_SECRET_NAME
+                for e in env
+            )
+        everything = (
+            json.dumps(swarm) + run_kubectl(kubeconfig, "get", "-n", namespace, "workerroles", "-o", "json").stdout
+        )
+        for value in values.values():
+            assert value not in everything, "a credential in the Swarm, a WorkerRole or a status"

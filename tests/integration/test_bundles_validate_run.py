@@ -25,6 +25,7 @@ from hivekeeper.errors import InvalidInput
 from hivekeeper.importer.agreement import INVOCATION
 from hivekeeper.importer.translate import ImportOptions, import_bundle
 from hivekeeper.local import demo_sut
+from hivekeeper.local.demo_auth import DEMO_SECRET
 from hivekeeper.local.runner import RunOptions, run
 from hivekeeper.validate.run import validate_text
 
@@ -80,10 +81,7 @@ EXPECT: dict[str, Expect] = {
 }
 """Bundles and examples with something to say. Every entry names its reason; nothing is skipped."""
 
-XFAIL: dict[str, str] = {
-    "oauth-call": "auth (issue 16 items 1 and 7): auth profiles are not mapped yet, so the import reports the "
-    "call as sent without its token (auth-unsupported) and validate, which sees no auth, cannot agree",
-}
+XFAIL: dict[str, str] = {}
 """Bundles that cannot pass yet, with the helper item of issue 16 that fixes them (xfail, strict)."""
 
 
@@ -120,19 +118,24 @@ async def sut_url() -> Any:
 def _aimed(swarm: Swarm, url: str) -> Swarm:
     data = swarm.model_dump(mode="json", by_alias=True)
     endpoints = data["spec"].setdefault("sut", {}).setdefault("endpoints", {})
-    for endpoint in [*endpoints.values(), endpoints.setdefault("default", {"baseUrl": url})]:
+    for endpoint in [*endpoints.values(), endpoints.setdefault("default", {"baseUrl": url})]:  # auth stays
         endpoint["baseUrl"] = url
     return Swarm.model_validate(data)
 
 
-async def _config_caused(text: str, url: str, redis_url: str, directory: Path | None) -> tuple[list[str], int]:
+async def _config_caused(
+    text: str, url: str, redis_url: str, secrets: dict[tuple[str, str], str], directory: Path | None
+) -> tuple[list[str], int]:
     """What the run shows of config problems (drop and alert codes, or the refusal of the manifest), and how
-    many items its roles took (a run that did nothing shows nothing either). ``directory``: where the manifest
-    is, so that its dataset files are read next to it, as ``hivekeeper run FILE`` reads them."""
+    many items its roles took (a run that did nothing shows nothing either). ``secrets``: what auth profiles read
+    (the demo SUT's own, as ``--demo-sut`` provides them, and a bundle's credentials). ``directory``: where the
+    manifest is, so that its dataset files are read next to it, as ``hivekeeper run FILE`` reads them."""
     try:
         swarm = _aimed(load_swarm_text(text, "manifest"), url)
         datasets = {swarm.metadata.name: directory} if directory is not None else {}
-        options = RunOptions(duration=RUN_SECONDS, redis_url=redis_url, out=io.StringIO(), datasets=datasets)
+        options = RunOptions(
+            duration=RUN_SECONDS, redis_url=redis_url, out=io.StringIO(), provided_secrets=secrets, datasets=datasets
+        )
         result = await run(swarm, options)
     except InvalidInput as exc:
         return [f"refused: {exc}"], 0
@@ -142,7 +145,14 @@ async def _config_caused(text: str, url: str, redis_url: str, directory: Path | 
     return shown + alerts, sum(r["processed"] + r["dropped"] for r in result["roles"])
 
 
-async def _check(name: str, text: str, url: str, redis_url: str, file: Path | None = None) -> None:
+async def _check(
+    name: str,
+    text: str,
+    url: str,
+    redis_url: str,
+    secrets: dict[tuple[str, str], str] | None = None,
+    file: Path | None = None,
+) -> None:
     """``file``: the manifest's file, when it has one (validate and the run then read its dataset files next to
     it, as `hivekeeper validate FILE` and `hivekeeper run FILE` do)."""
     errors = [f for f in validate_text(text, str(file) if file else name).findings if f.severity == "error"]
@@ -151,7 +161,8 @@ async def _check(name: str, text: str, url: str, redis_url: str, file: Path | No
     for list_name in expect.datasets:
         await client.rpush(list_name, *CARDS)
     await client.aclose()
-    shown, taken = await _config_caused(text, url, redis_url, file.parent if file else None)
+    directory = file.parent if file else None
+    shown, taken = await _config_caused(text, url, redis_url, {**DEMO_SECRET, **(secrets or {})}, directory)
     if not errors:
         assert shown == [], f"validate passes {name}, but the run shows config problems: {shown}"
         assert taken > 0, f"the run of {name} took no item, so it shows nothing either way"
@@ -163,7 +174,7 @@ async def _check(name: str, text: str, url: str, redis_url: str, file: Path | No
 
 @pytest.mark.parametrize("example", _params(EXAMPLES))
 async def test_an_example_that_validates_runs_without_config_drops(example: Path, sut_url: str, own_redis: str) -> None:
-    await _check(example.stem, TEXTS[example], sut_url, own_redis, example)
+    await _check(example.stem, TEXTS[example], sut_url, own_redis, file=example)
 
 
 @pytest.mark.parametrize("bundle", _params(BUNDLES))
@@ -178,4 +189,5 @@ async def test_an_imported_bundle_validates_as_it_imports_and_runs_as_it_validat
         f"import: {[(f.code, f.path) for f in import_errors]}; validate: {[(f.code, f.path) for f in validated]}"
     )
     assert all(f.file.startswith(str(bundle)) for f in import_errors), "the import names the bundle's files"
-    await _check(bundle.name, imported.text, sut_url, own_redis)
+    secrets = {(name, key): value for name, keys in imported.secrets.items() for key, value in keys.items()}
+    await _check(bundle.name, imported.text, sut_url, own_redis, secrets)

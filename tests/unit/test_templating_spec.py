@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from hivekeeper.api.role_config import merged_role_config
 from hivekeeper.api.roles.common import Templating
-from hivekeeper.api.swarm import SwarmSpec, merged_role_config
+from hivekeeper.api.swarm import SwarmSpec
 
 ROLE = {"name": "gen", "role": "generator", "config": {"message": {"body": "x"}}}
 

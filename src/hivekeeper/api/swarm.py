@@ -8,10 +8,12 @@ CEL rules (``x-kubernetes-validations``) that the API server enforces.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hivekeeper.api.auth import AUTH_NAME_PATTERN, MAX_PROFILES, AuthProfile
 from hivekeeper.api.run import RunSpec, run_problems
 from hivekeeper.api.run_status import HISTORY_LENGTH, RunRecord, RunStatus
 from hivekeeper.api.status import Condition, QueueStatus, RoleStatus, Totals
@@ -43,6 +45,12 @@ class Endpoint(_Model):
     """One endpoint of the system under test."""
 
     baseUrl: str = Field(max_length=2048, description="Base URL, e.g. `http://cards-api.perf.svc:8080`.")
+    auth: str | None = Field(
+        default=None,
+        pattern=AUTH_NAME_PATTERN,
+        description="Name of a spec.auth profile every request to this endpoint uses (unless its template or "
+        "step names another).",
+    )
 
 
 class Sut(_Model):
@@ -65,6 +73,11 @@ class HttpTemplate(_Model):
     pathTemplate: str = Field(default="/", description="Path (joined to the processor's baseUrl) or absolute URL.")
     headersTemplate: dict[str, str] = Field(default_factory=dict, description="Header templates by name.")
     bodyTemplate: str | None = Field(default=None, description="Body template; JSON-looking bodies stay text.")
+    auth: str | None = Field(
+        default=None,
+        pattern=AUTH_NAME_PATTERN,
+        description="Name of a spec.auth profile this call authenticates with (over its endpoint's).",
+    )
 
     @property
     def key(self) -> str:
@@ -265,6 +278,12 @@ class SwarmSpec(_Model):
     templates: list[HttpTemplate] = Field(
         default_factory=list, max_length=MAX_TEMPLATES, description="HTTP call templates, by serviceId::callId."
     )
+    auth: dict[str, AuthProfile] = Field(
+        default_factory=dict,
+        max_length=MAX_PROFILES,
+        description="Auth profiles by name, referenced by sut.endpoints.<id>.auth, templates[].auth and "
+        "http-sequence steps[].auth (docs/auth.md). Credentials come from Secrets (secretKeyRef), never inline.",
+    )
     templating: TemplatingSpec = Field(
         default_factory=TemplatingSpec,
         description="Template semantics: undefined names (strict or empty) and the newline after a tag (keep or trim).",
@@ -291,6 +310,17 @@ class SwarmSpec(_Model):
             "until paused or deleted. `hivekeeper run` plays it locally."
         ),
     )
+
+    @field_validator("auth")
+    @classmethod
+    def _profile_names(cls, auth: dict[str, AuthProfile]) -> dict[str, AuthProfile]:
+        for name in auth:
+            if not re.match(AUTH_NAME_PATTERN, name):
+                raise ValueError(
+                    f"auth profile name {name!r} is not valid; use lower case letters, digits and '-' (at most 63, "
+                    "starting and ending alphanumeric)"
+                )
+        return auth
 
     @field_validator("roles")
     @classmethod
@@ -363,29 +393,3 @@ class Swarm(_Model):
     metadata: ObjectMeta
     spec: SwarmSpec
     status: SwarmStatus | None = None
-
-
-def merged_role_config(spec: SwarmSpec, role_config: dict[str, Any]) -> dict[str, Any]:
-    """The config a role's workers get: its own keys plus the swarm's vars, sut, templates, templating (with
-    ``spec.run.id`` as ``templating.runId``) and deadLetter.
-
-    One merge for the operator (the config-update it pushes), ``hivekeeper run`` (the bootstrap config) and
-    ``hivekeeper validate``. A role's ``vars``, ``templating`` and ``deadLetter`` override the swarm's key by key; its
-    ``templates`` come after the swarm's. It never raises: a value of the wrong type is passed on for the
-    worker's validation to name.
-    """
-    config = dict(role_config)
-    own_vars, own_templates = role_config.get("vars", {}), role_config.get("templates", [])
-    config["vars"] = {**spec.vars, **own_vars} if isinstance(own_vars, dict) else own_vars
-    spec_templates = [t.model_dump(mode="json") for t in spec.templates]
-    config["templates"] = spec_templates + own_templates if isinstance(own_templates, list) else own_templates
-    config["sut"] = spec.sut.model_dump(mode="json")
-    templating = spec.templating.model_dump(mode="json", exclude_defaults=True)
-    if spec.run is not None:
-        templating["runId"] = spec.run.id  # templates read it as {{ runId }}
-    own_templating = role_config.get("templating", {})
-    if templating:  # only when set: a swarm without it keeps the exact config it had
-        config["templating"] = {**templating, **own_templating} if isinstance(own_templating, dict) else own_templating
-    own = role_config.get("deadLetter", {})
-    config["deadLetter"] = {**spec.deadLetter.model_dump(mode="json"), **own} if isinstance(own, dict) else own
-    return config

@@ -77,6 +77,7 @@ def _run(args: argparse.Namespace) -> int:
         interval=args.interval,
         timeseries_interval=args.timeseries_interval,
         datasets=datasets,
+        secrets_dirs=tuple(Path(d) for d in args.secrets or ()),
     )
     try:
         result = run_blocking(swarms if len(swarms) > 1 else swarms[0], options)
@@ -138,6 +139,8 @@ def _demo_sut(args: argparse.Namespace) -> int:
             str(args.delay_ms),
             "--error-pct",
             str(args.error_pct),
+            "--token-ttl",
+            str(args.token_ttl),
         ]
     )
 
@@ -186,6 +189,13 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--broker", metavar="AMQP_URL", help="use this RabbitMQ instead of in-memory queues")
     run.add_argument("--redis", metavar="REDIS_URL", help="keep sequence() counters in this Redis")
     run.add_argument(
+        "--secrets",
+        metavar="DIR",
+        action="append",
+        help="a directory of Secrets as files, DIR/<secret name>/<key>: what auth profiles' secretKeyRef read "
+        "(repeatable; docs/auth.md)",
+    )
+    run.add_argument(
         "--interval",
         type=_seconds("--interval", low=MIN_INTERVAL, high=3600.0, inclusive=True, hint="the default is 1"),
         default=1.0,
@@ -200,4 +210,5 @@ def add_demo_sut(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--delay-ms", type=float, default=0.0)
     demo.add_argument("--error-pct", type=float, default=0.0)
+    demo.add_argument("--token-ttl", type=float, default=2.0, help="seconds an OAuth2 token of /oauth/token lives")
     demo.set_defaults(func=_demo_sut)

@@ -45,7 +45,8 @@ def _import(args: argparse.Namespace) -> int:
     from hivekeeper.importer.translate import ImportOptions
 
     options = ImportOptions(bundle=Path(args.bundle), sut=args.sut, profile=args.profile, name=args.name)
-    return main(options, Path(args.output) if args.output else None, sys.stdout, sys.stderr)
+    secrets = Path(args.secrets_dir) if args.secrets_dir else None
+    return main(options, Path(args.output) if args.output else None, sys.stdout, sys.stderr, secrets)
 
 
 def add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,6 +63,12 @@ def add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     importer.add_argument("--name", help="the Swarm's metadata.name (default: the scenario id)")
     importer.add_argument("-o", "--output", metavar="FILE", help="write the manifest to FILE instead of stdout")
+    importer.add_argument(
+        "--secrets-dir",
+        metavar="DIR",
+        help="write the bundle's credentials (its auth profiles') as DIR/<secret>/<key> files for hivekeeper run "
+        "--secrets DIR; they are never in the manifest",
+    )
     importer.set_defaults(func=_import)
 
 

@@ -53,7 +53,10 @@ class Origins:
             return self.scenario, ("template", "bees", bee, *rest)
         if parts[:2] == ("spec", "templates") and 0 <= index < len(self.templates):
             source, base = self.templates[index]
-            return source, (*base, *parts[3:])
+            rest = parts[3:]
+            if rest[:1] == ("auth",):  # a template's auth is the call's authRef in the bundle
+                rest = ("authRef", *rest[1:])
+            return source, (*base, *rest)
         if parts[:2] == ("spec", "vars") and self.variables is not None:
             return self.variables, ("values",)
         if parts[:2] == ("spec", "sut") and self.sut is not None:

@@ -2,7 +2,8 @@
 
 Each file holds one call (or a list of calls): ``serviceId``, ``callId``, ``protocol``, ``method``,
 ``pathTemplate``, ``headersTemplate``, ``bodyTemplate``. HTTP calls are kept with their Pebble
-rewritten (:mod:`.pebble`); other protocols, ``authRef`` and keys we have no field for are findings.
+rewritten (:mod:`.pebble`), ``authRef`` as ``auth`` (:mod:`.auth_profiles`); other protocols and keys we
+have no field for are findings.
 A call without ``serviceId`` takes the ``serviceId`` of the bee that loads the templates, as in
 PocketHive. ``spec.templates`` holds at most ``MAX_TEMPLATES`` calls (the CRD's limit).
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from hivekeeper.api.swarm import MAX_TEMPLATES
 from hivekeeper.importer import pebble
+from hivekeeper.importer.auth_profiles import AuthImport
 from hivekeeper.importer.bundle import Bundle, Collector, Path_, SourceFile
 
 _FIELDS = ("serviceId", "callId", "protocol", "method", "pathTemplate", "headersTemplate", "bodyTemplate")
@@ -39,8 +41,8 @@ class TemplateSettings:
     """``serviceId::callId`` of calls only http-sequence steps make (their ``payload`` is the journey map)."""
     upstream: dict[str, str]
     booleans: frozenset[str] = frozenset()
-    auth_types: dict[str, str] = field(default_factory=dict)
-    """authProfiles.yaml profile id -> its type (named in ``auth-unsupported``)."""
+    auth: AuthImport | None = None
+    """authProfiles.yaml, translated as templates reference its profiles."""
 
 
 def translate(bundle: Bundle, settings: TemplateSettings, collect: Collector) -> CallTemplates:
@@ -135,7 +137,13 @@ def _one(
     if body is not None:
         text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
         template["bodyTemplate"] = _text(source, (*base, "bodyTemplate"), text, raw_payload, settings, result, collect)
-    _leftovers(source, base, entry, settings, collect)
+    if "authRef" in entry:
+        if settings.auth is None:
+            raise AssertionError("the importer always passes the bundle's auth profiles")
+        template["auth"] = settings.auth.reference(
+            source, (*base, "authRef"), entry["authRef"], template["callId"], collect
+        )
+    _leftovers(source, base, entry, collect)
     return template
 
 
@@ -165,25 +173,9 @@ def _text(
     return done.text
 
 
-def _leftovers(
-    source: SourceFile, base: Path_, entry: dict[str, Any], settings: TemplateSettings, collect: Collector
-) -> None:
+def _leftovers(source: SourceFile, base: Path_, entry: dict[str, Any], collect: Collector) -> None:
     call = entry["callId"]
-    for key in ("authRef", "auth"):
-        if key in entry:
-            ref = entry[key] if isinstance(entry[key], dict) else {}
-            profile = ref.get("profileId", "?")
-            kind = f", type {settings.auth_types[profile]}" if profile in settings.auth_types else ""
-            collect.error(
-                "auth-unsupported",
-                source,
-                (*base, key),
-                f"call {call!r}: {key} (profile {profile!r}{kind}, applyAs {ref.get('applyAs', '?')!r}) "
-                "is not translated; the call is sent without it",
-                "add the header to headersTemplate from a variable, e.g. Authorization: 'Bearer {{ vars.token }}' "
-                "(tokens are then visible in the Swarm: use a short-lived test token)",
-            )
-    for key in sorted(set(entry) - {*_FIELDS, *_QUIET, "authRef", "auth"}):
+    for key in sorted(set(entry) - {*_FIELDS, *_QUIET, "authRef"}):
         shown = entry[key] if not isinstance(entry[key], dict | list) else f"a {type(entry[key]).__name__}"
         collect.warning(
             "key-dropped",

@@ -20,8 +20,30 @@ def print_findings(findings: list[Finding], out: TextIO) -> None:
         out.write(f"{where}: {f.severity} {f.code}: {f.message}{suffix}\n  fix: {f.fix}\n")
 
 
-def main(options: ImportOptions, output: Path | None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """The CLI: the manifest to ``output`` (or ``out``), findings to ``err``; exit 0 / 1 (errors) / 2 (unreadable)."""
+def write_secrets(secrets: dict[str, dict[str, str]], folder: Path) -> int:
+    """The imported credentials as ``folder/<secret>/<key>`` files (owner-only), the layout ``hivekeeper run
+    --secrets`` reads (and a mounted Secret has); the number of files."""
+    written = 0
+    for secret, keys in secrets.items():
+        target = folder / secret
+        target.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for key, value in keys.items():
+            path = target / key
+            path.touch(mode=0o600, exist_ok=True)
+            path.write_text(value, encoding="utf-8")
+            written += 1
+    return written
+
+
+def main(
+    options: ImportOptions,
+    output: Path | None,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    secrets_dir: Path | None = None,
+) -> int:
+    """The CLI: the manifest to ``output`` (or ``out``), findings to ``err``, the bundle's credentials to
+    ``secrets_dir`` when given; exit 0 / 1 (errors) / 2 (unreadable)."""
     try:
         result = import_bundle(options)
     except BundleError as exc:
@@ -36,6 +58,9 @@ def main(options: ImportOptions, output: Path | None, out: TextIO = sys.stdout, 
         output.write_text(result.text)
     else:
         out.write(result.text)
+    if secrets_dir is not None and result.secrets:
+        count = write_secrets(result.secrets, secrets_dir)
+        err.write(f"{count} credential(s) written under {secrets_dir} (for hivekeeper run --secrets {secrets_dir})\n")
     target = output or "stdout"
     err.write(
         f"{options.bundle}: imported {result.bundle_id!r} as Swarm {result.document['metadata']['name']!r} "

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from hivekeeper.importer import agreement, bees, bundle_values, call_templates, datasets
+from hivekeeper.importer.auth_profiles import AuthImport
 from hivekeeper.importer.bundle import Bundle, Collector, mapping, read_bundle
 from hivekeeper.importer.wiring import Wiring, bee_kind, dns_name
 from hivekeeper.validate.findings import Finding
@@ -54,6 +55,8 @@ class ImportResult:
     text: str
     """The manifest as YAML with its header comment ("" when refused)."""
     findings: list[Finding] = field(default_factory=list)
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
+    """Credentials of the imported auth profiles by Secret and key; never in ``text`` (``--secrets-dir``)."""
 
     @property
     def errors(self) -> int:
@@ -82,18 +85,13 @@ def import_bundle(options: ImportOptions) -> ImportResult:
     variables, profile = bundle_values.resolve_vars(bundle, options.profile, sut.id, collect)
     wiring = Wiring.of(bundle, template["bees"], collect)
     booleans = frozenset(name for name, value in variables.items() if isinstance(value, bool))
+    auth = AuthImport.of(bundle, bundle_id, sut.endpoints, template["bees"])
     settings = call_templates.TemplateSettings(
-        wiring.default_service(collect), wiring.journey_keys(), sut.upstream, booleans, _auth_types(bundle)
+        wiring.default_service(collect), wiring.journey_keys(), sut.upstream, booleans, auth
     )
     calls = call_templates.translate(bundle, settings, collect)
-    spec: dict[str, Any] = {}
-    if sut.endpoints:
-        spec["sut"] = {"endpoints": {name: {"baseUrl": url} for name, url in sut.endpoints.items()}}
-    if variables:
-        spec["vars"] = variables
-    if calls.templates:
-        spec["templates"] = calls.templates
-    spec["templating"] = dict(PEBBLE_SEMANTICS)
+    auth.findings(collect)
+    spec = _spec_head(sut.endpoints, auth.profiles, variables, calls.templates)
     extras = {"vars": variables, "sut": spec.get("sut", {}), "templates": calls.templates}
     var_refs = dict(calls.var_refs)
     endpoint_refs = dict(calls.endpoint_refs)
@@ -101,7 +99,7 @@ def import_bundle(options: ImportOptions) -> ImportResult:
     lifted: dict[int, frozenset[str]] = {}
     for index, bee in enumerate(template["bees"]):
         ctx = bees.BeeContext(index, bundle.scenario, collect, extras, sut.upstream, sut.endpoints, booleans)
-        role = _role(index, bee, wiring, ctx)
+        role = _role(index, bee, wiring, ctx, auth.credential_env)
         if role is not None:
             roles[index] = role
         lifted[index] = frozenset(ctx.lifted)
@@ -129,17 +127,31 @@ def import_bundle(options: ImportOptions) -> ImportResult:
     validated = agreement.checked(body, f"{options.bundle}/(imported manifest)", origins)
     findings = _in_file_order(agreement.reconcile(collect.findings, validated))
     header = _header(bundle_id, scenario, sut.id, profile, findings)
-    return ImportResult(bundle_id, document, header + body, findings)
+    secrets = {auth.secret: dict(auth.secrets)} if auth.secrets else {}
+    return ImportResult(bundle_id, document, header + body, findings, secrets)
+
+
+def _spec_head(
+    endpoints: dict[str, str], auth: dict[str, Any], variables: dict[str, Any], templates: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """``spec`` up to its roles: the SUT, the auth profiles, the variables, the templates, PocketHive's template
+    semantics."""
+    spec: dict[str, Any] = {}
+    if endpoints:
+        spec["sut"] = {"endpoints": {name: {"baseUrl": url} for name, url in endpoints.items()}}
+    if auth:
+        spec["auth"] = auth
+    if variables:
+        spec["vars"] = variables
+    if templates:
+        spec["templates"] = templates
+    spec["templating"] = dict(PEBBLE_SEMANTICS)
+    return spec
 
 
 def _in_file_order(findings: list[Finding]) -> list[Finding]:
     """Findings by file, then line (whole-bundle findings first); same-place findings keep their order."""
     return sorted(findings, key=lambda f: (f.file, f.line or 0))
-
-
-def _auth_types(bundle: Bundle) -> dict[str, str]:
-    profiles = mapping(mapping(bundle.auth_profiles.data if bundle.auth_profiles else None).get("profiles"))
-    return {str(name): str(mapping(p).get("type")) for name, p in profiles.items() if mapping(p).get("type")}
 
 
 def _protocol_ok(bundle: Bundle, collect: Collector) -> bool:
@@ -167,7 +179,7 @@ def _protocol_ok(bundle: Bundle, collect: Collector) -> bool:
     return True
 
 
-def _role(index: int, bee: Any, wiring: Wiring, ctx: bees.BeeContext) -> dict[str, Any] | None:
+def _role(index: int, bee: Any, wiring: Wiring, ctx: bees.BeeContext, credentials: set[str]) -> dict[str, Any] | None:
     if not isinstance(bee, dict):
         ctx.error(
             "bee-invalid",
@@ -207,8 +219,10 @@ def _role(index: int, bee: Any, wiring: Wiring, ctx: bees.BeeContext) -> dict[st
     if config:
         role["config"] = config
     env = bee.get("env")
-    if isinstance(env, dict) and env:
-        role["env"] = [{"name": str(k), "value": str(v)} for k, v in env.items()]
+    if isinstance(env, dict) and env:  # a credential an auth profile read went to its Secret instead
+        kept = [{"name": str(k), "value": str(v)} for k, v in env.items() if str(k) not in credentials]
+        if kept:
+            role["env"] = kept
     return role
 
 

@@ -9,8 +9,13 @@ It pretends to be a cards API. Stateless routes (the quickstart's): ``GET /cards
     GET  /cards/{id}                       200 the card (404 for an unknown crd- id)
     POST /cards/{id}/topup {amount}        200 {"id", "balance"} for a known card
     POST /cards/{id}/suspend | /activate   200 {"id", "status"} | 404
-    GET  /stats                            200 {"customers", "accounts", "cards", "calls": {"POST /customers": n}}
+    GET  /stats                            200 {"customers", "accounts", "cards", "calls": {...}, "auth": {...}}
     GET  /health
+    POST /oauth/token                      an OAuth2 token (client credentials or password grant), short-lived
+    any  /secure/<path>                    401 without a valid token, else what /<path> answers
+
+The token endpoint and the demo's credentials are in ``local/demo_auth.py``; ``--token-ttl`` sets how long a
+token lives (2 s by default).
 
 Anything else is a 404. It speaks HTTP/1.1 with keep-alive on ``asyncio.Protocol`` + httptools, so
 that on a laptop the swarm, not the demo service, is the bottleneck. ``--delay-ms`` adds server-side
@@ -35,6 +40,8 @@ from typing import Any, cast
 import httptools
 import orjson
 
+from hivekeeper.local import demo_auth
+
 MAX_RECORDS = 1_000_000
 
 _BALANCE = re.compile(rb"^/cards/([^/]+)/balance$")
@@ -43,7 +50,14 @@ _CARD = re.compile(rb"^/cards/([^/]+)$")
 _CARD_STATUS = re.compile(rb"^/cards/([^/]+)/(suspend|activate)$")
 _ACCOUNTS = re.compile(rb"^/customers/([^/]+)/accounts$")
 _CARDS = re.compile(rb"^/accounts/([^/]+)/cards$")
-_REASONS = {200: b"OK", 201: b"Created", 400: b"Bad Request", 404: b"Not Found", 503: b"Service Unavailable"}
+_REASONS = {
+    200: b"OK",
+    201: b"Created",
+    400: b"Bad Request",
+    401: b"Unauthorized",
+    404: b"Not Found",
+    503: b"Service Unavailable",
+}
 
 Answer = tuple[int, bytes, bytes]
 """(status, JSON body, extra header lines)."""
@@ -54,6 +68,7 @@ class DemoState:
     """The records of one demo service (shared by all its connections) and what it was asked."""
 
     flaky_every: int = 0
+    auth: demo_auth.DemoAuth = field(default_factory=demo_auth.DemoAuth)
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -84,6 +99,7 @@ class DemoState:
             "accounts": len(self.accounts),
             "cards": len(self.cards),
             "calls": dict(self.calls),
+            "auth": self.auth.stats(),
         }
 
     def flaky(self) -> bool:
@@ -165,8 +181,20 @@ def _topup(state: DemoState, card_id: str, body: bytes) -> Answer:
     return 200, orjson.dumps({"id": card_id, "balance": card["balance"]}), b""
 
 
-def route(state: DemoState, method: bytes, path: bytes, body: bytes) -> Answer:  # noqa: PLR0911 - one return per route
-    """The answer of the demo service to one request."""
+def route(state: DemoState, method: bytes, path: bytes, body: bytes, authorization: bytes | None = None) -> Answer:
+    """The answer of the demo service to one request; /oauth/token and /secure/ are the auth server's."""
+    if path.startswith(b"/secure/"):
+        if not state.auth.allows(authorization):
+            state.count("401 /secure/")
+            return demo_auth.UNAUTHORIZED
+        return _open_route(state, method, path[len(b"/secure") :], body)
+    if method == b"POST" and path == b"/oauth/token":
+        state.count("POST /oauth/token")
+        return state.auth.token(body, authorization)
+    return _open_route(state, method, path, body)
+
+
+def _open_route(state: DemoState, method: bytes, path: bytes, body: bytes) -> Answer:  # noqa: PLR0911 - per route
     if path == b"/health":
         return 200, b'{"status":"ok"}', b""
     if method == b"GET" and (m := _BALANCE.match(path)):
@@ -218,6 +246,7 @@ class DemoHandler(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._url = b""
         self._body: list[bytes] = []
+        self._authorization: bytes | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
@@ -231,6 +260,10 @@ class DemoHandler(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         self._url += url
 
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"authorization":
+            self._authorization = value
+
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
 
@@ -239,8 +272,9 @@ class DemoHandler(asyncio.Protocol):
         path = self._url.split(b"?", 1)[0]
         keep_alive = bool(self._parser.should_keep_alive())
         body = b"".join(self._body)
+        authorization, self._authorization = self._authorization, None
         self._url, self._body = b"", []
-        status, payload, extra = route(self._state, method, path, body)
+        status, payload, extra = route(self._state, method, path, body, authorization)
         if self._error_pct and random.random() * 100 < self._error_pct:
             status, payload, extra = 503, b'{"error":"injected failure"}', b""
         if self._delay:
@@ -271,11 +305,12 @@ async def serve(
     error_pct: float = 0.0,
     *,
     flaky_every: int = 0,
+    token_ttl: float = 2.0,
     state: DemoState | None = None,
 ) -> asyncio.Server:
     """Serve the demo API; every connection shares ``state`` (a fresh one unless given)."""
     loop = asyncio.get_running_loop()
-    shared = state if state is not None else DemoState(flaky_every=flaky_every)
+    shared = state if state is not None else DemoState(flaky_every=flaky_every, auth=demo_auth.DemoAuth(token_ttl))
     if flaky_every:
         shared.flaky_every = flaky_every
     return await loop.create_server(
@@ -284,7 +319,9 @@ async def serve(
 
 
 async def _main(args: argparse.Namespace) -> None:
-    server = await serve(args.host, args.port, args.delay_ms, args.error_pct, flaky_every=args.flaky_every)
+    server = await serve(
+        args.host, args.port, args.delay_ms, args.error_pct, flaky_every=args.flaky_every, token_ttl=args.token_ttl
+    )
     port = server.sockets[0].getsockname()[1]
     print(f"demo SUT listening on http://{args.host}:{port}", flush=True)
     async with server:
@@ -298,7 +335,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay-ms", type=float, default=0.0)
     parser.add_argument("--error-pct", type=float, default=0.0)
     parser.add_argument("--flaky-every", type=int, default=0, help="answer every Nth POST /customers with 503")
+    parser.add_argument(
+        "--token-ttl", type=float, default=2.0, help="seconds an OAuth2 token of /oauth/token lives (default 2)"
+    )
     args = parser.parse_args(argv)
+    if args.token_ttl <= 0:
+        parser.error(f"--token-ttl must be a positive number of seconds (got {args.token_ttl})")
     if args.flaky_every < 0:
         parser.error(f"--flaky-every must be 0 (off) or a positive count (got {args.flaky_every})")
     try:

@@ -99,10 +99,10 @@ def aimed(swarm: Swarm, urls: dict[str, str]) -> Swarm:
     wanted = {name: url for name, url in urls.items() if name == DEFAULT or name in names(swarm)}
     if not wanted:
         return swarm
-    data = swarm.model_dump(mode="json", by_alias=True)
+    data = swarm.model_dump(mode="json", by_alias=True, exclude_none=True)
     endpoints = data["spec"].setdefault("sut", {}).setdefault("endpoints", {})
     for name, url in wanted.items():
-        endpoints[name] = {"baseUrl": url}
+        endpoints[name] = {**endpoints.get(name, {}), "baseUrl": url}  # an endpoint's auth profile stays
     return Swarm.model_validate(data)
 
 

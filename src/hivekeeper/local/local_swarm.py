@@ -68,7 +68,7 @@ class LocalSwarm:
         rows = []
         for spec in self.swarm.spec.roles:
             workers = self.workers[spec.name]
-            latency = Histogram()
+            latency, token_latency = Histogram(), Histogram()
             row = RoleRow(name=spec.name, role=spec.role or spec.image or "?", instances=len(workers))
             for worker in workers:
                 stats = worker.stats
@@ -85,6 +85,15 @@ class LocalSwarm:
                     row.status_codes[str(code)] = row.status_codes.get(str(code), 0) + n
                 for kind, n in stats.error_kinds.items():
                     row.error_kinds[kind] = row.error_kinds.get(kind, 0) + n
+                if stats.auth:
+                    auth = row.auth or {"tokenFetches": 0, "tokenFetchErrors": 0, "unauthorizedRetries": 0}
+                    auth["tokenFetches"] += stats.auth.token_fetches
+                    auth["tokenFetchErrors"] += stats.auth.token_errors
+                    auth["unauthorizedRetries"] += stats.auth.unauthorized_retries
+                    token_latency.merge(stats.auth.token_latency)
+                    row.auth = auth
+            if row.auth:
+                row.auth["tokenFetchP95Ms"] = token_latency.percentile(95)
             row.p50, row.p95, row.p99 = (latency.percentile(p) for p in (50, 95, 99))
             last_t, last_n = self._previous.get(spec.name, (self.started, 0))
             row.tps = (row.processed - last_n) / (now - last_t) if now > last_t else 0.0

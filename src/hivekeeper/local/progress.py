@@ -28,6 +28,8 @@ class RoleRow:
     redelivered: int = 0
     """Items the broker delivered to this role again (possible duplicates)."""
     drop_reasons: dict[str, int] = field(default_factory=dict)
+    auth: dict[str, Any] = field(default_factory=dict)
+    """Token fetches (count, errors, p95 ms) and 401 retries of its auth profiles, apart from the SUT's calls."""
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -106,4 +108,11 @@ def summary(swarm: str, seconds: float, rows: list[RoleRow], drained: float = 0.
             out.append(f"{row.name} dropped by reason: {reasons}")
         if row.truncated:
             out.append(f"{row.name} responses cut at maxResponseBytes (the rest read and discarded): {row.truncated:,}")
+        if row.auth:
+            auth = row.auth
+            out.append(
+                f"{row.name} auth (not in the figures above): token fetches {auth['tokenFetches']:,} "
+                f"(p95 {auth['tokenFetchP95Ms']:.2f} ms), failed {auth['tokenFetchErrors']:,}; "
+                f"401 answers retried with a fresh token {auth['unauthorizedRetries']:,}"
+            )
     return "\n".join(out)

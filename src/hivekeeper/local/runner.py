@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hivekeeper.api import roles as role_configs
+from hivekeeper.api.role_config import merged_role_config
 from hivekeeper.api.roles import ConfigError
-from hivekeeper.api.swarm import Swarm, merged_role_config
+from hivekeeper.api.swarm import Swarm
 from hivekeeper.errors import HivekeeperError, InvalidInput, Unavailable
-from hivekeeper.local import endpoints, ledger, run_plan, run_report
+from hivekeeper.local import demo_auth, endpoints, ledger, run_plan, run_report
 from hivekeeper.local.controller import LocalController
 from hivekeeper.local.local_swarm import LocalSwarm
 from hivekeeper.local.progress import table
@@ -31,6 +32,7 @@ from hivekeeper.local.recorder import finish, recording
 from hivekeeper.local.transports import BrokerTransports, BrokerUnavailable, MemoryTransports
 from hivekeeper.protocol import naming
 from hivekeeper.report.timeseries import interval_for
+from hivekeeper.worker.auth.secrets import SecretReader
 from hivekeeper.worker.identity import Identity
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.runtime.worker import Worker
@@ -64,10 +66,20 @@ class RunOptions:
     live: bool | None = None
     """Redraw the view in place (a terminal) or print a block per interval (logs, CI)."""
     timeseries_interval: float | None = None
+    """Seconds between the time series' points (default: ``report.timeseries.interval_for(duration)``)."""
     datasets: dict[str, Path] = field(default_factory=dict)
     """Where each swarm's relative dataset files (``inputs.csv.filePath``) are read, by swarm name: the
     directory of its manifest; a swarm not named here reads them under the current directory."""
-    """Seconds between the time series' points (default: ``report.timeseries.interval_for(duration)``)."""
+    secrets_dirs: tuple[Path, ...] = ()
+    """Directories of Secrets as ``<name>/<key>`` files, for auth profiles' ``secretKeyRef`` (``--secrets``)."""
+    provided_secrets: dict[tuple[str, str], str] = field(default_factory=dict)
+    """Secrets in memory by (name, key): the demo SUT's own under ``--demo-sut``."""
+
+
+def local_secrets(options: RunOptions) -> SecretReader:
+    """How the workers of a local run read credentials: ``--secrets`` directories, the demo SUT's Secret (with
+    ``--demo-sut``), and this process's environment and files."""
+    return SecretReader(options.secrets_dirs, dict(os.environ), dict(options.provided_secrets))
 
 
 def bootstrap_config(swarm: Swarm, role_config: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +93,11 @@ def local_store(redis_url: str | None) -> DataStore:
 
 
 async def build(
-    swarm: Swarm, broker_url: str | None = None, store: DataStore | None = None, datasets: Path | None = None
+    swarm: Swarm,
+    broker_url: str | None = None,
+    store: DataStore | None = None,
+    secrets: SecretReader | None = None,
+    datasets: Path | None = None,
 ) -> LocalSwarm:
     """The workers of ``swarm``, built disabled; ``datasets`` is where relative dataset files are read
     (the manifest's directory; default the current directory)."""
@@ -120,7 +136,14 @@ async def build(
             )
             try:
                 workers[spec.name].append(
-                    Worker(identity, bootstrap, transports, store=store, datasets=datasets or Path.cwd())
+                    Worker(
+                        identity,
+                        bootstrap,
+                        transports,
+                        store=store,
+                        secrets=secrets or SecretReader(),
+                        datasets=datasets or Path.cwd(),
+                    )
                 )
             except ConfigError as exc:
                 raise RunInputError(f"spec.roles[{spec.name}].config: {exc}") from exc
@@ -209,7 +232,8 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
     if len(set(names)) != len(names):
         raise RunInputError(f"swarm names must differ to run side by side (got {', '.join(names)}); rename one")
     store = local_store(options.redis_url)
-    locals_ = [await build(s, options.broker_url, store, options.datasets.get(s.metadata.name)) for s in swarms]
+    reader = local_secrets(options)
+    locals_ = [await build(s, options.broker_url, store, reader, options.datasets.get(s.metadata.name)) for s in swarms]
     for local in locals_:
         local.out = options.out
     live = options.live if options.live is not None else options.out.isatty()
@@ -312,6 +336,8 @@ def run_blocking(
         if options.sut.demo:
             with demo_service() as url:
                 print(f"demo SUT at {url}", file=options.out)
+                # Its credentials are public: they are the Secret hivekeeper-demo-sut of this run.
+                options.provided_secrets = {**demo_auth.DEMO_SECRET, **options.provided_secrets}
                 return await run(endpoints.aim(swarm, options.sut, url), options, stop)
         return await run(endpoints.aim(swarm, options.sut, None), options, stop)
 

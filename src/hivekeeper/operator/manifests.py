@@ -1,6 +1,7 @@
 """The Deployment of a WorkerRole (pure): worker image, env contract, labels, hardened pod.
 
-Credentials reach the pod only as ``secretKeyRef`` env (never in the spec, the CR or the status).
+Credentials reach the pod only as ``secretKeyRef`` env or, for auth profiles, as the Secrets they name mounted
+read-only at ``/var/run/hivekeeper/secrets/<name>`` (never in the spec, the CR or the status).
 The bootstrap config is the desired config at the time the pod template was written; the operator
 brings running pods to the current config with config-updates, so a config edit never changes the
 pod template (and never restarts a pod). Only image, resources, env and wiring do, and the file of a
@@ -16,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.auth import SECRETS_MOUNT, role_secret_names
 from hivekeeper.api.workerrole import WorkerRoleSpec
 from hivekeeper.operator.bodies import EnvVar
 from hivekeeper.operator.plan import LABEL_ROLE, LABEL_SWARM
@@ -118,7 +120,20 @@ def deployment(
     if spec.protocol == "hivekeeper":  # a PocketHive worker serves no metrics on our port
         container["ports"] = [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}]
     container["resources"] = spec.resources or dict(defaults.resources)
+    pod_security: dict[str, Any] = {
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "runAsGroup": 65532,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}]
+    for index, mounted in enumerate(auth_secrets(spec)):
+        # Files, not env: a rotated Secret reaches a running pod (the worker reads it at each token request),
+        # and TLS keys are read by path.
+        volume = f"auth-secret-{index}"
+        pod_security["fsGroup"] = 65532  # the files are the worker's group's to read (mode 0440), nobody else's
+        volumes.append({"name": volume, "secret": {"secretName": mounted, "defaultMode": 0o440}})
+        container["volumeMounts"].append({"name": volume, "mountPath": f"{SECRETS_MOUNT}/{mounted}", "readOnly": True})
     dataset = csv_dataset(bootstrap_config)
     if dataset is not None and dataset.get("configMap"):
         # Read-only, and not optional: without its file the worker could not start, so the pod waits for the
@@ -136,12 +151,7 @@ def deployment(
                 "metadata": {"labels": labels},
                 "spec": {
                     "automountServiceAccountToken": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": 65532,
-                        "runAsGroup": 65532,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": pod_security,
                     "containers": [container],
                     "volumes": volumes,
                     "terminationGracePeriodSeconds": termination_grace(spec.env or []),
@@ -205,14 +215,24 @@ ROLLOUT_FIELDS = ("image", "resources", "env", "work", "role", "secretRef")
 """The fields of a WorkerRole spec whose change must roll the pods (everything else is live), and ``protocol``."""
 
 
+def auth_secrets(spec: WorkerRoleSpec) -> list[str]:
+    """The Secrets the role's auth profiles read (``config.auth.*.<field>.secretKeyRef.name``), mounted into its
+    pods when it calls the SUT (a processor or an http-sequence); sorted."""
+    return role_secret_names(spec.role, spec.config)
+
+
 def rollout_fingerprint(spec: WorkerRoleSpec) -> dict[str, Any]:
     """The parts of a WorkerRole spec whose change must roll the pods, as the API server holds them (a field
     the object does not set is None, as it always was: the digest of an unchanged object stays the same).
-
-    A CSV_DATASET input's file keys are part of it (and only then, so other roles' digests do not change):
-    the worker reads the file when it starts, so a new file, ConfigMap or column type needs new pods."""
+    The Secrets its auth profiles read are mounted volumes: naming another one rolls the pods (present only
+    when there are some, so the digests of roles without auth are what they were). Likewise a CSV_DATASET
+    input's file keys: the worker reads the file when it starts, so a new file, ConfigMap or column type needs
+    new pods."""
     written = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
     fingerprint = {key: written.get(key) for key in ROLLOUT_FIELDS}
+    secrets = auth_secrets(spec)
+    if secrets:
+        fingerprint["authSecrets"] = secrets
     protocol = written.get("protocol", "hivekeeper")
     if protocol != "hivekeeper":  # newer than the others: the digests of roles of our protocol stay as they were
         fingerprint["protocol"] = protocol

@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 
 from hivekeeper.api import API_VERSION
-from hivekeeper.api.swarm import RoleSpec, Swarm, merged_role_config
+from hivekeeper.api.role_config import merged_role_config
+from hivekeeper.api.swarm import RoleSpec, Swarm
 from hivekeeper.protocol import naming
 
 LABEL_SWARM = "hivekeeper.io/swarm"

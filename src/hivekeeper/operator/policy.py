@@ -9,6 +9,8 @@ in effect, a privilege the Swarm author borrows. The policy comes from the Helm 
 - ``envSecrets``: Secret names (patterns) a role's ``env[].valueFrom.secretKeyRef`` may read. Empty (the
   default): none, so a Swarm author cannot read a Secret of the namespace through a worker's environment.
 - ``secretRefs``: Secret names (patterns) ``spec.secretRef`` may name (default ``hivekeeper-*``).
+- ``authSecrets``: Secret names (patterns) an auth profile's ``secretKeyRef`` may name (default ``hivekeeper-*``):
+  the workers send what they read to the profile's token URL or the SUT, both the Swarm author's choice.
 - Reserved ``HIVEKEEPER_*`` variables (identity, credentials, wiring, config) can never be set by ``env``; nor,
   on a ``protocol: pockethive`` role, the ``SPRING_RABBITMQ_*`` and ``POCKETHIVE_*`` variables the operator
   gives it (:data:`hivekeeper.protocol.pockethive.VARIABLES`).
@@ -23,6 +25,7 @@ import fnmatch
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hivekeeper.api.auth import role_secret_names
 from hivekeeper.api.workerrole import WorkerRoleSpec
 from hivekeeper.operator.bodies import EnvVar
 from hivekeeper.protocol import pockethive
@@ -58,6 +61,10 @@ class Policy(BaseModel):
     )
     secretRefs: tuple[str, ...] = Field(
         default=("hivekeeper-*",), description="Secret names (patterns) spec.secretRef may name."
+    )
+    authSecrets: tuple[str, ...] = Field(
+        default=("hivekeeper-*",),
+        description="Secret names (patterns) an auth profile's secretKeyRef may name (spec.auth).",
     )
 
 
@@ -97,6 +104,13 @@ def violations(spec: WorkerRoleSpec, policy: Policy) -> list[str]:
             found.append(
                 f"env[{index}] ({name}) reads Secret {secret!r}, which the operator policy does not allow "
                 f"(policy.envSecrets: {allowed}); ask the operator's admin to allow it, or pass the value another way"
+            )
+    for secret in role_secret_names(spec.role, spec.config):
+        if not _matches(secret, policy.authSecrets):
+            found.append(
+                f"auth profiles read Secret {secret!r} (secretKeyRef), which the operator policy does not allow "
+                f"(policy.authSecrets: {', '.join(policy.authSecrets) or 'none'}); keep the credentials in a "
+                "Secret whose name matches, or ask the operator's admin to allow it"
             )
     ref = spec.secretRef.name if spec.secretRef is not None else None
     if ref is not None and not _matches(str(ref), policy.secretRefs):

@@ -66,6 +66,7 @@ def build_problems(stage: Stage, config: dict[str, Any]) -> tuple[BuildProblem, 
 
 
 def _build(stage: Stage, config: dict[str, Any]) -> tuple[BuildProblem, ...]:
+    from hivekeeper.worker.auth.secrets import SecretReader
     from hivekeeper.worker.identity import Identity
     from hivekeeper.worker.runtime.worker import Worker
     from hivekeeper.worker.transports.memory import MemoryStore
@@ -79,13 +80,16 @@ def _build(stage: Stage, config: dict[str, Any]) -> tuple[BuildProblem, ...]:
         work_out=stage.work_out,
     )
     try:
-        worker = Worker(identity, config, _OfflineTransports(), store=MemoryStore())
+        worker = Worker(
+            identity, config, _OfflineTransports(), store=MemoryStore(), secrets=SecretReader.for_validation()
+        )
     except ConfigError as exc:
         return tuple(BuildProblem(relative, message) for relative, message in exc.problems)
     except TemplateError as exc:
         return (BuildProblem("", str(exc), template=exc.template),)
     if worker.http is not None:
         worker.http.close()
+    worker.auth.close()
     return ()
 
 

@@ -30,7 +30,7 @@ class Role:
     raw: dict[str, Any]
     """The role's own config, as written."""
     merged: dict[str, Any]
-    """The config its workers get (for a Swarm role: :func:`~hivekeeper.api.swarm.merged_role_config`, the one
+    """The config its workers get (for a Swarm role: :func:`~hivekeeper.api.role_config.merged_role_config`, the one
     merge the operator and ``hivekeeper run`` use too)."""
     work_in: str | None
     work_out: str | None

@@ -4,7 +4,8 @@ them (spec.templates, spec.vars, spec.sut, spec.deadLetter)."""
 
 from __future__ import annotations
 
-from hivekeeper.api.swarm import RoleSpec, Swarm, merged_role_config
+from hivekeeper.api.role_config import merged_role_config
+from hivekeeper.api.swarm import RoleSpec, Swarm
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.validate.bundle_paths import bundle_path_findings
 from hivekeeper.validate.call_ids import call_id_findings, step_findings

@@ -5,7 +5,9 @@ Request latency is a classic Prometheus histogram in seconds, ``hivekeeper_reque
 (:mod:`hivekeeper.worker.stats`): every ``le`` is an exact edge of that scheme (2^k and 1.5·2^k µs from
 256 µs to ~67 s), so a bucket counts exactly the requests below it; aggregate across pods with
 ``sum by (le, role)`` and ``histogram_quantile``. http-sequence workers export one series per step (label
-``step``; ``sum without (step)`` is the role), other roles one series with ``step=""``.
+``step``; ``sum without (step)`` is the role), other roles one series with ``step=""``. Token requests of auth
+profiles are never in it: ``hivekeeper_auth_token_fetch_duration_seconds`` times them, and
+``hivekeeper_auth_token_fetches``, ``_token_fetch_errors`` and ``_unauthorized_retries`` count them.
 """
 
 from __future__ import annotations
@@ -74,6 +76,17 @@ class WorkerCollector(Collector):
                 "HTTP responses whose body exceeded maxResponseBytes; the rest was read and discarded.",
                 stats.truncated,
             ),
+            ("hivekeeper_auth_token_fetches", "OAuth2 token requests that returned a token.", stats.auth.token_fetches),
+            (
+                "hivekeeper_auth_token_fetch_errors",
+                "OAuth2 token requests that failed after their retries (the calls waiting for them failed).",
+                stats.auth.token_errors,
+            ),
+            (
+                "hivekeeper_auth_unauthorized_retries",
+                "Calls answered 401 that were sent once more with a fresh token.",
+                stats.auth.unauthorized_retries,
+            ),
         ):
             counter = CounterMetricFamily(name, help_text, labels=LABELS)
             counter.add_metric(labels, value)
@@ -126,6 +139,14 @@ class WorkerCollector(Collector):
         for step, histogram in steps:
             duration.add_metric([*labels, step], duration_buckets(histogram), histogram.total_us / 1_000_000)
         yield duration
+        tokens = HistogramMetricFamily(
+            "hivekeeper_auth_token_fetch_duration_seconds",
+            "Time of each successful OAuth2 token request, its retries included (not in the request latency).",
+            labels=LABELS,
+        )
+        token_latency = stats.auth.token_latency
+        tokens.add_metric(labels, duration_buckets(token_latency), token_latency.total_us / 1_000_000)
+        yield tokens
         statuses = CounterMetricFamily(
             "hivekeeper_http_responses", "HTTP responses by status code.", labels=[*LABELS, "code"]
         )

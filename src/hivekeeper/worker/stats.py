@@ -97,6 +97,34 @@ class Histogram:
 
 
 @dataclass
+class AuthStats:
+    """Token fetches and 401 retries, kept apart from the calls to the system under test: a token request is
+    never in ``RoleStats.latency`` nor in its status codes."""
+
+    token_fetches: int = 0
+    """Token requests that returned a token."""
+    token_errors: int = 0
+    """Token requests that failed (after their retries); the calls waiting for them failed with kind ``auth``."""
+    token_latency: Histogram = field(default_factory=Histogram)
+    """Time of each successful token request (its retries included)."""
+    unauthorized_retries: int = 0
+    """Calls the SUT answered 401 that were sent again once with a fresh token."""
+
+    def snapshot(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "tokenFetches": self.token_fetches,
+            "tokenFetchErrors": self.token_errors,
+            "unauthorizedRetries": self.unauthorized_retries,
+        }
+        if self.token_latency.count:
+            out["tokenFetchMs"] = self.token_latency.summary()
+        return out
+
+    def __bool__(self) -> bool:
+        return bool(self.token_fetches or self.token_errors or self.unauthorized_retries)
+
+
+@dataclass
 class RoleStats:
     """What a role has done since it started; the runtime derives tps from successive snapshots."""
 
@@ -115,6 +143,8 @@ class RoleStats:
     drop_reasons: Counter[str] = field(default_factory=Counter)
     """Dropped items by alert code (work.invalid-item, template.budget-exceeded, work.poison, ...)."""
     """Items the broker delivered again (after a restart or a lost connection): possibly duplicates downstream."""
+    auth: AuthStats = field(default_factory=AuthStats)
+    """Token fetches and 401 retries (auth profiles), apart from the SUT calls."""
 
     def step(self, step_id: str) -> Histogram:
         """The latency histogram of one step (created at its first call)."""
@@ -154,4 +184,6 @@ class RoleStats:
             out["redelivered"] = self.redelivered
         if self.drop_reasons:
             out["droppedBy"] = dict(self.drop_reasons)
+        if self.auth:
+            out["auth"] = self.auth.snapshot()
         return out

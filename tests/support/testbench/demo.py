@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from hivekeeper.local import demo_sut
+from hivekeeper.local import demo_auth, demo_sut
 
 
 @dataclass
@@ -18,10 +18,10 @@ class DemoService:
 
 
 @asynccontextmanager
-async def demo_service(delay_ms: float = 0.0) -> AsyncIterator[DemoService]:
+async def demo_service(delay_ms: float = 0.0, token_ttl: float = 2.0) -> AsyncIterator[DemoService]:
     """The demo API; at the end its open connections are closed too (clients such as worker pods, through a
     relay, may still hold some, and Python 3.11's ``Server.close`` leaves them open)."""
-    state = demo_sut.DemoState()
+    state = demo_sut.DemoState(auth=demo_auth.DemoAuth(token_ttl))
     open_transports: set[asyncio.BaseTransport] = set()
 
     class Tracked(demo_sut.DemoHandler):

@@ -7,6 +7,7 @@ from typing import Any
 
 from hivekeeper.api import roles as role_configs
 from hivekeeper.templating.engine import TemplateEngine
+from hivekeeper.worker.auth_port import AuthPort
 from hivekeeper.worker.http.memory import MemoryHttp
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.roles.base import Role, RoleDeps, Wiring
@@ -22,9 +23,18 @@ class RoleBench:
     stats: RoleStats = field(default_factory=RoleStats)
     alerts: list[tuple[str, str]] = field(default_factory=list)
 
-    def build(self, name: str, raw: dict[str, Any], *, forwards: bool = True, store: DataStore | None = None) -> Role:
+    def build(
+        self,
+        name: str,
+        raw: dict[str, Any],
+        *,
+        forwards: bool = True,
+        store: DataStore | None = None,
+        auth: AuthPort | None = None,
+    ) -> Role:
         deps = RoleDeps(swarm="unit", role="caller", instance="caller-0", engine=TemplateEngine(), stats=self.stats)
         deps.http = self.http
+        deps.auth = auth
         wiring = Wiring(deps, lambda code, message, _: self.alerts.append((code, message)), store, forwards, None)
         return ROLES[name].build(role_configs.validate(name, raw), wiring)
 

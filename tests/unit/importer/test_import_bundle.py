@@ -64,6 +64,8 @@ def _role(result: ImportResult, name: str) -> dict[str, Any]:
             {"sut": "local", "profile": "smoke"},
             [("warning", "var-inlined"), ("error", "spel-unsupported")],
         ),
+        ("payments-oauth", {}, [("warning", "auth-secret")]),
+        ("claims-oauth-short-ttl", {}, [("warning", "auth-secret")]),
     ],
 )
 def test_each_test_bundle_imports_with_exactly_its_expected_findings_and_passes_validate(
@@ -244,18 +246,18 @@ def test_templates_without_service_id_take_the_request_builders_and_non_http_aut
             "callId": "me",
             "protocol": "HTTP",
             "pathTemplate": "/me",
-            "authRef": {"profileId": "oauth", "applyAs": "HTTP_AUTHORIZATION_BEARER"},
+            "authRef": {"profileId": "signer", "applyAs": "HMAC_HEADER", "headerName": "X-Signature"},
             "resultRules": {"successRegex": "ok"},
             "schemaRef": "schemas/me.json",
         },
     }
-    files["authProfiles.yaml"] = {"profiles": {"oauth": {"type": "OAUTH2_CLIENT_CREDENTIALS", "clientSecret": "x"}}}
+    files["authProfiles.yaml"] = {"profiles": {"signer": {"type": "HMAC_SIGNATURE", "secretKey": "x"}}}
     generator = {**GENERATOR, "config": {"message": {"headers": {"x-ph-call-id": "balance"}}}}
     result = _import(_bundle(tmp_path, [generator, builder, caller], files))
     assert result.document["spec"]["templates"] == [
         {"serviceId": "cards", "callId": "balance", "method": "GET", "pathTemplate": "/b"},
-        {"serviceId": "auth", "callId": "me", "pathTemplate": "/me"},
-    ]
+        {"serviceId": "auth", "callId": "me", "pathTemplate": "/me", "auth": "signer"},
+    ], "the profile is named but not declared: validate refuses the call until one is"
     assert [(f.code, f.file.rsplit("/", 1)[-1], f.path) for f in result.findings] == [
         ("template-duplicate", "b.yaml", "callId"),
         ("auth-unsupported", "d.yaml", "authRef"),
@@ -263,7 +265,7 @@ def test_templates_without_service_id_take_the_request_builders_and_non_http_aut
         ("protocol-unsupported", "c.yaml", "protocol"),
     ]
     assert (
-        "profile 'oauth', type OAUTH2_CLIENT_CREDENTIALS, applyAs 'HTTP_AUTHORIZATION_BEARER'"
+        "auth profile 'signer' (type HMAC_SIGNATURE, applyAs HMAC_HEADER) has no hivekeeper equivalent"
         in result.findings[1].message
     )
 

@@ -196,10 +196,7 @@ IMPORT_ERRORS: dict[str, tuple[dict[str, Any], str]] = {
         {"inputs": {"type": "CSV_DATASET", "csv": {"filePath": "/data/cards.csv", "charset": "ISO-8859-2"}}},
         "",
     ),
-    "auth-unsupported": (
-        {"call": {"authRef": {"profileId": "p", "applyAs": "HTTP_AUTHORIZATION_BEARER"}}},
-        "auth (issue 16 items 1 and 7): the importer does not map auth profiles yet, so validate sees no auth",
-    ),
+    "auth-profile-undefined": ({"call": {"authRef": {"profileId": "p", "applyAs": "HTTP_AUTHORIZATION_BEARER"}}}, ""),
 }
 """One bundle per import error: the import reports it, validate finds it again on the manifest (the same count).
 An entry with a reason is an expected failure, naming the helper item of issue 16 that fixes it."""

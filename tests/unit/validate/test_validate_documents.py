@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from hivekeeper.api.manifests import load_swarm_text
-from hivekeeper.api.swarm import merged_role_config
+from hivekeeper.api.role_config import merged_role_config
 from hivekeeper.local.runner import bootstrap_config
 from hivekeeper.operator.plan import desired_config
 from hivekeeper.validate import cel_rules, locate

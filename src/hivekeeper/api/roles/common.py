@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
+from hivekeeper.api.auth import AuthProfile
 from hivekeeper.api.roles.base import RoleModel
 from hivekeeper.api.roles.buffer_guard import BufferGuard
 from hivekeeper.api.roles.inputs import Inputs
@@ -61,6 +62,11 @@ class CommonConfig(RoleModel):
     templates: list[HttpTemplate] = Field(
         default_factory=list, description="HTTP call templates: the swarm's, then the role's own."
     )
+    auth: dict[str, AuthProfile] = Field(
+        default_factory=dict,
+        description="Auth profiles by name (the swarm's spec.auth): what templates, endpoints and steps name with "
+        "`auth` (docs/auth.md).",
+    )
     templating: Templating = Field(default_factory=Templating)
     deadLetter: DeadLetter = Field(default_factory=DeadLetter)
     interceptors: Interceptors = Field(default_factory=Interceptors)
@@ -83,6 +89,7 @@ COMMON_LIVE = frozenset(
         "vars",
         "sut",
         "templates",
+        "auth",
         "templating",
         "deadLetter",
         "interceptors",

@@ -89,6 +89,8 @@ class HttpClient:
     max_idle: int = 1024
     collect_headers: bool = True
     """Keep response headers; off when nobody reads them (processor without an output)."""
+    tls: ssl.SSLContext | None = field(default=None, repr=False)
+    """The TLS context of https connections, when given (a client certificate: ``worker.http.tls``)."""
     _idle: dict[Origin, deque[HttpConnection]] = field(default_factory=dict, repr=False)
     _ssl: ssl.SSLContext | None = field(default=None, repr=False)
     _watch: DeadlineWatch | None = field(default=None, repr=False)
@@ -107,6 +109,8 @@ class HttpClient:
         return HttpSettings(self.ssl_verify, self.keep_alive, self.collect_headers)
 
     def _ssl_context(self) -> ssl.SSLContext:
+        if self.tls is not None:
+            return self.tls
         if self._ssl is None:
             context = ssl.create_default_context()
             if not self.ssl_verify:

@@ -16,6 +16,7 @@ from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.errors import Refused
 from hivekeeper.protocol.workitem import WorkItem
 from hivekeeper.templating.engine import TemplateEngine
+from hivekeeper.worker.auth_port import AuthPort
 from hivekeeper.worker.http_port import HttpPort, HttpSettings
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.stats import RoleStats
@@ -47,6 +48,8 @@ class RoleDeps:
     stats: RoleStats = field(default_factory=RoleStats)
     http: HttpPort | None = None
     """The worker's HTTP client, for roles whose :class:`RoleKind` asks for one (else None)."""
+    auth: AuthPort | None = None
+    """The worker's auth profiles, for the same roles (else None)."""
 
 
 class Role(Protocol):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.worker import publishing
 from hivekeeper.worker.alerts import AlertThrottle
+from hivekeeper.worker.auth.profiles import Authenticator
 from hivekeeper.worker.control import WorkerState
 from hivekeeper.worker.http.client import HttpClient
 from hivekeeper.worker.identity import Identity
@@ -60,6 +61,8 @@ class WorkerParts:
     """Refused results, poison items, publish retries and inputs given back (``worker.publishing``)."""
     http: HttpClient | None
     """The HTTP client the role was given (roles whose kind asks for one), else None."""
+    auth: Authenticator
+    """The auth profiles of the config in force (their token caches)."""
     role: Role
     source: WorkSource
     guard: BufferGuardRunner
@@ -88,8 +91,8 @@ class WorkerParts:
         """Handle one message of the control queue (``runtime.signals``)."""
         raise NotImplementedError
 
-    def _build_role(self, state: WorkerState) -> tuple[Role, HttpClient | None]:
-        """The role for ``state`` and the HTTP client it was given (``runtime.worker``)."""
+    def _build_role(self, state: WorkerState) -> tuple[Role, HttpClient | None, Authenticator]:
+        """The role for ``state``, the HTTP client and the auth profiles it was given (``runtime.worker``)."""
         raise NotImplementedError
 
     def _apply_input_rate(self) -> None:

@@ -9,6 +9,7 @@ from hivekeeper.api.roles import ConfigError
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.templating.engine import TemplateError
+from hivekeeper.worker.auth.profiles import Authenticator
 from hivekeeper.worker.control import StaleGeneration, WorkerState, apply_update
 from hivekeeper.worker.http.client import HttpClient
 from hivekeeper.worker.inputs.csv_dataset import CsvDatasetSource
@@ -52,8 +53,8 @@ class Signals(Lifecycle):
     async def _config_update(self, signal: env.Envelope) -> None:
         try:
             new_state = apply_update(self.state, signal.data)
-            new_role, new_http = self._build_role(new_state)
-            await self._swap(new_state, new_role, new_http)
+            new_role, new_http, new_auth = self._build_role(new_state)
+            await self._swap(new_state, new_role, new_http, new_auth)
         except Exception as exc:  # whatever goes wrong, the operator gets an outcome: never silence
             await self._refuse(signal, exc)
             return
@@ -96,8 +97,13 @@ class Signals(Lifecycle):
             },
         )
 
-    async def _swap(self, new_state: WorkerState, new_role: Role, new_http: HttpClient | None) -> None:
+    async def _swap(
+        self, new_state: WorkerState, new_role: Role, new_http: HttpClient | None, new_auth: Authenticator
+    ) -> None:
         old_http, self.http = self.http, new_http
+        old_auth, self.auth = self.auth, new_auth
+        if old_auth is not new_auth:
+            old_auth.close(keep=new_auth)  # the clients of profiles the new config dropped or changed
         if old_http is not None and old_http is not self.http:
             old_http.close()  # idle connections only; requests in flight finish on theirs
         if new_state.config.templating.reseed:

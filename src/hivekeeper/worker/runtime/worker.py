@@ -18,6 +18,8 @@ from hivekeeper.templating.context import Origin
 from hivekeeper.templating.engine import Semantics, TemplateEngine
 from hivekeeper.worker import publishing
 from hivekeeper.worker.alerts import AlertThrottle
+from hivekeeper.worker.auth.profiles import Authenticator
+from hivekeeper.worker.auth.secrets import SecretReader
 from hivekeeper.worker.buffer_guard import guarded_rate
 from hivekeeper.worker.control import WorkerState
 from hivekeeper.worker.http.client import HttpClient
@@ -45,7 +47,8 @@ class Worker(Signals):
     ``transports`` builds its input, output, dead-letter queue and control bus; ``store`` is Redis (or its twin),
     or None when the worker has none; ``clock`` replaces the event loop's clock in status reports (tests);
     ``datasets`` is the directory a relative ``inputs.csv.filePath`` is read under (None: offline validation,
-    which reads no file: ``hivekeeper validate`` checks it next to the manifest).
+    which reads no file: ``hivekeeper validate`` checks it next to the manifest); ``secrets`` reads the
+    credentials of auth profiles (default: the Secrets the operator mounts).
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class Worker(Signals):
         clock: Callable[[], float] | None = None,
         store: DataStore | None = None,
         datasets: Path | None = None,
+        secrets: SecretReader | None = None,
     ) -> None:
         self.identity = identity
         self.transports = transports
@@ -69,7 +73,9 @@ class Worker(Signals):
         self.stats = RoleStats()
         self.output = publishing.OutputCounters()
         self.http = None
-        self.role, self.http = self._build_role(self.state)
+        reader = secrets if secrets is not None else SecretReader.from_environment()
+        self.auth = Authenticator(reader, self.stats.auth, self.engine, identity.role)
+        self.role, self.http, self.auth = self._build_role(self.state)
         self.source = self._build_source()
         self.guard = BufferGuardRunner(
             self.state.config.bufferGuard,
@@ -169,8 +175,9 @@ class Worker(Signals):
             return current
         return HttpClient.of(wanted)
 
-    def _build_role(self, state: WorkerState) -> tuple[Role, HttpClient | None]:
-        """The role for ``state`` and the HTTP client it was given (None if its kind wants none).
+    def _build_role(self, state: WorkerState) -> tuple[Role, HttpClient | None, Authenticator]:
+        """The role for ``state``, the HTTP client it was given (None if its kind wants none) and its auth
+        profiles (the current ones where the config did not change them: their tokens stay cached).
 
         The engine takes the config's template semantics first, so the role compiles its templates under them;
         a config refused here leaves the engine as it was."""
@@ -188,7 +195,7 @@ class Worker(Signals):
         origin = Origin(swarm=ident.swarm, role=ident.role, instance=ident.instance, run_id=run_id)
         return Semantics(templating.undefined, templating.tagNewline), origin
 
-    def _build_role_with(self, state: WorkerState) -> tuple[Role, HttpClient | None]:
+    def _build_role_with(self, state: WorkerState) -> tuple[Role, HttpClient | None, Authenticator]:
         # Redis inputs, outputs and the uploader are checked here, before anything is swapped in.
         redis_push.check(state, has_store=self.store is not None, engine=self.engine)
         kind = self._kind(state)
@@ -201,7 +208,12 @@ class Worker(Signals):
         )
         forwards = state.output_type != "NONE"
         http = None
+        auth = self.auth
         if kind.http is not None:
-            http = deps.http = self._http_for(kind.http(state.config, forwards))
+            settings = kind.http(state.config, forwards)
+            http = deps.http = self._http_for(settings)
+            context = {"sut": state.config.sut.model_dump(mode="json"), "vars": state.config.vars}
+            auth = self.auth.prepare(state.config.auth, context, ssl_verify=settings.ssl_verify)
+            deps.auth = auth
         previous = getattr(self, "role", None)  # not set yet while __init__ builds the first role
-        return kind.build(state.config, Wiring(deps, self.alert, self.store, forwards, previous)), http
+        return kind.build(state.config, Wiring(deps, self.alert, self.store, forwards, previous)), http, auth

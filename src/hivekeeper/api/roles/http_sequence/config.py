@@ -96,6 +96,9 @@ class Step(RoleModel):
     id: OptionalText = Field(default=None, min_length=1, description="Step id; default `step<index>` (from 0).")
     callId: str = Field(min_length=1, description="Template call id (required).")
     serviceId: OptionalText = Field(default=None, min_length=1, description="Overrides the role's serviceId.")
+    auth: OptionalText = Field(
+        default=None, min_length=1, description="Auth profile (spec.auth) of this step, over its template's."
+    )
     continueOnNon2xx: bool = Field(default=False, description="Go on after a non-2xx or a transport error.")
     timeoutMs: int | None = Field(default=None, ge=1, le=600000, description="Per attempt; default the role's.")
     maxResponseBytes: int | None = Field(

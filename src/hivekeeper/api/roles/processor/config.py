@@ -18,6 +18,7 @@ class DirectRequest(RoleModel):
     path: str = "/"
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
+    auth: str | None = Field(default=None, min_length=1, description="Auth profile (spec.auth) of this request.")
 
 
 class ProcessorConfig(CommonConfig):

@@ -32,7 +32,7 @@ from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.http_sequence.config import HttpSequenceConfig
 from hivekeeper.api.roles.redis import NEEDS_REDIS
 from hivekeeper.protocol.workitem import WorkItem, new_item, now
-from hivekeeper.worker import capture, journey
+from hivekeeper.worker import auth_port, capture, journey
 from hivekeeper.worker.http_port import (
     HttpError,
     HttpSettings,
@@ -45,6 +45,7 @@ from hivekeeper.worker.http_port import (
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.roles.base import AlertFn, DropItem, Role, RoleDeps, RoleKind, Wiring
 from hivekeeper.worker.roles.http_sequence.steps import ROLE, Request, Step, compile_steps, load_templates
+from hivekeeper.worker.roles.templates import endpoint_auth
 
 CORRELATION_HEADER = "X-Correlation-Id"
 EXAMPLE = "e.g. {{ sut.endpoints.default.baseUrl }}"
@@ -96,6 +97,8 @@ class HttpSequence:
         if deps.http is None:
             raise ConfigError(ROLE, [("http", "the runtime gave the http-sequence no HTTP client")])
         self.http = deps.http
+        self.auth = deps.auth
+        self.endpoint_auth = endpoint_auth(config, ROLE)
 
     # -- journeys -------------------------------------------------------------------------------
     async def handle(self, item: WorkItem | None, seq: int) -> WorkItem | None:
@@ -211,7 +214,8 @@ class HttpSequence:
             raw = serialise_request(method, target, origin.host_header, headers, body.encode() if body else None)
         except ValueError as exc:
             raise DropItem("http-sequence.bad-request", f"step {step.id!r}: {exc}") from exc
-        return Request(origin, method, target, headers, body, raw)
+        profile = step.auth or self.endpoint_auth.profile(origin, target)
+        return Request(origin, method, target, headers, body, raw, profile)
 
     async def _text(self, name: str, source: str, context: dict[str, Any]) -> str:
         """``source`` rendered; text without template syntax (a JSON body, say) is used as it is."""
@@ -229,9 +233,18 @@ class HttpSequence:
             outcome.attempts += 1
             attempt_started = perf_counter()
             try:
-                response = await self.http.send(
-                    origin, request.raw, step.timeout, head=head, idempotent=idempotent, limit=step.max_response_bytes
-                )
+                if request.auth is None:
+                    response = await self.http.send(
+                        origin,
+                        request.raw,
+                        step.timeout,
+                        head=head,
+                        idempotent=idempotent,
+                        limit=step.max_response_bytes,
+                    )
+                else:  # the credentials added now (so never captured); a 401 refreshes a token once
+                    call = request.call(step.timeout, step.max_response_bytes)
+                    response = await auth_port.send(self.http, self.auth, request.auth, call)
             except HttpError as exc:
                 stats.error_kinds[exc.kind] += 1
                 if exc.truncated:

@@ -10,9 +10,9 @@ from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.roles.http_sequence.config import HttpSequenceConfig
 from hivekeeper.api.swarm import HttpTemplate
 from hivekeeper.templating.engine import TemplateEngine
-from hivekeeper.worker import journey
-from hivekeeper.worker.http_port import Origin
-from hivekeeper.worker.roles.templates import load_template_dir
+from hivekeeper.worker import auth_port, journey
+from hivekeeper.worker.http_port import Origin, is_idempotent
+from hivekeeper.worker.roles.templates import auth_problems, load_template_dir, unknown_profile
 
 ROLE = "http-sequence"
 
@@ -31,6 +31,8 @@ class Step:
     sets: list[tuple[str, str, str, bool]]
     """(template name, to, template, parseJson)."""
     continue_on_non2xx: bool
+    auth: str | None = None
+    """The auth profile the step names, else its template's; None: its endpoint's, if any."""
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,18 @@ class Request:
     method: str
     target: str
     headers: dict[str, str]
+    """As rendered: the credentials of an auth profile are added only when it is sent (never captured)."""
     body: str | None
     raw: bytes
+    auth: str | None = None
+
+    def call(self, timeout: float, limit: int) -> auth_port.Call:
+        """The request to send with an auth profile's credentials."""
+        body = self.body.encode() if self.body else None
+        head, idempotent = self.method == "HEAD", is_idempotent(self.method)
+        return auth_port.Call(
+            self.origin, self.method, self.target, self.headers, body, timeout, limit, head, idempotent
+        )
 
     @property
     def url(self) -> str:
@@ -66,7 +78,8 @@ def load_templates(config: HttpSequenceConfig, engine: TemplateEngine) -> dict[s
 
 
 def compile_steps(config: HttpSequenceConfig, templates: dict[str, HttpTemplate], engine: TemplateEngine) -> list[Step]:
-    """The configured steps, resolved against ``templates``; every unknown template is named at once."""
+    """The configured steps, resolved against ``templates``; every unknown template or auth profile is named
+    at once."""
     steps: list[Step] = []
     problems: list[tuple[str, str]] = []
     known = ", ".join(sorted(templates)) or "none (add templates to the swarm or set templateRoot)"
@@ -78,6 +91,12 @@ def compile_steps(config: HttpSequenceConfig, templates: dict[str, HttpTemplate]
                 (f"steps[{index}].callId", f"{step.callId!r}: no template {key!r}; known templates: {known}")
             )
             continue
+        auth = step.auth or templates[key].auth
+        inline = any(t.key == key for t in config.templates)  # their profiles: templates.auth_problems
+        if auth is not None and auth not in config.auth and (step.auth or not inline):
+            where = f"steps[{index}].auth" if step.auth else "templateRoot"
+            source = "" if step.auth else f" (of template {key!r})"
+            problems.append((where, unknown_profile(auth, source, config.auth)))
         sets = []
         for j, entry in enumerate(step.set):
             name = f"steps[{index}].set[{j}].template"
@@ -103,8 +122,10 @@ def compile_steps(config: HttpSequenceConfig, templates: dict[str, HttpTemplate]
                 ],
                 sets=sets,
                 continue_on_non2xx=step.continueOnNon2xx,
+                auth=auth,
             )
         )
+    problems.extend(auth_problems(config))
     if problems:
         raise ConfigError(ROLE, problems)
     return steps

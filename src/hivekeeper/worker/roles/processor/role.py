@@ -27,6 +27,7 @@ from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.processor.config import ProcessorConfig
 from hivekeeper.protocol.workitem import WorkItem
 from hivekeeper.templating.context import template_context
+from hivekeeper.worker import auth_port
 from hivekeeper.worker.http_port import (
     HttpError,
     HttpSettings,
@@ -39,6 +40,7 @@ from hivekeeper.worker.http_port import (
 )
 from hivekeeper.worker.pacing import SlotPacer
 from hivekeeper.worker.roles.base import AlertFn, DropItem, Role, RoleDeps, RoleKind, Wiring
+from hivekeeper.worker.roles.templates import endpoint_auth, unknown_profile
 
 
 class Processor:
@@ -75,7 +77,13 @@ class Processor:
             **{f"request.headers.{k}": v for k, v in direct.headers.items()},
         }.items():
             deps.engine.validate(name, source)
+        self.endpoint_auth = endpoint_auth(config, "processor")
+        self._direct_auth = direct.auth or self.endpoint_auth.profile(self.origin, self.origin.target(direct.path))
+        if direct.auth is not None and direct.auth not in config.auth:
+            raise ConfigError("processor", [("request.auth", unknown_profile(direct.auth, "", config.auth))])
+        # A literal request is serialised once, unless credentials go into it (they may change: a token).
         literal = "{" not in direct.path + (direct.body or "") + "".join(direct.headers.values())
+        literal = literal and self._direct_auth is None
         self._direct_raw: bytes | None = None
         self._head = direct.method.upper() == "HEAD"
         self._idempotent = is_idempotent(direct.method.upper())
@@ -171,8 +179,28 @@ class Processor:
                 self._with_connection(headers),
                 body.encode() if body is not None else None,
             )
+            if self._direct_auth is not None:
+                call = self._call(self.origin, method, self.origin.target(target), headers, body)
+                await self._execute(self.origin, raw, method, None, call, self._direct_auth)
+                return None
         await self._execute(self.origin, raw, method, None)
         return None
+
+    def _call(
+        self, origin: Origin, method: str, target: str, headers: dict[str, str], body: str | None
+    ) -> auth_port.Call:
+        """A request to send with an auth profile's credentials (added at the last moment, never forwarded)."""
+        return auth_port.Call(
+            origin,
+            method,
+            target,
+            self._with_connection(dict(headers)),
+            body.encode() if body is not None else None,
+            self.timeout,
+            self.limit,
+            method == "HEAD",
+            is_idempotent(method),
+        )
 
     async def _from_item(self, item: WorkItem, wait: float) -> WorkItem | None:
         try:
@@ -182,6 +210,7 @@ class Processor:
             path = str(request.get("path", "/"))
             headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
             body = request.get("body")
+            profile = request.get("auth")
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise DropItem(
                 "processor.bad-request",
@@ -202,7 +231,16 @@ class Processor:
             self._with_connection(headers),
             body.encode() if body is not None else None,
         )
-        outcome, duration = await self._execute(origin, raw, method, item)
+        profile = profile if isinstance(profile, str) else self.endpoint_auth.profile(origin, target)
+        call = None
+        if profile is not None:
+            if profile not in self.config.auth:
+                raise DropItem(
+                    "processor.unknown-auth",
+                    f"item {item.messageId}: {unknown_profile(profile, ' (of its template)', self.config.auth)}",
+                )
+            call = self._call(origin, method, target, headers, body)
+        outcome, duration = await self._execute(origin, raw, method, item, call, profile)
         if not self._forward:
             return None
         result = {
@@ -226,15 +264,24 @@ class Processor:
         return grown
 
     async def _execute(
-        self, origin: Origin, raw: bytes, method: str, item: WorkItem | None
+        self,
+        origin: Origin,
+        raw: bytes,
+        method: str,
+        item: WorkItem | None,
+        call: auth_port.Call | None = None,
+        profile: str | None = None,
     ) -> tuple[dict[str, Any], float]:
         stats = self.deps.stats
         started = perf_counter()  # not loop.time(): uvloop's clock ticks in whole milliseconds
         self.transactions += 1
         try:
-            response: Response = await self.http.send(
-                origin, raw, self.timeout, head=method == "HEAD", idempotent=is_idempotent(method), limit=self.limit
-            )
+            if call is None:
+                response: Response = await self.http.send(
+                    origin, raw, self.timeout, head=method == "HEAD", idempotent=is_idempotent(method), limit=self.limit
+                )
+            else:  # a 401 to an OAuth2 token refreshes it once and sends again: one transaction, its whole time
+                response = await auth_port.send(self.http, self.deps.auth, profile, call)
         except HttpError as exc:
             duration = perf_counter() - started
             stats.errors += 1

@@ -12,13 +12,14 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.request_builder.config import RequestBuilderConfig
 from hivekeeper.api.swarm import HttpTemplate
 from hivekeeper.protocol.workitem import CALL_ID_HEADER, SERVICE_ID_HEADER, WorkItem
 from hivekeeper.templating.context import template_context
 from hivekeeper.worker.roles.base import DropItem, Role, RoleDeps, RoleKind, Wiring
-from hivekeeper.worker.roles.templates import load_template_dir
+from hivekeeper.worker.roles.templates import endpoint_auth, load_template_dir, unknown_profile
 
 
 class RequestBuilder:
@@ -30,7 +31,11 @@ class RequestBuilder:
         if config.templateRoot:
             templates.extend(load_template_dir(Path(config.templateRoot), "request-builder"))
         self.templates: dict[str, HttpTemplate] = {}
+        endpoint_auth(config, "request-builder")  # every template's (and endpoint's) profile is declared
         for template in templates:
+            if template.auth is not None and template.auth not in config.auth:  # one of templateRoot's
+                problem = unknown_profile(template.auth, f" (of template {template.key!r})", config.auth)
+                raise ConfigError("request-builder", [("templateRoot", problem)])
             self.templates[template.key] = template
             for name, source in self._sources(template).items():
                 deps.engine.validate(name, source)
@@ -77,6 +82,8 @@ class RequestBuilder:
         }
         if template.bodyTemplate is not None:
             request["body"] = await engine.render_async(f"{key} bodyTemplate", template.bodyTemplate, context)
+        if template.auth is not None:  # the profile's name only: the processor adds the credentials
+            request["auth"] = template.auth
         payload = orjson.dumps({"kind": "http.request", "request": request}).decode()
         return item.with_step(
             payload, service=self.deps.role, instance=self.deps.instance, headers={"x-ph-template": key}
