@@ -124,14 +124,18 @@ def _aimed(swarm: Swarm, url: str) -> Swarm:
 
 
 async def _config_caused(
-    text: str, url: str, redis_url: str, secrets: dict[tuple[str, str], str]
+    text: str, url: str, redis_url: str, secrets: dict[tuple[str, str], str], directory: Path | None
 ) -> tuple[list[str], int]:
     """What the run shows of config problems (drop and alert codes, or the refusal of the manifest), and how
     many items its roles took (a run that did nothing shows nothing either). ``secrets``: what auth profiles read
-    (the demo SUT's own, as ``--demo-sut`` provides them, and a bundle's credentials)."""
+    (the demo SUT's own, as ``--demo-sut`` provides them, and a bundle's credentials). ``directory``: where the
+    manifest is, so that its dataset files are read next to it, as ``hivekeeper run FILE`` reads them."""
     try:
         swarm = _aimed(load_swarm_text(text, "manifest"), url)
-        options = RunOptions(duration=RUN_SECONDS, redis_url=redis_url, out=io.StringIO(), provided_secrets=secrets)
+        datasets = {swarm.metadata.name: directory} if directory is not None else {}
+        options = RunOptions(
+            duration=RUN_SECONDS, redis_url=redis_url, out=io.StringIO(), provided_secrets=secrets, datasets=datasets
+        )
         result = await run(swarm, options)
     except InvalidInput as exc:
         return [f"refused: {exc}"], 0
@@ -142,15 +146,23 @@ async def _config_caused(
 
 
 async def _check(
-    name: str, text: str, url: str, redis_url: str, secrets: dict[tuple[str, str], str] | None = None
+    name: str,
+    text: str,
+    url: str,
+    redis_url: str,
+    secrets: dict[tuple[str, str], str] | None = None,
+    file: Path | None = None,
 ) -> None:
-    errors = [f for f in validate_text(text, name).findings if f.severity == "error"]
+    """``file``: the manifest's file, when it has one (validate and the run then read its dataset files next to
+    it, as `hivekeeper validate FILE` and `hivekeeper run FILE` do)."""
+    errors = [f for f in validate_text(text, str(file) if file else name).findings if f.severity == "error"]
     expect = EXPECT.get(name, Expect())
     client = aioredis.Redis.from_url(redis_url)
     for list_name in expect.datasets:
         await client.rpush(list_name, *CARDS)
     await client.aclose()
-    shown, taken = await _config_caused(text, url, redis_url, {**DEMO_SECRET, **(secrets or {})})
+    directory = file.parent if file else None
+    shown, taken = await _config_caused(text, url, redis_url, {**DEMO_SECRET, **(secrets or {})}, directory)
     if not errors:
         assert shown == [], f"validate passes {name}, but the run shows config problems: {shown}"
         assert taken > 0, f"the run of {name} took no item, so it shows nothing either way"
@@ -162,7 +174,7 @@ async def _check(
 
 @pytest.mark.parametrize("example", _params(EXAMPLES))
 async def test_an_example_that_validates_runs_without_config_drops(example: Path, sut_url: str, own_redis: str) -> None:
-    await _check(example.stem, TEXTS[example], sut_url, own_redis)
+    await _check(example.stem, TEXTS[example], sut_url, own_redis, file=example)
 
 
 @pytest.mark.parametrize("bundle", _params(BUNDLES))

@@ -44,11 +44,12 @@ def test_every_live_key_names_a_field_of_its_role(role: str) -> None:
 
 
 @pytest.mark.parametrize("role", BUILTIN_ROLES)
-def test_only_the_input_and_output_types_are_fixed_while_a_worker_runs(role: str) -> None:
+def test_only_the_input_and_output_types_and_the_csv_file_are_fixed_while_a_worker_runs(role: str) -> None:
     definition = role_configs.ROLES[role]
     parents = {path.rsplit(".", 1)[0] for path in _paths(definition.model) if "." in path}
     fixed = {p for p in _paths(definition.model) if not _covered(p, definition.live) and p not in parents}
-    assert fixed == {"inputs.type", "outputs.type"}
+    csv_file = {f"inputs.csv.{key}" for key in ("filePath", "configMap", "columns", "delimiter")}
+    assert fixed == {"inputs.type", "outputs.type", *csv_file}
 
 
 def test_a_change_outside_the_allowlist_is_named_with_its_values_unless_secret() -> None:

@@ -10,8 +10,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from hivekeeper.api.run import RunSpec, duration_seconds, rate_at, stage_boundaries
+from hivekeeper.api.run import RATE_BLOCKS, RunSpec, duration_seconds, rate_at, rate_input, stage_boundaries
 from hivekeeper.api.swarm import SwarmSpec
+from hivekeeper.local.run_plan import _rate_patch
+from hivekeeper.operator import run_play
 
 REPO = Path(__file__).resolve().parents[2]
 STAGED = yaml.safe_load((REPO / "examples" / "staged-run.yaml").read_text())["spec"]
@@ -96,6 +98,25 @@ def test_stages_on_a_role_without_an_input_rate_are_refused() -> None:
     stages = [{"role": "builder", "steps": [{"duration": "5s", "target": 10}]}]
     message = _refusal(_spec(stages=stages))
     assert "run.stages[0].role: role 'builder' has no input rate to shape" in message
+
+
+@pytest.mark.parametrize(
+    ("inputs", "paced"),
+    [
+        ({}, "SCHEDULER"),
+        ({"type": "REDIS_DATASET"}, "REDIS_DATASET"),
+        ({"type": "CSV_DATASET"}, "CSV_DATASET"),
+        ({"type": "RABBITMQ"}, None),
+    ],
+)
+def test_stages_drive_the_rate_of_a_clock_a_redis_dataset_or_a_csv_dataset(
+    inputs: dict[str, str], paced: str | None
+) -> None:
+    assert rate_input("generator", {"inputs": inputs}) == paced
+    if paced is not None:
+        block = RATE_BLOCKS[paced]
+        assert _rate_patch(paced, 12.5) == {"inputs": {block: {"ratePerSec": 12.5}}}
+        assert run_play.rate_block(paced) == block
 
 
 @pytest.mark.parametrize(

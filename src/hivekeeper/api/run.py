@@ -65,8 +65,8 @@ class RateStep(_Model):
 
 
 class RoleStages(_Model):
-    """The load shape of one producing role (its input is SCHEDULER or REDIS_DATASET): steps played in order
-    from `startRate`. After the last step the rate stays at its target until the run ends."""
+    """The load shape of one producing role (its input is SCHEDULER, REDIS_DATASET or CSV_DATASET): steps played
+    in order from `startRate`. After the last step the rate stays at its target until the run ends."""
 
     role: str = Field(pattern=_NAME, description="The name of a role in `spec.roles`.")
     startRate: float = Field(default=0.0, ge=0, le=MAX_RATE, description="Items per second when the run starts.")
@@ -223,8 +223,13 @@ def stage_boundaries(stages: RoleStages) -> list[tuple[float, float, str]]:
     return out
 
 
+RATE_BLOCKS = {"SCHEDULER": "scheduler", "REDIS_DATASET": "redis", "CSV_DATASET": "csv"}
+"""The paced inputs (a run's stages and a buffer guard set their rate), each with the ``inputs`` block that
+holds its ``ratePerSec``."""
+
+
 def rate_input(kind: str | None, config: dict[str, object]) -> str | None:
-    """The input type of a role whose rate stages can drive (SCHEDULER, REDIS_DATASET), else None."""
+    """The input type of a role whose rate stages can drive (a key of :data:`RATE_BLOCKS`), else None."""
     from hivekeeper.api.roles import ROLES  # the role configs import this module's neighbours: import late
 
     if kind is None or kind not in ROLES:
@@ -232,7 +237,7 @@ def rate_input(kind: str | None, config: dict[str, object]) -> str | None:
     inputs = config.get("inputs")
     declared = inputs.get("type") if isinstance(inputs, dict) else None
     input_type = declared if isinstance(declared, str) else ROLES[kind].default_input
-    return input_type if input_type in ("SCHEDULER", "REDIS_DATASET") else None
+    return input_type if input_type in RATE_BLOCKS else None
 
 
 def _step_ids(config: dict[str, object]) -> list[str]:
@@ -257,8 +262,8 @@ def run_problems(run: RunSpec, roles: list[tuple[str, str | None, dict[str, obje
             problems.append(f"{where}: no role named {stage.role!r} in spec.roles (roles: {names})")
         elif rate_input(*kinds[stage.role]) is None:
             problems.append(
-                f"{where}: role {stage.role!r} has no input rate to shape; stages drive a SCHEDULER or "
-                "REDIS_DATASET input (a generator, or a processor in direct mode)"
+                f"{where}: role {stage.role!r} has no input rate to shape; stages drive a SCHEDULER, "
+                "REDIS_DATASET or CSV_DATASET input (a generator, or a processor in direct mode)"
             )
     for index, threshold in enumerate(run.thresholds):
         where = f"run.thresholds[{index}]"

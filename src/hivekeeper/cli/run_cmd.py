@@ -64,9 +64,11 @@ def _run(args: argparse.Namespace) -> int:
     from hivekeeper.local.runner import RunError, RunInputError, RunOptions, run_blocking
 
     swarms: list[Swarm] = []
+    datasets: dict[str, Path] = {}
     try:
         for manifest in args.manifests:
             swarms.append(load_swarm(Path(manifest)))
+            datasets[swarms[-1].metadata.name] = Path(manifest).resolve().parent
         if not swarms:
             text = resources.files("hivekeeper.local").joinpath("data/quickstart.yaml").read_text()
             swarms.append(load_swarm_text(text, "embedded quickstart.yaml"))
@@ -89,6 +91,7 @@ def _run(args: argparse.Namespace) -> int:
         exchanges=naming.Exchanges(control=args.control_exchange, work=args.work_exchange),
         interval=args.interval,
         timeseries_interval=args.timeseries_interval,
+        datasets=datasets,
         secrets_dirs=tuple(Path(d) for d in args.secrets or ()),
     )
     try:

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from hivekeeper.api import roles as role_configs
 from hivekeeper.api.manifests import field_path
-from hivekeeper.importer import pebble
+from hivekeeper.importer import datasets, pebble
 from hivekeeper.importer.bundle import Collector, Path_, SourceFile, mapping
 from hivekeeper.validate.bundle_paths import BUNDLE_MOUNT, bundle_paths
 
@@ -213,17 +213,9 @@ def _transports(config: dict[str, Any], ctx: BeeContext) -> None:
                 f"{side}.type ARTEMIS became RABBITMQ (hivekeeper's work queues are RabbitMQ queues)",
                 "nothing to do; the Artemis settings were dropped",
             )
-        if side == "inputs" and str(block.get("type", "")).upper() == "CSV_DATASET":
-            ctx.error(
-                "input-unsupported",
-                ctx.src(side, "type"),
-                f"inputs.type CSV_DATASET ({block.get('csv', {}).get('filePath', '?')}) is not available",
-                "load the rows into a Redis list and read it with inputs.type REDIS_DATASET",
-            )
-            block.pop("type")
-            block.pop("csv", None)
-            if not block:
-                del config[side]
+        if side == "inputs" and isinstance(block.get("csv"), dict):
+            block["csv"] = datasets.csv_input(block["csv"], ctx.src(side, "csv"), ctx.scenario, ctx.collect)
+            ctx.kept.update(("inputs", "csv", key) for key in datasets.LEFT_IN_PLACE if key in block["csv"])
 
 
 def _rewrite_strings(value: Any, path: tuple[str | int, ...], ctx: BeeContext, *, raw_payload: bool) -> Any:
@@ -287,8 +279,10 @@ def _repair(config: dict[str, Any], kind: str, loc: tuple[str | int, ...], ctx: 
     if kind == "extra_forbidden":
         shown = f"{key}: {value!r}" if not isinstance(value, dict | list) else f"{key} (a {type(value).__name__})"
         dotted = field_path(loc)
-        if key in SEMANTIC_KEYS:
-            if loc not in ctx.kept:  # left in place: the role refuses the config until it is adapted
+        # Left in place, so that the role refuses the config until it is adapted: a key whose loss changes what
+        # the scenario does, or one reported already with its own error (a CSV file's charset).
+        if key in SEMANTIC_KEYS or loc in ctx.kept:
+            if loc not in ctx.kept:
                 ctx.kept.add(loc)
                 ctx.error(
                     "key-unsupported",

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from hivekeeper.importer import agreement, bees, bundle_values, call_templates
+from hivekeeper.importer import agreement, bees, bundle_values, call_templates, datasets
 from hivekeeper.importer.auth_profiles import AuthImport
 from hivekeeper.importer.bundle import Bundle, Collector, mapping, read_bundle
 from hivekeeper.importer.wiring import Wiring, bee_kind, dns_name
@@ -110,6 +110,9 @@ def import_bundle(options: ImportOptions) -> ImportResult:
     _check_refs(variables, var_refs, sut, endpoint_refs, collect)
     wiring.check_topology(scenario.get("topology"), collect)
     _not_translated(bundle, scenario, collect)
+    policy = scenario.get("trafficPolicy")
+    if isinstance(policy, dict):
+        datasets.buffer_guard(policy, wiring.aliases, spec["roles"], bundle.scenario, collect)
     name = options.name or dns_name(bundle_id, "imported")
     document = {"apiVersion": "hivekeeper.io/v1alpha1", "kind": "Swarm", "metadata": {"name": name}, "spec": spec}
     origins = agreement.Origins(
@@ -255,12 +258,13 @@ def _check_refs(
 
 def _not_translated(bundle: Bundle, scenario: dict[str, Any], collect: Collector) -> None:
     policy = scenario.get("trafficPolicy")
-    if isinstance(policy, dict) and policy:
+    others = sorted(key for key in policy if key != "bufferGuard") if isinstance(policy, dict) else []
+    if others:
         collect.warning(
             "traffic-policy-dropped",
             bundle.scenario,
             ("trafficPolicy",),
-            f"trafficPolicy ({', '.join(sorted(policy))}) is not translated: hivekeeper has no buffer guard",
+            f"trafficPolicy {', '.join(others)} is not translated (only bufferGuard is)",
             "scale consumers on queue depth with KEDA on the WorkerRole /scale subresource, or tune ratePerSec live",
         )
     if scenario.get("plan"):

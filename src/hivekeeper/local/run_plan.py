@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from hivekeeper.api.run import RunSpec, mean_rate, rate_at
+from hivekeeper.api.run import RATE_BLOCKS, RunSpec, mean_rate, rate_at
 from hivekeeper.api.verdict import Figures, RoleFigures, Verdict, judge, verdict
 from hivekeeper.local.local_swarm import LocalSwarm
 from hivekeeper.worker.stats import Histogram
@@ -22,7 +22,7 @@ _PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0))
 
 
 def _rate_patch(input_type: str, rate: float) -> dict[str, object]:
-    block = "scheduler" if input_type == "SCHEDULER" else "redis"
+    block = RATE_BLOCKS[input_type]
     return {"inputs": {block: {"ratePerSec": round(rate, 6)}}}
 
 

@@ -69,6 +69,9 @@ class RunOptions:
     """Redraw the view in place (a terminal) or print a block per interval (logs, CI)."""
     timeseries_interval: float | None = None
     """Seconds between the time series' points (default: ``report.timeseries.interval_for(duration)``)."""
+    datasets: dict[str, Path] = field(default_factory=dict)
+    """Where each swarm's relative dataset files (``inputs.csv.filePath``) are read, by swarm name: the
+    directory of its manifest; a swarm not named here reads them under the current directory."""
     secrets_dirs: tuple[Path, ...] = ()
     """Directories of Secrets as ``<name>/<key>`` files, for auth profiles' ``secretKeyRef`` (``--secrets``)."""
     provided_secrets: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -97,7 +100,10 @@ async def build(
     store: DataStore | None = None,
     secrets: SecretReader | None = None,
     exchanges: naming.Exchanges = naming.DEFAULT_EXCHANGES,
+    datasets: Path | None = None,
 ) -> LocalSwarm:
+    """The workers of ``swarm``, built disabled; ``datasets`` is where relative dataset files are read
+    (the manifest's directory; default the current directory)."""
     name = swarm.metadata.name
     # One store for the whole run: sequence() numbers never repeat across roles or replicas, and
     # datasets pushed by one swarm are there for the next.
@@ -133,7 +139,14 @@ async def build(
             )
             try:
                 workers[spec.name].append(
-                    Worker(identity, bootstrap, transports, store=store, secrets=secrets or SecretReader())
+                    Worker(
+                        identity,
+                        bootstrap,
+                        transports,
+                        store=store,
+                        secrets=secrets or SecretReader(),
+                        datasets=datasets or Path.cwd(),
+                    )
                 )
             except ConfigError as exc:
                 raise RunInputError(f"spec.roles[{spec.name}].config: {exc}") from exc
@@ -223,7 +236,10 @@ async def run(swarm: Swarm | list[Swarm], options: RunOptions, stop: asyncio.Eve
         raise RunInputError(f"swarm names must differ to run side by side (got {', '.join(names)}); rename one")
     store = local_store(options.redis_url)
     reader = local_secrets(options)
-    locals_ = [await build(s, options.broker_url, store, reader, options.exchanges) for s in swarms]
+    locals_ = [
+        await build(s, options.broker_url, store, reader, options.exchanges, options.datasets.get(s.metadata.name))
+        for s in swarms
+    ]
     for local in locals_:
         local.out = options.out
     live = options.live if options.live is not None else options.out.isatty()

@@ -61,6 +61,12 @@ class MemoryTransports:
     def dead_letters(self, identity: Identity) -> DeadLetters:
         return self.held_dead_letters
 
+    async def queue_depth(self, queue: str) -> int:
+        found = self.broker.queues.get(queue)
+        if found is None:
+            raise KeyError(f"no queue {queue} in this run (bufferGuard.queue names a work alias of the swarm)")
+        return found.depth
+
     async def dead_letter_count(self) -> int:
         """Items in the swarm's (in-memory) dead-letter queue now."""
         return self.held_dead_letters.count()
@@ -150,6 +156,9 @@ class BrokerTransports:
 
     def dead_letters(self, identity: Identity) -> DeadLetters:
         return self._inner.dead_letters(identity)
+
+    async def queue_depth(self, queue: str) -> int:
+        return (await self.depths([queue]))[queue]
 
     async def dead_letter_count(self) -> int:
         """Items in the swarm's dead-letter queue now (left there by this run or earlier ones); 0 if none."""

@@ -4,7 +4,8 @@ Credentials reach the pod only as ``secretKeyRef`` env or, for auth profiles, as
 read-only at ``/var/run/hivekeeper/secrets/<name>`` (never in the spec, the CR or the status).
 The bootstrap config is the desired config at the time the pod template was written; the operator
 brings running pods to the current config with config-updates, so a config edit never changes the
-pod template (and never restarts a pod). Only image, resources, env and wiring do.
+pod template (and never restarts a pod). Only image, resources, env and wiring do, and the file of a
+CSV_DATASET input: it is read when a worker starts, from the ConfigMap mounted at ``DATASET_DIR``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hivekeeper.operator.bodies import EnvVar
 from hivekeeper.operator.plan import LABEL_ROLE, LABEL_SWARM
 from hivekeeper.operator.pockethive_env import pockethive_env
 from hivekeeper.protocol import naming
+from hivekeeper.protocol.datasets import DATASET_DIR, DATASET_VOLUME
 from hivekeeper.protocol.grace import STOP_GRACE_VARIABLE, stop_grace
 
 METRICS_PORT = 9464
@@ -143,6 +145,12 @@ def deployment(
         pod_security["fsGroup"] = 65532  # the files are the worker's group's to read (mode 0440), nobody else's
         volumes.append({"name": volume, "secret": {"secretName": mounted, "defaultMode": 0o440}})
         container["volumeMounts"].append({"name": volume, "mountPath": f"{SECRETS_MOUNT}/{mounted}", "readOnly": True})
+    dataset = csv_dataset(bootstrap_config)
+    if dataset is not None and dataset.get("configMap"):
+        # Read-only, and not optional: without its file the worker could not start, so the pod waits for the
+        # ConfigMap (kubectl describe names it) rather than crash-looping.
+        volumes.append({"name": DATASET_VOLUME, "configMap": {"name": dataset["configMap"]}})
+        container["volumeMounts"].append({"name": DATASET_VOLUME, "mountPath": DATASET_DIR, "readOnly": True})
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -231,7 +239,9 @@ def rollout_fingerprint(spec: WorkerRoleSpec) -> dict[str, Any]:
     """The parts of a WorkerRole spec whose change must roll the pods, as the API server holds them (a field
     the object does not set is None, as it always was: the digest of an unchanged object stays the same).
     The Secrets its auth profiles read are mounted volumes: naming another one rolls the pods (present only
-    when there are some, so the digests of roles without auth are what they were)."""
+    when there are some, so the digests of roles without auth are what they were). Likewise a CSV_DATASET
+    input's file keys: the worker reads the file when it starts, so a new file, ConfigMap or column type needs
+    new pods."""
     written = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
     fingerprint = {key: written.get(key) for key in ROLLOUT_FIELDS}
     secrets = auth_secrets(spec)
@@ -240,4 +250,20 @@ def rollout_fingerprint(spec: WorkerRoleSpec) -> dict[str, Any]:
     protocol = written.get("protocol", "hivekeeper")
     if protocol != "hivekeeper":  # newer than the others: the digests of roles of our protocol stay as they were
         fingerprint["protocol"] = protocol
+    dataset = csv_dataset(spec.config)
+    if dataset is not None:
+        fingerprint["csvDataset"] = {key: dataset.get(key) for key in CSV_FILE_KEYS}
     return fingerprint
+
+
+CSV_FILE_KEYS = ("filePath", "configMap", "columns", "delimiter")
+"""The keys of ``inputs.csv`` a worker reads only at start (its rate and rotate are live)."""
+
+
+def csv_dataset(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``inputs.csv`` block of a config whose input is CSV_DATASET, else None."""
+    inputs = config.get("inputs")
+    if not isinstance(inputs, Mapping) or inputs.get("type") != "CSV_DATASET":
+        return None
+    block = inputs.get("csv")
+    return dict(block) if isinstance(block, Mapping) else None

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hivekeeper.api.run import RunSpec, mean_rate, rate_at, rate_input
+from hivekeeper.api.run import RATE_BLOCKS, RunSpec, mean_rate, rate_at, rate_input
 from hivekeeper.api.run_status import RunCounters, RunStatus
 from hivekeeper.api.verdict import Figures, RoleFigures, Verdict, judge, verdict
 from hivekeeper.operator import plan
@@ -213,7 +213,7 @@ def current_rate(child: WorkerRoleBody | None, input_type: str) -> float | None:
 
 def rate_block(input_type: str) -> str:
     """The config block under ``inputs`` that holds the rate of ``input_type``."""
-    return "scheduler" if input_type == "SCHEDULER" else "redis"
+    return RATE_BLOCKS[input_type]
 
 
 def staged_rates(swarm: SwarmBody, children: list[WorkerRoleBody], elapsed: float) -> dict[str, tuple[str, float]]:

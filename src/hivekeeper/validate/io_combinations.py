@@ -28,7 +28,7 @@ def io_findings(doc: Document, role: Role) -> None:
             f"{role.label} reads its items from RabbitMQ (inputs.type RABBITMQ{default}) but has no work.in "
             "queue: its workers stop at start",
             "set work.in to the work.out alias of the role that feeds it, or set config.inputs.type to "
-            "SCHEDULER or REDIS_DATASET",
+            "SCHEDULER, REDIS_DATASET or CSV_DATASET",
         )
     if inputs != "RABBITMQ" and role.work_in:
         doc.add(

@@ -116,3 +116,6 @@ class _OfflineTransports:
         from hivekeeper.worker.outputs.memory import MemoryDeadLetters
 
         return MemoryDeadLetters()
+
+    async def queue_depth(self, queue: str) -> int:
+        return 0

@@ -9,6 +9,7 @@ from hivekeeper.api.swarm import RoleSpec, Swarm
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.validate.bundle_paths import bundle_path_findings
 from hivekeeper.validate.call_ids import call_id_findings, step_findings
+from hivekeeper.validate.datasets import dataset_findings
 from hivekeeper.validate.document import Document
 from hivekeeper.validate.journey_sinks import journey_sink_findings
 from hivekeeper.validate.paths import DocPath, relative_path
@@ -86,6 +87,7 @@ class SwarmCheck(RoleChecks):
         call_id_findings(doc, self.roles)
         step_findings(doc, self.roles)
         journey_sink_findings(doc, self.roles)
+        dataset_findings(doc, self.roles)
         for role in self.roles:
             if role.config is not None:
                 self.build_worker(role, self.swarm.metadata.name)

@@ -60,6 +60,17 @@ class WorkerState:
     def output_type(self) -> str:
         return self.config.outputs.type or self.default_output
 
+    @property
+    def input_rate(self) -> float | None:
+        """The configured rate of a paced input (SCHEDULER, REDIS_DATASET, CSV_DATASET), else None."""
+        inputs = self.config.inputs
+        if self.input_type == "SCHEDULER":
+            return inputs.scheduler.ratePerSec
+        block = inputs.redis if self.input_type == "REDIS_DATASET" else inputs.csv
+        if self.input_type in ("REDIS_DATASET", "CSV_DATASET") and block is not None:
+            return block.ratePerSec
+        return None
+
     def effective(self) -> dict[str, Any]:
         """The config as the worker runs it: a plain dict with the input and output types resolved."""
         config = self.config.model_dump()

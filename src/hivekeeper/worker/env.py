@@ -14,6 +14,7 @@ from typing import Any
 
 from hivekeeper.errors import InvalidInput
 from hivekeeper.protocol import naming
+from hivekeeper.protocol.datasets import DATASET_DIR, DATASET_DIR_VARIABLE
 from hivekeeper.protocol.grace import DEFAULT_STOP_GRACE, stop_grace
 from hivekeeper.worker.transports.rabbit.amqp.url import BrokerUrlError
 from hivekeeper.worker.transports.rabbit.amqp.url import parse as parse_broker_url
@@ -38,6 +39,7 @@ OPTIONAL: dict[str, str] = {
     "HIVEKEEPER_STATUS_INTERVAL": "seconds between status-delta reports (default 5)",
     "HIVEKEEPER_STOP_GRACE_SECONDS": "on SIGTERM, seconds items in flight may finish (default 20; 0 stops at once)",
     "HIVEKEEPER_SIGNAL_KEY": "the operator's public key (base64): only its signed signals are obeyed (set by it)",
+    "HIVEKEEPER_DATASET_DIR": "where a relative inputs.csv.filePath is read (default /etc/hivekeeper/datasets)",
     "HIVEKEEPER_REDACT": "more header/field names to redact in logs, captures and messages (comma-separated)",
     "HIVEKEEPER_CONTROL_EXCHANGE": f"control exchange (default {naming.CONTROL_EXCHANGE}; PocketHive's: "
     f"{naming.POCKETHIVE_CONTROL_EXCHANGE})",
@@ -66,6 +68,8 @@ class WorkerEnv:
     status_interval: float
     stop_grace: float = DEFAULT_STOP_GRACE
     exchanges: naming.Exchanges = naming.DEFAULT_EXCHANGES
+    dataset_dir: Path = Path(DATASET_DIR)
+    """Where a relative ``inputs.csv.filePath`` is read (the mounted ConfigMap in a pod)."""
 
     def __repr__(self) -> str:  # never show the URLs: they carry credentials
         return f"WorkerEnv(swarm={self.swarm!r}, role={self.role!r}, kind={self.kind!r}, instance={self.instance!r})"
@@ -133,6 +137,7 @@ class WorkerEnv:
             status_interval=seconds,
             stop_grace=grace,
             exchanges=exchanges,
+            dataset_dir=Path(environ.get(DATASET_DIR_VARIABLE) or DATASET_DIR),
         )
 
 

@@ -50,7 +50,9 @@ async def serve(env: WorkerEnv, stop: asyncio.Event, verifier: Verifier | None =
         built[0].alert(f"control.signal-{why.code}", message, context, "warning")
 
     edges: Transports = transports if verifier is None else VerifiedTransports(transports, verifier, refused)
-    worker = Worker(identity, env.config, edges, status_interval=env.status_interval, store=store)
+    worker = Worker(
+        identity, env.config, edges, status_interval=env.status_interval, store=store, datasets=env.dataset_dir
+    )
     built.append(worker)
     if env.metrics_port:
         start_http_server(env.metrics_port, registry=registry_for(worker))

@@ -161,6 +161,37 @@ class WorkerCollector(Collector):
         for limit, n in self.worker.engine.budget_exceeded.items():
             budget.add_metric([*labels, limit], n)
         yield budget
+        yield from self._buffer_guard(labels)
+
+    def _buffer_guard(self, labels: list[str]) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        """The buffer guard's series, labelled with the queue it watches (only while one is configured)."""
+        guard = self.worker.guard
+        if guard.config is None:
+            return
+        labels = [*labels, guard.config.queue]
+        state = guard.state
+        trips = CounterMetricFamily(
+            "hivekeeper_buffer_guard_trips",
+            "Times bufferGuard slowed the producer (its queue reached high).",
+            labels=[*LABELS, "queue"],
+        )
+        trips.add_metric(labels, state.trips)
+        yield trips
+        throttled = GaugeMetricFamily(
+            "hivekeeper_buffer_guard_throttled",
+            "1 while bufferGuard holds the producer at minRatePerSec.",
+            labels=[*LABELS, "queue"],
+        )
+        throttled.add_metric(labels, 1 if state.throttled else 0)
+        yield throttled
+        if state.depth is not None:
+            depth = GaugeMetricFamily(
+                "hivekeeper_buffer_guard_queue_depth",
+                "The watched queue's depth at bufferGuard's last reading.",
+                labels=[*LABELS, "queue"],
+            )
+            depth.add_metric(labels, state.depth)
+            yield depth
 
 
 def registry_for(worker: Worker) -> CollectorRegistry:

@@ -168,6 +168,11 @@ class Transports(Protocol):
         """The swarm's dead-letter queue (asked for only when a config enables ``deadLetter``)."""
         ...
 
+    async def queue_depth(self, queue: str) -> int:
+        """Items ready in the work queue named ``queue`` now (the buffer guard's reading); raises when the
+        broker cannot say (the queue does not exist, the connection is down)."""
+        ...
+
 
 class StoreUnavailable(Unavailable, ConnectionError):
     """The data store (Redis) cannot be reached or did not answer within its timeout; the message names the

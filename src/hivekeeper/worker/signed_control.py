@@ -77,3 +77,6 @@ class VerifiedTransports:
 
     def dead_letters(self, identity: Identity) -> DeadLetters:
         return self._inner.dead_letters(identity)
+
+    async def queue_depth(self, queue: str) -> int:
+        return await self._inner.queue_depth(queue)

@@ -5,7 +5,9 @@ tests that put real Redis stores or real HTTP services behind a worker."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -71,13 +73,19 @@ class WorkerHarness:
         work_in: str | None = None,
         work_out: str | None = None,
         status_interval: float = 0.2,
+        index: int = 0,
+        datasets: Path | None = None,
     ) -> Worker:
-        """A started (still disabled) worker ``<role>-0``; its queues are declared."""
+        """A started (still disabled) worker ``<role>-<index>``; its queues are declared; ``datasets`` is where
+        it reads relative dataset files."""
         in_queue = self.transports.declare_work_queue(work_in) if work_in else None
         identity = first_instance(self.swarm, role, kind, in_queue=in_queue, out_alias=work_out)
+        identity = dataclasses.replace(identity, instance=f"{role}-{index}")
         if work_out:
             self.transports.declare_work_queue(work_out)
-        worker = Worker(identity, config, self.transports, status_interval=status_interval, store=self.store)
+        worker = Worker(
+            identity, config, self.transports, status_interval=status_interval, store=self.store, datasets=datasets
+        )
         await worker.start()
         self.workers.append(worker)
         return worker

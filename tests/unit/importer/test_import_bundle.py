@@ -369,11 +369,11 @@ def test_unknown_pockethive_keys_are_dropped_with_a_warning_and_behaviour_changi
     assert validate_text(result.text).errors == 1, "validate refuses the manifest for the same key"
 
 
-def test_transports_are_mapped_and_a_csv_input_is_an_error(tmp_path: Path) -> None:
+def test_transports_are_mapped_and_a_csv_input_keeps_its_keys_with_a_note_on_its_file(tmp_path: Path) -> None:
     generator = {
         **GENERATOR,
         "config": {
-            "inputs": {"type": "CSV_DATASET", "csv": {"filePath": "/data/x.csv"}},
+            "inputs": {"type": "CSV_DATASET", "csv": {"filePath": "/data/x.csv", "rotate": True, "ratePerSec": 5}},
             "outputs": {"type": "ARTEMIS", "artemis": {"persistent": True}},
         },
     }
@@ -382,10 +382,54 @@ def test_transports_are_mapped_and_a_csv_input_is_an_error(tmp_path: Path) -> No
         "config": {"baseUrl": "http://s", "inputs": {"type": "RABBITMQ", "rabbit": {"prefetch": 5}}},
     }
     result = _import(_bundle(tmp_path, [generator, processor]))
-    assert _role(result, "gen")["config"] == {"outputs": {"type": "RABBITMQ"}}
+    assert _role(result, "gen")["config"] == {
+        "inputs": {"type": "CSV_DATASET", "csv": {"filePath": "/data/x.csv", "ratePerSec": 5, "rotate": True}},
+        "outputs": {"type": "RABBITMQ"},
+    }
     assert _role(result, "proc")["config"]["inputs"] == {"type": "RABBITMQ", "rabbitmq": {"prefetch": 5}}
-    assert _codes(result) == [("error", "input-unsupported"), ("warning", "transport-mapped")]
+    assert _codes(result) == [("warning", "csv-file"), ("warning", "transport-mapped")]
     assert "/data/x.csv" in result.findings[0].message
+
+
+def test_a_csv_file_in_the_bundle_becomes_a_relative_path_and_unread_keys_are_named(tmp_path: Path) -> None:
+    csv = {
+        "filePath": "/app/scenario/datasets/cards.csv",
+        "charset": "ISO-8859-2",
+        "skipHeader": False,
+        "startupDelaySeconds": 3,
+        "tickIntervalMs": 1000,
+    }
+    generator = {**GENERATOR, "config": {"inputs": {"type": "CSV_DATASET", "csv": csv}}}
+    result = _import(_bundle(tmp_path, [generator, PROCESSOR]))
+    assert _role(result, "gen")["config"]["inputs"]["csv"] == {
+        "filePath": "datasets/cards.csv",
+        "charset": "ISO-8859-2",  # left in place: the role refuses it until the file is UTF-8 and the key removed
+    }
+    assert _codes(result) == [  # in file order: the csv block, then filePath, charset, skipHeader
+        ("warning", "csv-keys-dropped"),
+        ("warning", "csv-file"),
+        ("error", "csv-charset"),
+        ("warning", "csv-header"),
+    ]
+    assert "startupDelaySeconds, tickIntervalMs" in result.findings[0].message
+
+
+def test_a_buffer_guard_traffic_policy_becomes_the_producers_buffer_guard(tmp_path: Path) -> None:
+    guard = {
+        "enabled": True,
+        "queueAlias": "q",
+        "targetDepth": 200,
+        "minDepth": 50,
+        "maxDepth": 1000,
+        "samplePeriod": "PT5S",
+        "adjust": {"minRatePerSec": 2, "maxRatePerSec": 100, "maxIncreasePct": 10, "maxDecreasePct": 50},
+    }
+    result = _import(_bundle(tmp_path, [GENERATOR, PROCESSOR], trafficPolicy={"bufferGuard": guard}))
+    assert _role(result, "gen")["config"]["bufferGuard"] == {"queue": "q", "high": 1000, "low": 200, "minRatePerSec": 2}
+    assert "bufferGuard" not in _role(result, "proc")["config"]
+    assert _codes(result) == [("warning", "buffer-guard-translated")]
+    assert "samplePeriod" in result.findings[0].message
+    assert not [f for f in validate_text(result.text, "guard").findings if f.severity == "error"]
 
 
 def test_a_number_written_as_a_variable_is_inlined_and_a_template_key_is_not(tmp_path: Path) -> None:

@@ -192,9 +192,9 @@ IMPORT_ERRORS: dict[str, tuple[dict[str, Any], str]] = {
     "template-syntax": ({"body": "{% if true %}never closed"}, ""),
     "sut-endpoint-undefined": ({"call": {"pathTemplate": "{{ sut.endpoints['other'].baseUrl }}/x"}}, ""),
     "sut-field-unsupported": ({"call": {"pathTemplate": "{{ sut.endpoints['default'].upstreamBaseUrl }}/x"}}, ""),
-    "input-unsupported": (
-        {"inputs": {"type": "CSV_DATASET", "csv": {"filePath": "/data/cards.csv"}}},
-        "csv (issue 16 item 8): CSV_DATASET inputs are removed on import until hivekeeper has a CSV input",
+    "csv-charset": (
+        {"inputs": {"type": "CSV_DATASET", "csv": {"filePath": "/data/cards.csv", "charset": "ISO-8859-2"}}},
+        "",
     ),
     "auth-profile-undefined": ({"call": {"authRef": {"profileId": "p", "applyAs": "HTTP_AUTHORIZATION_BEARER"}}}, ""),
 }

@@ -173,6 +173,47 @@ def test_only_image_resources_env_work_and_role_roll_the_pods() -> None:
     }, "as the API server holds the spec: the rollout digest of an unchanged WorkerRole never moves"
 
 
+CSV_INPUT = {"type": "CSV_DATASET", "csv": {"filePath": "users.csv", "configMap": "users", "ratePerSec": 5}}
+
+
+def _csv_deployment(config: dict[str, object]) -> dict[str, object]:
+    spec = WorkerRoleSpec.model_validate({"swarmRef": "s", "role": "generator", "config": config, "work": {"out": "a"}})
+    return manifests.deployment(
+        name="s-feeder",
+        namespace="perf",
+        swarm="s",
+        swarm_id="perf_s",
+        role="feeder",
+        spec=spec,
+        bootstrap_config=config,
+        owner={},
+        defaults=manifests.WorkerDefaults(),
+    )
+
+
+def test_a_csv_inputs_configmap_is_mounted_read_only_where_the_worker_reads_its_file() -> None:
+    pod = _csv_deployment({"inputs": CSV_INPUT})["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert {"name": "datasets", "mountPath": "/etc/hivekeeper/datasets", "readOnly": True} in container["volumeMounts"]
+    assert {"name": "datasets", "configMap": {"name": "users"}} in pod["volumes"]
+    no_map = {"inputs": {**CSV_INPUT, "csv": {"filePath": "/data/users.csv"}}}
+    pod = _csv_deployment(no_map)["spec"]["template"]["spec"]
+    assert [v["name"] for v in pod["volumes"]] == ["tmp"], "no ConfigMap named: nothing to mount"
+
+
+def test_the_csv_file_keys_roll_the_pods_but_its_rate_does_not() -> None:
+    def fingerprint(csv: dict[str, object]) -> dict[str, object]:
+        config = {"inputs": {"type": "CSV_DATASET", "csv": csv}}
+        spec = {"swarmRef": "s", "role": "generator", "config": config, "work": {"out": "a"}}
+        return manifests.rollout_fingerprint(WorkerRoleSpec.model_validate(spec))
+
+    base = fingerprint(CSV_INPUT["csv"])
+    assert base["csvDataset"] == {"filePath": "users.csv", "configMap": "users", "columns": None, "delimiter": None}
+    assert fingerprint({**CSV_INPUT["csv"], "ratePerSec": 50, "rotate": True}) == base
+    assert fingerprint({**CSV_INPUT["csv"], "configMap": "users-v2"}) != base
+    assert fingerprint({**CSV_INPUT["csv"], "columns": {"id": "int"}}) != base
+
+
 def test_topology_has_one_exchange_and_a_queue_per_alias() -> None:
     planned = topology.topology("perf_quickstart", {"build", "call", "results"})
     assert naming.DEFAULT_EXCHANGES.work_exchange(planned.swarm_id) == "hivekeeper.perf_quickstart.work"

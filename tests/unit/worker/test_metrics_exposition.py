@@ -13,6 +13,8 @@ import pytest
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from hivekeeper.api.roles.buffer_guard import BufferGuard
+from hivekeeper.worker.buffer_guard import GuardState
 from hivekeeper.worker.metrics import DURATION, EDGES, registry_for
 from hivekeeper.worker.runtime.worker import Worker
 from hivekeeper.worker.stats import RoleStats
@@ -20,7 +22,7 @@ from hivekeeper.worker.stats import RoleStats
 LABELS = {"swarm": "perf_q", "role": "caller", "instance": "caller-a", "run": "run-7"}
 
 
-def _worker(stats: RoleStats) -> Worker:
+def _worker(stats: RoleStats, guard: Any = None) -> Worker:
     """What the collector reads of a worker, and nothing else."""
     output = SimpleNamespace(refused=0, poisoned=0, retries=0, given_back=0)
     fake = SimpleNamespace(
@@ -30,6 +32,7 @@ def _worker(stats: RoleStats) -> Worker:
         sink=None,
         state=SimpleNamespace(enabled=True, generation=3),
         engine=SimpleNamespace(budget_exceeded=Counter()),
+        guard=guard or SimpleNamespace(config=None),
     )
     return cast(Worker, fake)
 
@@ -102,3 +105,16 @@ def test_the_edges_are_exact_bucket_boundaries() -> None:
 
     for le, last in EDGES:
         assert bucket_upper_us(last) + 1 == round(float(le) * 1_000_000)
+
+
+def test_a_buffer_guard_exports_its_trips_state_and_last_depth_labelled_with_its_queue() -> None:
+    state = GuardState()
+    config = BufferGuard(queue="calls", high=10, low=2)
+    state.observe(12, config, at="now")
+    guard = SimpleNamespace(config=config, state=state)
+    text = generate_latest(registry_for(_worker(RoleStats(), guard))).decode()
+    series = 'instance="caller-a",queue="calls",role="caller",run="run-7",swarm="perf_q"'
+    assert f"hivekeeper_buffer_guard_trips_total{{{series}}} 1.0" in text
+    assert f"hivekeeper_buffer_guard_throttled{{{series}}} 1.0" in text
+    assert f"hivekeeper_buffer_guard_queue_depth{{{series}}} 12.0" in text
+    assert "buffer_guard" not in generate_latest(registry_for(_worker(RoleStats()))).decode()

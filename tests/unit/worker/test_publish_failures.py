@@ -111,6 +111,9 @@ class Transports:
     def dead_letters(self, identity: Identity) -> MemoryDeadLetters:
         return self.held
 
+    async def queue_depth(self, queue: str) -> int:
+        return self.broker.queues[queue].depth
+
 
 class Running:
     def __init__(self) -> None:

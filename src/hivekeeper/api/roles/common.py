@@ -14,6 +14,7 @@ from pydantic import Field
 
 from hivekeeper.api.auth import AuthProfile
 from hivekeeper.api.roles.base import RoleModel
+from hivekeeper.api.roles.buffer_guard import BufferGuard
 from hivekeeper.api.roles.inputs import Inputs
 from hivekeeper.api.roles.outputs import Interceptors, Outputs
 from hivekeeper.api.swarm import (
@@ -69,6 +70,11 @@ class CommonConfig(RoleModel):
     templating: Templating = Field(default_factory=Templating)
     deadLetter: DeadLetter = Field(default_factory=DeadLetter)
     interceptors: Interceptors = Field(default_factory=Interceptors)
+    bufferGuard: BufferGuard | None = Field(
+        default=None,
+        description="Slow this producer (SCHEDULER, REDIS_DATASET or CSV_DATASET input) while a downstream "
+        "queue is deeper than high; restore its rate at low.",
+    )
 
 
 COMMON_LIVE = frozenset(
@@ -76,6 +82,8 @@ COMMON_LIVE = frozenset(
         "inputs.scheduler",
         "inputs.rabbitmq",
         "inputs.redis",
+        "inputs.csv.ratePerSec",
+        "inputs.csv.rotate",
         "outputs.redis",
         "outputs.retry",
         "vars",
@@ -85,7 +93,9 @@ COMMON_LIVE = frozenset(
         "templating",
         "deadLetter",
         "interceptors",
+        "bufferGuard",
     }
 )
 """The keys of :class:`CommonConfig` a running worker takes live: everything but ``inputs.type`` and
-``outputs.type``, which choose the transports a worker opened at start."""
+``outputs.type``, which choose the transports a worker opened at start, and the CSV input's file and columns,
+read once at start (its rate and rotate are live)."""

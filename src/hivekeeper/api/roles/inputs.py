@@ -1,4 +1,4 @@
-"""``inputs``: where a role's work comes from (a clock, its RabbitMQ queue or Redis lists)."""
+"""``inputs``: where a role's work comes from (a clock, its RabbitMQ queue, Redis lists or a CSV file)."""
 
 from __future__ import annotations
 
@@ -83,19 +83,57 @@ class RedisDatasetInput(RedisBlock):
         return [1.0] if self.listName else [s.weight for s in self.sources or []]
 
 
+CsvType = Literal["string", "int", "float", "bool"]
+"""The types a CSV column may declare (``inputs.csv.columns``); undeclared columns are strings."""
+
+
+class CsvDatasetInput(RoleModel):
+    """CSV_DATASET: each item is one row of a CSV file (its header row names the columns), at a live rate."""
+
+    filePath: str = Field(
+        min_length=1,
+        description="The CSV file. A relative path is read next to the manifest (`hivekeeper run`, "
+        "`hivekeeper validate`) or, on a cluster, from the ConfigMap named by configMap (a key of it).",
+    )
+    configMap: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="On a cluster: the ConfigMap (same namespace) holding the file; the operator mounts it "
+        "read-only into the role's pods. Not used by `hivekeeper run`, which reads filePath next to the manifest.",
+    )
+    columns: dict[str, CsvType] = Field(
+        default_factory=dict,
+        description="Declared column types (string, int, float, bool); a cell that does not parse stops the "
+        "worker with the row, column and value. Undeclared columns are strings; an empty typed cell is null.",
+    )
+    delimiter: str = Field(default=",", min_length=1, max_length=1, description="The field separator.")
+    rotate: bool = Field(
+        default=False,
+        description="At the end of the file: true starts over from the first row (another pass), "
+        "false stops (out-of-data, one io.out-of-data alert).",
+    )
+    ratePerSec: float = Field(default=1.0, ge=0, description="Rows per second (live; fractions carry over).")
+
+
 class Inputs(RoleModel):
     """Where work comes from. `type` is fixed once the worker runs; rates are live."""
 
-    type: Literal["SCHEDULER", "RABBITMQ", "REDIS_DATASET"] | None = Field(
+    type: Literal["SCHEDULER", "RABBITMQ", "REDIS_DATASET", "CSV_DATASET"] | None = Field(
         default=None,
-        description="SCHEDULER (a clock), RABBITMQ (the role's work.in queue) or REDIS_DATASET (LPOP from lists).",
+        description="SCHEDULER (a clock), RABBITMQ (the role's work.in queue), REDIS_DATASET (LPOP from lists) "
+        "or CSV_DATASET (the rows of a CSV file).",
     )
     scheduler: SchedulerInput = Field(default_factory=SchedulerInput)
     rabbitmq: RabbitInput = Field(default_factory=RabbitInput)
     redis: RedisDatasetInput | None = Field(default=None, description="The lists of a REDIS_DATASET input.")
+    csv: CsvDatasetInput | None = Field(default=None, description="The file of a CSV_DATASET input.")
 
     @model_validator(mode="after")
     def _redis_block(self) -> Inputs:
         if self.type == "REDIS_DATASET" and self.redis is None:
             raise ValueError("type REDIS_DATASET needs inputs.redis with listName (or sources)")
+        if self.type == "CSV_DATASET" and self.csv is None:
+            raise ValueError("type CSV_DATASET needs inputs.csv with filePath (the CSV file, its first row the header)")
         return self

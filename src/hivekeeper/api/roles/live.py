@@ -15,6 +15,11 @@ from hivekeeper.protocol.redaction import is_secret_name
 
 WHY_FIXED = {
     "inputs.type": "only rates are live (edit the role's inputs to roll its pods)",
+    **{
+        f"inputs.csv.{key}": "the CSV file is read when a worker starts; the operator rolls the role's pods to "
+        "read it again"
+        for key in ("filePath", "configMap", "columns", "delimiter")
+    },
 }
 """What a refusal adds for a fixed key, when there is more to say than "while the worker runs"."""
 

@@ -22,6 +22,7 @@ class Lifecycle(WorkLoop):
         await self.transports.control.listen(self.control_queue, bindings, self.on_control)
         self._resize(concurrency(self.state))
         self._background.append(asyncio.create_task(self._status_loop(), name=f"status:{self.identity.instance}"))
+        self._background.append(asyncio.create_task(self.guard.run(), name=f"guard:{self.identity.instance}"))
         await self.emit_status("status-full")
         log.info("worker started disabled", extra=self._log_fields())
 

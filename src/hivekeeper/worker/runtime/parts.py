@@ -18,6 +18,7 @@ from hivekeeper.worker.outputs import redis_push
 from hivekeeper.worker.ports import ControlMessage, DataStore, Transports, WorkSink, WorkSource
 from hivekeeper.worker.roles.base import Role
 from hivekeeper.worker.roles.registry import ROLES
+from hivekeeper.worker.runtime.guard import BufferGuardRunner
 from hivekeeper.worker.stats import Histogram, RoleStats
 
 DEFAULT_CONCURRENCY = 64
@@ -64,6 +65,8 @@ class WorkerParts:
     """The auth profiles of the config in force (their token caches)."""
     role: Role
     source: WorkSource
+    guard: BufferGuardRunner
+    """``bufferGuard``: slows the input while a downstream queue is deep (idle when not configured)."""
     redis_output: redis_push.RedisOutput | None
     sink: WorkSink | None
     uploader: redis_push.RedisUploader | None
@@ -90,4 +93,9 @@ class WorkerParts:
 
     def _build_role(self, state: WorkerState) -> tuple[Role, HttpClient | None, Authenticator]:
         """The role for ``state``, the HTTP client and the auth profiles it was given (``runtime.worker``)."""
+        raise NotImplementedError
+
+    def _apply_input_rate(self) -> None:
+        """Pace the input at its configured rate, or slower while the buffer guard holds it back
+        (``runtime.worker``)."""
         raise NotImplementedError

@@ -12,6 +12,7 @@ from hivekeeper.templating.engine import TemplateError
 from hivekeeper.worker.auth.profiles import Authenticator
 from hivekeeper.worker.control import StaleGeneration, WorkerState, apply_update
 from hivekeeper.worker.http.client import HttpClient
+from hivekeeper.worker.inputs.csv_dataset import CsvDatasetSource
 from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
 from hivekeeper.worker.inputs.scheduler import SchedulerSource
 from hivekeeper.worker.outputs import redis_push
@@ -114,6 +115,10 @@ class Signals(Lifecycle):
             self.source.configure(scheduler.ratePerSec, scheduler.maxMessages, scheduler.reset)
         elif isinstance(self.source, RedisDatasetSource) and new_state.config.inputs.redis is not None:
             self.source.configure(new_state.config.inputs.redis)
+        elif isinstance(self.source, CsvDatasetSource) and new_state.config.inputs.csv is not None:
+            self.source.configure(new_state.config.inputs.csv)
+        self.guard.configure(new_state.config.bufferGuard)
+        self._apply_input_rate()  # after the input took the new rate: a closed guard keeps it slowed
         if self.redis_output is not None and self.store is not None:
             counts = self.redis_output.pusher.counts
             self.redis_output.pusher = redis_push.output_pusher(new_state.config, self.store, self.engine, counts)

@@ -10,6 +10,7 @@ from typing import Any
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import WorkItem
+from hivekeeper.worker.inputs.csv_dataset import CsvDatasetSource
 from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
 from hivekeeper.worker.inputs.scheduler import SchedulerSource
 from hivekeeper.worker.ports import Blockable
@@ -33,7 +34,7 @@ class StatusReports(WorkerParts):
         last_t, last_n = self._last_delta
         elapsed = now_s - last_t if last_t else 0.0
         rate = max(0.0, (self.stats.processed - last_n) / elapsed) if elapsed > 0 else 0.0
-        io_state = {"work": {"input": self.source.state(), "output": self._output_state()}}
+        io_state = {"work": {"input": self._input_state(), "output": self._output_state()}}
         context = {
             "configGeneration": self.state.generation,
             "processedPerSec": round(rate, 2),
@@ -44,6 +45,11 @@ class StatusReports(WorkerParts):
             context["scheduler"] = self.source.context()
         elif isinstance(self.source, RedisDatasetSource):
             context["redisDataset"] = self.source.context()  # its state() gives ioState input out-of-data
+        elif isinstance(self.source, CsvDatasetSource):
+            context["csvDataset"] = self.source.context()
+        guard = self.guard.context()
+        if guard is not None:
+            context["bufferGuard"] = guard
         if self.redis_output is not None:
             context["redisOutput"] = self.redis_output.context()
         if self.uploader is not None:
@@ -76,6 +82,11 @@ class StatusReports(WorkerParts):
                 }
             )
         return data
+
+    def _input_state(self) -> str:
+        """The input's state; ``backpressure`` while the buffer guard slows a healthy input."""
+        state = self.source.state()
+        return "backpressure" if state == "ok" and self.guard.throttled else state
 
     def _output_state(self) -> str:
         """The output's state; ``blocked`` also when the broker blocked it since the last status-delta and

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from hivekeeper.api.roles import ConfigError
+from hivekeeper.api.roles.inputs import CsvDatasetInput
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from hivekeeper.templating.context import Origin
@@ -18,16 +20,21 @@ from hivekeeper.worker import publishing
 from hivekeeper.worker.alerts import AlertThrottle
 from hivekeeper.worker.auth.profiles import Authenticator
 from hivekeeper.worker.auth.secrets import SecretReader
+from hivekeeper.worker.buffer_guard import guarded_rate
 from hivekeeper.worker.control import WorkerState
 from hivekeeper.worker.http.client import HttpClient
 from hivekeeper.worker.http_port import HttpSettings
 from hivekeeper.worker.identity import Identity
+from hivekeeper.worker.inputs import csv_table
+from hivekeeper.worker.inputs.csv_dataset import CsvDatasetSource
 from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
 from hivekeeper.worker.inputs.scheduler import SchedulerSource
 from hivekeeper.worker.outputs import redis_push
+from hivekeeper.worker.pacing import RatePacer
 from hivekeeper.worker.ports import DataStore, Transports, WorkSource
 from hivekeeper.worker.roles.base import Role, RoleDeps, RoleKind, Wiring
 from hivekeeper.worker.roles.registry import ROLES
+from hivekeeper.worker.runtime.guard import BufferGuardRunner
 from hivekeeper.worker.runtime.parts import Loops, concurrency
 from hivekeeper.worker.runtime.signals import Signals
 from hivekeeper.worker.sequences import StoreSequences
@@ -39,7 +46,9 @@ class Worker(Signals):
 
     ``transports`` builds its input, output, dead-letter queue and control bus; ``store`` is Redis (or its twin),
     or None when the worker has none; ``clock`` replaces the event loop's clock in status reports (tests);
-    ``secrets`` reads the credentials of auth profiles (default: the Secrets the operator mounts).
+    ``datasets`` is the directory a relative ``inputs.csv.filePath`` is read under (None: offline validation,
+    which reads no file: ``hivekeeper validate`` checks it next to the manifest); ``secrets`` reads the
+    credentials of auth profiles (default: the Secrets the operator mounts).
     """
 
     def __init__(
@@ -51,12 +60,14 @@ class Worker(Signals):
         status_interval: float = 5.0,
         clock: Callable[[], float] | None = None,
         store: DataStore | None = None,
+        datasets: Path | None = None,
         secrets: SecretReader | None = None,
     ) -> None:
         self.identity = identity
         self.transports = transports
         self.status_interval = status_interval
         self.store = store
+        self.datasets = datasets
         self.state = WorkerState.bootstrap(identity.kind, bootstrap, has_out=identity.work_out is not None)
         self.engine = TemplateEngine(StoreSequences(store) if store is not None else None)
         self.stats = RoleStats()
@@ -66,6 +77,13 @@ class Worker(Signals):
         self.auth = Authenticator(reader, self.stats.auth, self.engine, identity.role)
         self.role, self.http, self.auth = self._build_role(self.state)
         self.source = self._build_source()
+        self.guard = BufferGuardRunner(
+            self.state.config.bufferGuard,
+            depth=transports.queue_depth,
+            on_change=self._apply_input_rate,
+            alert=self.alert,
+            queue_name=lambda alias: naming.work_queue(identity.swarm, alias),
+        )
         self.redis_output = self._build_redis_output()
         self.sink = (
             self.redis_output
@@ -100,6 +118,8 @@ class Worker(Signals):
         if self.state.input_type == "SCHEDULER":
             scheduler = self.state.config.inputs.scheduler
             return SchedulerSource(scheduler.ratePerSec, scheduler.maxMessages, buffer=concurrency(self.state))
+        if self.state.input_type == "CSV_DATASET" and self.state.config.inputs.csv is not None:
+            return self._build_csv_source(self.state.config.inputs.csv)
         dataset = self.state.config.inputs.redis
         if self.state.input_type == "REDIS_DATASET" and dataset is not None and self.store is not None:
             ident = self.identity
@@ -108,6 +128,38 @@ class Worker(Signals):
             )
         prefetch = self.state.config.inputs.rabbitmq.prefetch or concurrency(self.state)
         return self.transports.source(self.identity, prefetch)
+
+    def _build_csv_source(self, config: CsvDatasetInput) -> CsvDatasetSource:
+        if self.datasets is None:
+            table = csv_table.CsvTable(config.filePath, tuple(config.columns), ())
+        else:
+            try:
+                table = csv_table.load(config, self.datasets)
+            except csv_table.CsvError as exc:
+                raise ConfigError(self.state.role, [(f"inputs.csv.{exc.key}", str(exc))]) from exc
+        ident = self.identity
+        return CsvDatasetSource(
+            table,
+            config,
+            store=self.store,
+            swarm=ident.swarm,
+            role=ident.role,
+            instance=ident.instance,
+            run_id=ident.run_id,
+            alert=self.alert,
+        )
+
+    def _apply_input_rate(self) -> None:
+        """Set the input's pace from the config and the buffer guard (slowed while it holds the producer back)."""
+        pacer = getattr(self.source, "pacer", None)
+        configured = self.state.input_rate
+        if not isinstance(pacer, RatePacer) or configured is None:
+            return
+        guard = self.state.config.bufferGuard
+        throttled = self.guard.throttled and guard is not None
+        rate = guarded_rate(configured, throttled, guard.minRatePerSec if guard is not None else configured)
+        if rate != pacer.rate_per_sec:
+            pacer.set_rate(rate, asyncio.get_running_loop().time())
 
     def _build_redis_output(self) -> redis_push.RedisOutput | None:
         """The sink of ``outputs.type: REDIS`` (it replaces the RabbitMQ sink), else None."""

@@ -48,6 +48,8 @@ class WorkLink:
         self._lock = asyncio.Lock()
         self.reconnects = 0
         self._past_blocks = 0
+        self._depth_channel: Channel | None = None
+        """The channel of the buffer guard's passive declares (a 404 closes it: opened again on the next read)."""
 
     @property
     def blocked(self) -> bool:
@@ -94,6 +96,14 @@ class WorkLink:
         await channel.exchange_declare(self.exchange)
         await channel.queue_declare(queue)
         await channel.queue_bind(queue, self.exchange, queue)
+
+    async def depth(self, queue: str) -> int:
+        """Messages ready in ``queue`` (a passive declare: it never creates the queue); raises ``AmqpError``
+        when the queue does not exist or the connection is lost."""
+        channel = self._depth_channel
+        if channel is None or not channel.is_open() or channel.connection.lost.done():
+            channel = self._depth_channel = await (await self.connection()).channel()
+        return await channel.queue_declare(queue, passive=True)
 
     async def close(self) -> None:
         if self._connection is not None:

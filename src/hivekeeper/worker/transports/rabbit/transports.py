@@ -54,6 +54,9 @@ class RabbitTransports:
             self._dead_letters = RabbitDeadLetters(self.link)
         return self._dead_letters
 
+    async def queue_depth(self, queue: str) -> int:
+        return await self.link.depth(queue)
+
     async def close(self) -> None:
         await self._control.close()
         await self.link.close()
