@@ -161,6 +161,29 @@ def called_names(tree: nodes.Template) -> set[str]:
     }
 
 
+JAVA_ONLY_METHODS = frozenset(
+    {
+        "indexOf", "lastIndexOf", "substring", "charAt", "length", "size", "isEmpty", "isBlank", "toUpperCase",
+        "toLowerCase", "equals", "equalsIgnoreCase", "contains", "startsWith", "endsWith", "trim", "strip",
+        "toString", "hashCode", "matches", "replaceAll", "replaceFirst", "getBytes", "concat", "compareTo",
+        "containsKey", "containsValue", "getOrDefault", "put", "asText", "asInt", "asLong", "asDouble", "asBoolean",
+        "getTime", "toEpochMilli", "plusSeconds", "minusSeconds", "format",
+    }
+    - {name for kind in (str, bytes, dict, list, tuple, int, float, bool) for name in dir(kind)}
+)  # fmt: skip
+"""Methods of Java's strings, maps and JSON nodes (PocketHive's Pebble templates call them) that no value of a
+template's context has: a call renders nothing but an error, on every item."""
+
+
+def java_method_calls(tree: nodes.Template) -> set[str]:
+    """Java-only methods the template calls on a value (``x.indexOf('a')``): see :data:`JAVA_ONLY_METHODS`."""
+    return {
+        call.node.attr
+        for call in tree.find_all(nodes.Call)
+        if isinstance(call.node, nodes.Getattr) and call.node.attr in JAVA_ONLY_METHODS
+    }
+
+
 def free_names(tree: nodes.Template) -> set[str]:
     """Top-level names the template reads that it neither defines (``{% set %}``, loops, macros) nor guards
     anywhere (``| default(...)``, ``{% if x is defined %}``) nor calls (``template-unknown-function`` says those):

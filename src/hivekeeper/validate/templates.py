@@ -132,6 +132,15 @@ def check_template(
             "use a helper from docs/worker.md (uuid, randInt, pickWeighted, sequence, date_format, ...); "
             'SpEL `eval("#fn(...)")` from PocketHive becomes a direct call, e.g. {{ uuid() }}',
         )
+    for method in sorted(template_refs.java_method_calls(tree)):
+        doc.add(
+            "error",
+            "template-java-method",
+            path,
+            f"the template calls .{method}(), a Java method no template value has; rendering fails on every item",
+            "write it in Jinja: `'a' in x` for contains, x.find('a') for indexOf, x[1:3] for substring, "
+            "x | length for length/size, x | upper / lower, x.strip() for trim (docs/import.md lists more)",
+        )
     _undefined_names(doc, engine, path, tree, semantics)
     strict = semantics.undefined == "strict"
     effect = "rendering fails on every item" if strict else 'it renders as "" (spec.templating.undefined: empty)'

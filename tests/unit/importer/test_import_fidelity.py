@@ -185,10 +185,7 @@ def _journey_bundle(
 IMPORT_ERRORS: dict[str, tuple[dict[str, Any], str]] = {
     "spel-unsupported": ({"body": '{{ eval("T(java.time.Instant).now()") }}'}, ""),
     "pebble-unsupported (filter)": ({"body": "{{ 3 | numberformat('#') }}"}, ""),
-    "pebble-unsupported (Java method)": (
-        {"call": {"bodyTemplate": "{{ payloadAsJson.name.indexOf('a') }}"}},
-        "templ (issue 16 items 2 and 3): a Java method left in a template is not an undefined name validate checks",
-    ),
+    "pebble-unsupported (Java method)": ({"call": {"bodyTemplate": "{{ payloadAsJson.name.indexOf('a') }}"}}, ""),
     "template-syntax": ({"body": "{% if true %}never closed"}, ""),
     "sut-endpoint-undefined": ({"call": {"pathTemplate": "{{ sut.endpoints['other'].baseUrl }}/x"}}, ""),
     "sut-field-unsupported": ({"call": {"pathTemplate": "{{ sut.endpoints['default'].upstreamBaseUrl }}/x"}}, ""),
