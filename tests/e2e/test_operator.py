@@ -1221,3 +1221,59 @@ async def test_the_oauth2_example_runs_on_the_node_with_its_credentials_mounted_
         )
         for value in values.values():
             assert value not in everything, "a credential in the Swarm, a WorkerRole or a status"
+
+
+async def test_the_csv_example_reads_its_configmap_in_pods_and_two_replicas_share_one_cursor_in_redis(
+    kubeconfig: Path,
+    redis_url: str,
+    pod_rabbitmq_url: str,
+    pod_redis_url: str,
+    namespace: str,
+    operator_process: ManagedProcess,
+    sut: ScriptedServer,
+    sut_url: str,
+) -> None:
+    """examples/csv-dataset.yaml as its header says: the CSV file in a ConfigMap, mounted read-only into the two
+    feeder pods, whose rows go out through the pipeline to the SUT; the replicas take rows from one cursor in the
+    Redis of the Secret (its count is every row both made), so every card is topped up."""
+    import redis.asyncio as aioredis
+
+    store = aioredis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/9")
+    await store.flushdb()
+    manifest = yaml.safe_load((REPO / "examples" / "csv-dataset.yaml").read_text())
+    manifest["spec"]["sut"]["endpoints"]["default"]["baseUrl"] = sut_url
+    rows = (REPO / "examples" / "csv-dataset.csv").read_text().splitlines()[1:]
+    cards = {row.split(",")[0] for row in rows}
+    try:
+        async with _namespace(
+            kubeconfig, namespace, amqp_url=pod_rabbitmq_url, redis_url=pod_redis_url.rsplit("/", 1)[0] + "/9"
+        ) as kube:
+            made = run_kubectl(
+                kubeconfig, "create", "configmap", "topups", "-n", namespace,
+                f"--from-file=csv-dataset.csv={REPO / 'examples' / 'csv-dataset.csv'}",
+            )  # fmt: skip
+            assert made.returncode == 0, made.stderr
+            assert _apply(kubeconfig, namespace, manifest).returncode == 0
+
+            def topped_up() -> set[str]:
+                found = (re.search(rb"^POST /cards/([^/ ]+)/topup ", r) for r in list(sut.requests))
+                return {m.group(1).decode() for m in found if m}
+
+            async def every_card() -> bool:
+                return topped_up() >= cards
+
+            try:
+                await eventually(every_card, timeout=150, interval=0.5, what="a top-up for every card of the CSV")
+            except AssertionError as exc:
+                log, pods = operator_process.log_path.read_text()[-2000:], pods_report(kubeconfig, namespace)
+                raise AssertionError(f"{exc}\ncards seen {sorted(topped_up())}\noperator log: {log}\n{pods}") from exc
+            keys = [key async for key in store.scan_iter("hivekeeper:csv:*")]
+            assert len(keys) == 1, f"one shared cursor for both replicas: {keys}"
+            feeder = await kube.get(WorkerRole, "csv-topups-feeder", namespace=namespace)
+            instances = (feeder.get("status") or {}).get("instances") or []
+            assert len(instances) == 2, instances
+            cursor = int(await store.get(keys[0]) or 0)
+            assert cursor >= len(cards), f"the cursor counts every row both replicas took: {cursor}"
+    finally:
+        await store.flushdb()
+        await store.aclose()
