@@ -10,11 +10,12 @@ from hivekeeper.api.swarm import HttpTemplate, SwarmSpec
 
 
 def _template_config(template: HttpTemplate) -> dict[str, Any]:
-    """A template as a role's config carries it (no ``auth: null`` on templates without a profile, so a config's
-    digest is what it was before templates could name one)."""
+    """A template as a role's config carries it (no ``auth: null`` or ``resultRules: null`` on templates without
+    them, so a config's digest is what it was before templates could name either)."""
     dumped = template.model_dump(mode="json")
-    if dumped.get("auth") is None:
-        dumped.pop("auth", None)
+    for key in ("auth", "resultRules"):
+        if dumped.get(key) is None:
+            dumped.pop(key, None)
     return dumped
 
 

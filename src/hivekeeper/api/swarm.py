@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hivekeeper.api.auth import AUTH_NAME_PATTERN, MAX_PROFILES, AuthProfile
+from hivekeeper.api.result_rules import HELP as RESULT_RULES_HELP
+from hivekeeper.api.result_rules import ResultRules
 from hivekeeper.api.run import RunSpec, run_problems
 from hivekeeper.api.run_status import HISTORY_LENGTH, RunRecord, RunStatus
 from hivekeeper.api.status import Condition, QueueStatus, RoleStatus, Totals
@@ -78,6 +80,7 @@ class HttpTemplate(_Model):
         pattern=AUTH_NAME_PATTERN,
         description="Name of a spec.auth profile this call authenticates with (over its endpoint's).",
     )
+    resultRules: ResultRules | None = Field(default=None, description=RESULT_RULES_HELP)
 
     @property
     def key(self) -> str:

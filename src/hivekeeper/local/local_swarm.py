@@ -17,6 +17,7 @@ from hivekeeper.local.queue_books import QueueBook, StageCount
 from hivekeeper.local.transports import BrokerTransports, BrokerUnavailable, MemoryTransports
 from hivekeeper.protocol import naming
 from hivekeeper.report.timeseries import TimeSeries
+from hivekeeper.worker.result_counts import ResultTally
 from hivekeeper.worker.runtime.worker import Worker
 from hivekeeper.worker.stats import Histogram
 
@@ -68,7 +69,7 @@ class LocalSwarm:
         rows = []
         for spec in self.swarm.spec.roles:
             workers = self.workers[spec.name]
-            latency, token_latency = Histogram(), Histogram()
+            latency, token_latency, results = Histogram(), Histogram(), ResultTally()
             row = RoleRow(name=spec.name, role=spec.role or spec.image or "?", instances=len(workers))
             for worker in workers:
                 stats = worker.stats
@@ -81,6 +82,7 @@ class LocalSwarm:
                 for reason, n in stats.drop_reasons.items():
                     row.drop_reasons[reason] = row.drop_reasons.get(reason, 0) + n
                 latency.merge(stats.latency)
+                results.merge(stats.results)
                 for code, n in stats.statuses.items():
                     row.status_codes[str(code)] = row.status_codes.get(str(code), 0) + n
                 for kind, n in stats.error_kinds.items():
@@ -94,6 +96,8 @@ class LocalSwarm:
                     row.auth = auth
             if row.auth:
                 row.auth["tokenFetchP95Ms"] = token_latency.percentile(95)
+            row.business_codes = results.codes.as_dict()
+            row.dimensions = {name: counts.as_dict() for name, counts in sorted(results.dimensions.items())}
             row.p50, row.p95, row.p99 = (latency.percentile(p) for p in (50, 95, 99))
             last_t, last_n = self._previous.get(spec.name, (self.started, 0))
             row.tps = (row.processed - last_n) / (now - last_t) if now > last_t else 0.0

@@ -30,6 +30,10 @@ class RoleRow:
     drop_reasons: dict[str, int] = field(default_factory=dict)
     auth: dict[str, Any] = field(default_factory=dict)
     """Token fetches (count, errors, p95 ms) and 401 retries of its auth profiles, apart from the SUT's calls."""
+    business_codes: dict[str, int] = field(default_factory=dict)
+    """Results by the business code their result rules read (bounded: the rest as ``(other)``)."""
+    dimensions: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Results by dimension, by value (bounded likewise)."""
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -39,6 +43,7 @@ class RoleRow:
         data["errorKinds"] = data.pop("error_kinds")
         data["responsesTruncated"] = data.pop("truncated")
         data["droppedBy"] = data.pop("drop_reasons")
+        data["businessCodes"] = data.pop("business_codes")
         return data
 
 
@@ -106,6 +111,12 @@ def summary(swarm: str, seconds: float, rows: list[RoleRow], drained: float = 0.
         if row.drop_reasons:
             reasons = ", ".join(f"{code}: {n:,}" for code, n in sorted(row.drop_reasons.items()))
             out.append(f"{row.name} dropped by reason: {reasons}")
+        if row.business_codes:
+            codes = ", ".join(f"{code}: {n:,}" for code, n in row.business_codes.items())
+            out.append(f"{row.name} business codes: {codes}")
+        for name, values in row.dimensions.items():
+            counted = ", ".join(f"{value}: {n:,}" for value, n in values.items())
+            out.append(f"{row.name} by {name}: {counted}")
         if row.truncated:
             out.append(f"{row.name} responses cut at maxResponseBytes (the rest read and discarded): {row.truncated:,}")
         if row.auth:

@@ -122,6 +122,7 @@ def _run(run: SwarmRun, *, multi: bool) -> str:
     if verdict and multi:  # a single run's verdict heads the page
         out.append(_verdict(verdict, run.marks.reason))
     out.append("<h3>Summary</h3>" + _summary(run.roles))
+    out.append(_results(run.roles))
     roles = {str(row.get("name")) for row in run.roles} | set(series.roles if series else ())
     thresholds = [t for t in run.marks.thresholds if t.role in roles]
     if thresholds:
@@ -195,6 +196,24 @@ def _summary(rows: list[dict[str, Any]]) -> str:
             + [codes or "-"]
         )
     return _table(headers, cells)
+
+
+def _results(rows: list[dict[str, Any]]) -> str:
+    """Results by business code and by dimension value, per role whose result rules read any ("" when none)."""
+    cells = []
+    for row in rows:
+        counts = [("business code", row.get("businessCodes") or {})]
+        counts += [(f"dimension {name}", values) for name, values in (row.get("dimensions") or {}).items()]
+        for what, values in counts:
+            for value, n in values.items():
+                cells.append([str(row.get("name", "")), what, str(value), _num(n)])
+    if not cells:
+        return ""
+    note = (
+        '<p class="note">What the result rules read from each answer; at most 32 values each per worker, '
+        "the rest counted as (other).</p>"
+    )
+    return "<h3>Results by business code and dimension</h3>" + _table(["role", "by", "value", "results"], cells) + note
 
 
 def _thresholds(thresholds: list[ThresholdResult]) -> str:

@@ -103,14 +103,27 @@ class Match:
 
 
 class Pattern:
-    """A compiled pattern for code that only asks whether it is found (Redis output routes)."""
+    """A compiled pattern for code that asks whether it is found (Redis output routes) or for group 1 of its first
+    match in bytes (result rules)."""
 
-    __slots__ = ("_regexp", "source")
+    __slots__ = ("_regexp", "groups", "source")
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self._regexp = compile_pattern("", source)._regexp
+        compiled = compile_pattern("", source)
+        self._regexp = compiled._regexp
+        self.groups: int = compiled.groups
 
     def found(self, text: str) -> bool:
-        encoded = text.encode()
-        return bool(self._regexp.Match(_UNANCHORED, encoded, 0, len(encoded))[0] != _NO_MATCH)
+        return self.found_in(text.encode())
+
+    def found_in(self, data: bytes) -> bool:
+        return bool(self._regexp.Match(_UNANCHORED, data, 0, len(data))[0] != _NO_MATCH)
+
+    def group1(self, data: bytes) -> bytes | None:
+        """What group 1 of the first match in ``data`` matched (None: no match, or group 1 took no part)."""
+        spans = self._regexp.Match(_UNANCHORED, data, 0, len(data))
+        if spans[0] == _NO_MATCH or len(spans) < 2 or spans[1][0] < 0:
+            return None
+        start, end = spans[1]
+        return data[start:end]

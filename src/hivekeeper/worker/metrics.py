@@ -153,6 +153,7 @@ class WorkerCollector(Collector):
         for code, n in stats.statuses.items():
             statuses.add_metric([*labels, str(code)], n)
         yield statuses
+        yield from self._errors_and_results(labels)
         budget = CounterMetricFamily(
             "hivekeeper_template_budget_exceeded",
             "Template renders refused by the template budget, by limit (each item dropped and alerted).",
@@ -162,6 +163,39 @@ class WorkerCollector(Collector):
             budget.add_metric([*labels, limit], n)
         yield budget
         yield from self._buffer_guard(labels)
+
+    def _errors_and_results(self, labels: list[str]) -> Iterator[CounterMetricFamily]:
+        """Errors by kind, and results by business code and by dimension value (result rules). Every label set is
+        bounded: error kinds are the roles' own words, codes and values are capped per worker (``(other)``)."""
+        stats = self.worker.stats
+        kinds = CounterMetricFamily(
+            "hivekeeper_items_errors_by_kind",
+            "Failed items by kind: transport kinds (timeout, connect, reset, ...), business (a 2xx its result rules "
+            "called a failure), ...",
+            labels=[*LABELS, "kind"],
+        )
+        for kind, n in list(stats.error_kinds.items()):  # a copy: the loop may add a kind while this reads
+            kinds.add_metric([*labels, kind], n)
+        yield kinds
+        results = stats.results
+        codes = CounterMetricFamily(
+            "hivekeeper_business_codes",
+            "Results by the business code their result rules read (at most 32 codes, the rest as (other)).",
+            labels=[*LABELS, "code"],
+        )
+        for code, n in list(results.codes.counts.items()):
+            codes.add_metric([*labels, code], n)
+        yield codes
+        dimensions = CounterMetricFamily(
+            "hivekeeper_result_dimensions",
+            "Results by the value of each dimension their result rules read (at most 32 values each, the rest as "
+            "(other)).",
+            labels=[*LABELS, "dimension", "value"],
+        )
+        for name, counts in list(results.dimensions.items()):
+            for value, n in list(counts.counts.items()):
+                dimensions.add_metric([*labels, name, value], n)
+        yield dimensions
 
     def _buffer_guard(self, labels: list[str]) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         """The buffer guard's series, labelled with the queue it watches (only while one is configured)."""

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from hivekeeper.protocol.latency import SUB, SUB_BITS, LatencyHistogram, LatencyReport, bucket_upper_us
+from hivekeeper.worker.result_counts import ResultTally
 
 _BUCKETS = 64 * SUB
 
@@ -145,6 +146,8 @@ class RoleStats:
     """Items the broker delivered again (after a restart or a lost connection): possibly duplicates downstream."""
     auth: AuthStats = field(default_factory=AuthStats)
     """Token fetches and 401 retries (auth profiles), apart from the SUT calls."""
+    results: ResultTally = field(default_factory=ResultTally)
+    """Results by business code and dimension value (result rules; bounded keys)."""
 
     def step(self, step_id: str) -> Histogram:
         """The latency histogram of one step (created at its first call)."""
@@ -186,4 +189,6 @@ class RoleStats:
             out["droppedBy"] = dict(self.drop_reasons)
         if self.auth:
             out["auth"] = self.auth.snapshot()
+        if self.results:
+            out.update(self.results.snapshot())
         return out

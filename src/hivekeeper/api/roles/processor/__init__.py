@@ -17,6 +17,7 @@ LIVE = COMMON_LIVE | {
     "sslVerify",
     "correlationHeader",
     "request",
+    "resultRules",
 }
 """Everything but the input and output types: the pool, the rate and the client follow the new values."""
 

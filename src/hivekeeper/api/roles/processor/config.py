@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from hivekeeper.api.http_limits import DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES_HELP, MAX_RESPONSE_BYTES_LIMIT
+from hivekeeper.api.result_rules import ResultRules
 from hivekeeper.api.roles.base import RoleModel
 from hivekeeper.api.roles.common import CommonConfig
 
@@ -41,6 +42,11 @@ class ProcessorConfig(CommonConfig):
     sslVerify: bool = Field(default=True, description="Verify TLS certificates (set false only for tests).")
     correlationHeader: str = Field(default="X-Correlation-Id", description="Header carrying correlationId.")
     request: DirectRequest = Field(default_factory=DirectRequest)
+    resultRules: ResultRules | None = Field(
+        default=None,
+        description="Result rules for every call whose request carries none of its own (its template's): a "
+        "business code, the codes that are a success, dimensions (docs/worker.md#result-rules).",
+    )
 
     @model_validator(mode="after")
     def _rate_mode(self) -> ProcessorConfig:

@@ -3,6 +3,10 @@
 It reads the ``http.result`` step each processor appends, plus the hops every role records, and
 keeps the totals in its status context (and so in the Swarm status). Items are not forwarded unless
 ``forwardToOutput`` is set.
+
+Result rules: the step's ``x-ph-business-code``, ``x-ph-business-success`` and ``x-ph-dim-<name>`` headers are
+counted by code and dimension value (bounded), and a 2xx whose rules said failure is an error of kind
+``business``, as the processor counted it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import orjson
 from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.postprocessor.config import PostprocessorConfig
 from hivekeeper.protocol.workitem import WorkItem
+from hivekeeper.worker.result_counts import MAX_ERROR_KINDS, bounded_key
+from hivekeeper.worker.result_rules import BUSINESS_ERROR, values_from_headers
 from hivekeeper.worker.roles.base import DropItem, Role, RoleDeps, RoleKind, Wiring
 from hivekeeper.worker.stats import Histogram
 
@@ -42,14 +48,21 @@ class Postprocessor:
             ) from exc
         self.results += 1
         status = int(outcome.get("status") or 0)
+        values = values_from_headers(item.steps[-1].headers)
+        if values is not None:
+            stats.results.record(values)
         if outcome.get("type") == "transport_error" or item.headers.get("x-ph-error"):
             stats.errors += 1
-            stats.error_kinds[str(outcome.get("error", {}).get("kind") or item.headers.get("x-ph-error"))] += 1
+            kind = str(outcome.get("error", {}).get("kind") or item.headers.get("x-ph-error"))
+            stats.error_kinds[bounded_key(stats.error_kinds, kind, MAX_ERROR_KINDS)] += 1
         else:
             stats.latency.record(duration_ms / 1000.0)
             stats.statuses[status] += 1
             if not 200 <= status < 300:
                 stats.errors += 1
+            elif values is not None and values.business_failure:
+                stats.errors += 1
+                stats.error_kinds[BUSINESS_ERROR] += 1
         hops = item.observability.hops
         if hops:
             try:

@@ -11,6 +11,10 @@ alerted (rate-limited by the runtime) and forwarded as ``transport_error`` resul
 
 In RATE_PER_SEC mode each call first reserves a slot from a shared next-slot pacer; that wait is
 reported as ``x-ph-processor-rate-wait-ms`` and is *not* part of the measured latency.
+
+Result rules (the request's ``resultRules``, else ``config.resultRules``; :mod:`.judge`) read a business code,
+its success and dimensions from each answered call onto the result step's headers; a 2xx they call a failure
+is an error of kind ``business``.
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ from hivekeeper.worker.http_port import (
     serialise_request,
 )
 from hivekeeper.worker.pacing import SlotPacer
+from hivekeeper.worker.result_rules import CompiledRules, Exchange, RuleValues
 from hivekeeper.worker.roles.base import AlertFn, DropItem, Role, RoleDeps, RoleKind, Wiring
+from hivekeeper.worker.roles.processor.judge import ResultJudge, lower_headers
 from hivekeeper.worker.roles.templates import endpoint_auth, unknown_profile
 
 
@@ -98,6 +104,7 @@ class Processor:
         if deps.http is None:
             raise ConfigError("processor", [("http", "the runtime gave the processor no HTTP client")])
         self.http = deps.http
+        self.judge = ResultJudge(config.resultRules, deps.stats, alert)
         self.transactions = 0
         self.successes = 0
 
@@ -123,7 +130,7 @@ class Processor:
         Direct mode with a literal request, no rate pacing and no output: the runtime calls this
         instead of ``handle`` and skips its per-item bookkeeping (this does its own).
         """
-        if self._direct_raw is not None and not self._forward and self.pacer is None:
+        if self._direct_raw is not None and not self._forward and self.pacer is None and self.judge.default is None:
             return self._tick
         return None
 
@@ -161,10 +168,12 @@ class Processor:
 
     async def _direct(self, seq: int, wait: float) -> WorkItem | None:
         raw = self._direct_raw
-        method = self.config.request.method.upper()
-        target = self.config.request.path
+        direct = self.config.request
+        method = direct.method.upper()
+        target = direct.path
+        rules = self.judge.default
+        sent: tuple[dict[str, str], str | None] = (direct.headers, direct.body)
         if raw is None:
-            direct = self.config.request
             context = template_context(None, self.config.vars, self._sut)
             engine = self.deps.engine
             target = await engine.render_async("request.path", direct.path, context)
@@ -172,6 +181,7 @@ class Processor:
                 k: await engine.render_async(f"request.headers.{k}", v, context) for k, v in direct.headers.items()
             }
             body = await engine.render_async("request.body", direct.body, context) if direct.body is not None else None
+            sent = (headers, body)
             raw = serialise_request(
                 method,
                 self.origin.target(target),
@@ -181,9 +191,9 @@ class Processor:
             )
             if self._direct_auth is not None:
                 call = self._call(self.origin, method, self.origin.target(target), headers, body)
-                await self._execute(self.origin, raw, method, None, call, self._direct_auth)
+                await self._execute(self.origin, raw, method, None, call, self._direct_auth, rules, sent)
                 return None
-        await self._execute(self.origin, raw, method, None)
+        await self._execute(self.origin, raw, method, None, rules=rules, sent=sent)
         return None
 
     def _call(
@@ -211,6 +221,7 @@ class Processor:
             headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
             body = request.get("body")
             profile = request.get("auth")
+            rules = self.judge.rules_for(envelope, item.messageId)
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise DropItem(
                 "processor.bad-request",
@@ -240,7 +251,7 @@ class Processor:
                     f"item {item.messageId}: {unknown_profile(profile, ' (of its template)', self.config.auth)}",
                 )
             call = self._call(origin, method, target, headers, body)
-        outcome, duration = await self._execute(origin, raw, method, item, call, profile)
+        outcome, duration, values = await self._execute(origin, raw, method, item, call, profile, rules, (headers, body))
         if not self._forward:
             return None
         result = {
@@ -256,6 +267,8 @@ class Processor:
             "x-ph-processor-success": 200 <= status < 300,
             "x-ph-processor-status": status,
         }
+        if values is not None:
+            step_headers.update(values.headers())
         grown = item.with_step(
             orjson.dumps(result).decode(), service=self.deps.role, instance=self.deps.instance, headers=step_headers
         )
@@ -271,7 +284,11 @@ class Processor:
         item: WorkItem | None,
         call: auth_port.Call | None = None,
         profile: str | None = None,
-    ) -> tuple[dict[str, Any], float]:
+        rules: CompiledRules | None = None,
+        sent: tuple[dict[str, str], str | None] = ({}, None),
+    ) -> tuple[dict[str, Any], float, RuleValues | None]:
+        """Send one request and count its result; ``rules`` read values from it (``sent``: the request's headers
+        and body as built, without credentials)."""
         stats = self.deps.stats
         started = perf_counter()  # not loop.time(): uvloop's clock ticks in whole milliseconds
         self.transactions += 1
@@ -294,19 +311,24 @@ class Processor:
                 {"correlationId": item.correlation_id if item else None, "baseUrl": self.base_url},
             )
             error = {"kind": exc.kind, "message": str(exc)}
-            return {"type": "transport_error", "status": 0, "error": error, "truncated": exc.truncated}, duration
+            failed = {"type": "transport_error", "status": 0, "error": error, "truncated": exc.truncated}
+            return failed, duration, None
         duration = perf_counter() - started
         status = response.status
         stats.latency.record(duration)
         stats.statuses[status] += 1
         if response.truncated:
             stats.truncated += 1
+        values = None
+        if rules is not None:
+            values = self.judge.judge(rules, _exchange(rules, response, sent), succeeded=200 <= status < 300)
         if 200 <= status < 300:
-            self.successes += 1
+            if values is None or not values.business_failure:
+                self.successes += 1
         else:
             stats.errors += 1
         if not self._forward:
-            return {"type": "http_response", "status": status}, duration
+            return {"type": "http_response", "status": status}, duration, values
         return {
             "type": "http_response",
             "status": status,
@@ -314,7 +336,7 @@ class Processor:
             "body": response.body.decode("utf-8", "replace"),  # at most maxResponseBytes
             "bodyBytes": response.body_bytes,
             "truncated": response.truncated,
-        }, duration
+        }, duration, values
 
     def context(self) -> dict[str, Any]:
         return {
@@ -325,6 +347,15 @@ class Processor:
             "successRatio": round(self.successes / self.transactions, 4) if self.transactions else None,
             "avgLatencyMs": round(self.deps.stats.latency.mean_ms(), 3),
         }
+
+
+def _exchange(rules: CompiledRules, response: Response, sent: tuple[dict[str, str], str | None]) -> Exchange:
+    """An HTTP call as the result rules read it (response headers only when a rule reads one)."""
+    headers, body = sent
+    response_headers = {}
+    if rules.reads_response_headers:
+        response_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in reversed(response.headers)}
+    return Exchange(response.body, response_headers, body.encode() if body else b"", lower_headers(headers))
 
 
 def build(config: CommonConfig, wiring: Wiring) -> Role:
@@ -339,8 +370,9 @@ def _threads(config: CommonConfig) -> int:
 
 def _http(config: CommonConfig, forwards: bool) -> HttpSettings:
     assert isinstance(config, ProcessorConfig)
-    # Response headers only when results go on (a processor without an output reads none).
-    return HttpSettings(ssl_verify=config.sslVerify, keep_alive=config.keepAlive, collect_headers=forwards)
+    # Response headers only when results go on or result rules may read one (else nobody reads them).
+    rules = config.resultRules is not None or any(t.resultRules is not None for t in config.templates)
+    return HttpSettings(ssl_verify=config.sslVerify, keep_alive=config.keepAlive, collect_headers=forwards or rules)
 
 
 KIND = RoleKind(build, concurrency=_threads, http=_http)

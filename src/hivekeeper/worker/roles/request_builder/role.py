@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.result_rules import envelope_rules, rule_problems
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.request_builder.config import RequestBuilderConfig
@@ -31,11 +32,21 @@ class RequestBuilder:
         if config.templateRoot:
             templates.extend(load_template_dir(Path(config.templateRoot), "request-builder"))
         self.templates: dict[str, HttpTemplate] = {}
+        self.rules: dict[str, dict[str, Any]] = {}
+        """Each template's result rules as its requests carry them (the processor applies them)."""
         endpoint_auth(config, "request-builder")  # every template's (and endpoint's) profile is declared
-        for template in templates:
+        for index, template in enumerate(templates):
+            where = f"templates[{index}]" if index < len(config.templates) else "templateRoot"
             if template.auth is not None and template.auth not in config.auth:  # one of templateRoot's
                 problem = unknown_profile(template.auth, f" (of template {template.key!r})", config.auth)
                 raise ConfigError("request-builder", [("templateRoot", problem)])
+            if template.resultRules is not None:
+                problems = rule_problems(template.resultRules)
+                if problems:
+                    raise ConfigError(
+                        "request-builder", [(f"{where}.resultRules.{p.path}", f"{p.message}; {p.fix}") for p in problems]
+                    )
+                self.rules[template.key] = envelope_rules(template.resultRules)
             self.templates[template.key] = template
             for name, source in self._sources(template).items():
                 deps.engine.validate(name, source)
@@ -84,7 +95,11 @@ class RequestBuilder:
             request["body"] = await engine.render_async(f"{key} bodyTemplate", template.bodyTemplate, context)
         if template.auth is not None:  # the profile's name only: the processor adds the credentials
             request["auth"] = template.auth
-        payload = orjson.dumps({"kind": "http.request", "request": request}).decode()
+        envelope: dict[str, Any] = {"kind": "http.request", "request": request}
+        rules = self.rules.get(key)
+        if rules is not None:
+            envelope["resultRules"] = rules
+        payload = orjson.dumps(envelope).decode()
         return item.with_step(
             payload, service=self.deps.role, instance=self.deps.instance, headers={"x-ph-template": key}
         )
