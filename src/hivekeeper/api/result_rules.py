@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hivekeeper.templating import regex
 
@@ -78,7 +78,7 @@ class Extraction(_Model):
     pattern: str = Field(
         min_length=1,
         max_length=regex.MAX_PATTERN,
-        description="RE2 regex searched in the source; its group 1 is the value (e.g. `\"code\":\"([^\"]*)\"`).",
+        description='RE2 regex searched in the source; its group 1 is the value (e.g. `"code":"([^"]*)"`).',
     )
     header: str | None = Field(
         default=None, min_length=1, max_length=256, description="The header's name (any case), for a header source."
@@ -131,23 +131,24 @@ class ResultRules(_Model):
     )
     maxScanBytes: int = Field(default=DEFAULT_SCAN_BYTES, ge=1, le=MAX_SCAN_BYTES, description=SCAN_HELP)
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> ResultRules:
-        names = [d.name for d in self.dimensions]
+    @field_validator("dimensions")
+    @classmethod
+    def _unique_names(cls, dimensions: list[Dimension]) -> list[Dimension]:
+        names = [d.name for d in dimensions]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"dimension name(s) {', '.join(twice)} given more than once; give each a unique name")
-        return self
+        return dimensions
 
 
 @dataclass(frozen=True)
 class RuleProblem:
-    """A pattern the rules cannot run: ``path`` below the rules (``dimensions[0].pattern``), a finding ``code``
-    (``result-rule-regex``: RE2 refuses it; ``result-rule-group``: it has no group 1), the message (without the
+    """A pattern the rules cannot run: ``path`` below the rules (``dimensions[0].pattern``), what is wrong
+    (``regex``: RE2 refuses it; ``group``: it has no group 1 where the value is group 1), the message (without the
     path) and the fix."""
 
     path: str
-    code: str
+    kind: Literal["regex", "group"]
     message: str
     fix: str
 
@@ -160,16 +161,16 @@ def rule_problems(rules: ResultRules) -> list[RuleProblem]:
             compiled = regex.compile_pattern("", pattern)
         except regex.RegexError as exc:
             problems.append(
-                RuleProblem(path, "result-rule-regex", str(exc), "write a pattern RE2 accepts (docs/worker.md#result-rules)")
+                RuleProblem(path, "regex", str(exc), "write a pattern RE2 accepts (docs/worker.md#result-rules)")
             )
             continue
         if needs_group and compiled.groups < 1:
             problems.append(
                 RuleProblem(
                     path,
-                    "result-rule-group",
+                    "group",
                     f"pattern {pattern!r} has no group: the value is what group 1 matched",
-                    "put the value's part in parentheses, e.g. '\"code\":\"([^\"]*)\"'",
+                    'put the value\'s part in parentheses, e.g. \'"code":"([^"]*)"\'',
                 )
             )
     return problems

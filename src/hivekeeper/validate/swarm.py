@@ -13,6 +13,7 @@ from hivekeeper.validate.datasets import dataset_findings
 from hivekeeper.validate.document import Document
 from hivekeeper.validate.journey_sinks import journey_sink_findings
 from hivekeeper.validate.paths import DocPath, relative_path
+from hivekeeper.validate.result_rules import role_rule_findings, rules_findings
 from hivekeeper.validate.roles import Role, RoleChecks
 from hivekeeper.validate.templates import check_template, http_template_sources, role_templates, semantics_of
 
@@ -84,6 +85,11 @@ class SwarmCheck(RoleChecks):
                     endpoints,
                     semantics_of(spec.templating),
                 )
+        for index, template in enumerate(spec.templates):
+            path = ("spec", "templates", index, "resultRules")
+            rules_findings(doc, path, template.resultRules, f"template {template.key!r}")
+        for role in self.roles:  # before the workers are built: they refuse the same rules, less precisely
+            role_rule_findings(doc, self, role)
         call_id_findings(doc, self.roles)
         step_findings(doc, self.roles)
         journey_sink_findings(doc, self.roles)

@@ -7,6 +7,7 @@ from hivekeeper.api.workerrole import WorkerRole
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.validate.bundle_paths import bundle_path_findings
 from hivekeeper.validate.document import Document
+from hivekeeper.validate.result_rules import role_rule_findings
 from hivekeeper.validate.roles import Role, RoleChecks
 from hivekeeper.validate.templates import check_template, role_templates, semantics_of
 
@@ -40,5 +41,6 @@ class WorkerRoleCheck(RoleChecks):
         scopes = [(f"{role.label} (its config.vars)", role.refs.vars)]
         for path, source in role_templates(self, role):
             check_template(self.doc, self.engine, path, source, scopes, endpoints, semantics_of(role.refs))
+        role_rule_findings(self.doc, self, role)
         if role.config is not None:
             self.build_worker(role, spec.swarmRef)

@@ -251,7 +251,9 @@ class Processor:
                     f"item {item.messageId}: {unknown_profile(profile, ' (of its template)', self.config.auth)}",
                 )
             call = self._call(origin, method, target, headers, body)
-        outcome, duration, values = await self._execute(origin, raw, method, item, call, profile, rules, (headers, body))
+        outcome, duration, values = await self._execute(
+            origin, raw, method, item, call, profile, rules, (headers, body)
+        )
         if not self._forward:
             return None
         result = {
@@ -329,14 +331,18 @@ class Processor:
             stats.errors += 1
         if not self._forward:
             return {"type": "http_response", "status": status}, duration, values
-        return {
-            "type": "http_response",
-            "status": status,
-            "headers": response.header_map(),
-            "body": response.body.decode("utf-8", "replace"),  # at most maxResponseBytes
-            "bodyBytes": response.body_bytes,
-            "truncated": response.truncated,
-        }, duration, values
+        return (
+            {
+                "type": "http_response",
+                "status": status,
+                "headers": response.header_map(),
+                "body": response.body.decode("utf-8", "replace"),  # at most maxResponseBytes
+                "bodyBytes": response.body_bytes,
+                "truncated": response.truncated,
+            },
+            duration,
+            values,
+        )
 
     def context(self) -> dict[str, Any]:
         return {

@@ -44,7 +44,8 @@ class RequestBuilder:
                 problems = rule_problems(template.resultRules)
                 if problems:
                     raise ConfigError(
-                        "request-builder", [(f"{where}.resultRules.{p.path}", f"{p.message}; {p.fix}") for p in problems]
+                        "request-builder",
+                        [(f"{where}.resultRules.{p.path}", f"{p.message}; {p.fix}") for p in problems],
                     )
                 self.rules[template.key] = envelope_rules(template.resultRules)
             self.templates[template.key] = template
