@@ -2,8 +2,8 @@
 
 Each file holds one call (or a list of calls): ``serviceId``, ``callId``, ``protocol``, ``method``,
 ``pathTemplate``, ``headersTemplate``, ``bodyTemplate``. HTTP calls are kept with their Pebble
-rewritten (:mod:`.pebble`), ``authRef`` as ``auth`` (:mod:`.auth_profiles`); other protocols and keys we
-have no field for are findings.
+rewritten (:mod:`.pebble`), ``authRef`` as ``auth`` (:mod:`.auth_profiles`), ``resultRules`` as ours
+(:mod:`.result_rules`); other protocols and keys we have no field for are findings.
 A call without ``serviceId`` takes the ``serviceId`` of the bee that loads the templates, as in
 PocketHive. ``spec.templates`` holds at most ``MAX_TEMPLATES`` calls (the CRD's limit).
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hivekeeper.api.swarm import MAX_TEMPLATES
-from hivekeeper.importer import pebble
+from hivekeeper.importer import pebble, result_rules
 from hivekeeper.importer.auth_profiles import AuthImport
 from hivekeeper.importer.bundle import Bundle, Collector, Path_, SourceFile
 
@@ -143,6 +143,12 @@ def _one(
         template["auth"] = settings.auth.reference(
             source, (*base, "authRef"), entry["authRef"], template["callId"], collect
         )
+    if "resultRules" in entry:
+        rules = result_rules.translate(
+            source, (*base, "resultRules"), entry["resultRules"], template["callId"], collect
+        )
+        if rules is not None:
+            template["resultRules"] = rules
     _leftovers(source, base, entry, collect)
     return template
 
@@ -175,7 +181,7 @@ def _text(
 
 def _leftovers(source: SourceFile, base: Path_, entry: dict[str, Any], collect: Collector) -> None:
     call = entry["callId"]
-    for key in sorted(set(entry) - {*_FIELDS, *_QUIET, "authRef"}):
+    for key in sorted(set(entry) - {*_FIELDS, *_QUIET, "authRef", "resultRules"}):
         shown = entry[key] if not isinstance(entry[key], dict | list) else f"a {type(entry[key]).__name__}"
         collect.warning(
             "key-dropped",

@@ -189,6 +189,5 @@ class RoleStats:
             out["droppedBy"] = dict(self.drop_reasons)
         if self.auth:
             out["auth"] = self.auth.snapshot()
-        if self.results:
-            out.update(self.results.snapshot())
+        out.update(self.results.snapshot())  # only the keys that have counts
         return out

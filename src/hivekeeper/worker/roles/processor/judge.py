@@ -18,8 +18,8 @@ from hivekeeper.worker.result_rules import (
     CompiledRules,
     Exchange,
     ResultRulesError,
-    RuleValues,
     RulesCache,
+    RuleValues,
 )
 from hivekeeper.worker.roles.base import AlertFn, DropItem
 from hivekeeper.worker.stats import RoleStats
