@@ -83,7 +83,8 @@ def test_a_java_lookahead_is_a_result_rule_regex_error_placed_in_the_template_fi
     result = _import(tmp_path, rules)
     [finding] = [f for f in result.findings if f.severity == "error"]
     assert (finding.code, finding.path) == ("result-rule-regex", "resultRules.businessCode.pattern")
-    assert finding.file is not None and finding.file.endswith("templates/http/pay.yaml")
+    assert finding.file is not None
+    assert finding.file.endswith("templates/http/pay.yaml")
     assert "RE2" in finding.message
 
 

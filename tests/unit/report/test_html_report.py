@@ -246,3 +246,21 @@ def test_a_limit_far_above_the_data_sits_on_the_top_edge_and_leaves_the_scale_to
 
 def test_axis_steps_are_round_numbers() -> None:
     assert [svg.nice_step(span) for span in (1, 7, 230, 0.03, 0)] == [0.2, 2, 50, 0.01, 1.0]
+
+
+def test_results_by_business_code_and_dimension_are_listed_per_role_and_only_when_read() -> None:
+    assert "Results by business code" not in _report()
+    summary = _summary()
+    summary["roles"][1]["businessCodes"] = {"00": 590, "51": 4, "(other)": 6}
+    summary["roles"][1]["dimensions"] = {"channel": {"web": 400, "app": 200}}
+    page = html.render(from_run_summary(summary))
+    assert "<h3>Results by business code and dimension</h3>" in page
+    cell = r"<td[^>]*>([^<]*)</td>"
+    rows = re.findall(rf"<tr><td>&lt;caller&gt;</td>{cell}{cell}{cell}</tr>", page)
+    assert rows == [
+        ("business code", "00", "590"),
+        ("business code", "51", "4"),
+        ("business code", "(other)", "6"),
+        ("dimension channel", "web", "400"),
+        ("dimension channel", "app", "200"),
+    ]

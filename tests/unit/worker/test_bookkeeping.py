@@ -129,3 +129,17 @@ def test_the_run_summary_says_how_long_the_drain_took_when_it_took_time() -> Non
     assert summary("waves", 4.0, rows, drained=4.2).splitlines()[0] == (
         "swarm waves: ran 4.0s, then drained for 4.2s (producers off; consumers' counts and rates include the drain)"
     )
+
+
+def test_the_run_summary_lists_business_codes_and_dimensions_and_the_json_carries_them() -> None:
+    from hivekeeper.local.progress import summary
+
+    row = RoleRow(name="caller", role="processor", instances=1, errors=4, error_kinds={"business": 4})
+    row.business_codes = {"00": 96, "51": 4}
+    row.dimensions = {"channel": {"web": 60, "app": 40}}
+    lines = summary("payments", 2.0, [row]).splitlines()
+    assert "caller errors by kind: business: 4" in lines
+    assert "caller business codes: 00: 96, 51: 4" in lines
+    assert "caller by channel: web: 60, app: 40" in lines
+    data = row.as_json()
+    assert (data["businessCodes"], data["dimensions"]) == ({"00": 96, "51": 4}, {"channel": {"web": 60, "app": 40}})

@@ -16,6 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from hivekeeper.api.roles.buffer_guard import BufferGuard
 from hivekeeper.worker.buffer_guard import GuardState
 from hivekeeper.worker.metrics import DURATION, EDGES, registry_for
+from hivekeeper.worker.result_counts import MAX_KEYS, OTHER
+from hivekeeper.worker.result_rules import RuleValues
 from hivekeeper.worker.runtime.worker import Worker
 from hivekeeper.worker.stats import RoleStats
 
@@ -118,3 +120,24 @@ def test_a_buffer_guard_exports_its_trips_state_and_last_depth_labelled_with_its
     assert f"hivekeeper_buffer_guard_throttled{{{series}}} 1.0" in text
     assert f"hivekeeper_buffer_guard_queue_depth{{{series}}} 12.0" in text
     assert "buffer_guard" not in generate_latest(registry_for(_worker(RoleStats()))).decode()
+
+
+def test_errors_by_kind_business_codes_and_dimension_values_are_counters_with_bounded_labels() -> None:
+    stats = RoleStats()
+    stats.error_kinds.update({"timeout": 2, "business": 3})
+    for n in range(MAX_KEYS + 10):
+        stats.results.record(RuleValues(code=f"c{n}", dimensions=(("channel", "web"),)))
+    families = _families(stats)
+    kinds = {s.labels["kind"]: s.value for s in families["hivekeeper_items_errors_by_kind"].samples}
+    assert kinds == {"timeout": 2, "business": 3}
+    codes = {s.labels["code"]: s.value for s in families["hivekeeper_business_codes"].samples}
+    assert len(codes) == MAX_KEYS + 1
+    assert codes[OTHER] == 10
+    [dimension] = families["hivekeeper_result_dimensions"].samples
+    assert (dimension.name, dimension.labels["dimension"], dimension.labels["value"], dimension.value) == (
+        "hivekeeper_result_dimensions_total",
+        "channel",
+        "web",
+        MAX_KEYS + 10,
+    )
+    assert {k: v for k, v in dimension.labels.items() if k not in ("dimension", "value")} == LABELS
