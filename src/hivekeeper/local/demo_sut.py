@@ -9,6 +9,9 @@ It pretends to be a cards API. Stateless routes (the quickstart's): ``GET /cards
     GET  /cards/{id}                       200 the card (404 for an unknown crd- id)
     POST /cards/{id}/topup {amount}        200 {"id", "balance"} for a known card
     POST /cards/{id}/suspend | /activate   200 {"id", "status"} | 404
+    POST /payments {cardId, amount}        200 {"paymentId", "code", "status"} + X-Decision: the business answer is
+                                           in the body: code 00 APPROVED (0 < amount <= 500), 51 DECLINED
+                                           (amount > 500), 13 DECLINED (no positive amount); 400 for a non-JSON body
     GET  /stats                            200 {"customers", "accounts", "cards", "calls": {...}, "auth": {...}}
     GET  /health
     POST /oauth/token                      an OAuth2 token (client credentials or password grant), short-lived
@@ -43,6 +46,8 @@ import orjson
 from hivekeeper.local import demo_auth
 
 MAX_RECORDS = 1_000_000
+PAYMENT_LIMIT = 500
+"""``POST /payments`` approves amounts up to this (code 00) and declines larger ones (code 51), answering 200."""
 
 _BALANCE = re.compile(rb"^/cards/([^/]+)/balance$")
 _TOPUP = re.compile(rb"^/cards/([^/]+)/topup$")
@@ -181,6 +186,21 @@ def _topup(state: DemoState, card_id: str, body: bytes) -> Answer:
     return 200, orjson.dumps({"id": card_id, "balance": card["balance"]}), b""
 
 
+def _payment(state: DemoState, body: bytes) -> Answer:
+    """A payment whose business outcome is in a 200's body (what result rules read): 00, 51 or 13."""
+    state.count("POST /payments")
+    data = _json(body)
+    if data is None:
+        return _NOT_JSON
+    amount = data.get("amount")
+    if not isinstance(amount, int | float) or isinstance(amount, bool) or amount <= 0:
+        code, status = "13", "DECLINED"
+    else:
+        code, status = ("00", "APPROVED") if amount <= PAYMENT_LIMIT else ("51", "DECLINED")
+    answer = {"paymentId": state.new_id("pay"), "code": code, "status": status}
+    return 200, orjson.dumps(answer), b"X-Decision: %s\r\n" % status.encode()
+
+
 def route(state: DemoState, method: bytes, path: bytes, body: bytes, authorization: bytes | None = None) -> Answer:
     """The answer of the demo service to one request; /oauth/token and /secure/ are the auth server's."""
     if path.startswith(b"/secure/"):
@@ -228,6 +248,8 @@ def _open_route(state: DemoState, method: bytes, path: bytes, body: bytes) -> An
             return 404, b'{"error":"unknown card"}', b""
         card["status"] = "suspended" if action == "suspend" else "active"
         return 200, orjson.dumps({"id": card["id"], "status": card["status"]}), b""
+    if method == b"POST" and path == b"/payments":
+        return _payment(state, body)
     if method == b"GET" and path == b"/stats":
         return 200, orjson.dumps(state.stats()), b""
     return 404, b'{"error":"no such endpoint"}', b""
