@@ -69,6 +69,7 @@ EXPECTED: dict[str, tuple[type[BaseException], tuple[type[HivekeeperError], ...]
     "worker.http.client.DroppedNotRetried": (Exception, (Unavailable,)),
     "worker.http.connection._Unsolicited": (Exception, ()),
     "worker.http_port.OriginError": (ValueError, (InvalidInput,)),
+    "worker.result_rules.ResultRulesError": (ValueError, (InvalidInput,)),
     "worker.inputs.csv_table.CsvError": (ValueError, (InvalidInput,)),
     "worker.http_port.HttpError": (Exception, (Unavailable,)),
     "worker.auth_port.AuthFailed": (Exception, (Unavailable,)),
