@@ -169,9 +169,9 @@ class WorkerCollector(Collector):
         bounded: error kinds are the roles' own words, codes and values are capped per worker (``(other)``)."""
         stats = self.worker.stats
         kinds = CounterMetricFamily(
-            "hivekeeper_items_errors_by_kind",
-            "Failed items by kind: transport kinds (timeout, connect, reset, ...), business (a 2xx its result rules "
-            "called a failure), ...",
+            "hivekeeper_request_errors",
+            "Failed calls by kind: transport errors (timeout, connect, reset, ...) and business (a 2xx its result "
+            "rules called a failure).",
             labels=[*LABELS, "kind"],
         )
         for kind, n in list(stats.error_kinds.items()):  # a copy: the loop may add a kind while this reads

@@ -128,7 +128,7 @@ def test_errors_by_kind_business_codes_and_dimension_values_are_counters_with_bo
     for n in range(MAX_KEYS + 10):
         stats.results.record(RuleValues(code=f"c{n}", dimensions=(("channel", "web"),)))
     families = _families(stats)
-    kinds = {s.labels["kind"]: s.value for s in families["hivekeeper_items_errors_by_kind"].samples}
+    kinds = {s.labels["kind"]: s.value for s in families["hivekeeper_request_errors"].samples}
     assert kinds == {"timeout": 2, "business": 3}
     codes = {s.labels["code"]: s.value for s in families["hivekeeper_business_codes"].samples}
     assert len(codes) == MAX_KEYS + 1

@@ -8,6 +8,7 @@ from hivekeeper.api.roles.common import CommonConfig
 
 
 class PostprocessorConfig(CommonConfig):
-    """Aggregates processor results (latency, status codes) at the end of a pipeline."""
+    """Aggregates processor results (latency, status codes, and what result rules read: business codes, dimensions)
+    at the end of a pipeline."""
 
     forwardToOutput: bool = Field(default=False, description="Also publish items to work.out.")

@@ -48,9 +48,6 @@ class Postprocessor:
             ) from exc
         self.results += 1
         status = int(outcome.get("status") or 0)
-        values = values_from_headers(item.steps[-1].headers)
-        if values is not None:
-            stats.results.record(values)
         if outcome.get("type") == "transport_error" or item.headers.get("x-ph-error"):
             stats.errors += 1
             kind = str(outcome.get("error", {}).get("kind") or item.headers.get("x-ph-error"))
@@ -60,9 +57,7 @@ class Postprocessor:
             stats.statuses[status] += 1
             if not 200 <= status < 300:
                 stats.errors += 1
-            elif values is not None and values.business_failure:
-                stats.errors += 1
-                stats.error_kinds[BUSINESS_ERROR] += 1
+        self._count_rules(item.steps[-1].headers, status)
         hops = item.observability.hops
         if hops:
             try:
@@ -71,6 +66,21 @@ class Postprocessor:
             except ValueError:
                 pass  # a foreign producer's timestamp; the request latency above still counts
         return item if self.config.forwardToOutput else None
+
+    def _count_rules(self, step_headers: dict[str, Any], status: int) -> None:
+        """What the processor's result rules read; a result the protocol calls a success (the step's
+        ``x-ph-processor-success``, else a 2xx) and the rules a failure is an error of kind ``business``."""
+        values = values_from_headers(step_headers)
+        if values is None:
+            return
+        stats = self.deps.stats
+        stats.results.record(values)
+        succeeded = step_headers.get("x-ph-processor-success")
+        if not isinstance(succeeded, bool):
+            succeeded = 200 <= status < 300
+        if succeeded and values.business_failure:
+            stats.errors += 1
+            stats.error_kinds[BUSINESS_ERROR] += 1
 
     def context(self) -> dict[str, Any]:
         stats = self.deps.stats
