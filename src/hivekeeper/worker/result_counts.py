@@ -20,8 +20,9 @@ OTHER = "(other)"
 """The bucket of keys past the limit (no business code or dimension value is written with parentheses)."""
 MAX_KEYS = 32
 """Distinct business codes, and distinct values per dimension, counted apart."""
-MAX_DIMENSIONS = 16
-"""Dimension names counted (a rule set has at most 8; the postprocessor may see several rule sets')."""
+MAX_DIMENSIONS = 8
+"""Dimension names counted per worker (a rule set has at most as many): with :data:`MAX_KEYS` values each and
+values of at most ``result_rules.MAX_VALUE`` characters, the counts add at most about 20 KB to a status report."""
 MAX_ERROR_KINDS = 32
 """Distinct error kinds a role counts apart (kinds read from items are bounded like codes)."""
 

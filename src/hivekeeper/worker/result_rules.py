@@ -32,7 +32,7 @@ SUCCESS_HEADER = "x-ph-business-success"
 DIMENSION_PREFIX = "x-ph-dim-"
 BUSINESS_ERROR = "business"
 """The error kind of a result the protocol calls a success (a 2xx, a TCP reply) and its rules a failure."""
-MAX_VALUE = 128
+MAX_VALUE = 64
 """Characters of a value kept (header and counts): a code or a channel is short; a runaway group is cut."""
 CACHE_SIZE = 64
 """Distinct rule sets from request envelopes kept compiled per processor (one per template that has rules)."""

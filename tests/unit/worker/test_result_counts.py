@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import orjson
+
 from hivekeeper.worker.result_counts import MAX_DIMENSIONS, MAX_KEYS, OTHER, BoundedCounts, ResultTally, bounded_key
-from hivekeeper.worker.result_rules import RuleValues
+from hivekeeper.worker.result_rules import MAX_VALUE, RuleValues
 
 
 def test_past_the_limit_new_keys_are_counted_as_other_and_known_keys_still_count() -> None:
@@ -60,3 +62,11 @@ def test_bounded_key_keeps_known_keys_and_sends_new_ones_to_other_when_full() ->
     counts = {"a": 1, "b": 1, OTHER: 4}
     assert [bounded_key(counts, k, 2) for k in ("a", "c")] == ["a", OTHER]
     assert bounded_key(counts, "c", 3) == "c", "(other) does not take a place of its own"
+
+
+def test_at_worst_the_counts_add_about_20_kb_to_a_status_report() -> None:
+    tally = ResultTally()
+    for n in range(1000):
+        long = f"{n:06d}" + "x" * (MAX_VALUE - 6)
+        tally.record(RuleValues(code=long, dimensions=tuple((f"dimension-{d:02d}", long) for d in range(20))))
+    assert len(orjson.dumps(tally.snapshot())) < 24_000
