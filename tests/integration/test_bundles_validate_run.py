@@ -46,6 +46,7 @@ CONFIG_CAUSED = frozenset(
         "http-sequence.missing-template",
         "http-sequence.bad-request",
         "processor.bad-request",
+        "processor.bad-result-rules",
         "postprocessor.no-item",
         "postprocessor.bad-result",
         "moderator.no-item",
