@@ -17,6 +17,7 @@ from hivekeeper.api.auth import AUTH_NAME_PATTERN, MAX_PROFILES, AuthProfile
 from hivekeeper.api.run import RunSpec, run_problems
 from hivekeeper.api.run_status import HISTORY_LENGTH, RunRecord, RunStatus
 from hivekeeper.api.status import Condition, QueueStatus, RoleStatus, Totals
+from hivekeeper.api.tcp import MAX_BYTES_LIMIT, TcpBehavior
 
 BUILTIN_ROLES = ("generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator")
 WorkerProtocol = Literal["hivekeeper", "pockethive"]
@@ -60,7 +61,25 @@ class Sut(_Model):
 
 
 class HttpTemplate(_Model):
-    """An HTTP call template, selected by `serviceId::callId` (the `x-ph-call-id` header of an item)."""
+    """A call template (HTTP, or TCP with `protocol: TCP`), selected by `serviceId::callId` (the `x-ph-call-id`
+    header of an item)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra=_cel(
+            (
+                "!has(self.protocol) || self.protocol != 'TCP' || (has(self.behavior) && "
+                "self.behavior != 'REQUEST_RESPONSE') || (has(self.endTag) && size(self.endTag) > 0)",
+                "a protocol: TCP template with behavior REQUEST_RESPONSE needs endTag (the bytes that end a reply)",
+            ),
+            (
+                "(has(self.protocol) && self.protocol == 'TCP') || "
+                "(!has(self.behavior) && !has(self.endTag) && !has(self.maxBytes))",
+                "behavior, endTag and maxBytes are for protocol: TCP templates; set protocol: TCP or remove them",
+            ),
+        ),
+    )
 
     serviceId: str = Field(
         default="default", min_length=1, max_length=MAX_NAME, description=("Namespace of the call id.")
@@ -68,16 +87,55 @@ class HttpTemplate(_Model):
     callId: str = Field(
         min_length=1, max_length=MAX_NAME, description="Call id that items select with the `x-ph-call-id` header."
     )
-    protocol: Literal["HTTP"] = Field(default="HTTP", description="Only HTTP for now.")
+    protocol: Literal["HTTP", "TCP"] = Field(
+        default="HTTP", description="HTTP, or TCP (a processor with a tcp:// or tcps:// baseUrl sends it)."
+    )
     method: str = Field(default="GET", description="HTTP method; may be a template.")
     pathTemplate: str = Field(default="/", description="Path (joined to the processor's baseUrl) or absolute URL.")
-    headersTemplate: dict[str, str] = Field(default_factory=dict, description="Header templates by name.")
+    headersTemplate: dict[str, str] = Field(
+        default_factory=dict, description="Header templates by name (TCP: metadata carried to the result, not sent)."
+    )
     bodyTemplate: str | None = Field(default=None, description="Body template; JSON-looking bodies stay text.")
     auth: str | None = Field(
         default=None,
         pattern=AUTH_NAME_PATTERN,
         description="Name of a spec.auth profile this call authenticates with (over its endpoint's).",
     )
+    behavior: TcpBehavior | None = Field(
+        default=None,
+        description="TCP: what the call reads after writing the body (default REQUEST_RESPONSE; docs/tcp.md).",
+    )
+    endTag: str | None = Field(
+        default=None,
+        max_length=256,
+        description="TCP REQUEST_RESPONSE: the reply ends with these bytes (e.g. a newline, `</msg>`).",
+    )
+    maxBytes: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_BYTES_LIMIT,
+        description="TCP: bytes the call reads at most (over the processor's tcpTransport.maxBytes).",
+    )
+
+    @model_validator(mode="after")
+    def _tcp_fields(self) -> HttpTemplate:
+        if self.protocol != "TCP":
+            if self.behavior is not None or self.endTag is not None or self.maxBytes is not None:
+                raise ValueError(
+                    f"template {self.key!r}: behavior, endTag and maxBytes are for protocol: TCP templates; set "
+                    "protocol: TCP or remove them"
+                )
+        elif self.tcp_behavior == "REQUEST_RESPONSE" and not self.endTag:
+            raise ValueError(
+                f"template {self.key!r}: behavior REQUEST_RESPONSE needs endTag (the bytes that end a reply, e.g. "
+                "'\\n'); or choose LENGTH_PREFIX_2B, STREAMING, ECHO or FIRE_FORGET"
+            )
+        return self
+
+    @property
+    def tcp_behavior(self) -> TcpBehavior:
+        """The behaviour of a TCP template (REQUEST_RESPONSE when it names none)."""
+        return self.behavior or "REQUEST_RESPONSE"
 
     @property
     def key(self) -> str:
@@ -276,7 +334,7 @@ class SwarmSpec(_Model):
     sut: Sut = Field(default_factory=Sut, description="The system under test.")
     vars: dict[str, Any] = Field(default_factory=dict, description="Scenario variables, `vars.*` in templates.")
     templates: list[HttpTemplate] = Field(
-        default_factory=list, max_length=MAX_TEMPLATES, description="HTTP call templates, by serviceId::callId."
+        default_factory=list, max_length=MAX_TEMPLATES, description="Call templates (HTTP or TCP), by serviceId::callId."
     )
     auth: dict[str, AuthProfile] = Field(
         default_factory=dict,

@@ -145,6 +145,10 @@ class RoleStats:
     """Items the broker delivered again (after a restart or a lost connection): possibly duplicates downstream."""
     auth: AuthStats = field(default_factory=AuthStats)
     """Token fetches and 401 retries (auth profiles), apart from the SUT calls."""
+    tcp_replies: Counter[str] = field(default_factory=Counter)
+    """Complete TCP replies by behaviour (a failed call is in ``error_kinds`` under its ``tcp-*`` kind)."""
+    tcp_connect: Histogram = field(default_factory=Histogram)
+    """Time to open each new TCP connection (connect retries and a TLS handshake included; reuse costs none)."""
 
     def step(self, step_id: str) -> Histogram:
         """The latency histogram of one step (created at its first call)."""
@@ -186,4 +190,8 @@ class RoleStats:
             out["droppedBy"] = dict(self.drop_reasons)
         if self.auth:
             out["auth"] = self.auth.snapshot()
+        if self.tcp_replies:
+            out["tcpReplies"] = dict(self.tcp_replies)
+        if self.tcp_connect.count:
+            out["tcpConnectMs"] = self.tcp_connect.summary()
         return out

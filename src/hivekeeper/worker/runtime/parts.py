@@ -13,6 +13,7 @@ from hivekeeper.worker.alerts import AlertThrottle
 from hivekeeper.worker.auth.profiles import Authenticator
 from hivekeeper.worker.control import WorkerState
 from hivekeeper.worker.http.client import HttpClient
+from hivekeeper.worker.tcp.client import TcpClient
 from hivekeeper.worker.identity import Identity
 from hivekeeper.worker.outputs import redis_push
 from hivekeeper.worker.ports import ControlMessage, DataStore, Transports, WorkSink, WorkSource
@@ -61,6 +62,8 @@ class WorkerParts:
     """Refused results, poison items, publish retries and inputs given back (``worker.publishing``)."""
     http: HttpClient | None
     """The HTTP client the role was given (roles whose kind asks for one), else None."""
+    tcp: TcpClient
+    """The worker's TCP client: pooled connections per endpoint, kept across config updates."""
     auth: Authenticator
     """The auth profiles of the config in force (their token caches)."""
     role: Role
