@@ -334,7 +334,9 @@ class SwarmSpec(_Model):
     sut: Sut = Field(default_factory=Sut, description="The system under test.")
     vars: dict[str, Any] = Field(default_factory=dict, description="Scenario variables, `vars.*` in templates.")
     templates: list[HttpTemplate] = Field(
-        default_factory=list, max_length=MAX_TEMPLATES, description="Call templates (HTTP or TCP), by serviceId::callId."
+        default_factory=list,
+        max_length=MAX_TEMPLATES,
+        description="Call templates (HTTP or TCP), by serviceId::callId.",
     )
     auth: dict[str, AuthProfile] = Field(
         default_factory=dict,

@@ -35,4 +35,3 @@ MAX_BYTES_HELP = (
     "Bytes one TCP call reads at most (1 to 16 MiB): a hard cap, a reply that would exceed it fails with "
     "tcp-too-large (tcp-frame-too-large for a length prefix) and its connection is closed."
 )
-

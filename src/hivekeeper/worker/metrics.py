@@ -132,7 +132,7 @@ class WorkerCollector(Collector):
         yield generation
         duration = HistogramMetricFamily(
             DURATION,
-            "Request latency (seconds): each HTTP call (attempt) of the role, per step for http-sequence.",
+            "Request latency (seconds): each HTTP call (attempt) or TCP call of the role, per step for http-sequence.",
             labels=[*LABELS, "step"],
         )
         steps = list(stats.step_latency.items()) or [("", stats.latency)]  # one copy: the loop may add a step
@@ -153,6 +153,28 @@ class WorkerCollector(Collector):
         for code, n in stats.statuses.items():
             statuses.add_metric([*labels, str(code)], n)
         yield statuses
+        errors = CounterMetricFamily(
+            "hivekeeper_request_errors",
+            "Failed calls by kind: HTTP transport errors (timeout, connect, ...) and TCP ones (tcp-timeout, "
+            "tcp-too-large, tcp-closed, tcp-frame-too-large, tcp-connect, tcp-echo-mismatch).",
+            labels=[*LABELS, "kind"],
+        )
+        for kind, n in stats.error_kinds.items():
+            errors.add_metric([*labels, kind], n)
+        yield errors
+        replies = CounterMetricFamily(
+            "hivekeeper_tcp_replies", "Complete TCP calls by behaviour.", labels=[*LABELS, "behavior"]
+        )
+        for behavior, n in stats.tcp_replies.items():
+            replies.add_metric([*labels, behavior], n)
+        yield replies
+        connects = HistogramMetricFamily(
+            "hivekeeper_tcp_connect_duration_seconds",
+            "Time to open each new TCP connection (connect retries and a TLS handshake included).",
+            labels=LABELS,
+        )
+        connects.add_metric(labels, duration_buckets(stats.tcp_connect), stats.tcp_connect.total_us / 1_000_000)
+        yield connects
         budget = CounterMetricFamily(
             "hivekeeper_template_budget_exceeded",
             "Template renders refused by the template budget, by limit (each item dropped and alerted).",

@@ -190,6 +190,12 @@ class RoleStats:
             out["droppedBy"] = dict(self.drop_reasons)
         if self.auth:
             out["auth"] = self.auth.snapshot()
+        out.update(self._tcp())
+        return out
+
+    def _tcp(self) -> dict[str, object]:
+        """The TCP calls' own keys (none for a role that made none)."""
+        out: dict[str, object] = {}
         if self.tcp_replies:
             out["tcpReplies"] = dict(self.tcp_replies)
         if self.tcp_connect.count:

@@ -14,7 +14,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from hivekeeper.api.tcp import FRAME_LIMIT, TcpBehavior
-from hivekeeper.errors import InvalidInput, Unavailable
+from hivekeeper.errors import InvalidInput, LimitExceeded, Unavailable
 
 SCHEMES = ("tcp", "tcps")
 
@@ -143,16 +143,18 @@ class TcpTimeout(TcpError):
     kind = "tcp-timeout"
 
 
-class TcpTooLarge(TcpError):
+class TcpTooLarge(TcpError, LimitExceeded):
     """The reply grew past ``maxBytes`` before it ended (no end tag within the cap, a longer echo)."""
 
     kind = "tcp-too-large"
+    limit = "maxBytes"
 
 
-class TcpFrameTooLarge(TcpError):
+class TcpFrameTooLarge(TcpError, LimitExceeded):
     """A length prefix announced a frame larger than ``maxBytes``; it was not read."""
 
     kind = "tcp-frame-too-large"
+    limit = "maxBytes"
 
 
 class TcpClosed(TcpError):

@@ -13,7 +13,6 @@ from hivekeeper.worker.alerts import AlertThrottle
 from hivekeeper.worker.auth.profiles import Authenticator
 from hivekeeper.worker.control import WorkerState
 from hivekeeper.worker.http.client import HttpClient
-from hivekeeper.worker.tcp.client import TcpClient
 from hivekeeper.worker.identity import Identity
 from hivekeeper.worker.outputs import redis_push
 from hivekeeper.worker.ports import ControlMessage, DataStore, Transports, WorkSink, WorkSource
@@ -21,6 +20,7 @@ from hivekeeper.worker.roles.base import Role
 from hivekeeper.worker.roles.registry import ROLES
 from hivekeeper.worker.runtime.guard import BufferGuardRunner
 from hivekeeper.worker.stats import Histogram, RoleStats
+from hivekeeper.worker.tcp.client import TcpClient
 
 DEFAULT_CONCURRENCY = 64
 """Items in flight for roles without threadCount: enough to batch publisher confirms."""

@@ -2,7 +2,7 @@
 
 A call's ``timeout`` bounds all of it: each connect attempt is also bounded by ``connect_timeout`` and the read
 after the write by ``read_timeout``, both cut to what is left of the call's deadline. Only a connect that failed
-is tried again (``max_retries``, 100 ms × attempt apart, within the deadline): once a request was written it may
+is tried again (``max_retries``, 100 ms times the attempt apart, within the deadline): once a request was written it may
 have been acted on (a payment), so it is never sent twice.
 
 A connection goes back to the pool only when its reply ended exactly where the stream is (``reading``): a

@@ -31,12 +31,12 @@ async def until_tag(reader: asyncio.StreamReader, call: TcpCall) -> tuple[bytes,
         start = max(0, len(buffer) - len(tag) + 1)
         room = cap - len(buffer)
         if room <= 0:
-            error = TcpTooLarge(
+            too_large = TcpTooLarge(
                 f"no end tag {tag!r} within the first {cap:,} bytes of the reply (maxBytes); the reply was "
                 "discarded and the connection closed"
             )
-            error.received = len(buffer)
-            raise error
+            too_large.received = len(buffer)
+            raise too_large
         chunk = await reader.read(min(CHUNK, room))
         if not chunk:
             error = TcpClosed(

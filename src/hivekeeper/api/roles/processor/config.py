@@ -39,8 +39,8 @@ class TcpTransport(RoleModel):
         default=2,
         ge=0,
         le=10,
-        description="Further connect attempts after a refused or failed connect (100 ms × attempt apart, within "
-        "timeoutMs); a request once written is never sent again.",
+        description="Further connect attempts after a refused or failed connect (100 ms times the attempt number "
+        "apart, within timeoutMs); a request once written is never sent again.",
     )
     keepAlive: bool = Field(default=True, description="Reuse connections per endpoint (false: one per call).")
     sslVerify: bool = Field(

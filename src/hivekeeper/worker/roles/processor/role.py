@@ -40,10 +40,10 @@ from hivekeeper.worker.http_port import (
     serialise_request,
 )
 from hivekeeper.worker.pacing import SlotPacer
-from hivekeeper.worker.tcp_port import is_tcp_url
 from hivekeeper.worker.roles.base import AlertFn, DropItem, Role, RoleDeps, RoleKind, Wiring
 from hivekeeper.worker.roles.processor.tcp_role import TcpProcessor
 from hivekeeper.worker.roles.templates import endpoint_auth, unknown_profile
+from hivekeeper.worker.tcp_port import is_tcp_url
 
 
 class Processor:

@@ -142,7 +142,8 @@ class TcpProcessor:
             payload = (
                 base64.b64decode(body, validate=True) if request.get("bodyEncoding") == "base64" else body.encode()
             )
-            max_bytes = int(request.get("maxBytes") or self.config.tcpTransport.maxBytes)
+            cap = request.get("maxBytes")
+            max_bytes = self.config.tcpTransport.maxBytes if cap is None else int(cap)
             end_tag = str(request.get("endTag") or "").encode()
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError, binascii.Error) as exc:
             raise DropItem(
@@ -184,7 +185,10 @@ class TcpProcessor:
         if not reply.reused:
             stats.tcp_connect.record(reply.connect_seconds)
         self.successes += 1
-        metrics = {"durationMs": round(duration * 1000, 3), "connectionLatencyMs": round(reply.connect_seconds * 1000, 3)}
+        metrics = {
+            "durationMs": round(duration * 1000, 3),
+            "connectionLatencyMs": round(reply.connect_seconds * 1000, 3),
+        }
         if not self._forward:
             return {"type": "tcp_response"}, metrics
         body, encoding = _text(reply.data)

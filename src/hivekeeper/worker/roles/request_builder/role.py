@@ -1,4 +1,5 @@
-"""request-builder: turns a payload plus ``x-ph-call-id`` into an ``http.request`` step.
+"""request-builder: turns a payload plus ``x-ph-call-id`` into an ``http.request`` step (a ``tcp.request`` for a
+``protocol: TCP`` template).
 
 Templates are keyed ``serviceId::callId``; ``x-ph-service-id`` on the item overrides the configured
 ``serviceId``. They come inline (the Swarm's ``templates`` and the role's own) or from
@@ -72,6 +73,11 @@ class RequestBuilder:
             )
         engine = self.deps.engine
         context = template_context(item, self.config.vars, self._sut)
+        if template.protocol == "TCP":
+            payload = await self._tcp_request(key, template, context)
+            return item.with_step(
+                payload, service=self.deps.role, instance=self.deps.instance, headers={"x-ph-template": key}
+            )
         request: dict[str, Any] = {
             "method": (await engine.render_async(f"{key} method", template.method, context)).upper(),
             "path": await engine.render_async(f"{key} pathTemplate", template.pathTemplate, context),
@@ -88,6 +94,23 @@ class RequestBuilder:
         return item.with_step(
             payload, service=self.deps.role, instance=self.deps.instance, headers={"x-ph-template": key}
         )
+
+    async def _tcp_request(self, key: str, template: HttpTemplate, context: dict[str, Any]) -> str:
+        """A ``tcp.request`` step: the rendered body and headers, the behaviour and its framing (docs/tcp.md)."""
+        engine = self.deps.engine
+        request: dict[str, Any] = {
+            "behavior": template.tcp_behavior,
+            "body": await engine.render_async(f"{key} bodyTemplate", template.bodyTemplate or "", context),
+            "headers": {
+                name: await engine.render_async(f"{key} headersTemplate.{name}", source, context)
+                for name, source in template.headersTemplate.items()
+            },
+        }
+        if template.endTag:
+            request["endTag"] = template.endTag
+        if template.maxBytes is not None:
+            request["maxBytes"] = template.maxBytes
+        return orjson.dumps({"kind": "tcp.request", "request": request}).decode()
 
     def context(self) -> dict[str, Any]:
         return {
