@@ -14,10 +14,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hivekeeper.api.auth import AUTH_NAME_PATTERN, MAX_PROFILES, AuthProfile
+from hivekeeper.api.call_template import MAX_NAME, CallTemplate
+from hivekeeper.api.cel import cel_rules
 from hivekeeper.api.run import RunSpec, run_problems
 from hivekeeper.api.run_status import HISTORY_LENGTH, RunRecord, RunStatus
 from hivekeeper.api.status import Condition, QueueStatus, RoleStatus, Totals
-from hivekeeper.api.tcp import MAX_BYTES_LIMIT, TcpBehavior
 
 BUILTIN_ROLES = ("generator", "request-builder", "processor", "postprocessor", "http-sequence", "moderator")
 WorkerProtocol = Literal["hivekeeper", "pockethive"]
@@ -26,16 +27,10 @@ BuiltinRole = Literal["generator", "request-builder", "processor", "postprocesso
 _ALIAS_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 MAX_ROLES = 32
 MAX_TEMPLATES = 128
-MAX_NAME = 63
 DEAD_LETTER_MAX_LENGTH = 1_000_000
 DEAD_LETTER_MAX_TTL = 604_800
 RESERVED_ALIASES = ("dead-letters",)
 """Work aliases that would collide with the swarm's own queues (``hivekeeper.<swarm>.dead-letters``)."""
-
-
-def _cel(*rules: tuple[str, str]) -> dict[str, Any]:
-    """JSON-schema extra carrying CEL rules into the CRD: (rule, message) pairs."""
-    return {"x-kubernetes-validations": [{"rule": rule, "message": message} for rule, message in rules]}
 
 
 class _Model(BaseModel):
@@ -58,88 +53,6 @@ class Sut(_Model):
     """The system under test, referenced from configs and templates as `sut.endpoints.<id>.baseUrl`."""
 
     endpoints: dict[str, Endpoint] = Field(default_factory=dict, description="Endpoints by id (`default`, ...).")
-
-
-class HttpTemplate(_Model):
-    """A call template (HTTP, or TCP with `protocol: TCP`), selected by `serviceId::callId` (the `x-ph-call-id`
-    header of an item)."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        populate_by_name=True,
-        json_schema_extra=_cel(
-            (
-                "!has(self.protocol) || self.protocol != 'TCP' || (has(self.behavior) && "
-                "self.behavior != 'REQUEST_RESPONSE') || (has(self.endTag) && size(self.endTag) > 0)",
-                "a protocol: TCP template with behavior REQUEST_RESPONSE needs endTag (the bytes that end a reply)",
-            ),
-            (
-                "(has(self.protocol) && self.protocol == 'TCP') || "
-                "(!has(self.behavior) && !has(self.endTag) && !has(self.maxBytes))",
-                "behavior, endTag and maxBytes are for protocol: TCP templates; set protocol: TCP or remove them",
-            ),
-        ),
-    )
-
-    serviceId: str = Field(
-        default="default", min_length=1, max_length=MAX_NAME, description=("Namespace of the call id.")
-    )
-    callId: str = Field(
-        min_length=1, max_length=MAX_NAME, description="Call id that items select with the `x-ph-call-id` header."
-    )
-    protocol: Literal["HTTP", "TCP"] = Field(
-        default="HTTP", description="HTTP, or TCP (a processor with a tcp:// or tcps:// baseUrl sends it)."
-    )
-    method: str = Field(default="GET", description="HTTP method; may be a template.")
-    pathTemplate: str = Field(default="/", description="Path (joined to the processor's baseUrl) or absolute URL.")
-    headersTemplate: dict[str, str] = Field(
-        default_factory=dict, description="Header templates by name (TCP: metadata carried to the result, not sent)."
-    )
-    bodyTemplate: str | None = Field(default=None, description="Body template; JSON-looking bodies stay text.")
-    auth: str | None = Field(
-        default=None,
-        pattern=AUTH_NAME_PATTERN,
-        description="Name of a spec.auth profile this call authenticates with (over its endpoint's).",
-    )
-    behavior: TcpBehavior | None = Field(
-        default=None,
-        description="TCP: what the call reads after writing the body (default REQUEST_RESPONSE; docs/tcp.md).",
-    )
-    endTag: str | None = Field(
-        default=None,
-        max_length=256,
-        description="TCP REQUEST_RESPONSE: the reply ends with these bytes (e.g. a newline, `</msg>`).",
-    )
-    maxBytes: int | None = Field(
-        default=None,
-        ge=1,
-        le=MAX_BYTES_LIMIT,
-        description="TCP: bytes the call reads at most (over the processor's tcpTransport.maxBytes).",
-    )
-
-    @model_validator(mode="after")
-    def _tcp_fields(self) -> HttpTemplate:
-        if self.protocol != "TCP":
-            if self.behavior is not None or self.endTag is not None or self.maxBytes is not None:
-                raise ValueError(
-                    f"template {self.key!r}: behavior, endTag and maxBytes are for protocol: TCP templates; set "
-                    "protocol: TCP or remove them"
-                )
-        elif self.tcp_behavior == "REQUEST_RESPONSE" and not self.endTag:
-            raise ValueError(
-                f"template {self.key!r}: behavior REQUEST_RESPONSE needs endTag (the bytes that end a reply, e.g. "
-                "'\\n'); or choose LENGTH_PREFIX_2B, STREAMING, ECHO or FIRE_FORGET"
-            )
-        return self
-
-    @property
-    def tcp_behavior(self) -> TcpBehavior:
-        """The behaviour of a TCP template (REQUEST_RESPONSE when it names none)."""
-        return self.behavior or "REQUEST_RESPONSE"
-
-    @property
-    def key(self) -> str:
-        return f"{self.serviceId}::{self.callId}"
 
 
 class Work(_Model):
@@ -176,7 +89,7 @@ class StageSpec(_Model):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
-        json_schema_extra=_cel(
+        json_schema_extra=cel_rules(
             (
                 "has(self.role) != has(self.image)",
                 "set exactly one of role (a built-in role) or image (a custom worker image)",
@@ -311,7 +224,7 @@ class SwarmSpec(_Model):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
-        json_schema_extra=_cel(
+        json_schema_extra=cel_rules(
             (
                 "self.roles.all(r, self.roles.exists_one(s, s.name == r.name))",
                 "spec.roles[].name must be unique in the swarm",
@@ -333,7 +246,7 @@ class SwarmSpec(_Model):
     paused: bool = Field(default=False, description="Pause disables work; pods, queues and data stay.")
     sut: Sut = Field(default_factory=Sut, description="The system under test.")
     vars: dict[str, Any] = Field(default_factory=dict, description="Scenario variables, `vars.*` in templates.")
-    templates: list[HttpTemplate] = Field(
+    templates: list[CallTemplate] = Field(
         default_factory=list,
         max_length=MAX_TEMPLATES,
         description="Call templates (HTTP or TCP), by serviceId::callId.",

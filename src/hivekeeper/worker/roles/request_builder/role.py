@@ -13,10 +13,10 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.call_template import CallTemplate
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.request_builder.config import RequestBuilderConfig
-from hivekeeper.api.swarm import HttpTemplate
 from hivekeeper.protocol.workitem import CALL_ID_HEADER, SERVICE_ID_HEADER, WorkItem
 from hivekeeper.templating.context import template_context
 from hivekeeper.worker.roles.base import DropItem, Role, RoleDeps, RoleKind, Wiring
@@ -31,7 +31,7 @@ class RequestBuilder:
         templates = list(config.templates)
         if config.templateRoot:
             templates.extend(load_template_dir(Path(config.templateRoot), "request-builder"))
-        self.templates: dict[str, HttpTemplate] = {}
+        self.templates: dict[str, CallTemplate] = {}
         endpoint_auth(config, "request-builder")  # every template's (and endpoint's) profile is declared
         for template in templates:
             if template.auth is not None and template.auth not in config.auth:  # one of templateRoot's
@@ -43,7 +43,7 @@ class RequestBuilder:
         self.missing = 0
 
     @staticmethod
-    def _sources(t: HttpTemplate) -> dict[str, str]:
+    def _sources(t: CallTemplate) -> dict[str, str]:
         found = {f"{t.key} method": t.method, f"{t.key} pathTemplate": t.pathTemplate}
         found.update({f"{t.key} headersTemplate.{k}": v for k, v in t.headersTemplate.items()})
         if t.bodyTemplate is not None:
@@ -95,7 +95,7 @@ class RequestBuilder:
             payload, service=self.deps.role, instance=self.deps.instance, headers={"x-ph-template": key}
         )
 
-    async def _tcp_request(self, key: str, template: HttpTemplate, context: dict[str, Any]) -> str:
+    async def _tcp_request(self, key: str, template: CallTemplate, context: dict[str, Any]) -> str:
         """A ``tcp.request`` step: the rendered body and headers, the behaviour and its framing (docs/tcp.md)."""
         engine = self.deps.engine
         request: dict[str, Any] = {
