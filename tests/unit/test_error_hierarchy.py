@@ -38,6 +38,7 @@ EXPECTED: dict[str, tuple[type[BaseException], tuple[type[HivekeeperError], ...]
     "local.controller.OutcomeFailed": (RuntimeError, ()),
     "local.debug_cli.DebugError": (RuntimeError, ()),
     "local.runner.RunError": (RuntimeError, ()),
+    "local.demo_services.DemoNotStarted": (RuntimeError, (Unavailable,)),
     "local.runner.RunInputError": (RuntimeError, (InvalidInput,)),
     "local.tap.TapError": (RuntimeError, ()),
     "local.transports.BrokerUnavailable": (ConnectionError, (Unavailable,)),

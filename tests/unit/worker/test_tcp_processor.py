@@ -173,3 +173,19 @@ async def test_the_request_builder_makes_a_tcp_request_step_from_a_tcp_template(
         "request": {"behavior": "LENGTH_PREFIX_2B", "body": "02004111", "headers": {"x-leg": "4111"}, "maxBytes": 512},
     }
     assert frame(b"02004111")[:2] == b"\x00\x08"
+
+
+async def test_the_postprocessor_counts_a_tcp_reply_as_a_success_and_a_tcp_error_by_its_kind() -> None:
+    bench = RoleBench()
+    bench.tcp.script(b"ok\n", TcpTimeout("no end tag"))
+    processor = _processor(bench)
+    results = [await processor.handle(_tcp_item(behavior="REQUEST_RESPONSE", body="x", endTag="\n"), n) for n in (1, 2)]
+    counting = RoleBench()
+    postprocessor = counting.build("postprocessor", {})
+    for result in results:
+        assert result is not None
+        await postprocessor.handle(result, 1)
+    assert counting.stats.errors == 1
+    assert counting.stats.error_kinds == {"tcp-timeout": 1}
+    assert counting.stats.latency.count == 1, "the reply's duration"
+    assert not counting.stats.statuses, "a TCP reply has no status code"

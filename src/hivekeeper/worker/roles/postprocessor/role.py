@@ -1,6 +1,6 @@
 """postprocessor: aggregates what processors measured: latency percentiles, status codes, errors.
 
-It reads the ``http.result`` step each processor appends, plus the hops every role records, and
+It reads the ``http.result`` (or ``tcp.result``) step each processor appends, plus the hops every role records, and
 keeps the totals in its status context (and so in the Swarm status). Items are not forwarded unless
 ``forwardToOutput`` is set.
 """
@@ -45,6 +45,8 @@ class Postprocessor:
         if outcome.get("type") == "transport_error" or item.headers.get("x-ph-error"):
             stats.errors += 1
             stats.error_kinds[str(outcome.get("error", {}).get("kind") or item.headers.get("x-ph-error"))] += 1
+        elif outcome.get("type") == "tcp_response":  # a complete TCP reply: no status code, a success
+            stats.latency.record(duration_ms / 1000.0)
         else:
             stats.latency.record(duration_ms / 1000.0)
             stats.statuses[status] += 1
