@@ -37,14 +37,16 @@ MAX_REQUEST = 1024 * 1024
 """Bytes an end-tag request may have before the server gives up on it (and closes)."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class TcpDemo:
-    """What one server does: its mode, end tag, delay and share of requests answered by a close."""
+    """What one server does: its mode, end tag, delay and share of requests answered by a close; ``answered``
+    counts the answers it wrote (tests read it)."""
 
     mode: str = "end-tag"
     end_tag: bytes = b"\n"
     delay: float = 0.0
     error_pct: float = 0.0
+    answered: int = 0
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Answer one connection's requests until the client closes it."""
@@ -71,6 +73,7 @@ class TcpDemo:
             return False  # the caller sees the connection close: tcp-closed
         writer.write(data)
         await writer.drain()
+        self.answered += 1
         return True
 
     async def _echo(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
