@@ -63,9 +63,10 @@ services-down: $(STAMP) ## stop everything `make services` / `make cluster` star
 cluster-down: $(STAMP) ## remove the node and services: processes, mounts, cgroups, network namespace, state (safe twice)
 	$(BENCH) down
 
-bench: $(STAMP) ## req/s side by side (wrk, vegeta, Locust, hivekeeper, HTTP clients); pod start and edit latency on the node
+bench: $(STAMP) ## req/s side by side (wrk, vegeta, Locust, hivekeeper, HTTP clients; TCP vs a Go client); pod start and edit latency on the node
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py --seconds $(BENCH_SECONDS) --clients --json .bench/bench.json
+	$(BIN)/python bench/tcp.py --seconds $(BENCH_SECONDS) --json .bench/tcp.json
 
 bench-amqp: $(STAMP) ## client CPU per message: aio-pika, aiormq, pamqp alone and our work-plane client (decision 0003)
 	$(BIN)/python bench/amqp_clients.py --json .bench/amqp-clients.json

@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from hivekeeper.local.runner import demo_service
+from hivekeeper.local.demo_services import demo_service
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "support"))

@@ -1035,13 +1035,20 @@ async def test_the_operator_policy_refuses_secret_reads_and_reserved_names_and_h
 
 
 async def _run_example_to_its_end(
-    kubeconfig: Path, namespace: str, example: str, demo: DemoService, expose: Callable[[int], str]
+    kubeconfig: Path,
+    namespace: str,
+    example: str,
+    demo: DemoService,
+    expose: Callable[[int], str],
+    endpoints: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """Apply ``examples/<example>.yaml`` aimed at the demo SUT and wait (kubectl wait) for its run's Completed
-    condition: the pods start, then the run plays. Returns the Swarm as kubectl shows it and a context for
-    failures (the status, the operator's log is the caller's)."""
+    """Apply ``examples/<example>.yaml`` aimed at the demo SUT (or its ``endpoints`` at those base URLs) and wait
+    (kubectl wait) for its run's Completed condition: the pods start, then the run plays. Returns the Swarm as
+    kubectl shows it and a context for failures (the status, the operator's log is the caller's)."""
     manifest = yaml.safe_load((REPO / "examples" / f"{example}.yaml").read_text())
-    manifest["spec"]["sut"]["endpoints"]["default"]["baseUrl"] = f"http://{expose(int(demo.url.rsplit(':', 1)[1]))}"
+    aimed = endpoints or {"default": f"http://{expose(int(demo.url.rsplit(':', 1)[1]))}"}
+    for endpoint, url in aimed.items():
+        manifest["spec"]["sut"]["endpoints"][endpoint]["baseUrl"] = url
     name = manifest["metadata"]["name"]
     applied = _apply(kubeconfig, namespace, manifest)
     assert applied.returncode == 0, applied.stderr
@@ -1136,6 +1143,31 @@ async def test_a_staged_run_ends_by_itself_with_a_passed_verdict_an_event_and_a_
             assert role in page
         assert "caller p95 &lt;= 300" in page or "caller p95 <= 300" in page
         assert page.count("<svg") >= 3, "rate, latency and error plots"
+
+
+async def test_the_tcp_example_runs_on_the_node_against_the_tcp_demo(
+    kubeconfig: Path,
+    namespace: str,
+    operator_process: ManagedProcess,
+    pod_rabbitmq_url: str,
+    expose: Callable[[int], str],
+    demo: DemoService,
+) -> None:
+    """examples/tcp-iso8583.yaml on the node: the processor's pod reaches the TCP demo on the host (length-prefixed
+    ISO 8583 frames, through ``expose``), every authorisation is answered, and the run passes with no error."""
+    from hivekeeper.local.demo_tcp import TcpDemo
+    from testbench.tcp_sut import tcp_sut
+
+    switch = TcpDemo("length-prefix")
+    async with tcp_sut(switch) as tcp, _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url):
+        endpoints = {"switch": f"tcp://{expose(tcp.port)}"}
+        swarm, context = await _run_example_to_its_end(kubeconfig, namespace, "tcp-iso8583", demo, expose, endpoints)
+        context += f"\noperator log: {operator_process.log_path.read_text(errors='replace')[-3000:]}"
+        run = swarm["status"]["run"]
+        assert (run["phase"], run["verdict"]["result"]) == ("Succeeded", "Passed"), context
+        caller = next(r for r in swarm["status"]["roles"] if r["name"] == "caller")
+        assert caller["errors"] == 0, context
+        assert switch.answered > 500, f"the switch answered {switch.answered} authorisations over the 15 s run"
 
 
 async def test_a_staged_run_that_fails_on_purpose_says_which_threshold_failed(

@@ -24,10 +24,13 @@ from hivekeeper.api.swarm import Swarm
 from hivekeeper.errors import InvalidInput
 from hivekeeper.importer.agreement import INVOCATION
 from hivekeeper.importer.translate import ImportOptions, import_bundle
-from hivekeeper.local import demo_sut
+from hivekeeper.local import demo_sut, endpoints
 from hivekeeper.local.demo_auth import DEMO_SECRET
+from hivekeeper.local.demo_tcp import TcpDemo
 from hivekeeper.local.runner import RunOptions, run
 from hivekeeper.validate.run import validate_text
+from hivekeeper.worker.tcp_port import is_tcp_url
+from testbench.tcp_sut import tcp_sut
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -116,11 +119,12 @@ async def sut_url() -> Any:
     await server.wait_closed()
 
 
-def _aimed(swarm: Swarm, url: str) -> Swarm:
+def _aimed(swarm: Swarm, url: str, tcp_url: str) -> Swarm:
+    """Every endpoint at the HTTP demo, a tcp:// or tcps:// one at the TCP demo (as ``--demo-sut`` aims them)."""
     data = swarm.model_dump(mode="json", by_alias=True)
-    endpoints = data["spec"].setdefault("sut", {}).setdefault("endpoints", {})
-    for endpoint in [*endpoints.values(), endpoints.setdefault("default", {"baseUrl": url})]:  # auth stays
-        endpoint["baseUrl"] = url
+    declared = data["spec"].setdefault("sut", {}).setdefault("endpoints", {})
+    for endpoint in [*declared.values(), declared.setdefault("default", {"baseUrl": url})]:  # auth stays
+        endpoint["baseUrl"] = tcp_url if is_tcp_url(endpoint["baseUrl"]) else url
     return Swarm.model_validate(data)
 
 
@@ -132,12 +136,19 @@ async def _config_caused(
     (the demo SUT's own, as ``--demo-sut`` provides them, and a bundle's credentials). ``directory``: where the
     manifest is, so that its dataset files are read next to it, as ``hivekeeper run FILE`` reads them."""
     try:
-        swarm = _aimed(load_swarm_text(text, "manifest"), url)
-        datasets = {swarm.metadata.name: directory} if directory is not None else {}
-        options = RunOptions(
-            duration=RUN_SECONDS, redis_url=redis_url, out=io.StringIO(), provided_secrets=secrets, datasets=datasets
-        )
-        result = await run(swarm, options)
+        loaded = load_swarm_text(text, "manifest")
+        mode, end_tag = endpoints.tcp_mode([loaded])
+        async with tcp_sut(TcpDemo(mode, end_tag.encode() or b"\n")) as tcp:
+            swarm = _aimed(loaded, url, tcp.url)
+            datasets = {swarm.metadata.name: directory} if directory is not None else {}
+            options = RunOptions(
+                duration=RUN_SECONDS,
+                redis_url=redis_url,
+                out=io.StringIO(),
+                provided_secrets=secrets,
+                datasets=datasets,
+            )
+            result = await run(swarm, options)
     except InvalidInput as exc:
         return [f"refused: {exc}"], 0
     drops = [(r["name"], code) for r in result["roles"] for code in r.get("droppedBy", {})]

@@ -261,7 +261,11 @@ async def processor_of() -> AsyncIterator[Any]:
         assert isinstance(config, ProcessorConfig)
         deps = RoleDeps(swarm="t", role="caller", instance="caller-0", engine=TemplateEngine(), http=http)
         processor = Processor(
-            config, deps, alert=lambda code, message, _: alerts.append((code, message)), forward_results=True
+            config,
+            deps,
+            config.baseUrl,
+            alert=lambda code, message, _: alerts.append((code, message)),
+            forward_results=True,
         )
         return processor, alerts
 

@@ -72,7 +72,7 @@ def test_a_named_endpoint_is_set_only_in_the_manifests_that_have_it() -> None:
         (["http://a:1", "http://b:1"], "--sut URL is given twice for the endpoint 'default'"),
         (["auth=http://a:1", "auth=http://b:1"], "--sut auth=URL is given twice for the endpoint 'auth'"),
         (["http://a:1", "default=http://b:1"], "given twice for the endpoint 'default'"),
-        (["auth=cards:8080"], "--sut auth=cards:8080: 'cards:8080' is not an http(s) URL"),
+        (["auth=cards:8080"], "--sut auth=cards:8080: 'cards:8080' is not an http(s) or tcp(s) URL"),
     ],
 )
 def test_one_endpoint_given_twice_or_a_value_that_is_no_url_is_refused(values: list[str], said: str) -> None:
@@ -107,3 +107,30 @@ def test_the_cli_refuses_contradicting_flags_with_exit_code_2_before_running(
     code = main(["run", str(manifest), "--sut", "nope=http://127.0.0.1:1", "--duration", "1"])
     assert code == 2
     assert "error: --sut nope=http://127.0.0.1:1: no manifest has an endpoint 'nope'" in capsys.readouterr().err
+
+
+def test_demo_sut_aims_tcp_endpoints_at_the_tcp_demo_in_the_mode_their_templates_need() -> None:
+    data = {
+        "metadata": {"name": "iso"},
+        "spec": {
+            "sut": {"endpoints": {"switch": {"baseUrl": "tcps://switch:9443"}, "web": {"baseUrl": "http://web"}}},
+            "templates": [{"callId": "a", "protocol": "TCP", "behavior": "REQUEST_RESPONSE", "endTag": "\r\n"}],
+            "roles": ROLES,
+        },
+    }
+    iso = Swarm.model_validate(data)
+    flags = SutFlags(demo=True)
+    assert endpoints.tcp_demo_names(iso, flags) == {"switch"}
+    assert endpoints.tcp_mode([iso]) == ("end-tag", "\r\n")
+    aimed = urls(endpoints.aim(iso, flags, "http://127.0.0.1:1", "tcp://127.0.0.1:2"))
+    assert aimed == {"switch": "tcp://127.0.0.1:2", "web": "http://127.0.0.1:1", "default": "http://127.0.0.1:1"}
+
+
+def test_demo_sut_refuses_tcp_templates_that_need_different_demo_modes() -> None:
+    templates = [
+        {"callId": "a", "protocol": "TCP", "behavior": "LENGTH_PREFIX_2B"},
+        {"callId": "b", "protocol": "TCP", "behavior": "ECHO"},
+    ]
+    data = {"metadata": {"name": "iso"}, "spec": {"templates": templates, "roles": ROLES}}
+    with pytest.raises(SutFlagError, match=r"default::a needs length-prefix; default::b needs echo"):
+        endpoints.tcp_mode([Swarm.model_validate(data)])

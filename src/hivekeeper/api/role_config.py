@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from hivekeeper.api.swarm import HttpTemplate, SwarmSpec
+from hivekeeper.api.call_template import CallTemplate
+from hivekeeper.api.swarm import SwarmSpec
 
 
-def _template_config(template: HttpTemplate) -> dict[str, Any]:
+def _template_config(template: CallTemplate) -> dict[str, Any]:
     """A template as a role's config carries it (no ``auth: null`` or ``resultRules: null`` on templates without
     them, so a config's digest is what it was before templates could name either)."""
     dumped = template.model_dump(mode="json")

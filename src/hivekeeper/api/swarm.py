@@ -14,8 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hivekeeper.api.auth import AUTH_NAME_PATTERN, MAX_PROFILES, AuthProfile
-from hivekeeper.api.result_rules import HELP as RESULT_RULES_HELP
-from hivekeeper.api.result_rules import ResultRules
+from hivekeeper.api.call_template import MAX_NAME, CallTemplate
+from hivekeeper.api.cel import cel_rules
 from hivekeeper.api.run import RunSpec, run_problems
 from hivekeeper.api.run_status import HISTORY_LENGTH, RunRecord, RunStatus
 from hivekeeper.api.status import Condition, QueueStatus, RoleStatus, Totals
@@ -27,16 +27,10 @@ BuiltinRole = Literal["generator", "request-builder", "processor", "postprocesso
 _ALIAS_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 MAX_ROLES = 32
 MAX_TEMPLATES = 128
-MAX_NAME = 63
 DEAD_LETTER_MAX_LENGTH = 1_000_000
 DEAD_LETTER_MAX_TTL = 604_800
 RESERVED_ALIASES = ("dead-letters",)
 """Work aliases that would collide with the swarm's own queues (``hivekeeper.<swarm>.dead-letters``)."""
-
-
-def _cel(*rules: tuple[str, str]) -> dict[str, Any]:
-    """JSON-schema extra carrying CEL rules into the CRD: (rule, message) pairs."""
-    return {"x-kubernetes-validations": [{"rule": rule, "message": message} for rule, message in rules]}
 
 
 class _Model(BaseModel):
@@ -59,32 +53,6 @@ class Sut(_Model):
     """The system under test, referenced from configs and templates as `sut.endpoints.<id>.baseUrl`."""
 
     endpoints: dict[str, Endpoint] = Field(default_factory=dict, description="Endpoints by id (`default`, ...).")
-
-
-class HttpTemplate(_Model):
-    """An HTTP call template, selected by `serviceId::callId` (the `x-ph-call-id` header of an item)."""
-
-    serviceId: str = Field(
-        default="default", min_length=1, max_length=MAX_NAME, description=("Namespace of the call id.")
-    )
-    callId: str = Field(
-        min_length=1, max_length=MAX_NAME, description="Call id that items select with the `x-ph-call-id` header."
-    )
-    protocol: Literal["HTTP"] = Field(default="HTTP", description="Only HTTP for now.")
-    method: str = Field(default="GET", description="HTTP method; may be a template.")
-    pathTemplate: str = Field(default="/", description="Path (joined to the processor's baseUrl) or absolute URL.")
-    headersTemplate: dict[str, str] = Field(default_factory=dict, description="Header templates by name.")
-    bodyTemplate: str | None = Field(default=None, description="Body template; JSON-looking bodies stay text.")
-    auth: str | None = Field(
-        default=None,
-        pattern=AUTH_NAME_PATTERN,
-        description="Name of a spec.auth profile this call authenticates with (over its endpoint's).",
-    )
-    resultRules: ResultRules | None = Field(default=None, description=RESULT_RULES_HELP)
-
-    @property
-    def key(self) -> str:
-        return f"{self.serviceId}::{self.callId}"
 
 
 class Work(_Model):
@@ -121,7 +89,7 @@ class StageSpec(_Model):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
-        json_schema_extra=_cel(
+        json_schema_extra=cel_rules(
             (
                 "has(self.role) != has(self.image)",
                 "set exactly one of role (a built-in role) or image (a custom worker image)",
@@ -256,7 +224,7 @@ class SwarmSpec(_Model):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
-        json_schema_extra=_cel(
+        json_schema_extra=cel_rules(
             (
                 "self.roles.all(r, self.roles.exists_one(s, s.name == r.name))",
                 "spec.roles[].name must be unique in the swarm",
@@ -278,8 +246,10 @@ class SwarmSpec(_Model):
     paused: bool = Field(default=False, description="Pause disables work; pods, queues and data stay.")
     sut: Sut = Field(default_factory=Sut, description="The system under test.")
     vars: dict[str, Any] = Field(default_factory=dict, description="Scenario variables, `vars.*` in templates.")
-    templates: list[HttpTemplate] = Field(
-        default_factory=list, max_length=MAX_TEMPLATES, description="HTTP call templates, by serviceId::callId."
+    templates: list[CallTemplate] = Field(
+        default_factory=list,
+        max_length=MAX_TEMPLATES,
+        description="Call templates (HTTP or TCP), by serviceId::callId.",
     )
     auth: dict[str, AuthProfile] = Field(
         default_factory=dict,

@@ -11,8 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hivekeeper.api.call_template import MAX_NAME
 from hivekeeper.api.status import Condition, InstanceStatus, LatencyMs
-from hivekeeper.api.swarm import _ALIAS_PATTERN, MAX_NAME, ObjectMeta, SecretRef, StageSpec
+from hivekeeper.api.swarm import _ALIAS_PATTERN, ObjectMeta, SecretRef, StageSpec
 
 
 class WorkerRoleSpec(StageSpec):

@@ -1,7 +1,7 @@
 """The ``hivekeeper`` command line.
 
 hivekeeper run [SWARM.yaml ...] [--duration S] [--json FILE] [--demo-sut]
-hivekeeper demo-sut [--port N]
+hivekeeper demo-sut [--port N] [--tcp --mode echo|sink|end-tag|length-prefix]
 hivekeeper tap SWARM [ALIAS] [--namespace NS] [--amqp URL] [--count N] [--full] [--timeout S] [--dead-letters [--peek]]
 hivekeeper operator [--namespace NS] [--health-port N] [--metrics-port N] [--peering NAME [--priority N]]
                     [--webhook-port N [--webhook-cert-dir DIR]] [--verbose]

@@ -142,14 +142,23 @@ def write_report(path: Path, summary: dict[str, Any], swarms: list[Swarm]) -> No
 
 
 def _demo_sut(args: argparse.Namespace) -> int:
-    from hivekeeper.local import demo_sut
+    from hivekeeper.local import demo_sut, demo_tcp
+
+    if args.tcp:
+        port = 9000 if args.port is None else args.port
+        return demo_tcp.main(
+            [
+                *("--host", args.host, "--port", str(port), "--mode", args.mode, "--end-tag", args.end_tag),
+                *("--delay-ms", str(args.delay_ms), "--error-pct", str(args.error_pct)),
+            ]
+        )
 
     return demo_sut.main(
         [
             "--host",
             args.host,
             "--port",
-            str(args.port),
+            str(8080 if args.port is None else args.port),
             "--delay-ms",
             str(args.delay_ms),
             "--error-pct",
@@ -236,10 +245,23 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def add_demo_sut(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    demo = sub.add_parser("demo-sut", help="serve the demo cards API (a target for local runs)")
+    demo = sub.add_parser(
+        "demo-sut", help="serve the demo cards API, or with --tcp the demo TCP service (targets for local runs)"
+    )
     demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--port", type=int, default=None, help="default 8080 (HTTP), 9000 (--tcp); 0 picks a free one")
     demo.add_argument("--delay-ms", type=float, default=0.0)
-    demo.add_argument("--error-pct", type=float, default=0.0)
+    demo.add_argument(
+        "--error-pct", type=float, default=0.0, help="share of requests answered 503 (HTTP) or by a close (--tcp)"
+    )
+    demo.add_argument("--tcp", action="store_true", help="serve TCP (docs/tcp.md) instead of the HTTP cards API")
+    demo.add_argument(
+        "--mode",
+        choices=("echo", "sink", "end-tag", "length-prefix"),
+        default="end-tag",
+        help="--tcp: echo, sink (never answers), end-tag (answers ACK <request> up to --end-tag) or length-prefix "
+        "(two-byte big-endian frames, ISO 8583 response types)",
+    )
+    demo.add_argument("--end-tag", default="\\n", help="--tcp end-tag mode's terminator (backslash escapes; \\n)")
     demo.add_argument("--token-ttl", type=float, default=2.0, help="seconds an OAuth2 token of /oauth/token lives")
     demo.set_defaults(func=_demo_sut)

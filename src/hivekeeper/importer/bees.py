@@ -39,7 +39,7 @@ _SECRET_KEYS = ("password", "username")
 _QUIET = {"txOutcomeSinkMode": "NONE", "historyPolicy": "FULL", "connectionReuse": "GLOBAL"}
 """PocketHive keys dropped without a finding when they hold this value (ours behaves so anyway)."""
 _QUIET_ANY = ("dropTxOutcomeWithoutCallId", "ports")
-SEMANTIC_KEYS = ("whileJson", "failJson", "tcpTransport", "txOutcomeSinkMode", "csv", "templating")
+SEMANTIC_KEYS = ("whileJson", "failJson", "txOutcomeSinkMode", "csv", "templating")
 """Keys whose loss changes what the scenario does: dropping them is an error, not a warning."""
 _VAR_ONLY = re.compile(r"^\s*\{\{\s*vars\.([A-Za-z_]\w*)\s*\}\}\s*$")
 TEMPLATES_MOUNT = f"{BUNDLE_MOUNT}/templates"
@@ -315,10 +315,21 @@ def _repair(config: dict[str, Any], kind: str, loc: tuple[str | int, ...], ctx: 
 
 
 def _ssl_note(kind: str, config: dict[str, Any], ctx: BeeContext) -> None:
-    if kind not in ("processor", "http-sequence") or "sslVerify" in config:
-        return
     base = str(config.get("baseUrl", ""))
     targets = [base] + [url for name, url in ctx.endpoints.items() if f"sut.endpoints.{name}." in base]
+    transport = config.get("tcpTransport")
+    tcp_verify_set = isinstance(transport, dict) and "sslVerify" in transport
+    if kind == "processor" and not tcp_verify_set and any(t.startswith("tcps://") for t in targets):
+        ctx.warning(
+            "ssl-verify-default",
+            ctx.src("baseUrl"),
+            f"baseUrl {base!r} is tcps: PocketHive's tcpTransport trusts every certificate by default, hivekeeper "
+            "verifies them",
+            "set tcpTransport.sslVerify: false (tests only) or tcpTransport.caFile if the SUT's certificate is not "
+            "signed by a CA the worker trusts",
+        )
+    if kind not in ("processor", "http-sequence") or "sslVerify" in config:
+        return
     if any(t.startswith("https://") for t in targets):
         ctx.warning(
             "ssl-verify-default",

@@ -20,7 +20,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "bool": (bool,),
     "object": (dict,),
 }
-_HTTP_KINDS = ("", "http", "https")
+_KINDS = ("", "http", "https", "tcp", "tcps")
 
 
 @dataclass
@@ -93,13 +93,13 @@ def resolve_sut(bundle: Bundle, wanted: str | None, collect: Collector) -> Sut:
         if endpoint.get("upstreamBaseUrl"):
             result.upstream[str(name)] = str(endpoint["upstreamBaseUrl"])
         kind = str(endpoint.get("kind") or "").lower()
-        if kind not in _HTTP_KINDS:
+        if kind not in _KINDS:
             collect.warning(
                 "sut-endpoint-kind",
                 source,
                 ("endpoints", name, "kind"),
-                f"endpoint {name!r} is of kind {kind!r} ({base}); hivekeeper's processors speak HTTP only",
-                "roles calling this endpoint will not work; aim them at an HTTP endpoint",
+                f"endpoint {name!r} is of kind {kind!r} ({base}); hivekeeper's processors speak HTTP and TCP only",
+                "roles calling this endpoint will not work; aim them at an HTTP or TCP endpoint",
             )
     return result
 

@@ -3,7 +3,8 @@
 Each file holds one call (or a list of calls): ``serviceId``, ``callId``, ``protocol``, ``method``,
 ``pathTemplate``, ``headersTemplate``, ``bodyTemplate``. HTTP calls are kept with their Pebble
 rewritten (:mod:`.pebble`), ``authRef`` as ``auth`` (:mod:`.auth_profiles`), ``resultRules`` as ours
-(:mod:`.result_rules`); other protocols and keys we have no field for are findings.
+(:mod:`.result_rules`, HTTP and TCP calls); TCP calls with ``behavior``, ``endTag`` and ``maxBytes`` as written
+(validate checks them); other protocols and keys we have no field for are findings.
 A call without ``serviceId`` takes the ``serviceId`` of the bee that loads the templates, as in
 PocketHive. ``spec.templates`` holds at most ``MAX_TEMPLATES`` calls (the CRD's limit).
 """
@@ -20,8 +21,11 @@ from hivekeeper.importer.auth_profiles import AuthImport
 from hivekeeper.importer.bundle import Bundle, Collector, Path_, SourceFile
 
 _FIELDS = ("serviceId", "callId", "protocol", "method", "pathTemplate", "headersTemplate", "bodyTemplate")
+_TCP_FIELDS = ("serviceId", "callId", "protocol", "headersTemplate", "bodyTemplate", "behavior", "endTag", "maxBytes")
 _QUIET = ("schemaRef",)
 """Authoring-only keys (UI forms): dropped without a finding."""
+_TCP_QUIET = ("schemaRef", "transport")
+"""A TCP call's authoring keys and its ``transport`` (PocketHive's socket/nio/netty client: ours is one)."""
 
 
 @dataclass
@@ -103,14 +107,15 @@ def _one(
         )
         return None
     protocol = str(entry.get("protocol") or "").upper()
-    if protocol not in ("", "HTTP"):
+    if protocol not in ("", "HTTP", "TCP"):
         collect.warning(
             "protocol-unsupported",
             source,
             (*base, "protocol"),
-            f"call {entry['callId']!r} uses protocol {protocol}; hivekeeper sends HTTP only; the call was skipped, "
-            "and a generator or step calling it is an error there (template-missing)",
-            "drop this call or replace it by an HTTP call",
+            f"call {entry['callId']!r} uses protocol {protocol}; hivekeeper sends HTTP and TCP only; the call was "
+            "skipped, and a generator or step calling it is an error there (template-missing)",
+            "drop this call or replace it by an HTTP or TCP call (ISO 8583 over TCP: protocol: TCP, behavior: "
+            "LENGTH_PREFIX_2B)",
         )
         return None
     if not protocol:
@@ -124,7 +129,12 @@ def _one(
     service = str(entry.get("serviceId") or settings.default_service)
     template: dict[str, Any] = {"serviceId": service, "callId": str(entry["callId"])}
     raw_payload = f"{service}::{template['callId']}" not in settings.journey_keys
-    for name in ("method", "pathTemplate"):
+    if protocol == "TCP":
+        template["protocol"] = "TCP"
+        for name in ("behavior", "endTag", "maxBytes"):  # kept as written: validate checks them where they are
+            if entry.get(name) is not None:
+                template[name] = entry[name]
+    for name in ("method", "pathTemplate") if protocol != "TCP" else ():
         if entry.get(name) is not None:
             template[name] = _text(source, (*base, name), str(entry[name]), raw_payload, settings, result, collect)
     headers = entry.get("headersTemplate") or {}
@@ -137,19 +147,14 @@ def _one(
     if body is not None:
         text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
         template["bodyTemplate"] = _text(source, (*base, "bodyTemplate"), text, raw_payload, settings, result, collect)
-    if "authRef" in entry:
+    if "authRef" in entry and protocol != "TCP":  # TCP calls have no auth: a TCP authRef is a leftover
         if settings.auth is None:
             raise AssertionError("the importer always passes the bundle's auth profiles")
         template["auth"] = settings.auth.reference(
             source, (*base, "authRef"), entry["authRef"], template["callId"], collect
         )
-    if "resultRules" in entry:
-        rules = result_rules.translate(
-            source, (*base, "resultRules"), entry["resultRules"], template["callId"], collect
-        )
-        if rules is not None:
-            template["resultRules"] = rules
-    _leftovers(source, base, entry, collect)
+    result_rules.carry(source, base, entry, template, collect)
+    _leftovers(source, base, entry, collect, tcp=protocol == "TCP")
     return template
 
 
@@ -179,9 +184,10 @@ def _text(
     return done.text
 
 
-def _leftovers(source: SourceFile, base: Path_, entry: dict[str, Any], collect: Collector) -> None:
+def _leftovers(source: SourceFile, base: Path_, entry: dict[str, Any], collect: Collector, *, tcp: bool) -> None:
     call = entry["callId"]
-    for key in sorted(set(entry) - {*_FIELDS, *_QUIET, "authRef", "resultRules"}):
+    known = {*_TCP_FIELDS, *_TCP_QUIET} if tcp else {*_FIELDS, *_QUIET, "authRef"}
+    for key in sorted(set(entry) - known - {"resultRules"}):
         shown = entry[key] if not isinstance(entry[key], dict | list) else f"a {type(entry[key]).__name__}"
         collect.warning(
             "key-dropped",

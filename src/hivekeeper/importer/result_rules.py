@@ -23,6 +23,14 @@ from hivekeeper.importer.bundle import Collector, Path_, SourceFile
 _NAME_CHARS = re.compile(r"[^a-z0-9_-]+")
 
 
+def carry(source: SourceFile, base: Path_, entry: dict[str, Any], template: dict[str, Any], collect: Collector) -> None:
+    """Put the call ``entry``'s ``resultRules`` (if any) on its ``template``, translated."""
+    if "resultRules" in entry:
+        rules = translate(source, (*base, "resultRules"), entry["resultRules"], str(template["callId"]), collect)
+        if rules is not None:
+            template["resultRules"] = rules
+
+
 def translate(source: SourceFile, path: Path_, raw: Any, call: str, collect: Collector) -> dict[str, Any] | None:
     """The rules at ``path`` of ``source`` (call ``call``'s), or None when they cannot be read."""
     if not isinstance(raw, dict):

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from hivekeeper.api.swarm import MAX_NAME, RESERVED_ALIASES
+from hivekeeper.api.call_template import MAX_NAME
+from hivekeeper.api.swarm import RESERVED_ALIASES
 from hivekeeper.importer.bees import BeeContext, moderator_mode
 from hivekeeper.importer.bundle import Bundle, Collector, mapping
 

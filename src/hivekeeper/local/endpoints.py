@@ -1,6 +1,6 @@
 """Where ``hivekeeper run`` aims a manifest's SUT endpoints: ``--sut URL`` (the ``default`` endpoint), ``--sut
-NAME=URL`` (any endpoint, repeatable) and ``--demo-sut`` (the built-in demo service, for every endpoint no
-``--sut`` names).
+NAME=URL`` (any endpoint, repeatable) and ``--demo-sut`` (the built-in demo services, for every endpoint no
+``--sut`` names: the HTTP demo, and the TCP demo for ``tcp://`` and ``tcps://`` endpoints).
 
 A manifest's templates call ``sut.endpoints.<name>.baseUrl``; an imported PocketHive bundle often has several
 names (``default``, ``auth``, ``payments``). Aiming only ``default`` left the others at their in-cluster hosts,
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from hivekeeper.api.swarm import Swarm
 from hivekeeper.errors import InvalidInput
+from hivekeeper.worker.tcp_port import is_tcp_url
 
 DEFAULT = "default"
 """The endpoint ``--sut URL`` aims (and ``--demo-sut`` serves even when a manifest declares none)."""
@@ -41,10 +42,10 @@ def parse(values: Sequence[str], *, demo: bool) -> SutFlags:
     urls: dict[str, str] = {}
     for value in values:
         name, url = _split(value)
-        if not url.startswith(("http://", "https://")):
+        if not url.startswith(("http://", "https://", "tcp://", "tcps://")):
             raise SutFlagError(
-                f"--sut {value}: {url!r} is not an http(s) URL; write --sut http://host:port for the default "
-                "endpoint or --sut NAME=http://host:port for the endpoint NAME"
+                f"--sut {value}: {url!r} is not an http(s) or tcp(s) URL; write --sut http://host:port for the "
+                "default endpoint or --sut NAME=http://host:port (NAME=tcp://host:port) for the endpoint NAME"
             )
         if name in urls:
             shown = "--sut URL" if name == DEFAULT else f"--sut {name}=URL"
@@ -106,14 +107,57 @@ def aimed(swarm: Swarm, urls: dict[str, str]) -> Swarm:
     return Swarm.model_validate(data)
 
 
-def aim(swarms: Swarm | list[Swarm], flags: SutFlags, demo_url: str | None) -> Swarm | list[Swarm]:
+def tcp_demo_names(swarm: Swarm, flags: SutFlags) -> set[str]:
+    """The endpoints of ``swarm`` the demo serves that are TCP (``tcp://`` or ``tcps://``): the TCP demo's."""
+    served = demo_names(swarm, flags) if flags.demo else set()
+    return {n for n, e in swarm.spec.sut.endpoints.items() if n in served and is_tcp_url(e.baseUrl)}
+
+
+_MODES = {"LENGTH_PREFIX_2B": "length-prefix", "REQUEST_RESPONSE": "end-tag", "FIRE_FORGET": "sink"}
+"""The TCP demo's mode for a behaviour (ECHO and STREAMING: echo)."""
+
+
+def tcp_mode(swarms: Iterable[Swarm]) -> tuple[str, str]:
+    """The TCP demo's mode and end tag for the swarms' TCP templates (those of ``spec.templates`` and of the roles'
+    configs); echo when there are none. Templates needing different modes are refused: one demo serves one."""
+    wanted: dict[tuple[str, str], str] = {}
+    for swarm in swarms:
+        raw = [t.model_dump() for t in swarm.spec.templates]
+        raw += [t for r in swarm.spec.roles for t in (r.config.get("templates") or []) if isinstance(t, dict)]
+        for template in raw:
+            if template.get("protocol") != "TCP":
+                continue
+            behavior = str(template.get("behavior") or "REQUEST_RESPONSE")
+            mode = (
+                _MODES.get(behavior, "echo"),
+                str(template.get("endTag") or "") if behavior == "REQUEST_RESPONSE" else "",
+            )
+            wanted.setdefault(mode, f"{template.get('serviceId', 'default')}::{template.get('callId')}")
+    if len(wanted) > 1:
+        shown = "; ".join(
+            f"{key} needs {mode}{f' (end tag {tag!r})' if tag else ''}" for (mode, tag), key in wanted.items()
+        )
+        raise SutFlagError(
+            f"--demo-sut serves one TCP mode, and the TCP templates need several ({shown}); aim the TCP endpoints at "
+            "your own servers with --sut NAME=tcp://host:port, or run `hivekeeper demo-sut --tcp --mode ...` once "
+            "per mode and aim each endpoint at one"
+        )
+    return next(iter(wanted), ("echo", ""))
+
+
+def aim(
+    swarms: Swarm | list[Swarm], flags: SutFlags, demo_url: str | None, tcp_demo_url: str | None = None
+) -> Swarm | list[Swarm]:
     """Every swarm aimed as the flags say: ``--sut``'s endpoints at their URLs and, with ``demo_url``, every
-    other endpoint at the demo service."""
+    other endpoint at the demo service (its TCP endpoints at ``tcp_demo_url``, the TCP demo, plain TCP even for a
+    ``tcps://`` one)."""
 
     def one(swarm: Swarm) -> Swarm:
         urls = dict(flags.urls)
         if demo_url is not None:
             urls.update(dict.fromkeys(demo_names(swarm, flags), demo_url))
+        if tcp_demo_url is not None:
+            urls.update(dict.fromkeys(tcp_demo_names(swarm, flags), tcp_demo_url))
         return aimed(swarm, urls)
 
     return [one(s) for s in swarms] if isinstance(swarms, list) else one(swarms)

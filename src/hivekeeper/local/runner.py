@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from hivekeeper.api.role_config import merged_role_config
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.swarm import Swarm
 from hivekeeper.errors import HivekeeperError, InvalidInput, Unavailable
-from hivekeeper.local import demo_auth, endpoints, ledger, run_plan, run_report
+from hivekeeper.local import demo_auth, demo_services, endpoints, ledger, run_plan, run_report
 from hivekeeper.local.controller import LocalController
 from hivekeeper.local.local_swarm import LocalSwarm
 from hivekeeper.local.progress import table
@@ -151,24 +150,6 @@ async def build(
             except ConfigError as exc:
                 raise RunInputError(f"spec.roles[{spec.name}].config: {exc}") from exc
     return LocalSwarm(swarm, transports, workers, controller)
-
-
-@contextlib.contextmanager
-def demo_service() -> Any:
-    """Start ``hivekeeper.local.demo_sut`` in a child process on a free port; yield its base URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hivekeeper.local.demo_sut", "--port", "0"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if "http://" not in line:
-            raise RunError(f"the demo SUT did not start (it printed {line!r}, exit code {proc.poll()})")
-        yield line[line.index("http://") :]
-    finally:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
 
 
 async def drain(local: LocalSwarm, until: float) -> None:
@@ -340,11 +321,13 @@ def run_blocking(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         if options.sut.demo:
-            with demo_service() as url:
+            with demo_services.started(swarm, options.sut) as (url, tcp_url):
                 print(f"demo SUT at {url}", file=options.out)
+                if tcp_url is not None:
+                    print(f"demo TCP SUT at {tcp_url}", file=options.out)
                 # Its credentials are public: they are the Secret hivekeeper-demo-sut of this run.
                 options.provided_secrets = {**demo_auth.DEMO_SECRET, **options.provided_secrets}
-                return await run(endpoints.aim(swarm, options.sut, url), options, stop)
+                return await run(endpoints.aim(swarm, options.sut, url, tcp_url), options, stop)
         return await run(endpoints.aim(swarm, options.sut, None), options, stop)
 
     try:

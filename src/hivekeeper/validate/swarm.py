@@ -15,6 +15,7 @@ from hivekeeper.validate.journey_sinks import journey_sink_findings
 from hivekeeper.validate.paths import DocPath, relative_path
 from hivekeeper.validate.result_rules import role_rule_findings, rules_findings
 from hivekeeper.validate.roles import Role, RoleChecks
+from hivekeeper.validate.tcp_targets import tcp_target_findings
 from hivekeeper.validate.templates import check_template, http_template_sources, role_templates, semantics_of
 
 DEFAULT_SECRET = "hivekeeper-broker"
@@ -93,6 +94,7 @@ class SwarmCheck(RoleChecks):
         call_id_findings(doc, self.roles)
         step_findings(doc, self.roles)
         journey_sink_findings(doc, self.roles)
+        tcp_target_findings(self, self.roles)
         dataset_findings(doc, self.roles)
         for role in self.roles:
             if role.config is not None:

@@ -132,7 +132,7 @@ class WorkerCollector(Collector):
         yield generation
         duration = HistogramMetricFamily(
             DURATION,
-            "Request latency (seconds): each HTTP call (attempt) of the role, per step for http-sequence.",
+            "Request latency (seconds): each HTTP call (attempt) or TCP call of the role, per step for http-sequence.",
             labels=[*LABELS, "step"],
         )
         steps = list(stats.step_latency.items()) or [("", stats.latency)]  # one copy: the loop may add a step
@@ -154,6 +154,19 @@ class WorkerCollector(Collector):
             statuses.add_metric([*labels, str(code)], n)
         yield statuses
         yield from self._errors_and_results(labels)
+        replies = CounterMetricFamily(
+            "hivekeeper_tcp_replies", "Complete TCP calls by behaviour.", labels=[*LABELS, "behavior"]
+        )
+        for behavior, n in stats.tcp_replies.items():
+            replies.add_metric([*labels, behavior], n)
+        yield replies
+        connects = HistogramMetricFamily(
+            "hivekeeper_tcp_connect_duration_seconds",
+            "Time to open each new TCP connection (connect retries and a TLS handshake included).",
+            labels=LABELS,
+        )
+        connects.add_metric(labels, duration_buckets(stats.tcp_connect), stats.tcp_connect.total_us / 1_000_000)
+        yield connects
         budget = CounterMetricFamily(
             "hivekeeper_template_budget_exceeded",
             "Template renders refused by the template budget, by limit (each item dropped and alerted).",
@@ -170,8 +183,9 @@ class WorkerCollector(Collector):
         stats = self.worker.stats
         kinds = CounterMetricFamily(
             "hivekeeper_request_errors",
-            "Failed calls by kind: transport errors (timeout, connect, reset, ...) and business (a 2xx its result "
-            "rules called a failure).",
+            "Failed calls by kind: HTTP transport errors (timeout, connect, ...), TCP ones (tcp-timeout, "
+            "tcp-too-large, tcp-closed, tcp-frame-too-large, tcp-connect, tcp-echo-mismatch) and business (an answer "
+            "the protocol calls a success and its result rules a failure).",
             labels=[*LABELS, "kind"],
         )
         for kind, n in list(stats.error_kinds.items()):  # a copy: the loop may add a kind while this reads

@@ -148,6 +148,10 @@ class RoleStats:
     """Token fetches and 401 retries (auth profiles), apart from the SUT calls."""
     results: ResultTally = field(default_factory=ResultTally)
     """Results by business code and dimension value (result rules; bounded keys)."""
+    tcp_replies: Counter[str] = field(default_factory=Counter)
+    """Complete TCP replies by behaviour (a failed call is in ``error_kinds`` under its ``tcp-*`` kind)."""
+    tcp_connect: Histogram = field(default_factory=Histogram)
+    """Time to open each new TCP connection (connect retries and a TLS handshake included; reuse costs none)."""
 
     def step(self, step_id: str) -> Histogram:
         """The latency histogram of one step (created at its first call)."""
@@ -190,4 +194,14 @@ class RoleStats:
         if self.auth:
             out["auth"] = self.auth.snapshot()
         out.update(self.results.snapshot())  # only the keys that have counts
+        out.update(self._tcp())
+        return out
+
+    def _tcp(self) -> dict[str, object]:
+        """The TCP calls' own keys (none for a role that made none)."""
+        out: dict[str, object] = {}
+        if self.tcp_replies:
+            out["tcpReplies"] = dict(self.tcp_replies)
+        if self.tcp_connect.count:
+            out["tcpConnectMs"] = self.tcp_connect.summary()
         return out

@@ -240,7 +240,7 @@ def test_templates_without_service_id_take_the_request_builders_and_non_http_aut
     files = {
         "templates/http/a.yaml": {"callId": "balance", "protocol": "HTTP", "method": "GET", "pathTemplate": "/b"},
         "templates/http/b.yaml": {"callId": "balance", "protocol": "HTTP", "pathTemplate": "/again"},
-        "templates/tcp/c.yaml": {"callId": "ping", "protocol": "TCP", "bodyTemplate": "PING"},
+        "templates/iso/c.yaml": {"callId": "ping", "protocol": "ISO8583", "bodyTemplate": "PING"},
         "templates/http/d.yaml": {
             "serviceId": "auth",
             "callId": "me",
@@ -547,3 +547,52 @@ def test_an_unreadable_bundle_raises_bundle_error_naming_the_problem(tmp_path: P
     setup(root)
     with pytest.raises(BundleError, match=problem):
         _import(root)
+
+
+def test_tcp_templates_transport_settings_and_tcp_base_urls_are_imported(tmp_path: Path) -> None:
+    builder = {
+        "role": "builder",
+        "image": "request-builder:latest",
+        "work": {"in": {"in": "q"}, "out": {"out": "c"}},
+        "config": {"serviceId": "iso", "templateRoot": "/app/scenario/templates"},
+    }
+    transport = {"type": "socket", "connectTimeoutMs": 2000, "maxBytes": 4096, "maxRetries": 1, "tcpNoDelay": True}
+    caller = {
+        **PROCESSOR,
+        "work": {"in": {"in": "c"}},
+        "config": {"baseUrl": "tcps://switch:9443", "tcpTransport": transport},
+    }
+    files = {
+        "templates/auth.yaml": {
+            "callId": "auth",
+            "protocol": "TCP",
+            "behavior": "LENGTH_PREFIX_2B",
+            "transport": "socket",
+            "maxBytes": 2048,
+            "bodyTemplate": "0200{{ payload.pan }}",
+            "method": "POST",
+        },
+        "templates/ping.yaml": {"callId": "ping", "protocol": "TCP", "behavior": "REQUEST_RESPONSE", "endTag": "\n"},
+    }
+    generator = {**GENERATOR, "config": {"message": {"headers": {"x-ph-call-id": "auth"}}}}
+    result = _import(_bundle(tmp_path, [generator, builder, caller], files))
+    assert result.document["spec"]["templates"] == [
+        {
+            "serviceId": "iso",
+            "callId": "auth",
+            "protocol": "TCP",
+            "behavior": "LENGTH_PREFIX_2B",
+            "maxBytes": 2048,
+            "bodyTemplate": "0200{{ payload.pan }}",
+        },
+        {"serviceId": "iso", "callId": "ping", "protocol": "TCP", "behavior": "REQUEST_RESPONSE", "endTag": "\n"},
+    ]
+    [processor] = [r for r in result.document["spec"]["roles"] if r["role"] == "processor"]
+    assert processor["config"]["baseUrl"] == "tcps://switch:9443"
+    assert processor["config"]["tcpTransport"] == {"connectTimeoutMs": 2000, "maxBytes": 4096, "maxRetries": 1}
+    found = [(f.code, f.path) for f in result.findings]
+    assert ("key-dropped", "method") in found, "an HTTP key on a TCP call has no meaning there"
+    assert ("key-dropped", "template.bees[2].config.tcpTransport.type") in found
+    assert ("key-dropped", "template.bees[2].config.tcpTransport.tcpNoDelay") in found
+    assert ("ssl-verify-default", "template.bees[2].config.baseUrl") in found
+    assert not [f for f in result.findings if f.code in ("protocol-unsupported", "key-unsupported")]

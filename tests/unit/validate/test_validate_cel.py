@@ -41,7 +41,7 @@ def test_every_rule_of_the_generated_crds_compiles() -> None:
         for path, rule in cel_rules.rules(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]):
             assert cel_rules.compiled(rule["rule"]), f"{path}: {rule['rule']}"
             found += 1
-    assert found == 12  # 7, and resultRules: 2 on businessCode, 2 on each dimension, 1 on dimensions
+    assert found == 14  # 7, TCP templates 2, resultRules 5 (2 on businessCode, 2 on each dimension, 1 on dimensions)
 
 
 def test_property_names_are_escaped_like_kubernetes_does() -> None:

@@ -141,3 +141,20 @@ def test_errors_by_kind_business_codes_and_dimension_values_are_counters_with_bo
         MAX_KEYS + 10,
     )
     assert {k: v for k, v in dimension.labels.items() if k not in ("dimension", "value")} == LABELS
+
+
+def test_failed_calls_are_counted_by_kind_and_tcp_calls_by_behaviour_with_their_connect_time() -> None:
+    stats = RoleStats(errors=3)
+    stats.error_kinds.update({"tcp-timeout": 2, "timeout": 1})
+    stats.tcp_replies.update({"LENGTH_PREFIX_2B": 7})
+    stats.tcp_connect.record(0.002)
+    families = _families(stats)
+    errors = {
+        s.labels["kind"]: s.value for s in families["hivekeeper_request_errors"].samples if s.name.endswith("_total")
+    }
+    assert errors == {"tcp-timeout": 2.0, "timeout": 1.0}
+    [replies] = [s for s in families["hivekeeper_tcp_replies"].samples if s.name.endswith("_total")]
+    assert (replies.labels["behavior"], replies.value) == ("LENGTH_PREFIX_2B", 7.0)
+    connects = families["hivekeeper_tcp_connect_duration_seconds"]
+    [count] = [s.value for s in connects.samples if s.name.endswith("_count")]
+    assert count == 1.0

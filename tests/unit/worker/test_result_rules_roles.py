@@ -1,6 +1,7 @@
-"""Result rules through the roles, on the HTTP port's in-memory twin: the request-builder carries a template's
-rules in its request, the processor reads them (or its own) from each answer onto the result step and counts a
-2xx they call a failure as an error of kind ``business``, and the postprocessor counts the same from the step."""
+"""Result rules through the roles, on the HTTP and TCP ports' in-memory twins: the request-builder carries a
+template's rules in its request, the processor reads them (or its own) from each answer onto the result step and
+counts a 2xx (a TCP reply) they call a failure as an error of kind ``business``, and the postprocessor counts the
+same from the step."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from hivekeeper.worker.http_port import HttpTimeout
 from hivekeeper.worker.roles.base import DropItem
 from hivekeeper.worker.roles.processor.role import Processor
 from hivekeeper.worker.roles.registry import ROLES
+from hivekeeper.worker.tcp_port import TcpTimeout
 from testbench.role_bench import RoleBench
 
 BASE = "http://sut.test:8080"
@@ -209,3 +211,60 @@ async def test_the_postprocessor_bounds_the_error_kinds_items_name() -> None:
         await post.handle(item.with_step(orjson.dumps(result).decode(), service="c", instance="c-0"), n)
     assert len(bench.stats.error_kinds) == 33
     assert bench.stats.error_kinds["(other)"] == 18
+
+
+async def test_a_tcp_reply_is_read_by_the_same_rules_and_a_declined_reply_is_a_business_error() -> None:
+    bench = RoleBench()
+    bench.tcp.script(b"0210|39=00|\n", b"0210|39=51|\n", TcpTimeout("late"))
+    rules = {
+        "businessCode": {"pattern": r"\|39=(\d\d)\|"},
+        "successRegex": "^00$",
+        "dimensions": [{"name": "leg", "source": "REQUEST_HEADER", "header": "x-leg", "pattern": "(.+)"}],
+    }
+    processor = bench.build("processor", {"baseUrl": "tcp://iso.test:9000", "resultRules": rules})
+
+    def tcp_item() -> WorkItem:
+        request = {"behavior": "REQUEST_RESPONSE", "body": "0200|4=10|", "endTag": "\n", "headers": {"x-leg": "a"}}
+        envelope = {"kind": "tcp.request", "request": request}
+        return new_item(orjson.dumps(envelope).decode(), swarm="unit", service="b", instance="b-0")
+
+    approved = await processor.handle(tcp_item(), 1)
+    declined = await processor.handle(tcp_item(), 2)
+    await processor.handle(tcp_item(), 3)
+    assert approved is not None
+    assert declined is not None
+    assert approved.steps[-1].headers.items() >= {"x-ph-business-code": "00", "x-ph-business-success": True}.items()
+    assert (
+        declined.steps[-1].headers.items()
+        >= {
+            "x-ph-processor-success": True,
+            "x-ph-business-code": "51",
+            "x-ph-business-success": False,
+            "x-ph-dim-leg": "a",
+        }.items()
+    )
+    stats = bench.stats
+    assert (stats.errors, dict(stats.error_kinds)) == (2, {"business": 1, "tcp-timeout": 1})
+    assert stats.results.codes.as_dict() == {"00": 1, "51": 1}, "a call that failed has no reply to read"
+    post_bench = RoleBench()
+    post = post_bench.build("postprocessor", {})
+    await post.handle(approved, 1)
+    await post.handle(declined, 2)
+    assert (post_bench.stats.errors, dict(post_bench.stats.error_kinds)) == (1, {"business": 1})
+
+
+async def test_the_request_builder_carries_a_tcp_template_s_rules_too() -> None:
+    template = {
+        "serviceId": "iso",
+        "callId": "auth",
+        "protocol": "TCP",
+        "behavior": "LENGTH_PREFIX_2B",
+        "bodyTemplate": "0200",
+        "resultRules": {"businessCode": {"pattern": r"39=(\d\d)"}},
+    }
+    builder = RoleBench().build("request-builder", {"serviceId": "iso", "templates": [template]})
+    item = new_item("{}", swarm="unit", service="gen", instance="gen-0", headers={"x-ph-call-id": "auth"})
+    built = await builder.handle(item, 1)
+    assert built is not None
+    envelope = orjson.loads(built.payload)
+    assert (envelope["kind"], envelope["resultRules"]) == ("tcp.request", {"businessCode": {"pattern": r"39=(\d\d)"}})

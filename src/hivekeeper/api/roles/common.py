@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from hivekeeper.api.auth import AuthProfile
+from hivekeeper.api.call_template import CallTemplate
 from hivekeeper.api.roles.base import RoleModel
 from hivekeeper.api.roles.buffer_guard import BufferGuard
 from hivekeeper.api.roles.inputs import Inputs
@@ -22,7 +23,6 @@ from hivekeeper.api.swarm import (
     DEAD_LETTER_MAX_TTL,
     TAG_NEWLINE_HELP,
     UNDEFINED_HELP,
-    HttpTemplate,
     Sut,
     TagNewlineRule,
     UndefinedRule,
@@ -59,7 +59,7 @@ class CommonConfig(RoleModel):
         default_factory=dict, description="Values templates read as `vars.<name>`: the swarm's, then the role's own."
     )
     sut: Sut = Field(default_factory=Sut)
-    templates: list[HttpTemplate] = Field(
+    templates: list[CallTemplate] = Field(
         default_factory=list, description="HTTP call templates: the swarm's, then the role's own."
     )
     auth: dict[str, AuthProfile] = Field(

@@ -20,6 +20,7 @@ from hivekeeper.worker.auth_port import AuthPort
 from hivekeeper.worker.http_port import HttpPort, HttpSettings
 from hivekeeper.worker.ports import DataStore
 from hivekeeper.worker.stats import RoleStats
+from hivekeeper.worker.tcp_port import TcpPort
 
 AlertFn = Callable[[str, str, dict[str, Any]], None]
 """Raise an alert: code, message, context (the runtime folds repeats within a window)."""
@@ -50,6 +51,8 @@ class RoleDeps:
     """The worker's HTTP client, for roles whose :class:`RoleKind` asks for one (else None)."""
     auth: AuthPort | None = None
     """The worker's auth profiles, for the same roles (else None)."""
+    tcp: TcpPort | None = None
+    """The worker's TCP client, for roles whose :class:`RoleKind` asks for one (else None)."""
 
 
 class Role(Protocol):
@@ -86,3 +89,5 @@ class RoleKind:
     """The work loops the role wants (its ``threadCount``); None: the runtime's default."""
     http: Callable[[CommonConfig, bool], HttpSettings] | None = None
     """The HTTP client the role needs, given whether the worker forwards results; None: no HTTP."""
+    tcp: bool = False
+    """The role calls TCP endpoints: it gets the worker's TCP client (one per worker, kept across configs)."""

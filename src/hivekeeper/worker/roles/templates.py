@@ -9,18 +9,18 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from hivekeeper.api.call_template import CallTemplate
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.roles.common import CommonConfig
-from hivekeeper.api.swarm import HttpTemplate
 from hivekeeper.worker.auth_port import EndpointAuth
 
 
-def load_template_dir(root: Path, role: str) -> list[HttpTemplate]:
+def load_template_dir(root: Path, role: str) -> list[CallTemplate]:
     """Every template under ``root`` (``*.yaml``/``*.yml``/``*.json``, one template per file or a list);
     any unreadable or invalid file is a :class:`ConfigError` of ``role`` naming the file and the entry."""
     if not root.is_dir():
         raise ConfigError(role, [("templateRoot", f"{str(root)!r} is not a directory")])
-    found: list[HttpTemplate] = []
+    found: list[CallTemplate] = []
     for path in sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file()):
         try:
             document = yaml.safe_load(path.read_text())
@@ -28,7 +28,7 @@ def load_template_dir(root: Path, role: str) -> list[HttpTemplate]:
             raise ConfigError(role, [("templateRoot", f"{path}: cannot read: {exc}")]) from exc
         for index, entry in enumerate(document if isinstance(document, list) else [document]):
             try:
-                found.append(HttpTemplate.model_validate(entry))
+                found.append(CallTemplate.model_validate(entry))
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"])

@@ -54,6 +54,7 @@ class Lifecycle(WorkLoop):
             await self.sink.close()
         if self.http is not None:
             self.http.close()
+        self.tcp.close()
         self.auth.close()
 
     def _resize(self, target: int) -> None:

@@ -20,6 +20,7 @@ from hivekeeper.worker.roles.base import Role
 from hivekeeper.worker.roles.registry import ROLES
 from hivekeeper.worker.runtime.guard import BufferGuardRunner
 from hivekeeper.worker.stats import Histogram, RoleStats
+from hivekeeper.worker.tcp.client import TcpClient
 
 DEFAULT_CONCURRENCY = 64
 """Items in flight for roles without threadCount: enough to batch publisher confirms."""
@@ -61,6 +62,8 @@ class WorkerParts:
     """Refused results, poison items, publish retries and inputs given back (``worker.publishing``)."""
     http: HttpClient | None
     """The HTTP client the role was given (roles whose kind asks for one), else None."""
+    tcp: TcpClient
+    """The worker's TCP client: pooled connections per endpoint, kept across config updates."""
     auth: Authenticator
     """The auth profiles of the config in force (their token caches)."""
     role: Role

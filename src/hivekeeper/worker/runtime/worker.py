@@ -39,6 +39,7 @@ from hivekeeper.worker.runtime.parts import Loops, concurrency
 from hivekeeper.worker.runtime.signals import Signals
 from hivekeeper.worker.sequences import StoreSequences
 from hivekeeper.worker.stats import Histogram, RoleStats
+from hivekeeper.worker.tcp.client import TcpClient
 
 
 class Worker(Signals):
@@ -73,6 +74,7 @@ class Worker(Signals):
         self.stats = RoleStats()
         self.output = publishing.OutputCounters()
         self.http = None
+        self.tcp = TcpClient()
         reader = secrets if secrets is not None else SecretReader.from_environment()
         self.auth = Authenticator(reader, self.stats.auth, self.engine, identity.role)
         self.role, self.http, self.auth = self._build_role(self.state)
@@ -215,5 +217,7 @@ class Worker(Signals):
             context = {"sut": state.config.sut.model_dump(mode="json"), "vars": state.config.vars}
             auth = self.auth.prepare(state.config.auth, context, ssl_verify=settings.ssl_verify)
             deps.auth = auth
+        if kind.tcp:
+            deps.tcp = self.tcp
         previous = getattr(self, "role", None)  # not set yet while __init__ builds the first role
         return kind.build(state.config, Wiring(deps, self.alert, self.store, forwards, previous)), http, auth

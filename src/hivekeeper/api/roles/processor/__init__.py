@@ -1,4 +1,4 @@
-"""The processor role: sends each item's HTTP request to the system under test and publishes the result."""
+"""The processor role: sends each item's HTTP or TCP request to the system under test and publishes the result."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ LIVE = COMMON_LIVE | {
     "correlationHeader",
     "request",
     "resultRules",
+    "tcpTransport",
 }
 """Everything but the input and output types: the pool, the rate and the client follow the new values."""
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from hivekeeper.api.call_template import CallTemplate
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.roles.http_sequence.config import HttpSequenceConfig
-from hivekeeper.api.swarm import HttpTemplate
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.worker import auth_port, journey
 from hivekeeper.worker.http_port import Origin, is_idempotent
@@ -59,13 +59,13 @@ class Request:
         return f"{self.origin.scheme}://{self.origin.host_header}{self.target}"
 
 
-def load_templates(config: HttpSequenceConfig, engine: TemplateEngine) -> dict[str, HttpTemplate]:
+def load_templates(config: HttpSequenceConfig, engine: TemplateEngine) -> dict[str, CallTemplate]:
     """The templates a journey may use, by ``serviceId::callId``; each one's templates compiled (a bad one
     is refused now, not at its first item)."""
     templates = list(config.templates)
     if config.templateRoot:
         templates.extend(load_template_dir(Path(config.templateRoot), ROLE))
-    found: dict[str, HttpTemplate] = {}
+    found: dict[str, CallTemplate] = {}
     for t in templates:
         found[t.key] = t
         sources = {f"{t.key} method": t.method, f"{t.key} pathTemplate": t.pathTemplate}
@@ -77,7 +77,7 @@ def load_templates(config: HttpSequenceConfig, engine: TemplateEngine) -> dict[s
     return found
 
 
-def compile_steps(config: HttpSequenceConfig, templates: dict[str, HttpTemplate], engine: TemplateEngine) -> list[Step]:
+def compile_steps(config: HttpSequenceConfig, templates: dict[str, CallTemplate], engine: TemplateEngine) -> list[Step]:
     """The configured steps, resolved against ``templates``; every unknown template or auth profile is named
     at once."""
     steps: list[Step] = []

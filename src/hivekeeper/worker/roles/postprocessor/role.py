@@ -1,12 +1,12 @@
 """postprocessor: aggregates what processors measured: latency percentiles, status codes, errors.
 
-It reads the ``http.result`` step each processor appends, plus the hops every role records, and
+It reads the ``http.result`` (or ``tcp.result``) step each processor appends, plus the hops every role records, and
 keeps the totals in its status context (and so in the Swarm status). Items are not forwarded unless
 ``forwardToOutput`` is set.
 
 Result rules: the step's ``x-ph-business-code``, ``x-ph-business-success`` and ``x-ph-dim-<name>`` headers are
-counted by code and dimension value (bounded), and a 2xx whose rules said failure is an error of kind
-``business``, as the processor counted it.
+counted by code and dimension value (bounded), and a result the protocol called a success (a 2xx, a TCP reply)
+whose rules said failure is an error of kind ``business``, as the processor counted it.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ class Postprocessor:
             stats.errors += 1
             kind = str(outcome.get("error", {}).get("kind") or item.headers.get("x-ph-error"))
             stats.error_kinds[bounded_key(stats.error_kinds, kind, MAX_ERROR_KINDS)] += 1
+        elif outcome.get("type") == "tcp_response":  # a complete TCP reply: no status code, a success
+            stats.latency.record(duration_ms / 1000.0)
         else:
             stats.latency.record(duration_ms / 1000.0)
             stats.statuses[status] += 1

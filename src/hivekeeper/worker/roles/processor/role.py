@@ -1,4 +1,5 @@
-"""processor: executes HTTP requests against the system under test and records the results.
+"""processor: executes HTTP requests against the system under test and records the results (TCP calls, for a
+tcp:// or tcps:// baseUrl, are ``tcp_role``'s).
 
 Input is an ``http.request`` step (from a request-builder or an HTTP generator) or, with a
 SCHEDULER input, the processor's own ``request`` config (direct mode: no broker hop). Any HTTP
@@ -46,28 +47,20 @@ from hivekeeper.worker.pacing import SlotPacer
 from hivekeeper.worker.result_rules import CompiledRules, Exchange, RuleValues
 from hivekeeper.worker.roles.base import AlertFn, DropItem, Role, RoleDeps, RoleKind, Wiring
 from hivekeeper.worker.roles.processor.judge import ResultJudge, lower_headers
+from hivekeeper.worker.roles.processor.tcp_role import TcpProcessor
 from hivekeeper.worker.roles.templates import endpoint_auth, unknown_profile
+from hivekeeper.worker.tcp_port import is_tcp_url
 
 
 class Processor:
-    def __init__(self, config: ProcessorConfig, deps: RoleDeps, *, alert: AlertFn, forward_results: bool) -> None:
+    def __init__(
+        self, config: ProcessorConfig, deps: RoleDeps, base: str, *, alert: AlertFn, forward_results: bool
+    ) -> None:
         self.config = config
         self.deps = deps
         self._alert = alert
         self._forward = forward_results
         self._sut = config.sut.model_dump()
-        base = deps.engine.render("baseUrl", config.baseUrl, {"sut": self._sut, "vars": config.vars})
-        if not base:
-            raise ConfigError(
-                "processor",
-                [
-                    (
-                        "baseUrl",
-                        "is required: the http(s) URL of the system under test, "
-                        "e.g. {{ sut.endpoints.default.baseUrl }}",
-                    )
-                ],
-            )
         try:
             self.origin = Origin.parse(base)
         except OriginError as exc:
@@ -215,6 +208,12 @@ class Processor:
     async def _from_item(self, item: WorkItem, wait: float) -> WorkItem | None:
         try:
             envelope = orjson.loads(item.payload)
+            if envelope.get("kind") == "tcp.request":
+                raise DropItem(
+                    "processor.bad-request",
+                    f"item {item.messageId}: a tcp.request (a protocol: TCP template) cannot go to the http(s) "
+                    f"baseUrl {self.base_url!r}; aim this processor at a tcp:// or tcps:// baseUrl",
+                )
             request = envelope["request"]
             method = str(request.get("method", "GET")).upper()
             path = str(request.get("path", "/"))
@@ -365,8 +364,24 @@ def _exchange(rules: CompiledRules, response: Response, sent: tuple[dict[str, st
 
 
 def build(config: CommonConfig, wiring: Wiring) -> Role:
+    """The HTTP processor, or the TCP one for a tcp:// or tcps:// baseUrl (``tcp_role``)."""
     assert isinstance(config, ProcessorConfig)  # the registry pairs this factory with its config model
-    return Processor(config, wiring.deps, alert=wiring.alert, forward_results=wiring.forwards)
+    context = {"sut": config.sut.model_dump(), "vars": config.vars}
+    base = wiring.deps.engine.render("baseUrl", config.baseUrl, context)
+    if not base:
+        raise ConfigError(
+            "processor",
+            [
+                (
+                    "baseUrl",
+                    "is required: the http(s) URL of the system under test (or tcp://host:port), "
+                    "e.g. {{ sut.endpoints.default.baseUrl }}",
+                )
+            ],
+        )
+    if is_tcp_url(base):
+        return TcpProcessor(config, wiring.deps, base, alert=wiring.alert, forward=wiring.forwards)
+    return Processor(config, wiring.deps, base, alert=wiring.alert, forward_results=wiring.forwards)
 
 
 def _threads(config: CommonConfig) -> int:
@@ -381,4 +396,4 @@ def _http(config: CommonConfig, forwards: bool) -> HttpSettings:
     return HttpSettings(ssl_verify=config.sslVerify, keep_alive=config.keepAlive, collect_headers=forwards or rules)
 
 
-KIND = RoleKind(build, concurrency=_threads, http=_http)
+KIND = RoleKind(build, concurrency=_threads, http=_http, tcp=True)

@@ -1,4 +1,5 @@
-"""request-builder: turns a payload plus ``x-ph-call-id`` into an ``http.request`` step.
+"""request-builder: turns a payload plus ``x-ph-call-id`` into an ``http.request`` step (a ``tcp.request`` for a
+``protocol: TCP`` template).
 
 Templates are keyed ``serviceId::callId``; ``x-ph-service-id`` on the item overrides the configured
 ``serviceId``. They come inline (the Swarm's ``templates`` and the role's own) or from
@@ -12,11 +13,11 @@ from typing import Any
 
 import orjson
 
+from hivekeeper.api.call_template import CallTemplate
 from hivekeeper.api.result_rules import envelope_rules, rule_problems
 from hivekeeper.api.roles import ConfigError
 from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.request_builder.config import RequestBuilderConfig
-from hivekeeper.api.swarm import HttpTemplate
 from hivekeeper.protocol.workitem import CALL_ID_HEADER, SERVICE_ID_HEADER, WorkItem
 from hivekeeper.templating.context import template_context
 from hivekeeper.worker.roles.base import DropItem, Role, RoleDeps, RoleKind, Wiring
@@ -31,7 +32,7 @@ class RequestBuilder:
         templates = list(config.templates)
         if config.templateRoot:
             templates.extend(load_template_dir(Path(config.templateRoot), "request-builder"))
-        self.templates: dict[str, HttpTemplate] = {}
+        self.templates: dict[str, CallTemplate] = {}
         self.rules: dict[str, dict[str, Any]] = {}
         """Each template's result rules as its requests carry them (the processor applies them)."""
         endpoint_auth(config, "request-builder")  # every template's (and endpoint's) profile is declared
@@ -54,7 +55,7 @@ class RequestBuilder:
         self.missing = 0
 
     @staticmethod
-    def _sources(t: HttpTemplate) -> dict[str, str]:
+    def _sources(t: CallTemplate) -> dict[str, str]:
         found = {f"{t.key} method": t.method, f"{t.key} pathTemplate": t.pathTemplate}
         found.update({f"{t.key} headersTemplate.{k}": v for k, v in t.headersTemplate.items()})
         if t.bodyTemplate is not None:
@@ -82,8 +83,24 @@ class RequestBuilder:
                 "request-builder.missing-template",
                 f"no template {key!r} for item {item.messageId}; known templates: {known}",
             )
-        engine = self.deps.engine
         context = template_context(item, self.config.vars, self._sut)
+        if template.protocol == "TCP":
+            envelope = await self._tcp_request(key, template, context)
+        else:
+            envelope = await self._http_request(key, template, context)
+        rules = self.rules.get(key)
+        if rules is not None:
+            envelope["resultRules"] = rules
+        return item.with_step(
+            orjson.dumps(envelope).decode(),
+            service=self.deps.role,
+            instance=self.deps.instance,
+            headers={"x-ph-template": key},
+        )
+
+    async def _http_request(self, key: str, template: CallTemplate, context: dict[str, Any]) -> dict[str, Any]:
+        """An ``http.request`` step: method, path, headers, body and the auth profile's name."""
+        engine = self.deps.engine
         request: dict[str, Any] = {
             "method": (await engine.render_async(f"{key} method", template.method, context)).upper(),
             "path": await engine.render_async(f"{key} pathTemplate", template.pathTemplate, context),
@@ -96,14 +113,24 @@ class RequestBuilder:
             request["body"] = await engine.render_async(f"{key} bodyTemplate", template.bodyTemplate, context)
         if template.auth is not None:  # the profile's name only: the processor adds the credentials
             request["auth"] = template.auth
-        envelope: dict[str, Any] = {"kind": "http.request", "request": request}
-        rules = self.rules.get(key)
-        if rules is not None:
-            envelope["resultRules"] = rules
-        payload = orjson.dumps(envelope).decode()
-        return item.with_step(
-            payload, service=self.deps.role, instance=self.deps.instance, headers={"x-ph-template": key}
-        )
+        return {"kind": "http.request", "request": request}
+
+    async def _tcp_request(self, key: str, template: CallTemplate, context: dict[str, Any]) -> dict[str, Any]:
+        """A ``tcp.request`` step: the rendered body and headers, the behaviour and its framing (docs/tcp.md)."""
+        engine = self.deps.engine
+        request: dict[str, Any] = {
+            "behavior": template.tcp_behavior,
+            "body": await engine.render_async(f"{key} bodyTemplate", template.bodyTemplate or "", context),
+            "headers": {
+                name: await engine.render_async(f"{key} headersTemplate.{name}", source, context)
+                for name, source in template.headersTemplate.items()
+            },
+        }
+        if template.endTag:
+            request["endTag"] = template.endTag
+        if template.maxBytes is not None:
+            request["maxBytes"] = template.maxBytes
+        return {"kind": "tcp.request", "request": request}
 
     def context(self) -> dict[str, Any]:
         return {

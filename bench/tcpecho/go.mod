@@ -1,0 +1,3 @@
+module hivekeeper.bench/tcpecho
+
+go 1.22
