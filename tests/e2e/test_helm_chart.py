@@ -173,7 +173,8 @@ def test_the_default_values_render_the_operator_with_crds_cluster_rbac_and_the_b
         "allowedImages": [],
         "envSecrets": [],
         "secretRefs": ["hivekeeper-*"],
-    }, "safe by default: built-in roles only, no Secret reads through env"
+        "authSecrets": ["hivekeeper-*"],
+    }, "safe by default: built-in roles only, no Secret reads through env, auth profiles only hivekeeper-* Secrets"
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert container["readinessProbe"]["tcpSocket"] == {"port": "webhook"}, "ready once the webhook listens"
     assert {"name": "health", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
