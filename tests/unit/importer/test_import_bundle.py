@@ -66,6 +66,7 @@ def _role(result: ImportResult, name: str) -> dict[str, Any]:
         ),
         ("payments-oauth", {}, [("warning", "auth-secret")]),
         ("claims-oauth-short-ttl", {}, [("warning", "auth-secret")]),
+        ("iso-switch", {}, [("warning", "key-dropped")]),
     ],
 )
 def test_each_test_bundle_imports_with_exactly_its_expected_findings_and_passes_validate(

@@ -195,3 +195,9 @@ def test_a_step_naming_an_unknown_template_is_refused_with_the_known_ones() -> N
             "shop::createCustomer, shop::order, shop::readCustomer",
         )
     ]
+
+
+def test_a_step_naming_a_tcp_template_is_refused() -> None:
+    tcp = {"serviceId": "shop", "callId": "ping", "protocol": "TCP", "behavior": "ECHO", "bodyTemplate": "x"}
+    with pytest.raises(ConfigError, match="is protocol: TCP; an http-sequence sends HTTP only"):
+        _sequence(RoleBench(), [{"callId": "ping"}], templates=[*TEMPLATES, tcp])

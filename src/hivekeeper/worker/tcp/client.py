@@ -34,6 +34,10 @@ RETRY_PAUSE = 0.1
 """Seconds before the first connect retry; the n-th waits n times as long (PocketHive's pacing)."""
 
 
+_READERS = {"REQUEST_RESPONSE": reading.until_tag, "ECHO": reading.echo, "LENGTH_PREFIX_2B": reading.length_prefixed}
+"""The framed behaviours' readers (FIRE_FORGET reads nothing, STREAMING has its own end)."""
+
+
 @dataclass
 class _Connection:
     reader: asyncio.StreamReader
@@ -90,10 +94,12 @@ class TcpClient:
         self, connection: _Connection, call: TcpCall, wire: bytes, settings: TcpSettings, deadline: float, budget: float
     ) -> tuple[bytes, bool]:
         loop = asyncio.get_running_loop()
+        writer = connection.writer
         try:
-            async with asyncio.timeout_at(deadline):
-                connection.writer.write(wire)
-                await connection.writer.drain()
+            writer.write(wire)
+            if writer.transport.get_write_buffer_size():  # not all sent at once: wait, bounded, until it is
+                async with asyncio.timeout_at(deadline):
+                    await writer.drain()
         except TimeoutError as exc:
             raise TcpTimeout(
                 f"writing the {len(wire):,}-byte request did not finish within {budget * 1000:.0f} ms (the "
@@ -109,11 +115,7 @@ class TcpClient:
                 return await reading.stream_until(connection.reader, call, read_deadline)
             except TimeoutError as exc:
                 raise self._read_timeout(call, settings, deadline, read_deadline, budget, "no byte arrived") from exc
-        reader = {
-            "REQUEST_RESPONSE": reading.until_tag,
-            "ECHO": reading.echo,
-            "LENGTH_PREFIX_2B": reading.length_prefixed,
-        }[call.behavior]
+        reader = _READERS[call.behavior]
         try:
             async with asyncio.timeout_at(read_deadline):
                 return await reader(connection.reader, call)

@@ -91,6 +91,15 @@ def compile_steps(config: HttpSequenceConfig, templates: dict[str, CallTemplate]
                 (f"steps[{index}].callId", f"{step.callId!r}: no template {key!r}; known templates: {known}")
             )
             continue
+        if templates[key].protocol == "TCP":
+            problems.append(
+                (
+                    f"steps[{index}].callId",
+                    f"{step.callId!r}: template {key!r} is protocol: TCP; an http-sequence sends HTTP only (a TCP "
+                    "call goes through a request-builder to a processor with a tcp:// baseUrl)",
+                )
+            )
+            continue
         auth = step.auth or templates[key].auth
         inline = any(t.key == key for t in config.templates)  # their profiles: templates.auth_problems
         if auth is not None and auth not in config.auth and (step.auth or not inline):
