@@ -1309,3 +1309,57 @@ async def test_the_csv_example_reads_its_configmap_in_pods_and_two_replicas_shar
     finally:
         await store.flushdb()
         await store.aclose()
+
+
+async def test_business_codes_from_result_rules_show_in_the_workerrole_status_and_the_runs_record(
+    kubeconfig: Path,
+    namespace: str,
+    operator_process: ManagedProcess,
+    pod_rabbitmq_url: str,
+    expose: Callable[[int], str],
+    demo: DemoService,
+    tmp_path: Path,
+) -> None:
+    """examples/payments-rules.yaml, bounded to 15 s, against the demo's /payments (200 with a business code in
+    the body): the declined payments (code 51) are errors of kind `business` in the caller's WorkerRole status,
+    its business codes are counted there, and the run's record (what `hivekeeper report` renders) carries the
+    codes and the dimensions."""
+    manifest = yaml.safe_load((REPO / "examples" / "payments-rules.yaml").read_text())
+    manifest["spec"]["sut"]["endpoints"]["default"]["baseUrl"] = f"http://{expose(int(demo.url.rsplit(':', 1)[1]))}"
+    manifest["spec"]["run"] = {"id": "rules", "duration": "15s"}
+    async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        assert _apply(kubeconfig, namespace, manifest).returncode == 0
+
+        async def declined() -> dict[str, Any] | None:
+            caller = await kube.get(WorkerRole, "payments-rules-caller", namespace=namespace)
+            status = caller.get("status") or {}
+            return status if status.get("businessCodes", {}).get("51") else None
+
+        try:
+            status = await eventually(
+                declined, timeout=150, interval=0.5, what="business code 51 in the caller's status"
+            )
+        except AssertionError as exc:
+            log, pods = operator_process.log_path.read_text()[-2000:], pods_report(kubeconfig, namespace)
+            raise AssertionError(f"{exc}\noperator log: {log}\n{pods}") from exc
+        assert status["businessCodes"]["00"] > 0, status["businessCodes"]
+        assert status["errorKinds"]["business"] > 0, status.get("errorKinds")
+
+        async def judged() -> dict[str, Any] | None:
+            held = run_kubectl(kubeconfig, "get", "cm", "payments-rules-run-rules", "-n", namespace, "-o", "json")
+            if held.returncode != 0:
+                return None
+            record = json.loads(json.loads(held.stdout)["data"]["run.json"])
+            return record if record.get("verdict") else None
+
+        record = await eventually(judged, timeout=90, interval=1, what="the run's record with its verdict")
+        caller = next(r for r in record["roles"] if r["name"] == "caller")
+        assert set(caller["businessCodes"]) >= {"00", "51"}, caller
+        assert caller["errorKinds"]["business"] == caller["businessCodes"]["51"], caller
+        assert set(caller["dimensions"]) == {"channel", "decision"}, caller["dimensions"]
+        out = tmp_path / "rules.html"
+        written = await asyncio.to_thread(
+            _hivekeeper, kubeconfig, "report", f"{namespace}/payments-rules", "-o", str(out)
+        )
+        assert written.returncode == 0, written.stderr
+        assert "business code" in out.read_text()

@@ -57,6 +57,22 @@ class WorkerRoleStatus(BaseModel):
     statusCodes: dict[str, int] = Field(
         default_factory=dict, description="HTTP answers by status code over all live instances, since each started."
     )
+    errorKinds: dict[str, int] = Field(
+        default_factory=dict,
+        max_length=33,
+        description=(
+            "Errors by kind over all live instances, since each started: `connect`, `timeout`, `tcp-closed`, "
+            "`business` (an answer its resultRules call a failure), ...; the 32 largest, the rest as `(other)`."
+        ),
+    )
+    businessCodes: dict[str, int] = Field(
+        default_factory=dict,
+        max_length=33,
+        description=(
+            "Answers by business code (the processor's resultRules) over all live instances, since each started; "
+            "the 32 largest, the rest as `(other)`."
+        ),
+    )
     latencyMs: LatencyMs = Field(
         default_factory=LatencyMs,
         description=(

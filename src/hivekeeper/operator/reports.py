@@ -76,6 +76,34 @@ def _codes(value: object) -> dict[str, int]:
     return {str(code)[:8]: _number(n) for code, n in value.items()}
 
 
+MAX_KINDS = 64
+"""Error kinds and business codes kept per report (a worker keeps 32 plus "(other)"); more is a malformed event."""
+MAX_DIMENSIONS = 8
+KEY_LIMIT = 64
+
+
+def _counts(value: object) -> dict[str, int]:
+    """Counts by key (error kinds, business codes, a dimension's values): at most :data:`MAX_KINDS` keys, each cut to
+    :data:`KEY_LIMIT` characters."""
+    if not isinstance(value, dict):
+        raise TypeError(f"must be an object of counts, got {type(value).__name__}")
+    if len(value) > MAX_KINDS:
+        raise ValueError(f"holds {len(value)} keys, more than {MAX_KINDS}")
+    return {str(key)[:KEY_LIMIT]: _number(n) for key, n in value.items()}
+
+
+def _dimensions(value: object) -> dict[str, dict[str, int]]:
+    """``{dimension: {value: count}}``: at most :data:`MAX_DIMENSIONS` dimensions of bounded counts."""
+    if not isinstance(value, dict):
+        raise TypeError(f"dimensions must be an object, got {type(value).__name__}")
+    if len(value) > MAX_DIMENSIONS:
+        raise ValueError(f"dimensions holds {len(value)} names, more than {MAX_DIMENSIONS}")
+    return {str(name)[:KEY_LIMIT]: _counts(counts) for name, counts in value.items()}
+
+
+Counts = Annotated[dict[str, int], BeforeValidator(_counts)]
+
+
 class StatusContext(_Event):
     """A status report's ``data.context``: where everything of ours that the protocol has no key for lives."""
 
@@ -89,6 +117,9 @@ class StatusContext(_Event):
     statusCodes: Annotated[dict[str, int], BeforeValidator(_codes)] = Field(default_factory=dict)
     latencyMs: Annotated[tuple[float, float, float] | None, BeforeValidator(_latency)] = None
     latencyHistogram: LatencyReport | None = None
+    errorKinds: Counts = Field(default_factory=dict)
+    businessCodes: Counts = Field(default_factory=dict)
+    dimensions: Annotated[dict[str, dict[str, int]], BeforeValidator(_dimensions)] = Field(default_factory=dict)
 
 
 class StatusData(_Event):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hivekeeper.api.status import QueueStatus
-from hivekeeper.operator import latency, plan, policy, topology
+from hivekeeper.operator import counts, latency, plan, policy, topology
 from hivekeeper.operator import status as rules
 from hivekeeper.operator.bodies import WorkerRoleBody
 from hivekeeper.operator.pods import Pod, pod_state
@@ -133,6 +133,8 @@ def status_patch(
         "processed": sum(r.processed for r in live),
         "dropped": sum(r.dropped for r in live),
         "statusCodes": _codes(live),
+        "errorKinds": counts.summed(r.error_kinds for r in live),
+        "businessCodes": counts.summed(r.business_codes for r in live),
         "latencyMs": latency.recent_latency(rules.live_instances(observed)).model_dump(mode="json"),
         "instances": [i.model_dump(mode="json") for i in rules.instance_statuses(observed)],
         "conditions": [c.model_dump(mode="json") for c in rules.conditions(observed, role.status.conditions, now_text)],

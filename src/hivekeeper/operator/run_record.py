@@ -104,7 +104,7 @@ async def write(
         recording.close()
     finished = state.finishedAt or runtime.clock.utc_text()
     elapsed = max((parse_time(finished) - parse_time(state.startedAt or finished)).total_seconds(), 0.0)
-    rows = run_store.rows(step.figures or [], children, elapsed)
+    rows = run_store.rows(step.figures or [], children, elapsed, recording)
     doc = run_store.document(swarm, run, state, recording, rows, runtime.clock.utc_text())
     try:
         await runtime.cluster.apply(run_store.manifest(swarm, doc))

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hivekeeper.operator import counts
 from hivekeeper.operator.status import InstanceReport
 from hivekeeper.protocol.latency import LatencyHistogram, LatencyReport, merge
 from hivekeeper.report.timeseries import DEFAULT_INTERVAL, Point, TimeSeries
@@ -44,8 +45,25 @@ class Seen:
     errors: int = 0
     dropped: int = 0
     status_codes: dict[str, int] = field(default_factory=dict)
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    business_codes: dict[str, int] = field(default_factory=dict)
+    dimensions: dict[str, dict[str, int]] = field(default_factory=dict)
     latency: LatencyReport | None = None
     seen_at: float = float("-inf")
+
+    @classmethod
+    def of(cls, report: InstanceReport) -> Seen:
+        return cls(
+            processed=report.processed,
+            errors=report.errors,
+            dropped=report.dropped,
+            status_codes=dict(report.status_codes),
+            error_kinds=dict(report.error_kinds),
+            business_codes=dict(report.business_codes),
+            dimensions={name: dict(values) for name, values in report.dimensions.items()},
+            latency=report.latency_since_start,
+            seen_at=report.seen_at,
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +71,9 @@ class Seen:
             "errors": self.errors,
             "dropped": self.dropped,
             "statusCodes": self.status_codes,
+            "errorKinds": self.error_kinds,
+            "businessCodes": self.business_codes,
+            "dimensions": self.dimensions,
             "latency": self.latency.to_json() if self.latency is not None else None,
         }
 
@@ -63,9 +84,31 @@ class Seen:
             processed=int(data.get("processed", 0)),
             errors=int(data.get("errors", 0)),
             dropped=int(data.get("dropped", 0)),
-            status_codes={str(k): int(v) for k, v in (data.get("statusCodes") or {}).items()},
+            status_codes=_int_counts(data.get("statusCodes")),
+            error_kinds=_int_counts(data.get("errorKinds")),
+            business_codes=_int_counts(data.get("businessCodes")),
+            dimensions={str(name): _int_counts(values) for name, values in (data.get("dimensions") or {}).items()},
             latency=LatencyReport.model_validate(latency) if latency else None,
         )
+
+
+def _int_counts(data: Any) -> dict[str, int]:
+    return {str(k): int(v) for k, v in (data or {}).items()}
+
+
+def _grown_counts(now: Mapping[str, int], before: Mapping[str, int], restarted: bool) -> dict[str, int]:
+    """What each key grew by (all of it when the worker restarted, or for a key that went down)."""
+    out = {}
+    for key, n in now.items():
+        grown = n if restarted else _grown(n, before.get(key, 0))
+        if grown:
+            out[key] = grown
+    return out
+
+
+def _add(into: dict[str, int], counts: Mapping[str, int]) -> None:
+    for key, n in counts.items():
+        into[key] = into.get(key, 0) + n
 
 
 def _grown(now: int, before: int) -> int:
@@ -88,6 +131,9 @@ class Delta:
     errors: int = 0
     dropped: int = 0
     errors_by_kind: dict[str, int] = field(default_factory=dict)
+    """The workers' error kinds (connect, timeout, business, ...) and the failed HTTP answers as ``http <code>``."""
+    business_codes: dict[str, int] = field(default_factory=dict)
+    dimensions: dict[str, dict[str, int]] = field(default_factory=dict)
     latency: list[LatencyHistogram] = field(default_factory=list)
     steps: dict[str, list[LatencyHistogram]] = field(default_factory=dict)
 
@@ -96,10 +142,15 @@ class Delta:
         self.processed += _grown(report.processed, seen.processed)
         self.errors += _grown(report.errors, seen.errors)
         self.dropped += _grown(report.dropped, seen.dropped)
-        for code, n in report.status_codes.items():
-            grown = n if restarted else _grown(n, seen.status_codes.get(code, 0))
-            if grown and not code.startswith(("1", "2", "3")):
-                self.errors_by_kind[f"http {code}"] = self.errors_by_kind.get(f"http {code}", 0) + grown
+        failed = {c: n for c, n in report.status_codes.items() if not c.startswith(("1", "2", "3"))}
+        answers = _grown_counts(failed, seen.status_codes, restarted)
+        _add(self.errors_by_kind, {f"http {code}": n for code, n in answers.items()})
+        _add(self.errors_by_kind, _grown_counts(report.error_kinds, seen.error_kinds, restarted))
+        _add(self.business_codes, _grown_counts(report.business_codes, seen.business_codes, restarted))
+        for name, values in report.dimensions.items():
+            grown = _grown_counts(values, seen.dimensions.get(name, {}), restarted)
+            if grown:
+                _add(self.dimensions.setdefault(name, {}), grown)
         now = report.latency_since_start
         if now is None:
             return
@@ -116,6 +167,10 @@ class RoleRecording:
     seen: dict[str, Seen] = field(default_factory=dict)
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     steps: dict[str, LatencyHistogram] = field(default_factory=dict)
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    business_codes: dict[str, int] = field(default_factory=dict)
+    dimensions: dict[str, dict[str, int]] = field(default_factory=dict)
+    """The run's counts so far (bounded when written: :mod:`~hivekeeper.operator.counts`)."""
     point_since: float = 0.0
     """Run time (s) the point being gathered starts at."""
     pending: Delta = field(default_factory=Delta)
@@ -126,6 +181,9 @@ class RoleRecording:
             "seen": {name: seen.as_json() for name, seen in self.seen.items()},
             "latency": self.latency.model_dump(mode="json"),
             "steps": {step: h.model_dump(mode="json") for step, h in self.steps.items()},
+            "errorKinds": counts.bounded(self.error_kinds),
+            "businessCodes": counts.bounded(self.business_codes),
+            "dimensions": counts.summed_dimensions([self.dimensions]),
         }
 
     @classmethod
@@ -134,7 +192,17 @@ class RoleRecording:
             seen={str(name): Seen.from_json(s) for name, s in (data.get("seen") or {}).items()},
             latency=LatencyHistogram.model_validate(data.get("latency") or {}),
             steps={str(step): LatencyHistogram.model_validate(h) for step, h in (data.get("steps") or {}).items()},
+            error_kinds=_int_counts(data.get("errorKinds")),
+            business_codes=_int_counts(data.get("businessCodes")),
+            dimensions={str(n): _int_counts(v) for n, v in (data.get("dimensions") or {}).items()},
         )
+
+    def counted(self) -> tuple[dict[str, int], dict[str, int], dict[str, dict[str, int]]]:
+        """(error kinds, business codes, dimensions) over the run so far, the point being gathered included."""
+        pending = self.pending
+        kinds = counts.summed([self.error_kinds, pending.errors_by_kind])
+        codes = counts.summed([self.business_codes, pending.business_codes])
+        return kinds, codes, counts.summed_dimensions([self.dimensions, pending.dimensions])
 
 
 def latency_figures(histogram: LatencyHistogram) -> dict[str, float]:
@@ -171,14 +239,7 @@ class RunRecording:
         since = max([0.0, *(r.seen_at - self.start for r in instances)])
         recording = self.roles.setdefault(role, RoleRecording(point_since=since, pending_until=since))
         for report in instances:
-            recording.seen[report.name] = Seen(
-                processed=report.processed,
-                errors=report.errors,
-                dropped=report.dropped,
-                status_codes=dict(report.status_codes),
-                latency=report.latency_since_start,
-                seen_at=report.seen_at,
-            )
+            recording.seen[report.name] = Seen.of(report)
 
     def observe(self, role: str, instances: list[InstanceReport], queue_depth: int | None = None) -> None:
         """Fold ``role``'s new reports in; make its next point once they cover about an interval."""
@@ -193,14 +254,7 @@ class RunRecording:
         for report in fresh:
             seen = recording.seen.get(report.name, Seen())
             delta.add(report, seen)
-            recording.seen[report.name] = Seen(
-                processed=report.processed,
-                errors=report.errors,
-                dropped=report.dropped,
-                status_codes=dict(report.status_codes),
-                latency=report.latency_since_start,
-                seen_at=report.seen_at,
-            )
+            recording.seen[report.name] = Seen.of(report)
         recording.pending_until = max(recording.pending_until, max(r.seen_at for r in fresh) - self.start)
         self._point_if_due(role, recording, queue_depth)
 
@@ -216,13 +270,17 @@ class RunRecording:
         for step, windows in delta.steps.items():
             held = recording.steps.get(step)
             recording.steps[step] = merge([held, *windows] if held is not None else windows)
+        _add(recording.error_kinds, delta.errors_by_kind)
+        _add(recording.business_codes, delta.business_codes)
+        for name, values in delta.dimensions.items():
+            _add(recording.dimensions.setdefault(name, {}), values)
         point = Point(
             t=recording.pending_until,
             seconds=span,
             processed=delta.processed,
             errors=delta.errors,
             dropped=delta.dropped,
-            errors_by_kind=delta.errors_by_kind,
+            errors_by_kind=counts.bounded(delta.errors_by_kind),
             latency_count=window.count,
             queue_depth=queue_depth,
         )

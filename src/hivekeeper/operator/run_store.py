@@ -55,9 +55,17 @@ def record_labels(swarm: str) -> dict[str, str]:
     }
 
 
-def rows(figures: list[RoleFigures], children: list[WorkerRoleBody], elapsed: float) -> list[RoleRow]:
-    """The report's summary rows: each role's figures over the run and its instances."""
+def rows(
+    figures: list[RoleFigures],
+    children: list[WorkerRoleBody],
+    elapsed: float,
+    recording: RunRecording | None = None,
+) -> list[RoleRow]:
+    """The report's summary rows: each role's figures over the run, its instances, and (from the recording) its
+    errors by kind, business codes and dimensions."""
     instances = {c.metadata.labels.get(LABEL_ROLE) or c.metadata.name: c.status.readyReplicas for c in children}
+    counted = {role: r.counted() for role, r in (recording.roles.items() if recording else [])}
+    empty: tuple[dict[str, int], dict[str, int], dict[str, dict[str, int]]] = ({}, {}, {})
     return [
         RoleRow(
             name=f.role,
@@ -70,6 +78,9 @@ def rows(figures: list[RoleFigures], children: list[WorkerRoleBody], elapsed: fl
             latencyMs=dict(f.latencyMs),
             statusCodes=dict(f.statusCodes),
             steps={step: dict(s.latencyMs) for step, s in f.steps.items()},
+            errorKinds=counted.get(f.role, empty)[0],
+            businessCodes=counted.get(f.role, empty)[1],
+            dimensions=counted.get(f.role, empty)[2],
         )
         for f in figures
     ]

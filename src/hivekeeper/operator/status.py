@@ -32,6 +32,12 @@ class InstanceReport:
     dropped: int = 0
     status_codes: dict[str, int] = field(default_factory=dict)
     """HTTP answers by status code since it started (bounded: :data:`~hivekeeper.operator.reports.MAX_CODES`)."""
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    """Errors by kind since it started (``connect``, ``tcp-timeout``, ``business``, ...; bounded)."""
+    business_codes: dict[str, int] = field(default_factory=dict)
+    """Answers by business code (its ``resultRules``) since it started (bounded)."""
+    dimensions: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Answers by each result-rule dimension's value since it started (bounded)."""
     io_input: str = "unknown"
     io_output: str = "unknown"
     rejected_generation: int | None = None

@@ -50,6 +50,13 @@ class RoleRow(BaseModel):
     steps: dict[str, dict[str, float]] = Field(
         default_factory=dict, description="Per http-sequence step: its latency percentiles (ms)."
     )
+    errorKinds: dict[str, int] = Field(
+        default_factory=dict, description="Errors by kind (connect, timeout, business, http <code>, ...)."
+    )
+    businessCodes: dict[str, int] = Field(default_factory=dict, description="Answers by business code (resultRules).")
+    dimensions: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="Answers by each resultRules dimension's value."
+    )
 
 
 class RunDocument(BaseModel):

@@ -62,3 +62,50 @@ async def test_the_workerrole_status_sums_the_live_instances_figures() -> None:
     status = op.workerrole(role.metadata.name).status
     assert (status.processed, status.dropped) == (15, 1)
     assert status.statusCodes == {"200": 12, "500": 2}
+
+
+async def test_the_workerrole_status_sums_error_kinds_and_business_codes_bounded() -> None:
+    op = Operator()
+    swarm = swarm_body()
+    op.add_swarm(swarm)
+    role = op.add_workerrole(op.child(swarm, "caller").manifest)
+    digest = plan.config_digest(role.spec.config, True)
+    op.cluster.workerrole_bodies[(NAMESPACE, role.metadata.name)]["status"] = {
+        "configGeneration": 1,
+        "configDigest": digest,
+    }
+    op.pods("quickstart", "caller", pod("a"), pod("b"))
+    op.observations.manage(SWARM_ID, "caller")
+    many = {f"c{n:02d}": 40 - n for n in range(40)}  # 40 codes: the 32 largest are kept, the rest is "(other)"
+    op.observations.record(
+        _report("a", {"processed": 9, "errorKinds": {"business": 2, "timeout": 1}, "businessCodes": many}),
+        op.clock.now,
+    )
+    op.observations.record(
+        _report("b", {"processed": 5, "errorKinds": {"business": 1}, "businessCodes": {"c00": 10}}), op.clock.now
+    )
+
+    await role_rollup.roll_up_role(op.runtime, op.workerrole(role.metadata.name))
+
+    status = op.workerrole(role.metadata.name).status
+    assert status.errorKinds == {"business": 3, "timeout": 1}
+    assert len(status.businessCodes) == 33
+    assert status.businessCodes["c00"] == 50
+    assert status.businessCodes["(other)"] == sum(40 - n for n in range(32, 40))
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"businessCodes": {str(n): 1 for n in range(65)}},
+        {"errorKinds": {"timeout": "many"}},
+        {"dimensions": {f"d{n}": {"a": 1} for n in range(9)}},
+        {"dimensions": {"channel": ["web"]}},
+    ],
+    ids=["too-many-codes", "a-count-that-is-text", "too-many-dimensions", "a-dimension-that-is-a-list"],
+)
+def test_unbounded_or_malformed_result_counts_make_the_event_malformed(context: dict[str, object]) -> None:
+    seen = Observations()
+    seen.manage(SWARM_ID, "caller")
+    with pytest.raises(MalformedEvent):
+        seen.record(_report("a", {"processed": 1, **context}), 1.0)

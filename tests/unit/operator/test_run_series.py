@@ -138,3 +138,23 @@ def test_latency_figures_of_an_empty_histogram_are_empty() -> None:
     figures = latency_figures(stats(fast=3, slow=1).latency.to_wire())
     assert figures["mean"] == pytest.approx((3 * 2 + 500) / 4, rel=0.01)
     assert set(figures) == {"p50", "p90", "p95", "p99", "max", "mean"}
+
+
+def test_business_codes_dimensions_and_error_kinds_count_what_the_run_added() -> None:
+    rec = recording()
+    before = report("a", START, stats(fast=10))
+    before.business_codes.update({"00": 8, "51": 2})
+    before.dimensions.update({"channel": {"web": 10}})
+    before.error_kinds.update({"business": 2})
+    rec.begin("caller", [before])
+    after = report("a", START + 5, stats(fast=30), codes={"200": 25, "503": 5})
+    after.business_codes.update({"00": 20, "51": 5})
+    after.dimensions.update({"channel": {"web": 20, "app": 5}})
+    after.error_kinds.update({"business": 5, "timeout": 1})
+    rec.observe("caller", [after])
+    [point] = rec.series.roles["caller"]
+    assert point.errors_by_kind == {"business": 3, "timeout": 1, "http 503": 5}
+    kinds, codes, dimensions = rec.roles["caller"].counted()
+    assert codes == {"00": 12, "51": 3}
+    assert dimensions == {"channel": {"web": 10, "app": 5}}
+    assert kinds == {"http 503": 5, "business": 3, "timeout": 1}
