@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from hivekeeper.importer.pebble_expr import ExpressionRewriter, Issue
 from hivekeeper.templating.engine import TemplateEngine, TemplateError, is_literal
+from hivekeeper.templating.tag_newline import code_end, next_tag
 
 __all__ = ["Issue", "Rewrite", "rewrite"]
 
@@ -68,7 +69,7 @@ def rewrite(
     code = ExpressionRewriter(raw_payload=raw_payload, upstream=dict(upstream or {}))
     out: list[str] = []
     pos = 0
-    while (start := _next_block(source, pos)) >= 0:
+    while (start := next_tag(source, pos)) >= 0:
         out.append(source[pos:start])
         opener = source[start : start + 2]
         if opener == "{#":
@@ -76,7 +77,7 @@ def rewrite(
             pos = len(source) if end < 0 else end + 2
             out.append(source[start:pos])
             continue
-        end = _block_end(source, start + 2, "}}" if opener == "{{" else "%}")
+        end = code_end(source, start + 2, "}}" if opener == "{{" else "%}")
         if end < 0:
             code.issue("template-syntax", source[start : start + 60], "this block is never closed", "close it")
             pos = start
@@ -108,33 +109,6 @@ def rewrite(
                 )
             )
     return result
-
-
-def _next_block(source: str, pos: int) -> int:
-    found = [i for i in (source.find(m, pos) for m in ("{{", "{%", "{#")) if i >= 0]
-    return min(found) if found else -1
-
-
-def _block_end(source: str, pos: int, closer: str) -> int:
-    """Index of ``closer`` ending the block whose code starts at ``pos`` (strings and map literals skipped)."""
-    depth, quote, i = 0, "", pos
-    while i < len(source):
-        c = source[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "'\"":
-            quote = c
-        elif depth == 0 and source.startswith(closer, i):
-            return i
-        elif c == "{":
-            depth += 1
-        elif c == "}":
-            depth = max(0, depth - 1)
-        i += 1
-    return -1
 
 
 def _tag(inner: str) -> tuple[str, str]:

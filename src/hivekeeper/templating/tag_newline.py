@@ -27,11 +27,11 @@ def trim_tag_newlines(source: str) -> str:
     """
     out: list[str] = []
     pos = 0
-    while (start := _next_tag(source, pos)) >= 0:
+    while (start := next_tag(source, pos)) >= 0:
         out.append(source[pos:start])
         opener = source[start : start + 2]
         closer = _CLOSERS[opener]
-        end = source.find(closer, start + 2) if opener == "{#" else _code_end(source, start + 2, closer)
+        end = source.find(closer, start + 2) if opener == "{#" else code_end(source, start + 2, closer)
         if end < 0:
             pos = start
             break
@@ -50,12 +50,13 @@ def trim_tag_newlines(source: str) -> str:
     return "".join(out)
 
 
-def _next_tag(source: str, pos: int) -> int:
+def next_tag(source: str, pos: int) -> int:
+    """Where the next tag (``{{``, ``{%`` or ``{#``) opens at or after ``pos``; -1 when none does."""
     found = [i for i in (source.find(opener, pos) for opener in _CLOSERS) if i >= 0]
     return min(found) if found else -1
 
 
-def _code_end(source: str, pos: int, closer: str) -> int:
+def code_end(source: str, pos: int, closer: str) -> int:
     """Where ``closer`` ends the code that starts at ``pos``: quoted strings and ``{ }`` literals skipped."""
     depth, quote, i = 0, "", pos
     while i < len(source):
