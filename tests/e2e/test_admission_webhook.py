@@ -23,7 +23,7 @@ import yaml
 
 from testbench.diagnose import pods_report
 from testbench.helmtool import run_helm
-from testbench.kube import run_kubectl
+from testbench.kube import remove_namespaces, run_kubectl
 from testbench.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -95,8 +95,10 @@ def release(
             kubeconfig, "patch", "-n", found.swarms, swarm, "--type=merge", "-p", '{"metadata":{"finalizers":null}}'
         )
     run_helm("uninstall", found.name, "--namespace", found.namespace, "--wait", kubeconfig=kubeconfig, timeout=200)
-    for namespace in (found.swarms, found.namespace):
-        run_kubectl(kubeconfig, "delete", "namespace", namespace, "--wait=false")
+    left = remove_namespaces(kubeconfig, found.swarms, found.namespace)
+    assert not left, (
+        f"namespaces still there 180 s after deletion: {left}\n{[pods_report(kubeconfig, n) for n in left]}"
+    )
 
 
 def _validate(path: Path) -> subprocess.CompletedProcess[str]:

@@ -25,7 +25,7 @@ import yaml
 
 from testbench.diagnose import pods_report
 from testbench.helmtool import run_helm
-from testbench.kube import run_kubectl
+from testbench.kube import remove_namespaces, run_kubectl
 from testbench.scripted_http import ScriptedServer, scripted_server
 from testbench.swarms import two_stage_swarm
 from testbench.waiting import eventually
@@ -575,13 +575,9 @@ def install_namespaces(kubeconfig: Path, pod_rabbitmq_url: str, pod_redis_url: s
         )  # fmt: skip
         assert secret.returncode == 0, secret.stderr
     yield names
-    for namespace in (names.swarms, names.other, names.release):
-        # A test that failed half-way may leave a Swarm whose finalizer no operator runs any more.
-        for swarm in run_kubectl(kubeconfig, "get", "swarms", "-n", namespace, "-o", "name").stdout.split():
-            run_kubectl(
-                kubeconfig, "patch", "-n", namespace, swarm, "--type=merge", "-p", '{"metadata":{"finalizers":null}}'
-            )
-        run_kubectl(kubeconfig, "delete", "namespace", namespace, "--wait=false")
+    # A test that failed half-way may leave a Swarm whose finalizer no operator runs any more: dropped here.
+    left = remove_namespaces(kubeconfig, names.swarms, names.other, names.release)
+    assert not left, f"namespaces still there 180 s after deletion: {left}"
 
 
 def _image_values(images: dict[str, str]) -> list[str]:

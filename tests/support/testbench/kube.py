@@ -467,3 +467,46 @@ def install_crds(kubeconfig: Path, directory: Path) -> None:
     waited = run_kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", *names)
     if waited.returncode != 0:
         raise BenchError("crds", "kubectl wait --for=condition=Established", waited.stderr.strip())
+
+
+def remove_namespaces(kubeconfig: Path, *names: str, timeout: float = 180.0) -> list[str]:
+    """Delete ``names`` and wait until they are gone; the names still there after ``timeout`` are returned.
+
+    A Swarm whose operator is no longer running keeps its finalizer for ever and holds its namespace in
+    Terminating (with the Deployments already gone, but nothing says so); the finalizers of what is left are
+    dropped first, since no operator will act on them any more. Waiting matters on two cores: pods left running
+    while the next module starts load the node for the rest of the session.
+    """
+    for name in names:
+        for kind in ("swarms", "workerroles"):
+            listed = run_kubectl(kubeconfig, "get", kind, "-n", name, "-o", "name").stdout.split()
+            for found in listed:
+                run_kubectl(
+                    kubeconfig, "patch", "-n", name, found, "--type=merge", "-p", '{"metadata":{"finalizers":null}}'
+                )
+        run_kubectl(kubeconfig, "delete", "namespace", name, "--wait=false", "--ignore-not-found")
+    deadline = time.monotonic() + timeout
+    left = list(names)
+    while left and time.monotonic() < deadline:
+        existing = set(run_kubectl(kubeconfig, "get", "namespaces", "-o", "name").stdout.split())
+        left = [name for name in left if f"namespace/{name}" in existing]
+        if left:
+            time.sleep(1.0)
+    return left
+
+
+def namespaced_pods(kubeconfig: Path) -> dict[str, list[str]]:
+    """Every pod of the node by namespace (``namespace/pod`` as kubectl prints it)."""
+    listed = run_kubectl(
+        kubeconfig,
+        "get",
+        "pods",
+        "-A",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name}{'\\n'}{end}",
+    )
+    pods: dict[str, list[str]] = {}
+    for line in listed.stdout.splitlines():
+        namespace, _, name = line.partition(" ")
+        pods.setdefault(namespace, []).append(name)
+    return pods
