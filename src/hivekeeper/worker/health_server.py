@@ -31,7 +31,11 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 METRICS_PATH = "/metrics"
-TEXT = [("Content-Type", "text/plain; charset=utf-8")]
+
+
+def _text() -> list[tuple[str, str]]:
+    """The headers of a plain-text answer: a new list each time (wsgiref adds Content-Length to the one given)."""
+    return [("Content-Type", "text/plain; charset=utf-8")]
 
 
 async def heartbeat(health: Health, clock: Callable[[], float] = time.monotonic) -> None:
@@ -79,10 +83,10 @@ def health_app(
             answer: Iterable[bytes] = metrics(environ, start_response)
             return answer
         if path not in (LIVENESS_PATH, READINESS_PATH):
-            start_response("404 Not Found", TEXT)
+            start_response("404 Not Found", _text())
             return [f"not found: {METRICS_PATH}, {LIVENESS_PATH} and {READINESS_PATH} are served here\n".encode()]
         if environ.get("REQUEST_METHOD") != "GET":
-            start_response("405 Method Not Allowed", [*TEXT, ("Allow", "GET")])
+            start_response("405 Method Not Allowed", [*_text(), ("Allow", "GET")])
             return [b"use GET\n"]
         verdict = health.check(clock())
         if path == LIVENESS_PATH:
@@ -93,7 +97,7 @@ def health_app(
                 report.failing(reason)
         else:
             good, reason = verdict.ready, verdict.ready_reason
-        start_response("200 OK" if good else "503 Service Unavailable", TEXT)
+        start_response("200 OK" if good else "503 Service Unavailable", _text())
         return [(OK if good else reason).encode() + b"\n"]
 
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -49,6 +50,8 @@ async def serve(env: WorkerEnv, stop: asyncio.Event, verifier: Verifier | None =
         await _serve(env, stop, verifier, health)
     finally:
         beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
 
 
 async def _connect(env: WorkerEnv, health: Health) -> AbstractRobustConnection:
