@@ -28,7 +28,7 @@ from hivekeeper.worker.health import HEARTBEAT_INTERVAL, OK, Health
 from hivekeeper.worker.termination import TerminationLog
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 METRICS_PATH = "/metrics"
 
