@@ -61,15 +61,20 @@ def release() -> str:
 
 
 def module_dir(version: str) -> Path:
-    cache = (
-        os.environ.get("GOMODCACHE")
-        or subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+    """The module's directory in the Go module cache, downloaded first when it is not there."""
+    done = subprocess.run(
+        ["go", "mod", "download", "-json", f"k8s.io/kubernetes@{version}"],
+        cwd=GO_MOD.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"},
     )
-    path = Path(cache) / f"k8s.io/kubernetes@{version}"
+    if done.returncode != 0:
+        raise SystemExit(f"go mod download k8s.io/kubernetes@{version} failed: {done.stderr.strip() or done.stdout}")
+    path = Path(json.loads(done.stdout)["Dir"])
     if not (path / SPEC).is_file():
-        raise SystemExit(
-            f"{path / SPEC} is missing: run `make bench-install` (it downloads k8s.io/kubernetes {version})"
-        )
+        raise SystemExit(f"{path / SPEC} is missing from k8s.io/kubernetes {version}")
     return path
 
 

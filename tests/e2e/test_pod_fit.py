@@ -169,7 +169,7 @@ async def test_a_pinned_role_lands_on_its_pool_and_one_that_fits_nowhere_is_stal
         assert "Unschedulable" in lost, lost
         assert "didn't match Pod's node affinity/selector" in lost, lost
         assert "Unschedulable" in untolerated, untolerated
-        assert f"untolerated taint {{{pool.taint}: true}}" in untolerated, untolerated
+        assert "had untolerated taint" in untolerated, untolerated
 
         swarm = await kube.get(SwarmResource, "fit", namespace=namespace)
         conditions = {c["type"]: c for c in swarm["status"]["conditions"]}
