@@ -171,11 +171,16 @@ async def test_a_pinned_role_lands_on_its_pool_and_one_that_fits_nowhere_is_stal
         assert "Unschedulable" in untolerated, untolerated
         assert "had untolerated taint" in untolerated, untolerated
 
-        swarm = await kube.get(SwarmResource, "fit", namespace=namespace)
-        conditions = {c["type"]: c for c in swarm["status"]["conditions"]}
-        assert conditions["Stalled"]["status"] == "True"
-        assert "lost" in conditions["Stalled"]["message"]
-        assert "untolerated" in conditions["Stalled"]["message"]
+        async def swarm_stalled() -> str | None:
+            swarm = await kube.get(SwarmResource, "fit", namespace=namespace)
+            for condition in (swarm.get("status") or {}).get("conditions", []):
+                if condition["type"] == "Stalled" and condition["status"] == "True":
+                    return str(condition["message"])
+            return None
+
+        message = await eventually(swarm_stalled, timeout=60, interval=1, what="the Swarm Stalled")
+        assert message.startswith(("lost: pod fit-lost-", "untolerated: pod fit-untolerated-")), message
+        assert "Unschedulable" in message, message
 
         explained = run_kubectl(kubeconfig, "explain", "swarm.spec.pod.tolerations")
         assert explained.returncode == 0, explained.stderr
