@@ -173,10 +173,9 @@ async def test_a_running_worker_is_live_and_ready_and_its_port_still_serves_metr
     async with control_plane(rabbitmq_url, swarm) as control:
         with worker_in_thread(_environment(rabbitmq_url, swarm, port, tmp_path / "termination-log")):
             await control.started()
-            assert await probe(port, "/readyz") == (503, "waiting for its first config-update\n")
+            await ready(port)
             assert await probe(port, "/livez") == (200, "ok\n")
             await control.enable()
-            await ready(port)
             assert await probe(port, "/livez") == (200, "ok\n")
             status, metrics = await probe(port, "/metrics")
             assert status == 200

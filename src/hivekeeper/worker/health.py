@@ -8,14 +8,16 @@ instead of a probe timeout.
 
 - **live** while the loop turned within :attr:`Bounds.loop_stall` and the control connection is up or was
   lost for less than :attr:`Bounds.control_loss` (past it, a restart opens a fresh one);
-- **ready** while live, started, not stopping, the control connection up, and a config-update applied.
+- **ready** while live, started (listening on its control queue, with its bootstrap config), not stopping, and
+  the control connection up. Not "a config-update applied": the bootstrap config is the operator's config when
+  the pod was made, and a readiness that waited for the operator would stall rollouts (and the pod-start bench)
+  whenever no operator runs.
 
 Nothing here is on the hot path: no item touches it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 HEARTBEAT_INTERVAL = 1.0
@@ -62,8 +64,6 @@ class Facts:
     """When the control connection was lost (the first drop of an outage); None while it is up."""
     started: bool = False
     """The worker listens on its control queue and said so (``status-full``)."""
-    configured: bool = False
-    """A config-update was applied (the operator's config is in force)."""
     stopping: bool = False
     """The worker is stopping (SIGTERM): letting items in flight finish, then closing."""
 
@@ -105,8 +105,6 @@ def verdict(facts: Facts, bounds: Bounds, now: float) -> Verdict:
         not_ready = "starting: not yet listening on its control queue"
     elif lost is not None:
         not_ready = f"control connection lost {lost:.1f} s ago; reconnecting"
-    elif not facts.configured:
-        not_ready = "waiting for its first config-update"
     else:
         return Verdict(live=True, ready=True, live_reason=OK, ready_reason=OK)
     return Verdict(live=True, ready=False, live_reason=OK, ready_reason=not_ready)
@@ -122,8 +120,6 @@ class Health:
         self.control_lost_since: float | None = None
         self.started = False
         self.stopping = False
-        self.configured: Callable[[], bool] = lambda: False
-        """Whether a config-update was applied (set to read the worker once it is built)."""
 
     def beat(self, now: float) -> None:
         self.heartbeat = now
@@ -141,7 +137,6 @@ class Health:
             heartbeat=self.heartbeat,
             control_lost_since=self.control_lost_since,
             started=self.started,
-            configured=self.configured(),
             stopping=self.stopping,
         )
 

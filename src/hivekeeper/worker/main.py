@@ -96,7 +96,6 @@ async def _serve(env: WorkerEnv, stop: asyncio.Event, verifier: Verifier | None,
         identity, env.config, edges, status_interval=env.status_interval, store=store, datasets=env.dataset_dir
     )
     built.append(worker)
-    health.configured = lambda: worker.configured
     server: WSGIServer | None = None
     if env.metrics_port:
         report = health_server.UnhealthyReport(env.termination_log)

@@ -19,7 +19,7 @@ from hivekeeper.worker.health import (
 )
 
 BOUNDS = Bounds(loop_stall=10.0, control_loss=60.0)
-RUNNING = Facts(heartbeat=100.0, started=True, configured=True)
+RUNNING = Facts(heartbeat=100.0, started=True)
 
 
 def test_a_running_worker_whose_loop_turned_a_moment_ago_is_live_and_ready() -> None:
@@ -43,12 +43,12 @@ def test_the_loop_bound_is_the_one_configured() -> None:
 
 
 def test_a_lost_control_connection_fails_readiness_at_once_and_liveness_only_past_its_bound() -> None:
-    lost = Facts(heartbeat=100.0, started=True, configured=True, control_lost_since=95.0)
+    lost = Facts(heartbeat=100.0, started=True, control_lost_since=95.0)
     early = verdict(lost, BOUNDS, now=100.5)
     assert early.live
     assert not early.ready
     assert early.ready_reason == "control connection lost 5.5 s ago; reconnecting"
-    turning = Facts(heartbeat=155.0, started=True, configured=True, control_lost_since=95.0)
+    turning = Facts(heartbeat=155.0, started=True, control_lost_since=95.0)
     assert verdict(turning, BOUNDS, now=155.0).live, "lost for exactly its bound: still live"
     late = verdict(turning, BOUNDS, now=160.5)
     assert not late.live
@@ -69,8 +69,7 @@ def test_a_stalled_loop_and_a_long_lost_connection_are_both_named() -> None:
     ("facts", "reason"),
     [
         (Facts(heartbeat=100.0), "starting: not yet listening on its control queue"),
-        (Facts(heartbeat=100.0, started=True), "waiting for its first config-update"),
-        (Facts(heartbeat=100.0, started=True, configured=True, stopping=True), "stopping"),
+        (Facts(heartbeat=100.0, started=True, stopping=True), "stopping"),
     ],
 )
 def test_a_live_worker_is_not_ready_until_it_runs_nor_once_it_stops(facts: Facts, reason: str) -> None:
@@ -86,7 +85,6 @@ def test_the_health_facts_follow_the_loop_and_the_connection() -> None:
     assert health.facts() == Facts(heartbeat=0.0)
     health.beat(5.0)
     health.started = True
-    health.configured = lambda: True
     assert health.check(6.0).ready
     health.control_lost(7.0)
     health.control_lost(9.0)  # a failed reconnect: the outage still counts from its first drop

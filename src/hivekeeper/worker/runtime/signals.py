@@ -59,7 +59,6 @@ class Signals(Lifecycle):
         except Exception as exc:  # whatever goes wrong, the operator gets an outcome: never silence
             await self._refuse(signal, exc)
             return
-        self.configured = True
         await self._answer(
             signal,
             "Applied",

@@ -107,7 +107,6 @@ class Worker(Signals):
         self._blocks_reported = 0
         self._clock = clock
         self.control_queue = naming.control_queue(identity.swarm, identity.role, identity.instance)
-        self.configured = False
 
     # -- wiring ---------------------------------------------------------------------------------
     @staticmethod
