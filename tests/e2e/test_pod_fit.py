@@ -223,9 +223,9 @@ def _one_role_swarm(name: str, role: dict[str, Any]) -> dict[str, Any]:
 CALLER = {
     "name": "caller",
     "role": "processor",
-    "work": {"in": "call"},
     "config": {"baseUrl": "{{ sut.endpoints.default.baseUrl }}", "threadCount": 1},
 }
+"""A processor with no input queue: an idle worker pod, which is all these tests need."""
 
 
 @pytest.fixture
@@ -270,7 +270,6 @@ async def test_a_worker_whose_event_loop_is_stuck_is_restarted_by_its_liveness_p
         stuck = {
             "name": "stuck",
             "image": custom,
-            "work": {"in": "call"},
             "config": {"baseUrl": "{{ sut.endpoints.default.baseUrl }}", "threadCount": 1},
             "env": [{"name": "CUSTOM_STALL_AFTER_SECONDS", "value": "15"}],
         }
