@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hivekeeper.api.status import QueueStatus
-from hivekeeper.operator import counts, latency, plan, policy, topology
+from hivekeeper.operator import config_events, counts, events, latency, plan, policy, topology
 from hivekeeper.operator import status as rules
 from hivekeeper.operator.bodies import WorkerRoleBody
 from hivekeeper.operator.pods import Pod, pod_state
@@ -95,6 +95,7 @@ async def queue_health(runtime: Runtime, role: WorkerRoleBody) -> QueueHealth:
         await runtime.broker.declare(topology.topology(swarm_id, aliases))
     except Exception as exc:
         return QueueHealth("BrokerUnavailable", f"queue {', '.join(missing)} is missing and cannot be declared: {exc}")
+    await runtime.event(events.role_ref(role), "Warning", "QueueMissing", problem)
     return QueueHealth("QueueMissing", problem)
 
 
@@ -188,3 +189,4 @@ async def roll_up_role(runtime: Runtime, role: WorkerRoleBody) -> None:
     )
     if changed(role.status, patch):
         await runtime.cluster.patch_workerrole_status(role.namespace, role.metadata.name, patch)
+    await config_events.say_role(runtime, role, patch, target.generation)
