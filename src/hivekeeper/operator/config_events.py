@@ -2,9 +2,9 @@
 
 The roll-ups run every 2 seconds and the ``ConfigApplied`` condition says the same thing on each tick; an Event
 says it once, when it becomes true. Three guards make "once" hold: the previous status (an operator restarted
-after the Event was written finds the condition already there), :meth:`~hivekeeper.operator.recorder.EventRecorder.first_time`
-(a timer body older than the last status patch shows the condition not yet there), and the correlator's
-deduplication behind both.
+after the Event was written finds the condition already there), the recorder's memory of what it said
+(:meth:`~hivekeeper.operator.recorder.EventRecorder.first_time`: a timer body older than the last status patch
+shows the condition not yet there), and the correlator's deduplication behind both.
 
 - **WorkerRole.** ``ConfigApplied`` (Normal) with the condition's sentence ("all 3 workers run config generation
   7") once per config generation; ``ConfigRefused`` (Warning) with the worker's reason once per refusal.
@@ -97,8 +97,9 @@ def swarm_notes(runtime: Runtime, swarm: SwarmBody, children: list[WorkerRoleBod
         )
         if applied:
             runtime.events.remember(("swarm-config", uid), None)
-            roles = ", ".join(child.role for child in held if child is not None)
-            message = f"every worker of role(s) {roles} runs the config of Swarm generation {generation}"
+            names = [child.role for child in held if child is not None]
+            roles = ("role " if len(names) == 1 else "roles ") + ", ".join(names)
+            message = f"every worker of {roles} runs the config of Swarm generation {generation}"
             notes.append(Note(ref, "Normal", "ConfigApplied", message))
     shown = _condition(swarm.status.conditions)
     for child in sorted(children, key=lambda c: c.metadata.name):

@@ -46,6 +46,11 @@ def clean(message: str) -> str:
     return _fit(message)
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 replica``, ``2 replicas``: a count in a message."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _fit(message: str) -> str:
     return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
 

@@ -152,16 +152,17 @@ def reconcile_notes(role: WorkerRoleBody, decided: RolePlan, previous: Previous,
     created = not role.status.rolloutDigest
     if decided.deployment is not None:
         if created:
-            message = f"created Deployment {name} with {decided.replicas} replica(s)"
+            message = f"created Deployment {name} with {events.counted(decided.replicas, 'replica')}"
             notes.append(Note(ref, "Normal", "Created", message))
         else:
             message = f"updated the pod template of Deployment {name}: its pods are replaced"
             notes.append(Note(ref, "Normal", "Updated", message))
         if declared and decided.topology.queues:
             queues = ", ".join(q.name for q in decided.topology.queues)
-            notes.append(Note(ref, "Normal", "QueuesDeclared", f"declared the queue(s) {queues} and their bindings"))
+            said = "the queue" if len(decided.topology.queues) == 1 else "the queues"
+            notes.append(Note(ref, "Normal", "QueuesDeclared", f"declared {said} {queues} and their bindings"))
     if previous.replicas is not None and previous.replicas != spec.replicas and not created:
-        message = f"scaled Deployment {name} from {previous.replicas} to {spec.replicas} replica(s)"
+        message = f"scaled Deployment {name} from {previous.replicas} to {events.counted(spec.replicas, 'replica')}"
         notes.append(Note(ref, "Normal", "Scaled", message))
     if previous.paused is not None and previous.paused != spec.paused:
         if spec.paused:

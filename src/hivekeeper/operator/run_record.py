@@ -131,5 +131,5 @@ async def prune(runtime: Runtime, swarm: SwarmBody, keep: set[str]) -> None:
     except Exception as exc:
         log.warning("swarm %s/%s: cannot prune old run records (%s)", namespace, swarm.metadata.name, exc)
     if gone:
-        message = f"deleted the record(s) of the run(s) no longer in status.runs: ConfigMap {', '.join(gone)}"
+        message = f"deleted the run records no longer in status.runs: ConfigMap {', '.join(gone)}"
         await runtime.event(events.swarm_ref(swarm), "Normal", "DataRemoved", message)

@@ -95,6 +95,10 @@ def _role_of(child: plan.ChildPlan) -> str:
     return str(child.manifest["metadata"]["labels"][plan.LABEL_ROLE])
 
 
+def _roles(names: list[str]) -> str:
+    return ("role " if len(names) == 1 else "roles ") + ", ".join(names)
+
+
 def config_changed(decided: SwarmPlan, existing: list[WorkerRoleBody]) -> list[plan.ChildPlan]:
     """The existing WorkerRoles whose config this reconcile changes (a pause alone is not a config change)."""
     held = {role.metadata.name: role for role in existing}
@@ -114,15 +118,17 @@ def reconcile_notes(
         replicas = child.manifest["spec"]["replicas"]
         before = held.get(child.name)
         if before is None:
-            message = f"created WorkerRole {child.name} (role {_role_of(child)}, {replicas} replicas)"
+            message = f"created WorkerRole {child.name} (role {_role_of(child)}, {events.counted(replicas, 'replica')})"
             notes.append(Note(ref, "Normal", "Created", message))
         elif before.spec.replicas != replicas:
-            message = f"scaled role {_role_of(child)} from {before.spec.replicas} to {replicas} replicas"
+            message = (
+                f"scaled role {_role_of(child)} from {before.spec.replicas} to {events.counted(replicas, 'replica')}"
+            )
             notes.append(Note(ref, "Normal", "Scaled", message))
     changed = sorted(_role_of(child) for child in config_changed(decided, existing))
     if changed:
         message = (
-            f"new config of role(s) {', '.join(changed)} (Swarm generation {swarm.metadata.generation}) written to "
+            f"new config of {_roles(changed)} (Swarm generation {swarm.metadata.generation}) written to "
             "their WorkerRoles: their workers get it live, the pods stay"
         )
         notes.append(Note(ref, "Normal", "ConfigPushed", message))
@@ -136,10 +142,11 @@ def reconcile_notes(
             message = f"resumed the consumers ({first}) first, then the producers ({second})"
             notes.append(Note(ref, "Normal", "Resumed", message))
         if late_after is not None:
-            message = f"role(s) {first} did not apply the change within {late_after:.0f}s; went on with {second}"
+            message = f"{first} did not apply the change within {late_after:.0f}s; went on with {second}"
             notes.append(Note(ref, "Warning", "OrderingTimedOut", message))
     for orphan in decided.orphans:
-        notes.append(Note(ref, "Normal", "Deleted", f"deleted WorkerRole {orphan}: its role is no longer in spec.roles"))
+        message = f"deleted WorkerRole {orphan}: its role is no longer in spec.roles"
+        notes.append(Note(ref, "Normal", "Deleted", message))
     return notes
 
 
@@ -243,7 +250,7 @@ async def delete_swarm(runtime: Runtime, swarm: SwarmBody, *, attempt: int) -> N
         pending = await _until_disabled(runtime, swarm, decided.roles)
         if pending:
             message = (
-                f"{len(pending)} worker(s) still enabled after {runtime.timing.disable_timeout:.0f}s "
+                f"{events.counted(len(pending), 'worker')} still enabled after {runtime.timing.disable_timeout:.0f}s "
                 f"({', '.join(pending[:5])}); deleting the queues anyway"
             )
             await runtime.event(ref, "Warning", "WorkersStillEnabled", message)
@@ -281,7 +288,7 @@ _RELEASED = (
 def _deleted(gone: topology.Topology) -> str:
     names = [queue.name for queue in gone.queues]
     shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-    return f"deleted the swarm's work exchange and its {len(names)} queue(s): {shown or 'none'}"
+    return f"deleted the swarm's work exchange and its {events.counted(len(names), 'queue')}: {shown or 'none'}"
 
 
 async def _until_disabled(runtime: Runtime, swarm: SwarmBody, roles: list[str]) -> list[str]:

@@ -164,7 +164,8 @@ async def test_retained_or_skipped_queues_stay_and_nothing_is_touched(
     await swarm_reconcile.delete_swarm(op.runtime, swarm, attempt=0)
 
     assert (op.cluster.object_calls(), op.broker.calls) == ([], [])
-    assert [reason for _, reason, _ in op.cluster.said("Swarm", "quickstart")] == ["QueuesRetained", "FinalizerReleased"]
+    said = [reason for _, reason, _ in op.cluster.said("Swarm", "quickstart")]
+    assert said == ["QueuesRetained", "FinalizerReleased"]
 
 
 async def test_a_broker_that_fails_is_retried_with_the_escape_hatch_named_then_given_up() -> None:
