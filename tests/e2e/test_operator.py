@@ -15,20 +15,20 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from lightkube import AsyncClient, KubeConfig
+from lightkube import AsyncClient
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Namespace, Pod, Secret
+from lightkube.resources.core_v1 import Pod, Secret
 
 from testbench.demo import DemoService, demo_service
 from testbench.diagnose import pods_report
 from testbench.kube import Cluster, run_kubectl
+from testbench.operator_proc import fresh_namespace, start_operator
 from testbench.procs import ManagedProcess
 from testbench.scripted_http import ScriptedServer, scripted_server
 from testbench.swarms import two_stage_swarm
@@ -37,10 +37,6 @@ from testbench.waiting import eventually
 pytestmark = pytest.mark.e2e
 WorkerRole = create_namespaced_resource("hivekeeper.io", "v1alpha1", "WorkerRole", "workerroles")
 SwarmResource = create_namespaced_resource("hivekeeper.io", "v1alpha1", "Swarm", "swarms")
-
-
-SIGNING_SEED = base64.b64encode(os.urandom(32)).decode()
-"""One key for the session: a restarted operator process keeps signing with the key its pods trust."""
 
 
 @pytest.fixture
@@ -57,32 +53,15 @@ def operator_process(
     tmp_path: Path,
     hivekeeper_images: dict[str, str],
 ) -> Iterator[ManagedProcess]:
-    env = {
-        "KUBECONFIG": str(kubeconfig),
-        "HIVEKEEPER_AMQP_URL": rabbitmq_url,
-        "HIVEKEEPER_WORKER_IMAGE": hivekeeper_images["worker"],
+    process = start_operator(
+        kubeconfig=kubeconfig,
+        rabbitmq_url=rabbitmq_url,
+        namespace=namespace,
+        worker_image=hivekeeper_images["worker"],
+        log_path=tmp_path / "operator.log",
         # The safe default refuses custom images; the image-worker test runs one from this test-only prefix.
-        "HIVEKEEPER_POLICY": json.dumps({"allowedImages": ["example.test/*"]}),
-        # As the chart does: the operator signs every signal, and its worker pods obey only signed ones.
-        "HIVEKEEPER_SIGNING_KEY": SIGNING_SEED,
-    }
-    process = ManagedProcess(
-        "hivekeeper operator",
-        [
-            sys.executable,
-            "-m",
-            "hivekeeper.cli",
-            "operator",
-            "--namespace",
-            namespace,
-            "--health-port",
-            "0",
-            "--metrics-port",
-            "auto",  # the operator binds a free port itself and logs it (no port picked here and lost)
-        ],
-        tmp_path / "operator.log",
-        env={**os.environ, **env},
-    ).start()
+        policy={"allowedImages": ["example.test/*"]},
+    )
     yield process
     process.stop()
 
@@ -115,26 +94,7 @@ async def _metrics_port(operator: ManagedProcess) -> int:
     return await eventually(logged, timeout=30, what="the operator to log its metrics port")
 
 
-@asynccontextmanager
-async def _namespace(
-    kubeconfig: Path, namespace: str, *, amqp_url: str | None, redis_url: str | None = None
-) -> AsyncIterator[AsyncClient]:
-    """A client and a fresh namespace (with the broker Secret unless ``amqp_url`` is None), removed afterwards."""
-    kube = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
-    await kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
-    try:
-        if amqp_url is not None:
-            keys = {"amqpUrl": amqp_url, **({"redisUrl": redis_url} if redis_url else {})}
-            await kube.create(
-                Secret(
-                    metadata=ObjectMeta(name="hivekeeper-broker", namespace=namespace),
-                    data={key: base64.b64encode(value.encode()).decode() for key, value in keys.items()},
-                )
-            )
-        yield kube
-    finally:
-        await kube.delete(Namespace, namespace)
-        await kube.close()
+_namespace = fresh_namespace
 
 
 def _apply(kubeconfig: Path, namespace: str, manifest: dict[str, Any]) -> subprocess.CompletedProcess[str]:

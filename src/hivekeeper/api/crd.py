@@ -9,11 +9,15 @@ patterns and the CEL rules the models carry.
 
 from __future__ import annotations
 
+import json
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from pydantic import BaseModel
 
 from hivekeeper.api import GROUP, VERSION
+from hivekeeper.api.pod_template import K8S_ITEMS, K8S_TYPE
 from hivekeeper.api.swarm import SwarmSpec, SwarmStatus
 from hivekeeper.api.workerrole import WorkerRoleSpec, WorkerRoleStatus
 from hivekeeper.errors import InvalidInput
@@ -34,6 +38,7 @@ _KEEP = (
     "maxLength",
     "minItems",
     "maxItems",
+    "maxProperties",
     "x-kubernetes-validations",
 )
 
@@ -50,20 +55,47 @@ def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
+@cache
+def k8s_types() -> dict[str, Any]:
+    """The Kubernetes pod types vendored by ``tools/k8s_types.py`` (structural schemas, by type name)."""
+    text = resources.files("hivekeeper.api").joinpath("k8s_types.json").read_text()
+    types: dict[str, Any] = json.loads(text)["types"]
+    return types
+
+
+def _k8s_schema(node: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """The vendored Kubernetes schema a field names (``K8S_TYPE``, or ``K8S_ITEMS`` for a list), with the field's
+    own description and bounds; None for any other field."""
+    own: dict[str, Any] = {key: node[key] for key in ("description", "maxItems", "minItems") if key in node}
+    if K8S_TYPE in node:
+        return {**k8s_types()[node[K8S_TYPE]], **own}
+    if K8S_ITEMS in node:
+        return {"type": "array", "items": k8s_types()[node[K8S_ITEMS]], **own}
+    return None
+
+
+def _unwrap_optional(node: dict[str, Any], defs: dict[str, Any], where: str) -> dict[str, Any]:
+    """``X | None`` as X (a CRD field is optional by leaving it out); any other union has no structural form."""
+    options = [o for o in node["anyOf"] if o != {"type": "null"}]
+    if len(options) != 1:
+        raise SchemaError(f"{where or '(root)'}: a union of {len(options)} types has no structural form")
+    inner = {**node, **_resolve(options[0], defs)}
+    inner.pop("anyOf")
+    if "description" in node:
+        inner["description"] = node["description"]
+    if inner.get("default", ...) is None:
+        inner.pop("default")
+    return inner
+
+
 def structural(node: dict[str, Any], defs: dict[str, Any], where: str = "") -> dict[str, Any]:
     """Translate one JSON-Schema node (from pydantic) into a structural OpenAPI v3 node."""
     node = _resolve(node, defs)
     if "anyOf" in node:
-        options = [o for o in node["anyOf"] if o != {"type": "null"}]
-        if len(options) != 1:
-            raise SchemaError(f"{where or '(root)'}: a union of {len(options)} types has no structural form")
-        inner = {**node, **_resolve(options[0], defs)}
-        inner.pop("anyOf")
-        if "description" in node:
-            inner["description"] = node["description"]
-        if inner.get("default", ...) is None:
-            inner.pop("default")
-        return structural(inner, defs, where)
+        return structural(_unwrap_optional(node, defs, where), defs, where)
+    vendored = _k8s_schema(node, where)
+    if vendored is not None:
+        return vendored
     out = {key: node[key] for key in _KEEP if key in node}
     if "const" in node:
         out["enum"] = [node["const"]]

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from hivekeeper.api.auth import AUTH_NAME_PATTERN, MAX_PROFILES, AuthProfile
 from hivekeeper.api.call_template import MAX_NAME, CallTemplate
 from hivekeeper.api.cel import cel_rules
+from hivekeeper.api.pod_template import PodTemplate
 from hivekeeper.api.run import RunSpec, run_problems
 from hivekeeper.api.run_status import HISTORY_LENGTH, RunRecord, RunStatus
 from hivekeeper.api.status import Condition, QueueStatus, RoleStatus, Totals
@@ -134,6 +135,13 @@ class StageSpec(_Model):
     )
     env: list[dict[str, Any]] | None = Field(
         default=None, description="Extra environment variables (EnvVar) of the workers; an edit rolls this stage only."
+    )
+    pod: PodTemplate | None = Field(
+        default=None,
+        description="Where and how this stage's pods run: nodeSelector, tolerations, affinity, topology spread, "
+        "priority class, annotations, labels, ServiceAccount, pull secrets, security tightening (docs/pods.md). "
+        "On a Swarm role it is laid over spec.pod (a field set here wins; nodeSelector, annotations and labels "
+        "merge key by key); an edit rolls this stage only.",
     )
 
     @model_validator(mode="after")
@@ -262,6 +270,11 @@ class SwarmSpec(_Model):
         description="Template semantics: undefined names (strict or empty) and the newline after a tag (keep or trim).",
     )
     roles: list[RoleSpec] = Field(min_length=1, max_length=MAX_ROLES, description="The pipeline stages.")
+    pod: PodTemplate | None = Field(
+        default=None,
+        description="Defaults for every role's pods (nodeSelector, tolerations, affinity, ...: docs/pods.md); a "
+        "role's own `pod` overrides them field by field. An edit rolls the roles whose merged block changed.",
+    )
     secretRef: SecretRef | None = Field(
         default=None,
         description=(

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from hivekeeper.api.auth import SECRETS_MOUNT, role_secret_names
+from hivekeeper.api.pod_template import PodTemplate
 from hivekeeper.api.workerrole import WorkerRoleSpec
 from hivekeeper.operator.bodies import EnvVar
 from hivekeeper.operator.plan import LABEL_ROLE, LABEL_SWARM
@@ -25,6 +26,7 @@ from hivekeeper.operator.pockethive_env import pockethive_env
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.datasets import DATASET_DIR, DATASET_VOLUME
 from hivekeeper.protocol.grace import STOP_GRACE_VARIABLE, stop_grace
+from hivekeeper.protocol.health import LIVENESS_PATH, READINESS_PATH
 
 METRICS_PORT = 9464
 TMP_SIZE_LIMIT = "64Mi"
@@ -128,8 +130,13 @@ def deployment(
         # The root filesystem is read-only; HOME and TMPDIR point at /tmp, which is this small scratch volume.
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
-    if spec.protocol == "hivekeeper":  # a PocketHive worker serves no metrics on our port
+    # The kubelet keeps the worker's own last words (a fatal error it names, or its health check's reason just
+    # before a liveness restart: protocol/health.py), else the tail of its log: the status shows either.
+    container["terminationMessagePolicy"] = "FallbackToLogsOnError"
+    if spec.protocol == "hivekeeper":  # a PocketHive worker serves no metrics (nor health) on our port
         container["ports"] = [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}]
+        container["livenessProbe"] = LIVENESS_PROBE
+        container["readinessProbe"] = READINESS_PROBE
     container["resources"] = spec.resources or dict(defaults.resources)
     pod_security: dict[str, Any] = {
         "runAsNonRoot": True,
@@ -151,6 +158,16 @@ def deployment(
         # ConfigMap (kubectl describe names it) rather than crash-looping.
         volumes.append({"name": DATASET_VOLUME, "configMap": {"name": dataset["configMap"]}})
         container["volumeMounts"].append({"name": DATASET_VOLUME, "mountPath": DATASET_DIR, "readOnly": True})
+    pod_spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security,
+        "containers": [container],
+        "volumes": volumes,
+        "terminationGracePeriodSeconds": termination_grace(spec.env or []),
+    }
+    template_metadata: dict[str, Any] = {"labels": labels}
+    if spec.pod is not None:
+        _place(spec.pod, pod_spec, template_metadata, container)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -158,18 +175,64 @@ def deployment(
         "spec": {
             "replicas": spec.replicas,
             "selector": {"matchLabels": selector_labels(swarm, role)},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "securityContext": pod_security,
-                    "containers": [container],
-                    "volumes": volumes,
-                    "terminationGracePeriodSeconds": termination_grace(spec.env or []),
-                },
-            },
+            "template": {"metadata": template_metadata, "spec": pod_spec},
         },
     }
+
+
+LIVENESS_PROBE: dict[str, Any] = {
+    "httpGet": {"path": LIVENESS_PATH, "port": "metrics"},
+    "periodSeconds": 10,
+    "timeoutSeconds": 3,
+    "failureThreshold": 3,
+}
+"""A worker whose event loop stopped turning (or whose control connection stayed lost past its bound) answers
+503 (protocol/health.py); three answers in a row, 30 s, and the kubelet restarts it."""
+READINESS_PROBE: dict[str, Any] = {
+    "httpGet": {"path": READINESS_PATH, "port": "metrics"},
+    "periodSeconds": 5,
+    "timeoutSeconds": 3,
+    "failureThreshold": 2,
+}
+"""Ready once it runs with its config and its control connection: a rollout waits for the new pods to be."""
+_PLACEMENT = (
+    "nodeSelector",
+    "tolerations",
+    "affinity",
+    "topologySpreadConstraints",
+    "priorityClassName",
+    "serviceAccountName",
+    "imagePullSecrets",
+)
+
+
+def _place(pod: PodTemplate, pod_spec: dict[str, Any], metadata: dict[str, Any], container: dict[str, Any]) -> None:
+    """Lay a role's ``pod`` block over the operator's pod: placement fields as written, metadata added to (the
+    operator's labels win; the model refuses the reserved keys anyway), security contexts tightened only (the
+    model refuses every loosening value, and the operator's floor is written last where it matters)."""
+    written = pod.written()
+    for key in _PLACEMENT:
+        if key in written:
+            pod_spec[key] = written[key]
+    if "labels" in written:
+        metadata["labels"] = {**written["labels"], **metadata["labels"]}
+    if "annotations" in written:
+        metadata["annotations"] = dict(written["annotations"])
+    if "securityContext" in written:
+        pod_spec["securityContext"] = {
+            **pod_spec["securityContext"],
+            **written["securityContext"],
+            "runAsNonRoot": True,
+        }
+    if "containerSecurityContext" in written:
+        floor = container["securityContext"]
+        tightened = {**floor, **written["containerSecurityContext"]}
+        added = (written["containerSecurityContext"].get("capabilities") or {}).get("drop") or []
+        tightened["capabilities"] = {"drop": ["ALL", *(c for c in added if c != "ALL")]}
+        for key in ("runAsNonRoot", "readOnlyRootFilesystem"):
+            tightened[key] = True
+        tightened["allowPrivilegeEscalation"] = False
+        container["securityContext"] = tightened
 
 
 def _hivekeeper_env(
@@ -226,7 +289,11 @@ def termination_grace(env: list[dict[str, Any]]) -> int:
 
 
 ROLLOUT_FIELDS = ("image", "resources", "env", "work", "role", "secretRef")
-"""The fields of a WorkerRole spec whose change must roll the pods (everything else is live), and ``protocol``."""
+"""The fields of a WorkerRole spec whose change must roll the pods (everything else is live), and ``protocol``
+and ``pod``."""
+TEMPLATE_REVISION = 2
+"""Raised when the operator changes the pod template it writes for the same spec (revision 2: health probes and
+the termination message policy): part of the rollout digest, so an upgraded operator rolls the pods once."""
 
 
 def auth_secrets(spec: WorkerRoleSpec) -> list[str]:
@@ -247,6 +314,8 @@ def rollout_fingerprint(spec: WorkerRoleSpec) -> dict[str, Any]:
     secrets = auth_secrets(spec)
     if secrets:
         fingerprint["authSecrets"] = secrets
+    if written.get("pod"):  # newer than the others, like protocol below
+        fingerprint["pod"] = written["pod"]
     protocol = written.get("protocol", "hivekeeper")
     if protocol != "hivekeeper":  # newer than the others: the digests of roles of our protocol stay as they were
         fingerprint["protocol"] = protocol

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from hivekeeper.api import API_VERSION
+from hivekeeper.api.pod_template import merged as merged_pod
 from hivekeeper.api.role_config import merged_role_config
 from hivekeeper.api.swarm import RoleSpec, Swarm
 from hivekeeper.protocol import naming
@@ -122,6 +123,9 @@ def plan_children(
             spec["resources"] = role.resources
         if role.env is not None:
             spec["env"] = role.env
+        pod = merged_pod(swarm.spec.pod, role.pod)
+        if pod is not None:
+            spec["pod"] = pod.written()
         if swarm.spec.secretRef is not None:
             spec["secretRef"] = swarm.spec.secretRef.model_dump()
         manifest = {

@@ -11,6 +11,11 @@ in effect, a privilege the Swarm author borrows. The policy comes from the Helm 
 - ``secretRefs``: Secret names (patterns) ``spec.secretRef`` may name (default ``hivekeeper-*``).
 - ``authSecrets``: Secret names (patterns) an auth profile's ``secretKeyRef`` may name (default ``hivekeeper-*``):
   the workers send what they read to the profile's token URL or the SUT, both the Swarm author's choice.
+- ``serviceAccounts``: ServiceAccount names (patterns) a role's ``pod.serviceAccountName`` may name. Empty (the
+  default): none, so workers run as the namespace's ``default`` account (whose token is not even mounted): a
+  ServiceAccount can carry cloud identities (workload identity) that a Swarm author should not borrow unasked.
+- ``priorityClasses``: PriorityClass names (patterns) ``pod.priorityClassName`` may name. Empty (the default):
+  none, since a high priority lets a load generator preempt other teams' pods.
 - Reserved ``HIVEKEEPER_*`` variables (identity, credentials, wiring, config) can never be set by ``env``; nor,
   on a ``protocol: pockethive`` role, the ``SPRING_RABBITMQ_*`` and ``POCKETHIVE_*`` variables the operator
   gives it (:data:`hivekeeper.protocol.pockethive.VARIABLES`).
@@ -66,6 +71,12 @@ class Policy(BaseModel):
         default=("hivekeeper-*",),
         description="Secret names (patterns) an auth profile's secretKeyRef may name (spec.auth).",
     )
+    serviceAccounts: tuple[str, ...] = Field(
+        default=(), description="ServiceAccount names (patterns) pod.serviceAccountName may name; empty: none."
+    )
+    priorityClasses: tuple[str, ...] = Field(
+        default=(), description="PriorityClass names (patterns) pod.priorityClassName may name; empty: none."
+    )
 
 
 def parse(text: str | None) -> Policy:
@@ -117,5 +128,27 @@ def violations(spec: WorkerRoleSpec, policy: Policy) -> list[str]:
         found.append(
             f"secretRef.name {ref!r} is not allowed by the operator policy (policy.secretRefs: "
             f"{', '.join(policy.secretRefs) or 'none'}); use a Secret whose name matches, or ask the admin"
+        )
+    found += _pod_violations(spec, policy)
+    return found
+
+
+def _pod_violations(spec: WorkerRoleSpec, policy: Policy) -> list[str]:
+    pod = spec.pod
+    if pod is None:
+        return []
+    found = []
+    account = pod.serviceAccountName
+    if account is not None and not _matches(account, policy.serviceAccounts):
+        found.append(
+            f"pod.serviceAccountName {account!r} is not allowed by the operator policy (policy.serviceAccounts: "
+            f"{', '.join(policy.serviceAccounts) or 'none'}); leave it out to run as the namespace's default "
+            "account, or ask the operator's admin to allow it"
+        )
+    priority = pod.priorityClassName
+    if priority is not None and not _matches(priority, policy.priorityClasses):
+        found.append(
+            f"pod.priorityClassName {priority!r} is not allowed by the operator policy (policy.priorityClasses: "
+            f"{', '.join(policy.priorityClasses) or 'none'}); leave it out, or ask the operator's admin to allow it"
         )
     return found

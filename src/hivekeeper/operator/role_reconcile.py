@@ -76,8 +76,14 @@ def owner_reference(role: WorkerRoleBody) -> dict[str, Any]:
 
 def rollout_digest(role: WorkerRoleBody, defaults: WorkerDefaults) -> str:
     """The fingerprint of what the pods are made of; the signal key is part of the pod template, so a new
-    operator key rolls the pods and they trust it."""
-    return _digest({**manifests.rollout_fingerprint(role.spec), "signalKey": defaults.signal_key})
+    operator key rolls the pods and they trust it, and so is the operator's template revision."""
+    return _digest(
+        {
+            **manifests.rollout_fingerprint(role.spec),
+            "signalKey": defaults.signal_key,
+            "templateRevision": manifests.TEMPLATE_REVISION,
+        }
+    )
 
 
 def plan_role(

@@ -1,0 +1,204 @@
+"""Workers that fit the cluster they run on, on the bench's real node (issue 18): placement by nodeSelector and
+tolerations, a role that fits nowhere Stalled with the scheduler's reason, annotations and pull secrets on the
+pods, an edit rolling only its role; failures named in the status; Events in `kubectl describe`; and a worker
+whose event loop is stuck restarted by its liveness probe.
+
+The node is the bench's one node: the tests label and taint it with names of their own (removed afterwards), so
+a role lands there only when it may. The operator runs as a local process (testbench.operator_proc).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+import yaml
+from lightkube import AsyncClient
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.core_v1 import Pod
+
+from testbench.diagnose import pods_report
+from testbench.kube import NODE_NAME, run_kubectl
+from testbench.operator_proc import fresh_namespace, start_operator
+from testbench.procs import ManagedProcess
+from testbench.swarms import two_stage_swarm
+from testbench.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+WorkerRole = create_namespaced_resource("hivekeeper.io", "v1alpha1", "WorkerRole", "workerroles")
+SwarmResource = create_namespaced_resource("hivekeeper.io", "v1alpha1", "Swarm", "swarms")
+UNREACHABLE_SUT = "http://127.0.0.1:9"
+"""These tests are about pods, not traffic: the callers' requests are refused, which they count as errors."""
+
+
+class Pool(NamedTuple):
+    """A node pool on the bench's node: its label and its taint (names unique to the test)."""
+
+    label: str
+    value: str
+    taint: str
+
+
+@pytest.fixture
+def pool(kubeconfig: Path) -> Iterator[Pool]:
+    """The node labelled as a load-generator pool and tainted NoSchedule for it, as a platform team does; both are
+    removed afterwards (pods already running are not evicted by a NoSchedule taint)."""
+    suffix = uuid.uuid4().hex[:6]
+    found = Pool(label=f"hivekeeper.test/pool-{suffix}", value="loadgen", taint=f"hivekeeper.test/loadgen-{suffix}")
+    labelled = run_kubectl(kubeconfig, "label", "node", NODE_NAME, f"{found.label}={found.value}")
+    assert labelled.returncode == 0, labelled.stderr
+    tainted = run_kubectl(kubeconfig, "taint", "node", NODE_NAME, f"{found.taint}=true:NoSchedule")
+    try:
+        assert tainted.returncode == 0, tainted.stderr
+        yield found
+    finally:
+        run_kubectl(kubeconfig, "taint", "node", NODE_NAME, f"{found.taint}-")
+        run_kubectl(kubeconfig, "label", "node", NODE_NAME, f"{found.label}-")
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"fit-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def operator_process(
+    kubeconfig: Path,
+    rabbitmq_url: str,
+    hivekeeper_crds: None,
+    namespace: str,
+    tmp_path: Path,
+    hivekeeper_images: dict[str, str],
+) -> Iterator[ManagedProcess]:
+    process = start_operator(
+        kubeconfig=kubeconfig,
+        rabbitmq_url=rabbitmq_url,
+        namespace=namespace,
+        worker_image=hivekeeper_images["worker"],
+        log_path=tmp_path / "operator.log",
+    )
+    yield process
+    process.stop()
+
+
+def _apply(kubeconfig: Path, namespace: str, manifest: dict[str, Any]) -> None:
+    applied = run_kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(manifest))
+    assert applied.returncode == 0, applied.stderr
+
+
+def _pool_swarm(pool: Pool, sut_url: str) -> dict[str, Any]:
+    """feeder -> caller pinned to the pool (Swarm-wide defaults), plus two callers that may not land: ``lost``
+    selects a pool no node is in, ``untolerated`` drops the toleration."""
+    swarm = two_stage_swarm("fit", sut_url, 2)
+    spec = swarm["spec"]
+    spec["pod"] = {
+        "nodeSelector": {pool.label: pool.value},
+        "tolerations": [{"key": pool.taint, "operator": "Exists", "effect": "NoSchedule"}],
+        "annotations": {"sidecar.istio.io/inject": "false"},
+        "labels": {"team": "perf"},
+        "imagePullSecrets": [{"name": "mirror-pull"}],
+    }
+    caller = spec["roles"][1]
+    lost = {**caller, "name": "lost", "pod": {"nodeSelector": {pool.label: "elsewhere"}}}
+    untolerated = {**caller, "name": "untolerated", "pod": {"tolerations": []}}
+    spec["roles"] += [lost, untolerated]
+    return swarm
+
+
+async def _pods(kube: AsyncClient, namespace: str, role: str) -> list[Pod]:
+    return [
+        p
+        async for p in kube.list(Pod, namespace=namespace, labels={"hivekeeper.io/role": role})
+        if p.metadata and not p.metadata.deletionTimestamp
+    ]
+
+
+async def _stalled(kube: AsyncClient, namespace: str, name: str) -> str | None:
+    """The Stalled condition's message of WorkerRole ``name`` while it is True, else None."""
+    role = await kube.get(WorkerRole, name, namespace=namespace)
+    for condition in (role.get("status") or {}).get("conditions", []):
+        if condition["type"] == "Stalled" and condition["status"] == "True":
+            return str(condition["message"])
+    return None
+
+
+@pytest.mark.timeout(600)
+async def test_a_pinned_role_lands_on_its_pool_and_one_that_fits_nowhere_is_stalled_with_the_schedulers_reason(
+    kubeconfig: Path,
+    namespace: str,
+    operator_process: ManagedProcess,
+    pod_rabbitmq_url: str,
+    pool: Pool,
+) -> None:
+    async with fresh_namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        _apply(kubeconfig, namespace, _pool_swarm(pool, UNREACHABLE_SUT))
+
+        async def running(role: str) -> list[Pod] | None:
+            pods = await _pods(kube, namespace, role)
+            return pods if pods and all(p.status and p.status.phase == "Running" for p in pods) else None
+
+        try:
+            [caller] = await eventually(lambda: running("caller"), timeout=180, interval=1, what="the caller pod")
+            await eventually(lambda: running("feeder"), timeout=60, interval=1, what="the feeder pod")
+            lost = await eventually(
+                lambda: _stalled(kube, namespace, "fit-lost"), timeout=90, interval=1, what="fit-lost Stalled"
+            )
+            untolerated = await eventually(
+                lambda: _stalled(kube, namespace, "fit-untolerated"),
+                timeout=90,
+                interval=1,
+                what="fit-untolerated Stalled",
+            )
+        except AssertionError as exc:
+            log = operator_process.log_path.read_text(errors="replace")[-3000:]
+            raise AssertionError(f"{exc}\noperator log: {log}\n{pods_report(kubeconfig, namespace)}") from exc
+
+        assert caller.spec is not None
+        assert caller.metadata is not None
+        assert caller.spec.nodeName == NODE_NAME
+        assert caller.spec.nodeSelector == {pool.label: pool.value}
+        assert [(t.key, t.operator, t.effect) for t in caller.spec.tolerations or [] if t.key == pool.taint] == [
+            (pool.taint, "Exists", "NoSchedule")
+        ]
+        assert (caller.metadata.annotations or {}).get("sidecar.istio.io/inject") == "false"
+        assert (caller.metadata.labels or {}).get("team") == "perf"
+        assert [s.name for s in caller.spec.imagePullSecrets or []] == ["mirror-pull"]
+        assert "Unschedulable" in lost, lost
+        assert "didn't match Pod's node affinity/selector" in lost, lost
+        assert "Unschedulable" in untolerated, untolerated
+        assert "had untolerated taint" in untolerated, untolerated
+
+        async def swarm_stalled() -> str | None:
+            swarm = await kube.get(SwarmResource, "fit", namespace=namespace)
+            for condition in (swarm.get("status") or {}).get("conditions", []):
+                if condition["type"] == "Stalled" and condition["status"] == "True":
+                    return str(condition["message"])
+            return None
+
+        message = await eventually(swarm_stalled, timeout=60, interval=1, what="the Swarm Stalled")
+        assert message.startswith(("lost: pod fit-lost-", "untolerated: pod fit-untolerated-")), message
+        assert "Unschedulable" in message, message
+
+        explained = run_kubectl(kubeconfig, "explain", "swarm.spec.pod.tolerations")
+        assert explained.returncode == 0, explained.stderr
+        assert "tolerationSeconds" in explained.stdout
+        assert "Taints the pods tolerate" in explained.stdout
+
+        # An edit of one role's pod block rolls that role only.
+        feeder_before = {p.metadata.uid for p in await _pods(kube, namespace, "feeder") if p.metadata}
+        edited = _pool_swarm(pool, UNREACHABLE_SUT)
+        edited["spec"]["roles"][1]["pod"] = {"annotations": {"example.test/edited": "yes"}}
+        _apply(kubeconfig, namespace, edited)
+
+        async def caller_rolled() -> bool:
+            pods = await running("caller") or []
+            return any((p.metadata.annotations or {}).get("example.test/edited") == "yes" for p in pods if p.metadata)
+
+        await eventually(caller_rolled, timeout=120, interval=1, what="a new caller pod with the edited annotation")
+        feeder_after = {p.metadata.uid for p in await _pods(kube, namespace, "feeder") if p.metadata}
+        assert feeder_after == feeder_before, "the feeder's pod block did not change: its pod stays"
+        deleted = run_kubectl(kubeconfig, "delete", "-n", namespace, "swarm/fit", "--timeout=90s")
+        assert deleted.returncode == 0, deleted.stderr
