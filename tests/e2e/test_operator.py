@@ -908,7 +908,8 @@ async def test_a_worker_over_its_memory_limit_is_oomkilled_and_the_swarm_names_i
     sut_url: str,
 ) -> None:
     """The runtime enforces the role's memory limit: a worker that needs more is OOMKilled by the kernel, and
-    the Swarm is Stalled with a message that says OOMKilled and the limit to raise."""
+    the Swarm is Stalled with a message that says OOMKilled and the limit to raise; the WorkerRole lists the kill in
+    status.failures and the Swarm shows the role's last failure."""
     async with _namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
         manifest = _swarm(sut_url, 20)
         manifest["spec"]["roles"][1]["resources"] = {"limits": {"memory": "16Mi"}}  # Python alone needs more
@@ -930,6 +931,16 @@ async def test_a_worker_over_its_memory_limit_is_oomkilled_and_the_swarm_names_i
         callers = [p for p in pods if p["metadata"]["labels"].get("hivekeeper.io/role") == "caller"]
         last = [c.get("lastState", {}).get("terminated", {}) for p in callers for c in p["status"]["containerStatuses"]]
         assert any(t.get("reason") == "OOMKilled" and t.get("exitCode") == 137 for t in last), last
+
+        async def listed() -> list[dict[str, Any]] | None:
+            role = await kube.get(WorkerRole, "live-caller", namespace=namespace)
+            failures = (role.get("status") or {}).get("failures", [])
+            return failures if any(f["reason"] == "OOMKilled" and "16Mi" in f["message"] for f in failures) else None
+
+        await eventually(listed, timeout=30, interval=0.5, what="the OOM kill in the WorkerRole's status.failures")
+        swarm = await kube.get(SwarmResource, "live", namespace=namespace)
+        [caller] = [r for r in swarm["status"]["roles"] if r["name"] == "caller"]
+        assert "lastFailure" in caller, caller
 
 
 async def test_the_operator_policy_refuses_secret_reads_and_reserved_names_and_honours_secret_ref(

@@ -67,6 +67,7 @@ EXPECTED: dict[str, tuple[type[BaseException], tuple[type[HivekeeperError], ...]
     "validate.cel_rules.CelUnavailable": (RuntimeError, (Unavailable,)),
     "worker.control.StaleGeneration": (ValueError, (InvalidInput, Refused)),
     "worker.env.EnvError": (ValueError, (InvalidInput,)),
+    "worker.main.BrokerUnreachable": (ConnectionError, (Unavailable,)),
     "worker.http.client.DroppedNotRetried": (Exception, (Unavailable,)),
     "worker.http.connection._Unsolicited": (Exception, ()),
     "worker.http_port.OriginError": (ValueError, (InvalidInput,)),

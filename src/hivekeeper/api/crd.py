@@ -274,7 +274,20 @@ def workerrole_crd() -> dict[str, Any]:
                 "description": "Config generation every ready instance applied.",
             },
             {"name": "TPS", "type": "number", "jsonPath": ".status.tps"},
+            {
+                "name": "Restarts",
+                "type": "integer",
+                "jsonPath": ".status.restarts",
+                "description": "Container restarts of the role's live pods.",
+            },
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+            {
+                "name": "Failure",
+                "type": "string",
+                "jsonPath": ".status.failures[0].reason",
+                "description": "The role's most recent pod failure (OOMKilled, Evicted, ...).",
+                "priority": 1,
+            },
         ],
         scale=True,
     )

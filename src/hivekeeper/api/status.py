@@ -32,6 +32,36 @@ class LatencyMs(_Status):
     p99: float = 0.0
 
 
+MAX_FAILURES = 10
+"""Failures a WorkerRole's status keeps (newest first)."""
+MAX_FAILURE_MESSAGE = 1024
+
+
+class FailureStatus(_Status):
+    """A failure of one of the role's pods, as the operator last saw it (docs/operator.md, "Pod failures")."""
+
+    pod: str = Field(max_length=253, description="The pod it happened to.")
+    reason: str = Field(
+        max_length=64,
+        description=(
+            "What happened: OOMKilled, Unresponsive (restarted by its liveness probe), FatalError, Crashed, Exited, "
+            "Evicted, Preempted, Rejected (by its node), Disrupted (drain, node shutdown or loss), Unschedulable, "
+            "ImagePullBackOff, InvalidImageName, CreateContainerConfigError or CreateContainerError."
+        ),
+    )
+    message: str = Field(
+        default="",
+        max_length=MAX_FAILURE_MESSAGE,
+        description=(
+            "What a person needs to act: the memory limit, the kubelet's or the scheduler's reason, the error the "
+            "worker named or the last line it logged, the exit code."
+        ),
+    )
+    count: int = Field(default=1, ge=1, description="How many times the operator saw it happen to this pod.")
+    firstSeen: str = Field(default="", description="When it first happened (RFC 3339).")
+    lastSeen: str = Field(default="", description="When it last happened (RFC 3339).")
+
+
 class RoleStatus(_Status):
     """One stage of the swarm, rolled up from its workers."""
 
@@ -50,6 +80,10 @@ class RoleStatus(_Status):
             "Request latency over the workers' last status interval (5 s by default): the percentiles of all "
             "the live instances' requests (their histograms merged); 0 when no request completed in it."
         ),
+    )
+    restarts: int = Field(default=0, description="Container restarts of the role's live pods.")
+    lastFailure: FailureStatus | None = Field(
+        default=None, description="The role's most recent pod failure (its WorkerRole's status.failures[0])."
     )
 
 

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hivekeeper.api.call_template import MAX_NAME
-from hivekeeper.api.status import Condition, InstanceStatus, LatencyMs
+from hivekeeper.api.status import MAX_FAILURES, Condition, FailureStatus, InstanceStatus, LatencyMs
 from hivekeeper.api.swarm import _ALIAS_PATTERN, ObjectMeta, SecretRef, StageSpec
 
 
@@ -81,6 +81,16 @@ class WorkerRoleStatus(BaseModel):
         ),
     )
     instances: list[InstanceStatus] = Field(default_factory=list, description="Each instance as it last reported.")
+    restarts: int = Field(default=0, description="Container restarts of the role's live pods (as kubectl get pods).")
+    failures: list[FailureStatus] = Field(
+        default_factory=list,
+        max_length=MAX_FAILURES,
+        description=(
+            "The role's last pod failures, newest first (at most 10), each counted once however many times the "
+            "operator looked: OOM kills, liveness restarts, crashes, evictions, preemptions, scheduling and image "
+            'pull failures. Kept across pod replacements (docs/operator.md, "Pod failures").'
+        ),
+    )
     conditions: list[Condition] = Field(
         default_factory=list, description="Ready, Reconciling, Stalled, WorkersAvailable, ConfigApplied, Paused."
     )

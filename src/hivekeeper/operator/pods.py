@@ -1,10 +1,12 @@
-"""Worker pods as the operator reads them (typed, only the fields it uses) and what status needs of them."""
+"""Worker pods as the operator reads them: typed views of only the fields it uses.
+
+What the status makes of them (the failures they show, the restarts they count) is
+:mod:`hivekeeper.operator.pod_failures`.
+"""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from hivekeeper.operator.status import PodState
 
 
 class _View(BaseModel):
@@ -21,6 +23,7 @@ class Resources(_View):
 
 
 class Container(_View):
+    name: str = ""
     resources: Resources = Field(default_factory=Resources)
 
 
@@ -34,7 +37,14 @@ class Waiting(_View):
 
 
 class Terminated(_View):
+    """How a container's run ended: the kubelet's reason (``OOMKilled``, ``Error``, ``Completed``), its exit code,
+    the termination message (what the worker wrote, else the tail of its log) and when."""
+
     reason: str = ""
+    exitCode: int = 0
+    signal: int = 0
+    message: str = ""
+    finishedAt: str | None = None
 
 
 class ContainerState(_View):
@@ -43,6 +53,8 @@ class ContainerState(_View):
 
 
 class ContainerStatus(_View):
+    name: str = ""
+    restartCount: int = 0
     state: ContainerState = Field(default_factory=ContainerState)
     lastState: ContainerState = Field(default_factory=ContainerState)
 
@@ -52,9 +64,16 @@ class PodCondition(_View):
     status: str = ""
     reason: str = ""
     message: str = ""
+    lastTransitionTime: str | None = None
 
 
 class PodStatus(_View):
+    phase: str = ""
+    """Pending, Running, Succeeded, Failed or Unknown ('' when not reported yet)."""
+    reason: str = ""
+    """Why the pod is in its phase when the kubelet says: ``Evicted``, ``Terminated`` (node shutdown),
+    ``Preempting``, or an admission refusal (``OutOfcpu``, ``NodeAffinity``...)."""
+    message: str = ""
     containerStatuses: list[ContainerStatus] = Field(default_factory=list)
     conditions: list[PodCondition] = Field(default_factory=list)
 
@@ -72,35 +91,14 @@ class Pod(_View):
 
     @property
     def alive(self) -> bool:
-        """Not being deleted: a terminating pod's worker is on its way out and is not counted."""
-        return self.metadata.deletionTimestamp is None
+        """Neither being deleted nor ended: a terminating pod's worker is on its way out, and a pod in phase Failed
+        (evicted, refused by its node) or Succeeded runs no worker any more; neither is counted."""
+        return self.metadata.deletionTimestamp is None and self.status.phase not in ("Failed", "Succeeded")
 
+    def condition(self, type_: str) -> PodCondition | None:
+        return next((c for c in self.status.conditions if c.type == type_), None)
 
-def pod_state(pod: Pod) -> PodState:
-    """What status needs of one pod: why it waits, why its last run ended, whether it can be scheduled."""
-    waiting_reason = waiting_message = unschedulable = terminated_reason = memory_limit = ""
-    for container in pod.spec.containers:
-        if container.resources.limits.get("memory"):
-            memory_limit = container.resources.limits["memory"]
-    for status in pod.status.containerStatuses:
-        waiting = status.state.waiting
-        if waiting is not None and waiting.reason:
-            waiting_reason, waiting_message = waiting.reason, waiting.message
-        # The current run's end if it has ended, else, while the kubelet backs off restarting it, the last
-        # run's. A container running again after one kill is not a problem to report here.
-        ended = status.state.terminated
-        if ended is None and waiting is not None:
-            ended = status.lastState.terminated
-        if ended is not None and ended.reason:
-            terminated_reason = ended.reason
-    for condition in pod.status.conditions:
-        if condition.type == "PodScheduled" and condition.status == "False" and condition.reason == "Unschedulable":
-            unschedulable = condition.message or "no node fits"
-    return PodState(
-        name=pod.name,
-        waiting_reason=waiting_reason,
-        waiting_message=waiting_message,
-        unschedulable=unschedulable,
-        terminated_reason=terminated_reason,
-        memory_limit=memory_limit,
-    )
+    def memory_limit(self, container: str) -> str:
+        """The memory limit of ``container`` as written in the pod (``64Mi``), or '' when it has none."""
+        found = next((c for c in self.spec.containers if c.name == container), None)
+        return found.resources.limits.get("memory", "") if found is not None else ""

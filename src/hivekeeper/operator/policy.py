@@ -48,6 +48,7 @@ RESERVED_ENV = frozenset(
         "HIVEKEEPER_WORK_IN",
         "HIVEKEEPER_WORK_OUT",
         "HIVEKEEPER_SIGNAL_KEY",
+        "HIVEKEEPER_TERMINATION_LOG",
     }
 )
 """Set by the operator on every worker; a role's ``env`` overriding one would change its identity or wiring."""

@@ -16,10 +16,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from hivekeeper.api.status import QueueStatus
-from hivekeeper.operator import config_events, counts, events, latency, plan, policy, topology
+from hivekeeper.operator import (
+    config_events,
+    counts,
+    events,
+    failure_history,
+    latency,
+    plan,
+    pod_failures,
+    policy,
+    topology,
+)
 from hivekeeper.operator import status as rules
 from hivekeeper.operator.bodies import WorkerRoleBody
-from hivekeeper.operator.pods import Pod, pod_state
+from hivekeeper.operator.pods import Pod
 from hivekeeper.operator.runtime import Runtime
 from hivekeeper.protocol import naming
 
@@ -110,7 +120,10 @@ def status_patch(
     now: float,
     now_text: str,
 ) -> dict[str, Any]:
-    """The WorkerRole's status from the workers' reports, its pods, the policy and its queues."""
+    """The WorkerRole's status from the workers' reports, its pods, the policy and its queues; its pods' failures
+    are merged into the ones the status remembers (:mod:`~hivekeeper.operator.failure_history`)."""
+    seen = [failure for pod in pods for failure in pod_failures.failures(pod)]
+    history = failure_history.merged(list(role.status.failures), seen, now_text)
     observed = rules.Observed(
         generation=role.metadata.generation,
         desired_replicas=role.spec.replicas,
@@ -118,7 +131,8 @@ def status_patch(
         paused=role.spec.paused,
         now=now,
         instances=instances,
-        pod_problem=rules.pod_problem([pod_state(p) for p in pods]),
+        pod_problem=pod_failures.blocking(pods) or failure_history.repeating(history, now_text),
+        recent_failure=failure_history.latest(history, now_text),
         policy_problem=refused,
         queues_ready=not queues.problem,
         queue_reason=queues.reason or "BrokerUnavailable",
@@ -138,6 +152,8 @@ def status_patch(
         "businessCodes": counts.summed(r.business_codes for r in live),
         "latencyMs": latency.recent_latency(rules.live_instances(observed)).model_dump(mode="json"),
         "instances": [i.model_dump(mode="json") for i in rules.instance_statuses(observed)],
+        "restarts": pod_failures.restarts(pods),
+        "failures": [f.model_dump(mode="json") for f in history],
         "conditions": [c.model_dump(mode="json") for c in rules.conditions(observed, role.status.conditions, now_text)],
     }
 

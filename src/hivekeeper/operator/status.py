@@ -67,7 +67,10 @@ class Observed:
     now: float
     pods_ready: int = 0
     pod_problem: str = ""
-    """A pod failure the cluster reports (ImagePullBackOff, CrashLoopBackOff, Unschedulable), or ''."""
+    """A pod failure that needs a person (Unschedulable, ImagePullBackOff, CrashLoopBackOff with its cause, OOMKilled
+    with the limit; failures that keep happening), or '' (:mod:`~hivekeeper.operator.pod_failures`)."""
+    recent_failure: str = ""
+    """The role's last pod failure while it is recent (an eviction, a restart...), named; '' when none."""
     policy_problem: str = ""
     """The operator policy rules the spec breaks ('' when none): nothing of the spec is applied until fixed."""
     queues_ready: bool = True
@@ -118,7 +121,7 @@ def conditions(observed: Observed, previous: list[Condition], now_text: str) -> 
         "WorkersAvailable",
         workers_ok,
         "AllWorkersReporting" if workers_ok else "WorkersMissing",
-        f"{ready}/{want} workers reporting",
+        f"{ready}/{want} workers reporting" + (f"; {observed.recent_failure}" if observed.recent_failure else ""),
         gen,
         now_text,
     )
@@ -236,54 +239,6 @@ def instance_statuses(observed: Observed) -> list[InstanceStatus]:
         )
         for i in sorted(observed.instances, key=lambda i: i.name)
     ]
-
-
-@dataclass(frozen=True)
-class PodState:
-    """What the cluster says about one worker pod (only what status needs)."""
-
-    name: str
-    waiting_reason: str = ""
-    waiting_message: str = ""
-    unschedulable: str = ""
-    terminated_reason: str = ""
-    """Why the container's run ended (``OOMKilled``, ``Error``): the current one, or the last one while the
-    kubelet backs off restarting it; '' while it runs."""
-    memory_limit: str = ""
-    """The container's memory limit as written in the pod (``64Mi``), or '' when it has none."""
-
-
-BLOCKING_REASONS = frozenset(
-    {
-        "ImagePullBackOff",
-        "ErrImagePull",
-        "InvalidImageName",
-        "CrashLoopBackOff",
-        "CreateContainerConfigError",
-        "CreateContainerError",
-    }
-)
-
-
-def _oom(pod: PodState) -> str:
-    limit = f" at its memory limit {pod.memory_limit}" if pod.memory_limit else ""
-    return f"its worker was OOMKilled{limit}; raise resources.limits.memory of the role"
-
-
-def pod_problem(pods: list[PodState]) -> str:
-    """The first pod failure that needs a person (image pull, crash loop, out of memory, bad config,
-    unschedulable), or ''. An out-of-memory kill is named with the limit it hit, also while the kubelet
-    backs off restarting it (a crash loop whose cause is the memory limit)."""
-    for pod in sorted(pods, key=lambda p: p.name):
-        if pod.unschedulable:
-            return f"pod {pod.name} is Unschedulable: {pod.unschedulable}"
-        oom = pod.terminated_reason == "OOMKilled"
-        if pod.waiting_reason in BLOCKING_REASONS:
-            detail = f": {_oom(pod)}" if oom else (f": {pod.waiting_message}" if pod.waiting_message else "")
-            return f"pod {pod.name} is {pod.waiting_reason}{detail}"
-        if oom and not pod.waiting_reason:
-            return f"pod {pod.name} is OOMKilled: {_oom(pod)}"
-    return ""
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,8 @@ def swarm_status_patch(
                 tps=status.tps,
                 errors=status.errors,
                 latencyMs=status.latencyMs,
+                restarts=status.restarts,
+                lastFailure=status.failures[0] if status.failures else None,
             )
         )
     last_stages = {r.name for r in swarm.spec.roles if not r.work.out}
@@ -76,7 +78,7 @@ def swarm_status_patch(
     )
     patch: dict[str, Any] = {
         "observedGeneration": generation,
-        "roles": [r.model_dump(mode="json") for r in roles],
+        "roles": [r.model_dump(mode="json", exclude_none=True) for r in roles],
         "queues": [q.model_dump(mode="json") for q in queues],
         "totals": totals.model_dump(mode="json"),
     }

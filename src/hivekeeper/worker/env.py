@@ -16,6 +16,9 @@ from hivekeeper.errors import InvalidInput
 from hivekeeper.protocol import naming
 from hivekeeper.protocol.datasets import DATASET_DIR, DATASET_DIR_VARIABLE
 from hivekeeper.protocol.grace import DEFAULT_STOP_GRACE, stop_grace
+from hivekeeper.protocol.health import TERMINATION_LOG, TERMINATION_LOG_VARIABLE
+from hivekeeper.worker import health
+from hivekeeper.worker.termination import TerminationLog
 from hivekeeper.worker.transports.rabbit.amqp.url import BrokerUrlError
 from hivekeeper.worker.transports.rabbit.amqp.url import parse as parse_broker_url
 
@@ -35,7 +38,13 @@ OPTIONAL: dict[str, str] = {
     "HIVEKEEPER_CONFIG_FILE": "path of a JSON/YAML bootstrap config",
     "HIVEKEEPER_REDIS_URL": "Redis URL, when the config needs Redis",
     "HIVEKEEPER_RUN_ID": "run id reported in status",
-    "HIVEKEEPER_METRICS_PORT": "Prometheus port (default 9464; 0 disables)",
+    "HIVEKEEPER_METRICS_PORT": "port of /metrics, /livez and /readyz (default 9464; 0 disables)",
+    health.LOOP_STALL_VARIABLE: "seconds the event loop may not turn before /livez fails "
+    f"(default {health.DEFAULT_LOOP_STALL:g}; {health.LOOP_STALL_RANGE[0]:g} to {health.LOOP_STALL_RANGE[1]:g})",
+    health.CONTROL_LOSS_VARIABLE: "seconds the control connection may stay lost before /livez fails "
+    f"(default {health.DEFAULT_CONTROL_LOSS:g}; {health.CONTROL_LOSS_RANGE[0]:g} to {health.CONTROL_LOSS_RANGE[1]:g})",
+    TERMINATION_LOG_VARIABLE: f"where the termination message is written (default {TERMINATION_LOG} when it exists; "
+    "'' writes none)",
     "HIVEKEEPER_STATUS_INTERVAL": "seconds between status-delta reports (default 5)",
     "HIVEKEEPER_STOP_GRACE_SECONDS": "on SIGTERM, seconds items in flight may finish (default 20; 0 stops at once)",
     "HIVEKEEPER_SIGNAL_KEY": "the operator's public key (base64): only its signed signals are obeyed (set by it)",
@@ -46,6 +55,9 @@ OPTIONAL: dict[str, str] = {
     "HIVEKEEPER_WORK_EXCHANGE": f"work exchange, {{swarm}} standing for the swarm id (default {naming.WORK_EXCHANGE}; "
     f"PocketHive's: {naming.POCKETHIVE_WORK_EXCHANGE})",
 }
+
+
+NO_TERMINATION_LOG = TerminationLog(None)
 
 
 class EnvError(InvalidInput, ValueError):
@@ -70,6 +82,10 @@ class WorkerEnv:
     exchanges: naming.Exchanges = naming.DEFAULT_EXCHANGES
     dataset_dir: Path = Path(DATASET_DIR)
     """Where a relative ``inputs.csv.filePath`` is read (the mounted ConfigMap in a pod)."""
+    health_bounds: health.Bounds = health.DEFAULT_BOUNDS
+    """When ``/livez`` fails: the event loop's stall and the control connection's loss it tolerates."""
+    termination_log: TerminationLog = NO_TERMINATION_LOG
+    """Where the worker writes why it ends (``worker.termination``)."""
 
     def __repr__(self) -> str:  # never show the URLs: they carry credentials
         return f"WorkerEnv(swarm={self.swarm!r}, role={self.role!r}, kind={self.kind!r}, instance={self.instance!r})"
@@ -118,6 +134,7 @@ class WorkerEnv:
             )
             grace = DEFAULT_STOP_GRACE
         exchanges = _exchanges(environ, problems)
+        bounds = _health_bounds(environ, problems)
         if problems:
             raise EnvError("the worker cannot start; fix its environment:\n  " + "\n  ".join(problems))
         swarm = environ["HIVEKEEPER_SWARM_ID"]
@@ -138,7 +155,26 @@ class WorkerEnv:
             stop_grace=grace,
             exchanges=exchanges,
             dataset_dir=Path(environ.get(DATASET_DIR_VARIABLE) or DATASET_DIR),
+            health_bounds=bounds,
+            termination_log=TerminationLog.from_environ(environ),
         )
+
+
+def _health_bounds(environ: Mapping[str, str], problems: list[str]) -> health.Bounds:
+    """The liveness bounds the environment sets (the defaults when unset); a bad one is added to ``problems``."""
+    chosen: list[float] = []
+    for name, default, (low, high) in (
+        (health.LOOP_STALL_VARIABLE, health.DEFAULT_LOOP_STALL, health.LOOP_STALL_RANGE),
+        (health.CONTROL_LOSS_VARIABLE, health.DEFAULT_CONTROL_LOSS, health.CONTROL_LOSS_RANGE),
+    ):
+        text = environ.get(name) or f"{default:g}"
+        seconds = health.seconds_in(text, (low, high))
+        if seconds is None:
+            problems.append(
+                f"{name}={text!r} must be a number of seconds from {low:g} to {high:g} (default {default:g})"
+            )
+        chosen.append(default if seconds is None else seconds)
+    return health.Bounds(loop_stall=chosen[0], control_loss=chosen[1])
 
 
 def _exchanges(environ: Mapping[str, str], problems: list[str]) -> naming.Exchanges:

@@ -102,6 +102,14 @@ def test_a_pod_problem_is_stalled_with_its_reason() -> None:
     assert found["Ready"].message == "ImagePullBackOff: image example/none:1 not found"
 
 
+def test_a_recent_pod_failure_is_named_in_workers_available_without_stalling() -> None:
+    recent = "last failure: pod w-1 Evicted at 2026-01-01T00:00:00Z: the kubelet evicted it: The node was low on memory"
+    found = _by_type(conditions(_observed(_instance("a", 3), _instance("b", 3), recent_failure=recent), [], "t0"))
+    assert found["WorkersAvailable"].status == "True"
+    assert found["WorkersAvailable"].message == f"2/2 workers reporting; {recent}"
+    assert (found["Stalled"].status, found["Ready"].status) == ("False", "True")
+
+
 def test_transition_time_moves_only_when_the_status_changes() -> None:
     first = conditions(_observed(_instance("a", 3), _instance("b", 3)), [], "t0")
     again = _by_type(conditions(_observed(_instance("a", 3), _instance("b", 3)), first, "t1"))
@@ -134,18 +142,6 @@ def test_paused_is_reported_once_every_worker_is_disabled() -> None:
 def test_instances_are_listed_by_name() -> None:
     statuses = instance_statuses(_observed(_instance("b", 3), _instance("a", 2)))
     assert [(s.name, s.configGeneration) for s in statuses] == [("a", 2), ("b", 3)]
-
-
-def test_pod_problems_that_need_a_person_are_named() -> None:
-    from hivekeeper.operator.status import PodState, pod_problem
-
-    assert pod_problem([PodState("a"), PodState("b", waiting_reason="ContainerCreating")]) == ""
-    assert pod_problem([PodState("b", waiting_reason="ImagePullBackOff", waiting_message="no such image")]) == (
-        "pod b is ImagePullBackOff: no such image"
-    )
-    assert pod_problem([PodState("c", unschedulable="0/3 nodes have enough cpu")]) == (
-        "pod c is Unschedulable: 0/3 nodes have enough cpu"
-    )
 
 
 def test_the_swarm_is_ready_when_every_role_is_and_names_the_role_that_is_not() -> None:
@@ -196,27 +192,6 @@ def test_a_refused_config_carries_its_reason_up_to_the_swarm() -> None:
     assert (applied.status, applied.reason) == ("False", "WorkerRejectedConfig")
     assert applied.message.startswith("feeder: ")
     assert "ratePerSec: must be >= 0" in applied.message
-
-
-def test_an_out_of_memory_kill_is_named_with_the_limit_also_in_a_crash_loop() -> None:
-    from hivekeeper.operator.status import PodState, pod_problem
-
-    looping = PodState(
-        "w-1", waiting_reason="CrashLoopBackOff", waiting_message="back-off 10s", terminated_reason="OOMKilled",
-        memory_limit="24Mi",
-    )  # fmt: skip
-    assert pod_problem([looping]) == (
-        "pod w-1 is CrashLoopBackOff: its worker was OOMKilled at its memory limit 24Mi; "
-        "raise resources.limits.memory of the role"
-    )
-    just_killed = PodState("w-2", terminated_reason="OOMKilled")
-    assert pod_problem([just_killed]) == (
-        "pod w-2 is OOMKilled: its worker was OOMKilled; raise resources.limits.memory of the role"
-    )
-    crashed_otherwise = PodState(
-        "w-3", waiting_reason="CrashLoopBackOff", waiting_message="back-off", terminated_reason="Error"
-    )
-    assert pod_problem([crashed_otherwise]) == "pod w-3 is CrashLoopBackOff: back-off"
 
 
 def test_a_missing_queue_is_queues_ready_false_and_reconciling_not_stalled() -> None:

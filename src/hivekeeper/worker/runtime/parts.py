@@ -75,6 +75,8 @@ class WorkerParts:
     uploader: redis_push.RedisUploader | None
     """``interceptors.redisUploader``: None unless configured (then one check per item)."""
     control_queue: str
+    configured: bool
+    """A config-update was applied since start (the operator's config is in force): ``/readyz`` waits for it."""
     _enabled: asyncio.Event
     _drained: asyncio.Event
     _draining: bool

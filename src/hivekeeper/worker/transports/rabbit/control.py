@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 import aio_pika
 from aio_pika.abc import (
@@ -40,6 +41,20 @@ async def connect(url: str | BrokerUrl) -> AbstractRobustConnection:
         timeout=broker.connection_timeout,
         ssl_context=broker.ssl_context(),
     )
+
+
+def watch(connection: AbstractRobustConnection, lost: Callable[[], None], restored: Callable[[], None]) -> None:
+    """Call ``lost`` each time the robust connection drops (a failed restore too) and ``restored`` once it is
+    back with its channels and consumers (aio-pika's close and reconnect callbacks; both run on the loop)."""
+
+    def on_close(_connection: object, _reason: BaseException | None = None) -> None:
+        lost()
+
+    def on_reconnect(_connection: object) -> None:
+        restored()
+
+    connection.close_callbacks.add(on_close)
+    connection.reconnect_callbacks.add(on_reconnect)
 
 
 async def connect_plain(url: str | BrokerUrl, name: str) -> aio_pika.abc.AbstractConnection:
