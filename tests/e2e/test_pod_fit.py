@@ -9,6 +9,7 @@ a role lands there only when it may. The operator runs as a local process (testb
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,8 @@ from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import Pod
 
 from testbench.diagnose import pods_report
-from testbench.kube import NODE_NAME, run_kubectl
+from testbench.kube import NODE_NAME, Cluster, run_kubectl
+from testbench.node import PAUSE_IMAGE
 from testbench.operator_proc import fresh_namespace, start_operator
 from testbench.procs import ManagedProcess
 from testbench.swarms import two_stage_swarm
@@ -202,3 +204,199 @@ async def test_a_pinned_role_lands_on_its_pool_and_one_that_fits_nowhere_is_stal
         assert feeder_after == feeder_before, "the feeder's pod block did not change: its pod stays"
         deleted = run_kubectl(kubeconfig, "delete", "-n", namespace, "swarm/fit", "--timeout=90s")
         assert deleted.returncode == 0, deleted.stderr
+
+
+async def _failures(kube: AsyncClient, namespace: str, name: str) -> list[dict[str, Any]]:
+    role = await kube.get(WorkerRole, name, namespace=namespace)
+    return list((role.get("status") or {}).get("failures", []))
+
+
+def _one_role_swarm(name: str, role: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "hivekeeper.io/v1alpha1",
+        "kind": "Swarm",
+        "metadata": {"name": name},
+        "spec": {"sut": {"endpoints": {"default": {"baseUrl": UNREACHABLE_SUT}}}, "roles": [role]},
+    }
+
+
+CALLER = {
+    "name": "caller",
+    "role": "processor",
+    "work": {"in": "call"},
+    "config": {"baseUrl": "{{ sut.endpoints.default.baseUrl }}", "threadCount": 1},
+}
+
+
+@pytest.fixture
+def custom_operator(
+    kubeconfig: Path,
+    rabbitmq_url: str,
+    hivekeeper_crds: None,
+    namespace: str,
+    tmp_path: Path,
+    hivekeeper_images: dict[str, str],
+) -> Iterator[ManagedProcess]:
+    """The operator with a policy that lets the test's own custom image run."""
+    process = start_operator(
+        kubeconfig=kubeconfig,
+        rabbitmq_url=rabbitmq_url,
+        namespace=namespace,
+        worker_image=hivekeeper_images["worker"],
+        log_path=tmp_path / "operator.log",
+        policy={"allowedImages": ["example.test/*"]},
+    )
+    yield process
+    process.stop()
+
+
+@pytest.mark.timeout(600)
+async def test_a_worker_whose_event_loop_is_stuck_is_restarted_by_its_liveness_probe_and_the_status_says_so(
+    kubeconfig: Path,
+    namespace: str,
+    cluster: Cluster,
+    custom_operator: ManagedProcess,
+    pod_rabbitmq_url: str,
+) -> None:
+    """A user's custom worker (tests/e2e/custom_worker) blocks its event loop for good 15 s after it starts, as a
+    blocking library call would: its /livez answers 503 naming the stall (from a thread: the loop cannot answer),
+    the kubelet restarts the container after three failed probes, and the WorkerRole's status names it
+    ``Unresponsive`` with the worker's own reason, and counts the restart."""
+    from testbench.images import ensure_image_from
+
+    custom = "example.test/custom-worker:1"
+    cluster.load_images([ensure_image_from(Path(__file__).parent / "custom_worker", custom)])
+    async with fresh_namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        stuck = {
+            "name": "stuck",
+            "image": custom,
+            "work": {"in": "call"},
+            "config": {"baseUrl": "{{ sut.endpoints.default.baseUrl }}", "threadCount": 1},
+            "env": [{"name": "CUSTOM_STALL_AFTER_SECONDS", "value": "15"}],
+        }
+        _apply(kubeconfig, namespace, _one_role_swarm("stuck", stuck))
+
+        async def unresponsive() -> dict[str, Any] | None:
+            found = [f for f in await _failures(kube, namespace, "stuck-stuck") if f["reason"] == "Unresponsive"]
+            return found[0] if found else None
+
+        try:
+            failure = await eventually(unresponsive, timeout=240, interval=2, what="an Unresponsive failure")
+        except AssertionError as exc:
+            log = custom_operator.log_path.read_text(errors="replace")[-3000:]
+            raise AssertionError(f"{exc}\noperator log: {log}\n{pods_report(kubeconfig, namespace)}") from exc
+        assert failure["message"].startswith("event loop has not turned for "), failure
+        assert "HIVEKEEPER_LOOP_STALL_SECONDS" in failure["message"], failure
+        [pod] = await _pods(kube, namespace, "stuck")
+        assert pod.status is not None
+        [container] = pod.status.containerStatuses or []
+        assert container.restartCount >= 1
+        last = container.lastState.terminated if container.lastState else None
+        assert last is not None
+        assert (last.message or "").startswith("unhealthy: event loop has not turned for "), last
+        role = await kube.get(WorkerRole, "stuck-stuck", namespace=namespace)
+        assert role["status"]["restarts"] >= 1
+        listed = run_kubectl(kubeconfig, "get", "wr", "-n", namespace, "stuck-stuck")
+        assert "RESTARTS" in listed.stdout.splitlines()[0], listed.stdout
+
+
+@pytest.mark.timeout(600)
+async def test_an_evicted_and_a_preempted_worker_are_named_in_the_status(
+    kubeconfig: Path,
+    namespace: str,
+    operator_process: ManagedProcess,
+    pod_rabbitmq_url: str,
+) -> None:
+    """Two real disruptions of a worker pod on the node: the kubelet evicts one whose /tmp scratch volume grew past
+    its size limit, and the scheduler preempts one for a pod of a higher PriorityClass that needs its CPU. Each is
+    named in the WorkerRole's ``failures`` with Kubernetes' own reason; the Deployment replaces the pods."""
+    async with fresh_namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        _apply(kubeconfig, namespace, _one_role_swarm("hit", CALLER))
+
+        async def one_running() -> Pod | None:
+            pods = [p for p in await _pods(kube, namespace, "caller") if p.status and p.status.phase == "Running"]
+            return pods[0] if len(pods) == 1 else None
+
+        first = await eventually(one_running, timeout=120, interval=1, what="the caller pod Running")
+        assert first.metadata is not None
+        filled = run_kubectl(
+            kubeconfig, "exec", "-n", namespace, first.metadata.name, "--",
+            "python", "-c", "open('/tmp/fill', 'wb').write(b'0' * (80 << 20))",
+        )  # fmt: skip
+        assert filled.returncode == 0, filled.stderr
+
+        async def named(reason: str) -> dict[str, Any] | None:
+            found = [f for f in await _failures(kube, namespace, "hit-caller") if f["reason"] == reason]
+            return found[0] if found else None
+
+        try:
+            evicted = await eventually(lambda: named("Evicted"), timeout=120, interval=2, what="an Evicted failure")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{pods_report(kubeconfig, namespace)}") from exc
+        assert evicted["pod"] == first.metadata.name
+        assert 'Usage of EmptyDir volume "tmp" exceeds the limit' in evicted["message"], evicted
+
+        second = await eventually(one_running, timeout=120, interval=1, what="a new caller pod Running")
+        assert second.metadata is not None
+        assert second.metadata.name != first.metadata.name
+        priority = f"hk-preemptor-{uuid.uuid4().hex[:6]}"
+        try:
+            made = run_kubectl(
+                kubeconfig, "create", "priorityclass", priority, "--value=1000000", "--description=e2e preemptor"
+            )
+            assert made.returncode == 0, made.stderr
+            _apply(kubeconfig, namespace, _cpu_hog(kubeconfig, priority))
+
+            try:
+                preempted = await eventually(
+                    lambda: named("Preempted"), timeout=120, interval=1, what="a Preempted failure"
+                )
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{pods_report(kubeconfig, namespace)}") from exc
+            assert preempted["pod"] == second.metadata.name
+            # Its replacement cannot fit while the hog runs: the role is Stalled with the scheduler's reason.
+            message = await eventually(
+                lambda: _stalled(kube, namespace, "hit-caller"), timeout=90, interval=1, what="hit-caller Stalled"
+            )
+            assert "Insufficient cpu" in message, message
+        finally:
+            run_kubectl(kubeconfig, "delete", "pod", "-n", namespace, "hog", "--wait=false")
+            run_kubectl(kubeconfig, "delete", "priorityclass", priority)
+        await eventually(one_running, timeout=120, interval=1, what="the caller running again without the hog")
+
+
+def _cpu_hog(kubeconfig: Path, priority: str) -> dict[str, Any]:
+    """A pause pod of ``priority`` requesting the node's free CPU plus 50m: it fits only if a worker (100m) goes."""
+    node = json.loads(run_kubectl(kubeconfig, "get", "node", NODE_NAME, "-o", "json").stdout)
+    allocatable = _millicores(node["status"]["allocatable"]["cpu"])
+    pods = json.loads(
+        run_kubectl(
+            kubeconfig, "get", "pods", "-A", "--field-selector", f"spec.nodeName={NODE_NAME}", "-o", "json"
+        ).stdout
+    )["items"]
+    used = sum(
+        _millicores(((c.get("resources") or {}).get("requests") or {}).get("cpu", "0"))
+        for p in pods
+        if p["status"].get("phase") not in ("Succeeded", "Failed")
+        for c in p["spec"]["containers"]
+    )
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "hog"},
+        "spec": {
+            "priorityClassName": priority,
+            "containers": [
+                {
+                    "name": "pause",
+                    "image": PAUSE_IMAGE,
+                    "imagePullPolicy": "Never",
+                    "resources": {"requests": {"cpu": f"{allocatable - used + 50}m"}},
+                }
+            ],
+        },
+    }
+
+
+def _millicores(text: str) -> int:
+    return int(text[:-1]) if text.endswith("m") else int(float(text) * 1000)
