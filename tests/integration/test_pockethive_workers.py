@@ -192,6 +192,35 @@ async def test_a_refused_config_shows_the_workers_exception_as_the_reason(stage:
     assert all("requestedGeneration" not in m["data"] for m in failed)
 
 
+async def test_its_events_say_each_config_pushed_applied_once_and_refused_with_the_workers_reason(stage: Stage) -> None:
+    stage.put(GENERATOR)
+    await stage.reconcile()
+    await stage.start_pod("cards-feeder-5d8-events")
+    await stage.condition("ConfigApplied", "True", "AllAcknowledged")
+    stage.put({**GENERATOR, "inputs": {"type": "SCHEDULER", "scheduler": {"ratePerSec": -1}}})
+    await stage.reconcile()
+    await stage.condition("ConfigApplied", "False", "WorkerRejectedConfig")
+    for _ in range(3):  # more timer ticks: nothing new to say
+        await roll_up_role(stage.runtime, stage.role())
+
+    said = stage.cluster.said("WorkerRole", "feeder")
+    assert [(kind, reason) for kind, reason, _ in said] == [
+        ("Normal", "Created"),
+        ("Normal", "QueuesDeclared"),
+        ("Normal", "ConfigPushed"),
+        ("Normal", "ConfigApplied"),
+        ("Normal", "ConfigPushed"),
+        ("Warning", "ConfigRefused"),
+    ]
+    assert said[3][2] == "all 1 workers run config generation 1"
+    assert said[4][2].startswith("pushed config generation 2 to every worker")
+    assert said[5][2] == (
+        "cards-feeder-5d8-events rejected config generation 2: IllegalArgumentException: "
+        "inputs.scheduler.ratePerSec must be >= 0, got -1 (workers keep generation 1)"
+    )
+    assert all(event.count == 1 for event in stage.cluster.event_bodies.values())
+
+
 async def test_status_requests_reach_it_only_where_it_binds_and_a_restarted_operator_asks_there(
     stage: Stage, rabbitmq_url: str
 ) -> None:

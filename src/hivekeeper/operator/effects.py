@@ -32,6 +32,7 @@ from lightkube.resources.core_v1 import Pod
 from hivekeeper.api.status import QueueStatus
 from hivekeeper.operator import metrics
 from hivekeeper.operator.bodies import WorkerRoleBody, parse
+from hivekeeper.operator.events import KubeEvent
 from hivekeeper.operator.observations import MalformedEvent, Observations
 from hivekeeper.operator.pods import Pod as PodView
 from hivekeeper.operator.topology import Topology
@@ -133,30 +134,41 @@ class LightkubeCluster:
         with _unless_gone():
             await self.client.delete(ConfigMap, name, namespace=namespace)
 
-    async def event(self, namespace: str, swarm: str, uid: str, type_: str, reason: str, message: str) -> None:
-        """A core/v1 Event on the Swarm (``kubectl describe swarm``, ``kubectl get events``)."""
+    async def create_event(self, event: KubeEvent) -> None:
+        """A core/v1 Event (``kubectl describe``, ``kubectl get events``), as client-go's recorder writes one."""
         from lightkube.models.core_v1 import EventSource, ObjectReference
         from lightkube.models.meta_v1 import ObjectMeta
         from lightkube.resources.core_v1 import Event
 
-        now = dt.datetime.now(dt.UTC)
-        event = Event(
-            metadata=ObjectMeta(name=f"{swarm}.{uuid.uuid4().hex[:12]}", namespace=namespace),
-            involvedObject=ObjectReference(
-                apiVersion="hivekeeper.io/v1alpha1", kind="Swarm", name=swarm, namespace=namespace, uid=uid
-            ),
-            type=type_,
-            reason=reason,
-            message=message,
-            source=EventSource(component=FIELD_MANAGER),
-            firstTimestamp=now,
-            lastTimestamp=now,
-            count=1,
+        ref = event.involved
+        await self.client.create(
+            Event(
+                metadata=ObjectMeta(name=event.name, namespace=event.namespace),
+                involvedObject=ObjectReference(
+                    apiVersion=ref.api_version, kind=ref.kind, name=ref.name, namespace=ref.namespace, uid=ref.uid
+                ),
+                type=event.type,
+                reason=event.reason,
+                message=event.message,
+                source=EventSource(component=FIELD_MANAGER),
+                firstTimestamp=_moment(event.first_timestamp),
+                lastTimestamp=_moment(event.last_timestamp),
+                count=event.count,
+            )
         )
+
+    async def patch_event(self, event: KubeEvent) -> bool:
+        """A repeat: only count, lastTimestamp and message change (client-go patches the same three)."""
+        from lightkube.resources.core_v1 import Event
+
+        patch = {"count": event.count, "lastTimestamp": event.last_timestamp, "message": event.message}
         try:
-            await self.client.create(event)
+            await self.client.patch(Event, event.name, patch, namespace=event.namespace, patch_type=_merge())
         except ApiError as exc:
-            log.warning("swarm %s/%s: cannot record the Event %s (%s)", namespace, swarm, reason, exc)
+            if exc.status.code == 404:
+                return False
+            raise
+        return True
 
     async def pods(self, namespace: str, swarm: str, role: str) -> list[PodView]:
         return [
@@ -209,6 +221,10 @@ class _Throttled:
         held, self._held, self._next = self._held, 0, now + self._every
         suffix = f" ({held} more since the last report)" if held else ""
         self._logger.warning(message + suffix, *args)
+
+
+def _moment(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _merge() -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 
 from hivekeeper.api.status import QueueStatus
 from hivekeeper.operator.bodies import WorkerRoleBody
+from hivekeeper.operator.events import KubeEvent
 from hivekeeper.operator.pods import Pod
 from hivekeeper.operator.ports import Broker, Cluster, Manifest
 from hivekeeper.operator.runtime import Clock
@@ -40,10 +41,14 @@ class FakeCluster:
     calls: list[tuple[str, ...]] = field(default_factory=list)
     """Every call, in order: ("apply", kind, name), ("scale", name, replicas), ("patch-status", kind, name),
     ("delete", name), ("list-workerroles", swarm), ("get-swarm", name), ("list-pods", role),
-    ("delete-swarm", name), ("event", swarm, type, reason), ("get-configmap", name), ("list-configmaps", *labels),
-    ("delete-configmap", name)."""
+    ("delete-swarm", name), ("create-event", kind, name, reason), ("patch-event", kind, name, reason),
+    ("get-configmap", name), ("list-configmaps", *labels), ("delete-configmap", name)."""
     events: list[tuple[str, str, str, str]] = field(default_factory=list)
-    """(swarm, type, reason, message) of every Event."""
+    """(object name, type, reason, message) of every Event created, in order."""
+    event_bodies: dict[tuple[str, str], KubeEvent] = field(default_factory=dict)
+    """(namespace, name) → each Event as the API server holds it (count and message as last patched)."""
+    failing_events: Exception | None = None
+    """When set, every create and patch of an Event raises it (an API server that refuses them)."""
     on_apply: Callable[[Manifest], None] | None = None
 
     async def apply(self, manifest: Manifest) -> None:
@@ -115,13 +120,38 @@ class FakeCluster:
         self.calls.append(("delete-configmap", name))
         self.configmap_bodies.pop((namespace, name), None)
 
-    async def event(self, namespace: str, swarm: str, uid: str, type_: str, reason: str, message: str) -> None:
-        self.calls.append(("event", swarm, type_, reason))
-        self.events.append((swarm, type_, reason, message))
+    async def create_event(self, event: KubeEvent) -> None:
+        self.calls.append(("create-event", event.involved.kind, event.involved.name, event.reason))
+        if self.failing_events is not None:
+            raise self.failing_events
+        self.event_bodies[(event.namespace, event.name)] = event
+        self.events.append((event.involved.name, event.type, event.reason, event.message))
+
+    async def patch_event(self, event: KubeEvent) -> bool:
+        self.calls.append(("patch-event", event.involved.kind, event.involved.name, event.reason))
+        if self.failing_events is not None:
+            raise self.failing_events
+        if (event.namespace, event.name) not in self.event_bodies:
+            return False
+        self.event_bodies[(event.namespace, event.name)] = event
+        return True
+
+    def said(self, kind: str = "", name: str = "") -> list[tuple[str, str, str]]:
+        """(type, reason, message) of each Event created about ``kind``/``name`` (any when not given), in order:
+        what ``kubectl describe`` would list (a test's view; not a recorded call)."""
+        return [
+            (e.type, e.reason, e.message)
+            for e in self.event_bodies.values()
+            if kind in ("", e.involved.kind) and name in ("", e.involved.name)
+        ]
 
     def workerrole(self, namespace: str, name: str) -> WorkerRoleBody:
         """The WorkerRole as held now (a test's view; not a recorded call)."""
         return WorkerRoleBody.model_validate(copy.deepcopy(self.workerrole_bodies[(namespace, name)]))
+
+    def object_calls(self) -> list[tuple[str, ...]]:
+        """The calls but the Events' (what a test of the objects' handling looks at)."""
+        return [call for call in self.calls if call[0] not in ("create-event", "patch-event")]
 
     def api_calls(self) -> list[tuple[str, ...]]:
         """The calls that cost an API round trip (all of them: the fake records nothing else)."""

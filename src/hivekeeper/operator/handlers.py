@@ -103,7 +103,7 @@ def _workerrole(meta: kopf.Meta, spec: kopf.Spec, status: Mapping[str, Any] | No
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
-    settings.persistence.finalizer = f"{GROUP}/queue-cleanup"
+    settings.persistence.finalizer = swarm_reconcile.FINALIZER
     settings.posting.level = logging.WARNING  # events only for problems, not for every reconcile
     settings.watching.server_timeout = 60
     metrics.serve(int(memo.get("metrics_port", 0)))
@@ -146,8 +146,22 @@ async def delete_swarm(spec: kopf.Spec, meta: kopf.Meta, retry: int, **_: Any) -
 @kopf.on.create(GROUP, VERSION, "workerroles")
 @kopf.on.update(GROUP, VERSION, "workerroles")
 @counted("WorkerRole")
-async def reconcile_role(spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, **_: Any) -> None:
-    await role_reconcile.reconcile_role(runtime(), _workerrole(meta, spec, status))
+async def reconcile_role(
+    spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, old: Mapping[str, Any] | None = None, **_: Any
+) -> None:
+    await role_reconcile.reconcile_role(runtime(), _workerrole(meta, spec, status), _previous(old))
+
+
+def _previous(old: Mapping[str, Any] | None) -> role_reconcile.Previous:
+    """The spec kopf last handled (its ``old``: None on a creation), as far as the Events' transitions need it."""
+    spec = (old or {}).get("spec")
+    if not isinstance(spec, Mapping):
+        return role_reconcile.Previous()
+    replicas, paused = spec.get("replicas", 1), spec.get("paused", False)
+    return role_reconcile.Previous(
+        replicas=replicas if isinstance(replicas, int) and not isinstance(replicas, bool) else None,
+        paused=paused if isinstance(paused, bool) else None,
+    )
 
 
 class Deleted:

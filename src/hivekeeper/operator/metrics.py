@@ -43,6 +43,13 @@ EVENTS = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+KUBE_EVENTS = Counter(
+    "hivekeeper_operator_kube_events",
+    "Kubernetes Events about Swarms and WorkerRoles, by result: created, patched (a repeat: count bumped), "
+    "dropped (the object's spam filter) or failed (the API server refused; logged).",
+    ["result"],
+    registry=REGISTRY,
+)
 ROLL_UPS = Counter(
     "hivekeeper_operator_roll_ups",
     "Status roll-ups run by the timers, by resource kind; stops growing for a kind once its objects are deleted.",

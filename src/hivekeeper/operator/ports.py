@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from hivekeeper.api.status import QueueStatus
 from hivekeeper.operator.bodies import WorkerRoleBody
+from hivekeeper.operator.events import KubeEvent
 from hivekeeper.operator.pods import Pod
 from hivekeeper.operator.topology import Topology
 
@@ -59,9 +60,12 @@ class Cluster(Protocol):
     async def delete_configmap(self, namespace: str, name: str) -> None:
         """Delete a ConfigMap; one already gone is fine."""
 
-    async def event(self, namespace: str, swarm: str, uid: str, type_: str, reason: str, message: str) -> None:
-        """Record a Kubernetes Event about Swarm ``swarm`` (``type_`` Normal or Warning); a failure is logged,
-        never raised (an Event is a notice, not a step the run depends on)."""
+    async def create_event(self, event: KubeEvent) -> None:
+        """Create a core/v1 Event about a Swarm or WorkerRole (``event.involved``), with its count and timestamps."""
+
+    async def patch_event(self, event: KubeEvent) -> bool:
+        """Bring the existing Event ``event.name`` to ``event``'s count, lastTimestamp and message (a repeat);
+        False when there is no such Event (the API server let it expire): the caller creates it instead."""
 
 
 class Broker(Protocol):

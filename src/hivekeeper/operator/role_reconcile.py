@@ -14,6 +14,7 @@ once instead of at the next roll-up.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -22,8 +23,9 @@ from typing import Any
 import orjson
 
 from hivekeeper.api import API_VERSION
-from hivekeeper.operator import manifests, plan, policy, topology
+from hivekeeper.operator import config_events, events, manifests, plan, policy, topology
 from hivekeeper.operator.bodies import WorkerRoleBody
+from hivekeeper.operator.events import Note
 from hivekeeper.operator.manifests import WorkerDefaults
 from hivekeeper.operator.ports import Manifest
 from hivekeeper.operator.role_rollup import roll_up_role
@@ -132,12 +134,61 @@ def plan_role(
     )
 
 
-async def reconcile_role(runtime: Runtime, role: WorkerRoleBody) -> None:
-    """Carry out :func:`plan_role` for ``role``."""
+@dataclass(frozen=True)
+class Previous:
+    """The spec as it stood at the last reconcile that was carried out (kopf keeps it): what a transition is
+    measured from. Unknown (None) on the first reconcile."""
+
+    replicas: int | None = None
+    paused: bool | None = None
+
+
+def reconcile_notes(role: WorkerRoleBody, decided: RolePlan, previous: Previous, *, declared: bool) -> list[Note]:
+    """What a reconcile that carried out ``decided`` says on the WorkerRole (``declared``: it declared the queues).
+
+    A refused spec says only why. The Deployment created or its pod template changed (with the queues declared
+    then: the first reconcile, or ``work`` changed), scaled, paused or resumed, and the config pushed (with its
+    generation)."""
+    ref = events.role_ref(role)
+    name, spec = role.metadata.name, role.spec
+    if decided.refused:
+        message = f"refused by the operator policy, nothing of this spec is applied: {'; '.join(decided.refused)}"
+        return [Note(ref, "Warning", "PolicyViolation", message)]
+    notes = []
+    created = not role.status.rolloutDigest
+    if decided.deployment is not None:
+        if created:
+            message = f"created Deployment {name} with {events.counted(decided.replicas, 'replica')}"
+            notes.append(Note(ref, "Normal", "Created", message))
+        else:
+            message = f"updated the pod template of Deployment {name}: its pods are replaced"
+            notes.append(Note(ref, "Normal", "Updated", message))
+        if declared and decided.topology.queues:
+            queues = ", ".join(q.name for q in decided.topology.queues)
+            said = "the queue" if len(decided.topology.queues) == 1 else "the queues"
+            notes.append(Note(ref, "Normal", "QueuesDeclared", f"declared {said} {queues} and their bindings"))
+    if previous.replicas is not None and previous.replicas != spec.replicas and not created:
+        message = f"scaled Deployment {name} from {previous.replicas} to {events.counted(spec.replicas, 'replica')}"
+        notes.append(Note(ref, "Normal", "Scaled", message))
+    if previous.paused is not None and previous.paused != spec.paused:
+        if spec.paused:
+            notes.append(Note(ref, "Normal", "Paused", "paused: the workers stop working; pods and queues stay"))
+        else:
+            notes.append(Note(ref, "Normal", "Resumed", "resumed: the workers work again"))
+    if decided.push is not None:
+        state = "paused" if spec.paused else "working"
+        message = f"pushed config generation {decided.push.generation} to every worker ({state}), live: pods stay"
+        notes.append(Note(ref, "Normal", "ConfigPushed", message))
+    return notes
+
+
+async def reconcile_role(runtime: Runtime, role: WorkerRoleBody, previous: Previous | None = None) -> None:
+    """Carry out :func:`plan_role` for ``role``; ``previous`` (the spec last reconciled) names the transitions."""
     swarm_id = naming.swarm_id(role.spec.swarmRef, role.namespace)
     await runtime.manage(swarm_id, role)
     held = (report.config_generation for report in runtime.observations.instances(swarm_id, role.role))
     decided = plan_role(role, runtime.defaults, runtime.policy, workers_hold=max(held, default=0))
+    previous = previous or Previous()
     if decided.refused:
         # Nothing of this spec is applied: the Deployment and the running config stay as they were, and the
         # roll-up shows the rules broken (Stalled, reason PolicyViolation) until the spec is fixed.
@@ -147,10 +198,12 @@ async def reconcile_role(runtime: Runtime, role: WorkerRoleBody) -> None:
             role.metadata.name,
             "; ".join(decided.refused),
         )
+        await _say(runtime, reconcile_notes(role, decided, previous, declared=False))
         await roll_up_role(runtime, role)
         return
     cluster = runtime.cluster
-    if await runtime.swarm_lives(role):
+    declared = await runtime.swarm_lives(role)
+    if declared:
         await runtime.broker.declare(decided.topology)
     if decided.deployment is not None:
         await cluster.apply(decided.deployment)
@@ -159,10 +212,25 @@ async def reconcile_role(runtime: Runtime, role: WorkerRoleBody) -> None:
     if decided.push is not None:
         await runtime.push_config(swarm_id, role.role, naming.ALL, decided.push.data, reason="change")
     await cluster.patch_workerrole_status(role.namespace, role.metadata.name, decided.status_patch)
-    if decided.push is not None and await acknowledged(runtime, swarm_id, role.role, decided.push.generation):
+    notes = reconcile_notes(role, decided, previous, declared=declared)
+    if config_events.run_in_progress(runtime, role):  # a staged rate: the run's own status tells it
+        notes = [note for note in notes if note.reason != "ConfigPushed"]
+    if decided.push is None:
+        await _say(runtime, notes)
+        return
+    # The Events go out while the workers acknowledge: they add no wait to the edit's path.
+    _, acked = await asyncio.gather(
+        _say(runtime, notes), acknowledged(runtime, swarm_id, role.role, decided.push.generation)
+    )
+    if acked:
         # Show the applied config now rather than at the next status tick (kubectl wait, GitOps health).
         updated = role.status.model_copy(update=decided.status_patch)
         await roll_up_role(runtime, role.model_copy(update={"status": updated}))
+
+
+async def _say(runtime: Runtime, notes: list[Note]) -> None:
+    for note in notes:
+        await runtime.event(note.involved, note.type, note.reason, note.message)
 
 
 def all_answered(runtime: Runtime, swarm_id: str, role: str, generation: int) -> bool:

@@ -16,7 +16,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from hivekeeper.api.status import QueueStatus
-from hivekeeper.operator import counts, failure_history, latency, plan, pod_failures, policy, topology
+from hivekeeper.operator import (
+    config_events,
+    counts,
+    events,
+    failure_history,
+    latency,
+    plan,
+    pod_failures,
+    policy,
+    topology,
+)
 from hivekeeper.operator import status as rules
 from hivekeeper.operator.bodies import WorkerRoleBody
 from hivekeeper.operator.pods import Pod
@@ -95,6 +105,7 @@ async def queue_health(runtime: Runtime, role: WorkerRoleBody) -> QueueHealth:
         await runtime.broker.declare(topology.topology(swarm_id, aliases))
     except Exception as exc:
         return QueueHealth("BrokerUnavailable", f"queue {', '.join(missing)} is missing and cannot be declared: {exc}")
+    await runtime.event(events.role_ref(role), "Warning", "QueueMissing", problem)
     return QueueHealth("QueueMissing", problem)
 
 
@@ -194,3 +205,4 @@ async def roll_up_role(runtime: Runtime, role: WorkerRoleBody) -> None:
     )
     if changed(role.status, patch):
         await runtime.cluster.patch_workerrole_status(role.namespace, role.metadata.name, patch)
+    await config_events.say_role(runtime, role, patch, target.generation)

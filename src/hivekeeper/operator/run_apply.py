@@ -14,7 +14,7 @@ from typing import Any
 
 from hivekeeper.api.run_status import RunStatus
 from hivekeeper.api.status import Condition
-from hivekeeper.operator import plan, run_play, run_record
+from hivekeeper.operator import events, plan, run_play, run_record
 from hivekeeper.operator.bodies import SwarmBody, WorkerRoleBody
 from hivekeeper.operator.run_series import RunLatency
 from hivekeeper.operator.runtime import Runtime
@@ -104,7 +104,7 @@ async def play_run(
     if step.event is not None:
         event = step.event
         log.info("swarm %s/%s: %s", namespace, name, event.message)
-        await runtime.cluster.event(namespace, name, swarm.metadata.uid, event.type, event.reason, event.message)
+        await runtime.event(events.swarm_ref(swarm), event.type, event.reason, event.message)
     recording = recording or run_record.started(runtime, swarm, step)
     state = step.status
     if recording is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from hivekeeper.api.run_status import RunStatus
-from hivekeeper.operator import plan, run_series, run_store
+from hivekeeper.operator import events, plan, run_series, run_store
 from hivekeeper.operator.bodies import SwarmBody, WorkerRoleBody
 from hivekeeper.operator.run_play import RunStep, parse_time
 from hivekeeper.operator.runtime import Runtime
@@ -121,10 +121,15 @@ async def write(
 async def prune(runtime: Runtime, swarm: SwarmBody, keep: set[str]) -> None:
     """Delete the Swarm's run records that neither the history nor the current run names any more."""
     namespace = swarm.namespace
+    gone: list[str] = []
     try:
         names = await runtime.cluster.configmaps(namespace, run_store.record_labels(swarm.metadata.name))
         for name in names:
             if name not in keep:
                 await runtime.cluster.delete_configmap(namespace, name)
+                gone.append(name)
     except Exception as exc:
         log.warning("swarm %s/%s: cannot prune old run records (%s)", namespace, swarm.metadata.name, exc)
+    if gone:
+        message = f"deleted the run records no longer in status.runs: ConfigMap {', '.join(gone)}"
+        await runtime.event(events.swarm_ref(swarm), "Normal", "DataRemoved", message)

@@ -15,10 +15,12 @@ from typing import Any
 
 from hivekeeper.operator import metrics
 from hivekeeper.operator.bodies import WorkerRoleBody
+from hivekeeper.operator.events import EventType, Note, ObjectRef
 from hivekeeper.operator.manifests import WorkerDefaults
 from hivekeeper.operator.observations import Observations
 from hivekeeper.operator.policy import Policy
 from hivekeeper.operator.ports import Broker, Cluster
+from hivekeeper.operator.recorder import EventRecorder
 from hivekeeper.operator.run_series import RunRecording
 from hivekeeper.operator.settings import Timing
 from hivekeeper.protocol import envelope as env
@@ -53,6 +55,8 @@ class Runtime:
     started: float = field(default=-1.0)
     recordings: dict[str, RunRecording] = field(default_factory=dict)
     """Swarm uid → the recording of its run in progress (``operator/run_record.py``): one per Swarm at most."""
+    events: EventRecorder = field(default_factory=EventRecorder)
+    """The Kubernetes Events written about Swarms and WorkerRoles (deduplicated, aggregated, rate-limited)."""
 
     def __post_init__(self) -> None:
         if self.started < 0:
@@ -69,6 +73,12 @@ class Runtime:
         )
         await self.broker.signal(swarm_id, role, instance, data, correlation_id=correlation_id)
         metrics.CONFIG_PUSHES.labels(reason).inc()
+
+    async def event(self, involved: ObjectRef, type_: EventType, reason: str, message: str) -> None:
+        """Record a Kubernetes Event about ``involved`` (``type_`` Normal or Warning, a CamelCase ``reason``) as the
+        built-in controllers do: a repeat bumps the count of the Event already written; never raises."""
+        note = Note(involved, type_, reason, message)
+        await self.events.record(self.cluster, note, self.clock.monotonic(), self.clock.utc_text())
 
     async def manage(self, swarm_id: str, role: WorkerRoleBody) -> None:
         """Keep the workers' reports of ``role``. A PocketHive role newly managed is asked for its status where

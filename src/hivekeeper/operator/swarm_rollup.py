@@ -12,7 +12,7 @@ from typing import Any
 
 from hivekeeper.api.run_status import RunStatus
 from hivekeeper.api.status import QueueStatus, RoleStatus, Totals
-from hivekeeper.operator import metrics, plan, run_apply, run_history, run_record
+from hivekeeper.operator import config_events, metrics, plan, run_apply, run_history, run_record
 from hivekeeper.operator import status as rules
 from hivekeeper.operator.bodies import SwarmBody, WorkerRoleBody, WorkerRoleStatusView
 from hivekeeper.operator.role_rollup import changed
@@ -115,6 +115,7 @@ async def roll_up_swarm(runtime: Runtime, swarm: SwarmBody) -> None:
     patch = swarm_status_patch(swarm, children, queues, runtime.clock.utc_text(), run)
     if changed(swarm.status, patch):
         await runtime.cluster.patch_swarm_status(namespace, name, patch)
+    await config_events.say_swarm(runtime, swarm, children)
     if "runs" in patch:  # a run got its verdict: the records the history no longer names go
         keep = {r["series"] for r in patch["runs"] if r.get("series")} | {str((run or {}).get("series") or "")}
         await run_record.prune(runtime, swarm, keep)

@@ -29,7 +29,7 @@ async def test_the_first_reconcile_declares_applies_pushes_generation_1_and_patc
     [(swarm_id, role, instance, data)] = op.broker.signals
     assert (swarm_id, role, instance) == (SWARM_ID, "caller", naming.ALL)
     assert (data["configGeneration"], data["replace"], data["enabled"], data["threadCount"]) == (1, True, True, 16)
-    assert op.cluster.calls[:4] == [
+    assert op.cluster.object_calls()[:4] == [
         ("get-swarm", "quickstart"),
         ("apply", "Deployment", "quickstart-caller"),
         ("patch-status", "WorkerRole", "quickstart-caller"),
@@ -114,7 +114,8 @@ async def test_without_acknowledgements_the_reconcile_waits_bounded_and_leaves_t
     await role_reconcile.reconcile_role(op.runtime, _caller(op))
 
     assert sum(op.clock.slept) >= op.timing.ack_wait
-    assert op.cluster.calls[-1] == ("patch-status", "WorkerRole", "quickstart-caller")
+    assert op.cluster.object_calls()[-1] == ("patch-status", "WorkerRole", "quickstart-caller")
+    assert "ConfigApplied" not in [reason for _, reason, _ in op.cluster.said()]
     assert ("list-pods", "caller") not in op.cluster.calls, "no roll-up: the timer shows ConfigPending"
     assert op.workerrole("quickstart-caller").status.appliedGeneration == 0
 
@@ -181,10 +182,11 @@ def test_the_plan_of_a_pushed_role_pushes_nothing_and_keeps_the_generation() -> 
     assert "configGeneration" not in again.status_patch
 
 
-async def test_a_config_edit_costs_the_same_round_trips_as_ever() -> None:
+async def test_a_config_edit_costs_the_same_round_trips_as_ever_plus_its_two_events() -> None:
     """The edit path of ``make bench``'s operator edit latency: one Swarm lookup, one scale, one status patch, and
     (once every worker acknowledged) one pod list and one status patch; on the broker a declare, the push and one
-    queue check."""
+    queue check. Beside them the two Events of the edit: ConfigPushed, written while the workers acknowledge (no
+    wait added), and ConfigApplied after the status shows it."""
     op = Operator()
     op.start_workers("caller", "caller-a", "caller-b")
     await role_reconcile.reconcile_role(op.runtime, _caller(op))
@@ -199,8 +201,10 @@ async def test_a_config_edit_costs_the_same_round_trips_as_ever() -> None:
         ("get-swarm", "quickstart"),
         ("scale", "quickstart-caller", "2"),
         ("patch-status", "WorkerRole", "quickstart-caller"),
+        ("create-event", "WorkerRole", "quickstart-caller", "ConfigPushed"),
         ("list-pods", "caller"),
         ("patch-status", "WorkerRole", "quickstart-caller"),
+        ("create-event", "WorkerRole", "quickstart-caller", "ConfigApplied"),
     ]
     assert op.broker.calls == [
         ("declare", f"hivekeeper.{SWARM_ID}.work"),

@@ -106,7 +106,7 @@ async def test_a_role_removed_from_the_swarm_is_deleted_after_the_others_are_app
 
     await swarm_reconcile.reconcile_swarm(op.runtime, kept)
 
-    assert op.cluster.calls[-1] == ("delete", "quickstart-stats")
+    assert op.cluster.object_calls()[-1] == ("delete", "quickstart-stats")
 
 
 async def test_an_autoscaled_role_keeps_the_count_its_autoscaler_set() -> None:
@@ -163,7 +163,9 @@ async def test_retained_or_skipped_queues_stay_and_nothing_is_touched(
 
     await swarm_reconcile.delete_swarm(op.runtime, swarm, attempt=0)
 
-    assert (op.cluster.calls, op.broker.calls) == ([], [])
+    assert (op.cluster.object_calls(), op.broker.calls) == ([], [])
+    said = [reason for _, reason, _ in op.cluster.said("Swarm", "quickstart")]
+    assert said == ["QueuesRetained", "FinalizerReleased"]
 
 
 async def test_a_broker_that_fails_is_retried_with_the_escape_hatch_named_then_given_up() -> None:
