@@ -184,6 +184,23 @@ async def test_a_pinned_role_lands_on_its_pool_and_one_that_fits_nowhere_is_stal
         assert message.startswith(("lost: pod fit-lost-", "untolerated: pod fit-untolerated-")), message
         assert "Unschedulable" in message, message
 
+        # What happened, in `kubectl describe`: the operator's own Events on the Swarm and on the WorkerRole.
+        async def described(kind: str, name: str, *reasons: str) -> str | None:
+            text = run_kubectl(kubeconfig, "describe", kind, "-n", namespace, name).stdout
+            return text if all(reason in text for reason in reasons) else None
+
+        swarm_described = await eventually(
+            lambda: described("swarm", "fit", "Created"), timeout=60, interval=1, what="the Swarm's Events"
+        )
+        assert "created WorkerRole fit-caller" in swarm_described, swarm_described
+        role_described = await eventually(
+            lambda: described("wr", "fit-caller", "QueuesDeclared", "ConfigPushed", "ConfigApplied"),
+            timeout=60,
+            interval=1,
+            what="the caller WorkerRole's Events",
+        )
+        assert "config generation 1" in role_described, role_described
+
         explained = run_kubectl(kubeconfig, "explain", "swarm.spec.pod.tolerations")
         assert explained.returncode == 0, explained.stderr
         assert "tolerationSeconds" in explained.stdout
@@ -204,6 +221,11 @@ async def test_a_pinned_role_lands_on_its_pool_and_one_that_fits_nowhere_is_stal
         assert feeder_after == feeder_before, "the feeder's pod block did not change: its pod stays"
         deleted = run_kubectl(kubeconfig, "delete", "-n", namespace, "swarm/fit", "--timeout=90s")
         assert deleted.returncode == 0, deleted.stderr
+        events = run_kubectl(
+            kubeconfig, "get", "events", "-n", namespace, "--field-selector", "involvedObject.kind=Swarm",
+            "-o", "jsonpath={range .items[*]}{.reason}{'\\n'}{end}",
+        )  # fmt: skip
+        assert {"QueuesDeleted", "FinalizerReleased"} <= set(events.stdout.split()), events.stdout
 
 
 async def _failures(kube: AsyncClient, namespace: str, name: str) -> list[dict[str, Any]]:
