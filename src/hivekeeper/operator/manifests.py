@@ -52,12 +52,13 @@ class WorkerDefaults:
 
 
 DEFAULT_RESOURCES: dict[str, Any] = {
-    "requests": {"cpu": "100m", "memory": "128Mi"},
-    "limits": {"cpu": "2", "memory": "512Mi"},
+    "requests": {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
+    "limits": {"cpu": "2", "memory": "512Mi", "ephemeral-storage": "256Mi"},
 }
 """A worker without ``resources`` gets these: scheduled on a real request, and a runaway one is OOM-killed
 (and named in the status) before it starves the node. The processor's memory is bounded by its in-flight
-limit and ``maxResponseBytes``, far below 512Mi at the defaults."""
+limit and ``maxResponseBytes``, far below 512Mi at the defaults. Ephemeral storage: the root filesystem is
+read-only, so only its logs (the kubelet rotates them at 5 x 10Mi) and the 64Mi /tmp volume count."""
 
 
 def selector_labels(swarm: str, role: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from testbench import state
 from testbench.errors import BenchError
-from testbench.gobuild import COREDNS, ETCD, HELM, KSTATUS, KUBERNETES
+from testbench.gobuild import COREDNS, ETCD, HELM, KSTATUS, KUBE_SCORE, KUBERNETES
 from testbench.packages import NODE, ensure_debian_packages
 
 ALL = ["rabbitmq", "redis", "kube"]
@@ -37,7 +37,7 @@ def install(services: list[str]) -> None:
         installed = ensure_debian_packages(NODE, start_services=False)
         if installed:
             print(f"installed {' '.join(installed)} in {time.monotonic() - began:.1f}s")
-        for build in (ETCD, KUBERNETES, COREDNS, KSTATUS, HELM):
+        for build in (ETCD, KUBERNETES, COREDNS, KSTATUS, HELM, KUBE_SCORE):
             began = time.monotonic()
             if build.ensure_built():
                 print(f"built {build.name} {build.version()} in {time.monotonic() - began:.0f}s into {build.bin_dir()}")

@@ -157,3 +157,11 @@ KSTATUS = GoBuild(
     packages=("hivekeeper.test/kstatus",),
 )
 """A tiny command printing kstatus' ``status.Compute`` of an object on stdin (Flux's and kpt's health rules)."""
+
+KUBE_SCORE = GoBuild(
+    name="kubescore",
+    module="github.com/zegl/kube-score",
+    packages=("github.com/zegl/kube-score/cmd/kube-score",),
+)
+"""kube-score, an outside linter of Kubernetes objects: the worker Deployments must pass its probe, resource and
+security checks (tests/integration/test_outside_linter.py)."""
