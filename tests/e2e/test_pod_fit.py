@@ -335,10 +335,11 @@ async def test_an_evicted_and_a_preempted_worker_are_named_in_the_status(
         _apply(kubeconfig, namespace, _one_role_swarm("hit", CALLER))
 
         async def one_running() -> Pod | None:
-            pods = [p for p in await _pods(kube, namespace, "caller") if p.status and p.status.phase == "Running"]
+            """The one caller pod once it is Ready (its worker answers /readyz: the container runs)."""
+            pods = [p for p in await _pods(kube, namespace, "caller") if _ready(p)]
             return pods[0] if len(pods) == 1 else None
 
-        first = await eventually(one_running, timeout=120, interval=1, what="the caller pod Running")
+        first = await eventually(one_running, timeout=120, interval=1, what="the caller pod Ready")
         assert first.metadata is not None
         filled = run_kubectl(
             kubeconfig, "exec", "-n", namespace, first.metadata.name, "--",
@@ -357,7 +358,7 @@ async def test_an_evicted_and_a_preempted_worker_are_named_in_the_status(
         assert evicted["pod"] == first.metadata.name
         assert 'Usage of EmptyDir volume "tmp" exceeds the limit' in evicted["message"], evicted
 
-        second = await eventually(one_running, timeout=120, interval=1, what="a new caller pod Running")
+        second = await eventually(one_running, timeout=120, interval=1, what="a new caller pod Ready")
         assert second.metadata is not None
         assert second.metadata.name != first.metadata.name
         priority = f"hk-preemptor-{uuid.uuid4().hex[:6]}"
@@ -384,6 +385,11 @@ async def test_an_evicted_and_a_preempted_worker_are_named_in_the_status(
             run_kubectl(kubeconfig, "delete", "pod", "-n", namespace, "hog", "--wait=false")
             run_kubectl(kubeconfig, "delete", "priorityclass", priority)
         await eventually(one_running, timeout=120, interval=1, what="the caller running again without the hog")
+
+
+def _ready(pod: Pod) -> bool:
+    conditions = pod.status.conditions if pod.status else None
+    return any(c.type == "Ready" and c.status == "True" for c in conditions or [])
 
 
 def _cpu_hog(kubeconfig: Path, priority: str) -> dict[str, Any]:
@@ -421,3 +427,38 @@ def _cpu_hog(kubeconfig: Path, priority: str) -> dict[str, Any]:
 
 def _millicores(text: str) -> int:
     return int(text[:-1]) if text.endswith("m") else int(float(text) * 1000)
+
+
+@pytest.mark.timeout(600)
+async def test_a_crash_looping_worker_is_stalled_with_the_reason_it_gave(
+    kubeconfig: Path,
+    namespace: str,
+    operator_process: ManagedProcess,
+    pod_rabbitmq_url: str,
+) -> None:
+    """Workers whose Secret points at a broker nobody runs stop at start, naming why (their termination message);
+    the kubelet backs off restarting them, and the WorkerRole is Stalled with CrashLoopBackOff and that reason,
+    without the password of the URL."""
+    async with fresh_namespace(kubeconfig, namespace, amqp_url=pod_rabbitmq_url) as kube:
+        secret = run_kubectl(
+            kubeconfig, "create", "secret", "generic", "hivekeeper-nowhere", "-n", namespace,
+            "--from-literal=amqpUrl=amqp://guest:s3cret-pw@127.0.0.1:1/?connection_timeout=2",
+        )  # fmt: skip
+        assert secret.returncode == 0, secret.stderr
+        swarm = _one_role_swarm("nowhere", CALLER)
+        swarm["spec"]["secretRef"] = {"name": "hivekeeper-nowhere"}
+        _apply(kubeconfig, namespace, swarm)
+
+        async def crash_looping() -> str | None:
+            message = await _stalled(kube, namespace, "nowhere-caller")
+            return message if message and "CrashLoopBackOff" in message else None
+
+        try:
+            message = await eventually(crash_looping, timeout=240, interval=2, what="nowhere-caller CrashLoopBackOff")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{pods_report(kubeconfig, namespace)}") from exc
+        assert "broker unreachable at start" in message, message
+        assert "s3cret-pw" not in message, message
+        failures = await _failures(kube, namespace, "nowhere-caller")
+        assert any("broker unreachable at start" in f["message"] for f in failures), failures
+        assert not any("s3cret-pw" in f["message"] for f in failures), failures
