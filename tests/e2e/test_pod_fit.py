@@ -200,6 +200,18 @@ async def test_a_pinned_role_lands_on_its_pool_and_one_that_fits_nowhere_is_stal
             what="the caller WorkerRole's Events",
         )
         assert "config generation 1" in role_described, role_described
+        pause = '{"spec":{"paused":true}}'
+        paused = run_kubectl(kubeconfig, "patch", "-n", namespace, "sw/fit", "--type=merge", "-p", pause)
+        assert paused.returncode == 0, paused.stderr
+        await eventually(
+            lambda: described("swarm", "fit", "Paused"), timeout=60, interval=1, what="the Swarm's Paused Event"
+        )
+        await eventually(
+            lambda: described("wr", "fit-caller", "Paused", "config generation 2"),
+            timeout=60,
+            interval=1,
+            what="the caller's Paused Event and its config generation 2 (enabled: false)",
+        )
 
         explained = run_kubectl(kubeconfig, "explain", "swarm.spec.pod.tolerations")
         assert explained.returncode == 0, explained.stderr
@@ -242,12 +254,13 @@ def _one_role_swarm(name: str, role: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+ONE_A_SECOND = {"inputs": {"type": "SCHEDULER", "scheduler": {"ratePerSec": 1}}}
 CALLER = {
     "name": "caller",
     "role": "processor",
-    "config": {"baseUrl": "{{ sut.endpoints.default.baseUrl }}", "threadCount": 1},
+    "config": {"baseUrl": "{{ sut.endpoints.default.baseUrl }}", "threadCount": 1, **ONE_A_SECOND},
 }
-"""A processor with no input queue: an idle worker pod, which is all these tests need."""
+"""A processor making its own items, one a second (its calls are refused): a worker pod is all these tests need."""
 
 
 @pytest.fixture
@@ -292,7 +305,7 @@ async def test_a_worker_whose_event_loop_is_stuck_is_restarted_by_its_liveness_p
         stuck = {
             "name": "stuck",
             "image": custom,
-            "config": {"baseUrl": "{{ sut.endpoints.default.baseUrl }}", "threadCount": 1},
+            "config": {"baseUrl": "{{ sut.endpoints.default.baseUrl }}", "threadCount": 1, **ONE_A_SECOND},
             "env": [{"name": "CUSTOM_STALL_AFTER_SECONDS", "value": "15"}],
         }
         _apply(kubeconfig, namespace, _one_role_swarm("stuck", stuck))

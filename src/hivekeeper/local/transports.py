@@ -18,6 +18,7 @@ from hivekeeper.worker.transports.rabbit import control as rabbit_control
 from hivekeeper.worker.transports.rabbit.amqp.url import BrokerUrl
 from hivekeeper.worker.transports.rabbit.amqp.url import parse as parse_broker_url
 from hivekeeper.worker.transports.rabbit.transports import RabbitTransports
+from hivekeeper.worker.wiring_errors import no_work_in, no_work_out
 
 
 class BrokerUnavailable(Unavailable, ConnectionError):
@@ -51,11 +52,13 @@ class MemoryTransports:
         return {name: self.broker.queues[name].depth for name in queues if name in self.broker.queues}
 
     def source(self, identity: Identity, prefetch: int) -> WorkSource:
-        assert identity.work_in is not None, f"role {identity.role} has no work.in queue"
+        if identity.work_in is None:
+            raise no_work_in(identity.role)
         return MemorySource(self.broker.declare_queue(identity.work_in))
 
     def sink(self, identity: Identity) -> WorkSink:
-        assert identity.work_out is not None, f"role {identity.role} has no work.out queue"
+        if identity.work_out is None:
+            raise no_work_out(identity.role)
         return MemorySink(self.broker, self.work_exchange, identity.work_out)
 
     def dead_letters(self, identity: Identity) -> DeadLetters:

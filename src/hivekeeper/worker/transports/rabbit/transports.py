@@ -19,6 +19,7 @@ from hivekeeper.worker.outputs.rabbit import RabbitDeadLetters, RabbitSink
 from hivekeeper.worker.transports.rabbit.amqp.url import BrokerUrl
 from hivekeeper.worker.transports.rabbit.control import RabbitControlBus
 from hivekeeper.worker.transports.rabbit.link import WorkLink
+from hivekeeper.worker.wiring_errors import no_work_in, no_work_out
 
 
 class RabbitTransports:
@@ -42,11 +43,13 @@ class RabbitTransports:
         return self._control
 
     def source(self, identity: Identity, prefetch: int) -> RabbitSource:
-        assert identity.work_in is not None, f"role {identity.role} has no work.in queue"
+        if identity.work_in is None:
+            raise no_work_in(identity.role)
         return RabbitSource(self.link, identity.work_in, prefetch)
 
     def sink(self, identity: Identity) -> RabbitSink:
-        assert identity.work_out is not None, f"role {identity.role} has no work.out queue"
+        if identity.work_out is None:
+            raise no_work_out(identity.role)
         return RabbitSink(self.link, identity.work_out)
 
     def dead_letters(self, identity: Identity) -> RabbitDeadLetters:
