@@ -35,6 +35,7 @@ from hivekeeper.operator.bodies import WorkerRoleBody, parse
 from hivekeeper.operator.events import KubeEvent
 from hivekeeper.operator.observations import MalformedEvent, Observations
 from hivekeeper.operator.pods import Pod as PodView
+from hivekeeper.operator.pods import PodEvent
 from hivekeeper.operator.topology import Topology
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
@@ -170,6 +171,24 @@ class LightkubeCluster:
             raise
         return True
 
+    async def pod_events(self, namespace: str, reason: str) -> list[PodEvent]:
+        from lightkube.resources.core_v1 import Event
+
+        found = []
+        async for event in self.client.list(
+            Event, namespace=namespace, fields={"involvedObject.kind": "Pod", "reason": reason}
+        ):
+            seen = event.lastTimestamp or event.eventTime or event.metadata.creationTimestamp
+            found.append(
+                PodEvent(
+                    pod=event.involvedObject.name or "",
+                    reason=event.reason or reason,
+                    message=event.message or "",
+                    time=_rfc3339(seen),
+                )
+            )
+        return found
+
     async def pods(self, namespace: str, swarm: str, role: str) -> list[PodView]:
         return [
             PodView.model_validate(pod.to_dict())
@@ -177,6 +196,13 @@ class LightkubeCluster:
                 Pod, namespace=namespace, labels={"hivekeeper.io/swarm": swarm, "hivekeeper.io/role": role}
             )
         ]
+
+
+def _rfc3339(moment: Any) -> str:
+    """A lightkube time (datetime, or the text it could not parse) as RFC 3339 in UTC, '' when there is none."""
+    if isinstance(moment, dt.datetime):
+        return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(moment or "")
 
 
 @contextlib.contextmanager

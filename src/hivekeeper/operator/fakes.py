@@ -17,7 +17,7 @@ from typing import Any
 from hivekeeper.api.status import QueueStatus
 from hivekeeper.operator.bodies import WorkerRoleBody
 from hivekeeper.operator.events import KubeEvent
-from hivekeeper.operator.pods import Pod
+from hivekeeper.operator.pods import Pod, PodEvent
 from hivekeeper.operator.ports import Broker, Cluster, Manifest
 from hivekeeper.operator.runtime import Clock
 from hivekeeper.operator.topology import Topology
@@ -32,6 +32,8 @@ class FakeCluster:
     """(namespace, name) → the WorkerRole as the API server would hold it."""
     deployments: dict[tuple[str, str], Manifest] = field(default_factory=dict)
     pod_list: dict[tuple[str, str, str], list[Pod]] = field(default_factory=dict)
+    pod_event_list: dict[str, list[PodEvent]] = field(default_factory=dict)
+    """Namespace → the Events about its pods (``pod_events``)."""
     """(namespace, swarm, role) → its pods."""
     swarms: dict[tuple[str, str], str] = field(default_factory=dict)
     """(namespace, name) → uid of each live Swarm."""
@@ -98,6 +100,10 @@ class FakeCluster:
     async def pods(self, namespace: str, swarm: str, role: str) -> list[Pod]:
         self.calls.append(("list-pods", role))
         return list(self.pod_list.get((namespace, swarm, role), []))
+
+    async def pod_events(self, namespace: str, reason: str) -> list[PodEvent]:
+        self.calls.append(("list-pod-events", reason))
+        return [e for e in self.pod_event_list.get(namespace, []) if e.reason == reason]
 
     async def delete_swarm(self, namespace: str, name: str) -> None:
         self.calls.append(("delete-swarm", name))

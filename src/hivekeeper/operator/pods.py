@@ -6,6 +6,8 @@ What the status makes of them (the failures they show, the restarts they count) 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -102,3 +104,14 @@ class Pod(_View):
         """The memory limit of ``container`` as written in the pod (``64Mi``), or '' when it has none."""
         found = next((c for c in self.spec.containers if c.name == container), None)
         return found.resources.limits.get("memory", "") if found is not None else ""
+
+
+@dataclass(frozen=True)
+class PodEvent:
+    """One Kubernetes Event about a pod, as much as failure naming needs (``pod_failures.from_events``)."""
+
+    pod: str
+    reason: str
+    message: str
+    time: str
+    """When it was last seen (RFC 3339): ``lastTimestamp``, else ``eventTime``, else when the Event was made."""

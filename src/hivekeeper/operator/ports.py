@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from hivekeeper.api.status import QueueStatus
 from hivekeeper.operator.bodies import WorkerRoleBody
 from hivekeeper.operator.events import KubeEvent
-from hivekeeper.operator.pods import Pod
+from hivekeeper.operator.pods import Pod, PodEvent
 from hivekeeper.operator.topology import Topology
 
 Manifest = dict[str, Any]
@@ -47,6 +47,10 @@ class Cluster(Protocol):
 
     async def pods(self, namespace: str, swarm: str, role: str) -> list[Pod]:
         """The worker pods of one role of ``swarm``."""
+
+    async def pod_events(self, namespace: str, reason: str) -> list[PodEvent]:
+        """The Events of ``reason`` about pods of ``namespace`` (``Evicted``, ``Preempted``): what the kubelet and the
+        scheduler say of a pod they ended, which its status may not keep (or the pod is already gone)."""
 
     async def delete_swarm(self, namespace: str, name: str) -> None:
         """Delete a Swarm (its deletion then follows deletionPolicy); one already gone is fine."""

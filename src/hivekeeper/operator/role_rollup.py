@@ -12,6 +12,7 @@ Pure parts: :func:`target_generation`, :func:`missing_queues`, :func:`status_pat
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,7 @@ from hivekeeper.operator import (
 )
 from hivekeeper.operator import status as rules
 from hivekeeper.operator.bodies import WorkerRoleBody
-from hivekeeper.operator.pods import Pod
+from hivekeeper.operator.pods import Pod, PodEvent
 from hivekeeper.operator.runtime import Runtime
 from hivekeeper.protocol import naming
 
@@ -119,10 +120,13 @@ def status_patch(
     queues: QueueHealth,
     now: float,
     now_text: str,
+    pod_events: Sequence[PodEvent] = (),
 ) -> dict[str, Any]:
-    """The WorkerRole's status from the workers' reports, its pods, the policy and its queues; its pods' failures
-    are merged into the ones the status remembers (:mod:`~hivekeeper.operator.failure_history`)."""
+    """The WorkerRole's status from the workers' reports, its pods (and the Events about them), the policy and its
+    queues; its pods' failures are merged into the ones the status remembers
+    (:mod:`~hivekeeper.operator.failure_history`)."""
     seen = [failure for pod in pods for failure in pod_failures.failures(pod)]
+    seen += pod_failures.from_events(pod_events, role.metadata.name, seen)
     history = failure_history.merged(list(role.status.failures), seen, now_text)
     observed = rules.Observed(
         generation=role.metadata.generation,
@@ -202,6 +206,7 @@ async def roll_up_role(runtime: Runtime, role: WorkerRoleBody) -> None:
         queues=queues,
         now=clock.monotonic(),
         now_text=clock.utc_text(),
+        pod_events=await runtime.pod_disruptions(role.namespace),
     )
     if changed(role.status, patch):
         await runtime.cluster.patch_workerrole_status(role.namespace, role.metadata.name, patch)

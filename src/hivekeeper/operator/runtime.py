@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from hivekeeper.operator.bodies import WorkerRoleBody
 from hivekeeper.operator.events import EventType, Note, ObjectRef
 from hivekeeper.operator.manifests import WorkerDefaults
 from hivekeeper.operator.observations import Observations
+from hivekeeper.operator.pod_failures import EVENT_REASONS
+from hivekeeper.operator.pods import PodEvent
 from hivekeeper.operator.policy import Policy
 from hivekeeper.operator.ports import Broker, Cluster
 from hivekeeper.operator.recorder import EventRecorder
@@ -25,6 +28,13 @@ from hivekeeper.operator.run_series import RunRecording
 from hivekeeper.operator.settings import Timing
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import pockethive
+
+POD_EVENTS_EVERY = 10.0
+"""Seconds between two reads of a namespace's pod eviction and preemption Events."""
+MAX_POD_EVENTS = 1000
+"""Events kept per namespace (the API server keeps them an hour; a namespace evicting more is told enough)."""
+MAX_NAMESPACES = 1024
+log = logging.getLogger("hivekeeper.operator")
 
 
 def _utc_text() -> str:
@@ -56,6 +66,9 @@ class Runtime:
     recordings: dict[str, RunRecording] = field(default_factory=dict)
     """Swarm uid → the recording of its run in progress (``operator/run_record.py``): one per Swarm at most."""
     events: EventRecorder = field(default_factory=EventRecorder)
+    pod_event_cache: dict[str, tuple[float, list[PodEvent]]] = field(default_factory=dict)
+    """Namespace → (when read, its pods' eviction and preemption Events): read at most every
+    ``POD_EVENTS_EVERY`` seconds per namespace, however many roles roll up there."""
     """The Kubernetes Events written about Swarms and WorkerRoles (deduplicated, aggregated, rate-limited)."""
 
     def __post_init__(self) -> None:
@@ -79,6 +92,24 @@ class Runtime:
         built-in controllers do: a repeat bumps the count of the Event already written; never raises."""
         note = Note(involved, type_, reason, message)
         await self.events.record(self.cluster, note, self.clock.monotonic(), self.clock.utc_text())
+
+    async def pod_disruptions(self, namespace: str) -> list[PodEvent]:
+        """The eviction and preemption Events of the pods of ``namespace`` (``pod_failures.EVENT_REASONS``), read
+        again when older than ``POD_EVENTS_EVERY``; on an API error the last ones read (a roll-up never fails
+        for them)."""
+        now = self.clock.monotonic()
+        held = self.pod_event_cache.get(namespace)
+        if held is not None and now - held[0] < POD_EVENTS_EVERY:
+            return held[1]
+        try:
+            found = [e for reason in EVENT_REASONS for e in await self.cluster.pod_events(namespace, reason)]
+        except Exception as exc:  # an Event list is a hint for the status, never a reason to fail a roll-up
+            log.warning("namespace %s: cannot list pod Events (%s); failures keep what pods say", namespace, exc)
+            found = held[1] if held is not None else []
+        if len(self.pod_event_cache) >= MAX_NAMESPACES and namespace not in self.pod_event_cache:
+            self.pod_event_cache.pop(next(iter(self.pod_event_cache)))
+        self.pod_event_cache[namespace] = (now, found[:MAX_POD_EVENTS])
+        return found[:MAX_POD_EVENTS]
 
     async def manage(self, swarm_id: str, role: WorkerRoleBody) -> None:
         """Keep the workers' reports of ``role``. A PocketHive role newly managed is asked for its status where

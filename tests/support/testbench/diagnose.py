@@ -27,6 +27,14 @@ def pods_report(kubeconfig: Path, namespace: str, *, selector: str | None = None
         pods = []
     for pod in pods:
         name = pod["metadata"]["name"]
+        status = pod.get("status", {})
+        conditions = [
+            {k: c[k] for k in ("type", "status", "reason", "message") if c.get(k)} for c in status.get("conditions", [])
+        ]
+        parts.append(
+            f"{name}: phase={status.get('phase')} reason={status.get('reason', '')!r} "
+            f"message={status.get('message', '')!r} conditions={json.dumps(conditions)}"
+        )
         for status in pod.get("status", {}).get("containerStatuses", []) or []:
             state = status.get("state", {})
             last = status.get("lastState", {})

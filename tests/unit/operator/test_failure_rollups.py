@@ -10,6 +10,7 @@ import kube_pods as k
 from hivekeeper.api.status import QueueStatus
 from hivekeeper.operator import plan, role_rollup, swarm_rollup
 from hivekeeper.operator.bodies import WorkerRoleBody
+from hivekeeper.operator.pods import PodEvent
 from hivekeeper.protocol import naming
 from operator_harness import NAMESPACE, Operator, swarm_body
 
@@ -160,3 +161,59 @@ async def test_the_swarm_shows_each_roles_restarts_and_last_failure() -> None:
         "firstSeen": "2026-01-01T00:05:00Z",
         "lastSeen": "2026-01-01T00:05:00Z",
     }
+
+
+def _event(pod: str, reason: str, message: str, time: str) -> PodEvent:
+    return PodEvent(pod=pod, reason=reason, message=message, time=time)
+
+
+async def test_an_eviction_and_a_preemption_only_events_tell_are_named_from_the_events() -> None:
+    """As measured on Kubernetes 1.36: the kubelet's emptyDir eviction leaves a ``Succeeded`` pod with no reason, a
+    preempted worker is gone in a second; the pod Events are what says it. Pods of another role whose name starts
+    the same are not this role's."""
+    op = Operator()
+    _role(op)
+    _workers(op, k.running("quickstart-caller-5d8f7c9b4-abcde"))
+    op.cluster.pod_event_list[NAMESPACE] = [
+        _event(
+            "quickstart-caller-5d8f7c9b4-xk2p9",
+            "Evicted",
+            'Usage of EmptyDir volume "tmp" exceeds the limit "64Mi".',
+            "2026-01-01T00:04:10Z",
+        ),
+        _event(
+            "quickstart-caller-5d8f7c9b4-q7w2z",
+            "Preempted",
+            "Preempted by pod 9f1f5d8a on node hivekeeper-node",
+            "2026-01-01T00:04:40Z",
+        ),
+        _event("quickstart-caller-b-7c9b4d5f6-zzzzz", "Evicted", "another role's pod", "2026-01-01T00:04:50Z"),
+    ]
+
+    role = await _tick(op, "2026-01-01T00:05:02Z")
+
+    named = {(f.reason, f.pod): f.message for f in role.status.failures}
+    assert named == {
+        ("Preempted", "quickstart-caller-5d8f7c9b4-q7w2z"): (
+            "the scheduler preempted it to make room for a pod of higher priority: "
+            "Preempted by pod 9f1f5d8a on node hivekeeper-node"
+        ),
+        ("Evicted", "quickstart-caller-5d8f7c9b4-xk2p9"): (
+            'the kubelet evicted it: Usage of EmptyDir volume "tmp" exceeds the limit "64Mi".'
+        ),
+    }
+    role = await _tick(op, "2026-01-01T00:05:04Z")
+    assert [f.count for f in role.status.failures] == [1, 1], "an Event read again is the same failure"
+
+
+async def test_pod_events_are_read_at_most_every_ten_seconds_per_namespace() -> None:
+    op = Operator()
+    _role(op)
+    _workers(op, k.running("quickstart-caller-5d8f7c9b4-abcde"))
+    for _ in range(3):
+        await _tick(op, "2026-01-01T00:05:02Z")
+    assert op.cluster.calls.count(("list-pod-events", "Evicted")) == 1
+    op.clock.advance(10.5)
+    await _tick(op, "2026-01-01T00:05:13Z")
+    assert op.cluster.calls.count(("list-pod-events", "Evicted")) == 2
+    assert op.cluster.calls.count(("list-pod-events", "Preempted")) == 2
