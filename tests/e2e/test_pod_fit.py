@@ -231,8 +231,15 @@ async def test_a_pinned_role_lands_on_its_pool_and_one_that_fits_nowhere_is_stal
         await eventually(caller_rolled, timeout=120, interval=1, what="a new caller pod with the edited annotation")
         feeder_after = {p.metadata.uid for p in await _pods(kube, namespace, "feeder") if p.metadata}
         assert feeder_after == feeder_before, "the feeder's pod block did not change: its pod stays"
-        # The same Event again (a second pause, after the edit resumed the swarm) bumps the count of the one written,
-        # with a PATCH, as the built-in controllers do; it writes no second Event.
+        # The same Event again (resumed, then paused once more) bumps the count of the one written, with a PATCH, as
+        # the built-in controllers do; it writes no second Event. (`kubectl apply` above left `paused` alone: the
+        # patch set it, and apply only changes what its own manifests said.)
+        resume = '{"spec":{"paused":false}}'
+        resumed = run_kubectl(kubeconfig, "patch", "-n", namespace, "sw/fit", "--type=merge", "-p", resume)
+        assert resumed.returncode == 0, resumed.stderr
+        await eventually(
+            lambda: described("swarm", "fit", "Resumed"), timeout=60, interval=1, what="the Swarm's Resumed Event"
+        )
         paused = run_kubectl(kubeconfig, "patch", "-n", namespace, "sw/fit", "--type=merge", "-p", pause)
         assert paused.returncode == 0, paused.stderr
 
@@ -243,7 +250,8 @@ async def test_a_pinned_role_lands_on_its_pool_and_one_that_fits_nowhere_is_stal
         try:
             await eventually(paused_events, timeout=60, interval=1, what="one Paused Event with count 2")
         except AssertionError as exc:
-            raise AssertionError(f"{exc}: {_swarm_events(kubeconfig, namespace, 'Paused')}") from exc
+            every = run_kubectl(kubeconfig, "get", "events", "-n", namespace, "-o", "wide").stdout
+            raise AssertionError(f"{exc}\n{every}") from exc
         deleted = run_kubectl(kubeconfig, "delete", "-n", namespace, "swarm/fit", "--timeout=90s")
         assert deleted.returncode == 0, deleted.stderr
         events = run_kubectl(
