@@ -174,7 +174,12 @@ def test_the_default_values_render_the_operator_with_crds_cluster_rbac_and_the_b
         "envSecrets": [],
         "secretRefs": ["hivekeeper-*"],
         "authSecrets": ["hivekeeper-*"],
-    }, "safe by default: built-in roles only, no Secret reads through env, auth profiles only hivekeeper-* Secrets"
+        "serviceAccounts": [],
+        "priorityClasses": [],
+    }, (
+        "safe by default: built-in roles only, no Secret reads through env, auth profiles only hivekeeper-* Secrets, "
+        "no ServiceAccount or PriorityClass of the author's choosing"
+    )
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert container["readinessProbe"]["tcpSocket"] == {"port": "webhook"}, "ready once the webhook listens"
     assert {"name": "health", "containerPort": 8080, "protocol": "TCP"} in container["ports"]

@@ -1000,8 +1000,8 @@ async def test_the_operator_policy_refuses_secret_reads_and_reserved_names_and_h
             assert (ref.name, ref.key) == ("hivekeeper-team-a", "url"), pod.metadata.name
             resources = pod.spec.containers[0].resources
             assert (resources.requests, resources.limits) == (
-                {"cpu": "100m", "memory": "128Mi"},
-                {"cpu": "2", "memory": "512Mi"},
+                {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
+                {"cpu": "2", "memory": "512Mi", "ephemeral-storage": "256Mi"},
             ), "a role without resources gets the operator's defaults"
 
 
