@@ -53,6 +53,7 @@ EXPECTED: dict[str, tuple[type[BaseException], tuple[type[HivekeeperError], ...]
     "protocol.naming.InvalidName": (ValueError, (InvalidInput,)),
     "protocol.redaction.RedactionConfigError": (ValueError, (InvalidInput,)),
     "protocol.signing.SigningKeyError": (ValueError, (InvalidInput,)),
+    "protocol.batch.BatchError": (ValueError, (InvalidInput,)),
     "protocol.workitem.WorkItemError": (ValueError, (InvalidInput,)),
     "report.cluster_run.BadRunDocument": (Exception, (InvalidInput,)),
     "report.run_choice.NoRunSeries": (Exception, (InvalidInput,)),
