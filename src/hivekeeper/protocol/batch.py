@@ -57,9 +57,7 @@ def split(body: bytes, count: object) -> list[bytes]:
         (length,) = _LENGTH.unpack_from(view, offset)
         offset += _LENGTH.size
         if offset + length > len(view):
-            raise BatchError(
-                f"item {index} of the batch says {length} bytes but only {len(view) - offset} are left"
-            )
+            raise BatchError(f"item {index} of the batch says {length} bytes but only {len(view) - offset} are left")
         items.append(bytes(view[offset : offset + length]))
         offset += length
     if offset != len(view):
