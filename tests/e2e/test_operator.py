@@ -1138,7 +1138,9 @@ async def test_the_tcp_example_runs_on_the_node_against_the_tcp_demo(
         assert (run["phase"], run["verdict"]["result"]) == ("Succeeded", "Passed"), context
         caller = next(r for r in swarm["status"]["roles"] if r["name"] == "caller")
         assert caller["errors"] == 0, context
-        assert switch.answered > 500, f"the switch answered {switch.answered} authorisations over the 15 s run"
+        assert switch.answered > 500, (
+            f"the switch answered {switch.answered} authorisations over the 15 s run (100/s)\n{context}"
+        )
 
 
 async def test_a_staged_run_that_fails_on_purpose_says_which_threshold_failed(
