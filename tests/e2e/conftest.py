@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from testbench.kube import namespaced_pods, run_kubectl
+from testbench.operator_proc import start_operator
+from testbench.procs import ManagedProcess
 
 LEFTOVER_TIMEOUT = 180.0
 """How long the pods of namespaces a module deleted may take to go (graceful termination included)."""
@@ -33,3 +35,26 @@ def leaves_no_pods_behind(request: pytest.FixtureRequest) -> Iterator[None]:
         time.sleep(1.0)
         left = {n: pods for n, pods in namespaced_pods(kubeconfig).items() if n not in before}
     assert not left, f"{request.module.__name__} left pods running {LEFTOVER_TIMEOUT:.0f} s after it ended: {left}"
+
+
+@pytest.fixture
+def operator_process(
+    kubeconfig: Path,
+    rabbitmq_url: str,
+    hivekeeper_crds: None,
+    namespace: str,
+    tmp_path: Path,
+    hivekeeper_images: dict[str, str],
+) -> Iterator[ManagedProcess]:
+    """The operator as a local process watching the module's ``namespace`` (testbench.operator_proc)."""
+    process = start_operator(
+        kubeconfig=kubeconfig,
+        rabbitmq_url=rabbitmq_url,
+        namespace=namespace,
+        worker_image=hivekeeper_images["worker"],
+        log_path=tmp_path / "operator.log",
+        # The safe default refuses custom images; the image-worker tests run theirs from this test-only prefix.
+        policy={"allowedImages": ["example.test/*"]},
+    )
+    yield process
+    process.stop()

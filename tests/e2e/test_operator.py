@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from lightkube.resources.core_v1 import Pod, Secret
 from testbench.demo import DemoService, demo_service
 from testbench.diagnose import pods_report
 from testbench.kube import Cluster, run_kubectl
-from testbench.operator_proc import fresh_namespace, start_operator
+from testbench.operator_proc import fresh_namespace
 from testbench.procs import ManagedProcess
 from testbench.scripted_http import ScriptedServer, scripted_server
 from testbench.swarms import two_stage_swarm
@@ -42,28 +42,6 @@ SwarmResource = create_namespaced_resource("hivekeeper.io", "v1alpha1", "Swarm",
 @pytest.fixture
 def namespace() -> str:
     return f"op-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def operator_process(
-    kubeconfig: Path,
-    rabbitmq_url: str,
-    hivekeeper_crds: None,
-    namespace: str,
-    tmp_path: Path,
-    hivekeeper_images: dict[str, str],
-) -> Iterator[ManagedProcess]:
-    process = start_operator(
-        kubeconfig=kubeconfig,
-        rabbitmq_url=rabbitmq_url,
-        namespace=namespace,
-        worker_image=hivekeeper_images["worker"],
-        log_path=tmp_path / "operator.log",
-        # The safe default refuses custom images; the image-worker test runs one from this test-only prefix.
-        policy={"allowedImages": ["example.test/*"]},
-    )
-    yield process
-    process.stop()
 
 
 @pytest.fixture

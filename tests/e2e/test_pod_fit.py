@@ -24,7 +24,7 @@ from lightkube.resources.core_v1 import Pod
 from testbench.diagnose import pods_report
 from testbench.kube import NODE_NAME, Cluster, run_kubectl
 from testbench.node import PAUSE_IMAGE
-from testbench.operator_proc import fresh_namespace, start_operator
+from testbench.operator_proc import fresh_namespace
 from testbench.procs import ManagedProcess
 from testbench.swarms import two_stage_swarm
 from testbench.waiting import eventually
@@ -64,26 +64,6 @@ def pool(kubeconfig: Path) -> Iterator[Pool]:
 @pytest.fixture
 def namespace() -> str:
     return f"fit-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def operator_process(
-    kubeconfig: Path,
-    rabbitmq_url: str,
-    hivekeeper_crds: None,
-    namespace: str,
-    tmp_path: Path,
-    hivekeeper_images: dict[str, str],
-) -> Iterator[ManagedProcess]:
-    process = start_operator(
-        kubeconfig=kubeconfig,
-        rabbitmq_url=rabbitmq_url,
-        namespace=namespace,
-        worker_image=hivekeeper_images["worker"],
-        log_path=tmp_path / "operator.log",
-    )
-    yield process
-    process.stop()
 
 
 def _apply(kubeconfig: Path, namespace: str, manifest: dict[str, Any]) -> None:
@@ -294,34 +274,12 @@ CALLER = {
 """A processor making its own items, one a second (its calls are refused): a worker pod is all these tests need."""
 
 
-@pytest.fixture
-def custom_operator(
-    kubeconfig: Path,
-    rabbitmq_url: str,
-    hivekeeper_crds: None,
-    namespace: str,
-    tmp_path: Path,
-    hivekeeper_images: dict[str, str],
-) -> Iterator[ManagedProcess]:
-    """The operator with a policy that lets the test's own custom image run."""
-    process = start_operator(
-        kubeconfig=kubeconfig,
-        rabbitmq_url=rabbitmq_url,
-        namespace=namespace,
-        worker_image=hivekeeper_images["worker"],
-        log_path=tmp_path / "operator.log",
-        policy={"allowedImages": ["example.test/*"]},
-    )
-    yield process
-    process.stop()
-
-
 @pytest.mark.timeout(600)
 async def test_a_worker_whose_event_loop_is_stuck_is_restarted_by_its_liveness_probe_and_the_status_says_so(
     kubeconfig: Path,
     namespace: str,
     cluster: Cluster,
-    custom_operator: ManagedProcess,
+    operator_process: ManagedProcess,
     pod_rabbitmq_url: str,
 ) -> None:
     """A user's custom worker (tests/e2e/custom_worker) blocks its event loop for good 15 s after it starts, as a
@@ -348,7 +306,7 @@ async def test_a_worker_whose_event_loop_is_stuck_is_restarted_by_its_liveness_p
         try:
             failure = await eventually(unresponsive, timeout=240, interval=2, what="an Unresponsive failure")
         except AssertionError as exc:
-            log = custom_operator.log_path.read_text(errors="replace")[-3000:]
+            log = operator_process.log_path.read_text(errors="replace")[-3000:]
             raise AssertionError(f"{exc}\noperator log: {log}\n{pods_report(kubeconfig, namespace)}") from exc
         assert (
             "its liveness probe failed and the kubelet restarted it: event loop has not turned for "
