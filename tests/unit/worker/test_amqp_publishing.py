@@ -1,6 +1,7 @@
 """The lean AMQP client's publish bookkeeping against a scripted broker (no network): each return fails
 its own publish, confirm and blocked timeouts, publishes held while the broker blocks the connection,
-the broker's size limit, and what the client tells the broker it understands."""
+the broker's size limit, what the client tells the broker it understands, and the headers a delivery hands its
+consumer (the delivery count and the batch header)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ class ScriptedBroker(asyncio.Transport):
             reply = {
                 commands.Channel.Open: commands.Channel.OpenOk(),
                 commands.Confirm.Select: commands.Confirm.SelectOk(),
+                commands.Basic.Consume: commands.Basic.ConsumeOk(consumer_tag="ctag"),
             }.get(type(value))
             if reply is not None:
                 self.connection.loop.call_soon(self.connection.data_received, frame.marshal(reply, channel))
@@ -319,3 +321,38 @@ def test_basic_return_names_its_exchange_and_routing_key() -> None:
     parsed = codec.split_frame(raw, 0)
     assert parsed is not None
     assert codec.returned(parsed[2]) == (312, "NO_ROUTE", "x", "y")
+
+
+# -- deliveries ----------------------------------------------------------------------------------------------
+
+
+async def test_a_delivery_hands_its_consumer_the_batch_header_and_a_redelivered_ones_delivery_count(
+    connection: AmqpConnection,
+) -> None:
+    from hivekeeper.protocol import batch
+
+    channel = await connection.channel()
+    got: list[tuple[int, bool, bytes, int | None, object]] = []
+    await channel.consume("q", lambda *args: got.append(args))
+    body = batch.encode([b"a", b"b"])
+
+    def deliver(tag: int, redelivered: bool, properties: commands.Basic.Properties, payload: bytes) -> None:
+        _broker(connection).send(
+            channel.number,
+            commands.Basic.Deliver(
+                consumer_tag="ctag", delivery_tag=tag, redelivered=redelivered, exchange="e", routing_key="q"
+            ),
+            header.ContentHeader(0, len(payload), properties),
+            pamqp_body.ContentBody(payload),
+        )
+
+    deliver(1, False, commands.Basic.Properties(delivery_mode=2), b"plain")
+    deliver(2, False, commands.Basic.Properties(headers={batch.BATCH_HEADER: 2}), body)
+    deliver(3, True, commands.Basic.Properties(headers={batch.BATCH_HEADER: 2, "x-delivery-count": 4}), body)
+    deliver(4, False, commands.Basic.Properties(headers={"x-delivery-count": 4}), b"not redelivered: no count")
+    assert got == [
+        (1, False, b"plain", None, None),
+        (2, False, body, None, 2),
+        (3, True, body, 4, 2),
+        (4, False, b"not redelivered: no count", None, None),
+    ]
