@@ -10,6 +10,7 @@ from hivekeeper.errors import HivekeeperError
 from hivekeeper.protocol.batch import BatchError, split
 from hivekeeper.worker.inputs.batch_books import BatchBooks
 from hivekeeper.worker.inputs.redeliveries import RedeliveryCounter
+from hivekeeper.worker.outputs.coalescing import NO_BATCHES
 from hivekeeper.worker.outputs.rabbit import RabbitSink
 from hivekeeper.worker.ports import Delivery
 from hivekeeper.worker.transports.rabbit.amqp.connection import AmqpConnection, AmqpError, Channel
@@ -147,7 +148,7 @@ class RabbitSource:
         """Publish one item of a batch back to this queue alone (confirmed); if that fails, the whole message goes
         back to the queue once its other items are settled."""
         if self._returns is None:
-            self._returns = RabbitSink(self._link, self._queue_name)
+            self._returns = RabbitSink(self._link, self._queue_name, NO_BATCHES)
         try:
             await self._returns.publish(body)
         except (HivekeeperError, OSError) as exc:
