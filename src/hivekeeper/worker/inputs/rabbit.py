@@ -57,6 +57,10 @@ class RabbitSource:
         self._error = False
         self._returns: RabbitSink | None = None
         """Publishes an item of a batch back to this queue alone (given back with requeue); made on first use."""
+        self._returning = 0
+        """Items of batches published back alone whose return this worker has not seen yet: while there are any,
+        first deliveries are looked up in the redelivery counter too (a given-back item comes back as a new
+        message, without the redelivered flag, and must still count towards ``maxRedeliveries``)."""
         self.malformed = 0
         """Malformed batch messages rejected so far."""
         self._malformed_logged = 0
@@ -111,6 +115,12 @@ class RabbitSource:
                 times = count
             else:
                 key, times = self.redeliveries.count(body)
+        elif self._returning:  # rare: an item of a batch given back alone may be this one
+            key, times = self.redeliveries.seen(body)
+            if times:
+                self._returning -= 1
+            else:
+                key = None
 
         async def ack() -> None:
             channel.ack(tag)
@@ -149,8 +159,10 @@ class RabbitSource:
         back to the queue once its other items are settled."""
         if self._returns is None:
             self._returns = RabbitSink(self._link, self._queue_name, NO_BATCHES)
+        self.redeliveries.count(body)  # it comes back as a new message: this worker counts the return itself
         try:
             await self._returns.publish(body)
+            self._returning += 1
         except (HivekeeperError, OSError) as exc:
             books.give_back_failed()
             log.warning(
@@ -195,6 +207,7 @@ class RabbitSource:
         reason = await asyncio.shield(connection.lost)
         while not self._buffer.empty():  # their delivery tags died with the channel
             self._buffer.get_nowait()
+        self._returning = 0  # items given back may reach another worker first: stop looking for them
         self._channel, self._tag = None, None
         if not self._consuming:
             return
