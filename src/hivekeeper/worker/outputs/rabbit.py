@@ -140,6 +140,7 @@ class RabbitSink:
 
     def _send(self, channel: Channel, bodies: list[bytes], waiters: list[asyncio.Future[None]], *, retry: bool) -> None:
         count = len(bodies)
+        self._pending.limit(self._limits, channel.connection.max_message_size)  # the next batches: the broker's bound
         try:
             if count == 1:
                 confirmed = channel.publish(self._exchange, self._routing_key, bodies[0])
@@ -150,7 +151,6 @@ class RabbitSink:
             return
         self.messages += 1
         self.items += count
-        self._pending.limit(self._limits, channel.connection.max_message_size)
         confirmed.add_done_callback(functools.partial(self._confirmed, channel, bodies, waiters, retry))
 
     def _confirmed(
