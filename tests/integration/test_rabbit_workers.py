@@ -23,6 +23,7 @@ from testbench import registry
 from testbench.rabbit_swarm import RabbitSwarm as Cluster
 from testbench.rabbitmq import RabbitMQ, start_rabbitmq
 from testbench.waiting import eventually
+from testbench.work_messages import items
 
 pytestmark = pytest.mark.integration
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.yaml"
@@ -174,7 +175,7 @@ async def test_a_worker_survives_a_broker_restart_without_losing_items(private_b
     async def everything() -> bool:
         while (message := await out.get(fail=False)) is not None:
             await message.ack()
-            received.add(orjson.loads(message.body)["messageId"])
+            received.update(orjson.loads(item)["messageId"] for item in items(message))
         return received >= sent
 
     await eventually(

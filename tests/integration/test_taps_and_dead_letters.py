@@ -34,6 +34,7 @@ from hivekeeper.worker import deadletter
 from hivekeeper.worker.runtime.worker import Worker
 from hivekeeper.worker.transports.memory import MemoryStore
 from testbench.waiting import eventually
+from testbench.work_messages import all_items
 
 pytestmark = pytest.mark.integration
 
@@ -408,7 +409,7 @@ async def _ids(connection: aio_pika.abc.AbstractConnection, queue: str) -> list[
             taken.append(message)
         if taken:
             await taken[-1].nack(multiple=True, requeue=True)
-        return [orjson.loads(m.body)["messageId"] for m in taken]
+        return [orjson.loads(body)["messageId"] for body in all_items(taken)]
     finally:
         with contextlib.suppress(Exception):
             await channel.close()
