@@ -1,7 +1,7 @@
 """The lean AMQP client's publish bookkeeping against a scripted broker (no network): each return fails
 its own publish, confirm and blocked timeouts, publishes held while the broker blocks the connection,
 the broker's size limit, what the client tells the broker it understands, and the headers a delivery hands its
-consumer (the delivery count and the batch header)."""
+consumer (the delivery count and the batch header), and the RabbitMQ output's batches on this client."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ from pamqp import body as pamqp_body
 from pamqp import commands, frame, header
 from pamqp.base import Frame
 
+from hivekeeper.protocol import batch
+from hivekeeper.worker.outputs.coalescing import BatchLimits
+from hivekeeper.worker.outputs.rabbit import RabbitSink
+from hivekeeper.worker.ports import OutputRefused
 from hivekeeper.worker.transports.rabbit.amqp import codec
 from hivekeeper.worker.transports.rabbit.amqp.connection import (
     AmqpConnection,
@@ -25,6 +29,8 @@ from hivekeeper.worker.transports.rabbit.amqp.connection import (
     Unroutable,
 )
 from hivekeeper.worker.transports.rabbit.amqp.url import parse
+from hivekeeper.worker.transports.rabbit.link import WorkLink
+from testbench.waiting import eventually
 
 
 class ScriptedBroker(asyncio.Transport):
@@ -49,6 +55,9 @@ class ScriptedBroker(asyncio.Transport):
                 commands.Channel.Open: commands.Channel.OpenOk(),
                 commands.Confirm.Select: commands.Confirm.SelectOk(),
                 commands.Basic.Consume: commands.Basic.ConsumeOk(consumer_tag="ctag"),
+                commands.Exchange.Declare: commands.Exchange.DeclareOk(),
+                commands.Queue.Declare: commands.Queue.DeclareOk(queue="q", message_count=0, consumer_count=0),
+                commands.Queue.Bind: commands.Queue.BindOk(),
             }.get(type(value))
             if reply is not None:
                 self.connection.loop.call_soon(self.connection.data_received, frame.marshal(reply, channel))
@@ -356,3 +365,90 @@ async def test_a_delivery_hands_its_consumer_the_batch_header_and_a_redelivered_
         (3, True, body, 4, 2),
         (4, False, b"not redelivered: no count", None, None),
     ]
+
+
+# -- the RabbitMQ output's batches ---------------------------------------------------------------------------
+
+
+def _sink(connection: AmqpConnection, limits: BatchLimits | None = None) -> RabbitSink:
+    link = WorkLink("amqp://guest:guest@127.0.0.1/", "unit")
+    link._connection = connection  # the scripted connection stands in for the one the link would open
+    return RabbitSink(link, "hivekeeper.unit.out", limits)
+
+
+def _messages(broker: ScriptedBroker) -> list[tuple[object, bytes]]:
+    """``(batch header or None, body)`` of each message published so far."""
+    headers = [f.properties.headers for f in broker.frames if isinstance(f, header.ContentHeader)]
+    return [((h or {}).get(batch.BATCH_HEADER), body) for h, body in zip(headers, broker.published(), strict=True)]
+
+
+async def _sent(broker: ScriptedBroker, n: int) -> None:
+    async def published() -> bool:
+        if broker.connection._flush_scheduled:
+            broker.connection._flush()
+        return len(broker.published()) >= n
+
+    await eventually(published, timeout=5, interval=0.001, what=f"{n} messages published")
+
+
+async def test_publishes_of_one_loop_turn_go_as_one_batch_and_each_returns_with_its_confirm(
+    connection: AmqpConnection,
+) -> None:
+    broker, sink = _broker(connection), _sink(connection)
+    await _first(broker, sink)  # opens the channel; a lone item goes plain
+    bodies = [f"item-{n}".encode() for n in range(5)]
+    publishes = [asyncio.ensure_future(sink.publish(body)) for body in bodies]
+    await _sent(broker, 2)
+    assert _messages(broker) == [(None, b"first"), (5, batch.encode(bodies))]
+    assert not any(p.done() for p in publishes), "nobody returns before the broker confirms"
+    broker.send(1, _ack(2))
+    assert await _outcomes(publishes) == [None] * 5
+    assert (sink.messages, sink.items) == (2, 6)
+
+
+async def test_a_nacked_batch_fails_every_publish_in_it_as_transient(connection: AmqpConnection) -> None:
+    broker, sink = _broker(connection), _sink(connection)
+    await _first(broker, sink)
+    publishes = [asyncio.ensure_future(sink.publish(f"{n}".encode())) for n in range(3)]
+    await _sent(broker, 2)
+    broker.send(1, commands.Basic.Nack(delivery_tag=2))
+    outcomes = await _outcomes(publishes)
+    assert all(isinstance(o, Nacked) for o in outcomes)
+    assert sink.state() == "downstream-error"
+
+
+async def test_an_unroutable_batch_is_sent_again_once_after_declaring_and_then_refused_item_by_item(
+    connection: AmqpConnection,
+) -> None:
+    broker, sink = _broker(connection), _sink(connection)
+    await _first(broker, sink)
+    bodies = [b"a", b"b"]
+    publishes = [asyncio.ensure_future(sink.publish(body)) for body in bodies]
+    await _sent(broker, 2)
+    broker.ret(1, "hivekeeper.unit.work", "hivekeeper.unit.out", batch.encode(bodies))
+    broker.send(1, _ack(2))
+    await _sent(broker, 3)  # declared again, then the same batch once more
+    assert _messages(broker)[2] == (2, batch.encode(bodies))
+    broker.ret(1, "hivekeeper.unit.work", "hivekeeper.unit.out", batch.encode(bodies))
+    broker.send(1, _ack(3))
+    outcomes = await _outcomes(publishes)
+    assert all(isinstance(o, OutputRefused) and "NO_ROUTE" in str(o) for o in outcomes)
+
+
+async def test_a_batch_goes_as_soon_as_it_is_full_and_never_passes_max_items(connection: AmqpConnection) -> None:
+    broker, sink = _broker(connection), _sink(connection, BatchLimits(max_items=4, max_bytes=1024))
+    await _first(broker, sink)
+    bodies = [f"{n}".encode() for n in range(10)]
+    publishes = [asyncio.ensure_future(sink.publish(body)) for body in bodies]
+    await _sent(broker, 4)
+    assert [count for count, _ in _messages(broker)[1:]] == [4, 4, 2]
+    broker.send(1, _ack(4, multiple=True))
+    assert await _outcomes(publishes) == [None] * 10
+
+
+async def _first(broker: ScriptedBroker, sink: RabbitSink) -> None:
+    """One confirmed publish: the sink's channel is open and its tag 1 is used."""
+    first = asyncio.ensure_future(sink.publish(b"first"))
+    await _sent(broker, 1)
+    broker.send(1, _ack(1))
+    await first
