@@ -14,6 +14,7 @@ from pamqp import commands, frame, header
 from pamqp.base import Frame
 
 from hivekeeper.protocol import batch
+from hivekeeper.worker.inputs.rabbit import RabbitSource
 from hivekeeper.worker.outputs.coalescing import BatchLimits
 from hivekeeper.worker.outputs.rabbit import RabbitSink
 from hivekeeper.worker.ports import OutputRefused
@@ -58,6 +59,8 @@ class ScriptedBroker(asyncio.Transport):
                 commands.Exchange.Declare: commands.Exchange.DeclareOk(),
                 commands.Queue.Declare: commands.Queue.DeclareOk(queue="q", message_count=0, consumer_count=0),
                 commands.Queue.Bind: commands.Queue.BindOk(),
+                commands.Basic.Qos: commands.Basic.QosOk(),
+                commands.Basic.Cancel: commands.Basic.CancelOk(consumer_tag="ctag"),
             }.get(type(value))
             if reply is not None:
                 self.connection.loop.call_soon(self.connection.data_received, frame.marshal(reply, channel))
@@ -452,3 +455,94 @@ async def _first(broker: ScriptedBroker, sink: RabbitSink) -> None:
     await _sent(broker, 1)
     broker.send(1, _ack(1))
     await first
+
+
+# -- the RabbitMQ input's batches ----------------------------------------------------------------------------
+
+QUEUE = "hivekeeper.unit.out"
+
+
+async def _source(connection: AmqpConnection) -> RabbitSource:
+    link = WorkLink("amqp://guest:guest@127.0.0.1/", "unit")
+    link._connection = connection
+    source = RabbitSource(link, QUEUE, prefetch=10)
+    await source.resume()
+    return source
+
+
+def _deliver(broker: ScriptedBroker, tag: int, body: bytes, headers: dict[str, object] | None = None) -> None:
+    broker.send(
+        1,
+        commands.Basic.Deliver(consumer_tag="ctag", delivery_tag=tag, exchange="e", routing_key=QUEUE),
+        header.ContentHeader(0, len(body), commands.Basic.Properties(headers=headers)),
+        pamqp_body.ContentBody(body),
+    )
+
+
+def _settlements(broker: ScriptedBroker) -> list[tuple[str, int, bool]]:
+    """``(ack|nack, delivery tag, requeue)`` the client sent on the input's channel, in order."""
+    broker.connection._flush()
+    out = []
+    for f in broker.frames:
+        if isinstance(f, commands.Basic.Ack):
+            out.append(("ack", f.delivery_tag, False))
+        elif isinstance(f, commands.Basic.Nack):
+            out.append(("nack", f.delivery_tag, f.requeue))
+    return out
+
+
+async def test_a_batch_becomes_one_delivery_per_item_and_is_acknowledged_once_all_are_settled(
+    connection: AmqpConnection,
+) -> None:
+    broker, source = _broker(connection), await _source(connection)
+    items = [b"one", b"two", b"three"]
+    _deliver(broker, 7, batch.encode(items), {batch.BATCH_HEADER: 3})
+    _deliver(broker, 8, b"plain")
+    deliveries = [await asyncio.wait_for(source.get(), 5) for _ in range(4)]
+    assert [d.body for d in deliveries] == [*items, b"plain"]
+    await deliveries[3].ack()
+    await deliveries[0].ack()
+    await deliveries[2].ack()
+    assert _settlements(broker) == [("ack", 8, False)], "the batch waits for its last item"
+    given_back = asyncio.ensure_future(deliveries[1].requeue())
+    await _sent(broker, 1)
+    assert _messages(broker) == [(None, b"two")], "the item given back is published alone"
+    assert not given_back.done(), "settled only once the broker confirmed the item given back"
+    assert _settlements(broker) == [("ack", 8, False)]
+    broker.send(2, _ack(1))  # the confirm, on the channel the item went back on
+    await asyncio.wait_for(given_back, 5)
+    assert _settlements(broker) == [("ack", 8, False), ("ack", 7, False)], "then the batch is acknowledged, once"
+    await source.close()
+
+
+async def test_a_malformed_batch_is_nacked_without_requeue_and_the_next_message_is_delivered(
+    connection: AmqpConnection,
+) -> None:
+    broker, source = _broker(connection), await _source(connection)
+    _deliver(broker, 1, b"\x00\x00\x00\x09short", {batch.BATCH_HEADER: 1})
+    _deliver(broker, 2, b"good")
+    delivery = await asyncio.wait_for(source.get(), 5)
+    assert delivery.body == b"good"
+    assert _settlements(broker) == [("nack", 1, False)]
+    assert source.malformed == 1
+    await source.close()
+
+
+async def test_pausing_gives_back_an_untaken_batch_whole_and_the_untaken_rest_of_a_started_one_item_by_item(
+    connection: AmqpConnection,
+) -> None:
+    broker, source = _broker(connection), await _source(connection)
+    _deliver(broker, 1, batch.encode([b"a", b"b", b"c"]), {batch.BATCH_HEADER: 3})
+    _deliver(broker, 2, batch.encode([b"x", b"y"]), {batch.BATCH_HEADER: 2})
+    taken = await asyncio.wait_for(source.get(), 5)
+    assert taken.body == b"a"
+    pausing = asyncio.ensure_future(source.pause())
+    for n in (1, 2):  # b and c go back alone, each confirmed
+        await _sent(broker, n)
+        broker.send(2, _ack(n))
+    await asyncio.wait_for(pausing, 5)
+    assert [body for _, body in _messages(broker)] == [b"b", b"c"]
+    assert _settlements(broker) == [("nack", 2, True)], "the untaken batch went back whole, once"
+    await taken.ack()
+    assert _settlements(broker) == [("nack", 2, True), ("ack", 1, False)]
+    await source.close()
