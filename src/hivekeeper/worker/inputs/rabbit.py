@@ -154,6 +154,11 @@ class RabbitSource:
         elif outcome == "requeue":
             channel.nack(tag, requeue=True)
 
+    async def _give_back_and_settle(self, channel: Channel, tag: int, body: bytes, books: BatchBooks) -> None:
+        if channel.is_open():
+            await self._give_back(body, books)
+        self._settled(channel, tag, books)
+
     async def _give_back(self, body: bytes, books: BatchBooks) -> None:
         """Publish one item of a batch back to this queue alone (confirmed); if that fails, the whole message goes
         back to the queue once its other items are settled."""
@@ -238,10 +243,8 @@ class RabbitSource:
                     books.drop()
             else:  # some items are in work loops: the rest go back alone
                 back.append((owner, delivery_tag, body, books))
-        for owner, delivery_tag, body, books in back:
-            if owner.is_open():
-                await self._give_back(body, books)
-            self._settled(owner, delivery_tag, books)
+        if back:  # together: their publishes share round trips
+            await asyncio.gather(*(self._give_back_and_settle(*entry) for entry in back))
         if channel is not None and channel.closed is None:
             # A round trip on the same channel: once it returns, the broker has handled the nacks
             # above, so the queue depth already counts those items again.
