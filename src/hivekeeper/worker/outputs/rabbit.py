@@ -66,7 +66,8 @@ class RabbitSink:
         self._tasks: set[asyncio.Task[None]] = set()
         """Sends that wait for the channel (opened again) or for the queue to be declared again."""
         self.messages = 0
-        """Messages sent so far (a batch counts once); ``items`` / ``messages`` is the mean batch size."""
+        """Messages sent so far (a batch counts once; those sent alone are confirmed ones); ``items`` /
+        ``messages`` is the mean batch size."""
         self.items = 0
 
     def configure_batching(self, max_items: int, max_bytes: int) -> None:
@@ -212,6 +213,8 @@ class RabbitSink:
             self._failing = True
             raise
         self._failing = False
+        self.messages += 1
+        self.items += 1
 
     async def _declared_again(self, channel: Channel) -> bool:
         """Declare the output queue and its binding again (someone deleted them), at most once a second."""
