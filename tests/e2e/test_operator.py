@@ -1138,7 +1138,13 @@ async def test_the_tcp_example_runs_on_the_node_against_the_tcp_demo(
         assert (run["phase"], run["verdict"]["result"]) == ("Succeeded", "Passed"), context
         caller = next(r for r in swarm["status"]["roles"] if r["name"] == "caller")
         assert caller["errors"] == 0, context
-        assert switch.answered > 500, f"the switch answered {switch.answered} authorisations over the 15 s run"
+        # Every authorisation the caller handled was answered by the switch (how many there were in 15 s depends on
+        # the machine's load: rates are the bench's business, not this test's).
+        role = f"{swarm['metadata']['name']}-caller"
+        worker_role = json.loads(run_kubectl(kubeconfig, "get", "wr", "-n", namespace, role, "-o", "json").stdout)
+        processed = worker_role["status"]["processed"]
+        assert processed > 0, context
+        assert switch.answered >= processed, f"the switch answered {switch.answered} of {processed}\n{context}"
 
 
 async def test_a_staged_run_that_fails_on_purpose_says_which_threshold_failed(
