@@ -28,7 +28,7 @@ async def test_published_items_are_confirmed_consumed_and_acknowledged(rabbitmq_
         received: list[bytes] = []
         consumer = await connection.channel(prefetch=50)
 
-        def on_delivery(tag: int, redelivered: bool, body: bytes, delivery_count: int | None) -> None:
+        def on_delivery(tag: int, redelivered: bool, body: bytes, delivery_count: int | None, batch: object) -> None:
             received.append(body)
             consumer.ack(tag)
 

@@ -34,6 +34,7 @@ from hivekeeper.worker.transports.rabbit import control as rabbit_control
 from hivekeeper.worker.transports.rabbit.transports import RabbitTransports
 from pockethive_stand_in.worker import PocketHiveWorker
 from testbench.waiting import eventually
+from testbench.work_messages import items as carried
 from testbench.workers import first_instance
 
 pytestmark = pytest.mark.integration
@@ -265,7 +266,7 @@ async def test_its_work_items_are_consumed_by_our_next_role(stage: Stage, rabbit
 
         async def all_moved() -> bool:
             while (message := await moved.get(no_ack=True, fail=False)) is not None:
-                items.append(workitem.parse(message.body))
+                items.extend(workitem.parse(body) for body in carried(message))
             return len(items) >= 20
 
         await eventually(all_moved, timeout=15, what="the 20 items the PocketHive worker made, moved on by ours")

@@ -23,6 +23,7 @@ from testbench import registry
 from testbench.rabbit_swarm import RabbitSwarm as Cluster
 from testbench.rabbitmq import RabbitMQ, start_rabbitmq
 from testbench.waiting import eventually
+from testbench.work_messages import items
 
 pytestmark = pytest.mark.integration
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.yaml"
@@ -105,10 +106,14 @@ async def test_disable_pauses_consumption_and_enable_resumes_without_losing_item
     assert worker.stats.processed == paused_at, "a disabled worker consumes nothing"
     await cluster.configure(worker, {"enabled": True})
 
-    async def all_out() -> bool:
-        return await cluster.depth("out") == 300
+    out: list[bytes] = []
+
+    async def all_out() -> bool:  # items, not messages: several may travel in one (batches)
+        out.extend(await cluster.take_items("out"))
+        return len(out) >= 300
 
     await eventually(all_out, timeout=20, what="all 300 items on the output queue")
+    assert len({orjson.loads(item)["messageId"] for item in out}) == len(out) == 300
     assert worker.stats.processed == 300
 
 
@@ -159,8 +164,11 @@ async def test_a_worker_survives_a_broker_restart_without_losing_items(private_b
     await cluster.publish("in", bodies[:100])
     await cluster.configure(worker, {"enabled": True})
 
-    async def first_half() -> bool:
-        return await cluster.depth("out") == 100
+    received: set[str] = set()
+
+    async def first_half() -> bool:  # items, not messages: several may travel in one (batches)
+        received.update(orjson.loads(item)["messageId"] for item in await cluster.take_items("out"))
+        return len(received) >= 100
 
     await eventually(first_half, timeout=20, what="the first 100 items through")
     await cluster.connection.close()
@@ -168,13 +176,12 @@ async def test_a_worker_survives_a_broker_restart_without_losing_items(private_b
     await cluster.start()  # the test's own connection is plain; the worker's reconnects by itself
     await cluster.publish("in", bodies[100:])
 
-    received: set[str] = set()
     out = await cluster.queue("out")
 
     async def everything() -> bool:
         while (message := await out.get(fail=False)) is not None:
             await message.ack()
-            received.add(orjson.loads(message.body)["messageId"])
+            received.update(orjson.loads(item)["messageId"] for item in items(message))
         return received >= sent
 
     await eventually(

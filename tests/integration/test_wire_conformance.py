@@ -34,6 +34,7 @@ from hivekeeper.protocol.signing import Signer
 from hivekeeper.protocol.workitem import parse as parse_item
 from pockethive_wire import problems
 from testbench.waiting import eventually
+from testbench.work_messages import items as carried
 
 pytestmark = pytest.mark.integration
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.yaml"
@@ -72,7 +73,7 @@ async def test_every_control_message_of_a_quickstart_run_conforms_on_pockethives
 
         async def keep(message: aio_pika.abc.AbstractIncomingMessage, into: list[bytes] = into) -> None:
             async with message.process():
-                into.append(message.body)
+                into.extend(carried(message) if into is items else [message.body])
 
         await copy.consume(keep)
 

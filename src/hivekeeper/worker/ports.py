@@ -121,6 +121,15 @@ class Blockable(Protocol):
         ...
 
 
+@runtime_checkable
+class Batching(Protocol):
+    """A sink that sends several items per message (RabbitMQ, decision 0013), bounded by ``outputs.batching``."""
+
+    def configure_batching(self, max_items: int, max_bytes: int) -> None:
+        """At most ``max_items`` items (1: one message per item) and ``max_bytes`` of body per message."""
+        ...
+
+
 class DeadLetters(Protocol):
     """The swarm's dead-letter queue (opt-in ``deadLetter``): items a role failed to process, with the reason.
 

@@ -14,6 +14,7 @@ from hivekeeper.worker.runtime.worker import Worker
 from hivekeeper.worker.transports.rabbit import control as rabbit_control
 from hivekeeper.worker.transports.rabbit.transports import RabbitTransports
 from testbench.waiting import eventually
+from testbench.work_messages import all_items
 from testbench.workers import first_instance
 
 
@@ -92,6 +93,16 @@ class RabbitSwarm:
     async def depth(self, alias: str) -> int:
         declared = await self.channel.declare_queue(naming.work_queue(self.swarm, alias), passive=True)
         return declared.declaration_result.message_count or 0
+
+    async def take_items(self, alias: str) -> list[bytes]:
+        """Every item waiting in ``alias``'s work queue, taken and acknowledged (a batch message gives all of its
+        items: a depth counts messages, so tests that count items take them)."""
+        declared = await self.channel.get_queue(naming.work_queue(self.swarm, alias))
+        taken = []
+        while (message := await declared.get(no_ack=False, fail=False)) is not None:
+            await message.ack()
+            taken.append(message)
+        return all_items(taken)
 
     async def publish(self, alias: str, bodies: list[bytes]) -> None:
         await self.queue(alias)

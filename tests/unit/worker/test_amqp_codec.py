@@ -80,3 +80,29 @@ def test_an_incomplete_frame_waits_for_more_bytes_and_a_bad_end_octet_is_an_erro
 def test_a_routing_key_longer_than_a_short_string_is_refused() -> None:
     with pytest.raises(codec.CodecError, match="longer than 255 bytes"):
         codec.publish(1, "e", "k" * 256, b"", 131072)
+
+
+def test_a_batch_publish_carries_the_batch_content_type_and_header_and_reads_back_with_pamqp() -> None:
+    from hivekeeper.protocol import batch
+
+    body = batch.encode([b"one", b"two"])
+    method, content, payload = _frames(codec.publish(3, "e", "k", body, 131072, batch=2))
+    assert isinstance(method, commands.Basic.Publish)
+    assert isinstance(content, header.ContentHeader)
+    assert content.properties.content_type == batch.CONTENT_TYPE
+    assert content.properties.headers == {batch.BATCH_HEADER: 2}
+    assert content.properties.delivery_mode == 2
+    assert isinstance(payload, pamqp_body.ContentBody)
+    assert batch.split(payload.value, content.properties.headers[batch.BATCH_HEADER]) == [b"one", b"two"]
+
+
+def test_has_headers_tells_a_batch_from_a_single_item_by_the_content_headers_flags() -> None:
+    single = codec.publish(1, "e", "k", b"x", 131072)
+    batched = codec.publish(1, "e", "k", b"\x00\x00\x00\x01x", 131072, batch=1)
+    for raw, expected in ((single, False), (batched, True)):
+        method = codec.split_frame(raw, 0)
+        assert method is not None
+        content = codec.split_frame(raw, method[3])
+        assert content is not None
+        assert content[0] == codec.FRAME_HEADER
+        assert codec.has_headers(content[2]) is expected

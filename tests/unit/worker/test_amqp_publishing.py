@@ -1,6 +1,7 @@
 """The lean AMQP client's publish bookkeeping against a scripted broker (no network): each return fails
 its own publish, confirm and blocked timeouts, publishes held while the broker blocks the connection,
-the broker's size limit, and what the client tells the broker it understands."""
+the broker's size limit, what the client tells the broker it understands, and the headers a delivery hands its
+consumer (the delivery count and the batch header), and the RabbitMQ output's batches on this client."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from pamqp import body as pamqp_body
 from pamqp import commands, frame, header
 from pamqp.base import Frame
 
+from hivekeeper.protocol import batch
+from hivekeeper.worker.inputs.rabbit import RabbitSource
+from hivekeeper.worker.outputs.coalescing import BatchLimits
+from hivekeeper.worker.outputs.rabbit import RabbitSink
+from hivekeeper.worker.ports import OutputRefused
 from hivekeeper.worker.transports.rabbit.amqp import codec
 from hivekeeper.worker.transports.rabbit.amqp.connection import (
     AmqpConnection,
@@ -24,6 +30,8 @@ from hivekeeper.worker.transports.rabbit.amqp.connection import (
     Unroutable,
 )
 from hivekeeper.worker.transports.rabbit.amqp.url import parse
+from hivekeeper.worker.transports.rabbit.link import WorkLink
+from testbench.waiting import eventually
 
 
 class ScriptedBroker(asyncio.Transport):
@@ -47,6 +55,12 @@ class ScriptedBroker(asyncio.Transport):
             reply = {
                 commands.Channel.Open: commands.Channel.OpenOk(),
                 commands.Confirm.Select: commands.Confirm.SelectOk(),
+                commands.Basic.Consume: commands.Basic.ConsumeOk(consumer_tag="ctag"),
+                commands.Exchange.Declare: commands.Exchange.DeclareOk(),
+                commands.Queue.Declare: commands.Queue.DeclareOk(queue="q", message_count=0, consumer_count=0),
+                commands.Queue.Bind: commands.Queue.BindOk(),
+                commands.Basic.Qos: commands.Basic.QosOk(),
+                commands.Basic.Cancel: commands.Basic.CancelOk(consumer_tag="ctag"),
             }.get(type(value))
             if reply is not None:
                 self.connection.loop.call_soon(self.connection.data_received, frame.marshal(reply, channel))
@@ -319,3 +333,216 @@ def test_basic_return_names_its_exchange_and_routing_key() -> None:
     parsed = codec.split_frame(raw, 0)
     assert parsed is not None
     assert codec.returned(parsed[2]) == (312, "NO_ROUTE", "x", "y")
+
+
+# -- deliveries ----------------------------------------------------------------------------------------------
+
+
+async def test_a_delivery_hands_its_consumer_the_batch_header_and_a_redelivered_ones_delivery_count(
+    connection: AmqpConnection,
+) -> None:
+    from hivekeeper.protocol import batch
+
+    channel = await connection.channel()
+    got: list[tuple[int, bool, bytes, int | None, object]] = []
+    await channel.consume("q", lambda *args: got.append(args))
+    body = batch.encode([b"a", b"b"])
+
+    def deliver(tag: int, redelivered: bool, properties: commands.Basic.Properties, payload: bytes) -> None:
+        _broker(connection).send(
+            channel.number,
+            commands.Basic.Deliver(
+                consumer_tag="ctag", delivery_tag=tag, redelivered=redelivered, exchange="e", routing_key="q"
+            ),
+            header.ContentHeader(0, len(payload), properties),
+            pamqp_body.ContentBody(payload),
+        )
+
+    deliver(1, False, commands.Basic.Properties(delivery_mode=2), b"plain")
+    deliver(2, False, commands.Basic.Properties(headers={batch.BATCH_HEADER: 2}), body)
+    deliver(3, True, commands.Basic.Properties(headers={batch.BATCH_HEADER: 2, "x-delivery-count": 4}), body)
+    deliver(4, False, commands.Basic.Properties(headers={"x-delivery-count": 4}), b"not redelivered: no count")
+    assert got == [
+        (1, False, b"plain", None, None),
+        (2, False, body, None, 2),
+        (3, True, body, 4, 2),
+        (4, False, b"not redelivered: no count", None, None),
+    ]
+
+
+# -- the RabbitMQ output's batches ---------------------------------------------------------------------------
+
+
+def _sink(connection: AmqpConnection, limits: BatchLimits | None = None) -> RabbitSink:
+    link = WorkLink("amqp://guest:guest@127.0.0.1/", "unit")
+    link._connection = connection  # the scripted connection stands in for the one the link would open
+    return RabbitSink(link, "hivekeeper.unit.out", limits)
+
+
+def _messages(broker: ScriptedBroker) -> list[tuple[object, bytes]]:
+    """``(batch header or None, body)`` of each message published so far."""
+    headers = [f.properties.headers for f in broker.frames if isinstance(f, header.ContentHeader)]
+    return [((h or {}).get(batch.BATCH_HEADER), body) for h, body in zip(headers, broker.published(), strict=True)]
+
+
+async def _sent(broker: ScriptedBroker, n: int) -> None:
+    async def published() -> bool:
+        if broker.connection._flush_scheduled:
+            broker.connection._flush()
+        return len(broker.published()) >= n
+
+    await eventually(published, timeout=5, interval=0.001, what=f"{n} messages published")
+
+
+async def test_publishes_of_one_loop_turn_go_as_one_batch_and_each_returns_with_its_confirm(
+    connection: AmqpConnection,
+) -> None:
+    broker, sink = _broker(connection), _sink(connection)
+    await _first(broker, sink)  # opens the channel; a lone item goes plain
+    bodies = [f"item-{n}".encode() for n in range(5)]
+    publishes = [asyncio.ensure_future(sink.publish(body)) for body in bodies]
+    await _sent(broker, 2)
+    assert _messages(broker) == [(None, b"first"), (5, batch.encode(bodies))]
+    assert not any(p.done() for p in publishes), "nobody returns before the broker confirms"
+    broker.send(1, _ack(2))
+    assert await _outcomes(publishes) == [None] * 5
+    assert (sink.messages, sink.items) == (2, 6)
+
+
+async def test_a_nacked_batch_fails_every_publish_in_it_as_transient(connection: AmqpConnection) -> None:
+    broker, sink = _broker(connection), _sink(connection)
+    await _first(broker, sink)
+    publishes = [asyncio.ensure_future(sink.publish(f"{n}".encode())) for n in range(3)]
+    await _sent(broker, 2)
+    broker.send(1, commands.Basic.Nack(delivery_tag=2))
+    outcomes = await _outcomes(publishes)
+    assert all(isinstance(o, Nacked) for o in outcomes)
+    assert sink.state() == "downstream-error"
+
+
+async def test_an_unroutable_batch_is_sent_again_once_after_declaring_and_then_refused_item_by_item(
+    connection: AmqpConnection,
+) -> None:
+    broker, sink = _broker(connection), _sink(connection)
+    await _first(broker, sink)
+    bodies = [b"a", b"b"]
+    publishes = [asyncio.ensure_future(sink.publish(body)) for body in bodies]
+    await _sent(broker, 2)
+    broker.ret(1, "hivekeeper.unit.work", "hivekeeper.unit.out", batch.encode(bodies))
+    broker.send(1, _ack(2))
+    await _sent(broker, 3)  # declared again, then the same batch once more
+    assert _messages(broker)[2] == (2, batch.encode(bodies))
+    broker.ret(1, "hivekeeper.unit.work", "hivekeeper.unit.out", batch.encode(bodies))
+    broker.send(1, _ack(3))
+    outcomes = await _outcomes(publishes)
+    assert all(isinstance(o, OutputRefused) and "NO_ROUTE" in str(o) for o in outcomes)
+
+
+async def test_a_batch_goes_as_soon_as_it_is_full_and_never_passes_max_items(connection: AmqpConnection) -> None:
+    broker, sink = _broker(connection), _sink(connection, BatchLimits(max_items=4, max_bytes=1024))
+    await _first(broker, sink)
+    bodies = [f"{n}".encode() for n in range(10)]
+    publishes = [asyncio.ensure_future(sink.publish(body)) for body in bodies]
+    await _sent(broker, 4)
+    assert [count for count, _ in _messages(broker)[1:]] == [4, 4, 2]
+    broker.send(1, _ack(4, multiple=True))
+    assert await _outcomes(publishes) == [None] * 10
+
+
+async def _first(broker: ScriptedBroker, sink: RabbitSink) -> None:
+    """One confirmed publish: the sink's channel is open and its tag 1 is used."""
+    first = asyncio.ensure_future(sink.publish(b"first"))
+    await _sent(broker, 1)
+    broker.send(1, _ack(1))
+    await first
+
+
+# -- the RabbitMQ input's batches ----------------------------------------------------------------------------
+
+QUEUE = "hivekeeper.unit.out"
+
+
+async def _source(connection: AmqpConnection) -> RabbitSource:
+    link = WorkLink("amqp://guest:guest@127.0.0.1/", "unit")
+    link._connection = connection
+    source = RabbitSource(link, QUEUE, prefetch=10)
+    await source.resume()
+    return source
+
+
+def _deliver(broker: ScriptedBroker, tag: int, body: bytes, headers: dict[str, object] | None = None) -> None:
+    broker.send(
+        1,
+        commands.Basic.Deliver(consumer_tag="ctag", delivery_tag=tag, exchange="e", routing_key=QUEUE),
+        header.ContentHeader(0, len(body), commands.Basic.Properties(headers=headers)),
+        pamqp_body.ContentBody(body),
+    )
+
+
+def _settlements(broker: ScriptedBroker) -> list[tuple[str, int, bool]]:
+    """``(ack|nack, delivery tag, requeue)`` the client sent on the input's channel, in order."""
+    broker.connection._flush()
+    out = []
+    for f in broker.frames:
+        if isinstance(f, commands.Basic.Ack):
+            out.append(("ack", f.delivery_tag, False))
+        elif isinstance(f, commands.Basic.Nack):
+            out.append(("nack", f.delivery_tag, f.requeue))
+    return out
+
+
+async def test_a_batch_becomes_one_delivery_per_item_and_is_acknowledged_once_all_are_settled(
+    connection: AmqpConnection,
+) -> None:
+    broker, source = _broker(connection), await _source(connection)
+    items = [b"one", b"two", b"three"]
+    _deliver(broker, 7, batch.encode(items), {batch.BATCH_HEADER: 3})
+    _deliver(broker, 8, b"plain")
+    deliveries = [await asyncio.wait_for(source.get(), 5) for _ in range(4)]
+    assert [d.body for d in deliveries] == [*items, b"plain"]
+    await deliveries[3].ack()
+    await deliveries[0].ack()
+    await deliveries[2].ack()
+    assert _settlements(broker) == [("ack", 8, False)], "the batch waits for its last item"
+    given_back = asyncio.ensure_future(deliveries[1].requeue())
+    await _sent(broker, 1)
+    assert _messages(broker) == [(None, b"two")], "the item given back is published alone"
+    assert not given_back.done(), "settled only once the broker confirmed the item given back"
+    assert _settlements(broker) == [("ack", 8, False)]
+    broker.send(2, _ack(1))  # the confirm, on the channel the item went back on
+    await asyncio.wait_for(given_back, 5)
+    assert _settlements(broker) == [("ack", 8, False), ("ack", 7, False)], "then the batch is acknowledged, once"
+    await source.close()
+
+
+async def test_a_malformed_batch_is_nacked_without_requeue_and_the_next_message_is_delivered(
+    connection: AmqpConnection,
+) -> None:
+    broker, source = _broker(connection), await _source(connection)
+    _deliver(broker, 1, b"\x00\x00\x00\x09short", {batch.BATCH_HEADER: 1})
+    _deliver(broker, 2, b"good")
+    delivery = await asyncio.wait_for(source.get(), 5)
+    assert delivery.body == b"good"
+    assert _settlements(broker) == [("nack", 1, False)]
+    assert source.malformed == 1
+    await source.close()
+
+
+async def test_pausing_gives_back_an_untaken_batch_whole_and_the_untaken_rest_of_a_started_one_item_by_item(
+    connection: AmqpConnection,
+) -> None:
+    broker, source = _broker(connection), await _source(connection)
+    _deliver(broker, 1, batch.encode([b"a", b"b", b"c"]), {batch.BATCH_HEADER: 3})
+    _deliver(broker, 2, batch.encode([b"x", b"y"]), {batch.BATCH_HEADER: 2})
+    taken = await asyncio.wait_for(source.get(), 5)
+    assert taken.body == b"a"
+    pausing = asyncio.ensure_future(source.pause())
+    for n in (1, 2):  # b and c go back alone, each confirmed
+        await _sent(broker, n)
+        broker.send(2, _ack(n))
+    await asyncio.wait_for(pausing, 5)
+    assert [body for _, body in _messages(broker)] == [b"b", b"c"]
+    assert _settlements(broker) == [("nack", 2, True)], "the untaken batch went back whole, once"
+    await taken.ack()
+    assert _settlements(broker) == [("nack", 2, True), ("ack", 1, False)]
+    await source.close()

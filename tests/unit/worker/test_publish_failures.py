@@ -321,6 +321,14 @@ def test_the_redelivery_count_is_kept_per_item_and_bounded() -> None:
     assert len(counter) == 2
 
 
+def test_the_redelivery_counter_tells_how_often_an_item_came_back_without_counting_one_more() -> None:
+    counter = RedeliveryCounter()
+    assert counter.seen(b"new")[1] == 0
+    key, _ = counter.count(b"back")
+    assert counter.seen(b"back") == (key, 1)
+    assert counter.seen(b"back") == (key, 1)
+
+
 async def test_the_dead_letter_outbox_is_bounded_in_bytes_too() -> None:
     alerts: list[tuple[str, str]] = []
     never = asyncio.Event()

@@ -86,6 +86,7 @@ COMMON_LIVE = frozenset(
         "inputs.csv.rotate",
         "outputs.redis",
         "outputs.retry",
+        "outputs.batching",
         "vars",
         "sut",
         "templates",

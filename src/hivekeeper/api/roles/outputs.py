@@ -8,7 +8,12 @@ from pydantic import Field, field_validator, model_validator
 
 from hivekeeper.api.roles.base import OptionalText, RoleModel
 from hivekeeper.api.roles.redis import RedisBlock
+from hivekeeper.protocol.batch import MAX_ITEMS
 from hivekeeper.templating import regex
+
+MAX_BATCH_BYTES = 16 * 1024 * 1024
+"""The largest ``outputs.batching.maxBytes``: RabbitMQ 4.x's default ``max_message_size`` (16 MiB). A broker URL
+with a lower ``max_message_size`` lowers the bound further at run time (a batch never passes the URL's limit)."""
 
 
 def _regex(value: str | None) -> str | None:
@@ -85,6 +90,25 @@ class PublishRetry(RoleModel):
     maxBackoffMs: int = Field(default=5000, ge=0, le=60000, description="Cap of one sleep.")
 
 
+class OutputBatching(RoleModel):
+    """Several items per RabbitMQ message (decision 0013): the items a worker publishes in one turn of its event
+    loop go out as one batch message, split back into items by the next role. A lone item goes as a plain message,
+    so low rates look as without batches. Live: a change applies to the next message."""
+
+    enabled: bool = Field(
+        default=True,
+        description="False sends one message per item (as a reader that does not understand batches needs).",
+    )
+    maxItems: int = Field(default=128, ge=1, le=MAX_ITEMS, description="Items per message at most.")
+    maxBytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        le=MAX_BATCH_BYTES,
+        description="Bytes of body per message at most (also capped by the broker URL's max_message_size); "
+        "an item larger than this alone goes as a plain message.",
+    )
+
+
 class Outputs(RoleModel):
     """Where results go: the role's work.out queue (RABBITMQ), Redis lists (REDIS) or nowhere (NONE)."""
 
@@ -93,6 +117,9 @@ class Outputs(RoleModel):
     )
     redis: RedisPush | None = Field(default=None, description="Routes and lists of a REDIS output.")
     retry: PublishRetry = Field(default_factory=PublishRetry, description="Retries of a transient publish failure.")
+    batching: OutputBatching = Field(
+        default_factory=OutputBatching, description="Several items per message on a RABBITMQ output."
+    )
 
     @model_validator(mode="after")
     def _redis_block(self) -> Outputs:

@@ -40,6 +40,11 @@ class RedeliveryCounter:
             seen.popitem(last=False)
         return key, times
 
+    def seen(self, body: bytes) -> tuple[int, int]:
+        """``body``'s key and how many times it came back so far (0: never), without counting one more."""
+        key = hash(body)
+        return key, self._seen.get(key, 0)
+
     def forget(self, key: int) -> None:
         """The item was settled for good (acknowledged): its count is no longer needed."""
         self._seen.pop(key, None)

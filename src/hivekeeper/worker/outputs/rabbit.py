@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from pamqp import commands, frame
 from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
 from hivekeeper.protocol import naming
+from hivekeeper.protocol.batch import encode
+from hivekeeper.worker.outputs.coalescing import BatchLimits, Pending
 from hivekeeper.worker.ports import OutputRefused
 from hivekeeper.worker.transports.rabbit.amqp.connection import (
     AmqpError,
@@ -34,13 +39,20 @@ class RabbitSink:
     take (larger than ``max_message_size``, or unroutable even after the queue is declared again)
     raises :class:`OutputRefused`; other failures are transient (``AmqpError``). While the broker
     blocks publishing, publishes wait (up to the blocked timeout) and ``state()`` is ``blocked``.
+
+    Batches (decision 0013): the items passed to ``publish`` in one turn of the event loop go out as one batch
+    message (``protocol.batch``) at the end of that turn, or earlier when the next item would pass ``max_items`` or
+    ``max_bytes`` (capped by the broker's ``max_message_size``); each ``publish`` returns, or raises, when the
+    message that carried its item is confirmed or refused. A lone item, and an item too large for a batch, goes as
+    a plain message (no batch header): at low rates the wire looks as without batches. With ``max_items`` 1
+    (``outputs.batching.enabled: false``) every item is a message of its own.
     """
 
     REDECLARE_EVERY = 1.0
     """Seconds between two re-declarations of the output queue after unroutable publishes (someone
     deleted it); in between, unroutable items are refused without a declaration each."""
 
-    def __init__(self, link: WorkLink, routing_key: str) -> None:
+    def __init__(self, link: WorkLink, routing_key: str, batching: BatchLimits | None = None) -> None:
         self._link = link
         self._routing_key = routing_key
         self._exchange = link.exchange
@@ -48,6 +60,22 @@ class RabbitSink:
         self._lock = asyncio.Lock()
         self._failing = False
         self._redeclared = -self.REDECLARE_EVERY
+        self._limits = batching if batching is not None else BatchLimits()
+        self._pending: Pending[asyncio.Future[None]] = Pending(self._limits)
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        """Sends that wait for the channel (opened again) or for the queue to be declared again."""
+        self.messages = 0
+        """Messages sent so far (a batch counts once; those sent alone are confirmed ones); ``items`` /
+        ``messages`` is the mean batch size."""
+        self.items = 0
+
+    def configure_batching(self, max_items: int, max_bytes: int) -> None:
+        """New batch bounds (``outputs.batching``; ``max_items`` 1: no batches); what is held now goes out at the end
+        of this loop turn."""
+        self._limits = batching = BatchLimits(max_items, max_bytes)
+        channel = self._channel
+        self._pending.limit(batching, channel.connection.max_message_size if channel is not None else None)
 
     async def _ensure(self) -> Channel:
         channel = self._channel
@@ -62,6 +90,113 @@ class RabbitSink:
             return self._channel
 
     async def publish(self, body: bytes) -> None:
+        pending = self._pending
+        if pending.alone(body):
+            await self._publish_alone(body)
+            return
+        if pending.bodies and not pending.room(body):
+            self._flush()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        if pending.add(body, waiter):
+            self._flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._turn_over)
+        await waiter
+
+    def _turn_over(self) -> None:
+        self._scheduled = False
+        self._flush()
+
+    def _flush(self) -> None:
+        """Send what is held as one message (a plain one for a single item)."""
+        bodies, waiters = self._pending.take()
+        if not bodies:
+            return
+        channel = self._channel
+        if channel is None or channel.closed is not None:
+            self._later(self._send_when_open(bodies, waiters))
+        else:
+            self._send(channel, bodies, waiters, retry=True)
+
+    def _later(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_when_open(
+        self, bodies: list[bytes], waiters: list[asyncio.Future[None]], retry: bool = True
+    ) -> None:
+        try:
+            channel = await self._ensure()
+        except asyncio.CancelledError:
+            _fail(waiters, ConnectionLost("the output closed before the items were sent"))
+            raise
+        except Exception as exc:  # the connection could not be had: every item fails as transient
+            self._failing = True
+            _fail(waiters, exc)
+            return
+        self._send(channel, bodies, waiters, retry=retry)
+
+    def _send(self, channel: Channel, bodies: list[bytes], waiters: list[asyncio.Future[None]], *, retry: bool) -> None:
+        count = len(bodies)
+        self._pending.limit(self._limits, channel.connection.max_message_size)  # the next batches: the broker's bound
+        try:
+            if count == 1:
+                confirmed = channel.publish(self._exchange, self._routing_key, bodies[0])
+            else:
+                confirmed = channel.publish(self._exchange, self._routing_key, encode(bodies), count)
+        except Exception as exc:  # the channel closed, or the body is above max_message_size
+            _fail(waiters, self._error(exc, count))
+            return
+        self.messages += 1
+        self.items += count
+        confirmed.add_done_callback(functools.partial(self._confirmed, channel, bodies, waiters, retry))
+
+    def _confirmed(
+        self,
+        channel: Channel,
+        bodies: list[bytes],
+        waiters: list[asyncio.Future[None]],
+        retry: bool,
+        confirmed: asyncio.Future[None],
+    ) -> None:
+        error = ConnectionLost("the publish was cancelled") if confirmed.cancelled() else confirmed.exception()
+        if error is None:
+            self._failing = False
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+            return
+        if isinstance(error, Unroutable) and retry:
+            self._later(self._route_again(channel, bodies, waiters, error))
+            return
+        _fail(waiters, self._error(error, len(bodies)))
+
+    async def _route_again(
+        self, channel: Channel, bodies: list[bytes], waiters: list[asyncio.Future[None]], error: Unroutable
+    ) -> None:
+        if await self._declared_again(channel):  # once: the queue is bound again now, or it is refused for good
+            await self._send_when_open(bodies, waiters, retry=False)
+        else:
+            _fail(waiters, self._error(error, len(bodies)))
+
+    def _error(self, error: BaseException, items: int) -> BaseException:
+        """What the publishers of a message's ``items`` get for ``error``: :class:`OutputRefused` for what the broker
+        will never take; a batch too large for the broker's limit is transient (its items fit in smaller ones)."""
+        if isinstance(error, PublishRefused):
+            if isinstance(error, MessageTooLarge) and items > 1:
+                self._failing = True
+                return AmqpError(f"a batch of {items} items was too large for the broker; sent again smaller: {error}")
+            refused = OutputRefused(str(error))
+            refused.__cause__ = error
+            return refused
+        if isinstance(error, AmqpError):
+            self._failing = True
+        return error
+
+    async def _publish_alone(self, body: bytes) -> None:
         channel = self._channel
         if channel is None or channel.closed is not None:
             channel = await self._ensure()
@@ -70,7 +205,7 @@ class RabbitSink:
         except Unroutable as exc:
             if not await self._declared_again(channel):
                 raise OutputRefused(str(exc)) from exc
-            await self.publish(body)  # once: the queue is bound again now, or it is refused for good
+            await self._publish_alone(body)  # once: the queue is bound again now, or it is refused for good
             return
         except PublishRefused as exc:  # too large: the same every time
             raise OutputRefused(str(exc)) from exc
@@ -78,6 +213,8 @@ class RabbitSink:
             self._failing = True
             raise
         self._failing = False
+        self.messages += 1
+        self.items += 1
 
     async def _declared_again(self, channel: Channel) -> bool:
         """Declare the output queue and its binding again (someone deleted them), at most once a second."""
@@ -100,7 +237,13 @@ class RabbitSink:
         return self._link.blocks
 
     async def close(self) -> None:
-        return None
+        self._flush()  # what is held goes out; its publishers wait for the confirm as usual
+
+
+def _fail(waiters: list[asyncio.Future[None]], error: BaseException) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_exception(error)
 
 
 class RabbitDeadLetters:

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hivekeeper.api.roles.outputs import OutputBatching
 from hivekeeper.templating.engine import TemplateEngine
 from hivekeeper.worker import publishing
 from hivekeeper.worker.alerts import AlertThrottle
@@ -15,7 +16,7 @@ from hivekeeper.worker.control import WorkerState
 from hivekeeper.worker.http.client import HttpClient
 from hivekeeper.worker.identity import Identity
 from hivekeeper.worker.outputs import redis_push
-from hivekeeper.worker.ports import ControlMessage, DataStore, Transports, WorkSink, WorkSource
+from hivekeeper.worker.ports import Batching, ControlMessage, DataStore, Transports, WorkSink, WorkSource
 from hivekeeper.worker.roles.base import Role
 from hivekeeper.worker.roles.registry import ROLES
 from hivekeeper.worker.runtime.guard import BufferGuardRunner
@@ -37,6 +38,12 @@ def concurrency(state: WorkerState) -> int:
     if kind is not None and kind.concurrency is not None:
         return kind.concurrency(state.config)
     return DEFAULT_CONCURRENCY
+
+
+def configure_batching(sink: WorkSink | None, batching: OutputBatching) -> None:
+    """Give a sink that batches (RabbitMQ) the bounds of ``outputs.batching``; others have nothing to set."""
+    if isinstance(sink, Batching):
+        sink.configure_batching(batching.maxItems if batching.enabled else 1, batching.maxBytes)
 
 
 @dataclass

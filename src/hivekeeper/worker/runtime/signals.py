@@ -19,7 +19,7 @@ from hivekeeper.worker.outputs import redis_push
 from hivekeeper.worker.ports import ControlMessage
 from hivekeeper.worker.roles.base import Role
 from hivekeeper.worker.runtime.lifecycle import Lifecycle
-from hivekeeper.worker.runtime.parts import DRAIN_ON_DISABLE, SIGNAL_TYPES, concurrency
+from hivekeeper.worker.runtime.parts import DRAIN_ON_DISABLE, SIGNAL_TYPES, concurrency, configure_batching
 
 log = logging.getLogger("hivekeeper.worker")
 
@@ -123,6 +123,7 @@ class Signals(Lifecycle):
             counts = self.redis_output.pusher.counts
             self.redis_output.pusher = redis_push.output_pusher(new_state.config, self.store, self.engine, counts)
         self.uploader = redis_push.build_uploader(new_state.config, self.store, self.engine, self.alert, self.uploader)
+        configure_batching(self.sink, new_state.config.outputs.batching)
         self._resize(concurrency(new_state))
         if new_state.enabled and not self._enabled.is_set():
             await self.source.resume()

@@ -35,7 +35,7 @@ from hivekeeper.worker.ports import DataStore, Transports, WorkSource
 from hivekeeper.worker.roles.base import Role, RoleDeps, RoleKind, Wiring
 from hivekeeper.worker.roles.registry import ROLES
 from hivekeeper.worker.runtime.guard import BufferGuardRunner
-from hivekeeper.worker.runtime.parts import Loops, concurrency
+from hivekeeper.worker.runtime.parts import Loops, concurrency, configure_batching
 from hivekeeper.worker.runtime.signals import Signals
 from hivekeeper.worker.sequences import StoreSequences
 from hivekeeper.worker.stats import Histogram, RoleStats
@@ -94,6 +94,7 @@ class Worker(Signals):
             if self.state.output_type == "RABBITMQ"
             else None
         )
+        configure_batching(self.sink, self.state.config.outputs.batching)
         self.uploader = redis_push.build_uploader(self.state.config, store, self.engine, self.alert)
         self._enabled = asyncio.Event()
         self._drained = asyncio.Event()

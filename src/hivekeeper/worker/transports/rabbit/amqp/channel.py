@@ -17,6 +17,7 @@ from pamqp import commands, frame
 from pamqp.base import Frame
 from pamqp.header import ContentHeader
 
+from hivekeeper.protocol.batch import BATCH_HEADER
 from hivekeeper.worker.transports.rabbit.amqp import codec
 from hivekeeper.worker.transports.rabbit.amqp.confirms import PublishTracker
 from hivekeeper.worker.transports.rabbit.amqp.errors import AmqpError, ConnectionLost, MessageTooLarge
@@ -25,9 +26,10 @@ if TYPE_CHECKING:
     from hivekeeper.worker.transports.rabbit.amqp.connection import AmqpConnection
 
 R = TypeVar("R", bound=Frame)
-DeliveryCallback = Callable[[int, bool, bytes, int | None], None]
-"""``(delivery_tag, redelivered, body, delivery_count)``; ``delivery_count`` is the broker's
-``x-delivery-count`` header of a redelivered item (quorum queues), else None."""
+DeliveryCallback = Callable[[int, bool, bytes, int | None, object], None]
+"""``(delivery_tag, redelivered, body, delivery_count, batch)``; ``delivery_count`` is the broker's
+``x-delivery-count`` header of a redelivered item (quorum queues), else None; ``batch`` is the message's
+``hivekeeper-batch`` header as sent (``protocol.batch``: unchecked, the consumer checks it), None without one."""
 
 _MAX_SIZE = re.compile(r"larger than (?:configured )?max size (\d+)")
 """RabbitMQ's 406 reply text for a too-large publish names its limit (rabbit_channel:check_msg_size)."""
@@ -47,8 +49,8 @@ class Channel:
         self._consumers: dict[str, DeliveryCallback] = {}
         self._consume_pending: DeliveryCallback | None = None
         self._on_cancel: dict[str, Callable[[str], None]] = {}
-        # content being assembled: (consumer tag, delivery tag, redelivered, delivery count) or a return
-        self._pending: tuple[str, int, bool, int | None] | None = None
+        # content being assembled: (consumer tag, delivery tag, redelivered, delivery count, batch) or a return
+        self._pending: tuple[str, int, bool, int | None, object] | None = None
         self._returning: tuple[str, str, str] | None = None
         self._size = 0
         self._parts: list[bytes] = []
@@ -121,8 +123,10 @@ class Channel:
             self._fail("closed by the client")
 
     # -- the hot path ---------------------------------------------------------------------------
-    def publish(self, exchange: str, routing_key: str, body: bytes) -> asyncio.Future[None]:
+    def publish(self, exchange: str, routing_key: str, body: bytes, batch: int = 0) -> asyncio.Future[None]:
         """Publish persistently with ``mandatory``; the future completes when the broker confirms.
+
+        ``batch`` > 0: ``body`` is a batch of that many items (``protocol.batch``), sent with its header.
 
         Raises :class:`MessageTooLarge` at once for a body above the connection's ``max_message_size``.
         While the connection is blocked the publish is held and sent when the broker unblocks it.
@@ -139,12 +143,12 @@ class Channel:
         future: asyncio.Future[None] = connection.loop.create_future()
         if connection.blocked is not None:
             deadline = connection.loop.time() + connection.blocked_timeout
-            self.publishes.held.append((future, exchange, routing_key, body, deadline))
+            self.publishes.held.append((future, exchange, routing_key, body, deadline, batch))
             return future
         tracker = self.publishes  # PublishTracker.sent, inlined: this runs for every item
         tracker.seq = seq = tracker.seq + 1
         tracker.unconfirmed[seq] = (future, exchange, routing_key, body)
-        connection.write(codec.publish(self.number, exchange, routing_key, body, connection.frame_max))
+        connection.write(codec.publish(self.number, exchange, routing_key, body, connection.frame_max, batch=batch))
         return future
 
     def ack(self, delivery_tag: int) -> None:
@@ -159,17 +163,18 @@ class Channel:
         """Send the publishes held while the connection was blocked, in order."""
         tracker, connection = self.publishes, self.connection
         held, tracker.held = tracker.held, type(tracker.held)()
-        for future, exchange, routing_key, body, _ in held:
+        for future, exchange, routing_key, body, _, batch in held:
             if not future.done():  # a publish whose caller gave up is not sent at all
                 tracker.sent(future, exchange, routing_key, body)
-                connection.write(codec.publish(self.number, exchange, routing_key, body, connection.frame_max))
+                frames = codec.publish(self.number, exchange, routing_key, body, connection.frame_max, batch=batch)
+                connection.write(frames)
 
     # -- incoming frames ------------------------------------------------------------------------
     def on_method(self, payload: memoryview) -> None:
         ident = codec.method_id(payload)
         if ident == codec.BASIC_DELIVER:
             consumer, tag, redelivered = codec.deliver(payload)
-            self._pending = (consumer, tag, redelivered, None)
+            self._pending = (consumer, tag, redelivered, None, None)
             self._returning = None
         elif ident == codec.BASIC_ACK:
             tag, multiple = codec.confirm(payload)
@@ -190,9 +195,11 @@ class Channel:
         self._size = codec.body_size(payload)
         self._parts = []
         pending = self._pending
-        if pending is not None and pending[2]:
-            # Only redelivered items pay for reading properties: the broker's delivery count, if it keeps one.
-            self._pending = (*pending[:3], _delivery_count(self.number, payload))
+        if pending is not None and (pending[2] or codec.has_headers(payload)):
+            # Only redelivered items and messages with headers (batches) pay for reading properties: the broker's
+            # delivery count, if it keeps one, and the batch header.
+            count, batch = _read_headers(self.number, payload)
+            self._pending = (*pending[:2], pending[2], count if pending[2] else None, batch)
         if self._size == 0:
             self._content_done(b"")
 
@@ -206,10 +213,10 @@ class Channel:
     def _content_done(self, body: bytes) -> None:
         pending, self._pending = self._pending, None
         if pending is not None:
-            consumer, tag, redelivered, count = pending
+            consumer, tag, redelivered, count, batch = pending
             callback = self._consumers.get(consumer)
             if callback is not None:
-                callback(tag, redelivered, body, count)
+                callback(tag, redelivered, body, count, batch)
         elif self._returning is not None:
             # The return comes before the confirm of the same publish: mark that publish, and its
             # confirm (single or part of a `multiple` ack) fails it with Unroutable.
@@ -286,12 +293,15 @@ def _size_limit(close: commands.Channel.Close) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _delivery_count(channel: int, payload: memoryview) -> int | None:
-    """``x-delivery-count`` from a content header's properties (quorum queues count redeliveries)."""
+def _read_headers(channel: int, payload: memoryview) -> tuple[int | None, object]:
+    """``x-delivery-count`` (quorum queues count redeliveries) and the ``hivekeeper-batch`` header from a content
+    header's properties: ``(count or None, batch header or None)``."""
     try:
         _, _, value = frame.unmarshal(codec.frame(codec.FRAME_HEADER, channel, bytes(payload)))
     except Exception:  # a header pamqp cannot read still has a body to deliver: just no count
-        return None
+        return None, None
     headers = value.properties.headers if isinstance(value, ContentHeader) else None
-    count = headers.get("x-delivery-count") if headers else None
-    return count if isinstance(count, int) else None
+    if not headers:
+        return None, None
+    count = headers.get("x-delivery-count")
+    return (count if isinstance(count, int) else None), headers.get(BATCH_HEADER)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 
 from hivekeeper.errors import InvalidInput
+from hivekeeper.protocol import batch as batches
 
 FRAME_METHOD = 1
 FRAME_HEADER = 2
@@ -33,12 +34,19 @@ _ACK = struct.Struct(">BHIHHQB")  # a whole Basic.Ack frame minus the end octet
 _HEADER_FIXED = struct.Struct(">HHQH")
 _U64 = struct.Struct(">Q")
 _U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
+_FLAGS = struct.Struct(">H")
+_I32 = struct.Struct(">i")
 
 HEARTBEAT_FRAME = _FRAME_HEAD.pack(FRAME_HEARTBEAT, 0, 0) + FRAME_END
 
-# Content properties we send: content-type (bit 15) and delivery-mode (bit 12), in that order.
+# Content properties we send: content-type (bit 15), headers (bit 13, batches only) and delivery-mode (bit 12),
+# in that order.
 _FLAG_CONTENT_TYPE = 0x8000
+_FLAG_HEADERS = 0x2000
 _FLAG_DELIVERY_MODE = 0x1000
+_BATCH_KEY = bytes((len(batches.BATCH_HEADER),)) + batches.BATCH_HEADER.encode() + b"I"
+"""The one entry of a batch's header table, up to its value: ``hivekeeper-batch``, a signed 32-bit integer."""
 
 
 class CodecError(InvalidInput, ValueError):
@@ -66,8 +74,12 @@ def publish(
     content_type: str = "application/json",
     persistent: bool = True,
     mandatory: bool = True,
+    batch: int = 0,
 ) -> bytes:
-    """Basic.Publish + content header + body frame(s), as one buffer ready to write."""
+    """Basic.Publish + content header + body frame(s), as one buffer ready to write.
+
+    ``batch`` > 0: ``body`` is a batch of that many items (``protocol.batch``): it goes with the batch content type
+    and the ``hivekeeper-batch`` header."""
     method = (
         _METHOD_ID.pack(*BASIC_PUBLISH)
         + b"\x00\x00"
@@ -75,8 +87,15 @@ def publish(
         + shortstr(routing_key)
         + (b"\x01" if mandatory else b"\x00")
     )
-    properties = shortstr(content_type) + (b"\x02" if persistent else b"\x01")
-    header = _HEADER_FIXED.pack(BASIC, 0, len(body), _FLAG_CONTENT_TYPE | _FLAG_DELIVERY_MODE) + properties
+    mode = b"\x02" if persistent else b"\x01"
+    if batch:
+        table = _BATCH_KEY + _I32.pack(batch)
+        properties = shortstr(batches.CONTENT_TYPE) + _U32.pack(len(table)) + table + mode
+        flags = _FLAG_CONTENT_TYPE | _FLAG_HEADERS | _FLAG_DELIVERY_MODE
+    else:
+        properties = shortstr(content_type) + mode
+        flags = _FLAG_CONTENT_TYPE | _FLAG_DELIVERY_MODE
+    header = _HEADER_FIXED.pack(BASIC, 0, len(body), flags) + properties
     parts = [frame(FRAME_METHOD, channel, method), frame(FRAME_HEADER, channel, header)]
     chunk = frame_max - 8
     for start in range(0, len(body), chunk):
@@ -136,6 +155,12 @@ def returned(payload: memoryview) -> tuple[int, str, str, str]:
     exchange, offset = _shortstr_at(payload, offset)
     routing_key, _ = _shortstr_at(payload, offset)
     return code, text, exchange, routing_key
+
+
+def has_headers(payload: memoryview) -> bool:
+    """True when a content header frame carries a headers table (a batch does; our single items do not)."""
+    (flags,) = _FLAGS.unpack_from(payload, 12)
+    return bool(flags & _FLAG_HEADERS)
 
 
 def body_size(payload: memoryview) -> int:

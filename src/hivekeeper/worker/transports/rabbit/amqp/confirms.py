@@ -27,8 +27,9 @@ Record = tuple[asyncio.Future[None], str, str, bytes]
 to match returns and to tell a too-large publish from the others when the broker closes the channel)."""
 NACKED = "the broker nacked the item (a queue refused it: reject-publish overflow, or an internal error)"
 
-Held = tuple[asyncio.Future[None], str, str, bytes, float]
-"""A publish held while the connection is blocked: as :data:`Record`, plus when it gives up."""
+Held = tuple[asyncio.Future[None], str, str, bytes, float, int]
+"""A publish held while the connection is blocked: as :data:`Record`, plus when it gives up and its batch count
+(0: a single item)."""
 
 
 class PublishTracker:
