@@ -28,7 +28,7 @@ from hivekeeper.api.swarm import Swarm
 from hivekeeper.local.local_swarm import LocalSwarm
 from hivekeeper.local.runner import RunOptions, build, run
 from hivekeeper.local.tap import TapOptions, tap
-from hivekeeper.protocol import naming
+from hivekeeper.protocol import batch, naming
 from hivekeeper.protocol.workitem import new_item
 from hivekeeper.worker import deadletter
 from hivekeeper.worker.runtime.worker import Worker
@@ -149,11 +149,6 @@ async def _cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
 # -- taps -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="issue 19: the generator's items travel in batches now and `hivekeeper tap` does not split them yet "
-    "(the taps step of issue 19); remove this mark with it",
-    strict=False,
-)
 async def test_a_tap_shows_n_items_while_the_consumer_still_gets_every_item(
     rabbitmq_url: str, broker: aio_pika.abc.AbstractConnection, started: list[Running]
 ) -> None:
@@ -210,6 +205,31 @@ async def test_an_in_process_tap_prints_whole_items_and_stops_at_its_timeout(
     )
     assert await _depth(broker, queues[0]) is None
     await eventually(lambda: _value(running.worker("consumer").stats.processed == 3), timeout=30, what="3 consumed")
+
+
+async def test_a_tap_splits_a_batch_message_into_its_items_in_order_and_full_prints_each_whole(
+    rabbitmq_url: str, broker: aio_pika.abc.AbstractConnection, started: list[Running]
+) -> None:
+    name = f"tap-{uuid.uuid4().hex[:8]}"
+    await _start(started, rabbitmq_url, _swarm(name, [_generator("call", 1), SINK]))
+    bound = asyncio.Event()
+    out, err = io.StringIO(), io.StringIO()
+    options = TapOptions(swarm=name, alias="call", url=rabbitmq_url, count=4, full=True, timeout=30)
+    task = asyncio.create_task(tap(options, out, err, on_ready=lambda _queue: bound.set()))
+    await asyncio.wait_for(bound.wait(), 30)
+    items = [new_item(orjson.dumps({"n": n}).decode(), swarm=name, service="test", instance="test-0") for n in range(6)]
+    channel = await broker.channel()
+    exchange = await channel.get_exchange(naming.work_exchange(name))
+    await exchange.publish(
+        aio_pika.Message(batch.encode([item.to_json() for item in items]), headers={batch.BATCH_HEADER: 6}),
+        routing_key=naming.work_routing_key(name, "call"),
+    )
+    result = await asyncio.wait_for(task, 30)
+
+    assert (result.shown, result.ended) == (4, "count")
+    shown = _documents(out.getvalue())
+    assert [item["messageId"] for item in shown] == [item.messageId for item in items[:4]]
+    assert [orjson.loads(item["steps"][0]["payload"]) for item in shown] == [{"n": n} for n in range(4)]
 
 
 async def test_ctrl_c_stops_a_tap_cleanly_and_its_queue_goes_away(

@@ -29,6 +29,7 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from hivekeeper.errors import HivekeeperError
 from hivekeeper.protocol import naming
+from hivekeeper.protocol.batch import BATCH_HEADER, BatchError, split
 from hivekeeper.protocol.redaction import redact_tree
 from hivekeeper.protocol.workitem import CALL_ID_HEADER, WorkItemError, parse
 from hivekeeper.worker import deadletter
@@ -260,9 +261,12 @@ async def _tap_alias(
         if message is None:
             ended = "interrupted" if stop.is_set() else "timeout"
             break
-        _show(out, options, message.body, None)
+        for body in _items(message, err):
+            if shown == options.count:
+                break
+            _show(out, options, body, None)
+            shown += 1
         await message.ack()
-        shown += 1
     _note_end(err, shown, options, ended)
     return TapResult(shown=shown, queue=queue.name, ended=ended)
 
@@ -328,6 +332,20 @@ async def _next(
         if not getter.done():
             getter.cancel()
     return getter.result() if getter.done() and not getter.cancelled() else None
+
+
+def _items(message: AbstractIncomingMessage, err: TextIO) -> list[bytes]:
+    """The items a copy carries: one, or each item of a batch (decision 0013) in the order it was published.
+    A batch whose body does not match its header is shown whole as one line (the worker refuses it the same way)."""
+    headers = message.headers or {}
+    if BATCH_HEADER not in headers:
+        return [message.body]
+    try:
+        return split(message.body, headers[BATCH_HEADER])
+    except BatchError as exc:
+        err.write(f"a malformed batch message (its consumers refuse it too): {exc}\n")
+        err.flush()
+        return [message.body]
 
 
 def _show(out: TextIO, options: TapOptions, body: bytes, headers: dict[str, Any] | None) -> None:
