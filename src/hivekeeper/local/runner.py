@@ -83,9 +83,10 @@ def local_secrets(options: RunOptions) -> SecretReader:
     return SecretReader(options.secrets_dirs, dict(os.environ), dict(options.provided_secrets))
 
 
-def bootstrap_config(swarm: Swarm, role_config: dict[str, Any]) -> dict[str, Any]:
-    """A role's bootstrap config: its own keys plus the swarm's vars, sut, templates and deadLetter."""
-    return merged_role_config(swarm.spec, role_config)
+def bootstrap_config(swarm: Swarm, role_config: dict[str, Any], work_out: str | None = None) -> dict[str, Any]:
+    """A role's bootstrap config: its own keys plus the swarm's vars, sut, templates and deadLetter (and no
+    batches towards a ``protocol: pockethive`` reader of ``work_out``)."""
+    return merged_role_config(swarm.spec, role_config, work_out)
 
 
 def local_store(redis_url: str | None) -> DataStore:
@@ -124,7 +125,7 @@ async def build(
         work_out = naming.work_routing_key(name, spec.work.out) if spec.work.out else None
         if spec.work.out:
             await transports.declare(spec.work.out)
-        bootstrap = bootstrap_config(swarm, spec.config)
+        bootstrap = bootstrap_config(swarm, spec.config, spec.work.out)
         workers[spec.name] = []
         for index in range(spec.replicas):
             identity = Identity(
@@ -195,7 +196,7 @@ def dataset_lists(swarm: Swarm) -> set[str]:
         if role.role is None:
             continue
         try:
-            config = role_configs.validate(role.role, bootstrap_config(swarm, role.config))
+            config = role_configs.validate(role.role, bootstrap_config(swarm, role.config, role.work.out))
         except ConfigError:
             continue  # a role with no workers (replicas 0): its config was never needed
         if config.inputs.redis is not None:

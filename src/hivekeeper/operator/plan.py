@@ -33,7 +33,7 @@ def swarm_id(swarm: Swarm) -> str:
 
 def desired_config(swarm: Swarm, role: RoleSpec) -> dict[str, Any]:
     """The full config a worker of ``role`` should run with (the data of a replace config-update)."""
-    return merged_role_config(swarm.spec, role.config)
+    return merged_role_config(swarm.spec, role.config, role.work.out)
 
 
 def config_digest(config: dict[str, Any], enabled: bool) -> str:

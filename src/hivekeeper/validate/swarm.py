@@ -115,7 +115,7 @@ class SwarmCheck(RoleChecks):
             kind=spec_role.role,
             base=base,
             raw=spec_role.config,
-            merged=merged_role_config(self.swarm.spec, spec_role.config),
+            merged=merged_role_config(self.swarm.spec, spec_role.config, spec_role.work.out),
             work_in=spec_role.work.in_,
             work_out=spec_role.work.out,
             spec_templates=len(self.swarm.spec.templates),

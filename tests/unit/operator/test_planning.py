@@ -53,6 +53,21 @@ def test_desired_config_carries_the_swarms_vars_sut_and_templates() -> None:
     assert [t["callId"] for t in config["templates"]] == ["balance", "topup"]
 
 
+def test_a_role_feeding_a_pockethive_reader_sends_no_batches_and_the_others_keep_theirs() -> None:
+    swarm = _swarm()
+    data = swarm.model_dump(mode="json", by_alias=True, exclude_none=True)
+    builder = data["spec"]["roles"][1]
+    builder["config"]["outputs"] = {"batching": {"enabled": True, "maxItems": 64}}
+    caller = data["spec"]["roles"][2]
+    caller.update(protocol="pockethive", image="example.test/pockethive-processor:1")
+    caller.pop("role", None)
+    swarm = Swarm.model_validate(data)
+    by_name = {r.name: plan.desired_config(swarm, r) for r in swarm.spec.roles}
+
+    assert by_name[builder["name"]]["outputs"]["batching"] == {"enabled": False, "maxItems": 64}
+    assert by_name["feeder"].get("outputs", {}).get("batching", {}).get("enabled", True) is True
+
+
 def test_the_digest_changes_with_config_and_pause_but_not_with_replicas() -> None:
     base = {c.name: c.digest for c in plan.plan_children(_swarm(), "u")}
     paused = {c.name: c.digest for c in plan.plan_children(_swarm(paused=True), "u")}
