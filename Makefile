@@ -13,7 +13,7 @@ RUN_SECONDS ?= 5
 BENCH_SECONDS ?= 5
 
 
-.PHONY: help venv run test test-unit lint format services services-down cluster cluster-down bench-install bench bench-amqp crds chart-docs schemas versions clean images kind-up kind-down
+.PHONY: help venv run test test-unit lint format services services-down cluster cluster-down bench-install bench bench-pipelines bench-amqp crds chart-docs schemas versions clean images kind-up kind-down
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -63,10 +63,13 @@ services-down: $(STAMP) ## stop everything `make services` / `make cluster` star
 cluster-down: $(STAMP) ## remove the node and services: processes, mounts, cgroups, network namespace, state (safe twice)
 	$(BENCH) down
 
-bench: $(STAMP) ## req/s side by side (wrk, vegeta, Locust, hivekeeper, HTTP clients; TCP vs a Go client); pod start and edit latency on the node
+bench: $(STAMP) ## req/s side by side (wrk, vegeta, Locust, hivekeeper, HTTP clients; TCP vs a Go client); pipelines through RabbitMQ, batching on/off; pod start and edit latency on the node
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py --seconds $(BENCH_SECONDS) --clients --json .bench/bench.json
 	$(BIN)/python bench/tcp.py --seconds $(BENCH_SECONDS) --json .bench/tcp.json
+
+bench-pipelines: $(STAMP) ## only the work-plane pipelines: items/s, broker CPU per item and latency, batching on and off (decision 0013)
+	$(BIN)/python bench/pipelines.py --seconds $(BENCH_SECONDS) --json .bench/pipelines.json
 
 bench-amqp: $(STAMP) ## client CPU per message: aio-pika, aiormq, pamqp alone and our work-plane client (decision 0003)
 	$(BIN)/python bench/amqp_clients.py --json .bench/amqp-clients.json

@@ -6,7 +6,11 @@ and the ratios the design promises (DESIGN.md §7):
 
 * hivekeeper processor in direct mode (SCHEDULER input, no broker) vs Locust FastHttpUser (≥ 5x),
   vs vegeta, vs wrk (≥ 0.5x; above ~0.9 nginx itself is the limit on two cores);
-* generator → RabbitMQ → processor as two worker processes (≥ 5k items/s on two cores);
+* work-plane pipelines, each worker a process of its own on a private RabbitMQ (bench/pipelines.py, also
+  ``make bench-pipelines``): generator → RabbitMQ → processor and generator → request-builder → processor,
+  items/s with batching on and off (decision 0013; goals ≥ 30k and ≥ 20k with batching), RabbitMQ's and the
+  workers' CPU µs per item (goal: batching cuts the broker's ≥ 5x), and the p50/p99 latency from the generator to
+  the processor at 100 items/s (goal p99 < 2 ms) and at full speed;
 * one http-sequence worker: 4-step journeys per second, and debugCapture ALWAYS vs NONE (bench/journeys.py);
 * on the bench's real one-node Kubernetes (bench/kube_node.py): worker pod create → Running / Ready /
   reporting, p50/p95 over ``--pods`` pods one at a time and as one 0 → ``--pods`` scale (bench/pod_startup.py);
@@ -19,8 +23,6 @@ Benchmarks are not tests: nothing here asserts, the numbers are for people (and 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import os
 import re
@@ -28,7 +30,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +39,14 @@ sys.path.insert(0, str(REPO / "tests" / "support"))
 from testbench.gobuild import VEGETA  # noqa: E402
 from testbench.packages import DEBIAN_PACKAGES, ensure_debian_packages  # noqa: E402
 from testbench.procs import ManagedProcess, free_port, port_answers  # noqa: E402
-from testbench.rabbitmq import start_rabbitmq  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
 from http_clients import CANDIDATES, run_one  # noqa: E402
 from journeys import bench_journeys  # noqa: E402
 from journeys import report as report_journeys  # noqa: E402
 from operator_edits import bench_operator, report  # noqa: E402
+from pipelines import bench_pipelines  # noqa: E402
+from pipelines import report as report_pipelines  # noqa: E402
 
 CONCURRENCY = 50
 NGINX_CONF = """
@@ -195,114 +197,6 @@ def bench_direct(url: str, seconds: float) -> dict[str, Any]:
     return row("hivekeeper processor, direct", caller["processed"], result["durationSeconds"], cpu, note)
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def _pipeline(url: str, amqp: str, seconds: float, workdir: Path) -> dict[str, Any]:
-    import aio_pika
-
-    from hivekeeper.protocol import envelope as env
-    from hivekeeper.protocol import naming
-
-    swarm = "benchpipe"
-    common = {
-        "HIVEKEEPER_SWARM_ID": swarm,
-        "HIVEKEEPER_AMQP_URL": amqp,
-        "HIVEKEEPER_METRICS_PORT": "0",
-        "HIVEKEEPER_STATUS_INTERVAL": "60",
-    }
-    generator = {
-        "inputs": {"scheduler": {"ratePerSec": 100000}},
-        "message": {"bodyType": "HTTP", "method": "GET", "path": "/", "body": ""},
-    }
-    processor = {"baseUrl": url, "threadCount": CONCURRENCY, "timeoutMs": 5000}
-    specs = [
-        ("caller", "processor", {"HIVEKEEPER_WORK_IN": "call"}, processor),
-        ("feeder", "generator", {"HIVEKEEPER_WORK_OUT": "call"}, generator),
-    ]
-    procs = []
-    connection = await aio_pika.connect(amqp)
-    channel = await connection.channel()
-    control = await channel.declare_exchange(naming.CONTROL_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-    events = await channel.declare_queue(exclusive=True)
-    await events.bind(control, naming.events_binding(swarm))
-    status: dict[str, dict[str, Any]] = {}
-    arrived = {"caller": asyncio.Event(), "feeder": asyncio.Event()}
-
-    async def on_event(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        async with message.process():
-            event = env.parse(message.body)
-            if event.type == "status-full":
-                status[event.scope.role] = event.data
-                arrived[event.scope.role].set()
-
-    await events.consume(on_event)
-    try:
-        for role, kind, extra, config in specs:
-            env_vars = {
-                **os.environ,
-                **common,
-                **extra,
-                "HIVEKEEPER_ROLE": role,
-                "HIVEKEEPER_ROLE_KIND": kind,
-                "HIVEKEEPER_INSTANCE": f"{role}-0",
-                "HIVEKEEPER_CONFIG": json.dumps(config),
-            }
-            with (workdir / f"{role}.log").open("w") as log:
-                procs.append(
-                    await asyncio.create_subprocess_exec(
-                        sys.executable,
-                        "-m",
-                        "hivekeeper.cli",
-                        "worker",
-                        env=env_vars,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
-        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in arrived.values())), 30)
-
-        async def signal(role: str, type_: str, data: dict[str, Any]) -> None:
-            scope = env.Scope(swarmId=swarm, role=role, instance=f"{role}-0")
-            message = env.signal(type_, scope, data, origin="bench")
-            await control.publish(
-                aio_pika.Message(message.to_json()), naming.signal_key(type_, swarm, role, f"{role}-0")
-            )
-
-        async def processed() -> int:
-            arrived["caller"].clear()
-            await signal("caller", "status-request", {})
-            await asyncio.wait_for(arrived["caller"].wait(), 10)
-            return int(status["caller"]["context"]["processed"])
-
-        for role in ("caller", "feeder"):  # consumers before producers
-            await signal(role, "config-update", {"enabled": True})
-        await asyncio.sleep(1.0)  # warm-up: connections open, the queue fills
-        cpu0 = sum(_cpu_seconds(p.pid) for p in procs)
-        n0, t0 = await processed(), time.monotonic()
-        await asyncio.sleep(seconds)
-        n1, t1 = await processed(), time.monotonic()
-        cpu1 = sum(_cpu_seconds(p.pid) for p in procs)
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), 10)
-        await connection.close()
-    return row("generator → RabbitMQ → processor", n1 - n0, t1 - t0, cpu1 - cpu0, "two worker processes; CPU of both")
-
-
-def bench_pipeline(url: str, seconds: float, workdir: Path) -> dict[str, Any]:
-    broker = start_rabbitmq(workdir / "rabbitmq")
-    try:
-        return asyncio.run(_pipeline(url, broker.url, seconds, workdir))
-    finally:
-        broker.stop()
-
-
 def ratio(ours: dict[str, Any], peer: dict[str, Any]) -> str:
     if "rps" not in ours or "rps" not in peer or not peer["rps"]:
         return "-"
@@ -332,8 +226,8 @@ def main() -> int:
                 "vegeta": bench_vegeta(url, args.seconds),
                 "locust": bench_locust(url, args.seconds),
                 "direct": bench_direct(url, args.seconds),
-                "pipeline": bench_pipeline(url, args.seconds, workdir),
             }
+            pipelines = bench_pipelines(url, args.seconds, workdir, nginx.pid)
             clients = [run_one(name, url + "/", args.seconds, CONCURRENCY) for name in CANDIDATES if args.clients]
             journeys = bench_journeys(args.seconds)
             on_node = args.edits or args.pods
@@ -353,9 +247,7 @@ def main() -> int:
     print(f"  vs Locust FastHttpUser: {ratio(direct, rows['locust'])}   (goal ≥ 5x)")
     print(f"  vs vegeta:              {ratio(direct, rows['vegeta'])}")
     print(f"  vs wrk:                 {ratio(direct, rows['wrk'])}   (goal ≥ 0.5x)")
-    pipeline = rows["pipeline"]
-    if "rps" in pipeline:
-        print(f"  pipeline items/s:       {pipeline['rps']:,.0f}   (goal ≥ 5,000)")
+    report_pipelines(pipelines)
     if clients:
         print(f"\nPython HTTP clients, same nginx, one process each, {CONCURRENCY} concurrent requests:")
         print(f"{'client':20} {'req/s':>9} {'CPU µs/req':>11}")
@@ -370,7 +262,9 @@ def main() -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(
-            json.dumps({"rows": rows, "clients": clients, "journeys": journeys, **node}, indent=2)
+            json.dumps(
+                {"rows": rows, "pipelines": pipelines, "clients": clients, "journeys": journeys, **node}, indent=2
+            )
         )
     return 0
 
