@@ -12,10 +12,13 @@ deleted. The shapes:
 * three-stage: generator (a SIMPLE item with ``x-ph-call-id``) → RabbitMQ → request-builder (one literal GET
   template) → RabbitMQ → processor(s) → nginx.
 
-``--processors`` processor processes share the processor's queue (default 2: on two cores one processor process is
-CPU-bound below what the broker and the generator can feed it; the table prints each process's share of a core
-so that this can be checked). Batching "on" is the default config; "off" is ``outputs.batching.enabled: false`` on
-every role.
+``--processors`` processor processes share the processor's queue (default 2: one processor process spends
+65-100 µs of CPU per item here, so alone it is CPU-bound far below the 30k items/s goal); ``--generators`` runs more
+generator processes (default 1; a generator has 64 work loops, and each waits for the confirm of its item, so one
+generator sends at most 64 items per broker round trip). The table prints each process's share of a core, and
+``others``: what the rest of the machine (other tenants, the kernel) used meanwhile, from /proc/stat, since on a
+shared machine that is what makes runs differ. Batching "on" is the default config; "off" is
+``outputs.batching.enabled: false`` on every role.
 
 Measured, for each shape with batching on and off:
 
@@ -28,7 +31,8 @@ Measured, for each shape with batching on and off:
   bound to the queue's routing key reads the messages for about a second and counts the items each carries
   (the ``hivekeeper-batch`` header, 1 without it); the mean is items / messages;
 * the queue depth (messages ready) at the start and end of the window: a growing depth means the generator
-  outruns the processors (and then the latency at full speed is mostly that backlog).
+  outruns the next stage. The broker's CPU is divided by the items the processors finished, so with a growing
+  backlog it also carries the publishes of items not yet consumed (the items/s of every role are printed).
 
 Latency, for the two-stage shape only, batching on and off, at ``ratePerSec`` 100 and at full speed: the processor
 publishes its results to a ``results`` queue, which a policy bounds (``max-length`` 2000, oldest dropped) so that
@@ -40,12 +44,14 @@ the moment a processor's work loop took it from its input. That includes the ser
 of the generator's event-loop turn (the batch), the publish, the broker's routing and queueing, the delivery, the
 split of a batch, and the wait in the processor's input buffer for a free work loop; it does not include the
 generator's wait for the confirm (which runs beside it) or the HTTP call. Both times are ``time.time()`` of the
-same machine, written with microseconds.
+same machine, written with microseconds. At full speed the generator outruns the processors (they wait for the
+confirms of their results), so that latency is mostly the backlog: the work queue's, and the processors' own
+prefetch (50 messages each, i.e. up to 50 x 64 items with batches); the depths are printed with it.
 
 Printed next to the numbers, never asserted (benchmarks are not tests): ≥ 30k items/s two-stage and ≥ 20k
 three-stage with batching, broker CPU per item cut ≥ 5x by batching, p99 < 2 ms at 100 items/s.
 
-    python bench/pipelines.py --seconds 10 [--processors 2] [--json FILE]
+    python bench/pipelines.py --seconds 10 [--processors 2] [--generators 1] [--only TEXT] [--json FILE]
 """
 
 from __future__ import annotations
@@ -121,8 +127,18 @@ class Shape:
         return [stage.work_out for stage in self.stages if stage.work_out is not None]
 
 
-def shape(name: str, url: str, processors: int, *, rate: float, results: bool) -> Shape:
-    """The stages of ``name`` (two-stage or three-stage); ``results``: the processor publishes to ``results``."""
+@dataclass(frozen=True)
+class Scale:
+    """Processes per stage: ``processors`` share the processor's queue; ``generators`` each run their own SCHEDULER
+    (a generator without ``threadCount`` has 64 work loops, which bounds its batches and its items per round trip)."""
+
+    processors: int = PROCESSORS
+    generators: int = 1
+
+
+def shape(name: str, url: str, scale: Scale, *, rate: float, results: bool) -> Shape:
+    """The stages of ``name`` (two-stage or three-stage); ``results``: the processor publishes to ``results``.
+    ``rate`` is each generator's."""
     scheduler = {"inputs": {"type": "SCHEDULER", "scheduler": {"ratePerSec": rate}}}
     processor = Stage(
         "caller",
@@ -130,14 +146,15 @@ def shape(name: str, url: str, processors: int, *, rate: float, results: bool) -
         "call",
         "results" if results else None,
         {"baseUrl": url, "threadCount": THREADS, "timeoutMs": 5000},
-        processors,
+        scale.processors,
     )
     if name == "two-stage":
-        return Shape(name, (Stage("feeder", "generator", None, "call", {**scheduler, **GENERATOR_HTTP}), processor))
+        generator = Stage("feeder", "generator", None, "call", {**scheduler, **GENERATOR_HTTP}, scale.generators)
+        return Shape(name, (generator, processor))
     return Shape(
         name,
         (
-            Stage("feeder", "generator", None, "build", {**scheduler, **GENERATOR_SIMPLE}),
+            Stage("feeder", "generator", None, "build", {**scheduler, **GENERATOR_SIMPLE}, scale.generators),
             Stage("builder", "request-builder", "build", "call", BUILDER),
             processor,
         ),
@@ -176,14 +193,22 @@ def beam_pid(broker: RabbitMQ) -> int:
     return pids[0]
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent busy so far (the ``cpu`` line of /proc/stat, idle and iowait
+    left out)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 class CpuProbe:
-    """CPU seconds of named sets of processes, read together."""
+    """CPU seconds of named sets of processes, and of the whole machine (``machine``), read together."""
 
     def __init__(self, pids: dict[str, list[int]]) -> None:
         self.pids = pids
 
     def read(self) -> dict[str, float]:
-        totals = {}
+        totals = {"machine": machine_busy_seconds()}
         for name, pids in self.pids.items():
             totals[name] = 0.0
             for pid in pids:
@@ -522,6 +547,8 @@ async def measure(run: Run, bench: Bench, workers: Workers, reader: LatencyReade
     elapsed = t1 - t0
     items = role_sum(n1, workers, processors) - role_sum(n0, workers, processors)
     used = {name: cpu1[name] - cpu0[name] for name in cpu0}
+    machine = used.pop("machine")
+    used["others"] = max(0.0, machine - sum(used.values()))  # what else ran on the machine meanwhile
     per_role: dict[str, float] = {}
     for instance, (stage, _) in workers.procs.items():
         per_role[stage.role] = per_role.get(stage.role, 0.0) + used[instance]
@@ -547,15 +574,15 @@ async def measure(run: Run, bench: Bench, workers: Workers, reader: LatencyReade
     }
 
 
-def plan(url: str, processors: int) -> list[Run]:
+def plan(url: str, scale: Scale) -> list[Run]:
     """The throughput runs (both shapes, batching on and off), then the latency runs (two-stage, both rates)."""
     runs = [
-        Run(shape(name, url, processors, rate=FULL_SPEED, results=False), batched, FULL_SPEED, False, "")
+        Run(shape(name, url, scale, rate=FULL_SPEED, results=False), batched, FULL_SPEED, False, "")
         for name in ("two-stage", "three-stage")
         for batched in (True, False)
     ]
     runs += [
-        Run(shape("two-stage", url, processors, rate=rate, results=True), batched, rate, True, "")
+        Run(shape("two-stage", url, scale, rate=rate, results=True), batched, rate, True, "")
         for rate in (100, FULL_SPEED)
         for batched in (True, False)
     ]
@@ -577,11 +604,12 @@ async def all_runs(runs: list[Run], bench: Bench) -> dict[str, Any]:
 
 
 def bench_pipelines(
-    url: str, seconds: float, workdir: Path, sut_pid: int, processors: int = PROCESSORS, only: str = ""
+    url: str, seconds: float, workdir: Path, sut_pid: int, scale: Scale | None = None, only: str = ""
 ) -> dict[str, Any]:
     """Every run (those whose label contains ``only``) against the nginx at ``url``, whose process group is
     ``sut_pid``, on a RabbitMQ of their own."""
-    runs = [run for run in plan(url, processors) if only in run.label]
+    scale = scale or Scale()
+    runs = [run for run in plan(url, scale) if only in run.label]
     broker = start_rabbitmq(workdir / "rabbitmq-pipelines")
     try:
         policy = json.dumps({"max-length": RESULTS_LENGTH})
@@ -590,7 +618,7 @@ def bench_pipelines(
         result = asyncio.run(all_runs(runs, bench))
     finally:
         broker.stop()
-    return {**result, "processors": processors, "threadCount": THREADS}
+    return {**result, "processors": scale.processors, "generators": scale.generators, "threadCount": THREADS}
 
 
 # -- the report ------------------------------------------------------------------------------------------------
@@ -626,7 +654,8 @@ def report(result: dict[str, Any]) -> None:
     runs, latency = result["runs"], result["latency"]
     print(
         f"\nWork-plane pipelines (bench/pipelines.py): each worker a process, RabbitMQ and nginx on loopback, "
-        f"{result['processors']} processor processes x threadCount {result['threadCount']}, "
+        f"{result['generators']} generator and {result['processors']} processor processes "
+        f"(threadCount {result['threadCount']}), "
         f"{result['seconds']:.0f} s each, 2 cores\n"
     )
     print(f"{'pipeline':30} {'items/s':>9} {'broker µs/item':>15} {'workers µs/item':>16} {'nginx µs/item':>14}")
@@ -679,6 +708,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="measuring window of each run")
     parser.add_argument("--processors", type=int, default=PROCESSORS, help="processor processes per pipeline")
+    parser.add_argument("--generators", type=int, default=1, help="generator processes per pipeline")
     parser.add_argument("--only", default="", help="run only the runs whose label contains this text")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args()
@@ -692,7 +722,9 @@ def main() -> int:
         workdir = Path(tmp)
         nginx, url = start_nginx(workdir / "nginx")
         try:
-            result = bench_pipelines(url, args.seconds, workdir, nginx.pid, args.processors, args.only)
+            result = bench_pipelines(
+                url, args.seconds, workdir, nginx.pid, Scale(args.processors, args.generators), args.only
+            )
         finally:
             nginx.stop()
     report(result)
