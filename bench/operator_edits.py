@@ -85,12 +85,12 @@ def _scrape(port: int, name: str) -> float:
     return sum(float(line.rpartition(" ")[2]) for line in lines if line.startswith(name))
 
 
-def _start_operator(node: BenchNode, workdir: Path) -> ManagedProcess:
+def _start_operator(node: BenchNode, workdir: Path, namespace: str = NAMESPACE) -> ManagedProcess:
     return ManagedProcess(
         "hivekeeper operator",
         [
             sys.executable,
-            *("-m", "hivekeeper.cli", "operator", "--namespace", NAMESPACE),
+            *("-m", "hivekeeper.cli", "operator", "--namespace", namespace),
             # auto: the operator binds a free port itself and logs it (no port picked here and lost to a race)
             *("--health-port", "0", "--metrics-port", "auto"),
         ],
