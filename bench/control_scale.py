@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -271,7 +272,15 @@ def _rss_mib(pid: int) -> float:
 
 
 async def measure(  # noqa: PLR0915 - one linear scenario
-    node: BenchNode, sut_url: str, workdir: Path, swarms: int, replicas: int, edits: int, steady: float, interval: float
+    node: BenchNode,
+    sut_url: str,
+    workdir: Path,
+    swarms: int,
+    replicas: int,
+    edits: int,
+    steady: float,
+    interval: float,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     import aio_pika
     from lightkube import AsyncClient, KubeConfig
@@ -296,7 +305,7 @@ async def measure(  # noqa: PLR0915 - one linear scenario
     result: dict[str, Any] = {"swarms": swarms, "replicas": replicas, "interval_s": interval}
     try:
         await namespace_with_broker(kube, NAMESPACE, node.pod_amqp_url)
-        operator = _start_operator(node, workdir, NAMESPACE)
+        operator = _start_operator(node, workdir, NAMESPACE, profile)
         port = await metrics_port(operator)
         rss_idle = _rss_mib(operator.pid)
         await simulator.start([naming.swarm_id(name, NAMESPACE) for name in names])
@@ -420,14 +429,16 @@ async def measure(  # noqa: PLR0915 - one linear scenario
 
 
 def bench_control(
-    workdir: Path, swarms: int, replicas: int, edits: int, steady: float, interval: float
+    workdir: Path, swarms: int, replicas: int, edits: int, steady: float, interval: float, profile: Path | None = None
 ) -> dict[str, Any]:
     """Start the node and the demo SUT, run :func:`measure`, remove everything; errors are reported, not raised."""
     from testbench.demo import demo_service
 
     async def on_node(node: BenchNode) -> dict[str, Any]:
         async with demo_service() as sut:
-            return await measure(node, node.pod_url(sut.url), workdir, swarms, replicas, edits, steady, interval)
+            return await measure(
+                node, node.pod_url(sut.url), workdir, swarms, replicas, edits, steady, interval, profile
+            )
 
     try:
         node = start_node(workdir / "node")
@@ -479,9 +490,16 @@ def main() -> int:
     parser.add_argument("--steady", type=float, default=120.0, help="seconds of the measured window")
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between a worker's status-deltas")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--logs", metavar="DIR", help="keep the operator's log there")
+    parser.add_argument("--profile", metavar="FILE", help="run the operator under cProfile, its stats to FILE")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hivekeeper-bench-scale-") as tmp:
-        result = bench_control(Path(tmp), args.swarms, args.replicas, args.edits, args.steady, args.interval)
+        profile = Path(args.profile).resolve() if args.profile else None
+        result = bench_control(Path(tmp), args.swarms, args.replicas, args.edits, args.steady, args.interval, profile)
+        if args.logs:
+            Path(args.logs).mkdir(parents=True, exist_ok=True)
+            for log in Path(tmp).glob("*.log"):
+                shutil.copy(log, Path(args.logs) / log.name)
     report(result)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
