@@ -27,9 +27,8 @@ Measured, for each shape with batching on and off:
 * **CPU µs per item** over the same window, divided by those items: RabbitMQ's (utime + stime of its ``beam.smp``
   process, all threads, from /proc/PID/stat; epmd and the Erlang helper processes are left out), the workers'
   (every worker process summed, and per role), and nginx's (master and worker);
-* **items per message** on each work queue: after the window, a tap queue (exclusive, ``x-max-length`` 2000)
-  bound to the queue's routing key reads the messages for about a second and counts the items each carries
-  (the ``hivekeeper-batch`` header, 1 without it); the mean is items / messages;
+* **items per message** each stage published over the window: the items over the messages its RabbitMQ output
+  sent (a batch is one message), from the workers' own ``context.published`` counters;
 * the queue depth (messages ready) at the start and end of the window: a growing depth means the generator
   outruns the next stage. The broker's CPU is divided by the items the processors finished, so with a growing
   backlog it also carries the publishes of items not yet consumed (the items/s of every role are printed).
@@ -90,8 +89,6 @@ WARM_ITEMS = 20_000
 """Items the processors finish before the window opens at full speed (at a set rate: two seconds of it)."""
 WARM_TIMEOUT = 90.0
 READY_TIMEOUT = 30.0
-TAP_SECONDS = 1.0
-TAP_LENGTH = 2000
 RESULTS_LENGTH = 2000
 SAMPLE_ITEMS_PER_SEC = 2000
 """The latency reader parses at most this many items a second (the results queue drops the rest)."""
@@ -296,14 +293,14 @@ class Workers:
     def instances(self, role: str | None = None) -> list[str]:
         return [i for i, (stage, _) in self.procs.items() if role is None or stage.role == role]
 
-    async def processed(self) -> dict[str, int]:
-        """Each instance's ``processed`` counter, asked for now (status-request) and answered."""
+    async def counters(self) -> dict[str, Counters]:
+        """Each instance's counters, asked for now (status-request) and answered."""
         everyone = self.instances()
         for instance in everyone:
             self.waiting[instance].clear()
             await self.signal(instance, "status-request", {})
         await self.wait_for(everyone, 10)
-        return {i: int(self.status[i]["context"]["processed"]) for i in everyone}
+        return {i: Counters.of(self.status[i]["context"]) for i in everyone}
 
     def stop(self) -> None:
         for _, proc in self.procs.values():
@@ -318,8 +315,23 @@ class Workers:
                 proc.wait(5)
 
 
-def role_sum(counts: dict[str, int], workers: Workers, role: str) -> int:
-    return sum(counts[i] for i in workers.instances(role))
+@dataclass(frozen=True)
+class Counters:
+    """What one worker's status says it did so far: items processed, and messages and items its RabbitMQ output
+    published (``context.published``: a batch is one message)."""
+
+    processed: int
+    messages: int
+    published: int
+
+    @classmethod
+    def of(cls, context: dict[str, Any]) -> Counters:
+        published = context.get("published") or {}
+        return cls(int(context["processed"]), int(published.get("messages", 0)), int(published.get("items", 0)))
+
+
+def role_sum(counts: dict[str, Counters], workers: Workers, role: str, what: str = "processed") -> int:
+    return sum(int(getattr(counts[i], what)) for i in workers.instances(role))
 
 
 # -- readers: batch sizes and latency ------------------------------------------------------------------------
@@ -328,28 +340,6 @@ def role_sum(counts: dict[str, int], workers: Workers, role: str) -> int:
 def items_of(message: Any) -> list[bytes]:
     count = (message.headers or {}).get(BATCH_HEADER)
     return [message.body] if count is None else split(message.body, count)
-
-
-async def tap_batches(channel: Any, swarm: str, alias: str, seconds: float) -> dict[str, Any]:
-    """Items per message on ``alias``'s routing key, read for ``seconds`` from a bounded tap queue."""
-    import aio_pika
-
-    tap = await channel.declare_queue(exclusive=True, arguments={"x-max-length": TAP_LENGTH})
-    await tap.bind(naming.work_exchange(swarm), naming.work_routing_key(swarm, alias))
-    sizes: list[int] = []
-
-    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        count = (message.headers or {}).get(BATCH_HEADER)
-        sizes.append(int(count) if isinstance(count, int) else 1)
-        await message.ack()
-
-    tag = await tap.consume(on_message)
-    await asyncio.sleep(seconds)  # a fixed sampling window, not a readiness wait
-    await tap.cancel(tag)
-    await tap.delete(if_unused=False, if_empty=False)
-    if not sizes:
-        return {"messages": 0}
-    return {"messages": len(sizes), "mean": sum(sizes) / len(sizes), "max": max(sizes), "min": min(sizes)}
 
 
 def _epoch(stamp: str) -> float:
@@ -366,7 +356,6 @@ class LatencyReader:
     window: tuple[float, float] = (float("inf"), float("inf"))
     samples: list[float] = field(default_factory=list)
     parsed: int = 0
-    messages: int = 0
     skipped: int = 0
 
     def take(self, body: bytes) -> None:
@@ -384,7 +373,6 @@ class LatencyReader:
         started = time.monotonic()
         async with queue.iterator() as messages:
             async for message in messages:
-                self.messages += 1
                 for body in items_of(message):
                     self.parsed += 1
                     self.take(body)
@@ -476,11 +464,6 @@ async def one_run(run: Run, bench: Bench) -> dict[str, Any]:
             for instance in workers.instances(stage.role):
                 await workers.signal(instance, "config-update", {"enabled": True})
         measured = await measure(run, bench, workers, reader, await connection.channel())
-        tap_channel = await connection.channel()
-        await tap_channel.set_qos(prefetch_count=200)
-        measured["itemsPerMessage"] = {
-            alias: await tap_batches(tap_channel, run.swarm, alias, TAP_SECONDS) for alias in measured["depth"]
-        }
     finally:
         if reading is not None:
             reading.cancel()
@@ -501,7 +484,6 @@ async def one_run(run: Run, bench: Bench) -> dict[str, Any]:
             "p50Ms": percentile(samples, 0.5),
             "p99Ms": percentile(samples, 0.99),
             "maxMs": max(samples) if samples else None,
-            "readerMessages": reader.messages,
             "readerItems": reader.parsed,
             "readerCoreShare": measured["coreShare"].pop("bench"),
         }
@@ -514,7 +496,7 @@ async def measure(run: Run, bench: Bench, workers: Workers, reader: LatencyReade
     processors = run.shape.stages[-1].role
     warm = WARM_ITEMS if run.rate >= FULL_SPEED else int(run.rate * 2)
     deadline = time.monotonic() + WARM_TIMEOUT
-    while role_sum(await workers.processed(), workers, processors) < warm:
+    while role_sum(await workers.counters(), workers, processors) < warm:
         if time.monotonic() > deadline:
             raise TimeoutError(f"the processors did not finish {warm} items within {WARM_TIMEOUT:.0f} s")
         await asyncio.sleep(0.2)  # polling a condition
@@ -535,17 +517,21 @@ async def measure(run: Run, bench: Bench, workers: Workers, reader: LatencyReade
             "bench": [os.getpid()],
         }
     )
-    depth0, cpu0, n0 = await depths(), probe.read(), await workers.processed()
+    depth0, cpu0, n0 = await depths(), probe.read(), await workers.counters()
     t0 = time.monotonic()
     reader.window = (time.time(), float("inf"))
     await asyncio.sleep(bench.seconds)  # the measuring window
-    n1 = await workers.processed()
+    n1 = await workers.counters()
     t1, cpu1 = time.monotonic(), probe.read()
     reader.window = (reader.window[0], time.time())
     depth1 = await depths()
 
     elapsed = t1 - t0
-    items = role_sum(n1, workers, processors) - role_sum(n0, workers, processors)
+
+    def delta(role: str, what: str = "processed") -> int:
+        return role_sum(n1, workers, role, what) - role_sum(n0, workers, role, what)
+
+    items = delta(processors)
     used = {name: cpu1[name] - cpu0[name] for name in cpu0}
     machine = used.pop("machine")
     used["others"] = max(0.0, machine - sum(used.values()))  # what else ran on the machine meanwhile
@@ -561,16 +547,18 @@ async def measure(run: Run, bench: Bench, workers: Workers, reader: LatencyReade
         "seconds": round(elapsed, 2),
         "items": items,
         "itemsPerSec": items / elapsed if elapsed else 0.0,
-        "rolePerSec": {
-            stage.role: (role_sum(n1, workers, stage.role) - role_sum(n0, workers, stage.role)) / elapsed
-            for stage in run.shape.stages
-        },
+        "rolePerSec": {stage.role: delta(stage.role) / elapsed for stage in run.shape.stages},
         "brokerCpuUs": per_item(used["broker"]),
         "workersCpuUs": per_item(sum(per_role.values())),
         "roleCpuUs": {role: per_item(cpu) for role, cpu in per_role.items()},
         "nginxCpuUs": per_item(used["nginx"]),
         "coreShare": {name: round(cpu / elapsed, 2) for name, cpu in used.items()},
         "depth": {alias: [depth0[alias], depth1[alias]] for alias in work_queues},
+        "itemsPerMessage": {
+            stage.work_out: delta(stage.role, "published") / delta(stage.role, "messages")
+            for stage in run.shape.stages
+            if stage.work_out is not None and delta(stage.role, "messages")
+        },
     }
 
 
@@ -636,10 +624,7 @@ def _find(rows: list[dict[str, Any]], name: str, batched: bool, rate: float | No
 
 
 def _details(row: dict[str, Any]) -> str:
-    sizes = " ".join(
-        f"{alias} {data['mean']:.1f}" if data.get("messages") else f"{alias} -"
-        for alias, data in row["itemsPerMessage"].items()
-    )
+    sizes = " ".join(f"{alias} {mean:.1f}" for alias, mean in row["itemsPerMessage"].items())
     depth = " ".join(f"{alias} {a:,}→{b:,}" for alias, (a, b) in row["depth"].items())
     rates = " ".join(f"{role} {value:,.0f}" for role, value in row["rolePerSec"].items())
     roles = " ".join(f"{role} {_num(value)}" for role, value in row["roleCpuUs"].items())
@@ -672,7 +657,7 @@ def report(result: dict[str, Any]) -> None:
     if latency:
         print(
             f"\n{'latency, two-stage':30} {'items/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'samples':>8}"
-            "  results items/message; reader: items read, share of a core"
+            "  reader: items read, share of a core"
         )
     for row in latency:
         speed = "full speed" if row["rate"] >= FULL_SPEED else f"{row['rate']:,.0f} items/s"
@@ -681,10 +666,9 @@ def report(result: dict[str, Any]) -> None:
             print(f"{label:30} not measured: {row['error'][:100]}")
             continue
         lat = row["latency"]
-        per_message = lat["readerItems"] / lat["readerMessages"] if lat["readerMessages"] else 0.0
         print(
             f"{label:30} {row['itemsPerSec']:9,.0f} {_num(lat['p50Ms'], '.2f'):>8} {_num(lat['p99Ms'], '.2f'):>8} "
-            f"{_num(lat['maxMs'], '.2f'):>8} {lat['samples']:8,}  {per_message:.1f}; "
+            f"{_num(lat['maxMs'], '.2f'):>8} {lat['samples']:8,}  "
             f"{lat['readerItems']:,}, {lat['readerCoreShare']:.2f}"
         )
         print(_details(row))
