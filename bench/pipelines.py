@@ -16,8 +16,9 @@ deleted. The shapes:
 65-100 µs of CPU per item here, so alone it is CPU-bound far below the 30k items/s goal); ``--generators`` runs more
 generator processes (default 1; a generator has 64 work loops, and each waits for the confirm of its item, so one
 generator sends at most 64 items per broker round trip). The table prints each process's share of a core, and
-``others``: what the rest of the machine (other tenants, the kernel) used meanwhile, from /proc/stat, since on a
-shared machine that is what makes runs differ. Batching "on" is the default config; "off" is
+``others``: what the rest of the machine (other tenants, the kernel) used meanwhile, from /proc/stat. On a shared
+machine that is what makes runs differ: busy neighbours take whatever the pipeline leaves, so ``others`` near 0
+marks a run that had the cores to itself. Batching "on" is the default config; "off" is
 ``outputs.batching.enabled: false`` on every role.
 
 Measured, for each shape with batching on and off:
