@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aio_pika
@@ -27,6 +27,7 @@ from aio_pika.abc import (
 from lightkube import ApiError, AsyncClient
 from lightkube.codecs import from_dict
 from lightkube.generic_resource import create_namespaced_resource
+from lightkube.operators import exists
 from lightkube.resources.core_v1 import Pod
 
 from hivekeeper.api.status import QueueStatus
@@ -34,6 +35,7 @@ from hivekeeper.operator import metrics
 from hivekeeper.operator.bodies import WorkerRoleBody, parse
 from hivekeeper.operator.events import KubeEvent
 from hivekeeper.operator.observations import MalformedEvent, Observations
+from hivekeeper.operator.pod_watch import LABEL_SWARM, PodWatch
 from hivekeeper.operator.pods import Pod as PodView
 from hivekeeper.operator.pods import PodEvent
 from hivekeeper.operator.topology import Topology
@@ -54,6 +56,7 @@ class LightkubeCluster:
 
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
+        self.pod_watch = PodWatch(LightkubePods(client), self._list_pods)
 
     async def apply(self, manifest: dict[str, Any]) -> None:
         """Server-side apply: the operator owns exactly the fields it sets."""
@@ -190,12 +193,41 @@ class LightkubeCluster:
         return found
 
     async def pods(self, namespace: str, swarm: str, role: str) -> list[PodView]:
+        """From the namespace's pod watch (``operator.pod_watch``); listed directly until it has answered."""
+        return await self.pod_watch.pods(namespace, swarm, role)
+
+    async def _list_pods(self, namespace: str, swarm: str, role: str) -> list[PodView]:
         return [
             PodView.model_validate(pod.to_dict())
             async for pod in self.client.list(
                 Pod, namespace=namespace, labels={"hivekeeper.io/swarm": swarm, "hivekeeper.io/role": role}
             )
         ]
+
+
+class LightkubePods:
+    """:class:`hivekeeper.operator.pod_watch.PodSource` on the Kubernetes API: the pods that carry a swarm label."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
+
+    async def list_pods(self, namespace: str) -> tuple[list[dict[str, Any]], str]:
+        listing = self.client.list(Pod, namespace=namespace, labels={LABEL_SWARM: exists()})
+        items = [pod.to_dict() async for pod in listing]
+        return items, listing.resourceVersion
+
+    async def watch_pods(
+        self, namespace: str, resource_version: str, timeout: int
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        watch = self.client.watch(
+            Pod,
+            namespace=namespace,
+            labels={LABEL_SWARM: exists()},
+            resource_version=resource_version,
+            server_timeout=timeout,
+        )
+        async for kind, pod in watch:
+            yield kind, pod.to_dict()
 
 
 def _rfc3339(moment: Any) -> str:
