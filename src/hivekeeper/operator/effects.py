@@ -1,9 +1,7 @@
 """The operator's effects: the Kubernetes API (lightkube) and RabbitMQ (aio-pika). Nothing else talks to them.
 
-Everything here is small and boring on purpose: the decisions are made by the core (the reconcile and
-roll-up modules, over the Protocols of :mod:`hivekeeper.operator.ports`); this module only carries them
-out, and turns what it reads into the typed bodies of :mod:`hivekeeper.operator.bodies` and
-:mod:`hivekeeper.operator.pods`.
+Small and boring on purpose: the core (reconciles and roll-ups, over :mod:`hivekeeper.operator.ports`) decides;
+this module carries it out and turns what it reads into the typed bodies of :mod:`~hivekeeper.operator.bodies`.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import aio_pika
@@ -27,15 +25,15 @@ from aio_pika.abc import (
 from lightkube import ApiError, AsyncClient
 from lightkube.codecs import from_dict
 from lightkube.generic_resource import create_namespaced_resource
-from lightkube.operators import exists
 from lightkube.resources.core_v1 import Pod
 
 from hivekeeper.api.status import QueueStatus
 from hivekeeper.operator import metrics
 from hivekeeper.operator.bodies import WorkerRoleBody, parse
 from hivekeeper.operator.events import KubeEvent
+from hivekeeper.operator.kube_pods import LightkubePods
 from hivekeeper.operator.observations import MalformedEvent, Observations
-from hivekeeper.operator.pod_watch import LABEL_SWARM, PodWatch
+from hivekeeper.operator.pod_watch import PodWatch
 from hivekeeper.operator.pods import Pod as PodView
 from hivekeeper.operator.pods import PodEvent
 from hivekeeper.operator.topology import Topology
@@ -193,8 +191,7 @@ class LightkubeCluster:
         return found
 
     async def pods(self, namespace: str, swarm: str, role: str) -> list[PodView]:
-        """From the namespace's pod watch (``operator.pod_watch``); listed directly until it has answered."""
-        return await self.pod_watch.pods(namespace, swarm, role)
+        return await self.pod_watch.pods(namespace, swarm, role)  # listed directly until the watch has answered
 
     async def _list_pods(self, namespace: str, swarm: str, role: str) -> list[PodView]:
         return [
@@ -203,31 +200,6 @@ class LightkubeCluster:
                 Pod, namespace=namespace, labels={"hivekeeper.io/swarm": swarm, "hivekeeper.io/role": role}
             )
         ]
-
-
-class LightkubePods:
-    """:class:`hivekeeper.operator.pod_watch.PodSource` on the Kubernetes API: the pods that carry a swarm label."""
-
-    def __init__(self, client: AsyncClient) -> None:
-        self.client = client
-
-    async def list_pods(self, namespace: str) -> tuple[list[dict[str, Any]], str]:
-        listing = self.client.list(Pod, namespace=namespace, labels={LABEL_SWARM: exists()})
-        items = [pod.to_dict() async for pod in listing]
-        return items, listing.resourceVersion
-
-    async def watch_pods(
-        self, namespace: str, resource_version: str, timeout: int
-    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        watch = self.client.watch(
-            Pod,
-            namespace=namespace,
-            labels={LABEL_SWARM: exists()},
-            resource_version=resource_version,
-            server_timeout=timeout,
-        )
-        async for kind, pod in watch:
-            yield kind, pod.to_dict()
 
 
 def _rfc3339(moment: Any) -> str:
