@@ -194,6 +194,18 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         meter.leave()
         return bounded.count_result(meter, result, f"macro {macro.name}()")
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``obj.attribute``. For a plain dict (payloads, headers, vars: most look-ups), when ``dict`` has no
+        such attribute, the key at once: Jinja's sandbox first raises and catches an AttributeError (~1 µs of a
+        ~3 µs look-up), then finds the key, or else the same undefined value as here. A name ``dict`` has
+        (``payload.items``) still means its attribute, as in Jinja."""
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
     def wrap_str_format(self, value: Any) -> Any:
         wrapper = super().wrap_str_format(value)
         if wrapper is None:
@@ -271,7 +283,7 @@ def render(template: jinja2.Template, context: dict[str, Any]) -> str:
     previous = environment.current, environment.started
     environment.current, environment.started = None, _monotonic()
     try:
-        ctx = template.new_context(dict(context))
+        ctx = template.new_context(context)  # a new dict: the template's globals, then ``context``
         try:
             return environment.concat(template.root_render_func(ctx))
         except Exception:
@@ -286,7 +298,7 @@ async def render_async(template: jinja2.Template, context: dict[str, Any]) -> st
     assert isinstance(environment, BudgetedSandbox)
     token = _METER.set(Meter(environment.budget))
     try:
-        ctx = template.new_context(dict(context))
+        ctx = template.new_context(context)  # a new dict: the template's globals, then ``context``
         try:
             return environment.concat([chunk async for chunk in template.root_render_func(ctx)])  # type: ignore[attr-defined]
         except Exception:
@@ -299,6 +311,7 @@ _monotonic = time.monotonic
 _CONTAINERS = (list, tuple, dict, set, frozenset)
 _PLAIN = frozenset((str, int, float, bool))
 _SIZED = frozenset((list, tuple, dict, str, range))
+_DICT_ATTRIBUTES = frozenset(dir(dict))  # all ``getattr`` finds on a plain dict (an instance has no others)
 _SMALL = 1 << 64
 
 
