@@ -186,7 +186,7 @@ class TemplateEngine:
         """Render a template that has markers and does not call ``sequence()``."""
         template = self.compile(name, source)
         try:
-            return sandbox.render(template, {**self._names, **context})
+            return sandbox.render(template, context, self._names)
         except Exception as exc:
             raise self._render_error(name, exc) from exc
 
@@ -198,7 +198,7 @@ class TemplateEngine:
             return self._render(name, source, context)
         template = self.compile(name, source)
         try:
-            return await sandbox.render_async(template, {**self._names, **context})
+            return await sandbox.render_async(template, context, self._names)
         except ConnectionError:
             raise  # sequence()'s store is unreachable: not the template's fault; the worker says what it is
         except Exception as exc:

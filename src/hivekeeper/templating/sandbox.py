@@ -195,10 +195,9 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         return bounded.count_result(meter, result, f"macro {macro.name}()")
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        """``obj.attribute``. For a plain dict (payloads, headers, vars: most look-ups), when ``dict`` has no
-        such attribute, the key at once: Jinja's sandbox first raises and catches an AttributeError (~1 µs of a
-        ~3 µs look-up), then finds the key, or else the same undefined value as here. A name ``dict`` has
-        (``payload.items``) still means its attribute, as in Jinja."""
+        """``obj.attribute``; of a plain dict (payloads, headers, vars) the key at once, unless ``dict`` has that
+        attribute (``payload.items`` is the method, as in Jinja). Jinja's sandbox would first raise and catch an
+        AttributeError (~1 µs of a ~3 µs look-up), then find the key, or else the same undefined value."""
         if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
             try:
                 return obj[attribute]
@@ -276,14 +275,15 @@ def _mark(func: Any) -> Any:
     return func
 
 
-def render(template: jinja2.Template, context: dict[str, Any]) -> str:
-    """``template.render(context)`` with a fresh meter for it."""
+def render(template: jinja2.Template, context: dict[str, Any], names: dict[str, Any] | None = None) -> str:
+    """``template.render({**names, **context})`` with a fresh meter for it; Jinja's globals are added in the same
+    copy (Jinja would copy the context once more to add them)."""
     environment = template.environment
     assert isinstance(environment, BudgetedSandbox)
     previous = environment.current, environment.started
     environment.current, environment.started = None, _monotonic()
     try:
-        ctx = template.new_context(context)  # a new dict: the template's globals, then ``context``
+        ctx = template.new_context({**template.globals, **(names or {}), **context}, shared=True)
         try:
             return environment.concat(template.root_render_func(ctx))
         except Exception:
@@ -292,13 +292,13 @@ def render(template: jinja2.Template, context: dict[str, Any]) -> str:
         environment.current, environment.started = previous
 
 
-async def render_async(template: jinja2.Template, context: dict[str, Any]) -> str:
-    """``await template.render_async(context)`` with a fresh meter, checking the output as it grows."""
+async def render_async(template: jinja2.Template, context: dict[str, Any], names: dict[str, Any] | None = None) -> str:
+    """``await template.render_async({**names, **context})`` with a fresh meter, checking the output as it grows."""
     environment = template.environment
     assert isinstance(environment, BudgetedSandbox)
     token = _METER.set(Meter(environment.budget))
     try:
-        ctx = template.new_context(context)  # a new dict: the template's globals, then ``context``
+        ctx = template.new_context({**template.globals, **(names or {}), **context}, shared=True)
         try:
             return environment.concat([chunk async for chunk in template.root_render_func(ctx)])  # type: ignore[attr-defined]
         except Exception:
