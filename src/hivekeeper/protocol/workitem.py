@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import os
 import time
-import uuid
 from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
@@ -49,7 +49,7 @@ def _timestamp(value: object) -> object:
     """A hop time as RFC 3339 text. Ours is text already; PocketHive's workers write epoch numbers, in seconds
     or in milliseconds (told apart by :data:`EPOCH_MILLIS_FROM`), which are turned into the same text so every
     reader of ``hops`` sees one format."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if type(value) is str or isinstance(value, bool) or not isinstance(value, int | float):
         return value  # text is checked as text; anything else fails as "not a string"
     seconds = value / 1000 if abs(value) >= EPOCH_MILLIS_FROM else value
     try:
@@ -201,6 +201,16 @@ def now() -> str:
     return f"{_second[1]}.{int((moment - second) * 1_000_000):06d}Z"
 
 
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID_V4 = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_message_id() -> str:
+    """A random UUID (version 4) as text, what ``str(uuid.uuid4())`` gives, in half its time (once per item)."""
+    digits = f"{(int.from_bytes(os.urandom(16)) & _UUID_CLEAR) | _UUID_V4:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
 def new_item(
     payload: str,
     *,
@@ -212,7 +222,7 @@ def new_item(
     message_id: str | None = None,
 ) -> WorkItem:
     """A fresh item with one step, a message id (new unless given), and a correlation id (kept if given)."""
-    message_id = message_id or str(uuid.uuid4())
+    message_id = message_id or new_message_id()
     item_headers = dict(headers or {})
     item_headers.setdefault(CORRELATION_HEADER, message_id)
     stamp = now()

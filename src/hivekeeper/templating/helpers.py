@@ -14,13 +14,13 @@ import hmac
 import random
 import re
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
 
 from hivekeeper.errors import InvalidInput
+from hivekeeper.protocol.workitem import new_message_id
 from hivekeeper.templating import jsonpointer, regex, sequence_format
 
 
@@ -325,7 +325,7 @@ def globals_for(picks: SeededPicks) -> dict[str, Callable[..., Any]]:
     environment has them (:func:`sequence_helpers`).
     """
     return {
-        "uuid": lambda: str(uuid.uuid4()),
+        "uuid": new_message_id,  # str(uuid.uuid4()), faster
         "randInt": rand_int,
         "randLong": rand_int,
         "pickWeighted": pick_weighted,

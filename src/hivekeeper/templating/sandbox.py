@@ -276,8 +276,7 @@ def _mark(func: Any) -> Any:
 
 
 def render(template: jinja2.Template, context: dict[str, Any], names: dict[str, Any] | None = None) -> str:
-    """``template.render({**names, **context})`` with a fresh meter for it; Jinja's globals are added in the same
-    copy (Jinja would copy the context once more to add them)."""
+    """``template.render({**names, **context})`` with a fresh meter (one copy of the context, globals included)."""
     environment = template.environment
     assert isinstance(environment, BudgetedSandbox)
     previous = environment.current, environment.started
@@ -310,6 +309,7 @@ async def render_async(template: jinja2.Template, context: dict[str, Any], names
 _monotonic = time.monotonic
 _CONTAINERS = (list, tuple, dict, set, frozenset)
 _PLAIN = frozenset((str, int, float, bool))
+_SCALARS = frozenset((int, float, bool, type(None)))
 _SIZED = frozenset((list, tuple, dict, str, range))
 _DICT_ATTRIBUTES = frozenset(dir(dict))  # all ``getattr`` finds on a plain dict (an instance has no others)
 _SMALL = 1 << 64
@@ -375,8 +375,8 @@ async def _metered_async(meter: Meter, iterable: Any) -> AsyncIterator[Any]:
 
 
 def _counted(meter: Meter, called: Any, result: Any) -> Any:
-    if type(result) is str and len(result) <= 64:
-        return result  # the common case: a helper's id, number or hash
+    if type(result) in _SCALARS or (type(result) is str and len(result) <= 64):
+        return result  # the common case: a helper's id, number or hash (nothing to count)
     if isinstance(result, Awaitable):
         return _awaited(meter, result)  # sequence(): waiting for Redis does not hold the event loop
     return bounded.count_result(meter, result, f"{getattr(called, '__name__', 'the call')}()")

@@ -122,3 +122,15 @@ def test_random_floats_are_written_as_pydantic_writes_them() -> None:
     values += [round(rnd.uniform(0, 10_000), rnd.randint(0, 6)) for _ in range(2000)]
     item = _item({"values": values})
     assert item.to_json() == _pydantic_json(item)
+
+
+def test_message_ids_are_random_version_4_uuids_in_their_usual_text() -> None:
+    ids = [workitem.new_message_id() for _ in range(5000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed) == text
+    bits = {i: {(int(uuid.UUID(text)) >> i) & 1 for text in ids} for i in range(128)}
+    fixed = {i for i, seen in bits.items() if len(seen) == 1}
+    assert fixed == {76, 77, 78, 79, 62, 63}, "only the version and variant bits are the same in every id"
