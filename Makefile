@@ -13,7 +13,7 @@ RUN_SECONDS ?= 5
 BENCH_SECONDS ?= 5
 
 
-.PHONY: help venv run test test-unit lint format services services-down cluster cluster-down bench-install bench bench-amqp crds chart-docs schemas versions clean images kind-up kind-down
+.PHONY: help venv run test test-unit lint format services services-down cluster cluster-down bench-install bench bench-scale bench-amqp crds chart-docs schemas versions clean images kind-up kind-down
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -67,6 +67,10 @@ bench: $(STAMP) ## req/s side by side (wrk, vegeta, Locust, hivekeeper, HTTP cli
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py --seconds $(BENCH_SECONDS) --clients --json .bench/bench.json
 	$(BIN)/python bench/tcp.py --seconds $(BENCH_SECONDS) --json .bench/tcp.json
+
+bench-scale: $(STAMP) ## the control side at scale on the bench node: one operator, 100 swarms, ~1,000 workers' status traffic (issue 19)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/control_scale.py --json .bench/control-scale.json
 
 bench-amqp: $(STAMP) ## client CPU per message: aio-pika, aiormq, pamqp alone and our work-plane client (decision 0003)
 	$(BIN)/python bench/amqp_clients.py --json .bench/amqp-clients.json

@@ -85,12 +85,17 @@ def _scrape(port: int, name: str) -> float:
     return sum(float(line.rpartition(" ")[2]) for line in lines if line.startswith(name))
 
 
-def _start_operator(node: BenchNode, workdir: Path) -> ManagedProcess:
+def _start_operator(
+    node: BenchNode, workdir: Path, namespace: str = NAMESPACE, profile: Path | None = None
+) -> ManagedProcess:
+    """The operator as a local process; with ``profile``, under cProfile (its stats written there when it stops)."""
+    profiled = ("-m", "cProfile", "-o", str(profile)) if profile is not None else ()
     return ManagedProcess(
         "hivekeeper operator",
         [
             sys.executable,
-            *("-m", "hivekeeper.cli", "operator", "--namespace", NAMESPACE),
+            *profiled,
+            *("-m", "hivekeeper.cli", "operator", "--namespace", namespace),
             # auto: the operator binds a free port itself and logs it (no port picked here and lost to a race)
             *("--health-port", "0", "--metrics-port", "auto"),
         ],

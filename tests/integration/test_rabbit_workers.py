@@ -192,3 +192,23 @@ async def test_a_worker_survives_a_broker_restart_without_losing_items(private_b
     )
     assert worker.state.enabled, "the worker kept its enabled state across the reconnect"
     await cluster.stop()
+
+
+async def test_a_worker_reports_the_messages_and_items_its_output_sent_and_they_match_the_queue(
+    cluster: Cluster,
+) -> None:
+    config = {"serviceId": "x", "passThroughOnMissingTemplate": True}
+    worker = await cluster.worker("builder", "request-builder", config, work_in="in", work_out="out")
+    await cluster.queue("out")
+    await cluster.publish("in", _items(cluster.swarm, 400))
+    await cluster.configure(worker, {"enabled": True})
+
+    async def all_done() -> bool:
+        return worker.stats.processed == 400
+
+    await eventually(all_done, timeout=20, what="400 items through the builder")
+    published = worker.status_data(full=False)["context"]["published"]
+    messages = await cluster.depth("out")
+    assert published == {"messages": messages, "items": 400}
+    assert messages < 400, "concurrent loops share messages (batches): the operator's depth is messages x mean"
+    assert len(await cluster.take_items("out")) == 400

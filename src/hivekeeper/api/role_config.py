@@ -43,8 +43,8 @@ def merged_role_config(spec: SwarmSpec, role_config: dict[str, Any], work_out: s
     One merge for the operator (the config-update it pushes), ``hivekeeper run`` (the bootstrap config) and
     ``hivekeeper validate``. A role's ``vars``, ``templating`` and ``deadLetter`` override the swarm's key by key; its
     ``templates`` come after the swarm's. A role whose ``work_out`` alias a ``protocol: pockethive`` role reads gets
-    ``outputs.batching.enabled: false`` whatever it says (PocketHive readers take one item per message). It never raises: a value of the wrong type is passed on for the
-    worker's validation to name.
+    ``outputs.batching.enabled: false`` whatever it says (PocketHive readers take one item per message). It never
+    raises: a value of the wrong type is passed on for the worker's validation to name.
     """
     config = dict(role_config)
     own_vars, own_templates = role_config.get("vars", {}), role_config.get("templates", [])

@@ -91,7 +91,12 @@ class QueueStatus(_Status):
     """A work queue of the swarm."""
 
     name: str = Field(description="Queue name (`hivekeeper.<swarmId>.<alias>`).")
-    depth: int = Field(default=0, description="Messages waiting.")
+    depth: int = Field(
+        default=0,
+        description="Items waiting: messages waiting times the mean items per message its publishers report "
+        "(batches, decision 0013); the same as `messages` when nothing is batched.",
+    )
+    messages: int = Field(default=0, description="Messages waiting, as RabbitMQ counts them (a batch is one).")
     consumers: int = Field(default=0, description="Consumers attached.")
 
 

@@ -342,7 +342,7 @@ class AmqpBroker:
                 declared = await channel.declare_queue(name, passive=True)
                 result = declared.declaration_result
                 depth, consumers = int(result.message_count or 0), int(result.consumer_count or 0)
-                out.append(QueueStatus(name=name, depth=depth, consumers=consumers))
+                out.append(QueueStatus(name=name, depth=depth, messages=depth, consumers=consumers))
             except aio_pika.exceptions.ChannelClosed:
                 continue  # not declared (yet): the role's reconcile will declare it
             finally:

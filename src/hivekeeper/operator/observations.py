@@ -197,6 +197,8 @@ class Observations:
                 rejected_generation=previous.rejected_generation if previous else None,
                 rejected_reason=previous.rejected_reason if previous else "",
                 latency_ms=status.details.latencyMs,
+                published_messages=status.details.published.messages if status.details.published else 0,
+                published_items=status.details.published.items if status.details.published else 0,
                 latency_since_start=since_start,
                 latency_window=window,
                 latency_baseline=baseline,

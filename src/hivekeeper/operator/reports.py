@@ -104,6 +104,13 @@ def _dimensions(value: object) -> dict[str, dict[str, int]]:
 Counts = Annotated[dict[str, int], BeforeValidator(_counts)]
 
 
+class PublishedCounts(_Event):
+    """``context.published``: what a worker's RabbitMQ output sent since it started (batches, decision 0013)."""
+
+    messages: Number = 0
+    items: Number = 0
+
+
 class StatusContext(_Event):
     """A status report's ``data.context``: where everything of ours that the protocol has no key for lives."""
 
@@ -120,6 +127,8 @@ class StatusContext(_Event):
     errorKinds: Counts = Field(default_factory=dict)
     businessCodes: Counts = Field(default_factory=dict)
     dimensions: Annotated[dict[str, dict[str, int]], BeforeValidator(_dimensions)] = Field(default_factory=dict)
+    published: PublishedCounts | None = None
+    """Absent for a worker without a RabbitMQ output, or one that sent nothing yet."""
 
 
 class StatusData(_Event):

@@ -52,6 +52,10 @@ class InstanceReport:
     or the worker restarted)."""
     latency_baseline: LatencyHistogram | None = None
     """The role's histogram at its last status-delta (or first report): where the next window starts."""
+    published_messages: int = 0
+    """Messages its RabbitMQ output sent since it started (a batch counts once); 0 when unknown."""
+    published_items: int = 0
+    """Items those messages carried."""
     latency_known: bool = True
     """False when this report's histograms were not kept (it waited for its role to become managed)."""
 

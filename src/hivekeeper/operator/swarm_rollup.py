@@ -17,6 +17,7 @@ from hivekeeper.operator import status as rules
 from hivekeeper.operator.bodies import SwarmBody, WorkerRoleBody, WorkerRoleStatusView
 from hivekeeper.operator.role_rollup import changed
 from hivekeeper.operator.runtime import Runtime
+from hivekeeper.operator.status import InstanceReport
 from hivekeeper.protocol import naming
 
 log = logging.getLogger("hivekeeper.operator")
@@ -26,6 +27,28 @@ def queue_names(swarm: SwarmBody) -> list[str]:
     """The work queues of the swarm, sorted by alias."""
     aliases = sorted({a for r in swarm.spec.roles for a in (r.work.in_, r.work.out) if a})
     return [naming.work_queue(plan.swarm_id(swarm), alias) for alias in aliases]
+
+
+def items_per_message(reports: list[InstanceReport]) -> float:
+    """The mean items per message of a queue's publishers since they started (1.0 when none has sent any yet)."""
+    messages = sum(r.published_messages for r in reports)
+    return sum(r.published_items for r in reports) / messages if messages else 1.0
+
+
+def in_items(
+    swarm: SwarmBody, queues: list[QueueStatus], publishers: dict[str, list[InstanceReport]]
+) -> list[QueueStatus]:
+    """``queues`` (their ``messages`` as RabbitMQ counts them) with ``depth`` in items: a batch message holds many
+    (decision 0013). ``publishers``: role name → its instances' last reports. A queue's mean batch size comes from
+    the roles whose ``work.out`` it is."""
+    swarm_id = plan.swarm_id(swarm)
+    by_queue: dict[str, list[InstanceReport]] = {}
+    for role in swarm.spec.roles:
+        if role.work.out:
+            by_queue.setdefault(naming.work_queue(swarm_id, role.work.out), []).extend(publishers.get(role.name, []))
+    return [
+        q.model_copy(update={"depth": round(q.messages * items_per_message(by_queue.get(q.name, [])))}) for q in queues
+    ]
 
 
 def swarm_status_patch(
@@ -106,6 +129,9 @@ async def roll_up_swarm(runtime: Runtime, swarm: SwarmBody) -> None:
     children = await runtime.cluster.workerroles(namespace, name)
     try:
         queues = await runtime.broker.queue_stats(queue_names(swarm))
+        swarm_id = plan.swarm_id(swarm)
+        publishers = {r.name: runtime.observations.instances(swarm_id, r.name) for r in swarm.spec.roles if r.work.out}
+        queues = in_items(swarm, queues, publishers)
     except Exception as exc:
         log.info("swarm %s/%s: queue depths unavailable this tick (%s)", namespace, name, exc)
         queues = list(swarm.status.queues)

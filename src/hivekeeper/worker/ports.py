@@ -125,6 +125,12 @@ class Blockable(Protocol):
 class Batching(Protocol):
     """A sink that sends several items per message (RabbitMQ, decision 0013), bounded by ``outputs.batching``."""
 
+    messages: int
+    """Messages sent since the worker started (a batch counts once)."""
+    items: int
+    """Items those messages carried: ``items / messages`` is the mean batch size (the operator turns a queue's depth
+    in messages into items with it)."""
+
     def configure_batching(self, max_items: int, max_bytes: int) -> None:
         """At most ``max_items`` items (1: one message per item) and ``max_bytes`` of body per message."""
         ...

@@ -8,6 +8,7 @@ from typing import Any
 from hivekeeper.api.status import QueueStatus
 from hivekeeper.operator import plan, role_rollup, swarm_rollup
 from hivekeeper.operator.bodies import WorkerRoleBody
+from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
 from operator_harness import NAMESPACE, Operator, pod, swarm_body
 
@@ -28,7 +29,7 @@ def _pushed(op: Operator, generation: int = 1, **spec_changes: Any) -> WorkerRol
         "configDigest": digest,
     }
     for alias in ("call", "results"):
-        op.broker.queues[QUEUES[alias]] = QueueStatus(name=QUEUES[alias], depth=3, consumers=2)
+        op.broker.queues[QUEUES[alias]] = QueueStatus(name=QUEUES[alias], depth=3, messages=3, consumers=2)
     return op.workerrole(role.metadata.name)
 
 
@@ -210,7 +211,7 @@ async def test_the_swarm_keeps_its_last_queue_depths_while_the_broker_is_down() 
     op = Operator()
     swarm = swarm_body()
     await swarm_rollup.roll_up_swarm(op.runtime, swarm)
-    op.broker.queues[QUEUES["call"]] = QueueStatus(name=QUEUES["call"], depth=9, consumers=1)
+    op.broker.queues[QUEUES["call"]] = QueueStatus(name=QUEUES["call"], depth=9, messages=9, consumers=1)
     await swarm_rollup.roll_up_swarm(op.runtime, swarm)
     held = op.cluster.swarm_statuses[(NAMESPACE, "quickstart")]
     op.broker.failing = ConnectionError("down")
@@ -219,8 +220,31 @@ async def test_the_swarm_keeps_its_last_queue_depths_while_the_broker_is_down() 
     await swarm_rollup.roll_up_swarm(op.runtime, seen)
 
     assert op.cluster.swarm_statuses[(NAMESPACE, "quickstart")]["queues"] == [
-        {"name": QUEUES["call"], "depth": 9, "consumers": 1}
+        {"name": QUEUES["call"], "depth": 9, "messages": 9, "consumers": 1}
     ]
+
+
+def _published(op: Operator, role: str, instance: str, messages: int, items: int) -> None:
+    op.observations.manage(SWARM_ID, role)
+    scope = env.Scope(swarmId=SWARM_ID, role=role, instance=instance)
+    data = {"enabled": True, "context": {"published": {"messages": messages, "items": items}}}
+    op.observations.record(env.metric("status-delta", scope, data, origin=instance), now=1.0)
+
+
+async def test_a_queue_depth_is_in_items_from_the_mean_batch_size_its_publishers_report() -> None:
+    op = Operator()
+    swarm = swarm_body()
+    op.broker.queues[QUEUES["call"]] = QueueStatus(name=QUEUES["call"], depth=10, messages=10, consumers=1)
+    op.broker.queues[QUEUES["results"]] = QueueStatus(name=QUEUES["results"], depth=4, messages=4, consumers=1)
+    _published(op, "builder", "builder-a", messages=100, items=6000)  # the builder feeds `call`
+    _published(op, "builder", "builder-b", messages=100, items=2000)
+    _published(op, "feeder", "feeder-a", messages=10, items=1000)  # feeds `build`: not these queues
+
+    await swarm_rollup.roll_up_swarm(op.runtime, swarm)
+
+    queues = {q["name"]: q for q in op.cluster.swarm_statuses[(NAMESPACE, "quickstart")]["queues"]}
+    assert (queues[QUEUES["call"]]["messages"], queues[QUEUES["call"]]["depth"]) == (10, 400), "10 x 40 per message"
+    assert (queues[QUEUES["results"]]["messages"], queues[QUEUES["results"]]["depth"]) == (4, 4), "no reports: 1"
 
 
 async def test_a_swarm_being_deleted_is_not_rolled_up() -> None:

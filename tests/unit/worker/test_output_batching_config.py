@@ -28,6 +28,8 @@ class BatchingSink:
 
     def __init__(self) -> None:
         self.bounds: list[tuple[int, int]] = []
+        self.messages = 0
+        self.items = 0
 
     def configure_batching(self, max_items: int, max_bytes: int) -> None:
         self.bounds.append((max_items, max_bytes))
@@ -121,3 +123,18 @@ async def test_a_worker_configures_its_sink_at_start_and_again_on_a_live_config_
     finally:
         await worker.stop()
         await transports.control.close()
+
+
+async def test_the_buffer_guard_reads_its_own_output_queue_in_items_and_another_queue_in_messages() -> None:
+    transports = Transports()
+    out, other = naming.work_queue(SWARM, "out"), naming.work_queue(SWARM, "later")
+    for queue in (out, other):
+        for n in range(10):
+            await transports.broker.declare_queue(queue).queue.put(b"%d" % n)  # 10 messages each
+    identity = Identity(swarm=SWARM, role="feeder", kind="generator", instance="feeder-0", work_out=out)
+    worker = Worker(identity, {"inputs": {"scheduler": {"ratePerSec": 1}}}, transports, status_interval=60)
+    assert await worker._guarded_depth(out) == 10, "nothing sent yet: no mean to apply"
+    transports.output.messages, transports.output.items = 4, 100  # 25 items per message on average
+
+    assert await worker._guarded_depth(out) == 250
+    assert await worker._guarded_depth(other) == 10

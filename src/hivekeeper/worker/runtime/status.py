@@ -13,7 +13,7 @@ from hivekeeper.protocol.workitem import WorkItem
 from hivekeeper.worker.inputs.csv_dataset import CsvDatasetSource
 from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
 from hivekeeper.worker.inputs.scheduler import SchedulerSource
-from hivekeeper.worker.ports import Blockable
+from hivekeeper.worker.ports import Batching, Blockable
 from hivekeeper.worker.runtime.parts import WorkerParts
 
 log = logging.getLogger("hivekeeper.worker")
@@ -56,6 +56,9 @@ class StatusReports(WorkerParts):
             context["redisUploader"] = self.uploader.context()
         if self.engine.budget_exceeded:  # renders refused by the template budget, by limit (items dropped)
             context["templateBudgetExceeded"] = dict(self.engine.budget_exceeded)
+        sink = self.sink
+        if isinstance(sink, Batching) and sink.messages:
+            context["published"] = {"messages": sink.messages, "items": sink.items}
         output = self.output
         if output.refused or output.poisoned or output.retries or output.given_back:
             context["output"] = output.snapshot()

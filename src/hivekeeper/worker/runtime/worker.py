@@ -31,7 +31,7 @@ from hivekeeper.worker.inputs.redis_dataset import RedisDatasetSource
 from hivekeeper.worker.inputs.scheduler import SchedulerSource
 from hivekeeper.worker.outputs import redis_push
 from hivekeeper.worker.pacing import RatePacer
-from hivekeeper.worker.ports import DataStore, Transports, WorkSource
+from hivekeeper.worker.ports import Batching, DataStore, Transports, WorkSource
 from hivekeeper.worker.roles.base import Role, RoleDeps, RoleKind, Wiring
 from hivekeeper.worker.roles.registry import ROLES
 from hivekeeper.worker.runtime.guard import BufferGuardRunner
@@ -81,7 +81,7 @@ class Worker(Signals):
         self.source = self._build_source()
         self.guard = BufferGuardRunner(
             self.state.config.bufferGuard,
-            depth=transports.queue_depth,
+            depth=self._guarded_depth,
             on_change=self._apply_input_rate,
             alert=self.alert,
             queue_name=lambda alias: naming.work_queue(identity.swarm, alias),
@@ -108,6 +108,16 @@ class Worker(Signals):
         self._blocks_reported = 0
         self._clock = clock
         self.control_queue = naming.control_queue(identity.swarm, identity.role, identity.instance)
+
+    async def _guarded_depth(self, queue: str) -> int:
+        """The buffer guard's depth in items where it can be known: RabbitMQ counts messages, and the messages of
+        the worker's own output queue hold ``items / messages`` items each on average (batches, decision 0013).
+        Another role's queue is read in messages (docs/worker.md#buffer-guard)."""
+        depth = await self.transports.queue_depth(queue)
+        sink = self.sink
+        if queue == self.identity.work_out and isinstance(sink, Batching) and sink.messages:  # work_out: its queue
+            return round(depth * sink.items / sink.messages)
+        return depth
 
     # -- wiring ---------------------------------------------------------------------------------
     @staticmethod
