@@ -252,8 +252,10 @@ def new_item(
 
 def parse(body: bytes) -> WorkItem:
     """Read a WorkItem from JSON bytes, or raise :class:`WorkItemError` naming the problem."""
+    # One pass in pydantic-core: the fast, common case. (A Python fast path, orjson plus type checks plus
+    # construction in place, measured slower: 9.4 µs against 7.3 µs for a three-step item.)
     try:
-        return WorkItem.model_validate_json(body)  # one pass in pydantic-core: the fast, common case
+        return WorkItem.model_validate_json(body)
     except ValidationError:
         return decoding.decode(body, WorkItem, "work item", WorkItemError)  # slow path, for the message
 
