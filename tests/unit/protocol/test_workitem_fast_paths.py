@@ -8,6 +8,8 @@ import enum
 import random
 import struct
 import uuid
+from collections import OrderedDict
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -85,6 +87,14 @@ class Name(str):
     pass
 
 
+class Size(enum.IntEnum):
+    SMALL = 1
+
+
+class Ratio(float):
+    pass
+
+
 @pytest.mark.parametrize(
     "value",
     [
@@ -102,6 +112,11 @@ class Name(str):
         pytest.param(uuid.UUID("12345678-1234-5678-1234-567812345678"), id="a-uuid"),
         pytest.param(Colour.RED, id="an-enum"),
         pytest.param(Name("subclass of str"), id="a-str-subclass"),
+        pytest.param(Size.SMALL, id="an-int-enum"),
+        pytest.param(Ratio(1.5), id="a-float-subclass"),
+        pytest.param(OrderedDict(a=1), id="a-dict-subclass"),
+        pytest.param(Decimal("1.10"), id="a-decimal"),
+        pytest.param(dt.timedelta(seconds=3), id="a-timedelta"),
         pytest.param(Step(index=0, payload="p"), id="a-model-in-a-header"),
     ],
 )
