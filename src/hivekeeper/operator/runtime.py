@@ -26,6 +26,7 @@ from hivekeeper.operator.ports import Broker, Cluster
 from hivekeeper.operator.recorder import EventRecorder
 from hivekeeper.operator.run_series import RunRecording
 from hivekeeper.operator.settings import Timing
+from hivekeeper.operator.status_writes import StatusWrites
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import pockethive
 
@@ -66,14 +67,17 @@ class Runtime:
     recordings: dict[str, RunRecording] = field(default_factory=dict)
     """Swarm uid → the recording of its run in progress (``operator/run_record.py``): one per Swarm at most."""
     events: EventRecorder = field(default_factory=EventRecorder)
+    """The Kubernetes Events written about Swarms and WorkerRoles (deduplicated, aggregated, rate-limited)."""
     pod_event_cache: dict[str, tuple[float, list[PodEvent]]] = field(default_factory=dict)
     """Namespace → (when read, its pods' eviction and preemption Events): read at most every
     ``POD_EVENTS_EVERY`` seconds per namespace, however many roles roll up there."""
-    """The Kubernetes Events written about Swarms and WorkerRoles (deduplicated, aggregated, rate-limited)."""
+    status_writes: StatusWrites = field(init=False)
+    """When status patches are due: state at once, figures within a budget shared by all objects."""
 
     def __post_init__(self) -> None:
         if self.started < 0:
             self.started = self.clock.monotonic()
+        self.status_writes = StatusWrites(self.clock.monotonic)
 
     async def push_config(self, swarm_id: str, role: str, instance: str, data: dict[str, Any], *, reason: str) -> None:
         """Publish one config-update and remember when and in which signal, so the workers' acks can be timed and
