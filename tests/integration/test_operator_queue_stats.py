@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import aio_pika
@@ -38,4 +39,25 @@ async def test_depths_of_existing_queues_missing_ones_left_out_and_fresh_answers
         await stats.close()
         for name in names:
             await channel.queue_delete(name)
+        await connection.close()
+
+
+async def test_many_roll_ups_asking_at_once_all_get_their_answers(rabbitmq_url: str) -> None:
+    name = f"qs-{uuid.uuid4().hex[:8]}"
+    connection = await aio_pika.connect(rabbitmq_url)
+    channel = await connection.channel()
+    await channel.declare_queue(name)
+    now = [0.0]
+    stats = QueueStats(lambda: rabbit_control.connect_plain(parse(rabbitmq_url), "qs-test"), clock=lambda: now[0])
+
+    async def one(n: int) -> list[str]:
+        now[0] += FRESH_SECONDS  # every question is asked of the broker, none answered from memory
+        return [q.name for q in await stats.stats([name, f"{name}-missing-{n}"])]
+
+    try:
+        answers = await asyncio.gather(*(one(n) for n in range(40)))
+        assert answers == [[name]] * 40, "a missing queue closing the shared channel must not fail the others"
+    finally:
+        await stats.close()
+        await channel.queue_delete(name)
         await connection.close()

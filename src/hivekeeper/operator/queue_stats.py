@@ -4,10 +4,13 @@ Each roll-up asks for the queues of its object: a Swarm for all of its queues, e
 queue is asked about up to three times per 2 s tick, and 100 swarms ask ~150 times a second. Opening a channel per
 question cost three round trips each; here one channel is kept (a passive declare of a missing queue closes it,
 and the next question opens another), and an answer younger than ``FRESH_SECONDS`` is given again without asking.
+Questions go one at a time (a lock): concurrent RPCs on one channel time out under load, and a 404 closes the
+channel for every question on it. Any other failure drops the connection, so the next question starts afresh.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -33,6 +36,7 @@ class QueueStats:
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._answers: dict[str, tuple[float, QueueStatus | None]] = {}
+        self._lock = asyncio.Lock()
 
     async def _open(self) -> AbstractChannel:
         if self._connection is None or self._connection.is_closed:
@@ -46,14 +50,23 @@ class QueueStats:
         channel = await self._open()
         try:
             declared = await channel.declare_queue(name, passive=True)
-        except aio_pika.exceptions.ChannelClosed:
+        except aio_pika.exceptions.ChannelNotFoundEntity:
             return None  # not declared (yet): the role's reconcile will declare it
+        except BaseException:
+            connection, self._connection, self._channel = self._connection, None, None
+            if connection is not None:
+                asyncio.get_running_loop().create_task(connection.close())
+            raise
         result = declared.declaration_result
         depth, consumers = int(result.message_count or 0), int(result.consumer_count or 0)
         return QueueStatus(name=name, depth=depth, messages=depth, consumers=consumers)
 
     async def stats(self, names: list[str]) -> list[QueueStatus]:
         """Each of ``names`` that exists (a missing queue is left out)."""
+        async with self._lock:
+            return await self._stats(names)
+
+    async def _stats(self, names: list[str]) -> list[QueueStatus]:
         now = self._clock()
         out = []
         for name in names:
