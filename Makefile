@@ -72,8 +72,9 @@ bench-pipelines: $(STAMP) ## only the work-plane pipelines: items/s, broker CPU 
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/pipelines.py --seconds $(BENCH_SECONDS) --json .bench/pipelines.json
 
-bench-scale: $(STAMP) ## the control side at scale on the bench node: one operator, 100 swarms, ~1,000 workers' status traffic (issue 19)
+bench-scale: $(STAMP) ## on the bench node: items/s against 1, 2, 4 processor pods; one operator under 100 swarms' status traffic (docs/scaling.md)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/node_replicas.py --json .bench/node-replicas.json
 	$(BIN)/python bench/control_scale.py --json .bench/control-scale.json
 
 bench-amqp: $(STAMP) ## client CPU per message: aio-pika, aiormq, pamqp alone and our work-plane client (decision 0003)

@@ -259,6 +259,10 @@ class Simulator:
                 await self._report(instance, full=True)
 
 
+def _progress(text: str) -> None:
+    print(f"control-scale: {text}", file=sys.stderr, flush=True)
+
+
 def _proc_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -342,6 +346,7 @@ async def measure(  # noqa: PLR0915 - one linear scenario
 
         await eventually(all_pods_played, timeout=900, interval=5, what=f"{expected} simulated pods created")
         result["setup_seconds"] = round(time.monotonic() - began, 1)
+        _progress(f"{len(simulator.instances)} simulated instances reporting after {result['setup_seconds']:.0f} s")
 
         async def real_at(generation: int) -> bool:
             for role in ("feeder", "caller"):
@@ -353,6 +358,7 @@ async def measure(  # noqa: PLR0915 - one linear scenario
             return True
 
         await eventually(lambda: real_at(1), timeout=300, interval=1, what="the real swarm's 2 workers applied")
+        _progress("the real swarm's 2 workers applied generation 1; steady window starts")
 
         # The steady window: every simulated instance reports, the real swarm is edited now and then.
         patches0 = _scrape(port, "hivekeeper_operator_status_patches_total")
@@ -387,6 +393,7 @@ async def measure(  # noqa: PLR0915 - one linear scenario
                 what=f"ConfigApplied at generation {generation}",
             )
             visible_ms.append((time.monotonic() - started) * 1000)
+            _progress(f"edit {edit}: applied {applied_ms[-1]:.0f} ms, visible {visible_ms[-1]:.0f} ms")
         await asyncio.sleep(max(0.0, t0 + steady - time.monotonic()))
         elapsed = time.monotonic() - t0
         rss.append(_rss_mib(operator.pid))

@@ -144,10 +144,12 @@ async def measure(node: BenchNode, workdir: Path, replicas: list[int], seconds: 
     import aio_pika
     from lightkube import AsyncClient, KubeConfig
     from lightkube.codecs import from_dict
+    from lightkube.generic_resource import create_namespaced_resource
 
     from hivekeeper.protocol import envelope as env
     from hivekeeper.protocol import naming
 
+    create_namespaced_resource("hivekeeper.io", "v1alpha1", "Swarm", "swarms")  # from_dict knows the kind then
     kube = AsyncClient(config=KubeConfig.from_file(str(node.kubeconfig)))
     swarm_id = naming.swarm_id(SWARM, NAMESPACE)
     nginx, url = start_nginx_on_node(node, workdir / "nginx")
@@ -215,8 +217,8 @@ async def measure(node: BenchNode, workdir: Path, replicas: list[int], seconds: 
                 for i in after
                 if i in before
             )
-            published = feeder_after["context"].get("published", {})
-            published0 = feeder_before["context"].get("published", {})
+            published = feeder_after["context"].get("workOut", {})
+            published0 = feeder_before["context"].get("workOut", {})
             messages = int(published.get("messages", 0)) - int(published0.get("messages", 0))
             items = int(published.get("items", 0)) - int(published0.get("items", 0))
             rows.append(

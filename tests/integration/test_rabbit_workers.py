@@ -207,7 +207,7 @@ async def test_a_worker_reports_the_messages_and_items_its_output_sent_and_they_
         return worker.stats.processed == 400
 
     await eventually(all_done, timeout=20, what="400 items through the builder")
-    published = worker.status_data(full=False)["context"]["published"]
+    published = worker.status_data(full=False)["context"]["workOut"]
     messages = await cluster.depth("out")
     assert published == {"messages": messages, "items": 400}
     assert messages < 400, "concurrent loops share messages (batches): the operator's depth is messages x mean"

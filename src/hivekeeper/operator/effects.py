@@ -1,9 +1,7 @@
 """The operator's effects: the Kubernetes API (lightkube) and RabbitMQ (aio-pika). Nothing else talks to them.
 
-Everything here is small and boring on purpose: the decisions are made by the core (the reconcile and
-roll-up modules, over the Protocols of :mod:`hivekeeper.operator.ports`); this module only carries them
-out, and turns what it reads into the typed bodies of :mod:`hivekeeper.operator.bodies` and
-:mod:`hivekeeper.operator.pods`.
+Small and boring on purpose: the core (reconciles and roll-ups, over :mod:`hivekeeper.operator.ports`) decides;
+this module carries it out and turns what it reads into the typed bodies of :mod:`~hivekeeper.operator.bodies`.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import (
     AbstractChannel,
-    AbstractConnection,
     AbstractExchange,
     AbstractIncomingMessage,
     AbstractRobustConnection,
@@ -33,9 +30,12 @@ from hivekeeper.api.status import QueueStatus
 from hivekeeper.operator import metrics
 from hivekeeper.operator.bodies import WorkerRoleBody, parse
 from hivekeeper.operator.events import KubeEvent
+from hivekeeper.operator.kube_pods import LightkubePods
 from hivekeeper.operator.observations import MalformedEvent, Observations
+from hivekeeper.operator.pod_watch import PodWatch
 from hivekeeper.operator.pods import Pod as PodView
 from hivekeeper.operator.pods import PodEvent
+from hivekeeper.operator.queue_stats import QueueStats
 from hivekeeper.operator.topology import Topology
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import naming
@@ -54,6 +54,7 @@ class LightkubeCluster:
 
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
+        self.pod_watch = PodWatch(LightkubePods(client), self._list_pods)
 
     async def apply(self, manifest: dict[str, Any]) -> None:
         """Server-side apply: the operator owns exactly the fields it sets."""
@@ -190,6 +191,9 @@ class LightkubeCluster:
         return found
 
     async def pods(self, namespace: str, swarm: str, role: str) -> list[PodView]:
+        return await self.pod_watch.pods(namespace, swarm, role)  # listed directly until the watch has answered
+
+    async def _list_pods(self, namespace: str, swarm: str, role: str) -> list[PodView]:
         return [
             PodView.model_validate(pod.to_dict())
             async for pod in self.client.list(
@@ -290,7 +294,7 @@ class AmqpBroker:
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._control: AbstractExchange | None = None
-        self._plain: AbstractConnection | None = None
+        self._stats = QueueStats(lambda: rabbit_control.connect_plain(self._url, "hivekeeper-operator-stats"))
         # Anyone with a broker credential can publish garbage: say so, but not once per message.
         self._malformed_log = _Throttled(log, every=60.0)
 
@@ -329,26 +333,9 @@ class AmqpBroker:
                 metrics.CONFIG_REFUSALS.inc()
 
     async def queue_stats(self, names: list[str]) -> list[QueueStatus]:
-        """(name, depth, consumers) of each queue that exists, from passive declares.
-
-        On a plain connection: a robust one reports 0 messages for passive declares.
-        """
-        if self._plain is None or self._plain.is_closed:
-            self._plain = await rabbit_control.connect_plain(self._url, "hivekeeper-operator-stats")
-        out = []
-        for name in names:
-            channel = await self._plain.channel()
-            try:
-                declared = await channel.declare_queue(name, passive=True)
-                result = declared.declaration_result
-                depth, consumers = int(result.message_count or 0), int(result.consumer_count or 0)
-                out.append(QueueStatus(name=name, depth=depth, messages=depth, consumers=consumers))
-            except aio_pika.exceptions.ChannelClosed:
-                continue  # not declared (yet): the role's reconcile will declare it
-            finally:
-                if not channel.is_closed:
-                    await channel.close()
-        return out
+        """(name, depth, consumers) of each queue that exists: passive declares on a plain connection (a robust one
+        reports 0 messages for them), one reused channel, answers reused within a second (``operator.queue_stats``)."""
+        return await self._stats.stats(names)
 
     async def delete(self, topology: Topology) -> None:
         """Delete the swarm's queues (even if not empty) and its work exchange."""
@@ -389,7 +376,6 @@ class AmqpBroker:
         )
 
     async def close(self) -> None:
-        if self._plain is not None:
-            await self._plain.close()
+        await self._stats.close()
         if self._connection is not None:
             await self._connection.close()

@@ -104,8 +104,12 @@ def _dimensions(value: object) -> dict[str, dict[str, int]]:
 Counts = Annotated[dict[str, int], BeforeValidator(_counts)]
 
 
+def _object_or_none(value: object) -> object:
+    return value if isinstance(value, dict) else None
+
+
 class PublishedCounts(_Event):
-    """``context.published``: what a worker's RabbitMQ output sent since it started (batches, decision 0013)."""
+    """``context.workOut``: what a worker's RabbitMQ output sent since it started (batches, decision 0013)."""
 
     messages: Number = 0
     items: Number = 0
@@ -127,8 +131,9 @@ class StatusContext(_Event):
     errorKinds: Counts = Field(default_factory=dict)
     businessCodes: Counts = Field(default_factory=dict)
     dimensions: Annotated[dict[str, dict[str, int]], BeforeValidator(_dimensions)] = Field(default_factory=dict)
-    published: PublishedCounts | None = None
-    """Absent for a worker without a RabbitMQ output, or one that sent nothing yet."""
+    workOut: Annotated[PublishedCounts | None, BeforeValidator(_object_or_none)] = None
+    """Absent for a worker without a RabbitMQ output, or one that sent nothing yet; anything but an object (another
+    runtime's key of that name) is ignored rather than making the whole report malformed."""
 
 
 class StatusData(_Event):

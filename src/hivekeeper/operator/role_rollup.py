@@ -5,8 +5,9 @@ level-based: an instance that reports an older config generation gets the curren
 and restarted pods converge by themselves; a queue deleted behind the operator's back is reported and
 declared again in the same tick.
 
-Pure parts: :func:`target_generation`, :func:`missing_queues`, :func:`status_patch` and
-:func:`changed`; :func:`roll_up_role` gathers the inputs through the ports and applies the result.
+Pure parts: :func:`target_generation`, :func:`missing_queues` and :func:`status_patch`; :func:`roll_up_role`
+gathers the inputs through the ports and writes the patch when :mod:`~hivekeeper.operator.status_writes` says it
+is due (a change of state at once, figures within a budget).
 """
 
 from __future__ import annotations
@@ -170,15 +171,6 @@ def _codes(instances: list[rules.InstanceReport]) -> dict[str, int]:
     return dict(sorted(total.items()))
 
 
-def changed(status: Any, patch: dict[str, Any]) -> bool:
-    """Whether a status patch would change anything (unchanged statuses are not written: fewer API calls).
-
-    ``status`` is a pydantic status model; a field it was not given counts as absent, so a patch that only
-    writes the defaults still writes them once."""
-    current = status.model_dump(mode="json", exclude_unset=True)
-    return any(key not in current or current[key] != value for key, value in patch.items())
-
-
 async def roll_up_role(runtime: Runtime, role: WorkerRoleBody) -> None:
     """Fold the workers' last reports into the WorkerRole's status; re-send config to instances behind."""
     swarm_id = naming.swarm_id(role.spec.swarmRef, role.namespace)
@@ -208,6 +200,8 @@ async def roll_up_role(runtime: Runtime, role: WorkerRoleBody) -> None:
         now_text=clock.utc_text(),
         pod_events=await runtime.pod_disruptions(role.namespace),
     )
-    if changed(role.status, patch):
+    key = ("WorkerRole", role.namespace, role.metadata.name)
+    if runtime.status_writes.due(key, role.status.model_dump(mode="json", exclude_unset=True), patch):
         await runtime.cluster.patch_workerrole_status(role.namespace, role.metadata.name, patch)
+        runtime.status_writes.written(key)
     await config_events.say_role(runtime, role, patch, target.generation)

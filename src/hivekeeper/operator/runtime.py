@@ -26,10 +26,13 @@ from hivekeeper.operator.ports import Broker, Cluster
 from hivekeeper.operator.recorder import EventRecorder
 from hivekeeper.operator.run_series import RunRecording
 from hivekeeper.operator.settings import Timing
+from hivekeeper.operator.status_writes import StatusWrites
 from hivekeeper.protocol import envelope as env
 from hivekeeper.protocol import pockethive
 
 POD_EVENTS_EVERY = 10.0
+POD_EVENTS_WAIT = 2.0
+"""Seconds a roll-up waits for a read of the pod Events in flight before going on with the last ones read."""
 """Seconds between two reads of a namespace's pod eviction and preemption Events."""
 MAX_POD_EVENTS = 1000
 """Events kept per namespace (the API server keeps them an hour; a namespace evicting more is told enough)."""
@@ -66,14 +69,19 @@ class Runtime:
     recordings: dict[str, RunRecording] = field(default_factory=dict)
     """Swarm uid → the recording of its run in progress (``operator/run_record.py``): one per Swarm at most."""
     events: EventRecorder = field(default_factory=EventRecorder)
+    """The Kubernetes Events written about Swarms and WorkerRoles (deduplicated, aggregated, rate-limited)."""
     pod_event_cache: dict[str, tuple[float, list[PodEvent]]] = field(default_factory=dict)
     """Namespace → (when read, its pods' eviction and preemption Events): read at most every
     ``POD_EVENTS_EVERY`` seconds per namespace, however many roles roll up there."""
-    """The Kubernetes Events written about Swarms and WorkerRoles (deduplicated, aggregated, rate-limited)."""
+    _pod_event_reads: dict[str, asyncio.Task[list[PodEvent]]] = field(default_factory=dict)
+    """Namespace → the read of its pods' Events in flight (one at a time per namespace)."""
+    status_writes: StatusWrites = field(init=False)
+    """When status patches are due: state at once, figures within a budget shared by all objects."""
 
     def __post_init__(self) -> None:
         if self.started < 0:
             self.started = self.clock.monotonic()
+        self.status_writes = StatusWrites(self.clock.monotonic)
 
     async def push_config(self, swarm_id: str, role: str, instance: str, data: dict[str, Any], *, reason: str) -> None:
         """Publish one config-update and remember when and in which signal, so the workers' acks can be timed and
@@ -96,19 +104,37 @@ class Runtime:
     async def pod_disruptions(self, namespace: str) -> list[PodEvent]:
         """The eviction and preemption Events of the pods of ``namespace`` (``pod_failures.EVENT_REASONS``), read
         again when older than ``POD_EVENTS_EVERY``; on an API error the last ones read (a roll-up never fails
-        for them)."""
-        now = self.clock.monotonic()
+        for them). One read per namespace at a time, whatever the number of roles rolling up there: the others
+        wait for it, at most ``POD_EVENTS_WAIT`` seconds, then go on with the last ones read (listing Events is a
+        scan of the namespace's Events on the API server, slow where thousands of pods are Pending)."""
         held = self.pod_event_cache.get(namespace)
-        if held is not None and now - held[0] < POD_EVENTS_EVERY:
+        if held is not None and self.clock.monotonic() - held[0] < POD_EVENTS_EVERY:
             return held[1]
+        reading = self._pod_event_reads.get(namespace)
+        if reading is None:
+            reading = asyncio.get_running_loop().create_task(self._read_pod_events(namespace))
+            self._pod_event_reads[namespace] = reading
+            reading.add_done_callback(lambda _: self._pod_event_reads.pop(namespace, None))
+        try:
+            return await asyncio.wait_for(asyncio.shield(reading), POD_EVENTS_WAIT)
+        except TimeoutError:
+            return held[1] if held is not None else []
+
+    async def _read_pod_events(self, namespace: str) -> list[PodEvent]:
+        held = self.pod_event_cache.get(namespace)
         try:
             found = [e for reason in EVENT_REASONS for e in await self.cluster.pod_events(namespace, reason)]
         except Exception as exc:  # an Event list is a hint for the status, never a reason to fail a roll-up
-            log.warning("namespace %s: cannot list pod Events (%s); failures keep what pods say", namespace, exc)
+            log.warning(
+                "namespace %s: cannot list pod Events (%s: %s); failures keep what pods say",
+                namespace,
+                type(exc).__name__,
+                exc,
+            )
             found = held[1] if held is not None else []
         if len(self.pod_event_cache) >= MAX_NAMESPACES and namespace not in self.pod_event_cache:
             self.pod_event_cache.pop(next(iter(self.pod_event_cache)))
-        self.pod_event_cache[namespace] = (now, found[:MAX_POD_EVENTS])
+        self.pod_event_cache[namespace] = (self.clock.monotonic(), found[:MAX_POD_EVENTS])
         return found[:MAX_POD_EVENTS]
 
     async def manage(self, swarm_id: str, role: WorkerRoleBody) -> None:

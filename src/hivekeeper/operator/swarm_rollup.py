@@ -15,7 +15,6 @@ from hivekeeper.api.status import QueueStatus, RoleStatus, Totals
 from hivekeeper.operator import config_events, metrics, plan, run_apply, run_history, run_record
 from hivekeeper.operator import status as rules
 from hivekeeper.operator.bodies import SwarmBody, WorkerRoleBody, WorkerRoleStatusView
-from hivekeeper.operator.role_rollup import changed
 from hivekeeper.operator.runtime import Runtime
 from hivekeeper.operator.status import InstanceReport
 from hivekeeper.protocol import naming
@@ -139,8 +138,10 @@ async def roll_up_swarm(runtime: Runtime, swarm: SwarmBody) -> None:
     if swarm.spec.run is not None and run is None:
         return  # its time to live is over: deleted
     patch = swarm_status_patch(swarm, children, queues, runtime.clock.utc_text(), run)
-    if changed(swarm.status, patch):
+    key = ("Swarm", namespace, name)
+    if runtime.status_writes.due(key, swarm.status.model_dump(mode="json", exclude_unset=True), patch):
         await runtime.cluster.patch_swarm_status(namespace, name, patch)
+        runtime.status_writes.written(key)
     await config_events.say_swarm(runtime, swarm, children)
     if "runs" in patch:  # a run got its verdict: the records the history no longer names go
         keep = {r["series"] for r in patch["runs"] if r.get("series")} | {str((run or {}).get("series") or "")}

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import os
 import time
-import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -49,7 +49,7 @@ def _timestamp(value: object) -> object:
     """A hop time as RFC 3339 text. Ours is text already; PocketHive's workers write epoch numbers, in seconds
     or in milliseconds (told apart by :data:`EPOCH_MILLIS_FROM`), which are turned into the same text so every
     reader of ``hops`` sees one format."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if type(value) is str or isinstance(value, bool) or not isinstance(value, int | float):
         return value  # text is checked as text; anything else fails as "not a string"
     seconds = value / 1000 if abs(value) >= EPOCH_MILLIS_FROM else value
     try:
@@ -112,15 +112,74 @@ class WorkItem(BaseModel):
         step_headers = {STEP_SERVICE: service, STEP_INSTANCE: instance}
         if headers:
             step_headers.update(headers)
-        # model_construct: every value here is built by us and already valid; validating it again
-        # would cost more than the rest of a request-builder's work.
-        step = Step.model_construct(
-            index=len(self.steps), payload=payload, payloadEncoding="utf-8", headers=step_headers
+        # Not validated: every value here is built by us and already valid; validating it again would cost
+        # more than the rest of a request-builder's work.
+        step = _built(
+            Step, {"index": len(self.steps), "payload": payload, "payloadEncoding": "utf-8", "headers": step_headers}
         )
-        return self.model_copy(update={"steps": [*self.steps, step]})
+        return _copied(self, "steps", [*self.steps, step])
 
     def to_json(self) -> bytes:
-        return self.__pydantic_serializer__.to_json(self)
+        """The item as compact JSON, byte for byte what pydantic writes (orjson is ~2.5x faster at it).
+
+        Our models are handed to orjson as their field dicts (pydantic writes them in the same order). A value
+        orjson would write differently from pydantic (dates, subclasses of str, int, dict or list, dataclasses)
+        or cannot write (bytes, sets, non-string keys, integers past 64 bits, lone surrogates) is passed back
+        to :func:`_fields`, which refuses it, and the whole item is written by pydantic instead."""
+        try:
+            return orjson.dumps(self, default=_fields, option=_PLAIN_JSON)
+        except orjson.JSONEncodeError:
+            return self.__pydantic_serializer__.to_json(self)
+
+
+_MODELS = frozenset((WorkItem, Step, Observability, Hop))
+_PLAIN_JSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS
+"""orjson writes only what it writes as pydantic does; everything else goes to :func:`_fields`."""
+
+
+def _fields(value: object) -> dict[str, Any]:
+    """One of our models as orjson writes it: its field dict (in declaration order, as pydantic writes it)."""
+    if type(value) in _MODELS:
+        return value.__dict__
+    raise TypeError(f"{type(value).__name__} is written by pydantic")
+
+
+M = TypeVar("M", bound=BaseModel)
+_new = object.__new__
+_setattr = object.__setattr__
+
+
+def _built(model: type[M], values: dict[str, Any]) -> M:
+    """``model.model_construct(**values)`` in about a third of its time (no generic loop over the fields; it
+    ran five times per generated item). ``values`` gives every field, in declaration order (the order the
+    JSON is written in); the models here have no private attributes and forbid extra fields."""
+    built = _new(model)
+    _setattr(built, "__dict__", values)
+    _setattr(built, "__pydantic_fields_set__", set(values))
+    _setattr(built, "__pydantic_extra__", None)
+    _setattr(built, "__pydantic_private__", None)
+    return built
+
+
+def _copied(item: WorkItem, field: str, value: Any) -> WorkItem:
+    """``item.model_copy(update={field: value})``, the shallow copy pydantic makes, without its generic path."""
+    values = dict(item.__dict__)
+    values[field] = value
+    fields_set = set(item.__pydantic_fields_set__)
+    fields_set.add(field)
+    copied = _new(WorkItem)
+    _setattr(copied, "__dict__", values)
+    _setattr(copied, "__pydantic_fields_set__", fields_set)
+    _setattr(copied, "__pydantic_extra__", None)
+    _setattr(copied, "__pydantic_private__", None)
+    return copied
+
+
+def new_hop(service: str, instance: str, received_at: str, processed_at: str) -> Hop:
+    """A hop we record ourselves (not validated: the times come from :func:`now`)."""
+    return _built(
+        Hop, {"service": service, "instance": instance, "receivedAt": received_at, "processedAt": processed_at}
+    )
 
 
 class WorkItemError(InvalidInput, ValueError):
@@ -142,6 +201,16 @@ def now() -> str:
     return f"{_second[1]}.{int((moment - second) * 1_000_000):06d}Z"
 
 
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID_V4 = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_message_id() -> str:
+    """A random UUID (version 4) as text, what ``str(uuid.uuid4())`` gives, in half its time (once per item)."""
+    digits = f"{(int.from_bytes(os.urandom(16)) & _UUID_CLEAR) | _UUID_V4:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
 def new_item(
     payload: str,
     *,
@@ -153,35 +222,40 @@ def new_item(
     message_id: str | None = None,
 ) -> WorkItem:
     """A fresh item with one step, a message id (new unless given), and a correlation id (kept if given)."""
-    message_id = message_id or str(uuid.uuid4())
+    message_id = message_id or new_message_id()
     item_headers = dict(headers or {})
     item_headers.setdefault(CORRELATION_HEADER, message_id)
     stamp = now()
-    return WorkItem.model_construct(  # built from known-good parts: no need to validate (hot path)
-        version="1",
-        headers=item_headers,
-        messageId=message_id,
-        contentType=content_type,
-        steps=[
-            Step.model_construct(
-                index=0,
-                payload=payload,
-                payloadEncoding="utf-8",
-                headers={STEP_SERVICE: service, STEP_INSTANCE: instance},
-            )
-        ],
-        observability=Observability.model_construct(
-            traceId=message_id.replace("-", ""),
-            swarmId=swarm,
-            hops=[Hop.model_construct(service=service, instance=instance, receivedAt=stamp, processedAt=stamp)],
-        ),
+    step = {
+        "index": 0,
+        "payload": payload,
+        "payloadEncoding": "utf-8",
+        "headers": {STEP_SERVICE: service, STEP_INSTANCE: instance},
+    }
+    observability = {
+        "traceId": message_id.replace("-", ""),
+        "swarmId": swarm,
+        "hops": [new_hop(service, instance, stamp, stamp)],
+    }
+    return _built(  # built from known-good parts: no need to validate (hot path)
+        WorkItem,
+        {
+            "version": "1",
+            "headers": item_headers,
+            "messageId": message_id,
+            "contentType": content_type,
+            "steps": [_built(Step, step)],
+            "observability": _built(Observability, observability),
+        },
     )
 
 
 def parse(body: bytes) -> WorkItem:
     """Read a WorkItem from JSON bytes, or raise :class:`WorkItemError` naming the problem."""
+    # One pass in pydantic-core: the fast, common case. (A Python fast path, orjson plus type checks plus
+    # construction in place, measured slower: 9.4 µs against 7.3 µs for a two-step item.)
     try:
-        return WorkItem.model_validate_json(body)  # one pass in pydantic-core: the fast, common case
+        return WorkItem.model_validate_json(body)
     except ValidationError:
         return decoding.decode(body, WorkItem, "work item", WorkItemError)  # slow path, for the message
 

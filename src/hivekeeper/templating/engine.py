@@ -102,7 +102,9 @@ class TemplateEngine:
         # (Redis INCR), so they compile in an async environment; everything else stays on the cheaper
         # synchronous one. Environments are made on first use.
         self._envs: dict[tuple[str, bool], sandbox.BudgetedSandbox] = {}
-        self._cache: OrderedDict[tuple[str, str, Semantics], jinja2.Template] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str, str, str], jinja2.Template] = OrderedDict()
+        """Compiled templates by name, source and semantics (its two fields: hashing the dataclass itself is a
+        Python call, and this is looked up on every render)."""
 
     def configure(self, semantics: Semantics, origin: Origin | None = None) -> None:
         """Render with ``semantics`` (and as ``origin``, when given) from now on; templates compiled under other
@@ -136,7 +138,7 @@ class TemplateEngine:
         """The compiled template for ``source`` under the current semantics; syntax errors name the template
         and line."""
         semantics = self.semantics
-        key = (name, source, semantics)
+        key = (name, source, semantics.undefined, semantics.tag_newline)
         template = self._cache.get(key)
         if template is not None:
             self._cache.move_to_end(key)
@@ -178,19 +180,25 @@ class TemplateEngine:
                 "sequence() cannot be used here (this value is rendered once, when the config is "
                 "applied); use sequence() and sequenceWith() in message or request templates",
             )
+        return self._render(name, source, context)
+
+    def _render(self, name: str, source: str, context: dict[str, Any]) -> str:
+        """Render a template that has markers and does not call ``sequence()``."""
         template = self.compile(name, source)
         try:
-            return sandbox.render(template, {**self._names, **context})
+            return sandbox.render(template, context, self._names)
         except Exception as exc:
             raise self._render_error(name, exc) from exc
 
     async def render_async(self, name: str, source: str, context: dict[str, Any]) -> str:
         """Render a per-item template; ``sequence(...)`` is awaited (Redis INCR in a cluster)."""
-        if is_literal(source) or not helpers.uses_sequence(source):
-            return self.render(name, source, context)
+        if is_literal(source):
+            return source
+        if not helpers.uses_sequence(source):
+            return self._render(name, source, context)
         template = self.compile(name, source)
         try:
-            return await sandbox.render_async(template, {**self._names, **context})
+            return await sandbox.render_async(template, context, self._names)
         except ConnectionError:
             raise  # sequence()'s store is unreachable: not the template's fault; the worker says what it is
         except Exception as exc:

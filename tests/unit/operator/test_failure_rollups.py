@@ -4,15 +4,17 @@ shows each role's last failure and restarts and names the role in its Stalled co
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import kube_pods as k
 from hivekeeper.api.status import QueueStatus
-from hivekeeper.operator import plan, role_rollup, swarm_rollup
+from hivekeeper.operator import plan, role_rollup, runtime, swarm_rollup
 from hivekeeper.operator.bodies import WorkerRoleBody
 from hivekeeper.operator.pods import PodEvent
 from hivekeeper.protocol import naming
 from operator_harness import NAMESPACE, Operator, swarm_body
+from testbench.waiting import eventually
 
 SWARM_ID = naming.swarm_id("quickstart", NAMESPACE)
 ROLE = "quickstart-caller"
@@ -217,3 +219,28 @@ async def test_pod_events_are_read_at_most_every_ten_seconds_per_namespace() -> 
     await _tick(op, "2026-01-01T00:05:13Z")
     assert op.cluster.calls.count(("list-pod-events", "Evicted")) == 2
     assert op.cluster.calls.count(("list-pod-events", "Preempted")) == 2
+
+
+async def test_roll_ups_at_the_same_moment_share_one_read_of_pod_events_and_a_slow_one_does_not_hold_them() -> None:
+    op = Operator()
+    _role(op)
+    release = asyncio.Event()
+    plain = op.cluster.pod_events
+
+    async def slow(namespace: str, reason: str) -> list[PodEvent]:
+        await release.wait()  # thousands of Events to scan: the API server takes its time
+        return await plain(namespace, reason)
+
+    op.cluster.pod_events = slow  # type: ignore[method-assign]
+    waiting = [asyncio.create_task(op.runtime.pod_disruptions(NAMESPACE)) for _ in range(20)]
+    done = await asyncio.wait_for(asyncio.gather(*waiting), runtime.POD_EVENTS_WAIT + 5)
+
+    assert done == [[]] * 20, "none had been read: the roll-ups go on without"
+    assert op.cluster.calls.count(("list-pod-events", "Evicted")) == 0, "the one read is still waiting"
+    release.set()
+
+    async def read_once() -> bool:
+        return op.cluster.calls.count(("list-pod-events", "Evicted")) == 1
+
+    await eventually(read_once, timeout=5, what="the one read to finish")
+    assert op.cluster.calls.count(("list-pod-events", "Preempted")) == 1

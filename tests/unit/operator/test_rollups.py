@@ -227,7 +227,7 @@ async def test_the_swarm_keeps_its_last_queue_depths_while_the_broker_is_down() 
 def _published(op: Operator, role: str, instance: str, messages: int, items: int) -> None:
     op.observations.manage(SWARM_ID, role)
     scope = env.Scope(swarmId=SWARM_ID, role=role, instance=instance)
-    data = {"enabled": True, "context": {"published": {"messages": messages, "items": items}}}
+    data = {"enabled": True, "context": {"workOut": {"messages": messages, "items": items}, "published": 7}}
     op.observations.record(env.metric("status-delta", scope, data, origin=instance), now=1.0)
 
 

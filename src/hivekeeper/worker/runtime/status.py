@@ -58,7 +58,7 @@ class StatusReports(WorkerParts):
             context["templateBudgetExceeded"] = dict(self.engine.budget_exceeded)
         sink = self.sink
         if isinstance(sink, Batching) and sink.messages:
-            context["published"] = {"messages": sink.messages, "items": sink.items}
+            context["workOut"] = {"messages": sink.messages, "items": sink.items}
         output = self.output
         if output.refused or output.poisoned or output.retries or output.given_back:
             context["output"] = output.snapshot()

@@ -6,7 +6,7 @@ from typing import Any
 
 from hivekeeper.api.roles.common import DeadLetter
 from hivekeeper.protocol import naming
-from hivekeeper.protocol.workitem import Hop, WorkItem, WorkItemError, now, parse
+from hivekeeper.protocol.workitem import WorkItem, WorkItemError, new_hop, now, parse
 from hivekeeper.templating.engine import TemplateError
 from hivekeeper.worker import publishing
 from hivekeeper.worker.deadletter import DeadLetterOutbox, failure_headers
@@ -92,14 +92,8 @@ class WorkLoop(StatusReports):
             if uploader is not None and not uploader.before:
                 await uploader.push(result if result is not None else item)
             if result is not None and self.sink is not None:
-                result.observability.hops.append(
-                    Hop.model_construct(
-                        service=self.identity.role,
-                        instance=self.identity.instance,
-                        receivedAt=received or now(),
-                        processedAt=now(),
-                    )
-                )
+                identity = self.identity
+                result.observability.hops.append(new_hop(identity.role, identity.instance, received or now(), now()))
                 try:
                     await self._publish(result)
                 except Exception as exc:  # rare: retried, refused or given back (worker.publishing)

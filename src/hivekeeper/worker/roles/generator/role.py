@@ -7,14 +7,13 @@ from ``message.method/path/headers/body``, ready for a processor.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import orjson
 
 from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.generator.config import GeneratorConfig
-from hivekeeper.protocol.workitem import CORRELATION_HEADER, WorkItem, new_item
+from hivekeeper.protocol.workitem import CORRELATION_HEADER, WorkItem, new_item, new_message_id
 from hivekeeper.templating.context import template_context
 from hivekeeper.worker.roles.base import Role, RoleDeps, RoleKind, Wiring
 
@@ -43,7 +42,7 @@ class Generator:
         engine = self.deps.engine
         message = self.config.message
         # The item made here carries this correlation id, so templates print the id its request will carry.
-        message_id = str(uuid.uuid4())
+        message_id = new_message_id()
         correlation_id = item.correlation_id if item is not None else message_id
         context = template_context(item, self._vars, self._sut, correlation_id)
         body = await engine.render_async("message.body", message.body, context)
