@@ -29,7 +29,7 @@ Measured, for each shape with batching on and off:
   process, all threads, from /proc/PID/stat; epmd and the Erlang helper processes are left out), the workers'
   (every worker process summed, and per role), and nginx's (master and worker);
 * **items per message** each stage published over the window: the items over the messages its RabbitMQ output
-  sent (a batch is one message), from the workers' own ``context.published`` counters;
+  sent (a batch is one message), from the workers' own ``context.workOut`` counters;
 * the queue depth (messages ready) at the start and end of the window: a growing depth means the generator
   outruns the next stage. The broker's CPU is divided by the items the processors finished, so with a growing
   backlog it also carries the publishes of items not yet consumed (the items/s of every role are printed).
@@ -319,7 +319,7 @@ class Workers:
 @dataclass(frozen=True)
 class Counters:
     """What one worker's status says it did so far: items processed, and messages and items its RabbitMQ output
-    published (``context.published``: a batch is one message)."""
+    published (``context.workOut``: a batch is one message)."""
 
     processed: int
     messages: int
@@ -327,7 +327,7 @@ class Counters:
 
     @classmethod
     def of(cls, context: dict[str, Any]) -> Counters:
-        published = context.get("published") or {}
+        published = context.get("workOut") or {}
         return cls(int(context["processed"]), int(published.get("messages", 0)), int(published.get("items", 0)))
 
 
