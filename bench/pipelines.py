@@ -91,7 +91,7 @@ WARM_ITEMS = 20_000
 WARM_TIMEOUT = 90.0
 READY_TIMEOUT = 30.0
 RESULTS_LENGTH = 2000
-SAMPLE_ITEMS_PER_SEC = 2000
+SAMPLE_ITEMS_PER_SEC = 1000
 """The latency reader parses at most this many items a second (the results queue drops the rest)."""
 GOALS = {"two-stage": 30_000, "three-stage": 20_000}
 CPU_CUT_GOAL = 5.0
