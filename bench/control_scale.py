@@ -53,13 +53,14 @@ NOWHERE = {"hivekeeper.io/bench-pool": "simulated-nowhere"}
 """A node selector no node matches: the simulated swarms' pods exist but never run."""
 
 
-def _sim_swarm(name: str, replicas: int) -> dict[str, Any]:
+def _swarm(name: str, replicas: int, caller_url: str, rate: int, **spec: Any) -> dict[str, Any]:
+    """A generator → processor Swarm of ``replicas`` per role; ``spec``: more of its spec (``pod``, ``vars``)."""
     return {
         "apiVersion": "hivekeeper.io/v1alpha1",
         "kind": "Swarm",
         "metadata": {"name": name, "namespace": NAMESPACE},
         "spec": {
-            "pod": {"nodeSelector": NOWHERE},
+            **spec,
             "roles": [
                 {
                     "name": "feeder",
@@ -67,7 +68,7 @@ def _sim_swarm(name: str, replicas: int) -> dict[str, Any]:
                     "replicas": replicas,
                     "work": {"out": "call"},
                     "config": {
-                        "inputs": {"scheduler": {"ratePerSec": 100}},
+                        "inputs": {"scheduler": {"ratePerSec": rate}},
                         "message": {"bodyType": "HTTP", "method": "GET", "path": "/"},
                     },
                 },
@@ -76,41 +77,19 @@ def _sim_swarm(name: str, replicas: int) -> dict[str, Any]:
                     "role": "processor",
                     "replicas": replicas,
                     "work": {"in": "call"},
-                    "config": {"baseUrl": "http://sut.invalid:8080", "threadCount": 4},
+                    "config": {"baseUrl": caller_url, "threadCount": 4},
                 },
             ],
         },
     }
+
+
+def _sim_swarm(name: str, replicas: int) -> dict[str, Any]:
+    return _swarm(name, replicas, "http://sut.invalid:8080", 100, pod={"nodeSelector": NOWHERE})
 
 
 def _real_swarm(url: str, edit: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "hivekeeper.io/v1alpha1",
-        "kind": "Swarm",
-        "metadata": {"name": REAL, "namespace": NAMESPACE},
-        "spec": {
-            "vars": {"edit": edit},
-            "roles": [
-                {
-                    "name": "feeder",
-                    "role": "generator",
-                    "replicas": 1,
-                    "work": {"out": "call"},
-                    "config": {
-                        "inputs": {"scheduler": {"ratePerSec": 20}},
-                        "message": {"bodyType": "HTTP", "method": "GET", "path": "/"},
-                    },
-                },
-                {
-                    "name": "caller",
-                    "role": "processor",
-                    "replicas": 1,
-                    "work": {"in": "call"},
-                    "config": {"baseUrl": url, "threadCount": 4},
-                },
-            ],
-        },
-    }
+    return _swarm(REAL, 1, url, 20, vars={"edit": edit})
 
 
 class Instance:

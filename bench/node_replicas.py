@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kube_node import BenchNode, describe_error, namespace_with_broker, start_node
 from operator_edits import _start_operator
+from run import NGINX_CONF
 
 from testbench import netns
 from testbench.kube import NODE_IP
@@ -41,26 +42,6 @@ from testbench.waiting import eventually
 NAMESPACE = "replicas"
 SWARM = "through"
 THREADS = 64
-NGINX = """
-worker_processes 1;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 8192; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir}/body;
-  proxy_temp_path {dir}/proxy;
-  fastcgi_temp_path {dir}/fastcgi;
-  uwsgi_temp_path {dir}/uwsgi;
-  scgi_temp_path {dir}/scgi;
-  keepalive_requests 10000000;
-  server {{
-    listen {address}:{port} backlog=4096;
-    location / {{ return 200 "ok\\n"; }}
-  }}
-}}
-"""
 
 
 def _swarm(url: str, callers: int) -> dict[str, Any]:
@@ -98,7 +79,7 @@ def start_nginx_on_node(node: BenchNode, workdir: Path) -> tuple[ManagedProcess,
     ensure_debian_packages(["nginx"])
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "nginx.conf").write_text(NGINX.format(dir=workdir, address=NODE_IP, port=port))
+    (workdir / "nginx.conf").write_text(NGINX_CONF.format(dir=workdir, address=NODE_IP, port=port))
     argv = ["nsenter", f"--net={netns.path(node.cluster.namespace)}", "--"]
     proc = ManagedProcess(
         "nginx (node)", [*argv, DEBIAN_PACKAGES["nginx"][1], "-c", str(workdir / "nginx.conf")], workdir / "nginx.out"

@@ -64,7 +64,7 @@ http {{
   scgi_temp_path {dir}/scgi;
   keepalive_requests 10000000;
   server {{
-    listen 127.0.0.1:{port} backlog=4096;
+    listen {address}:{port} backlog=4096;
     location / {{ return 200 "ok\\n"; }}
   }}
 }}
@@ -74,7 +74,7 @@ http {{
 def start_nginx(workdir: Path) -> tuple[ManagedProcess, str]:
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "nginx.conf").write_text(NGINX_CONF.format(dir=workdir, port=port))
+    (workdir / "nginx.conf").write_text(NGINX_CONF.format(dir=workdir, address="127.0.0.1", port=port))
     proc = ManagedProcess(
         "nginx", [DEBIAN_PACKAGES["nginx"][1], "-c", str(workdir / "nginx.conf")], workdir / "nginx.out"
     ).start()
