@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hivekeeper.api.http_limits import DEFAULT_MAX_RESPONSE_BYTES
-from hivekeeper.worker.http.connection import DeadlineWatch, HeaderlessConnection, HttpConnection
+from hivekeeper.worker.http.connection import DeadlineWatch, HeaderlessConnection, HttpConnection, TurnWrites
 from hivekeeper.worker.http_port import (
     ConnectionDropped,
     HttpConnectError,
@@ -94,6 +94,7 @@ class HttpClient:
     _idle: dict[Origin, deque[HttpConnection]] = field(default_factory=dict, repr=False)
     _ssl: ssl.SSLContext | None = field(default=None, repr=False)
     _watch: DeadlineWatch | None = field(default=None, repr=False)
+    _writes: TurnWrites | None = field(default=None, repr=False)
     opened: int = 0
     _closed: bool = field(default=False, repr=False)
 
@@ -128,11 +129,12 @@ class HttpClient:
             async with asyncio.timeout(allowed):
                 factory = HttpConnection if self.collect_headers else HeaderlessConnection
                 watch = self._watch_for(loop)
+                writes = self._writes_for(loop)
                 addresses = await _lookup(loop, origin.host, origin.port)
                 for index, address in enumerate(addresses):  # in the resolver's order, as create_connection
                     try:
                         _, protocol = await loop.create_connection(
-                            lambda: factory(loop, watch),
+                            lambda: factory(loop, watch, writes),
                             address,
                             origin.port,
                             ssl=tls,
@@ -163,6 +165,11 @@ class HttpClient:
         if self._watch is None:
             self._watch = DeadlineWatch(loop)
         return self._watch
+
+    def _writes_for(self, loop: asyncio.AbstractEventLoop) -> TurnWrites:
+        if self._writes is None:
+            self._writes = TurnWrites(loop)
+        return self._writes
 
     def _take_idle(self, origin: Origin) -> HttpConnection | None:
         idle = self._idle.get(origin)

@@ -61,6 +61,34 @@ class DeadlineWatch:
         self._handle = self._loop.call_later(SWEEP_INTERVAL, self._sweep) if self._watched else None
 
 
+class TurnWrites:
+    """The requests written in one event-loop turn, handed to their sockets together at the end of the turn.
+
+    Why: a request written while the server sleeps costs a wake-up (on a VM, an inter-processor interrupt), paid
+    by the writer inside ``write``. Work loops build their requests one after another, each a few µs of CPU apart;
+    written as they are built, the server often finishes one and sleeps again before the next, and every write
+    wakes it. Written back to back, the first write wakes it and the rest land while it is awake. Measured on this
+    2-core machine (issue 19): a processor fed from a queue spent 38.5 µs of CPU per request against nginx, 26.7
+    with this; direct mode went from 72k to 78k requests/s. The wait is one loop turn (µs), inside the request's
+    measured time."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._pending: list[tuple[asyncio.Transport, bytes]] = []
+
+    def write(self, transport: asyncio.Transport, data: bytes) -> None:
+        pending = self._pending
+        pending.append((transport, data))
+        if len(pending) == 1:
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for transport, data in pending:
+            if not transport.is_closing():  # closed meanwhile: connection_lost fails the request
+                transport.write(data)
+
+
 class _Unsolicited(HivekeeperError):
     """Raised inside the parser to stop it at a response nobody asked for."""
 
@@ -70,9 +98,12 @@ class HttpConnection(asyncio.Protocol):
 
     _keeps_headers = True
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, watch: DeadlineWatch | None = None) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, watch: DeadlineWatch | None = None, writes: TurnWrites | None = None
+    ) -> None:
         self._loop = loop
         self._watch = watch
+        self._writes = writes
         self.deadline = 0.0
         self._budget = 0.0
         self._transport: asyncio.Transport | None = None
@@ -207,7 +238,10 @@ class HttpConnection(asyncio.Protocol):
             self._watch.add(self)
         else:
             self._timer = self._loop.call_at(deadline, self.expire)
-        self._transport.write(raw_request)
+        if self._writes is not None:
+            self._writes.write(self._transport, raw_request)
+        else:
+            self._transport.write(raw_request)
         return waiter
 
     def close(self) -> None:

@@ -23,8 +23,11 @@ from hivekeeper.worker.runtime.guard import BufferGuardRunner
 from hivekeeper.worker.stats import Histogram, RoleStats
 from hivekeeper.worker.tcp.client import TcpClient
 
-DEFAULT_CONCURRENCY = 64
-"""Items in flight for roles without threadCount: enough to batch publisher confirms."""
+DEFAULT_CONCURRENCY = 128
+"""Items in flight for roles without threadCount: as many as a batch holds by default (``outputs.batching.maxItems``),
+since at full speed the loops publish in the same loop turn and so fill one batch and share one confirm. Measured
+(issue 19, generator → RabbitMQ → 2 processors): 64 loops gave batches of 64, 17.9k items/s and 13.8 µs of broker CPU
+per item; 128 gave batches of 128, 18.9k items/s and 10 µs; 256 gave nothing more (batches stop at maxItems)."""
 
 SIGNAL_TYPES = ("config-update", "status-request")
 
