@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from hivekeeper.worker.http.connection import MAX_HEAD_BYTES, HeaderlessConnection, HttpConnection
+from hivekeeper.worker.http.connection import MAX_HEAD_BYTES, HeaderlessConnection, HttpConnection, TurnWrites
 from hivekeeper.worker.http_port import IDEMPOTENT, HttpProtocolError, HttpTimeout, Response, is_idempotent
 
 HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
@@ -33,6 +33,9 @@ class FakeTransport:
     def abort(self) -> None:
         self.aborted = True
 
+    def is_closing(self) -> bool:
+        return self.closed or self.aborted
+
 
 def _open(kind: type[HttpConnection] = HttpConnection) -> tuple[HttpConnection, FakeTransport]:
     connection = kind(asyncio.get_running_loop())
@@ -49,6 +52,26 @@ def _send(connection: HttpConnection, limit: int = 1 << 20, *, head: bool = Fals
 def _feed(connection: HttpConnection, data: bytes, piece: int) -> None:
     for start in range(0, len(data), piece):
         connection.data_received(data[start : start + piece])
+
+
+# -- writes of one loop turn ------------------------------------------------------------------------
+async def test_requests_sent_in_one_loop_turn_are_written_together_after_it_and_a_closed_one_is_skipped() -> None:
+    loop = asyncio.get_running_loop()
+    writes = TurnWrites(loop)
+    opened = []
+    for _ in range(3):
+        connection = HttpConnection(loop, writes=writes)
+        transport = FakeTransport()
+        connection.connection_made(transport)  # type: ignore[arg-type]
+        opened.append((connection, transport))
+    order: list[int] = []
+    for index, (connection, transport) in enumerate(opened):
+        transport.write = lambda data, index=index: order.append(index)  # type: ignore[method-assign]
+        _send(connection)
+    assert order == [], "nothing is written before the turn ends"
+    opened[1][1].closed = True  # closed before the end of the turn: its request is not written
+    await asyncio.sleep(0)
+    assert order == [0, 2]
 
 
 # -- informational responses --------------------------------------------------------------------------
