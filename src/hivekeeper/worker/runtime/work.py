@@ -55,7 +55,8 @@ class WorkLoop(StatusReports):
     async def _process(self, delivery: Delivery) -> None:  # noqa: PLR0912 - one pass per item: no helper coroutines
         stats = self.stats
         stats.in_flight += 1
-        received = now() if delivery.body is not None else ""
+        # The hop's receive time, for a result that goes on; a role without an output writes no hop.
+        received = now() if delivery.body is not None and self.sink is not None else ""
         try:
             item: WorkItem | None = None
             if delivery.body is not None:
