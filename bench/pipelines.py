@@ -7,15 +7,18 @@ own, enables them (consumers first), waits until the processors have finished a 
 a timeout), then measures over a window of ``--seconds``; afterwards its workers are stopped and its queues
 deleted. The shapes:
 
-* two-stage: generator (SCHEDULER at ``ratePerSec`` 100000, i.e. as fast as it goes; an HTTP GET envelope) →
-  RabbitMQ → processor(s) (threadCount 50, prefetch its default) → nginx;
+* two-stage: generator (SCHEDULER at ``ratePerSec`` 100000, i.e. as fast as it goes, paced by its buffer guard;
+  an HTTP GET envelope) → RabbitMQ → processor(s) (threadCount 50, prefetch its default) → nginx;
 * three-stage: generator (a SIMPLE item with ``x-ph-call-id``) → RabbitMQ → request-builder (one literal GET
   template) → RabbitMQ → processor(s) → nginx.
 
+Each generator's ``bufferGuard`` watches its own output queue (``PACING``: paused at 20,000 items, going on at
+10,000): on two shared cores a generator that outruns the next stage builds a backlog with CPU that stage needs, so
+unpaced runs measure less than the pipeline sustains and never reach a steady state (``--unpaced`` runs them so).
 ``--processors`` processor processes share the processor's queue (default 2: one processor process spends
 65-100 µs of CPU per item here, so alone it is CPU-bound far below the 30k items/s goal); ``--generators`` runs more
-generator processes (default 1; a generator has 64 work loops, and each waits for the confirm of its item, so one
-generator sends at most 64 items per broker round trip). The table prints each process's share of a core, and
+generator processes (default 1; a generator has 128 work loops, and each waits for the confirm of its item, so one
+generator sends at most 128 items per broker round trip). The table prints each process's share of a core, and
 ``others``: what the rest of the machine (other tenants, the kernel) used meanwhile, from /proc/stat. On a shared
 machine that is what makes runs differ: busy neighbours take whatever the pipeline leaves, so ``others`` near 0
 marks a run that had the cores to itself. Batching "on" is the default config; "off" is
@@ -45,13 +48,14 @@ of the generator's event-loop turn (the batch), the publish, the broker's routin
 split of a batch, and the wait in the processor's input buffer for a free work loop; it does not include the
 generator's wait for the confirm (which runs beside it) or the HTTP call. Both times are ``time.time()`` of the
 same machine, written with microseconds. At full speed the generator outruns the processors (they wait for the
-confirms of their results), so that latency is mostly the backlog: the work queue's, and the processors' own
-prefetch (50 messages each, i.e. up to 50 x 64 items with batches); the depths are printed with it.
+confirms of their results), so that latency is mostly the backlog: the work queue's (up to the buffer guard's
+20,000 items, unbounded ``--unpaced``), and the processors' own prefetch (50 messages each, i.e. up to 50 x 128 items
+with batches); the depths are printed with it.
 
 Printed next to the numbers, never asserted (benchmarks are not tests): ≥ 30k items/s two-stage and ≥ 20k
 three-stage with batching, broker CPU per item cut ≥ 5x by batching, p99 < 2 ms at 100 items/s.
 
-    python bench/pipelines.py --seconds 10 [--processors 2] [--generators 1] [--only TEXT] [--json FILE]
+    python bench/pipelines.py --seconds 10 [--processors 2] [--generators 1] [--unpaced] [--only TEXT] [--json FILE]
 """
 
 from __future__ import annotations
@@ -97,6 +101,8 @@ GOALS = {"two-stage": 30_000, "three-stage": 20_000}
 CPU_CUT_GOAL = 5.0
 P99_GOAL_MS = 2.0
 
+PACING = {"high": 20_000, "low": 10_000, "minRatePerSec": 0, "intervalMs": 100}
+"""The generators' buffer guard (``Scale.paced``): depths in items, read ten times a second."""
 GENERATOR_HTTP = {"message": {"bodyType": "HTTP", "method": "GET", "path": "/", "body": ""}}
 GENERATOR_SIMPLE = {"message": {"bodyType": "SIMPLE", "body": '{"n": 1}', "headers": {"x-ph-call-id": "get"}}}
 BUILDER = {
@@ -128,16 +134,20 @@ class Shape:
 @dataclass(frozen=True)
 class Scale:
     """Processes per stage: ``processors`` share the processor's queue; ``generators`` each run their own SCHEDULER
-    (a generator without ``threadCount`` has 64 work loops, which bounds its batches and its items per round trip)."""
+    (a generator without ``threadCount`` has 128 work loops, which bounds its batches and its items per round trip)."""
 
     processors: int = PROCESSORS
     generators: int = 1
+    paced: bool = True
+    """The generators' ``bufferGuard`` watches their output queue (:data:`PACING`): they pause while it holds
+    ``high`` items and go on at ``low``, so a run measures what the pipeline sustains instead of a backlog growing
+    on CPU the slower stages need (``--unpaced``: as fast as they go)."""
 
 
 def shape(name: str, url: str, scale: Scale, *, rate: float, results: bool) -> Shape:
     """The stages of ``name`` (two-stage or three-stage); ``results``: the processor publishes to ``results``.
     ``rate`` is each generator's."""
-    scheduler = {"inputs": {"type": "SCHEDULER", "scheduler": {"ratePerSec": rate}}}
+    scheduler: dict[str, Any] = {"inputs": {"type": "SCHEDULER", "scheduler": {"ratePerSec": rate}}}
     processor = Stage(
         "caller",
         "processor",
@@ -146,13 +156,16 @@ def shape(name: str, url: str, scale: Scale, *, rate: float, results: bool) -> S
         {"baseUrl": url, "threadCount": THREADS, "timeoutMs": 5000},
         scale.processors,
     )
+    first = "call" if name == "two-stage" else "build"
+    if scale.paced:
+        scheduler["bufferGuard"] = {"queue": first, **PACING}
     if name == "two-stage":
-        generator = Stage("feeder", "generator", None, "call", {**scheduler, **GENERATOR_HTTP}, scale.generators)
+        generator = Stage("feeder", "generator", None, first, {**scheduler, **GENERATOR_HTTP}, scale.generators)
         return Shape(name, (generator, processor))
     return Shape(
         name,
         (
-            Stage("feeder", "generator", None, "build", {**scheduler, **GENERATOR_SIMPLE}, scale.generators),
+            Stage("feeder", "generator", None, first, {**scheduler, **GENERATOR_SIMPLE}, scale.generators),
             Stage("builder", "request-builder", "build", "call", BUILDER),
             processor,
         ),
@@ -709,6 +722,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="measuring window of each run")
     parser.add_argument("--processors", type=int, default=PROCESSORS, help="processor processes per pipeline")
     parser.add_argument("--generators", type=int, default=1, help="generator processes per pipeline")
+    parser.add_argument(
+        "--unpaced", action="store_true", help="generators without their buffer guard: as fast as they go"
+    )
     parser.add_argument("--only", default="", help="run only the runs whose label contains this text")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args()
@@ -723,7 +739,12 @@ def main() -> int:
         nginx, url = start_nginx(workdir / "nginx")
         try:
             result = bench_pipelines(
-                url, args.seconds, workdir, nginx.pid, Scale(args.processors, args.generators), args.only
+                url,
+                args.seconds,
+                workdir,
+                nginx.pid,
+                Scale(args.processors, args.generators, not args.unpaced),
+                args.only,
             )
         finally:
             nginx.stop()

@@ -234,11 +234,12 @@ def new_item(
     content_type: str = "application/json",
     message_id: str | None = None,
 ) -> WorkItem:
-    """A fresh item with one step, a message id (new unless given), and a correlation id (kept if given)."""
+    """A fresh item with one step, a message id (new unless given), a correlation id (kept if given) and no hop yet:
+    the work loop that publishes it records the role's one hop (received, processed), as for every item a role
+    hands on (one hop per role; the item once carried a second, duplicate hop of its maker)."""
     message_id = message_id or new_message_id()
     item_headers = dict(headers or {})
     item_headers.setdefault(CORRELATION_HEADER, message_id)
-    stamp = now()
     step = {
         "index": 0,
         "payload": payload,
@@ -248,7 +249,7 @@ def new_item(
     observability = {
         "traceId": message_id.replace("-", ""),
         "swarmId": swarm,
-        "hops": [new_hop(service, instance, stamp, stamp)],
+        "hops": [],
     }
     return _built(  # built from known-good parts: no need to validate (hot path)
         WorkItem,

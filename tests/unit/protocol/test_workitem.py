@@ -18,12 +18,12 @@ def _item() -> workitem.WorkItem:
     )
 
 
-def test_a_new_item_has_one_step_a_correlation_id_and_a_hop() -> None:
+def test_a_new_item_has_one_step_a_correlation_id_and_no_hop_until_its_work_loop_records_one() -> None:
     item = _item()
     assert len(item.steps) == 1
     assert item.steps[0].headers == {"ph.step.service": "generator", "ph.step.instance": "gen-0"}
     assert item.correlation_id == item.messageId
-    assert item.observability.hops[0].service == "generator"
+    assert item.observability.hops == []
     assert item.headers["x-ph-call-id"] == "balance"
 
 

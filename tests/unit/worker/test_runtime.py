@@ -76,6 +76,9 @@ async def test_enabling_answers_applied_echoing_ids_and_work_flows(harness: Harn
     assert item["headers"]["x-ph-call-id"] == "balance"
     assert item["steps"][0]["headers"]["ph.step.service"] == "feeder"
     assert harness.of("metric", "status-full")[-1].data["context"]["configGeneration"] == 2
+    hops = item["observability"]["hops"]
+    assert [hop["service"] for hop in hops] == ["feeder"], "one hop per role: the generator's own, once"
+    assert hops[0]["receivedAt"] <= hops[0]["processedAt"]
 
 
 async def test_a_rejected_update_answers_failed_and_keeps_the_old_config(harness: Harness) -> None:

@@ -55,8 +55,9 @@ class WorkLoop(StatusReports):
     async def _process(self, delivery: Delivery) -> None:  # noqa: PLR0912 - one pass per item: no helper coroutines
         stats = self.stats
         stats.in_flight += 1
-        # The hop's receive time, for a result that goes on; a role without an output writes no hop.
-        received = now() if delivery.body is not None and self.sink is not None else ""
+        # The hop's receive time (a scheduler tick's too: when the role began the item), for a result that goes on;
+        # a role without an output writes no hop.
+        received = now() if self.sink is not None else ""
         try:
             item: WorkItem | None = None
             if delivery.body is not None:
@@ -94,7 +95,7 @@ class WorkLoop(StatusReports):
                 await uploader.push(result if result is not None else item)
             if result is not None and self.sink is not None:
                 identity = self.identity
-                result.observability.hops.append(new_hop(identity.role, identity.instance, received or now(), now()))
+                result.observability.hops.append(new_hop(identity.role, identity.instance, received, now()))
                 try:
                     await self._publish(result)
                 except Exception as exc:  # rare: retried, refused or given back (worker.publishing)
