@@ -4,6 +4,8 @@ guard live."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -187,3 +189,40 @@ async def test_failed_reads_wait_longer_each_time_and_a_good_read_goes_back_to_t
         waits.append(runner.wait(guard))
     assert waits == [1.0, 2.0, 0.5]
     assert runner.state.read_errors == 2
+
+
+async def test_a_config_update_reads_at_once_and_forgets_the_back_off_of_failed_reads() -> None:
+    """The watched queue may appear only when the swarm starts: the enable must not wait out a long back-off."""
+    reads: list[str] = []
+
+    async def depth(queue: str) -> int:
+        reads.append(queue)
+        if len(reads) <= 6:
+            raise ConnectionError("404: no queue yet")
+        return 50
+
+    guard = BufferGuard(queue="out", high=10, low=2, intervalMs=5000)
+    runner = BufferGuardRunner(
+        guard, depth=depth, on_change=lambda: None, alert=lambda *a, **k: None, queue_name=lambda alias: alias
+    )
+    for _ in range(5):
+        await runner.check(guard)
+    assert runner.wait(guard) == 30.0, "five failed reads in a row wait the longest"
+    task = asyncio.create_task(runner.run())
+    try:
+
+        async def read_again() -> bool:
+            return len(reads) == 6
+
+        await eventually(read_again, timeout=5, what="the loop's own first read (it fails)")
+        runner.configure(guard)  # e.g. the enable
+
+        async def throttled() -> bool:
+            return runner.throttled
+
+        await eventually(throttled, timeout=2, what="a read right after the config-update, not 30 s later")
+        assert runner.wait(guard) == 5.0
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

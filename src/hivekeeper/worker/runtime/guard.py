@@ -10,6 +10,7 @@ the input's ioState (``backpressure`` while closed).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -49,6 +50,8 @@ class BufferGuardRunner:
         self._queue_name = queue_name
         self._failures = 0
         """Depth reads failed in a row: the next read waits longer (a missing queue is not asked every second)."""
+        self._nudged = asyncio.Event()
+        """Set by :meth:`configure`: the loop reads again at once instead of finishing its wait."""
 
     @property
     def throttled(self) -> bool:
@@ -59,15 +62,26 @@ class BufferGuardRunner:
         self.config = config
         if (config is None or not config.enabled) and self.state.release(now()):
             self._on_change()
+        # Every config-update (the enable among them) reads again at once, with the back-off forgotten: the queue
+        # a producer watches is often declared only when the swarm starts, after reads that failed and waited
+        # longer each time (up to MAX_RETRY_INTERVAL), which would leave the producer unguarded that long.
+        self._failures = 0
+        self._nudged.set()
 
     async def run(self) -> None:
         while True:
             config = self.config
             if config is None or not config.enabled:
-                await asyncio.sleep(IDLE_INTERVAL)
+                await self._pause(IDLE_INTERVAL)
                 continue
             await self.check(config)
-            await asyncio.sleep(self.wait(config))
+            await self._pause(self.wait(config))
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if a config-update comes meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._nudged.wait(), seconds)
+        self._nudged.clear()
 
     def wait(self, config: BufferGuard) -> float:
         """Seconds until the next read: ``intervalMs``, doubled per read failed in a row (capped)."""
