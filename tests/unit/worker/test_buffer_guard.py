@@ -226,3 +226,25 @@ async def test_a_config_update_reads_at_once_and_forgets_the_back_off_of_failed_
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_config_update_just_before_the_worker_stops_does_not_keep_the_guard_running() -> None:
+    """Stopping cancels the guard's loop; a config-update landing in the same instant must not swallow that."""
+
+    async def depth(queue: str) -> int:
+        return 0
+
+    runner = BufferGuardRunner(
+        None, depth=depth, on_change=lambda: None, alert=lambda *a, **k: None, queue_name=lambda alias: alias
+    )
+    task = asyncio.create_task(runner.run())
+
+    async def pausing() -> bool:
+        return runner._pausing is not None
+
+    await eventually(pausing, timeout=2, what="the guard's loop waiting")
+    runner.configure(None)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    assert done, "the guard's loop ran on after it was cancelled"
+    assert task.cancelled()

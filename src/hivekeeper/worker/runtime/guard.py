@@ -10,7 +10,6 @@ the input's ioState (``backpressure`` while closed).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -50,8 +49,9 @@ class BufferGuardRunner:
         self._queue_name = queue_name
         self._failures = 0
         """Depth reads failed in a row: the next read waits longer (a missing queue is not asked every second)."""
-        self._nudged = asyncio.Event()
+        self._nudged = False
         """Set by :meth:`configure`: the loop reads again at once instead of finishing its wait."""
+        self._pausing: asyncio.Future[None] | None = None
 
     @property
     def throttled(self) -> bool:
@@ -66,7 +66,9 @@ class BufferGuardRunner:
         # a producer watches is often declared only when the swarm starts, after reads that failed and waited
         # longer each time (up to MAX_RETRY_INTERVAL), which would leave the producer unguarded that long.
         self._failures = 0
-        self._nudged.set()
+        self._nudged = True
+        if self._pausing is not None and not self._pausing.done():
+            self._pausing.set_result(None)
 
     async def run(self) -> None:
         while True:
@@ -78,10 +80,21 @@ class BufferGuardRunner:
             await self._pause(self.wait(config))
 
     async def _pause(self, seconds: float) -> None:
-        """Wait ``seconds``, or less if a config-update comes meanwhile."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._nudged.wait(), seconds)
-        self._nudged.clear()
+        """Wait ``seconds``, or less if a config-update comes meanwhile. (A future and a timer, not
+        ``asyncio.wait_for`` on an Event: on Python 3.11, wait_for swallows a cancellation that arrives as its inner
+        wait completes, so a config-update landing as the worker stopped kept this loop, and the stop, running.)"""
+        if self._nudged:
+            self._nudged = False
+            return
+        loop = asyncio.get_running_loop()
+        self._pausing = pausing = loop.create_future()
+        timer = loop.call_later(seconds, _settle, pausing)
+        try:
+            await pausing
+        finally:
+            timer.cancel()
+            self._pausing = None
+            self._nudged = False
 
     def wait(self, config: BufferGuard) -> float:
         """Seconds until the next read: ``intervalMs``, doubled per read failed in a row (capped)."""
@@ -142,3 +155,8 @@ class BufferGuardRunner:
             "readErrors": state.read_errors,
             "lastErrorMessage": state.last_error,
         }
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
