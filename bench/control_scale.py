@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import random
 import shutil
 import statistics
@@ -43,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kube_node import BenchNode, describe_error, metrics_port, namespace_with_broker, percentile, start_node
 from operator_edits import _scrape, _start_operator
+from proc_cpu import cpu_seconds
 
 from testbench.waiting import eventually
 
@@ -242,11 +242,6 @@ def _progress(text: str) -> None:
     print(f"control-scale: {text}", file=sys.stderr, flush=True)
 
 
-def _proc_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -342,7 +337,7 @@ async def measure(  # noqa: PLR0915 - one linear scenario
         # The steady window: every simulated instance reports, the real swarm is edited now and then.
         patches0 = _scrape(port, "hivekeeper_operator_status_patches_total")
         events0 = _scrape(port, "hivekeeper_operator_events_total")
-        reports0, cpu0, t0 = simulator.reports, _proc_cpu_seconds(operator.pid), time.monotonic()
+        reports0, cpu0, t0 = simulator.reports, cpu_seconds(operator.pid), time.monotonic()
         rss = [_rss_mib(operator.pid)]
         applied_ms: list[float] = []
         visible_ms: list[float] = []
@@ -381,7 +376,7 @@ async def measure(  # noqa: PLR0915 - one linear scenario
                 "instances": len(simulator.instances) + 2,
                 "objects": swarms * 3,
                 "steady_seconds": round(elapsed, 1),
-                "operator_cpu_pct": round((_proc_cpu_seconds(operator.pid) - cpu0) / elapsed * 100, 1),
+                "operator_cpu_pct": round((cpu_seconds(operator.pid) - cpu0) / elapsed * 100, 1),
                 "rss_idle_mib": round(rss_idle, 1),
                 "rss_start_mib": round(rss[0], 1),
                 "rss_end_mib": round(rss[-1], 1),

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kube_node import BenchNode, describe_error, namespace_with_broker, start_node
 from operator_edits import _start_operator
+from proc_cpu import tree_cpu_seconds
 from run import NGINX_CONF
 
 from testbench import netns
@@ -103,24 +103,6 @@ def _machine_busy() -> tuple[float, float]:
     return sum(fields) - idle, sum(fields)
 
 
-def _tree_cpu(root: int) -> float:
-    """CPU seconds of ``root`` and every process below it (the broker: its start script, beam.smp, epmd...)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                children.setdefault(parent, []).append(int(entry.name))
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        todo.extend(children.get(pid, []))
-    return total
-
-
 async def measure(node: BenchNode, workdir: Path, replicas: list[int], seconds: float) -> dict[str, Any]:  # noqa: PLR0915
     import aio_pika
     from lightkube import AsyncClient, KubeConfig
@@ -185,13 +167,13 @@ async def measure(node: BenchNode, workdir: Path, replicas: list[int], seconds: 
             before = await ask("caller", callers)
             feeder_before = (await ask("feeder", 1)).popitem()[1]
             busy0, total0 = _machine_busy()
-            broker0 = sum(_tree_cpu(pid) for pid in broker_pids)
+            broker0 = sum(tree_cpu_seconds(pid) for pid in broker_pids)
             t0 = time.monotonic()
             await asyncio.sleep(seconds)  # the measured window
             after = await ask("caller", callers)
             t1 = time.monotonic()
             busy1, total1 = _machine_busy()
-            broker1 = sum(_tree_cpu(pid) for pid in broker_pids)
+            broker1 = sum(tree_cpu_seconds(pid) for pid in broker_pids)
             feeder_after = (await ask("feeder", 1)).popitem()[1]
             done = sum(
                 int(after[i]["context"]["processed"]) - int(before[i]["context"]["processed"])

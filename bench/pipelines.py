@@ -85,6 +85,9 @@ sys.path.insert(0, str(REPO / "tests" / "support"))
 
 from testbench.rabbitmq import RabbitMQ, start_rabbitmq  # noqa: E402
 
+sys.path.insert(0, str(REPO / "bench"))
+from proc_cpu import cpu_seconds, group_pids  # noqa: E402
+
 FULL_SPEED = 100_000
 """The generator's ``ratePerSec`` for "as fast as it goes" (no run here reaches it)."""
 THREADS = 50
@@ -173,26 +176,6 @@ def shape(name: str, url: str, scale: Scale, *, rate: float, results: bool) -> S
 
 
 # -- CPU from /proc -------------------------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of process ``pid`` (all its threads) from /proc/PID/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def group_pids(pgid: int, comm: str | None = None) -> list[int]:
-    """The processes of process group ``pgid`` (those named ``comm`` only, if given)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError):
-            text = (entry / "stat").read_text()
-            name = text[text.index("(") + 1 : text.rindex(")")]
-            if int(text.rsplit(")", 1)[1].split()[2]) == pgid and (comm is None or name == comm):
-                found.append(int(entry.name))
-    return found
 
 
 def beam_pid(broker: RabbitMQ) -> int:
