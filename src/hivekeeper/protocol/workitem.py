@@ -209,7 +209,14 @@ _RANDOM_IDS = 256
 """Message ids drawn from one read of the OS's random source: a ``getrandom`` call per id cost ~1 µs of a
 generator's ~20 µs per item on this VM (py-spy, issue 19); 256 at a time make it ~0.01 µs."""
 _random: list[Any] = [b"", 0]  # unread random bytes, and the offset of the next id's 16
-os.register_at_fork(after_in_child=lambda: _random.__setitem__(1, len(_random[0])))  # a child never repeats an id
+
+
+def _drop_random_pool() -> None:
+    """In a forked child: the pool is the parent's too, so the child reads its own (it never repeats an id)."""
+    _random[1] = len(_random[0])
+
+
+os.register_at_fork(after_in_child=_drop_random_pool)
 
 
 def new_message_id() -> str:

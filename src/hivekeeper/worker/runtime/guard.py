@@ -67,8 +67,8 @@ class BufferGuardRunner:
         # longer each time (up to MAX_RETRY_INTERVAL), which would leave the producer unguarded that long.
         self._failures = 0
         self._nudged = True
-        if self._pausing is not None and not self._pausing.done():
-            self._pausing.set_result(None)
+        if self._pausing is not None:
+            _settle(self._pausing)
 
     async def run(self) -> None:
         while True:
