@@ -31,6 +31,7 @@ from hivekeeper.local.recorder import finish, recording
 from hivekeeper.local.transports import BrokerTransports, BrokerUnavailable, MemoryTransports
 from hivekeeper.protocol import naming
 from hivekeeper.report.timeseries import interval_for
+from hivekeeper.worker import heap
 from hivekeeper.worker.auth.secrets import SecretReader
 from hivekeeper.worker.identity import Identity
 from hivekeeper.worker.ports import DataStore
@@ -321,6 +322,9 @@ def run_blocking(
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        # What the imports made (modules, models, schemas) lives as long as the run: the collector's full scans skip
+        # it (``worker.heap``). Here and not in ``run``, which tests call in their own long-lived process.
+        heap.freeze_startup_heap()
         if options.sut.demo:
             with demo_services.started(swarm, options.sut) as (url, tcp_url):
                 print(f"demo SUT at {url}", file=options.out)

@@ -19,7 +19,7 @@ from hivekeeper.errors import Unavailable
 from hivekeeper.protocol import envelope
 from hivekeeper.protocol.health import FATAL_PREFIX
 from hivekeeper.protocol.signing import Refusal, SigningKeyError, Verifier
-from hivekeeper.worker import health_server, logs
+from hivekeeper.worker import health_server, heap, logs
 from hivekeeper.worker.env import EnvError, WorkerEnv
 from hivekeeper.worker.health import Health
 from hivekeeper.worker.identity import Identity
@@ -101,6 +101,7 @@ async def _serve(env: WorkerEnv, stop: asyncio.Event, verifier: Verifier | None,
         report = health_server.UnhealthyReport(env.termination_log)
         server = health_server.serve(env.metrics_port, health_server.health_app(registry_for(worker), health, report))
     await worker.start()
+    heap.freeze_startup_heap()  # the collector's full scans skip what lives as long as the process
     health.started = True
     try:
         await stop.wait()
