@@ -9,6 +9,7 @@ implementation (RabbitMQ: ``transports.rabbit``, ``inputs.rabbit``, ``outputs.ra
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -105,6 +106,16 @@ class WorkSink(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ConfirmsLater(Protocol):
+    """A sink that takes an item without its caller waiting for the confirm (RabbitMQ's): a producer's work loop
+    makes a whole batch in one loop turn with it, instead of one item per confirm (``runtime.work``)."""
+
+    def publish_later(self, body: bytes) -> asyncio.Future[None]:
+        """Hand ``body`` over; the future ends as :meth:`WorkSink.publish` would (confirmed, or its error)."""
+        ...
 
 
 @runtime_checkable

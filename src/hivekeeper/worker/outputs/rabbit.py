@@ -63,6 +63,8 @@ class RabbitSink:
         self._limits = batching if batching is not None else BatchLimits()
         self._pending: Pending[asyncio.Future[None]] = Pending(self._limits)
         self._scheduled = False
+        self._batch: asyncio.Future[None] | None = None
+        """The future of the batch being filled (None before the first)."""
         self._tasks: set[asyncio.Task[None]] = set()
         """Sends that wait for the channel (opened again) or for the queue to be declared again."""
         self.messages = 0
@@ -90,20 +92,29 @@ class RabbitSink:
             return self._channel
 
     async def publish(self, body: bytes) -> None:
+        await self.publish_later(body)
+
+    def publish_later(self, body: bytes) -> asyncio.Future[None]:
+        """:meth:`publish` without waiting: the future is done when the broker confirmed the item (or failed with what
+        ``publish`` raises). The item goes out at the end of this loop turn, or at once when its batch is full.
+
+        The items of one batch share one future (they are confirmed or fail together): a caller handing over many
+        items can wait for, or count, each batch once."""
         pending = self._pending
+        loop = asyncio.get_running_loop()
         if pending.alone(body):
-            await self._publish_alone(body)
-            return
+            return loop.create_task(self._publish_alone(body))
         if pending.bodies and not pending.room(body):
             self._flush()
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
+        waiter = self._batch
+        if waiter is None or not pending.bodies:
+            waiter = self._batch = loop.create_future()
         if pending.add(body, waiter):
             self._flush()
         elif not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._turn_over)
-        await waiter
+        return waiter
 
     def _turn_over(self) -> None:
         self._scheduled = False

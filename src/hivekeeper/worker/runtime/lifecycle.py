@@ -45,6 +45,7 @@ class Lifecycle(WorkLoop):
                 )
             await self._drain(grace)
         self._enabled.clear()
+        self._closed = True
         for task in [*self._loops.tasks, *self._background]:
             task.cancel()
         await asyncio.gather(*self._loops.tasks, *self._background, return_exceptions=True)

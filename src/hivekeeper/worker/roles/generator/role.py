@@ -15,6 +15,7 @@ from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.generator.config import GeneratorConfig
 from hivekeeper.protocol.workitem import CORRELATION_HEADER, WorkItem, new_item, new_message_id
 from hivekeeper.templating.context import template_context
+from hivekeeper.templating.helpers import uses_sequence
 from hivekeeper.worker.roles.base import Role, RoleDeps, RoleKind, Wiring
 
 
@@ -31,6 +32,10 @@ class Generator:
         for key, source in self._templates().items():
             deps.engine.validate(key, source, tick)
         self._literal_headers = all("{" not in v for v in message.headers.values())
+        self.io_per_item = any(uses_sequence(source) for source in self._templates().values())
+        """True when a template calls ``sequence()`` (Redis in a cluster): then items wait on I/O, and the runtime runs
+        them side by side; without, a work loop makes its items without waiting for their confirms
+        (``runtime.work``)."""
 
     def _templates(self) -> dict[str, str]:
         m = self.config.message
