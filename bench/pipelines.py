@@ -15,10 +15,12 @@ deleted. The shapes:
 Each generator's ``bufferGuard`` watches its own output queue (``PACING``: paused at 20,000 items, going on at
 10,000): on two shared cores a generator that outruns the next stage builds a backlog with CPU that stage needs, so
 unpaced runs measure less than the pipeline sustains and never reach a steady state (``--unpaced`` runs them so).
-``--processors`` processor processes share the processor's queue (default 1: on these two cores, shared with the
-broker, nginx and the other stages, every process more costs every process CPU per item; interleaved runs of the
-three-stage shape gave 17.8k and 18.4k items/s with one processor process against 10.1k and 11.9k with two, and its
-workers 78-81 µs of CPU per item against 120-143); ``--generators`` runs more
+``--processors`` processor processes share the processor's queue (default: 2 for two stages, 1 for three). On these
+two cores, shared with the broker, nginx and the other stages, every process more costs every process CPU per item,
+so a stage gets a second process only where the machine has a core's worth left for it. Measured in interleaved runs:
+three stages gave 17.8k and 18.4k items/s with one processor process against 10.1k and 11.9k with two (its workers
+78-81 µs of CPU per item against 120-143); two stages, once the generator stopped waiting for each confirm, gave
+25.2k and 25.8k with two against 17.7k and 23.7k with one, which ran at 0.84 of a core; ``--generators`` runs more
 generator processes (default 1; a generator has 128 work loops, and each waits for the confirm of its item, so one
 generator sends at most 128 items per broker round trip). The table prints each process's share of a core, and
 ``others``: what the rest of the machine (other tenants, the kernel) used meanwhile, from /proc/stat. On a shared
@@ -63,7 +65,7 @@ their rows show the window with the median p99. The goal lines print the median 
 Printed next to the numbers, never asserted (benchmarks are not tests): ≥ 30k items/s two-stage and ≥ 20k
 three-stage with batching, broker CPU per item cut ≥ 5x by batching, p99 < 2 ms at 100 items/s.
 
-    python bench/pipelines.py --seconds 10 [--repeat 3] [--processors 1] [--generators 1] [--unpaced] [--only TEXT]
+    python bench/pipelines.py --seconds 10 [--repeat 3] [--processors N] [--generators 1] [--unpaced] [--only TEXT]
         [--json FILE]
 """
 
@@ -102,8 +104,8 @@ FULL_SPEED = 100_000
 """The generator's ``ratePerSec`` for "as fast as it goes" (no run here reaches it)."""
 THREADS = 50
 """Processor ``threadCount`` (the same 50 concurrent requests as the rest of bench/run.py)."""
-PROCESSORS = 1
-"""Processor processes per pipeline (see the module's docstring for why one)."""
+PROCESSORS = {"two-stage": 2, "three-stage": 1}
+"""Processor processes per shape (``--processors`` sets one number for both; the module's docstring says why)."""
 REPEAT = 3
 """Windows per throughput run (``--repeat``); rows show the median one."""
 WARM_ITEMS = 20_000
@@ -152,7 +154,8 @@ class Scale:
     """Processes per stage: ``processors`` share the processor's queue; ``generators`` each run their own SCHEDULER
     (a generator without ``threadCount`` has 128 work loops, which bounds its batches and its items per round trip)."""
 
-    processors: int = PROCESSORS
+    processors: int | None = None
+    """None: :data:`PROCESSORS`' number for the shape."""
     generators: int = 1
     paced: bool = True
     """The generators' ``bufferGuard`` watches their output queue (:data:`PACING`): they pause while it holds
@@ -170,7 +173,7 @@ def shape(name: str, url: str, scale: Scale, *, rate: float, results: bool) -> S
         "call",
         "results" if results else None,
         {"baseUrl": url, "threadCount": THREADS, "timeoutMs": 5000},
-        scale.processors,
+        scale.processors or PROCESSORS[name],
     )
     first = "call" if name == "two-stage" else "build"
     if scale.paced:
@@ -671,7 +674,7 @@ def bench_pipelines(
         broker.stop()
     return {
         **result,
-        "processors": scale.processors,
+        "processors": scale.processors or PROCESSORS,
         "generators": scale.generators,
         "threadCount": THREADS,
         "repeat": repeat,
@@ -714,11 +717,17 @@ def _windows(row: dict[str, Any], what: str, fmt: str, best: Callable[[list[floa
     return f"    windows ({what}): {each}; best {format(best(windows), fmt)}{failed}"
 
 
+def _processes(processors: int | dict[str, int]) -> str:
+    if isinstance(processors, int):
+        return str(processors)
+    return ", ".join(f"{count} ({shape})" for shape, count in processors.items())
+
+
 def report(result: dict[str, Any]) -> None:
     runs, latency = result["runs"], result["latency"]
     print(
         f"\nWork-plane pipelines (bench/pipelines.py): each worker a process, RabbitMQ and nginx on loopback, "
-        f"{result['generators']} generator and {result['processors']} processor processes "
+        f"{result['generators']} generator and {_processes(result['processors'])} processor processes "
         f"(threadCount {result['threadCount']}), "
         f"{result['seconds']:.0f} s each, 2 cores; items/s and p99 at 100 items/s: the median of "
         f"{result.get('repeat', 1)} windows, taken in rounds\n"
@@ -800,7 +809,9 @@ def _report_goals(runs: list[dict[str, Any]], latency: list[dict[str, Any]]) -> 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="measuring window of each run")
-    parser.add_argument("--processors", type=int, default=PROCESSORS, help="processor processes per pipeline")
+    parser.add_argument(
+        "--processors", type=int, default=None, help=f"processor processes per pipeline (default: {PROCESSORS})"
+    )
     parser.add_argument("--repeat", type=int, default=REPEAT, help="windows per throughput run (rows: the median)")
     parser.add_argument("--generators", type=int, default=1, help="generator processes per pipeline")
     parser.add_argument(

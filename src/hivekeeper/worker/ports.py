@@ -27,7 +27,7 @@ class Delivery:
     the delivery can no longer be settled (its channel died; the broker will redeliver it anyway).
     """
 
-    __slots__ = ("_ack", "_live", "_reject", "body", "redeliveries", "seq")
+    __slots__ = ("_ack", "_ack_now", "_live", "_reject", "body", "redeliveries", "seq")
 
     def __init__(
         self,
@@ -38,10 +38,14 @@ class Delivery:
         *,
         redeliveries: int = 0,
         live: Callable[[], bool] | None = None,
+        ack_now: Callable[[], None] | None = None,
     ) -> None:
         self.body = body
         self.seq = seq
         self._ack = ack
+        self._ack_now = ack_now
+        """An input whose acknowledgement needs no I/O of its own (RabbitMQ's: a frame queued on the channel) gives
+        it here instead of ``ack``, and it can then be acknowledged from a callback (:meth:`ack_at_once`)."""
         self._reject = reject
         self.redeliveries = redeliveries
         self._live = live
@@ -49,7 +53,17 @@ class Delivery:
     @property
     def settles(self) -> bool:
         """False for inputs with nothing to acknowledge (scheduler ticks, memory queues)."""
-        return self._ack is not None
+        return self._ack is not None or self._ack_now is not None
+
+    @property
+    def acks_at_once(self) -> bool:
+        """True when :meth:`ack_at_once` can settle it (or there is nothing to settle)."""
+        return self._ack is None
+
+    def ack_at_once(self) -> None:
+        """:meth:`ack` without awaiting, for an input that gave ``ack_now`` (see :attr:`acks_at_once`)."""
+        if self._ack_now is not None:
+            self._ack_now()
 
     def live(self) -> bool:
         """True while acknowledging or giving back this delivery still means something."""
@@ -57,7 +71,9 @@ class Delivery:
 
     async def ack(self) -> None:
         """Done with it (processed, or dropped on purpose and counted)."""
-        if self._ack is not None:
+        if self._ack_now is not None:
+            self._ack_now()
+        elif self._ack is not None:
             await self._ack()
 
     async def requeue(self) -> None:

@@ -11,8 +11,9 @@ import orjson
 import pytest
 
 from hivekeeper.local.transports import MemoryTransports
+from hivekeeper.protocol.workitem import new_item
 from hivekeeper.worker.identity import Identity
-from hivekeeper.worker.ports import ConfirmsLater, OutputRefused, WorkSink
+from hivekeeper.worker.ports import ConfirmsLater, Delivery, OutputRefused, WorkSink
 from hivekeeper.worker.runtime.parts import DEFAULT_CONCURRENCY
 from hivekeeper.worker.runtime.work import UNCONFIRMED_PER_LOOP
 from testbench.waiting import eventually
@@ -160,3 +161,62 @@ async def test_a_generator_calling_sequence_waits_for_each_confirm_as_before(
     await eventually(every_loop_waits, timeout=10, what="one item per work loop")
     await asyncio.sleep(0.05)  # time in which loops that did not wait would hand over more
     assert len(sink.bodies) == DEFAULT_CONCURRENCY, "each loop waits for its item's confirm"
+
+
+BUILDER = {
+    "serviceId": "bench",
+    "templates": [{"serviceId": "bench", "callId": "get", "method": "GET", "pathTemplate": "/"}],
+}
+
+
+async def test_a_request_builder_hands_its_requests_over_too_and_counts_them_once_confirmed(
+    held: tuple[WorkerHarness, HeldConfirms],
+) -> None:
+    harness, sink = held
+    worker = await harness.worker("builder", "request-builder", BUILDER, work_in="build", work_out="call")
+    assert worker.role.io_per_item is False  # type: ignore[attr-defined]
+    items = 3 * DEFAULT_CONCURRENCY
+    for _ in range(items):
+        item = new_item('{"n": 1}', swarm=SWARM, service="feeder", instance="feeder-0", headers={"x-ph-call-id": "get"})
+        harness.queue("build").put_nowait(item.to_json())
+    await harness.enable(worker)
+
+    async def bound_reached() -> bool:
+        return len(sink.bodies) >= LIMIT
+
+    await eventually(bound_reached, timeout=10, what=f"{LIMIT} requests handed over before any confirm")
+    assert len(sink.bodies) > DEFAULT_CONCURRENCY, "more than one per loop: the loops did not wait for confirms"
+    assert worker.stats.processed == 0
+    assert orjson.loads(orjson.loads(sink.bodies[0])["steps"][-1]["payload"])["kind"] == "http.request"
+
+    settled = 0
+    while settled < items:  # confirm what is out, until every item went through
+        settled += sink.settle()
+        target = settled
+
+        async def counted(target: int = target) -> bool:
+            return worker.stats.processed >= target and (target == items or len(sink.bodies) > target)
+
+        await eventually(counted, timeout=5, what=f"{target} requests confirmed and counted")
+    assert worker.stats.processed == items
+    assert worker.stats.in_flight == 0
+
+
+def test_only_an_input_acknowledged_without_io_of_its_own_can_be_acknowledged_from_a_confirm() -> None:
+    acked: list[str] = []
+
+    async def ack() -> None:
+        acked.append("awaited")
+
+    waited = Delivery(b"{}", 1, ack)
+    at_once = Delivery(b"{}", 2, ack_now=lambda: acked.append("at once"))
+    tick = Delivery(None, 3)
+
+    assert not waited.acks_at_once
+    assert at_once.acks_at_once
+    assert at_once.settles
+    assert tick.acks_at_once
+    assert not tick.settles
+    at_once.ack_at_once()
+    asyncio.run(at_once.ack())
+    assert acked == ["at once", "at once"]

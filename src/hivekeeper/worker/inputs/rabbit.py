@@ -122,7 +122,7 @@ class RabbitSource:
             else:
                 key = None
 
-        async def ack() -> None:
+        def ack() -> None:
             channel.ack(tag)
             if key is not None:
                 self.redeliveries.forget(key)
@@ -130,12 +130,12 @@ class RabbitSource:
         async def reject(requeue: bool) -> None:
             channel.nack(tag, requeue)
 
-        return Delivery(body, self._seq, ack, reject, redeliveries=times, live=channel.is_open)
+        return Delivery(body, self._seq, None, reject, redeliveries=times, live=channel.is_open, ack_now=ack)
 
     def _batch_item(self, channel: Channel, tag: int, body: bytes, books: BatchBooks) -> Delivery:
         books.taken += 1
 
-        async def ack() -> None:
+        def ack() -> None:
             self._settled(channel, tag, books)
 
         async def reject(requeue: bool) -> None:
@@ -143,7 +143,9 @@ class RabbitSource:
                 await self._give_back(body, books)
             self._settled(channel, tag, books)
 
-        return Delivery(body, self._seq, ack, reject, redeliveries=books.redeliveries, live=channel.is_open)
+        return Delivery(
+            body, self._seq, None, reject, redeliveries=books.redeliveries, live=channel.is_open, ack_now=ack
+        )
 
     def _settled(self, channel: Channel, tag: int, books: BatchBooks) -> None:
         outcome = books.settle()

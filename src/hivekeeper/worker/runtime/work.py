@@ -33,6 +33,14 @@ UNCONFIRMED_PER_LOOP = 2
 one confirmed while the next fills); it goes on when half of them are confirmed."""
 
 
+def _result_item(body: bytes) -> WorkItem | None:
+    """The item a result's bytes hold (for an alert's context), or None."""
+    try:
+        return parse(body)
+    except WorkItemError:
+        return None
+
+
 class WorkLoop(StatusReports):
     """A fixed number of loops (the role's concurrency), each taking one item at a time. Nothing is buffered
     beyond them, so backlog stays in the broker where it is visible. A result the output refuses for good,
@@ -109,7 +117,7 @@ class WorkLoop(StatusReports):
                 result.observability.hops.append(new_hop(identity.role, identity.instance, received, now()))
                 later = self._confirms_later(delivery)
                 if later is not None:
-                    self._hand_over(later, result)  # counted processed once confirmed
+                    self._hand_over(later, delivery, result)  # counted processed (and acknowledged) once confirmed
                     return
                 try:
                     await self._publish(result)
@@ -130,23 +138,25 @@ class WorkLoop(StatusReports):
     """Items handed over (:meth:`_hand_over`) whose confirm has not come yet; in ``stats.in_flight`` too."""
     _room: collections.deque[asyncio.Future[None]] | None = None
     """Work loops waiting until fewer items are unconfirmed."""
-    _handed: dict[asyncio.Future[None], list[bytes]] | None = None
-    """The items handed over, by the future of their confirm (a batch's items share one). Only their bytes are kept
-    (for a retry): the items themselves die at once, so the collector has nothing more to trace while they wait."""
+    _handed: dict[asyncio.Future[None], list[tuple[Delivery | None, bytes]]] | None = None
+    """The items handed over, by the future of their confirm (a batch's items share one): each one's input (None for a
+    tick) and its bytes (for a retry). The items themselves die at once, so the collector has less to trace while
+    they wait."""
     _closed = False
     """Set by ``stop()``: a confirm failing after it is not retried."""
     _sink_confirms_later: bool | None = None
 
     def _confirms_later(self, delivery: Delivery) -> ConfirmsLater | None:
-        """The output, when a work loop need not wait for this result's confirm: a scheduler tick's (no input to
-        acknowledge after it), of a role that waits on no I/O per item (``io_per_item`` False: a generator without
-        ``sequence()``), published to RabbitMQ, with no Redis output or upload beside it. One loop then makes a whole
-        batch in one loop turn; waiting for every confirm cost a generator ~12 of its ~26 µs per item (issue 19)."""
+        """The output, when a work loop need not wait for this result's confirm: the input is a tick or one the
+        confirm's callback can acknowledge (RabbitMQ's), the role waits on no I/O per item (``io_per_item`` False: a
+        generator or request-builder without ``sequence()``), and the result goes to RabbitMQ with no Redis output or
+        upload beside it. One loop then makes a whole batch in one loop turn; waiting for every confirm cost a generator
+        ~12 of its ~26 µs per item (issue 19)."""
         sink = self.sink
         if self._sink_confirms_later is None:  # the sink is the worker's for life; a protocol check costs µs
             self._sink_confirms_later = isinstance(sink, ConfirmsLater)
         if (
-            delivery.body is None
+            delivery.acks_at_once
             and self._sink_confirms_later
             and self.redis_output is None
             and self.uploader is None
@@ -155,7 +165,7 @@ class WorkLoop(StatusReports):
             return sink  # type: ignore[return-value]  # checked above, once
         return None
 
-    def _hand_over(self, sink: ConfirmsLater, result: WorkItem) -> None:
+    def _hand_over(self, sink: ConfirmsLater, delivery: Delivery, result: WorkItem) -> None:
         """Publish ``result`` without waiting for its confirm (see :meth:`_confirms_later`); the loop takes no more
         work while ``UNCONFIRMED_PER_LOOP`` items per loop are unconfirmed (:meth:`_wait_for_room`). The item stays in
         flight until its confirm: drains and stops wait for it as for any item, and a failed one takes the same way as
@@ -171,7 +181,7 @@ class WorkLoop(StatusReports):
         if group is None:  # the first item of its batch: one callback counts them all
             group = handed[confirmed] = []
             confirmed.add_done_callback(self._handed_over)
-        group.append(body)
+        group.append((delivery if delivery.settles else None, body))
 
     async def _wait_for_room(self) -> None:
         if self._room is None:
@@ -192,22 +202,29 @@ class WorkLoop(StatusReports):
             # Confirmed; or cancelled, or failed once the worker stopped: nothing to retry into.
             if error is None and not confirmed.cancelled():
                 self.stats.processed += count
+                for delivery, _ in group:
+                    if delivery is not None:
+                        delivery.ack_at_once()
             self.stats.in_flight -= count
             if self._draining:
                 self._settled_one()
             return
         loop = asyncio.get_running_loop()
-        for body in group:  # each item takes the way of a failed publish, as when waited for
-            task = loop.create_task(self._hand_over_failed(body, error))
+        for delivery, body in group:  # each item takes the way of a failed publish, as when waited for
+            task = loop.create_task(self._hand_over_failed(delivery, body, error))
             self._background.append(task)  # stop() cancels it with the other background tasks
 
-    async def _hand_over_failed(self, body: bytes, error: Exception) -> None:
+    async def _hand_over_failed(self, delivery: Delivery | None, body: bytes, error: Exception) -> None:
         sink = self.sink
         assert sink is not None
         try:
-            # A tick's item: no input to acknowledge or give back, so a delivery of its own stands in for it.
-            if await self._publish_failed(Delivery(None, 0), None, functools.partial(sink.publish, body), error):
+            # A tick has no input to acknowledge or give back: a delivery of its own stands in for it. The result's
+            # bytes name the item in alerts (the same ids as its input's).
+            held = delivery if delivery is not None else Delivery(None, 0)
+            context = _result_item(body)
+            if await self._publish_failed(held, context, functools.partial(sink.publish, body), error):
                 self.stats.processed += 1
+                await held.ack()
         finally:
             self._settle_handed()
 

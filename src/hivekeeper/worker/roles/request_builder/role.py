@@ -20,6 +20,7 @@ from hivekeeper.api.roles.common import CommonConfig
 from hivekeeper.api.roles.request_builder.config import RequestBuilderConfig
 from hivekeeper.protocol.workitem import CALL_ID_HEADER, SERVICE_ID_HEADER, WorkItem
 from hivekeeper.templating.context import template_context
+from hivekeeper.templating.helpers import uses_sequence
 from hivekeeper.worker.roles.base import DropItem, Role, RoleDeps, RoleKind, Wiring
 from hivekeeper.worker.roles.templates import endpoint_auth, load_template_dir, unknown_profile
 
@@ -53,6 +54,12 @@ class RequestBuilder:
             for name, source in self._sources(template).items():
                 deps.engine.validate(name, source)
         self.missing = 0
+        self.io_per_item = any(
+            uses_sequence(source) for template in self.templates.values() for source in self._sources(template).values()
+        )
+        """True when a template calls ``sequence()`` (Redis in a cluster): then items wait on I/O, and the runtime runs
+        them side by side; without, a work loop builds its requests without waiting for their confirms
+        (``runtime.work``)."""
 
     @staticmethod
     def _sources(t: CallTemplate) -> dict[str, str]:
