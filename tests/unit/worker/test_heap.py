@@ -33,7 +33,8 @@ def test_what_is_alive_is_frozen_and_cyclic_garbage_is_collected_first(unfrozen:
 
     frozen = freeze_startup_heap()
 
-    assert frozen == gc.get_freeze_count() > 0
+    assert frozen > 0
+    assert gc.get_freeze_count() >= frozen  # another test's lingering thread may freeze more meanwhile, never less
     assert sum(stats["collected"] for stats in gc.get_stats()) >= collected_before + 2  # the cycle went first
     assert gc.is_tracked(kept)
     assert all(kept is not obj for obj in gc.get_objects())  # frozen: in no generation the collector scans
