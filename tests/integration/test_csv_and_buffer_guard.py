@@ -1,7 +1,8 @@
 """The CSV dataset's shared cursor on a real Redis (two workers, each with its own connection, as two pods have:
 every row exactly once per pass) and the buffer guard on a real RabbitMQ (a producer slowed while its consumer
-is paused and its queue fills, restored once the consumer drained it); and examples/csv-dataset.yaml run by
-`hivekeeper run` against the demo SUT."""
+is paused and its queue fills, restored once the consumer drained it; a middle stage holding its input while its
+output is deep, which in turn stops the generator); and examples/csv-dataset.yaml run by `hivekeeper run` against
+the demo SUT."""
 
 from __future__ import annotations
 
@@ -177,6 +178,71 @@ async def test_the_guard_slows_a_producer_while_its_consumer_is_paused_and_resto
     assert producer.guard.state.trips == 1
     assert producer.guard.state.read_errors == 0
     assert not [e for e in rabbit.events if e.type == "alert" and e.data["code"] == "io.buffer-guard-unavailable"]
+
+
+async def test_a_middle_stage_guarding_its_output_holds_its_input_and_the_backpressure_reaches_the_generator(
+    rabbit: RabbitSwarm,
+) -> None:
+    """generator -> call -> builder -> done, and nobody takes ``done``: the builder's guard stops it taking items,
+    ``call`` fills, and the generator's own guard stops it; releasing the builder lets everything through, once."""
+    await rabbit.queue("call")
+    await rabbit.queue("done")
+    message = {"body": "x", "headers": {"x-ph-call-id": "none"}}  # passed through unbuilt by the builder
+    producer = await rabbit.worker(
+        "feeder",
+        "generator",
+        {
+            "inputs": {"scheduler": {"ratePerSec": 300}},
+            "message": message,
+            "bufferGuard": {"queue": "call", "high": 150, "low": 30, "intervalMs": 200},
+        },
+        work_out="call",
+        interval=0.5,
+    )
+    builder = await rabbit.worker(
+        "builder",
+        "request-builder",
+        {
+            "serviceId": "x",
+            "passThroughOnMissingTemplate": True,
+            "bufferGuard": {"queue": "done", "high": 100, "low": 20, "intervalMs": 200},
+        },
+        work_in="call",
+        work_out="done",
+        interval=0.5,
+    )
+    assert (await rabbit.configure(builder, {"enabled": True})).data["status"] == "Applied"
+    assert (await rabbit.configure(producer, {"enabled": True})).data["status"] == "Applied"
+
+    async def both_held() -> bool:
+        return builder.guard.throttled and producer.guard.throttled and builder.stats.in_flight == 0
+
+    await eventually(both_held, timeout=20, what="the builder held by done's depth, then the generator by call's")
+    assert builder.hold.closed
+    built = builder.stats.processed
+    produced = producer.stats.processed
+    assert built < 100 + 300, "the builder stopped within about a second of its bound"
+    assert produced - built >= 150, "the backlog waits in call, in front of the held stage"
+
+    done = await rabbit.take_items("done")
+    assert len(done) == built
+
+    assert (await rabbit.configure(builder, {"bufferGuard": {"enabled": False}})).data["status"] == "Applied"
+
+    async def generator_released() -> bool:
+        return not producer.guard.throttled
+
+    await eventually(generator_released, timeout=20, what="call drained by the released builder, the generator open")
+    assert (await rabbit.configure(producer, {"enabled": False})).data["status"] == "Applied"
+
+    async def all_through() -> bool:
+        return builder.stats.processed == producer.stats.processed and await rabbit.depth("call") == 0
+
+    await eventually(all_through, timeout=20, what="every generated item built")
+    done += await rabbit.take_items("done")
+    assert len(done) == producer.stats.processed, "every item once: none lost or duplicated by the holds"
+    assert builder.guard.state.trips == 1
+    assert producer.guard.state.trips >= 1
 
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "csv-dataset.yaml"

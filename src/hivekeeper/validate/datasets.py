@@ -1,5 +1,5 @@
-"""A Swarm's CSV datasets and buffer guards: the file a CSV_DATASET input reads, and the input and queue a
-``bufferGuard`` acts on.
+"""A Swarm's CSV datasets and buffer guards: the file a CSV_DATASET input reads, and the queue a ``bufferGuard``
+watches (one of the swarm's, and not the guarded role's own input queue).
 
 A manifest read from a file has its CSV files checked next to it, exactly as ``hivekeeper run`` reads them
 (header, duplicate columns, declared types, every cell): what validate passes, the workers can read. A manifest
@@ -59,14 +59,15 @@ def _guard(doc: Document, role: Role, aliases: set[str]) -> None:
     if guard is None:
         return
     where = (*role.config_path, "bufferGuard")
-    if role.state.input_type not in RATE_BLOCKS:
+    if role.state.input_type not in RATE_BLOCKS and guard.queue == role.work_in:
         doc.add(
             "error",
             "buffer-guard-input",
-            where,
-            f"{role.label} takes its items from {role.state.input_type}, which has no rate to slow: its bufferGuard "
-            "would never act",
-            f"put the bufferGuard on the role producing the items (an input of {', '.join(RATE_BLOCKS)})",
+            (*where, "queue"),
+            f"{role.label} guards {guard.queue!r}, the queue it takes its own items from: held back, it would only "
+            "make that queue deeper, and the guard would never open again",
+            "guard a queue downstream (this role's work.out, whose depth its held input lets drain), or put the "
+            f"guard on the role feeding {guard.queue!r}",
         )
     if guard.queue not in aliases:
         doc.add(

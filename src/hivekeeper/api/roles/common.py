@@ -72,8 +72,9 @@ class CommonConfig(RoleModel):
     interceptors: Interceptors = Field(default_factory=Interceptors)
     bufferGuard: BufferGuard | None = Field(
         default=None,
-        description="Slow this producer (SCHEDULER, REDIS_DATASET or CSV_DATASET input) while a downstream "
-        "queue is deeper than high; restore its rate at low.",
+        description="Slow this role while a downstream queue is deeper than high; restore its pace at low. A "
+        "SCHEDULER, REDIS_DATASET or CSV_DATASET input runs at minRatePerSec meanwhile; a RABBITMQ input takes no "
+        "more than minRatePerSec items (0: none), so a stage guarding its own work.out passes backpressure up.",
     )
 
 

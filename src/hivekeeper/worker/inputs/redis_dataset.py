@@ -279,6 +279,11 @@ class RedisDatasetSource:
 
     async def pause(self) -> None:
         self._running.clear()
+        self.hold_back()
+
+    def hold_back(self) -> None:
+        """Forget the items granted and the credit earned (a pause, or a closing buffer guard): what fell due at
+        the old rate must not still go out."""
         self._ready = 0
         self.pacer.pause()
 

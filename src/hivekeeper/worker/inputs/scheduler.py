@@ -48,6 +48,11 @@ class SchedulerSource:
 
     async def pause(self) -> None:
         self._running.clear()
+        self.hold_back()
+
+    def hold_back(self) -> None:
+        """Forget the ticks granted and the credit earned (a pause, or a closing buffer guard): what fell due at
+        the old rate must not still go out."""
         # Granted ticks nobody took are not items: give them back to the maxMessages count.
         self.pacer.dispatched -= self._ready
         self._ready = 0

@@ -20,6 +20,7 @@ from hivekeeper.worker.ports import Batching, ControlMessage, DataStore, Transpo
 from hivekeeper.worker.roles.base import Role
 from hivekeeper.worker.roles.registry import ROLES
 from hivekeeper.worker.runtime.guard import BufferGuardRunner
+from hivekeeper.worker.runtime.hold import InputHold
 from hivekeeper.worker.stats import Histogram, RoleStats
 from hivekeeper.worker.tcp.client import TcpClient
 
@@ -80,6 +81,8 @@ class WorkerParts:
     source: WorkSource
     guard: BufferGuardRunner
     """``bufferGuard``: slows the input while a downstream queue is deep (idle when not configured)."""
+    hold: InputHold
+    """The guard's gate in the work loops, for an input without a rate of its own (RABBITMQ)."""
     redis_output: redis_push.RedisOutput | None
     sink: WorkSink | None
     uploader: redis_push.RedisUploader | None

@@ -48,10 +48,12 @@ class WorkLoop(StatusReports):
     retried, then the input goes back (``worker.publishing``)."""
 
     async def _work(self, index: int) -> None:
-        enabled, stats = self._enabled, self.stats
+        enabled, stats, hold = self._enabled, self.stats, self.hold
         while index < self._loops.target:
             if not enabled.is_set():
                 await enabled.wait()
+            if hold.closed:
+                await hold.wait()
             delivery = await self.source.get()
             fast = getattr(self.role, "fast_tick", None) if delivery.body is None and self.sink is None else None
             if fast is not None:

@@ -35,6 +35,7 @@ from hivekeeper.worker.ports import Batching, DataStore, Transports, WorkSource
 from hivekeeper.worker.roles.base import Role, RoleDeps, RoleKind, Wiring
 from hivekeeper.worker.roles.registry import ROLES
 from hivekeeper.worker.runtime.guard import BufferGuardRunner
+from hivekeeper.worker.runtime.hold import InputHold
 from hivekeeper.worker.runtime.parts import Loops, concurrency, configure_batching
 from hivekeeper.worker.runtime.signals import Signals
 from hivekeeper.worker.sequences import StoreSequences
@@ -79,6 +80,7 @@ class Worker(Signals):
         self.auth = Authenticator(reader, self.stats.auth, self.engine, identity.role)
         self.role, self.http, self.auth = self._build_role(self.state)
         self.source = self._build_source()
+        self.hold = InputHold()
         self.guard = BufferGuardRunner(
             self.state.config.bufferGuard,
             depth=self._guarded_depth,
@@ -163,16 +165,26 @@ class Worker(Signals):
         )
 
     def _apply_input_rate(self) -> None:
-        """Set the input's pace from the config and the buffer guard (slowed while it holds the producer back)."""
+        """Set the input's pace from the config and the buffer guard (slowed while it holds the producer back);
+        an input without a rate of its own (RABBITMQ) is held back in the work loops instead."""
+        guard = self.state.config.bufferGuard
+        throttled = self.guard.throttled and guard is not None
+        min_rate = guard.minRatePerSec if guard is not None else 0.0
         pacer = getattr(self.source, "pacer", None)
         configured = self.state.input_rate
         if not isinstance(pacer, RatePacer) or configured is None:
+            self.hold.set(throttled, min_rate)
             return
-        guard = self.state.config.bufferGuard
-        throttled = self.guard.throttled and guard is not None
-        rate = guarded_rate(configured, throttled, guard.minRatePerSec if guard is not None else configured)
-        if rate != pacer.rate_per_sec:
-            pacer.set_rate(rate, asyncio.get_running_loop().time())
+        rate = guarded_rate(configured, throttled, min_rate)
+        if rate == pacer.rate_per_sec:
+            return
+        if throttled and rate < pacer.rate_per_sec:
+            # What the input was granted at the configured rate must not still go out: a generator behind a high
+            # rate holds up to a second of it, which let a closed guard's queue grow by that much again.
+            hold_back = getattr(self.source, "hold_back", None)  # the paced inputs have it (see pacer above)
+            if hold_back is not None:
+                hold_back()
+        pacer.set_rate(rate, asyncio.get_running_loop().time())
 
     def _build_redis_output(self) -> redis_push.RedisOutput | None:
         """The sink of ``outputs.type: REDIS`` (it replaces the RabbitMQ sink), else None."""
