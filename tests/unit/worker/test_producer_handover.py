@@ -175,7 +175,7 @@ async def test_a_request_builder_hands_its_requests_over_too_and_counts_them_onc
     harness, sink = held
     worker = await harness.worker("builder", "request-builder", BUILDER, work_in="build", work_out="call")
     assert worker.role.io_per_item is False  # type: ignore[attr-defined]
-    items = 3 * DEFAULT_CONCURRENCY
+    items = LIMIT + 2 * DEFAULT_CONCURRENCY  # more than the bound
     for _ in range(items):
         item = new_item('{"n": 1}', swarm=SWARM, service="feeder", instance="feeder-0", headers={"x-ph-call-id": "get"})
         harness.queue("build").put_nowait(item.to_json())
