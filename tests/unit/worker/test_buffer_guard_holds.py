@@ -1,6 +1,7 @@
 """What a closed buffer guard holds back: a producer's ticks already granted at its configured rate, and a stage
 on a queue input (RABBITMQ), whose work loops stop taking items (``runtime.hold``) until the guard opens.
-In-memory transports; the gate itself without a worker."""
+In-memory transports; the gate itself without a worker; and the in-memory input yielding while it has items, so that
+a guard's read, like every control message, gets its turn."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from typing import Any
 
 import pytest
 
+from hivekeeper.protocol import envelope as env
+from hivekeeper.protocol import naming
 from hivekeeper.protocol.workitem import new_item
 from hivekeeper.worker.inputs.scheduler import SchedulerSource
+from hivekeeper.worker.ports import ControlMessage
 from hivekeeper.worker.runtime.hold import InputHold
 from hivekeeper.worker.runtime.parts import DEFAULT_CONCURRENCY
 from testbench.waiting import eventually
@@ -151,3 +155,27 @@ async def test_the_gate_lets_loops_through_at_min_rate_and_an_opening_does_not_w
 
     hold.set(True, 1000)
     await asyncio.wait_for(asyncio.gather(*(hold.wait() for _ in range(DEFAULT_CONCURRENCY))), 5)
+
+
+async def test_in_memory_a_stage_without_io_yields_to_the_control_plane_while_it_works(harness: WorkerHarness) -> None:
+    """A get from a non-empty in-memory queue does not suspend: without the input's own yields one work loop ran
+    through its whole input before a signal, a status report or the guard's read could run (``hivekeeper run``)."""
+    items = 9000
+    builder = {key: value for key, value in BUILDER.items() if key != "bufferGuard"}
+    worker = await harness.worker("builder", "request-builder", builder, work_in="build", work_out="call")
+    fill(harness, "build", items)
+    left_at_outcome: list[int] = []
+
+    async def probe(message: ControlMessage) -> None:
+        if env.parse(message.body).kind == "outcome":
+            left_at_outcome.append(harness.queue("build").qsize())
+
+    await harness.transports.control.listen("probe", [naming.events_binding(SWARM)], probe)
+    await harness.enable(worker)  # its outcome is sent once the loops were let go: they run before it is delivered
+
+    async def all_built() -> bool:
+        return harness.queue("call").qsize() == items
+
+    await eventually(all_built, timeout=30, what=f"all {items} requests built")
+    assert left_at_outcome, "the enable's outcome was never delivered"
+    assert left_at_outcome[0] > 0, "the enable's outcome was delivered only once the whole input was done"
