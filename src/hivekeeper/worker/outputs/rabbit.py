@@ -92,6 +92,9 @@ class RabbitSink:
             return self._channel
 
     async def publish(self, body: bytes) -> None:
+        if self._pending.alone(body):  # awaited here: no task of its own per item (batching off: every item)
+            await self._publish_alone(body)
+            return
         await self.publish_later(body)
 
     def publish_later(self, body: bytes) -> asyncio.Future[None]:

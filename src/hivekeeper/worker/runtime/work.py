@@ -72,7 +72,7 @@ class WorkLoop(StatusReports):
                 await delivery.requeue()
                 continue
             await self._process(delivery)
-            if self._unconfirmed >= UNCONFIRMED_PER_LOOP * max(1, self._loops.target):
+            if self._unconfirmed >= self._unconfirmed_bound():
                 await self._wait_for_room()
 
     async def _process(self, delivery: Delivery) -> None:  # noqa: PLR0912 - one pass per item: no helper coroutines
@@ -187,6 +187,9 @@ class WorkLoop(StatusReports):
             confirmed.add_done_callback(self._handed_over)
         group.append((delivery if delivery.settles else None, body))
 
+    def _unconfirmed_bound(self) -> int:
+        return UNCONFIRMED_PER_LOOP * max(1, self._loops.target)
+
     async def _wait_for_room(self) -> None:
         if self._room is None:
             self._room = collections.deque()
@@ -209,9 +212,7 @@ class WorkLoop(StatusReports):
                 for delivery, _ in group:
                     if delivery is not None:
                         delivery.ack_at_once()
-            self.stats.in_flight -= count
-            if self._draining:
-                self._settled_one()
+            self._settle_handed(count)
             return
         loop = asyncio.get_running_loop()
         for delivery, body in group:  # each item takes the way of a failed publish, as when waited for
@@ -238,20 +239,18 @@ class WorkLoop(StatusReports):
         waiting for a confirm that will not come)."""
         room = self._room
         assert room is not None
-        if self._unconfirmed == 0:
-            while room:
-                waiter = room.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)
-        elif self._unconfirmed <= max(1, self._loops.target) * UNCONFIRMED_PER_LOOP // 2:
-            while room:
-                waiter = room.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)
+        if self._unconfirmed > self._unconfirmed_bound() // 2:
+            return
+        every = self._unconfirmed == 0
+        while room:
+            waiter = room.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                if not every:
                     return
 
-    def _settle_handed(self) -> None:
-        self.stats.in_flight -= 1
+    def _settle_handed(self, count: int = 1) -> None:
+        self.stats.in_flight -= count
         if self._draining:
             self._settled_one()
 
