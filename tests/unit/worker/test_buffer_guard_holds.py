@@ -18,6 +18,7 @@ from hivekeeper.worker.inputs.scheduler import SchedulerSource
 from hivekeeper.worker.ports import ControlMessage
 from hivekeeper.worker.runtime.hold import InputHold
 from hivekeeper.worker.runtime.parts import DEFAULT_CONCURRENCY
+from hivekeeper.worker.runtime.worker import Worker
 from testbench.waiting import eventually
 from testbench.workers import WorkerHarness
 
@@ -51,6 +52,19 @@ async def test_ticks_granted_at_the_configured_rate_are_held_back_when_the_rate_
     assert source.context()["dispatched"] == 1, "the ticks not handed out are given back"
 
 
+async def depths_while_held(harness: WorkerHarness, worker: Worker, alias: str) -> tuple[int, int]:
+    """Once ``worker``'s guard is closed and its items in flight finished: ``alias``'s depth then, and ``OBSERVE``
+    seconds later."""
+
+    async def closed_and_settled() -> bool:
+        return worker.guard.throttled and worker.stats.in_flight == 0
+
+    await eventually(closed_and_settled, timeout=10, what="the guard closed and the items in flight finished")
+    depth = harness.queue(alias).qsize()
+    await asyncio.sleep(OBSERVE)
+    return depth, harness.queue(alias).qsize()
+
+
 async def test_a_closing_guard_stops_a_generator(harness: WorkerHarness) -> None:
     """(At most half of the in-memory queue's 10,000 items go out between two reads of the guard at this rate.)"""
     config: dict[str, Any] = {
@@ -61,13 +75,8 @@ async def test_a_closing_guard_stops_a_generator(harness: WorkerHarness) -> None
     worker = await harness.worker("feeder", "generator", config, work_out="out")
     await harness.enable(worker)
 
-    async def closed_and_settled() -> bool:
-        return worker.guard.throttled and worker.stats.in_flight == 0
-
-    await eventually(closed_and_settled, timeout=10, what="the guard closed and the items in flight finished")
-    depth = harness.queue("out").qsize()
-    await asyncio.sleep(OBSERVE)
-    assert harness.queue("out").qsize() == depth, "the generator went on producing behind a closed guard"
+    depth, later = await depths_while_held(harness, worker, "out")
+    assert later == depth, "the generator went on producing behind a closed guard"
     assert worker.source.context()["ratePerSec"] == 0  # type: ignore[attr-defined]
 
     harness.drain("out")
@@ -103,17 +112,12 @@ async def test_a_stage_on_a_queue_takes_no_items_while_its_output_is_deep_and_ta
     async def closed() -> bool:
         return worker.guard.throttled
 
-    # Before the enable: in memory a work loop can run through its whole input without yielding to the guard's read.
+    # Before the enable: the guard reads every 100 ms, and in memory the builder takes its 2,000 items in less.
     await eventually(closed, timeout=10, what="the guard closed by the deep output")
     await harness.enable(worker)
 
-    async def closed_and_settled() -> bool:
-        return worker.guard.throttled and worker.stats.in_flight == 0
-
-    await eventually(closed_and_settled, timeout=10, what="the guard closed and the items in flight finished")
-    waiting = harness.queue("build").qsize()
-    await asyncio.sleep(OBSERVE)
-    assert harness.queue("build").qsize() == waiting, "the stage took items from its input behind a closed guard"
+    waiting, later = await depths_while_held(harness, worker, "build")
+    assert later == waiting, "the stage took items from its input behind a closed guard"
     assert waiting > items // 2, "the backlog stays upstream, in the input's queue"
     await harness.signal(worker, "status-request")
     status = harness.of("metric", "status-full")[-1].data
